@@ -1,0 +1,37 @@
+# Quadrat — `make demo` trains on real data, `make test` runs the tests.
+# Both install what is missing first (scripts/setup.sh; idempotent).
+
+SWIFT ?= swift
+QUADRAT_HOME ?= $(HOME)/.cache/quadrat
+export QUADRAT_HOME
+
+.PHONY: setup setup-test build release test demo bench fixtures clean
+
+setup:
+	scripts/setup.sh system weights data
+
+setup-test:
+	scripts/setup.sh system weights
+
+build: setup-test
+	$(SWIFT) build
+
+release: setup-test
+	$(SWIFT) build -c release
+
+test: setup-test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: setup release
+	.build/release/quadrat demo
+
+bench: release
+	.build/release/quadrat bench core
+
+# Regenerates the test fixtures with PyTorch (Debian's python3-torch). CI never runs this.
+fixtures:
+	scripts/make_fixtures.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import Foundation
+import PackageDescription
+
+// Where libtorch lives. Debian's `libtorch-dev` puts headers under /usr/include
+// and libraries on the default search path; a downloaded (newer, or CUDA)
+// libtorch is a folder with `include/` and `lib/`: point QUADRAT_LIBTORCH at it.
+let libtorchRoot = ProcessInfo.processInfo.environment["QUADRAT_LIBTORCH"]
+let torchInclude = libtorchRoot.map { "\($0)/include" } ?? "/usr/include"
+var torchCxxFlags = ["-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", "-std=c++17", "-O2"]
+var torchLinkFlags: [String] = []
+if let root = libtorchRoot {
+    torchLinkFlags += ["-L\(root)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(root)/lib"]
+}
+if libtorchRoot == nil { torchCxxFlags.append("-Wno-deprecated-declarations") }
+
+let package = Package(
+    name: "Quadrat",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Torch", targets: ["Torch"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Vision", targets: ["Vision"]),
+        .library(name: "Learn", targets: ["Learn"]),
+        .library(name: "Report", targets: ["Report"]),
+        .executable(name: "quadrat", targets: ["quadrat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "CTorch",
+            cxxSettings: [.unsafeFlags(torchCxxFlags)],
+            linkerSettings: [
+                .unsafeFlags(torchLinkFlags),
+                .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
+            ]
+        ),
+        .target(name: "Torch", dependencies: ["CTorch"]),
+        .target(name: "NN", dependencies: ["Torch"]),
+        .target(name: "Vision", dependencies: ["NN"]),
+        .target(name: "Learn", dependencies: ["Vision"]),
+        .target(name: "Report", dependencies: ["Learn"]),
+        .executableTarget(
+            name: "quadrat",
+            dependencies: ["Report", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .target(name: "TestSupport", dependencies: ["NN"], path: "Tests/TestSupport"),
+        .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,204 @@
+// ctorch.cpp — bodies of the C shim. Every exported body runs inside QT_GUARD, so
+// no C++ exception reaches Swift: a failure returns the documented fail value and
+// leaves its message in a thread-local string.
+#include "ctorch.h"
+#include "shim.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/version.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+
+namespace qt {
+
+static thread_local std::string last_error;
+static thread_local bool has_error = false;
+static std::atomic<int64_t> live{0};
+
+void set_error(const char *message) {
+    last_error = message ? message : "unknown error";
+    has_error = true;
+}
+
+qt_tensor wrap(at::Tensor t) {
+    live.fetch_add(1, std::memory_order_relaxed);
+    return new qt_tensor_s{std::move(t)};
+}
+
+const at::Tensor &unwrap(qt_tensor h) {
+    if (h == nullptr) throw std::invalid_argument("null tensor handle");
+    return h->t;
+}
+
+c10::optional<at::Tensor> optional(qt_tensor h) {
+    if (h == nullptr) return c10::nullopt;
+    return h->t;
+}
+
+at::MemoryFormat memory_format(int code) {
+    switch (code) {
+        case 0: return at::MemoryFormat::Contiguous;
+        case 1: return at::MemoryFormat::ChannelsLast;
+        case 2: return at::MemoryFormat::Preserve;
+        default: throw std::invalid_argument("unknown memory format code " + std::to_string(code));
+    }
+}
+
+at::ScalarType scalar_type(int code) {
+    switch (code) {
+        case 0: return at::kByte;
+        case 3: return at::kInt;
+        case 4: return at::kLong;
+        case 5: return at::kHalf;
+        case 6: return at::kFloat;
+        case 7: return at::kDouble;
+        case 11: return at::kBool;
+        case 15: return at::kBFloat16;
+        default: throw std::invalid_argument("unsupported dtype code " + std::to_string(code));
+    }
+}
+
+}  // namespace qt
+
+using namespace qt;
+
+// ---- errors, lifetime, runtime ------------------------------------------------
+
+const char *qt_last_error(void) { return has_error ? last_error.c_str() : nullptr; }
+void qt_clear_error(void) { has_error = false; last_error.clear(); }
+
+void qt_free(qt_tensor t) {
+    if (t == nullptr) return;
+    delete t;
+    live.fetch_sub(1, std::memory_order_relaxed);
+}
+
+int64_t qt_live_tensors(void) { return live.load(std::memory_order_relaxed); }
+
+void qt_set_num_threads(int n) { QT_GUARD(, at::set_num_threads(n);) }
+int qt_get_num_threads(void) { QT_GUARD(-1, return at::get_num_threads();) }
+void qt_manual_seed(uint64_t seed) { QT_GUARD(, at::manual_seed(seed);) }
+
+const char *qt_version(void) {
+    static const std::string v = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                                 std::to_string(TORCH_VERSION_PATCH);
+    return v.c_str();
+}
+
+int qt_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
+void qt_set_grad_enabled(int enabled) { at::GradMode::set_enabled(enabled != 0); }
+void *qt_inference_mode_enter(void) { QT_GUARD(nullptr, return new c10::InferenceMode();) }
+void qt_inference_mode_exit(void *guard) { delete static_cast<c10::InferenceMode *>(guard); }
+
+// ---- creation -------------------------------------------------------------------
+
+qt_tensor qt_from_data(const void *data, const int64_t *sizes, const int64_t *strides, int ndim, int dtype) {
+    QT_GUARD(nullptr, {
+        auto options = at::TensorOptions().dtype(scalar_type(dtype));
+        at::IntArrayRef shape(sizes, ndim);
+        at::Tensor view = strides ? at::from_blob(const_cast<void *>(data), shape, at::IntArrayRef(strides, ndim), options)
+                                  : at::from_blob(const_cast<void *>(data), shape, options);
+        return wrap(view.clone(at::MemoryFormat::Contiguous));
+    })
+}
+
+qt_tensor qt_fill(const int64_t *sizes, int ndim, int dtype, int kind, double value) {
+    QT_GUARD(nullptr, {
+        auto options = at::TensorOptions().dtype(scalar_type(dtype));
+        at::IntArrayRef shape(sizes, ndim);
+        switch (kind) {
+            case 0: return wrap(at::full(shape, value, options));
+            case 1: return wrap(at::rand(shape, options));
+            case 2: return wrap(at::randn(shape, options));
+            case 3: return wrap(at::empty(shape, options));
+            default: throw std::invalid_argument("unknown fill kind");
+        }
+    })
+}
+
+qt_tensor qt_arange(double start, double end, double step, int dtype) {
+    QT_GUARD(nullptr, return wrap(at::arange(start, end, step, at::TensorOptions().dtype(scalar_type(dtype))));)
+}
+
+qt_tensor qt_randperm(int64_t n) { QT_GUARD(nullptr, return wrap(at::randperm(n, at::kLong));) }
+
+// ---- inspection -----------------------------------------------------------------
+
+int qt_dim(qt_tensor t) { QT_GUARD(-1, return (int)unwrap(t).dim();) }
+
+void qt_sizes(qt_tensor t, int64_t *out) {
+    QT_GUARD(, {
+        auto s = unwrap(t).sizes();
+        std::copy(s.begin(), s.end(), out);
+    })
+}
+
+void qt_strides(qt_tensor t, int64_t *out) {
+    QT_GUARD(, {
+        auto s = unwrap(t).strides();
+        std::copy(s.begin(), s.end(), out);
+    })
+}
+
+int qt_dtype(qt_tensor t) { QT_GUARD(-1, return (int)unwrap(t).scalar_type();) }
+int64_t qt_numel(qt_tensor t) { QT_GUARD(-1, return unwrap(t).numel();) }
+
+int qt_is_contiguous(qt_tensor t, int format) { QT_GUARD(-1, return unwrap(t).is_contiguous(memory_format(format)) ? 1 : 0;) }
+
+int qt_copy_to(qt_tensor t, void *out, int64_t nbytes) {
+    QT_GUARD(-1, {
+        at::Tensor c = unwrap(t).detach().contiguous();
+        int64_t need = c.numel() * (int64_t)c.element_size();
+        if (need > nbytes)
+            throw std::invalid_argument("output buffer holds " + std::to_string(nbytes) + " bytes, tensor needs " +
+                                        std::to_string(need));
+        std::memcpy(out, c.data_ptr(), (size_t)need);
+        return 0;
+    })
+}
+
+double qt_item(qt_tensor t) { QT_GUARD(0.0, return unwrap(t).item<double>();) }
+
+// ---- conversion and autograd ----------------------------------------------------
+
+qt_tensor qt_to_dtype(qt_tensor t, int dtype) { QT_GUARD(nullptr, return wrap(unwrap(t).to(scalar_type(dtype)));) }
+qt_tensor qt_contiguous(qt_tensor t, int format) {
+    QT_GUARD(nullptr, return wrap(unwrap(t).contiguous(memory_format(format)));)
+}
+qt_tensor qt_clone(qt_tensor t) { QT_GUARD(nullptr, return wrap(unwrap(t).clone());) }
+qt_tensor qt_detach(qt_tensor t) { QT_GUARD(nullptr, return wrap(unwrap(t).detach());) }
+
+int qt_set_requires_grad(qt_tensor t, int flag) {
+    QT_GUARD(-1, {
+        unwrap(t).set_requires_grad(flag != 0);
+        return 0;
+    })
+}
+
+int qt_requires_grad(qt_tensor t) { QT_GUARD(-1, return unwrap(t).requires_grad() ? 1 : 0;) }
+
+int qt_grad(qt_tensor t, qt_tensor *out) {
+    QT_GUARD(-1, {
+        const at::Tensor &g = unwrap(t).grad();
+        *out = g.defined() ? wrap(g) : nullptr;
+        return 0;
+    })
+}
+
+int qt_zero_grad(qt_tensor t) {
+    QT_GUARD(-1, {
+        unwrap(t).mutable_grad().reset();
+        return 0;
+    })
+}
+
+int qt_backward(qt_tensor t, qt_tensor gradient) {
+    QT_GUARD(-1, {
+        unwrap(t).backward(gradient ? gradient->t : at::Tensor());
+        return 0;
+    })
+}

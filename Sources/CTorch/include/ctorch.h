@@ -1,0 +1,181 @@
+// ctorch.h — the C face of libtorch that Quadrat uses.
+//
+// Rules (after tch-rs's torch_api.h):
+// - every name starts with `qt_`;
+// - a tensor is an opaque handle (`qt_tensor`) that the caller frees with `qt_free`;
+// - no C++ exception crosses this boundary: on failure a function returns NULL
+//   (or -1 / 0, as documented) and records a message that `qt_last_error` returns
+//   until `qt_clear_error` is called. The error is thread-local.
+#ifndef QUADRAT_CTORCH_H
+#define QUADRAT_CTORCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qt_tensor_s *qt_tensor;
+
+// ---- errors, lifetime, runtime ------------------------------------------------
+
+/// The message of the last failure on this thread, or NULL.
+const char *qt_last_error(void);
+void qt_clear_error(void);
+
+/// Frees a handle (NULL is ignored).
+void qt_free(qt_tensor t);
+/// Number of handles alive (for leak tests).
+int64_t qt_live_tensors(void);
+
+void qt_set_num_threads(int n);
+int qt_get_num_threads(void);
+void qt_manual_seed(uint64_t seed);
+/// Returns the libtorch version as "major.minor.patch".
+const char *qt_version(void);
+
+int qt_grad_enabled(void);
+void qt_set_grad_enabled(int enabled);
+/// Enters c10::InferenceMode; pass the result to qt_inference_mode_exit on the same thread.
+void *qt_inference_mode_enter(void);
+void qt_inference_mode_exit(void *guard);
+
+// ---- creation -------------------------------------------------------------------
+
+/// Copies `data` (elements laid out by `strides`, in elements) into a new contiguous tensor.
+/// `strides` may be NULL for row-major data.
+qt_tensor qt_from_data(const void *data, const int64_t *sizes, const int64_t *strides, int ndim, int dtype);
+/// fill: 0 = full(value), 1 = rand [0,1), 2 = randn, 3 = empty
+qt_tensor qt_fill(const int64_t *sizes, int ndim, int dtype, int kind, double value);
+qt_tensor qt_arange(double start, double end, double step, int dtype);
+/// Random permutation of 0..<n (int64), from the global generator.
+qt_tensor qt_randperm(int64_t n);
+
+// ---- inspection -----------------------------------------------------------------
+
+int qt_dim(qt_tensor t);
+void qt_sizes(qt_tensor t, int64_t *out);
+void qt_strides(qt_tensor t, int64_t *out);
+int qt_dtype(qt_tensor t);
+int64_t qt_numel(qt_tensor t);
+/// memory_format: 0 = contiguous, 1 = channels-last, 2 = preserve
+int qt_is_contiguous(qt_tensor t, int memory_format);
+/// Copies the elements in row-major order into `out` (capacity `nbytes`). Returns 0, or -1 on error.
+int qt_copy_to(qt_tensor t, void *out, int64_t nbytes);
+/// The single element as a double (fails if numel != 1).
+double qt_item(qt_tensor t);
+
+// ---- conversion and autograd ----------------------------------------------------
+
+qt_tensor qt_to_dtype(qt_tensor t, int dtype);
+qt_tensor qt_contiguous(qt_tensor t, int memory_format);
+qt_tensor qt_clone(qt_tensor t);
+qt_tensor qt_detach(qt_tensor t);
+/// Returns 0 on success, -1 on error.
+int qt_set_requires_grad(qt_tensor t, int flag);
+int qt_requires_grad(qt_tensor t);
+/// Sets *out to the gradient, or to NULL when there is none. Returns 0, or -1 on error.
+int qt_grad(qt_tensor t, qt_tensor *out);
+/// Drops the gradient (like `p.grad = None`).
+int qt_zero_grad(qt_tensor t);
+/// `gradient` may be NULL for a scalar.
+int qt_backward(qt_tensor t, qt_tensor gradient);
+
+// ---- element-wise ---------------------------------------------------------------
+
+enum {
+    QT_ADD = 0, QT_SUB, QT_MUL, QT_DIV, QT_POW, QT_MAXIMUM, QT_MINIMUM,
+    QT_EQ, QT_NE, QT_LT, QT_LE, QT_GT, QT_GE, QT_ATAN2, QT_REM
+};
+qt_tensor qt_binary(int op, qt_tensor a, qt_tensor b);
+qt_tensor qt_binary_scalar(int op, qt_tensor a, double s);
+
+enum {
+    QT_NEG = 0, QT_EXP, QT_LOG, QT_SQRT, QT_ABS, QT_RELU, QT_RELU6, QT_SIGMOID,
+    QT_TANH, QT_SIN, QT_COS, QT_FLOOR, QT_ROUND, QT_LOGICAL_NOT, QT_ISNAN, QT_SIGN
+};
+qt_tensor qt_unary(int op, qt_tensor a);
+qt_tensor qt_clamp(qt_tensor t, double lo, double hi);
+qt_tensor qt_where(qt_tensor cond, qt_tensor a, qt_tensor b);
+
+// ---- reductions -----------------------------------------------------------------
+
+enum { QT_SUM = 0, QT_MEAN, QT_AMAX, QT_AMIN, QT_PROD, QT_VAR, QT_STD };
+/// ndims == 0 reduces over all dimensions.
+qt_tensor qt_reduce(int op, qt_tensor t, const int64_t *dims, int ndims, int keepdim);
+qt_tensor qt_argmax(qt_tensor t, int64_t dim, int keepdim);
+/// Writes the k largest values and their indices along `dim`.
+int qt_topk(qt_tensor t, int64_t k, int64_t dim, qt_tensor *values, qt_tensor *indices);
+qt_tensor qt_sort(qt_tensor t, int64_t dim, int descending, qt_tensor *indices);
+
+// ---- shape ----------------------------------------------------------------------
+
+qt_tensor qt_reshape(qt_tensor t, const int64_t *sizes, int n);
+qt_tensor qt_permute(qt_tensor t, const int64_t *dims, int n);
+qt_tensor qt_transpose(qt_tensor t, int64_t d0, int64_t d1);
+qt_tensor qt_narrow(qt_tensor t, int64_t dim, int64_t start, int64_t length);
+qt_tensor qt_select(qt_tensor t, int64_t dim, int64_t index);
+qt_tensor qt_index_select(qt_tensor t, int64_t dim, qt_tensor index);
+qt_tensor qt_cat(const qt_tensor *ts, int n, int64_t dim);
+qt_tensor qt_stack(const qt_tensor *ts, int n, int64_t dim);
+qt_tensor qt_unsqueeze(qt_tensor t, int64_t dim);
+qt_tensor qt_squeeze(qt_tensor t, int64_t dim);
+qt_tensor qt_expand(qt_tensor t, const int64_t *sizes, int n);
+qt_tensor qt_flip(qt_tensor t, const int64_t *dims, int n);
+qt_tensor qt_as_strided(qt_tensor t, const int64_t *sizes, const int64_t *strides, int n, int64_t offset);
+qt_tensor qt_matmul(qt_tensor a, qt_tensor b);
+
+// ---- neural-network ops ---------------------------------------------------------
+
+/// bias may be NULL.
+qt_tensor qt_linear(qt_tensor x, qt_tensor w, qt_tensor b);
+qt_tensor qt_conv2d(qt_tensor x, qt_tensor w, qt_tensor b, const int64_t *stride, const int64_t *padding,
+                    const int64_t *dilation, int64_t groups);
+/// weight, bias, running_mean, running_var may each be NULL. In training the running stats are updated in place.
+qt_tensor qt_batch_norm(qt_tensor x, qt_tensor w, qt_tensor b, qt_tensor mean, qt_tensor var, int training,
+                        double momentum, double eps);
+qt_tensor qt_max_pool2d(qt_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding, int ceil_mode);
+qt_tensor qt_avg_pool2d(qt_tensor x, const int64_t *kernel, const int64_t *stride, const int64_t *padding, int ceil_mode,
+                        int count_include_pad);
+qt_tensor qt_adaptive_avg_pool2d(qt_tensor x, const int64_t *out_size);
+qt_tensor qt_adaptive_max_pool2d(qt_tensor x, const int64_t *out_size);
+qt_tensor qt_dropout(qt_tensor x, double p, int training);
+qt_tensor qt_softmax(qt_tensor x, int64_t dim);
+qt_tensor qt_log_softmax(qt_tensor x, int64_t dim);
+/// reduction: 0 none, 1 mean, 2 sum. weight may be NULL.
+qt_tensor qt_cross_entropy(qt_tensor logits, qt_tensor target, qt_tensor weight, int reduction, double label_smoothing);
+qt_tensor qt_nll_loss(qt_tensor logp, qt_tensor target, qt_tensor weight, int reduction);
+qt_tensor qt_bce_with_logits(qt_tensor logits, qt_tensor target, int reduction);
+/// pads: pairs (left, right) starting from the last dimension, as torch.nn.functional.pad.
+qt_tensor qt_pad(qt_tensor x, const int64_t *pads, int n, double value);
+/// Bilinear resize of an NCHW float tensor to out_size (h, w).
+qt_tensor qt_interpolate_bilinear(qt_tensor x, const int64_t *out_size, int align_corners, int antialias);
+/// theta N×2×3, size (N, C, H, W).
+qt_tensor qt_affine_grid(qt_tensor theta, const int64_t *size, int align_corners);
+/// mode: 0 bilinear, 1 nearest; padding: 0 zeros, 1 border, 2 reflection.
+qt_tensor qt_grid_sample(qt_tensor x, qt_tensor grid, int mode, int padding, int align_corners);
+
+// ---- in place (optimizers, state loading); each returns 0, or -1 on error ---------
+
+int qt_copy_(qt_tensor dst, qt_tensor src);
+int qt_zero_(qt_tensor t);
+/// t += alpha * other
+int qt_add_(qt_tensor t, qt_tensor other, double alpha);
+int qt_mul_scalar_(qt_tensor t, double s);
+/// t += value * a * b
+int qt_addcmul_(qt_tensor t, qt_tensor a, qt_tensor b, double value);
+/// t += value * a / b
+int qt_addcdiv_(qt_tensor t, qt_tensor a, qt_tensor b, double value);
+
+// ---- benchmarks: the same work as a plain C++ loop over libtorch ------------------
+
+/// kind: 0 matmul n×n (a = n); 1 conv3×3 (a = batch, b = channels, c = size, groups 1);
+/// 2 depthwise 3×3 (groups = channels). memory_format as above. Returns seconds per iteration, or -1.
+double qt_bench_cpp(int kind, int64_t a, int64_t b, int64_t c, int memory_format, int iterations);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,61 @@
+import CTorch
+
+/// Process-wide libtorch settings: threads, seeding, gradient mode.
+public enum Torch {
+    /// The libtorch version this build runs on ("1.13.1").
+    public static var version: String { String(cString: qt_version()) }
+
+    /// Intra-op threads. libtorch in a plain program starts at 1, so Quadrat sets it
+    /// explicitly (see ``useAllCores()``).
+    public static var threads: Int {
+        get { Int(qt_get_num_threads()) }
+        set { qt_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    /// Sets the thread count to the number of cores (or `QUADRAT_THREADS`).
+    public static func useAllCores() {
+        if let text = getenvString("QUADRAT_THREADS"), let n = Int(text), n > 0 {
+            threads = n
+        } else {
+            threads = sysconfCores()
+        }
+    }
+
+    /// Seeds libtorch's global generator (rand, randn, dropout, randperm).
+    public static func manualSeed(_ seed: UInt64) { qt_manual_seed(seed) }
+
+    public static var isGradEnabled: Bool {
+        get { qt_grad_enabled() != 0 }
+        set { qt_set_grad_enabled(newValue ? 1 : 0) }
+    }
+
+    /// Runs `body` with gradient recording off (like `torch.no_grad()`).
+    public static func withoutGrad<R>(_ body: () throws -> R) rethrows -> R {
+        let previous = isGradEnabled
+        isGradEnabled = false
+        defer { isGradEnabled = previous }
+        return try body()
+    }
+
+    /// Runs `body` in inference mode: faster than no-grad, but its tensors can never
+    /// take part in autograd later. Only for pure prediction.
+    public static func inferenceMode<R>(_ body: () throws -> R) throws -> R {
+        guard let guardHandle = qt_inference_mode_enter() else { throw TorchError.last() }
+        defer { qt_inference_mode_exit(guardHandle) }
+        return try body()
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+func getenvString(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
+}
+
+func sysconfCores() -> Int {
+    max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}

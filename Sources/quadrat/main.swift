@@ -1,0 +1,2 @@
+import CTorch
+print(String(cString: qt_version()))
