@@ -21,7 +21,7 @@ release: setup-test
 
 test: setup-test
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 demo: setup release
 	.build/release/quadrat demo

@@ -236,7 +236,14 @@ qt_tensor qt_grid_sample(qt_tensor x, qt_tensor grid, int mode, int padding, int
 
 int qt_copy_(qt_tensor dst, qt_tensor src) { QT_GUARD(-1, { unwrap(dst).copy_(unwrap(src)); return 0; }) }
 int qt_zero_(qt_tensor t) { QT_GUARD(-1, { unwrap(t).zero_(); return 0; }) }
-int qt_add_(qt_tensor t, qt_tensor o, double alpha) { QT_GUARD(-1, { unwrap(t).add_(unwrap(o), alpha); return 0; }) }
+int qt_add_(qt_tensor t, qt_tensor o, double alpha) {
+    QT_GUARD(-1, {
+        const at::Tensor &self = unwrap(t);
+        bool integral = !at::isFloatingType(self.scalar_type()) && alpha == (double)(int64_t)alpha;
+        self.add_(unwrap(o), integral ? at::Scalar((int64_t)alpha) : at::Scalar(alpha));
+        return 0;
+    })
+}
 int qt_mul_scalar_(qt_tensor t, double s) { QT_GUARD(-1, { unwrap(t).mul_(s); return 0; }) }
 int qt_addcmul_(qt_tensor t, qt_tensor a, qt_tensor b, double v) { QT_GUARD(-1, { unwrap(t).addcmul_(unwrap(a), unwrap(b), v); return 0; }) }
 int qt_addcdiv_(qt_tensor t, qt_tensor a, qt_tensor b, double v) { QT_GUARD(-1, { unwrap(t).addcdiv_(unwrap(a), unwrap(b), v); return 0; }) }

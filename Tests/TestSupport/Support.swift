@@ -1,1 +1,66 @@
+import Foundation
 import NN
+import Torch
+
+/// Helpers shared by the test targets.
+public enum Fixtures {
+    /// The repository's Tests/Fixtures folder.
+    public static let folder: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    public static func url(_ name: String) -> URL { folder.appendingPathComponent(name) }
+
+    /// Tensors of a fixture safetensors file.
+    public static func tensors(_ name: String) throws -> [String: Tensor] {
+        try Safetensors.read(url(name)).tensors
+    }
+
+    /// The set-up cache (QUADRAT_HOME, default ~/.cache/quadrat).
+    public static var cacheHome: URL {
+        if let home = ProcessInfo.processInfo.environment["QUADRAT_HOME"] { return URL(fileURLWithPath: home) }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/quadrat")
+    }
+
+    /// A new empty temporary folder.
+    public static func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("quadrat-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// Largest absolute element-wise difference of two tensors of the same shape.
+public func maxAbsDifference(_ a: Tensor, _ b: Tensor) throws -> Double {
+    guard a.shape == b.shape else { throw TorchError("shapes differ: \(a.shape) vs \(b.shape)") }
+    return try (a.to(.float64) - b.to(.float64)).abs().max().item()
+}
+
+/// Compares autograd's gradient of `f` with respect to each input against central finite differences.
+///
+/// `f` must map the (float64) inputs to a tensor; the scalar differentiated is the sum of
+/// its output weighted by fixed random numbers, so every output element matters.
+/// Returns the largest absolute difference over all inputs and elements.
+public func gradientError(inputs: [Tensor], epsilon: Double = 1e-6, _ f: @escaping ([Tensor]) throws -> Tensor) throws -> Double {
+    for x in inputs { try x.requiringGrad(true) }
+    let probe = try f(inputs)
+    let weights = try Tensor.randn(probe.shape, dtype: .float64)
+    let objective = { (xs: [Tensor]) throws -> Tensor in try (f(xs) * weights).sum() }
+    try objective(inputs).backward()
+    var worst = 0.0
+    for (k, x) in inputs.enumerated() {
+        let analytic = try (x.grad ?? Tensor.zeros(x.shape, dtype: .float64)).flattened().toArray(Double.self)
+        let values = try x.detached().flattened().toArray(Double.self)
+        for i in values.indices {
+            func evaluate(_ delta: Double) throws -> Double {
+                var shifted = values
+                shifted[i] += delta
+                var xs = try inputs.map { try $0.detached() }
+                xs[k] = try Tensor(shifted, shape: x.shape)
+                return try Torch.withoutGrad { try objective(xs).item() }
+            }
+            let numeric = (try evaluate(epsilon) - evaluate(-epsilon)) / (2 * epsilon)
+            worst = max(worst, abs(numeric - analytic[i]))
+        }
+    }
+    return worst
+}

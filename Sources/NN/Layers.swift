@@ -1,0 +1,183 @@
+import Torch
+
+/// Uniform in [-bound, bound): PyTorch's default initialisation of conv and linear layers
+/// (Kaiming-uniform with a = √5 gives bound = 1 / √fan_in).
+func uniform(_ shape: [Int], bound: Double) throws -> Tensor {
+    try Tensor.rand(shape) * (2 * bound) - bound
+}
+
+/// 2-D convolution, weight (out, in / groups, kh, kw), as `torch.nn.Conv2d`.
+public final class Conv2d: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
+
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+        dilation: Int = 1, groups: Int = 1, bias: Bool = true
+    ) throws {
+        guard inChannels % groups == 0, outChannels % groups == 0 else {
+            throw TorchError("Conv2d: channels \(inChannels)→\(outChannels) are not divisible by groups \(groups)")
+        }
+        let fanIn = inChannels / groups * kernel * kernel
+        let bound = 1 / Double(fanIn).squareRoot()
+        weight = try uniform([outChannels, inChannels / groups, kernel, kernel], bound: bound)
+        self.bias = bias ? try uniform([outChannels], bound: bound) : nil
+        self.stride = (stride, stride)
+        self.padding = (padding, padding)
+        self.dilation = (dilation, dilation)
+        self.groups = groups
+        super.init()
+        try registerParameter("weight", weight)
+        if let b = self.bias { try registerParameter("bias", b) }
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try Functional.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+}
+
+/// Fully connected layer, weight (out, in), as `torch.nn.Linear`.
+public final class Linear: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) throws {
+        let bound = 1 / Double(inFeatures).squareRoot()
+        weight = try uniform([outFeatures, inFeatures], bound: bound)
+        self.bias = bias ? try uniform([outFeatures], bound: bound) : nil
+        super.init()
+        try registerParameter("weight", weight)
+        if let b = self.bias { try registerParameter("bias", b) }
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try Functional.linear(x, weight: weight, bias: bias)
+    }
+}
+
+/// Batch normalisation over dimension 1 (works for N×C and N×C×H×W), as `torch.nn.BatchNorm1d/2d`.
+/// Holds `weight`, `bias` and the buffers `running_mean`, `running_var`, `num_batches_tracked`.
+public final class BatchNorm: Module {
+    public let weight: Tensor, bias: Tensor
+    public let runningMean: Tensor, runningVar: Tensor, batchesTracked: Tensor
+    public let eps: Double, momentum: Double
+    /// When false, training mode still normalises with the running statistics and leaves them alone
+    /// (used to keep frozen BatchNorm layers fixed).
+    public var updatesStatistics = true
+
+    public init(_ features: Int, eps: Double = 1e-5, momentum: Double = 0.1) throws {
+        weight = try Tensor.ones([features])
+        bias = try Tensor.zeros([features])
+        runningMean = try Tensor.zeros([features])
+        runningVar = try Tensor.ones([features])
+        batchesTracked = try Tensor.zeros([], dtype: .int64)
+        self.eps = eps
+        self.momentum = momentum
+        super.init()
+        try registerParameter("weight", weight)
+        try registerParameter("bias", bias)
+        registerBuffer("running_mean", runningMean)
+        registerBuffer("running_var", runningVar)
+        registerBuffer("num_batches_tracked", batchesTracked)
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        let useBatch = isTraining && updatesStatistics
+        if useBatch {
+            try Torch.withoutGrad { try batchesTracked.addInPlace(Tensor.ones([], dtype: .int64)) }
+        }
+        return try Functional.batchNorm(
+            x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+            training: useBatch, momentum: momentum, eps: eps)
+    }
+}
+
+public typealias BatchNorm2d = BatchNorm
+public typealias BatchNorm1d = BatchNorm
+
+/// Randomly zeroes elements in training.
+public final class Dropout: Module {
+    public let p: Double
+    public init(_ p: Double = 0.5) {
+        self.p = p
+        super.init()
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        p == 0 ? x : try Functional.dropout(x, p: p, training: isTraining)
+    }
+}
+
+public final class ReLU: Module {
+    public override func forward(_ x: Tensor) throws -> Tensor { try x.relu() }
+}
+
+/// min(max(x, 0), 6).
+public final class ReLU6: Module {
+    public override func forward(_ x: Tensor) throws -> Tensor { try x.relu6() }
+}
+
+public final class Identity: Module {
+    public override func forward(_ x: Tensor) throws -> Tensor { x }
+}
+
+public final class MaxPool2d: Module {
+    public let kernel: Int, stride: Int, padding: Int
+    public init(kernel: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+        super.init()
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try Functional.maxPool2d(x, kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
+    }
+}
+
+public final class AvgPool2d: Module {
+    public let kernel: Int, stride: Int, padding: Int
+    public init(kernel: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+        super.init()
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try Functional.avgPool2d(x, kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
+    }
+}
+
+public final class AdaptiveAvgPool2d: Module {
+    public let size: (Int, Int)
+    public init(_ size: Int = 1) {
+        self.size = (size, size)
+        super.init()
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try Functional.adaptiveAvgPool2d(x, outputSize: size) }
+}
+
+public final class AdaptiveMaxPool2d: Module {
+    public let size: (Int, Int)
+    public init(_ size: Int = 1) {
+        self.size = (size, size)
+        super.init()
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try Functional.adaptiveMaxPool2d(x, outputSize: size) }
+}
+
+/// Flattens everything after the batch dimension.
+public final class Flatten: Module {
+    public override func forward(_ x: Tensor) throws -> Tensor { try x.flattened(from: 1) }
+}
+
+/// Runs its children in order; they are named "0", "1", … as in `torch.nn.Sequential`.
+public final class Sequential: Module {
+    public init(_ modules: [Module]) {
+        super.init()
+        for (i, m) in modules.enumerated() { registerModule(String(i), m) }
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try children.reduce(x) { try $1.module($0) }
+    }
+}
