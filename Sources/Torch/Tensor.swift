@@ -128,7 +128,7 @@ public struct TorchError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 
     /// Takes (and clears) the shim's last error on this thread.
-    static func last() -> TorchError {
+    public static func last() -> TorchError {
         let message = qt_last_error().map { String(cString: $0) } ?? "libtorch call failed without a message"
         qt_clear_error()
         return TorchError(message)

@@ -1,0 +1,13 @@
+import ArgumentParser
+import Torch
+
+/// The `quadrat` command: transfer learning for image classification, one subcommand per workflow step.
+@main
+struct Quadrat: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quadrat",
+        abstract: "Train image classifiers by transfer learning: photos and a CSV of labels in; a model, a held-out score, predictions and a report out.",
+        version: "0.1.0 (libtorch \(Torch.version))",
+        subcommands: [BenchCommand.self]
+    )
+}
