@@ -49,6 +49,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["NN"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -235,6 +235,7 @@ qt_tensor qt_grid_sample(qt_tensor x, qt_tensor grid, int mode, int padding, int
 // ---- in place -------------------------------------------------------------------
 
 int qt_copy_(qt_tensor dst, qt_tensor src) { QT_GUARD(-1, { unwrap(dst).copy_(unwrap(src)); return 0; }) }
+int qt_set_data(qt_tensor t, qt_tensor src) { QT_GUARD(-1, { unwrap(t).set_data(unwrap(src)); return 0; }) }
 int qt_zero_(qt_tensor t) { QT_GUARD(-1, { unwrap(t).zero_(); return 0; }) }
 int qt_add_(qt_tensor t, qt_tensor o, double alpha) {
     QT_GUARD(-1, {

@@ -181,3 +181,11 @@ public final class Sequential: Module {
         try children.reduce(x) { try $1.module($0) }
     }
 }
+
+/// A list of modules named "0", "1", … with no forward of its own (`nn.ModuleList`).
+public final class ModuleList: Module {
+    public init(_ modules: [Module]) {
+        super.init()
+        for (i, m) in modules.enumerated() { registerModule(String(i), m) }
+    }
+}

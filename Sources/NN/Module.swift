@@ -103,6 +103,14 @@ open class Module {
         for p in parameters { try p.zeroGrad() }
     }
 
+    /// Re-lays out every 4-D parameter and buffer in `format` (channels-last makes convolutions
+    /// faster on CPU); call before creating the optimizer.
+    public func convert(to format: MemoryFormat) throws {
+        for (_, t) in namedParameters() + namedBuffers() where t.rank == 4 {
+            try t.setData(t.detached().contiguous(format))
+        }
+    }
+
     // MARK: state dict
 
     /// Parameters and buffers by dotted name (the tensors themselves, not copies).

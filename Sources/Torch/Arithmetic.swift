@@ -98,6 +98,9 @@ extension Tensor {
 
     /// Copies `source` (broadcast, converted) into this tensor's memory.
     public func copyInPlace(from source: Tensor) throws { try check(qt_copy_(handle, source.handle)) }
+    /// Swaps in `source`'s data (shape, layout, dtype) while keeping this tensor's identity,
+    /// so layers and optimizers holding it see the change (`p.data = source`).
+    public func setData(_ source: Tensor) throws { try check(qt_set_data(handle, source.handle)) }
     public func zeroInPlace() throws { try check(qt_zero_(handle)) }
     /// self += alpha × other
     public func addInPlace(_ other: Tensor, alpha: Double = 1) throws { try check(qt_add_(handle, other.handle, alpha)) }

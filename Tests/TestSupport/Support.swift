@@ -64,3 +64,12 @@ public func gradientError(inputs: [Tensor], epsilon: Double = 1e-6, _ f: @escapi
     }
     return worst
 }
+
+/// The input the backbone fixtures use: x[n,c,h,w] = 1.5 sin(0.05 h (c+1) + 0.03 w + 0.7 n), float32.
+public func patternInput(batch: Int, size: Int) throws -> Tensor {
+    let n = try Tensor.arange(0, Double(batch), dtype: .float64).reshaped([-1, 1, 1, 1])
+    let c = try Tensor.arange(0, 3, dtype: .float64).reshaped([1, -1, 1, 1])
+    let h = try Tensor.arange(0, Double(size), dtype: .float64).reshaped([1, 1, -1, 1])
+    let w = try Tensor.arange(0, Double(size), dtype: .float64).reshaped([1, 1, 1, -1])
+    return try ((h * 0.05 * (c + 1) + w * 0.03 + n * 0.7).sin() * 1.5).to(.float32)
+}

@@ -159,6 +159,8 @@ qt_tensor qt_grid_sample(qt_tensor x, qt_tensor grid, int mode, int padding, int
 // ---- in place (optimizers, state loading); each returns 0, or -1 on error ---------
 
 int qt_copy_(qt_tensor dst, qt_tensor src);
+/// Replaces t's data (shape, layout, dtype) with src's, keeping t's identity and requires_grad (`t.data = src`).
+int qt_set_data(qt_tensor t, qt_tensor src);
 int qt_zero_(qt_tensor t);
 /// t += alpha * other
 int qt_add_(qt_tensor t, qt_tensor other, double alpha);

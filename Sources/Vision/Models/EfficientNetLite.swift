@@ -1,0 +1,190 @@
+import Foundation
+import NN
+import Torch
+
+/// EfficientNet-Lite0/1/2 (Tan & Le, 2019, the TensorFlow-Lite variant): no squeeze-excitation,
+/// ReLU6, BatchNorm ε 1e-3, TensorFlow "SAME" padding, stem and head not scaled.
+/// Parameter names match the `efficientnet-lite-pytorch` package and its checkpoints.
+public final class EfficientNetLite: Module {
+    public enum Variant: String, CaseIterable, Sendable {
+        case lite0, lite1, lite2
+
+        /// (width, depth, resolution, dropout) from the reference builder.
+        var coefficients: (width: Double, depth: Double, resolution: Int, dropout: Double) {
+            switch self {
+            case .lite0: (1.0, 1.0, 224, 0.2)
+            case .lite1: (1.0, 1.1, 240, 0.2)
+            case .lite2: (1.1, 1.2, 260, 0.3)
+            }
+        }
+
+        /// The input size the variant was trained at.
+        public var defaultSize: Int { coefficients.resolution }
+    }
+
+    /// One stage of the block table: repeats, kernel, stride, expansion, input and output channels.
+    struct Stage { var repeats, kernel, stride, expansion, input, output: Int }
+
+    static let stages = [
+        Stage(repeats: 1, kernel: 3, stride: 1, expansion: 1, input: 32, output: 16),
+        Stage(repeats: 2, kernel: 3, stride: 2, expansion: 6, input: 16, output: 24),
+        Stage(repeats: 2, kernel: 5, stride: 2, expansion: 6, input: 24, output: 40),
+        Stage(repeats: 3, kernel: 3, stride: 2, expansion: 6, input: 40, output: 80),
+        Stage(repeats: 3, kernel: 5, stride: 1, expansion: 6, input: 80, output: 112),
+        Stage(repeats: 4, kernel: 5, stride: 2, expansion: 6, input: 112, output: 192),
+        Stage(repeats: 1, kernel: 3, stride: 1, expansion: 6, input: 192, output: 320),
+    ]
+
+    public let variant: Variant
+    public let stem: ConvBatchNorm
+    public let blocks: [MBConvBlock]
+    public let head: ConvBatchNorm
+    /// The ImageNet classifier, absent when built as a body for transfer learning.
+    public let classifier: Linear?
+    public let dropout: Double
+    /// Index of the first block of the second layer group (the 40→80 stage).
+    public let splitBlock: Int
+
+    /// - Parameters:
+    ///   - classes: size of the final linear layer; nil builds the body only (output: the 1280-channel map).
+    ///   - dropConnect: stochastic-depth rate of the last block (scaled linearly from 0), as in the reference.
+    ///   - dropout: dropout before the classifier (default: the variant's, 0.2–0.3).
+    public init(_ variant: Variant, classes: Int? = 1000, dropConnect: Double = 0.2, dropout: Double? = nil) throws {
+        self.variant = variant
+        let c = variant.coefficients
+        self.dropout = dropout ?? c.dropout
+        stem = ConvBatchNorm(try Conv2d(3, 32, kernel: 3, stride: 2, bias: false), try BatchNorm2d(32, eps: 1e-3, momentum: 0.01))
+        var blocks: [MBConvBlock] = []
+        var split = 0
+        for (i, stage) in Self.stages.enumerated() {
+            let fixed = i == 0 || i == Self.stages.count - 1
+            let repeats = fixed ? stage.repeats : Int((c.depth * Double(stage.repeats)).rounded(.up))
+            let input = i == 0 ? 32 : Self.roundFilters(stage.input, width: c.width)
+            let output = Self.roundFilters(stage.output, width: c.width)
+            if i == 3 { split = blocks.count }
+            for r in 0..<repeats {
+                blocks.append(try MBConvBlock(
+                    input: r == 0 ? input : output, output: output, kernel: stage.kernel,
+                    stride: r == 0 ? stage.stride : 1, expansion: stage.expansion))
+            }
+        }
+        for (i, block) in blocks.enumerated() { block.dropConnect = dropConnect * Double(i) / Double(blocks.count) }
+        self.blocks = blocks
+        splitBlock = split
+        let last = blocks.last?.outputChannels ?? 320
+        head = ConvBatchNorm(try Conv2d(last, 1280, kernel: 1, bias: false), try BatchNorm2d(1280, eps: 1e-3, momentum: 0.01))
+        classifier = try classes.map { try Linear(1280, $0) }
+        super.init()
+        registerModule("_conv_stem", stem.conv)
+        registerModule("_bn0", stem.bn)
+        registerModule("_blocks", ModuleList(blocks))
+        registerModule("_conv_head", head.conv)
+        registerModule("_bn1", head.bn)
+        if let classifier { registerModule("_fc", classifier) }
+    }
+
+    /// The reference's `round_filters`: scale by width, round to a multiple of 8, never down by more than 10 %.
+    static func roundFilters(_ filters: Int, width: Double) -> Int {
+        let scaled = Double(filters) * width
+        var rounded = max(8, Int(scaled + 4) / 8 * 8)
+        if Double(rounded) < 0.9 * scaled { rounded += 8 }
+        return rounded
+    }
+
+    /// The 1280-channel feature map.
+    public func features(_ x: Tensor) throws -> Tensor {
+        var y = try stem(tfSamePad(x, kernel: 3, stride: 2), padding: (0, 0)).relu6()
+        for block in blocks { y = try block(y) }
+        return try head(y).relu6()
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        let f = try features(x)
+        guard let classifier else { return f }
+        let pooled = try Functional.adaptiveAvgPool2d(f, outputSize: (1, 1)).flattened(from: 1)
+        return try classifier(Functional.dropout(pooled, p: dropout, training: isTraining))
+    }
+
+    /// Folds every BatchNorm into its convolution (for an eval-only copy).
+    public func foldBatchNorms() throws {
+        try stem.fold()
+        try head.fold()
+        for block in blocks { try block.foldBatchNorms() }
+    }
+}
+
+/// Mobile inverted bottleneck: 1×1 expansion, depthwise k×k, 1×1 projection, residual when shapes allow.
+public final class MBConvBlock: Module {
+    let expand: ConvBatchNorm?
+    let depthwise: ConvBatchNorm
+    let project: ConvBatchNorm
+    let kernel: Int, stride: Int
+    let outputChannels: Int
+    let hasResidual: Bool
+    /// Probability of dropping the residual branch per sample in training (stochastic depth).
+    var dropConnect = 0.0
+
+    init(input: Int, output: Int, kernel: Int, stride: Int, expansion: Int) throws {
+        let hidden = input * expansion
+        self.kernel = kernel
+        self.stride = stride
+        outputChannels = output
+        hasResidual = stride == 1 && input == output
+        expand = expansion == 1 ? nil : ConvBatchNorm(
+            try Conv2d(input, hidden, kernel: 1, bias: false), try BatchNorm2d(hidden, eps: 1e-3, momentum: 0.01))
+        depthwise = ConvBatchNorm(
+            try Conv2d(hidden, hidden, kernel: kernel, stride: stride, groups: hidden, bias: false),
+            try BatchNorm2d(hidden, eps: 1e-3, momentum: 0.01))
+        project = ConvBatchNorm(try Conv2d(hidden, output, kernel: 1, bias: false), try BatchNorm2d(output, eps: 1e-3, momentum: 0.01))
+        super.init()
+        if let expand {
+            registerModule("_expand_conv", expand.conv)
+            registerModule("_bn0", expand.bn)
+        }
+        registerModule("_depthwise_conv", depthwise.conv)
+        registerModule("_bn1", depthwise.bn)
+        registerModule("_project_conv", project.conv)
+        registerModule("_bn2", project.bn)
+    }
+
+    public override func forward(_ input: Tensor) throws -> Tensor {
+        var x = input
+        if let expand { x = try expand(x).relu6() }
+        if stride == 1 {
+            x = try depthwise(x, padding: ((kernel - 1) / 2, (kernel - 1) / 2)).relu6()
+        } else {
+            x = try depthwise(tfSamePad(x, kernel: kernel, stride: stride), padding: (0, 0)).relu6()
+        }
+        x = try project(x)
+        guard hasResidual else { return x }
+        if isTraining, dropConnect > 0 { x = try dropPath(x, p: dropConnect) }
+        return try x + input
+    }
+
+    func foldBatchNorms() throws {
+        try expand?.fold()
+        try depthwise.fold()
+        try project.fold()
+    }
+}
+
+/// Zero-pads an NCHW tensor the way TensorFlow's "SAME" does for a strided convolution:
+/// output size ⌈input / stride⌉, the odd pixel of padding on the bottom/right.
+func tfSamePad(_ x: Tensor, kernel: Int, stride: Int) throws -> Tensor {
+    let shape = x.shape
+    func pads(_ size: Int) -> (Int, Int) {
+        let out = (size + stride - 1) / stride
+        let total = max((out - 1) * stride + kernel - size, 0)
+        return (total / 2, total - total / 2)
+    }
+    let (top, bottom) = pads(shape[2]), (left, right) = pads(shape[3])
+    if top == 0, bottom == 0, left == 0, right == 0 { return x }
+    return try Functional.pad(x, [left, right, top, bottom])
+}
+
+/// Drops whole samples of a residual branch with probability `p`, scaling the kept ones by 1 / (1 − p).
+func dropPath(_ x: Tensor, p: Double) throws -> Tensor {
+    let keep = 1 - p
+    let mask = try (Tensor.rand([x.shape[0], 1, 1, 1], dtype: x.dtype) + keep).floor()
+    return try x / keep * mask
+}

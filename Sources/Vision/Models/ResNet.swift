@@ -1,0 +1,164 @@
+import Foundation
+import NN
+import Torch
+
+/// ResNet-18/34/50 (He et al., 2016) as torchvision defines them (v1.5: stride on the 3×3
+/// convolution of a bottleneck), with torchvision's parameter names, so torchvision
+/// checkpoints load one to one.
+public final class ResNet: Module {
+    public enum Depth: Int, CaseIterable, Sendable {
+        case resnet18 = 18, resnet34 = 34, resnet50 = 50
+
+        var blocks: [Int] {
+            switch self {
+            case .resnet18: [2, 2, 2, 2]
+            case .resnet34, .resnet50: [3, 4, 6, 3]
+            }
+        }
+
+        var bottleneck: Bool { self == .resnet50 }
+    }
+
+    public let depth: Depth
+    let stem: ConvBatchNorm
+    public let layers: [Sequential]
+    public let classifier: Linear?
+    /// Channels of the last feature map (512, or 2048 for ResNet-50).
+    public let featureWidth: Int
+
+    /// - Parameter classes: size of `fc`; nil builds the body only (output: the last feature map).
+    public init(_ depth: Depth, classes: Int? = 1000) throws {
+        self.depth = depth
+        stem = ConvBatchNorm(try Conv2d(3, 64, kernel: 7, stride: 2, padding: 3, bias: false), try BatchNorm2d(64))
+        let expansion = depth.bottleneck ? 4 : 1
+        var inPlanes = 64
+        var layers: [Sequential] = []
+        for (i, (planes, count)) in zip([64, 128, 256, 512], depth.blocks).enumerated() {
+            var blocks: [Module] = []
+            for b in 0..<count {
+                let stride = b == 0 && i > 0 ? 2 : 1
+                let block: Module = depth.bottleneck
+                    ? try Bottleneck(inPlanes, planes, stride: stride)
+                    : try BasicBlock(inPlanes, planes, stride: stride)
+                blocks.append(block)
+                inPlanes = planes * expansion
+            }
+            layers.append(Sequential(blocks))
+        }
+        self.layers = layers
+        featureWidth = 512 * expansion
+        classifier = try classes.map { try Linear(512 * expansion, $0) }
+        super.init()
+        registerModule("conv1", stem.conv)
+        registerModule("bn1", stem.bn)
+        for (i, layer) in layers.enumerated() { registerModule("layer\(i + 1)", layer) }
+        if let classifier { registerModule("fc", classifier) }
+        try kaimingInitialisation()
+    }
+
+    /// torchvision's initialisation: Kaiming-normal (fan-out, ReLU) convolutions, BatchNorm γ = 1, β = 0.
+    func kaimingInitialisation() throws {
+        try Torch.withoutGrad {
+            for (_, module) in namedModules() {
+                guard let conv = module as? Conv2d else { continue }
+                let s = conv.weight.shape
+                let std = (2.0 / Double(s[0] * s[2] * s[3])).squareRoot()
+                try conv.weight.copyInPlace(from: Tensor.randn(s) * std)
+            }
+        }
+    }
+
+    public func features(_ x: Tensor) throws -> Tensor {
+        var y = try stem(x).relu()
+        y = try Functional.maxPool2d(y, kernel: (3, 3), stride: (2, 2), padding: (1, 1))
+        for layer in layers { y = try layer(y) }
+        return y
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        let f = try features(x)
+        guard let classifier else { return f }
+        return try classifier(Functional.adaptiveAvgPool2d(f, outputSize: (1, 1)).flattened(from: 1))
+    }
+
+    /// Folds every BatchNorm into its convolution (for an eval-only copy).
+    public func foldBatchNorms() throws {
+        try stem.fold()
+        for (_, module) in namedModules() {
+            try (module as? BasicBlock)?.foldBatchNorms()
+            try (module as? Bottleneck)?.foldBatchNorms()
+        }
+    }
+}
+
+/// The 1×1 convolution + BatchNorm that matches a residual's shape (`downsample.0`, `downsample.1`).
+func downsample(_ inPlanes: Int, _ outPlanes: Int, stride: Int) throws -> (Sequential, ConvBatchNorm)? {
+    guard stride != 1 || inPlanes != outPlanes else { return nil }
+    let conv = try Conv2d(inPlanes, outPlanes, kernel: 1, stride: stride, bias: false)
+    let bn = try BatchNorm2d(outPlanes)
+    return (Sequential([conv, bn]), ConvBatchNorm(conv, bn))
+}
+
+/// Two 3×3 convolutions with a residual (ResNet-18/34).
+final class BasicBlock: Module {
+    let first: ConvBatchNorm, second: ConvBatchNorm
+    let shortcut: ConvBatchNorm?
+
+    init(_ inPlanes: Int, _ planes: Int, stride: Int) throws {
+        first = ConvBatchNorm(try Conv2d(inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false), try BatchNorm2d(planes))
+        second = ConvBatchNorm(try Conv2d(planes, planes, kernel: 3, padding: 1, bias: false), try BatchNorm2d(planes))
+        let down = try downsample(inPlanes, planes, stride: stride)
+        shortcut = down?.1
+        super.init()
+        registerModule("conv1", first.conv)
+        registerModule("bn1", first.bn)
+        registerModule("conv2", second.conv)
+        registerModule("bn2", second.bn)
+        if let down { registerModule("downsample", down.0) }
+    }
+
+    override func forward(_ x: Tensor) throws -> Tensor {
+        let y = try second(first(x).relu())
+        return try (y + (shortcut?(x) ?? x)).relu()
+    }
+
+    func foldBatchNorms() throws {
+        try first.fold()
+        try second.fold()
+        try shortcut?.fold()
+    }
+}
+
+/// 1×1 reduce, 3×3 (strided), 1×1 expand ×4, with a residual (ResNet-50).
+final class Bottleneck: Module {
+    let reduce: ConvBatchNorm, spatial: ConvBatchNorm, expand: ConvBatchNorm
+    let shortcut: ConvBatchNorm?
+
+    init(_ inPlanes: Int, _ planes: Int, stride: Int) throws {
+        reduce = ConvBatchNorm(try Conv2d(inPlanes, planes, kernel: 1, bias: false), try BatchNorm2d(planes))
+        spatial = ConvBatchNorm(try Conv2d(planes, planes, kernel: 3, stride: stride, padding: 1, bias: false), try BatchNorm2d(planes))
+        expand = ConvBatchNorm(try Conv2d(planes, planes * 4, kernel: 1, bias: false), try BatchNorm2d(planes * 4))
+        let down = try downsample(inPlanes, planes * 4, stride: stride)
+        shortcut = down?.1
+        super.init()
+        registerModule("conv1", reduce.conv)
+        registerModule("bn1", reduce.bn)
+        registerModule("conv2", spatial.conv)
+        registerModule("bn2", spatial.bn)
+        registerModule("conv3", expand.conv)
+        registerModule("bn3", expand.bn)
+        if let down { registerModule("downsample", down.0) }
+    }
+
+    override func forward(_ x: Tensor) throws -> Tensor {
+        let y = try expand(spatial(reduce(x).relu()).relu())
+        return try (y + (shortcut?(x) ?? x)).relu()
+    }
+
+    func foldBatchNorms() throws {
+        try reduce.fold()
+        try spatial.fold()
+        try expand.fold()
+        try shortcut?.fold()
+    }
+}
