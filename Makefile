@@ -8,10 +8,10 @@ export QUADRAT_HOME
 .PHONY: setup setup-test build release test demo bench fixtures clean
 
 setup:
-	scripts/setup.sh system weights data
+	scripts/setup.sh system weights data samples
 
 setup-test:
-	scripts/setup.sh system weights
+	scripts/setup.sh system weights samples
 
 build: setup-test
 	$(SWIFT) build

@@ -39,7 +39,8 @@ let package = Package(
         ),
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "NN", dependencies: ["Torch"]),
-        .target(name: "Vision", dependencies: ["NN"]),
+        .systemLibrary(name: "CImageCodecs"),
+        .target(name: "Vision", dependencies: ["NN", "CImageCodecs"]),
         .target(name: "Learn", dependencies: ["Vision"]),
         .target(name: "Report", dependencies: ["Learn"]),
         .executableTarget(

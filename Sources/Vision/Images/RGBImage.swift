@@ -1,0 +1,65 @@
+import Foundation
+import Torch
+
+/// An 8-bit RGB image, pixels interleaved row by row.
+public struct RGBImage: Sendable {
+    public var width: Int
+    public var height: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * 3, "RGB buffer size does not match \(width)×\(height)")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// A 3×H×W float32 tensor of 0–255 values.
+    public func tensor() throws -> Tensor {
+        try pixels.withUnsafeBytes { raw in
+            try Tensor.copying(bytes: raw, dtype: .uint8, shape: [3, height, width], strides: [1, width * 3, 3])
+        }.to(.float32)
+    }
+
+    /// The image from a 3×H×W tensor of 0–255 values (rounded and clamped).
+    public init(tensor: Tensor) throws {
+        let s = tensor.shape
+        guard s.count == 3, s[0] == 3 else { throw VisionError("expected a 3×H×W tensor, got \(s)") }
+        let hwc = try tensor.rounded().clamp(0, 255).to(.uint8).permuted([1, 2, 0]).contiguous()
+        self.init(width: s[2], height: s[1], pixels: try hwc.toArray(UInt8.self))
+    }
+
+    /// The pixel at (x, y).
+    public subscript(x: Int, y: Int) -> (r: UInt8, g: UInt8, b: UInt8) {
+        let i = (y * width + x) * 3
+        return (pixels[i], pixels[i + 1], pixels[i + 2])
+    }
+
+    /// Applies an EXIF orientation (1–8) so the image comes out upright.
+    public func oriented(_ orientation: Int) -> RGBImage {
+        guard (2...8).contains(orientation) else { return self }
+        let transposed = orientation >= 5
+        let w = transposed ? height : width, h = transposed ? width : height
+        var out = [UInt8](repeating: 0, count: pixels.count)
+        for y in 0..<h {
+            for x in 0..<w {
+                // Source coordinates for destination (x, y), per the EXIF definition.
+                let (sx, sy): (Int, Int)
+                switch orientation {
+                case 2: (sx, sy) = (width - 1 - x, y)
+                case 3: (sx, sy) = (width - 1 - x, height - 1 - y)
+                case 4: (sx, sy) = (x, height - 1 - y)
+                case 5: (sx, sy) = (y, x)
+                case 6: (sx, sy) = (y, height - 1 - x)
+                case 7: (sx, sy) = (width - 1 - y, height - 1 - x)
+                default: (sx, sy) = (width - 1 - y, x)
+                }
+                let d = (y * w + x) * 3, s = (sy * width + sx) * 3
+                out[d] = pixels[s]
+                out[d + 1] = pixels[s + 1]
+                out[d + 2] = pixels[s + 2]
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: out)
+    }
+}

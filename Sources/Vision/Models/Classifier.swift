@@ -1,0 +1,36 @@
+import Foundation
+import NN
+import Torch
+
+/// A backbone body plus a new head: the model that transfer learning trains.
+/// Parameters are named `body.*` and `head.*`.
+public final class Classifier: Module {
+    public let architecture: Architecture
+    public let body: Backbone
+    public let head: Sequential
+    public let classes: [String]
+    public let headKind: HeadKind
+
+    /// Builds body + head; with `pretrained`, loads the ImageNet body weights (strictly, minus the old classifier).
+    public init(_ architecture: Architecture, classes: [String], head: HeadKind = .fastai(), pretrained: Bool = true, weights: URL? = nil) throws {
+        guard classes.count >= 2 else { throw VisionError("a classifier needs at least 2 classes, got \(classes.count)") }
+        self.architecture = architecture
+        self.classes = classes
+        headKind = head
+        body = try architecture.makeNetwork(classes: nil)
+        self.head = try head.make(features: architecture.featureWidth, classes: classes.count)
+        super.init()
+        registerModule("body", body)
+        registerModule("head", self.head)
+        if pretrained {
+            var state = try Checkpoint.load(architecture.weightsURL(weights))
+            for key in state.keys where key.hasPrefix("_fc.") || key.hasPrefix("fc.") { state.removeValue(forKey: key) }
+            try body.load(state)
+        }
+    }
+
+    /// Layer groups: early body, late body, head (for freezing and discriminative rates).
+    public var layerGroups: [[Module]] { body.bodyGroups + [[head]] }
+
+    public override func forward(_ x: Tensor) throws -> Tensor { try head(body.features(x)) }
+}
