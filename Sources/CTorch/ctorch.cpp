@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/version.h>
 
@@ -93,6 +94,20 @@ int qt_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
 void qt_set_grad_enabled(int enabled) { at::GradMode::set_enabled(enabled != 0); }
 void *qt_inference_mode_enter(void) { QT_GUARD(nullptr, return new c10::InferenceMode();) }
 void qt_inference_mode_exit(void *guard) { delete static_cast<c10::InferenceMode *>(guard); }
+
+int qt_set_autocast(int enabled, int dtype) {
+    QT_GUARD(-1, {
+        int previous = at::autocast::is_cpu_enabled() ? 1 : 0;
+        if (enabled) {
+            at::autocast::set_autocast_cpu_dtype(scalar_type(dtype));
+            at::autocast::increment_nesting();
+        } else if (previous && at::autocast::decrement_nesting() == 0) {
+            at::autocast::clear_cache();
+        }
+        at::autocast::set_cpu_enabled(enabled != 0);
+        return previous;
+    })
+}
 
 // ---- creation -------------------------------------------------------------------
 

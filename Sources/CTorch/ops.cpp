@@ -58,7 +58,8 @@ at::Tensor unary(int op, const at::Tensor &a) {
         case QT_SQRT: return at::sqrt(a);
         case QT_ABS: return at::abs(a);
         case QT_RELU: return at::relu(a);
-        case QT_RELU6: return at::hardtanh(a, 0.0, 6.0);
+        // libtorch 1.13 has no bfloat16 backward for hardtanh; clamp computes the same values.
+        case QT_RELU6: return a.scalar_type() == at::kBFloat16 ? at::clamp(a, 0.0, 6.0) : at::hardtanh(a, 0.0, 6.0);
         case QT_SIGMOID: return at::sigmoid(a);
         case QT_TANH: return at::tanh(a);
         case QT_SIN: return at::sin(a);

@@ -28,15 +28,15 @@ public final class ConvBatchNorm {
         return try bn(y)
     }
 
-    /// Folds the BatchNorm's running statistics into the convolution (for an eval-only copy).
-    public func fold() throws {
+    /// Folds the BatchNorm's running statistics into the convolution (for an eval-only copy),
+    /// computed in float32 and stored as `dtype` in `format`.
+    public func fold(dtype: DType = .float32, format: MemoryFormat = .contiguous) throws {
         try Torch.withoutGrad {
             let scale = try bn.weight / (bn.runningVar + bn.eps).sqrt()
             var bias = try bn.bias - bn.runningMean * scale
             if let b = conv.bias { bias = try bias + b * scale }
-            let weight = try (conv.weight * scale.reshaped([-1, 1, 1, 1])).contiguous(
-                conv.weight.isContiguous(.channelsLast) && !conv.weight.isContiguous() ? .channelsLast : .contiguous)
-            folded = (weight, bias)
+            let weight = try (conv.weight * scale.reshaped([-1, 1, 1, 1])).contiguous(format)
+            folded = (try weight.to(dtype), try bias.to(dtype))
         }
     }
 }

@@ -111,6 +111,13 @@ open class Module {
         }
     }
 
+    /// Converts every floating-point parameter and buffer to `dtype` (e.g. bfloat16 for inference).
+    public func convert(to dtype: DType) throws {
+        for (_, t) in namedParameters() + namedBuffers() where t.dtype.isFloatingPoint && t.dtype != dtype {
+            try t.setData(t.detached().to(dtype))
+        }
+    }
+
     // MARK: state dict
 
     /// Parameters and buffers by dotted name (the tensors themselves, not copies).

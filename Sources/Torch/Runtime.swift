@@ -37,6 +37,15 @@ public enum Torch {
         return try body()
     }
 
+    /// Runs `body` with CPU autocast: convolutions and matrix products in `dtype` (bfloat16 by default),
+    /// parameters and their gradients in float32 (`torch.cpu.amp.autocast`).
+    public static func withAutocast<R>(_ dtype: DType = .bfloat16, _ body: () throws -> R) throws -> R {
+        let previous = qt_set_autocast(1, dtype.rawValue)
+        if previous < 0 { throw TorchError.last() }
+        defer { _ = qt_set_autocast(previous, dtype.rawValue) }
+        return try body()
+    }
+
     /// Runs `body` in inference mode: faster than no-grad, but its tensors can never
     /// take part in autograd later. Only for pure prediction.
     public static func inferenceMode<R>(_ body: () throws -> R) throws -> R {

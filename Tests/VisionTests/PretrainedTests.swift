@@ -10,7 +10,7 @@ struct PretrainedTests {
     func top5(_ file: String, _ architecture: Architecture = .efficientNetLite0, folded: Bool) throws -> [String] {
         let network = try architecture.pretrainedImageNetNetwork()
         network.eval()
-        if folded { try network.foldBatchNorms() }
+        if folded { try network.prepareForInference() }
         let image = try ImageDecoder(minimumSide: 256).decode(Fixtures.cacheHome.appendingPathComponent("samples/\(file)"))
         let x = try architecture.normalization.apply(Resize.evaluationView(image, size: architecture.defaultSize).unsqueezed(0))
         let logits = try Torch.withoutGrad { try network(x) }

@@ -41,6 +41,10 @@ void qt_set_grad_enabled(int enabled);
 void *qt_inference_mode_enter(void);
 void qt_inference_mode_exit(void *guard);
 
+/// CPU autocast (mixed precision): when enabled, convolutions and matrix products run in `dtype`
+/// (bfloat16) while parameters stay float32. Returns the previous state (1/0).
+int qt_set_autocast(int enabled, int dtype);
+
 // ---- creation -------------------------------------------------------------------
 
 /// Copies `data` (elements laid out by `strides`, in elements) into a new contiguous tensor.

@@ -26,8 +26,20 @@ public protocol Backbone: Module {
     func features(_ x: Tensor) throws -> Tensor
     /// The body's two layer groups (early, late) for freezing and discriminative learning rates.
     var bodyGroups: [[Module]] { get }
-    /// Folds BatchNorm into the convolutions (eval-only copies).
-    func foldBatchNorms() throws
+    /// Folds BatchNorm into the convolutions (eval-only copies), storing the folded weights as `dtype` in `format`.
+    func foldBatchNorms(dtype: DType, format: MemoryFormat) throws
+}
+
+extension Backbone {
+    /// Turns this network into a fast eval-only copy: BatchNorm folded into the convolutions,
+    /// weights channels-last, remaining parameters (the classifier) in `dtype`.
+    /// Feed it channels-last input of the same dtype, inside `Torch.inferenceMode`.
+    public func prepareForInference(dtype: DType = .float32) throws {
+        eval()
+        try foldBatchNorms(dtype: dtype, format: .channelsLast)
+        try convert(to: .channelsLast)
+        if dtype != .float32 { try convert(to: dtype) }
+    }
 }
 
 extension EfficientNetLite: Backbone {

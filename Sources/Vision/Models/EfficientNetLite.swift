@@ -106,10 +106,10 @@ public final class EfficientNetLite: Module {
     }
 
     /// Folds every BatchNorm into its convolution (for an eval-only copy).
-    public func foldBatchNorms() throws {
-        try stem.fold()
-        try head.fold()
-        for block in blocks { try block.foldBatchNorms() }
+    public func foldBatchNorms(dtype: DType = .float32, format: MemoryFormat = .contiguous) throws {
+        try stem.fold(dtype: dtype, format: format)
+        try head.fold(dtype: dtype, format: format)
+        for block in blocks { try block.foldBatchNorms(dtype: dtype, format: format) }
     }
 }
 
@@ -161,10 +161,10 @@ public final class MBConvBlock: Module {
         return try x + input
     }
 
-    func foldBatchNorms() throws {
-        try expand?.fold()
-        try depthwise.fold()
-        try project.fold()
+    func foldBatchNorms(dtype: DType, format: MemoryFormat) throws {
+        try expand?.fold(dtype: dtype, format: format)
+        try depthwise.fold(dtype: dtype, format: format)
+        try project.fold(dtype: dtype, format: format)
     }
 }
 

@@ -82,11 +82,11 @@ public final class ResNet: Module {
     }
 
     /// Folds every BatchNorm into its convolution (for an eval-only copy).
-    public func foldBatchNorms() throws {
-        try stem.fold()
+    public func foldBatchNorms(dtype: DType = .float32, format: MemoryFormat = .contiguous) throws {
+        try stem.fold(dtype: dtype, format: format)
         for (_, module) in namedModules() {
-            try (module as? BasicBlock)?.foldBatchNorms()
-            try (module as? Bottleneck)?.foldBatchNorms()
+            try (module as? BasicBlock)?.foldBatchNorms(dtype: dtype, format: format)
+            try (module as? Bottleneck)?.foldBatchNorms(dtype: dtype, format: format)
         }
     }
 }
@@ -122,10 +122,10 @@ final class BasicBlock: Module {
         return try (y + (shortcut?(x) ?? x)).relu()
     }
 
-    func foldBatchNorms() throws {
-        try first.fold()
-        try second.fold()
-        try shortcut?.fold()
+    func foldBatchNorms(dtype: DType, format: MemoryFormat) throws {
+        try first.fold(dtype: dtype, format: format)
+        try second.fold(dtype: dtype, format: format)
+        try shortcut?.fold(dtype: dtype, format: format)
     }
 }
 
@@ -155,10 +155,10 @@ final class Bottleneck: Module {
         return try (y + (shortcut?(x) ?? x)).relu()
     }
 
-    func foldBatchNorms() throws {
-        try reduce.fold()
-        try spatial.fold()
-        try expand.fold()
-        try shortcut?.fold()
+    func foldBatchNorms(dtype: DType, format: MemoryFormat) throws {
+        try reduce.fold(dtype: dtype, format: format)
+        try spatial.fold(dtype: dtype, format: format)
+        try expand.fold(dtype: dtype, format: format)
+        try shortcut?.fold(dtype: dtype, format: format)
     }
 }

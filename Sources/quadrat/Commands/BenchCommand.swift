@@ -8,13 +8,15 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure throughput (build with -c release first).",
         discussion: """
         core    GFLOP/s of matmul and convolutions, Swift API vs a plain C++ loop over libtorch.
+        models  img/s of EfficientNet-Lite0 and ResNet-34 (224 px, batch 32): inference and training,
+                NCHW vs channels-last vs the inference copy; with --pytorch, the same in PyTorch.
 
         Example: swift build -c release && .build/release/quadrat bench core
         """
     )
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case core
+        case core, models
     }
 
     @Argument(help: "Which benchmark: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -22,6 +24,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Threads for libtorch (default: all cores).")
     var threads: Int?
+
+    @Flag(help: "Also run the same models in PyTorch (Debian's python3-torch, /usr/bin/python3) and compare.")
+    var pytorch = false
 
     @Option(help: "Repetitions per measurement round.")
     var iterations: Int = 10
@@ -31,6 +36,10 @@ struct BenchCommand: ParsableCommand {
         print("libtorch \(Torch.version), \(Torch.threads) threads")
         switch suite {
         case .core: try CoreBenchmark(iterations: iterations).run()
+        case .models:
+            let rows = try ModelsBenchmark().run()
+            try PrecisionAgreement.run()
+            if pytorch { try PyTorchComparison.run(swiftRows: rows) }
         }
     }
 }

@@ -27,9 +27,7 @@ struct ClassifyCommand: ParsableCommand {
         Torch.useAllCores()
         let architecture = try Architecture(named: arch)
         let network = try architecture.pretrainedImageNetNetwork(weights: weights.map { URL(fileURLWithPath: $0) })
-        network.eval()
-        try network.foldBatchNorms()
-        try network.convert(to: .channelsLast)
+        try network.prepareForInference()
         let size = architecture.defaultSize
         let decoder = ImageDecoder(minimumSide: Int(Double(size) / 0.875))
         var failures = 0

@@ -1,0 +1,93 @@
+import Foundation
+import NN
+import Torch
+import Vision
+
+/// `quadrat bench models`: inference and training images/s of EfficientNet-Lite0 and
+/// ResNet-34 at 224 px, batch 32, in each memory layout and as an inference copy.
+struct ModelsBenchmark {
+    var batch = 32
+    var size = 224
+    /// Timed batches per measurement (after one warm-up batch).
+    var batches = 3
+    var architectures: [Architecture] = [.efficientNetLite0, .resNet34]
+
+    struct Row {
+        var architecture: Architecture
+        var mode: String
+        var imagesPerSecond: Double
+    }
+
+    func run() throws -> [Row] {
+        var rows: [Row] = []
+        for arch in architectures {
+            for (mode, work) in try modes(arch) {
+                let label = arch.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0) + mode.padding(toLength: 34, withPad: " ", startingAt: 0)
+                let rate: Double
+                do {
+                    rate = try measure(work)
+                } catch {
+                    print(label + "failed: \(error)")
+                    continue
+                }
+                rows.append(Row(architecture: arch, mode: mode, imagesPerSecond: rate))
+                print(label + String(format: "%8.1f img/s", rate))
+            }
+        }
+        return rows
+    }
+
+    /// Each mode's one-batch step.
+    func modes(_ arch: Architecture) throws -> [(String, () throws -> Void)] {
+        Torch.manualSeed(0)
+        let x = try Tensor.randn([batch, 3, size, size])
+        let xCL = try x.contiguous(.channelsLast)
+        let labels = try (Tensor.rand([batch]) * 1000).floor().to(.int64)
+
+        let plain = try arch.makeNetwork(classes: 1000)
+        plain.eval()
+        let cl = try arch.makeNetwork(classes: 1000)
+        cl.eval()
+        try cl.convert(to: .channelsLast)
+        let copy = try arch.makeNetwork(classes: 1000)
+        try copy.prepareForInference()
+        let copyBF16 = try arch.makeNetwork(classes: 1000)
+        try copyBF16.prepareForInference(dtype: .bfloat16)
+        let xBF16 = try xCL.to(.bfloat16)
+
+        func trainer(_ format: MemoryFormat, autocast: Bool = false) throws -> () throws -> Void {
+            let net = try arch.makeNetwork(classes: 1000)
+            net.train()
+            try net.convert(to: format)
+            let input = format == .channelsLast ? xCL : x
+            let optimizer = SGD(net.parameters, learningRate: 0.01, momentum: 0.9)
+            return {
+                try optimizer.zeroGrad()
+                let loss = autocast
+                    ? try Torch.withAutocast { try Functional.crossEntropy(net(input), target: labels) }
+                    : try Functional.crossEntropy(net(input), target: labels)
+                try loss.backward()
+                try optimizer.step()
+            }
+        }
+
+        return [
+            ("inference NCHW", { _ = try Torch.withoutGrad { try plain(x) } }),
+            ("inference channels-last", { _ = try Torch.withoutGrad { try cl(xCL) } }),
+            ("inference copy (BN folded, CL)", { _ = try Torch.inferenceMode { try copy(xCL) } }),
+            ("inference copy bfloat16", { _ = try Torch.inferenceMode { try copyBF16(xBF16) } }),
+            ("training NCHW", try trainer(.contiguous)),
+            ("training channels-last", try trainer(.channelsLast)),
+            ("training CL, bfloat16 autocast", try trainer(.channelsLast, autocast: true)),
+        ]
+    }
+
+    /// Images per second over `batches` batches after one warm-up batch.
+    func measure(_ step: () throws -> Void) throws -> Double {
+        try step()
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<batches { try step() }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return Double(batches * batch) / seconds
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import Vision
+
+/// Runs scripts/bench_pytorch.py (Debian's python3-torch over the same libtorch) after the Swift
+/// side and prints both in one table. A benchmark aid only: Quadrat itself never runs Python.
+enum PyTorchComparison {
+    static func run(swiftRows: [ModelsBenchmark.Row]) throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("scripts/bench_pytorch.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [script.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        print("running \(script.path) …")
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            print("PyTorch side failed (is python3-torch installed?)")
+            return
+        }
+        // Lines: arch<TAB>mode<TAB>img/s
+        var python: [String: Double] = [:]
+        for line in output.split(separator: "\n") {
+            let f = line.split(separator: "\t")
+            if f.count == 3, let v = Double(f[2]) { python["\(f[0])|\(f[1])"] = v }
+        }
+        print("\n| model | mode | Quadrat img/s | PyTorch (same mode) img/s | ratio |")
+        print("|---|---|---:|---:|---:|")
+        for row in swiftRows {
+            let key = "\(row.architecture.rawValue)|\(row.mode)"
+            let p = python[key]
+            let pText = p.map { String(format: "%.1f", $0) } ?? "–"
+            let ratio = p.map { String(format: "%.2f", row.imagesPerSecond / $0) } ?? "–"
+            print("| \(row.architecture.rawValue) | \(row.mode) | \(String(format: "%.1f", row.imagesPerSecond)) | \(pText) | \(ratio) |")
+        }
+        for (key, v) in python.sorted(by: { $0.key < $1.key }) where !swiftRows.contains(where: { "\($0.architecture.rawValue)|\($0.mode)" == key }) {
+            print("| \(key.replacingOccurrences(of: "|", with: " | ")) | – | \(String(format: "%.1f", v)) | – |")
+        }
+    }
+}
