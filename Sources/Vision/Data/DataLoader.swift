@@ -1,0 +1,176 @@
+import Foundation
+import Torch
+
+/// A batch ready for the model: normalised float images (channels-last), labels and which items they are.
+public struct Batch: @unchecked Sendable {
+    public var images: Tensor
+    /// int64 class indices, or nil for unlabelled data.
+    public var labels: Tensor?
+    /// Positions in the loader's dataset.
+    public var indices: [Int]
+}
+
+/// Turns a data set into batches: presized images, an item crop, batch augmentation and
+/// normalisation, prepared by worker threads ahead of the consumer.
+///
+/// Shuffling, crops and augmentation are drawn from generators seeded by (seed, epoch, batch),
+/// so the same seed gives the same batches whatever the thread timing. Images that cannot be
+/// decoded are left out of their batch and listed in ``skipped``; the run goes on.
+public final class DataLoader: @unchecked Sendable {
+    public let dataset: ImageDataset
+    public let size: Int
+    public let batchSize: Int
+    public let shuffle: Bool
+    public let dropLast: Bool
+    public var augmentation: Augmentation?
+    public let normalization: Normalization
+    public let cache: PresizeCache?
+    public let seed: UInt64
+    public var workers = 2
+    public var prefetch = 3
+    /// Images left out because they could not be read (each reported once).
+    public let skipped = ProblemList()
+    private var skippedPaths = Set<String>()
+    private let lock = NSLock()
+
+    public init(
+        _ dataset: ImageDataset, size: Int, batchSize: Int = 32, shuffle: Bool = false, dropLast: Bool = false,
+        augmentation: Augmentation? = nil, normalization: Normalization, cache: PresizeCache? = nil, seed: UInt64 = 42
+    ) {
+        self.dataset = dataset
+        self.size = size
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.dropLast = dropLast
+        self.augmentation = augmentation
+        self.normalization = normalization
+        self.cache = cache
+        self.seed = seed
+    }
+
+    /// Item positions of each batch of `epoch`.
+    public func batchIndices(epoch: Int) -> [[Int]] {
+        let n = dataset.items.count
+        var order = Array(0..<n)
+        if shuffle {
+            var rng = SeededRandom(seed: seed, stream: UInt64(epoch) &* 7919 &+ 1)
+            order = rng.permutation(n)
+        }
+        var batches = stride(from: 0, to: n, by: batchSize).map { Array(order[$0..<min($0 + batchSize, n)]) }
+        if dropLast, let last = batches.last, last.count < batchSize { batches.removeLast() }
+        return batches
+    }
+
+    public var batchCount: Int { batchIndices(epoch: 0).count }
+
+    /// Builds one batch now (on the calling thread). Returns nil when none of its images could be read.
+    /// `view` selects an independent random stream (test-time augmentation uses one per view).
+    public func makeBatch(_ indices: [Int], epoch: Int, batch: Int, view: Int = 0) throws -> Batch? {
+        var random: SeededRandom? = augmentation == nil ? nil
+            : SeededRandom(seed: seed, stream: (UInt64(epoch) << 32) ^ (UInt64(batch) << 8) ^ UInt64(view) ^ 0xA5A5)
+        let transform = ItemTransform(size: size)
+        var planes: [Float] = []
+        var kept: [Int] = []
+        planes.reserveCapacity(indices.count * 3 * size * size)
+        for i in indices {
+            let item = dataset.items[i]
+            do {
+                let image = try cache?.image(for: item.url) ?? ImageDecoder(minimumSide: size).decode(item.url)
+                planes += transform.apply(image, random: &random)
+                kept.append(i)
+            } catch {
+                recordSkip(item, error)
+            }
+        }
+        guard !kept.isEmpty else { return nil }
+        var images = try Tensor(planes, shape: [kept.count, 3, size, size])
+        if let augmentation, var rng = random { images = try augmentation.apply(images, random: &rng) }
+        images = try normalization.apply(images).contiguous(.channelsLast)
+        let labels = try dataset.items[kept[0]].label == nil ? nil : Tensor(kept.map { Int64(dataset.items[$0].label ?? 0) })
+        return Batch(images: images, labels: labels, indices: kept)
+    }
+
+    private func recordSkip(_ item: ImageItem, _ error: Error) {
+        lock.lock()
+        let fresh = skippedPaths.insert(item.url.path).inserted
+        lock.unlock()
+        if fresh { skipped.append(DataProblem(.corruptImage, path: item.url.path, "skipped: \(error)")) }
+    }
+
+    /// The batches of `epoch`, prepared by ``workers`` threads at most ``prefetch`` batches ahead.
+    public func batches(epoch: Int, view: Int = 0) -> BatchStream {
+        BatchStream(loader: self, plan: batchIndices(epoch: epoch), epoch: epoch, view: view)
+    }
+}
+
+/// Batches in order, built ahead on worker threads. Stops its workers when dropped.
+public final class BatchStream: Sequence, IteratorProtocol, @unchecked Sendable {
+    private let loader: DataLoader
+    private let plan: [[Int]]
+    private let epoch: Int, view: Int
+    private var ready: [Int: Result<Batch?, Error>] = [:]
+    private var nextToHand = 0
+    private var nextToBuild = 0
+    private var cancelled = false
+    private let condition = NSCondition()
+
+    init(loader: DataLoader, plan: [[Int]], epoch: Int, view: Int) {
+        self.loader = loader
+        self.plan = plan
+        self.epoch = epoch
+        self.view = view
+        for _ in 0..<Swift.max(1, loader.workers) {
+            Thread.detachNewThread { [weak self] in self?.work() }
+        }
+    }
+
+    deinit {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    public var count: Int { plan.count }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while !cancelled, nextToBuild < plan.count, nextToBuild - nextToHand >= loader.prefetch { condition.wait() }
+            if cancelled || nextToBuild >= plan.count {
+                condition.unlock()
+                return
+            }
+            let index = nextToBuild
+            nextToBuild += 1
+            condition.unlock()
+            let result = Result { try loader.makeBatch(plan[index], epoch: epoch, batch: index, view: view) }
+            condition.lock()
+            ready[index] = result
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    /// The next batch; batches whose images all failed are passed over. A libtorch error stops the stream.
+    public func next() -> Batch? {
+        while true {
+            condition.lock()
+            guard nextToHand < plan.count else {
+                condition.unlock()
+                return nil
+            }
+            while ready[nextToHand] == nil { condition.wait() }
+            let result = ready.removeValue(forKey: nextToHand)
+            nextToHand += 1
+            condition.broadcast()
+            condition.unlock()
+            switch result {
+            case .success(let batch?)?: return batch
+            case .failure(let error)?:
+                loader.skipped.append(DataProblem(.corruptImage, path: "batch \(nextToHand - 1)", "could not be built: \(error)"))
+            default: continue
+            }
+        }
+    }
+}

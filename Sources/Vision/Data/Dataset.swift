@@ -1,0 +1,87 @@
+import Foundation
+
+/// One image of a data set: where it is, the name it is known by (file name without
+/// extension, as Kaggle submissions want it) and its class index, if labelled.
+public struct ImageItem: Sendable, Equatable {
+    public var url: URL
+    public var name: String
+    public var label: Int?
+
+    public init(url: URL, name: String, label: Int?) {
+        self.url = url
+        self.name = name
+        self.label = label
+    }
+}
+
+/// Images with their class names. Class order is stable (sorted by name, numbers
+/// numerically) and travels with the model, so index i always means `classes[i]`.
+public struct ImageDataset: Sendable {
+    public var items: [ImageItem]
+    public var classes: [String]
+    /// Problems found while reading the source (missing files, bad labels…); the items exclude them.
+    public var problems: [DataProblem]
+
+    public init(items: [ImageItem], classes: [String], problems: [DataProblem] = []) {
+        self.items = items
+        self.classes = classes
+        self.problems = problems
+    }
+
+    /// Number of images per class, in class order.
+    public var classCounts: [Int] {
+        var counts = [Int](repeating: 0, count: classes.count)
+        for item in items { if let l = item.label, l < counts.count { counts[l] += 1 } }
+        return counts
+    }
+
+    /// The items at `indices`.
+    public func subset(_ indices: [Int]) -> ImageDataset {
+        ImageDataset(items: indices.map { items[$0] }, classes: classes, problems: [])
+    }
+
+    /// Sorts class names: numerically when all are integers ("0" < "2" < "10"), else alphabetically.
+    public static func orderedClasses<S: Sequence>(_ names: S) -> [String] where S.Element == String {
+        let unique = Array(Set(names))
+        if unique.allSatisfy({ Int($0) != nil }) { return unique.sorted { Int($0)! < Int($1)! } }
+        return unique.sorted()
+    }
+}
+
+/// A problem with one input, named precisely enough to fix it.
+public struct DataProblem: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Kind: String, Sendable { case missingFile, corruptImage, duplicateName, badLabel, badCSV, emptyClass, noImages, notAnImage }
+    public var kind: Kind
+    /// The file (image or CSV) the problem is about.
+    public var path: String
+    /// CSV line number (1-based), when the problem comes from a CSV row.
+    public var line: Int?
+    public var message: String
+
+    public init(_ kind: Kind, path: String, line: Int? = nil, _ message: String) {
+        self.kind = kind
+        self.path = path
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String {
+        line.map { "\(path):\($0): \(message)" } ?? "\(path): \(message)"
+    }
+}
+
+/// File extensions taken as images when listing folders (the content is still checked by magic bytes).
+let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "jpe", "jfif"]
+
+/// Image files directly in `folder`, sorted by name (numbers numerically: 2.jpg before 10.jpg).
+func imageFiles(in folder: URL) throws -> [URL] {
+    let names: [String]
+    do {
+        names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+    } catch {
+        throw DataProblem(.missingFile, path: folder.path, "folder does not exist or cannot be read")
+    }
+    return names.filter { imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) && !$0.hasPrefix(".") }
+        .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+        .map { folder.appendingPathComponent($0) }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Torch
+
+/// The presize cache (fastai's `data.resize(512, TMP_PATH)`): every image decoded once, shrunk with
+/// antialiasing so its shorter side is `shorterSide`, and stored as a JPEG keyed by source path,
+/// modification time, file size and target size. Touching a source file gives it a new key.
+/// Entries are written to a temporary file and renamed, so concurrent runs cannot see half a file.
+public struct PresizeCache: Sendable {
+    public let folder: URL
+    public let shorterSide: Int
+
+    public init(shorterSide: Int, folder: URL = QuadratPaths.home.appendingPathComponent("presize")) {
+        self.shorterSide = shorterSide
+        self.folder = folder.appendingPathComponent(String(shorterSide))
+    }
+
+    /// The cache file for `source` in its current state.
+    public func entry(for source: URL) throws -> URL {
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: source.path)
+        } catch {
+            throw ImageError(source, "does not exist")
+        }
+        let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        let key = "\(source.standardizedFileURL.path)|\(mtime)|\(size)|\(shorterSide)"
+        return folder.appendingPathComponent(String(format: "%016llx.jpg", fnv1a(key)))
+    }
+
+    /// The presized image, from the cache or made now (and stored).
+    public func image(for source: URL) throws -> RGBImage {
+        let cached = try entry(for: source)
+        if let bytes = try? Data(contentsOf: cached), let image = try? ImageDecoder().decode([UInt8](bytes), source: cached) {
+            return image
+        }
+        let image = try presized(source)
+        try store(image, at: cached)
+        return image
+    }
+
+    /// Decodes `source` at a reduced DCT scale where possible and shrinks it to the target size.
+    public func presized(_ source: URL) throws -> RGBImage {
+        let decoded = try ImageDecoder(minimumSide: shorterSide).decode(source)
+        guard min(decoded.width, decoded.height) > shorterSide else { return decoded }
+        let resized = try Resize.shorterSide(decoded.tensor(), to: shorterSide)
+        return try RGBImage(tensor: resized)
+    }
+
+    func store(_ image: RGBImage, at url: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = folder.appendingPathComponent(".\(UUID().uuidString).tmp")
+        try ImageEncoder.jpeg(image, quality: 94).write(to: temporary)
+        // rename(2) replaces atomically; a concurrent writer of the same entry wrote the same bytes.
+        if rename(temporary.path, url.path) != 0 {
+            try? FileManager.default.removeItem(at: temporary)
+            throw VisionError("cannot write the presize cache entry \(url.path)")
+        }
+    }
+
+    /// Fills the cache for `items` on `threads` threads with a progress bar; returns the images that failed.
+    @discardableResult
+    public func fill(_ items: [ImageItem], threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [DataProblem] {
+        let progress = ProgressBar("presize \(shorterSide)px", total: items.count)
+        let problems = ProblemList()
+        let next = AtomicCounter()
+        DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
+            while true {
+                let i = next.increment()
+                guard i < items.count else { return }
+                do {
+                    let cached = try entry(for: items[i].url)
+                    if !FileManager.default.fileExists(atPath: cached.path) { try store(try presized(items[i].url), at: cached) }
+                } catch {
+                    problems.append(DataProblem(.corruptImage, path: items[i].url.path, "\(error)"))
+                }
+                progress.advance()
+            }
+        }
+        return problems.all
+    }
+}
+
+/// 64-bit FNV-1a, for stable cache keys.
+func fnv1a(_ text: String) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in text.utf8 {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x100_0000_01B3
+    }
+    return hash
+}
+
+/// A counter shared by worker threads.
+final class AtomicCounter: @unchecked Sendable {
+    private var value = -1
+    private let lock = NSLock()
+    /// The next value (0, 1, 2, …).
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}
+
+/// Problems collected by worker threads.
+public final class ProblemList: @unchecked Sendable {
+    private var items: [DataProblem] = []
+    private let lock = NSLock()
+    public init() {}
+    public func append(_ p: DataProblem) {
+        lock.lock()
+        items.append(p)
+        lock.unlock()
+    }
+    public var all: [DataProblem] {
+        lock.lock()
+        defer { lock.unlock() }
+        return items
+    }
+}

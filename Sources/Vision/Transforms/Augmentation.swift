@@ -1,0 +1,78 @@
+import Foundation
+import Torch
+
+/// Random augmentation of a whole batch on tensors, as fastai v2's batch transforms:
+/// one affine warp per image (flips, rotation, zoom, translation, and for top-down photos
+/// 90° turns) through `affineGrid` + `gridSample`, then brightness and contrast.
+public struct Augmentation: Codable, Sendable, Equatable {
+    public var horizontalFlip = true
+    /// Vertical flips and 90° turns: for photos taken from above (solar cells, drone images).
+    public var dihedral = false
+    /// Largest rotation either way, in degrees.
+    public var maxRotation = 10.0
+    /// Largest zoom factor (1 = none).
+    public var maxZoom = 1.1
+    /// Largest brightness and contrast change (0.2 = ±20 %).
+    public var maxLighting = 0.2
+    /// Probability of applying each of rotation, zoom and lighting to an image.
+    public var probability = 0.75
+
+    public init() {}
+
+    /// The seed's "side-on" set: photos taken from the side.
+    public static let sideOn = Augmentation()
+
+    /// "Top-down": adds vertical flips and 90° turns.
+    public static var topDown: Augmentation {
+        var a = Augmentation()
+        a.dihedral = true
+        return a
+    }
+
+    /// The 2×3 matrices (output → input, normalised coordinates) and lighting factors for `count` images.
+    public func draw(count: Int, random: inout SeededRandom) -> (theta: [Float], contrast: [Float], brightness: [Float]) {
+        var theta: [Float] = [], contrast: [Float] = [], brightness: [Float] = []
+        for _ in 0..<count {
+            var a = 1.0, b = 0.0, c = 0.0, d = 1.0  // [[a b] [c d]]
+            if horizontalFlip, random.unit() < 0.5 { a = -a; c = -c }
+            if dihedral {
+                if random.unit() < 0.5 { b = -b; d = -d }  // vertical flip
+                if random.unit() < 0.5 { (a, b, c, d) = (b, a, d, c) }  // transpose: with the flips, all 8 turns
+            }
+            if random.unit() < probability {
+                let angle = random.uniform(-maxRotation...maxRotation) * .pi / 180
+                let (cs, sn) = (cos(angle), sin(angle))
+                (a, b, c, d) = (cs * a - sn * c, cs * b - sn * d, sn * a + cs * c, sn * b + cs * d)
+            }
+            var tx = 0.0, ty = 0.0
+            if random.unit() < probability {
+                let zoom = random.uniform(1...maxZoom)
+                (a, b, c, d) = (a / zoom, b / zoom, c / zoom, d / zoom)
+                let room = 1 - 1 / zoom
+                tx = random.uniform(-room...room)
+                ty = random.uniform(-room...room)
+            }
+            theta += [a, b, tx, c, d, ty].map { Float($0) }
+            if random.unit() < probability {
+                let lift = random.uniform(-maxLighting...maxLighting)
+                let contrastLog = random.uniform(log(1 - maxLighting)...(-log(1 - maxLighting)))
+                contrast.append(Float(exp(contrastLog)))
+                brightness.append(Float(lift * 255))
+            } else {
+                contrast.append(1)
+                brightness.append(0)
+            }
+        }
+        return (theta, contrast, brightness)
+    }
+
+    /// Augments an N×3×H×W float batch of 0–255 pixels.
+    public func apply(_ batch: Tensor, random: inout SeededRandom) throws -> Tensor {
+        let n = batch.shape[0]
+        let (theta, contrast, brightness) = draw(count: n, random: &random)
+        let grid = try Functional.affineGrid(Tensor(theta, shape: [n, 2, 3]), size: batch.shape)
+        let warped = try Functional.gridSample(batch, grid: grid, padding: .reflection)
+        let c = try Tensor(contrast, shape: [n, 1, 1, 1]), b = try Tensor(brightness, shape: [n, 1, 1, 1])
+        return try ((warped - 127.5) * c + 127.5 + b).clamp(0, 255)
+    }
+}
