@@ -82,7 +82,7 @@ public struct PresizeCache: Sendable {
 }
 
 /// 64-bit FNV-1a, for stable cache keys.
-func fnv1a(_ text: String) -> UInt64 {
+public func fnv1a(_ text: String) -> UInt64 {
     var hash: UInt64 = 0xCBF2_9CE4_8422_2325
     for byte in text.utf8 {
         hash ^= UInt64(byte)

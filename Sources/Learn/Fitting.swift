@@ -1,0 +1,128 @@
+import Foundation
+import Torch
+
+extension Learner {
+    /// One-cycle training (Smith): rates warm up to `maxRate` then anneal; momentum moves the other way.
+    public func fitOneCycle(epochs: Int, maxRate: [Double], extra: [Callback] = []) throws {
+        try fit(epochs: epochs, rates: maxRate, schedule: Schedules.oneCycle(max: 1), momentum: Schedules.oneCycleMomentum(), extra: extra)
+    }
+
+    /// SGDR as in fastai 0.7's `fit(lr, n_cycle, cycle_len, cycle_mult)`: per-batch cosine annealing
+    /// from the rate to 0, restarting each cycle; cycle k lasts `cycleLength × cycleMult^k` epochs.
+    public func fitSGDR(rates: [Double], cycles: Int, cycleLength: Int = 1, cycleMult: Int = 1, extra: [Callback] = []) throws {
+        let (schedule, epochs) = Schedules.sgdr(cycles: cycles, cycleLength: Double(cycleLength), cycleMult: Double(cycleMult))
+        try fit(epochs: Int(epochs), rates: rates, schedule: schedule, extra: extra)
+    }
+
+    /// fastai's `fine_tune`: `frozenEpochs` of the head (one-cycle), then everything unfrozen with
+    /// discriminative rates from `baseRate / 100` to `baseRate / 2`.
+    public func fineTune(epochs: Int, baseRate: Double = 2e-3, frozenEpochs: Int = 1) throws {
+        try freeze()
+        try fitOneCycle(epochs: frozenEpochs, maxRate: [baseRate])
+        try unfreeze()
+        try fitOneCycle(epochs: epochs, maxRate: [baseRate / 200, baseRate / 2])
+    }
+}
+
+/// The result of the learning-rate range test.
+public struct LRFinderResult: Sendable {
+    public var rates: [Double]
+    /// Smoothed losses (exponential moving average, bias-corrected), finite only.
+    public var losses: [Double]
+    /// fastai's "valley" rule: the middle of the longest stretch of decreasing loss.
+    public var valley: Double
+    /// The rate where the smoothed loss falls fastest.
+    public var steepest: Double
+}
+
+extension Learner {
+    /// The learning-rate range test: rates grow geometrically from `start` to `end` over at most
+    /// `steps` batches while the smoothed loss is recorded; it stops once the loss exceeds 4× its best
+    /// or turns NaN. Weights, optimizer state and BatchNorm statistics are restored afterwards.
+    public func findLearningRate(start: Double = 1e-7, end: Double = 10, steps: Int = 100) throws -> LRFinderResult {
+        let savedModel = try model.stateDict().mapValues { try $0.clone().detached() }
+        let savedOptimizer = try optimizer.stateTensors().mapValues { try $0.clone() }
+        let savedRates = baseRates
+        let probe = LRFinderProbe(ramp: Schedules.exponential(start, end), steps: max(2, steps))
+        let wasVerbose = verbose, savedValid = valid
+        let savedSteps = recorder.steps, savedEpochs = recorder.epochs
+        verbose = false
+        valid = nil
+        defer {
+            verbose = wasVerbose
+            valid = savedValid
+            recorder.restore(steps: savedSteps, epochs: savedEpochs)
+        }
+        let epochs = Int((Double(probe.steps) / Double(max(1, train.batchCount))).rounded(.up))
+        try fit(epochs: max(1, epochs), extra: [probe])
+        // Restore everything the test touched.
+        try model.load(savedModel)
+        try optimizer.loadStateTensors(savedOptimizer)
+        baseRates = savedRates
+        epochsDone = 0
+        // Drop a last point taken after divergence began.
+        var rates = probe.rates, losses = probe.losses
+        while losses.count > 2, let last = losses.last, last > 4 * probe.best { losses.removeLast(); rates.removeLast() }
+        guard losses.count >= 3 else { throw LearnError("the LR finder got fewer than 3 usable steps (loss diverged at once); check the data") }
+        return LRFinderResult(rates: rates, losses: losses, valley: Self.valley(rates, losses), steepest: Self.steepest(rates, losses))
+    }
+
+    static func valley(_ rates: [Double], _ losses: [Double]) -> Double {
+        let n = losses.count
+        var lengths = [Int](repeating: 1, count: n)
+        var maxStart = 0, maxEnd = 0
+        for i in 1..<n {
+            for j in 0..<i where losses[i] < losses[j] && lengths[i] < lengths[j] + 1 { lengths[i] = lengths[j] + 1 }
+            if lengths[maxEnd] < lengths[i] {
+                maxEnd = i
+                maxStart = maxEnd - lengths[maxEnd]
+            }
+        }
+        let sections = Double(maxEnd - maxStart) / 3
+        let index = min(n - 1, max(0, maxStart + Int(sections) + Int(sections / 2)))
+        return rates[index]
+    }
+
+    static func steepest(_ rates: [Double], _ losses: [Double]) -> Double {
+        var best = 1, slope = Double.infinity
+        for i in 1..<(losses.count - 1) {
+            let s = (losses[i + 1] - losses[i - 1]) / (log(rates[i + 1]) - log(rates[i - 1]))
+            if s < slope { slope = s; best = i }
+        }
+        return rates[best]
+    }
+}
+
+/// Drives the LR finder: sets the ramped rate before each batch, records the smoothed loss after it,
+/// and stops at divergence (loss above 4× its best, or NaN) or after `steps` batches.
+final class LRFinderProbe: Callback {
+    let ramp: Schedule
+    let steps: Int
+    var rates: [Double] = [], losses: [Double] = []
+    var best = Double.infinity
+    private var average = 0.0
+    private var step = 0
+
+    init(ramp: @escaping Schedule, steps: Int) {
+        self.ramp = ramp
+        self.steps = steps
+    }
+
+    func beforeBatch(_ learner: Learner) throws {
+        let rate = ramp(Double(step) / Double(steps - 1))
+        for g in learner.optimizer.groups.indices { learner.optimizer.groups[g].learningRate = rate }
+    }
+
+    func afterLoss(_ learner: Learner) throws {
+        guard let value = try learner.loss?.item() else { return }
+        let rate = ramp(Double(step) / Double(steps - 1))
+        step += 1
+        guard value.isFinite else { throw CancelFit() }
+        average = 0.98 * average + 0.02 * value
+        let smoothed = average / (1 - pow(0.98, Double(step)))
+        rates.append(rate)
+        losses.append(smoothed)
+        best = min(best, smoothed)
+        if smoothed > 4 * best || step >= steps { throw CancelFit() }
+    }
+}

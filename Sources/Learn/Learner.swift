@@ -1,0 +1,224 @@
+import Foundation
+import NN
+import Torch
+import Vision
+
+/// Anything the learner can iterate over in batches of (inputs, targets).
+public protocol BatchSource: AnyObject {
+    var batchCount: Int { get }
+    /// The batches of `epoch` (targets are int64 class indices).
+    func batches(for epoch: Int) -> AnySequence<(inputs: Tensor, targets: Tensor)>
+}
+
+extension DataLoader: BatchSource {
+    public func batches(for epoch: Int) -> AnySequence<(inputs: Tensor, targets: Tensor)> {
+        let stream = batches(epoch: epoch)
+        return AnySequence(stream.lazy.compactMap { batch in batch.labels.map { (batch.images, $0) } })
+    }
+}
+
+/// The training loop: data, a model split into layer groups, a loss, an optimizer with one
+/// parameter group per layer group, metrics and callbacks (fastai's `Learner`).
+public final class Learner {
+    public let model: Module
+    /// Layer groups (early body, late body, head for a ``Classifier``) for freezing and discriminative rates.
+    public let groups: [[Module]]
+    public var train: BatchSource
+    public var valid: BatchSource?
+    public var metrics: [Metric]
+    public var callbacks: [Callback] = []
+    public var lossFunction: (Tensor, Tensor) throws -> Tensor = { try Functional.crossEntropy($0, target: $1) }
+    public let optimizer: Optimizer
+    public let recorder = Recorder()
+    /// Base learning rate of each group; schedules multiply these.
+    public var baseRates: [Double]
+    /// Run forward passes with bfloat16 autocast (mixed precision) in training.
+    public var mixedPrecision = false
+    /// Keep BatchNorm layers in frozen groups trainable (fastai's `train_bn`).
+    public var trainFrozenBatchNorm = true
+    /// Print the per-epoch table and progress bars.
+    public var verbose = true
+    /// Seeds libtorch's generator before every training batch (dropout), so runs and resumed runs repeat exactly.
+    public var seed: UInt64 = 42
+    /// Saved with checkpoints (architecture, classes, normalisation, size, recipe…).
+    public var checkpointMetadata: [String: String] = [:]
+
+    // Loop state, readable by callbacks.
+    public private(set) var isTraining = false
+    public private(set) var epoch = 0
+    public private(set) var epochCount = 0
+    public private(set) var batchIndex = 0
+    public private(set) var loss: Tensor?
+    public private(set) var prediction: Tensor?
+    public private(set) var inputs: Tensor?
+    public private(set) var targets: Tensor?
+    /// Epochs already trained by this learner (resumes count from here).
+    public internal(set) var epochsDone = 0
+    private var fitStart = 0
+    private var batchesPerEpoch = 1
+
+    /// Fraction of the current fit done, in [0, 1).
+    public var position: Double {
+        (Double(epoch - fitStart) + Double(batchIndex) / Double(max(1, batchesPerEpoch))) / Double(max(1, epochCount))
+    }
+
+    public init(model: Module, groups: [[Module]], train: BatchSource, valid: BatchSource?, metrics: [Metric] = [.accuracy],
+                weightDecay: Double = 0.01, baseRate: Double = 1e-3) {
+        self.model = model
+        self.groups = groups
+        self.train = train
+        self.valid = valid
+        self.metrics = metrics
+        baseRates = Array(repeating: baseRate, count: groups.count)
+        optimizer = AdamW(groups.map { ParameterGroup($0.flatMap(\.parameters), learningRate: baseRate, momentum: 0.9, beta2: 0.99, weightDecay: weightDecay, eps: 1e-5) })
+        for m in metrics { recorder.metricDirections[m.name] = m.higherIsBetter }
+    }
+
+    /// A learner for a ``Classifier``: its three layer groups, body frozen.
+    public convenience init(_ classifier: Classifier, train: BatchSource, valid: BatchSource?, metrics: [Metric] = [.accuracy]) throws {
+        self.init(model: classifier, groups: classifier.layerGroups, train: train, valid: valid, metrics: metrics)
+        try freeze()
+    }
+
+    // MARK: freezing
+
+    /// Trains only the last group.
+    public func freeze() throws { try freeze(upTo: groups.count - 1) }
+    /// Trains every group.
+    public func unfreeze() throws { try freeze(upTo: 0) }
+
+    /// Freezes groups before `n`. BatchNorm layers of frozen groups stay trainable when ``trainFrozenBatchNorm``.
+    public func freeze(upTo n: Int) throws {
+        for (g, group) in groups.enumerated() {
+            let frozen = g < n
+            for module in group {
+                for (_, sub) in module.namedModules() {
+                    let isBN = sub is BatchNorm
+                    let trainable = !frozen || (isBN && trainFrozenBatchNorm)
+                    for (name, p) in sub.namedParameters() where !name.contains(".") { try p.requiringGrad(trainable) }
+                    if let bn = sub as? BatchNorm { bn.updatesStatistics = !frozen || trainFrozenBatchNorm }
+                }
+            }
+        }
+    }
+
+    // MARK: fitting
+
+    /// Trains for `epochs` epochs; `schedule` (default: constant) scales the base rates.
+    public func fit(epochs: Int, rates: [Double]? = nil, schedule: Schedule? = nil, momentum: Schedule? = nil, extra: [Callback] = []) throws {
+        if let rates { baseRates = spread(rates) }
+        let scheduler = ParameterScheduler(rate: schedule ?? Schedules.constant(1), momentum: momentum)
+        let all = (callbacks + extra + [scheduler] + (verbose ? [ProgressReporter()] : [])).sorted { $0.order < $1.order }
+        epochCount = epochs
+        fitStart = epochsDone
+        batchesPerEpoch = train.batchCount
+        do {
+            try all.forEach { try $0.beforeFit(self) }
+            for e in 0..<epochs {
+                epoch = fitStart + e
+                let start = Date()
+                try all.forEach { try $0.beforeEpoch(self) }
+                let trainLoss = try trainEpoch(all)
+                var validLoss: Double?
+                var values: [(String, Double)] = []
+                if valid != nil {
+                    try all.forEach { try $0.beforeValidate(self) }
+                    let result = try validate()
+                    validLoss = result.loss
+                    values = metrics.map { ($0.name, $0.compute(result.probabilities, result.labels)) }
+                    try all.forEach { try $0.afterValidate(self) }
+                }
+                epochsDone = epoch + 1
+                recorder.record(epoch: .init(phase: recorder.phase, epoch: epoch, trainLoss: trainLoss, validLoss: validLoss, metrics: values, seconds: Date().timeIntervalSince(start)))
+                try all.forEach { try $0.afterEpoch(self) }
+            }
+        } catch let cancel as CancelFit {
+            if verbose, !cancel.reason.isEmpty { print("stopped: \(cancel.reason)") }
+        }
+        try all.forEach { try $0.afterFit(self) }
+    }
+
+    /// Rates for each group: one for all, one per group, or (first, last) spread geometrically.
+    func spread(_ rates: [Double]) -> [Double] {
+        let n = groups.count
+        if rates.count == n { return rates }
+        if rates.count == 1 { return Array(repeating: rates[0], count: n) }
+        guard let lo = rates.first, let hi = rates.last, n > 1 else { return Array(repeating: rates[0], count: n) }
+        return (0..<n).map { lo * pow(hi / lo, Double($0) / Double(n - 1)) }
+    }
+
+    private func trainEpoch(_ all: [Callback]) throws -> Double {
+        model.train()
+        isTraining = true
+        defer { isTraining = false }
+        try all.forEach { try $0.beforeTrain(self) }
+        var total = 0.0, count = 0
+        batchIndex = 0
+        do {
+            for (x, y) in train.batches(for: epoch) {
+                inputs = x
+                targets = y
+                do {
+                    Torch.manualSeed(seed &+ UInt64(epoch) &* 1_000_003 &+ UInt64(batchIndex))
+                    try all.forEach { try $0.beforeBatch(self) }
+                    let out = try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x)
+                    prediction = out
+                    try all.forEach { try $0.afterPrediction(self) }
+                    let l = try lossFunction(out.to(.float32), y)
+                    loss = l
+                    try all.forEach { try $0.afterLoss(self) }
+                    try optimizer.zeroGrad()
+                    try l.backward()
+                    try all.forEach { try $0.afterBackward(self) }
+                    try optimizer.step()
+                    try all.forEach { try $0.afterStep(self) }
+                    let value = try l.item()
+                    total += value * Double(x.shape[0])
+                    count += x.shape[0]
+                    recorder.record(step: .init(phase: recorder.phase, loss: value, rates: optimizer.groups.map(\.learningRate), momentum: optimizer.groups.last?.momentum ?? 0))
+                } catch is CancelBatch {}
+                try all.forEach { try $0.afterBatch(self) }
+                batchIndex += 1
+                // Drop references so the batch's graph is freed before the next one is loaded.
+                inputs = nil
+                prediction = nil
+                loss = nil
+            }
+        } catch is CancelEpoch {}
+        try all.forEach { try $0.afterTrain(self) }
+        return count > 0 ? total / Double(count) : .nan
+    }
+
+    /// Loss, probabilities and labels over the validation set (eval mode, no gradients).
+    public func validate(_ source: BatchSource? = nil) throws -> (loss: Double, probabilities: [[Double]], labels: [Int]) {
+        guard let source = source ?? valid else { throw LearnError("no validation data") }
+        let (probabilities, labels, loss) = try predict(source)
+        return (loss, probabilities, labels)
+    }
+
+    /// Class probabilities of every batch of `source` (eval mode), with its labels and mean loss.
+    public func predict(_ source: BatchSource, epoch: Int = 0) throws -> (probabilities: [[Double]], labels: [Int], loss: Double) {
+        model.eval()
+        defer { if isTraining { model.train() } }
+        var probabilities: [[Double]] = [], labels: [Int] = []
+        var total = 0.0
+        try Torch.withoutGrad {
+            for (x, y) in source.batches(for: epoch) {
+                let logits = try model(x).to(.float32)
+                total += try Functional.crossEntropy(logits, target: y, reduction: .sum).item()
+                let p = try Functional.softmax(logits, dim: 1)
+                let flat = try p.toArray(Float.self), c = p.shape[1]
+                for i in 0..<p.shape[0] { probabilities.append(flat[(i * c)..<((i + 1) * c)].map(Double.init)) }
+                labels += try y.toArray(Int64.self).map(Int.init)
+            }
+        }
+        return (probabilities, labels, labels.isEmpty ? .nan : total / Double(labels.count))
+    }
+}
+
+/// A training problem a user can act on.
+public struct LearnError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Torch
+
+/// One safetensors file with everything needed to resume or to predict: model weights
+/// (`model.*`), optimizer state (`optimizer.*`), and metadata — the learner's
+/// ``Learner/checkpointMetadata`` (architecture, classes, normalisation, size, recipe…),
+/// epochs done, the recorder's history and the format version.
+extension Learner {
+    public static let checkpointFormat = "quadrat-checkpoint-1"
+
+    public func saveCheckpoint(to url: URL) throws {
+        var tensors: [String: Tensor] = [:]
+        for (name, t) in model.stateDict() { tensors["model.\(name)"] = t }
+        for (name, t) in try optimizer.stateTensors() { tensors["optimizer.\(name)"] = t }
+        var metadata = checkpointMetadata
+        metadata["format"] = Self.checkpointFormat
+        metadata["epochs_done"] = String(epochsDone)
+        metadata["base_rates"] = baseRates.map { String($0) }.joined(separator: ",")
+        metadata["history"] = try String(decoding: jsonCoder.encoder.encode(recorder.epochs.map(EpochRecord.init)), as: UTF8.self)
+        metadata["steps"] = try String(decoding: jsonCoder.encoder.encode(recorder.steps.map(StepRecord.init)), as: UTF8.self)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Safetensors.write(tensors, metadata: metadata, to: url)
+    }
+
+    /// Restores weights, optimizer state, epoch count and history; returns the file's metadata.
+    @discardableResult
+    public func loadCheckpoint(from url: URL) throws -> [String: String] {
+        let (tensors, metadata) = try Self.readCheckpoint(url)
+        var modelState: [String: Tensor] = [:], optimizerState: [String: Tensor] = [:]
+        for (key, t) in tensors {
+            if key.hasPrefix("model.") { modelState[String(key.dropFirst(6))] = t }
+            if key.hasPrefix("optimizer.") { optimizerState[String(key.dropFirst(10))] = t }
+        }
+        try model.load(modelState)
+        try optimizer.loadStateTensors(optimizerState)
+        epochsDone = Int(metadata["epochs_done"] ?? "0") ?? 0
+        if let rates = metadata["base_rates"]?.split(separator: ",").compactMap({ Double($0) }), rates.count == baseRates.count { baseRates = rates }
+        let epochs = (metadata["history"].flatMap { try? jsonCoder.decoder.decode([EpochRecord].self, from: Data($0.utf8)) } ?? []).map(\.record)
+        let steps = (metadata["steps"].flatMap { try? jsonCoder.decoder.decode([StepRecord].self, from: Data($0.utf8)) } ?? []).map(\.step)
+        recorder.restore(steps: steps, epochs: epochs)
+        return metadata
+    }
+
+    /// Reads a checkpoint and checks its format version, with a clear message for newer files.
+    public static func readCheckpoint(_ url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw LearnError("model file \(url.path) does not exist") }
+        let (tensors, metadata) = try Safetensors.read(url)
+        guard let format = metadata["format"] else { throw LearnError("\(url.path) is not a Quadrat model (no format in its metadata)") }
+        guard format == checkpointFormat else {
+            throw LearnError("\(url.path) was written by a newer Quadrat (format \(format)); this one reads \(checkpointFormat)")
+        }
+        return (tensors, metadata)
+    }
+}
+
+/// Codable forms of the recorder's rows, for checkpoint metadata.
+struct EpochRecord: Codable {
+    var phase: String, epoch: Int, trainLoss: Double, validLoss: Double?, names: [String], values: [Double], seconds: Double
+    init(_ e: Recorder.Epoch) {
+        (phase, epoch, trainLoss, validLoss, seconds) = (e.phase, e.epoch, e.trainLoss, e.validLoss, e.seconds)
+        names = e.metrics.map(\.name)
+        values = e.metrics.map(\.value)
+    }
+    var record: Recorder.Epoch { Recorder.Epoch(phase: phase, epoch: epoch, trainLoss: trainLoss, validLoss: validLoss, metrics: Array(zip(names, values)), seconds: seconds) }
+}
+
+struct StepRecord: Codable {
+    var phase: String, loss: Double, rates: [Double], momentum: Double
+    init(_ s: Recorder.Step) { (phase, loss, rates, momentum) = (s.phase, s.loss, s.rates, s.momentum) }
+    var step: Recorder.Step { Recorder.Step(phase: phase, loss: loss, rates: rates, momentum: momentum) }
+}
+
+/// JSON coding that keeps NaN and infinities (a metric can be NaN, e.g. AUC with one class).
+enum jsonCoder {
+    static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }
+    static var decoder: JSONDecoder {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return d
+    }
+}

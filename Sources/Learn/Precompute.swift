@@ -1,0 +1,85 @@
+import Foundation
+import NN
+import Torch
+import Vision
+
+/// Pooled body activations of un-augmented images, computed once (fastai 0.7's `precompute=True`),
+/// so the head can train on them in well under a second per epoch.
+public final class FeatureBatches: BatchSource {
+    public let features: Tensor
+    public let labels: Tensor
+    public let batchSize: Int
+    public let shuffle: Bool
+    public let seed: UInt64
+
+    public init(features: Tensor, labels: Tensor, batchSize: Int = 64, shuffle: Bool = true, seed: UInt64 = 42) {
+        self.features = features
+        self.labels = labels
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.seed = seed
+    }
+
+    public var batchCount: Int { (features.shape[0] + batchSize - 1) / batchSize }
+
+    public func batches(for epoch: Int) -> AnySequence<(inputs: Tensor, targets: Tensor)> {
+        let n = features.shape[0]
+        var order = Array(0..<n)
+        if shuffle {
+            var rng = SeededRandom(seed: seed, stream: UInt64(epoch) &+ 0xFEA7)
+            order = rng.permutation(n)
+        }
+        let chunks = stride(from: 0, to: n, by: batchSize).map { Array(order[$0..<min($0 + batchSize, n)]) }
+        return AnySequence(chunks.lazy.compactMap { [features, labels] idx in
+            guard let index = try? Tensor(idx.map(Int64.init)),
+                  let x = try? features.indexSelect(dim: 0, index), let y = try? labels.indexSelect(dim: 0, index) else { return nil }
+            return (x, y)
+        })
+    }
+}
+
+extension Classifier {
+    /// The head's layers after pooling and flattening (what trains on precomputed features).
+    public var headAfterPooling: Sequential {
+        Sequential(head.children.dropFirst(2).map(\.module))
+    }
+
+    /// Body activations pooled as the head pools them (N × 2·width for the fastai head).
+    public func pooledFeatures(_ x: Tensor) throws -> Tensor {
+        var y = try body.features(x)
+        for (_, layer) in head.children.prefix(2) { y = try layer(y) }
+        return y
+    }
+
+    /// Pooled features of every image of `loader` (eval mode, no augmentation), with labels,
+    /// cached on disk under `cacheKey` when given.
+    public func precompute(_ loader: DataLoader, cacheKey: String? = nil, label: String = "precompute") throws -> (features: Tensor, labels: Tensor) {
+        let file = cacheKey.map { QuadratPaths.home.appendingPathComponent("features/\($0).safetensors") }
+        if let file, let cached = try? Safetensors.read(file).tensors, let f = cached["features"], let l = cached["labels"] {
+            return (f, l)
+        }
+        let wasTraining = isTraining
+        eval()
+        defer { if wasTraining { train() } }
+        let augmentation = loader.augmentation
+        loader.augmentation = nil
+        defer { loader.augmentation = augmentation }
+        var features: [Tensor] = [], labels: [Tensor] = []
+        let progress = ProgressBar(label, total: loader.dataset.items.count)
+        try Torch.inferenceMode {
+            for batch in loader.batches(epoch: 0) {
+                features.append(try pooledFeatures(batch.images).to(.float32).contiguous())
+                if let l = batch.labels { labels.append(l) }
+                progress.advance(by: batch.indices.count)
+            }
+        }
+        guard !features.isEmpty else { throw LearnError("no images could be read for precomputing") }
+        // Leave inference mode: clone into normal tensors that autograd may use.
+        let f = try Tensor.cat(features).clone(), l = try Tensor.cat(labels).clone()
+        if let file {
+            try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try? Safetensors.write(["features": f, "labels": l], to: file)
+        }
+        return (f, l)
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import NN
+import Torch
+import Vision
+
+/// The seed's transfer-learning workflow as data: head on precomputed activations → head with
+/// augmentation (SGDR) → all layers with discriminative rates (SGDR, cycle_mult) → TTA.
+/// Every field is saved with the model and in config.json.
+public struct Recipe: Codable, Sendable, Equatable {
+    /// Epochs of the head on precomputed (un-augmented) activations; 0 skips the phase.
+    public var precomputeEpochs = 3
+    /// Learning rate of the head phases (AdamW).
+    public var headRate = 3e-3
+    /// SGDR cycles of the head with augmentation (body frozen), each `headCycleLength` epochs.
+    public var headCycles = 1
+    public var headCycleLength = 1
+    /// SGDR cycles with all layers unfrozen; cycle k lasts `cycleLength × cycleMult^k` epochs.
+    public var unfrozenCycles = 2
+    public var cycleLength = 1
+    public var cycleMult = 2
+    /// Discriminative rates for (early body, late body, head), the seed's `[lr/100, lr/10, lr]`.
+    public var unfrozenRates = [3e-5, 3e-4, 1e-3]
+    /// Augmented views for the final TTA score (0: none).
+    public var ttaViews = 4
+    /// bfloat16 autocast for the training forward passes (faster on CPUs with AVX512-BF16).
+    public var mixedPrecision = true
+
+    public init() {}
+
+    /// Total training epochs (excluding precompute).
+    public var epochs: Int {
+        headCycles * headCycleLength + (0..<unfrozenCycles).map { cycleLength * Int(pow(Double(cycleMult), Double($0))) }.reduce(0, +)
+    }
+}
+
+/// Wall-clock seconds per phase of a recipe run.
+public struct PhaseTimes: Codable, Sendable {
+    public var phases: [String: Double] = [:]
+    public var order: [String] = []
+
+    public init() {}
+
+    /// Runs `body`, adding its wall-clock time to phase `name`.
+    public mutating func time<R>(_ name: String, _ body: () throws -> R) rethrows -> R {
+        let start = Date()
+        defer {
+            phases[name, default: 0] += Date().timeIntervalSince(start)
+            if !order.contains(name) { order.append(name) }
+        }
+        return try body()
+    }
+}
+
+extension Learner {
+    /// Runs `recipe` on a classifier learner whose `train`/`valid` are image loaders.
+    /// Returns the phase times; the recorder holds the history.
+    public func run(_ recipe: Recipe, classifier: Classifier, trainLoader: DataLoader, validLoader: DataLoader?, featureKey: String?) throws -> PhaseTimes {
+        var times = PhaseTimes()
+        mixedPrecision = recipe.mixedPrecision
+        if recipe.precomputeEpochs > 0 {
+            let (trainFeatures, validFeatures) = try times.time("precompute") {
+                (try classifier.precompute(trainLoader, cacheKey: featureKey.map { $0 + "-train" }, label: "precompute train"),
+                 try validLoader.map { try classifier.precompute($0, cacheKey: featureKey.map { $0 + "-valid" }, label: "precompute valid") })
+            }
+            try times.time("head (precomputed)") {
+                let tail = classifier.headAfterPooling
+                let headLearner = Learner(model: tail, groups: [[tail]], train: FeatureBatches(features: trainFeatures.features, labels: trainFeatures.labels, seed: seed),
+                                          valid: validFeatures.map { FeatureBatches(features: $0.features, labels: $0.labels, shuffle: false) }, metrics: metrics)
+                headLearner.recorder.phase = "head-precomputed"
+                headLearner.verbose = verbose
+                headLearner.seed = seed
+                try headLearner.fitSGDR(rates: [recipe.headRate], cycles: recipe.precomputeEpochs)
+                for e in headLearner.recorder.epochs { recorder.record(epoch: e) }
+                for s in headLearner.recorder.steps { recorder.record(step: s) }
+            }
+        }
+        train = trainLoader
+        valid = validLoader
+        if recipe.headCycles > 0 {
+            try times.time("head (augmented)") {
+                trainFrozenBatchNorm = false
+                try freeze()
+                recorder.phase = "head-augmented"
+                try fitSGDR(rates: [recipe.headRate], cycles: recipe.headCycles, cycleLength: recipe.headCycleLength)
+            }
+        }
+        if recipe.unfrozenCycles > 0 {
+            try times.time("unfrozen") {
+                trainFrozenBatchNorm = true
+                try unfreeze()
+                recorder.phase = "unfrozen"
+                try fitSGDR(rates: recipe.unfrozenRates, cycles: recipe.unfrozenCycles, cycleLength: recipe.cycleLength, cycleMult: recipe.cycleMult)
+            }
+        }
+        return times
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import NN
+import Torch
+import Vision
+
+/// A trained classifier read back from its model file, ready to predict.
+public struct SavedModel {
+    public let classifier: Classifier
+    public let architecture: Architecture
+    public let classes: [String]
+    public let size: Int
+    public let normalization: Normalization
+    public let metadata: [String: String]
+
+    /// The metadata a model file carries besides the learner's own entries.
+    public static func metadata(architecture: Architecture, classes: [String], size: Int, head: HeadKind, options: String) throws -> [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return [
+            "arch": architecture.rawValue,
+            "classes": String(decoding: try encoder.encode(classes), as: UTF8.self),
+            "size": String(size),
+            "normalization": String(decoding: try encoder.encode(architecture.normalization), as: UTF8.self),
+            "head": String(decoding: try encoder.encode(head), as: UTF8.self),
+            "options": options,
+            "quadrat_version": quadratVersion,
+            "libtorch_version": Torch.version,
+        ]
+    }
+
+    public init(_ url: URL) throws {
+        let (tensors, metadata) = try Learner.readCheckpoint(url)
+        func field<T: Decodable>(_ key: String, _ type: T.Type) throws -> T {
+            guard let text = metadata[key], let value = try? JSONDecoder().decode(T.self, from: Data(text.utf8)) else {
+                throw LearnError("\(url.path) lacks a readable '\(key)' entry in its metadata")
+            }
+            return value
+        }
+        guard let archName = metadata["arch"], let size = metadata["size"].flatMap(Int.init) else {
+            throw LearnError("\(url.path) lacks the architecture or input size in its metadata")
+        }
+        architecture = try Architecture(named: archName)
+        classes = try field("classes", [String].self)
+        normalization = try field("normalization", Normalization.self)
+        let head = try field("head", HeadKind.self)
+        self.size = size
+        self.metadata = metadata
+        classifier = try Classifier(architecture, classes: classes, head: head, pretrained: false)
+        var state: [String: Tensor] = [:]
+        for (key, t) in tensors where key.hasPrefix("model.") { state[String(key.dropFirst(6))] = t }
+        try classifier.load(state)
+        classifier.eval()
+    }
+
+    /// Class probabilities for `dataset`'s images (TTA with `ttaViews` > 0). Unreadable images are
+    /// left out and listed in `skipped`; `items` gives the positions predicted.
+    public func predict(_ dataset: ImageDataset, ttaViews: Int = 0, augmentation: Augmentation = .sideOn, batchSize: Int = 32)
+        throws -> (probabilities: [[Double]], items: [Int], skipped: [DataProblem])
+    {
+        let loader = DataLoader(dataset, size: size, batchSize: batchSize, normalization: normalization,
+                                cache: PresizeCache(shorterSide: Int((Double(size) * 1.25).rounded())))
+        let learner = Learner(model: classifier, groups: [[classifier]], train: loader, valid: nil)
+        learner.verbose = false
+        let (p, items) = try learner.predictWithTTA(loader, views: ttaViews, augmentation: augmentation)
+        return (p, items, loader.skipped.all)
+    }
+}
+
+/// Quadrat's version, written into model files.
+public let quadratVersion = "0.1.0"
+
+/// CSV of predictions: name, true label (when known), one probability column per class.
+public enum PredictionsFile {
+    public static func write(probabilities: [[Double]], items: [ImageItem], classes: [String], to url: URL) throws {
+        let labelled = items.contains { $0.label != nil }
+        var lines = [(["name"] + (labelled ? ["label", "predicted"] : ["predicted"]) + classes.map { "p_\($0)" }).joined(separator: ",")]
+        for (p, item) in zip(probabilities, items) {
+            var fields = [item.name]
+            if labelled { fields.append(item.label.map { classes[$0] } ?? "") }
+            fields.append(classes[Metrics.argmax(p)])
+            fields += p.map { String(format: "%.6f", $0) }
+            lines.append(fields.joined(separator: ","))
+        }
+        try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+    }
+}

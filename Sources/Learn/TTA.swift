@@ -1,0 +1,34 @@
+import Foundation
+import Torch
+import Vision
+
+extension Learner {
+    /// Test-time augmentation: the mean of the class probabilities of the plain images and of
+    /// `views` augmented views (fastai 0.7's default 4). The loader's own augmentation (or `augmentation`) is used.
+    public func predictWithTTA(_ loader: DataLoader, views: Int = 4, augmentation: Augmentation = .sideOn) throws -> (probabilities: [[Double]], items: [Int]) {
+        let original = loader.augmentation
+        defer { loader.augmentation = original }
+        model.eval()
+        var sums: [Int: [Double]] = [:]
+        var counts: [Int: Int] = [:]
+        let progress = ProgressBar("TTA ×\(views + 1)", total: loader.dataset.items.count * (views + 1))
+        for view in 0...views {
+            loader.augmentation = view == 0 ? nil : (original ?? augmentation)
+            try Torch.withoutGrad {
+                for batch in loader.batches(epoch: 0, view: view) {
+                    let logits = try model(batch.images).to(.float32)
+                    let p = try Functional.softmax(logits, dim: 1)
+                    let flat = try p.toArray(Float.self), c = p.shape[1]
+                    for (k, item) in batch.indices.enumerated() {
+                        let row = flat[(k * c)..<((k + 1) * c)].map(Double.init)
+                        sums[item] = zip(sums[item] ?? Array(repeating: 0, count: c), row).map { $0 + $1 }
+                        counts[item, default: 0] += 1
+                    }
+                    progress.advance(by: batch.indices.count)
+                }
+            }
+        }
+        let items = sums.keys.sorted()
+        return (items.map { i in (sums[i] ?? []).map { $0 / Double(counts[i] ?? 1) } }, items)
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Learn
+import Torch
+import Vision
+
+/// `quadrat predict MODEL (IMAGES…|DIR)`.
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Predict classes for new photos: a Kaggle submission, CSV or JSON.",
+        discussion: "Example: quadrat predict runs/invasive/model.safetensors ~/invasive/test --tta --out submission.csv"
+    )
+
+    @Argument(help: "The model file written by `quadrat train`.")
+    var model: String
+    @Argument(help: "Image files, or one folder of images.")
+    var inputs: [String]
+    @Flag(help: "Average over the plain image and 4 augmented views (test-time augmentation).")
+    var tta = false
+    @Option(help: "Output format: kaggle, csv or json.")
+    var format: String = "kaggle"
+    @Option(help: "Write here instead of standard output.")
+    var out: String?
+
+    func run() throws {
+        guard let format = SubmissionFormat(rawValue: format) else { throw ValidationError("--format must be kaggle, csv or json, not '\(format)'") }
+        Torch.useAllCores()
+        let saved = try SavedModel(URL(fileURLWithPath: model))
+        let dataset = try Self.dataset(inputs)
+        let (probabilities, items, skipped) = try saved.predict(dataset, ttaViews: tta ? 4 : 0, augmentation: saved.augmentation)
+        for problem in skipped { FileHandle.standardError.write(Data("skipped \(problem)\n".utf8)) }
+        guard !items.isEmpty else { throw ValidationError("none of the \(dataset.items.count) images could be read") }
+        let text = try format.render(probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes, labelColumn: saved.labelColumnName)
+        if let out {
+            try text.write(toFile: out, atomically: true, encoding: .utf8)
+            FileHandle.standardError.write(Data("wrote \(items.count) predictions to \(out)\n".utf8))
+        } else {
+            print(text, terminator: "")
+        }
+    }
+
+    /// One folder, or a list of image files.
+    static func dataset(_ inputs: [String]) throws -> ImageDataset {
+        var isDir: ObjCBool = false
+        if inputs.count == 1, FileManager.default.fileExists(atPath: inputs[0], isDirectory: &isDir), isDir.boolValue {
+            return try DataSource.unlabelled(URL(fileURLWithPath: inputs[0]))
+        }
+        let items = try inputs.map { path -> ImageItem in
+            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path) does not exist") }
+            let url = URL(fileURLWithPath: path)
+            return ImageItem(url: url, name: url.deletingPathExtension().lastPathComponent, label: nil)
+        }
+        return ImageDataset(items: items, classes: [])
+    }
+}

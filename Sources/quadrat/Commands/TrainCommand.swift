@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Learn
+import Vision
+
+/// Options shared by commands that train: flags override a JSON config file.
+struct TrainFlags: ParsableArguments {
+    @Option(help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var arch: String?
+    @Option(help: "Input size in pixels (default: the architecture's, 224 for Lite0).")
+    var size: Int?
+    @Option(help: "Shorter side of the presize cache (default: 1.25 × size).")
+    var presize: Int?
+    @Option(name: .customLong("batch-size"), help: "Images per batch.")
+    var batchSize: Int?
+    @Option(help: "Seed for split, initialisation, shuffling and augmentation.")
+    var seed: UInt64?
+    @Option(name: .customLong("valid-fraction"), help: "Share of the labelled images held out for validation.")
+    var validFraction: Double?
+    @Option(help: "Augmentation: side-on (photos from the side) or top-down (photos from above: adds vertical flips and 90° turns).")
+    var augmentation: String?
+    @Option(help: "Checkpoint for the body (required for the ResNets: a torchvision state dict).")
+    var weights: String?
+    @Option(name: .customLong("name-column"), help: "CSV column with image names (default: the first).")
+    var nameColumn: String?
+    @Option(name: .customLong("label-column"), help: "CSV column with labels (default: the second).")
+    var labelColumn: String?
+    @Option(help: "Unfrozen SGDR cycles (epochs grow with cycle-mult).")
+    var cycles: Int?
+    @Option(name: .customLong("cycle-mult"), help: "SGDR cycle-length multiplier.")
+    var cycleMult: Int?
+    @Option(name: .customLong("tta"), help: "Augmented views for the final TTA score (0 for none).")
+    var ttaViews: Int?
+    @Flag(name: .customLong("no-mixed-precision"), help: "Train in float32 instead of bfloat16 autocast.")
+    var noMixedPrecision = false
+    @Option(help: "A JSON config file with any of these options (flags override it).")
+    var config: String?
+
+    /// The options: defaults, then the config file, then flags.
+    func options(data: String, out: String) throws -> TrainOptions {
+        var o = TrainOptions(data: data, out: out)
+        if let config {
+            guard let bytes = FileManager.default.contents(atPath: config) else { throw ValidationError("config file \(config) does not exist") }
+            do {
+                o = try JSONDecoder().decode(TrainOptions.self, from: bytes)
+                o.data = data
+                o.out = out
+            } catch {
+                throw ValidationError("config file \(config) is not valid: \(error)")
+            }
+        }
+        if let arch { o.arch = arch }
+        _ = try Architecture(named: o.arch)
+        if let size { o.size = size }
+        if let presize { o.presize = presize }
+        if let batchSize { o.batchSize = batchSize }
+        if let seed { o.seed = seed }
+        if let validFraction { o.validFraction = validFraction }
+        if let augmentation {
+            guard ["side-on", "top-down"].contains(augmentation) else { throw ValidationError("--augmentation must be side-on or top-down, not '\(augmentation)'") }
+            o.augmentation = augmentation
+        }
+        if let weights { o.weights = weights }
+        if let nameColumn { o.nameColumn = nameColumn }
+        if let labelColumn { o.labelColumn = labelColumn }
+        if let cycles { o.recipe.unfrozenCycles = cycles }
+        if let cycleMult { o.recipe.cycleMult = cycleMult }
+        if let ttaViews { o.recipe.ttaViews = ttaViews }
+        if noMixedPrecision { o.recipe.mixedPrecision = false }
+        return o
+    }
+}
+
+/// `quadrat train DATA --out RUN`.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a classifier with the default recipe and write model, history, predictions, config and report.",
+        discussion: """
+        DATA is a Kaggle-layout folder (train/ + train_labels.csv), a folder with one sub-folder per class, or a labels CSV.
+        The recipe: head on precomputed activations → head with augmentation (SGDR) → all layers with discriminative
+        rates (SGDR, cycle-mult 2) → TTA for the validation score.
+
+        Example: quadrat train ~/invasive --out runs/invasive --arch efficientnet-lite0 --size 224
+        """
+    )
+
+    @Argument(help: "The labelled data.")
+    var data: String
+    @Option(help: "Folder for the run's outputs.")
+    var out: String
+    @OptionGroup var flags: TrainFlags
+
+    func run() throws {
+        let outcome = try TrainingRun(options: flags.options(data: data, out: out)).run()
+        print("model: \(outcome.modelURL.path)")
+        print("report: \(outcome.reportURL.path)")
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Vision
+
+/// Lays the ELPV solar-cell set (from the set-up cache) out in the Kaggle layout the demo trains on:
+/// `train/` + `train_labels.csv` (`name,defective`), `test/`, and the test labels kept apart in
+/// `answers/test_labels.csv`. Defective means a defect probability ≥ 0.5; the test part is a
+/// stratified 25 % with seed 0. The layout is deterministic: the same files every time.
+enum ELPVLayout {
+    struct Cell { var file: String; var defective: Bool }
+
+    static func cells(from source: URL) throws -> [Cell] {
+        let labels = source.appendingPathComponent("labels.csv")
+        guard let text = try? String(contentsOf: labels, encoding: .utf8) else {
+            throw VisionError("ELPV labels not found at \(labels.path): run `make setup` (scripts/setup.sh data)")
+        }
+        return try text.split(separator: "\n").enumerated().compactMap { number, line in
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard !fields.isEmpty else { return nil }
+            guard fields.count >= 2, let probability = Double(fields[1]) else {
+                throw VisionError("\(labels.path):\(number + 1): expected 'path probability type', got '\(line)'")
+            }
+            return Cell(file: String(fields[0]), defective: probability >= 0.5)
+        }
+    }
+
+    /// Writes the layout under `root` (replacing an older one) and returns the test answers.
+    @discardableResult
+    static func write(source: URL = QuadratPaths.elpv, to root: URL) throws -> (train: Int, test: Int) {
+        let cells = try cells(from: source)
+        let split = Split.random(count: cells.count, fraction: 0.25, seed: 0, labels: cells.map { $0.defective ? 1 : 0 })
+        let fm = FileManager.default
+        try? fm.removeItem(at: root)
+        for folder in ["train", "test", "answers"] { try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true) }
+        func place(_ indices: [Int], in folder: String) throws -> String {
+            var csv = "name,defective\n"
+            for i in indices {
+                let name = URL(fileURLWithPath: cells[i].file).deletingPathExtension().lastPathComponent
+                let target = root.appendingPathComponent("\(folder)/\(name).png")
+                try fm.createSymbolicLink(at: target, withDestinationURL: source.appendingPathComponent(cells[i].file))
+                csv += "\(name),\(cells[i].defective ? 1 : 0)\n"
+            }
+            return csv
+        }
+        try place(split.train, in: "train").write(to: root.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
+        try place(split.valid, in: "test").write(to: root.appendingPathComponent("answers/test_labels.csv"), atomically: true, encoding: .utf8)
+        return (split.train.count, split.valid.count)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Learn
+import NN
+import Report
+import Torch
+import Vision
+
+/// Options of a training run (from flags, a config file, or both); written to config.json as used.
+struct TrainOptions: Codable {
+    var data: String
+    var out: String
+    var arch = Architecture.efficientNetLite0.rawValue
+    var size: Int?
+    var presize: Int?
+    var batchSize = 32
+    var validFraction = 0.2
+    var seed: UInt64 = 42
+    var augmentation = "side-on"
+    var weights: String?
+    var nameColumn: String?
+    var labelColumn: String?
+    var recipe = Recipe()
+    var lrFind = true
+}
+
+/// What a training run produced.
+struct TrainingOutcome {
+    var validAccuracy: Double
+    var validAUC: Double
+    var times: PhaseTimes
+    var modelURL: URL
+    var reportURL: URL
+}
+
+/// The whole `train` workflow: data → split → presize → precomputed head → augmented head →
+/// unfrozen → TTA → model, history, predictions, config and report in the run folder.
+struct TrainingRun {
+    var options: TrainOptions
+
+    func run() throws -> TrainingOutcome {
+        let total = Date()
+        Torch.useAllCores()
+        Torch.manualSeed(options.seed)
+        let architecture = try Architecture(named: options.arch)
+        let size = options.size ?? architecture.defaultSize
+        let out = URL(fileURLWithPath: options.out)
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+
+        // Data and split.
+        let dataset = try DataSource.labelled(URL(fileURLWithPath: options.data), nameColumn: options.nameColumn, labelColumn: options.labelColumn)
+        report(problems: dataset.problems)
+        let split = Split.random(count: dataset.items.count, fraction: options.validFraction, seed: options.seed, labels: dataset.items.compactMap(\.label))
+        let trainSet = dataset.subset(split.train), validSet = dataset.subset(split.valid)
+        emit("data: \(dataset.items.count) images, classes \(zip(dataset.classes, dataset.classCounts).map { "\($0) (\($1))" }.joined(separator: ", ")); train \(trainSet.items.count), valid \(validSet.items.count)")
+
+        var times = PhaseTimes()
+        let cache = PresizeCache(shorterSide: options.presize ?? Int((Double(size) * 1.25).rounded()))
+        let presizeStart = Date()
+        var skipped = cache.fill(dataset.items)
+        let presizeSeconds = Date().timeIntervalSince(presizeStart)
+
+        let augmentation: Augmentation = options.augmentation == "top-down" ? .topDown : .sideOn
+        let trainLoader = DataLoader(trainSet, size: size, batchSize: options.batchSize, shuffle: true, augmentation: augmentation,
+                                     normalization: architecture.normalization, cache: cache, seed: options.seed)
+        let validLoader = DataLoader(validSet, size: size, batchSize: 64, normalization: architecture.normalization, cache: cache, seed: options.seed)
+
+        let classifier = try Classifier(architecture, classes: dataset.classes, weights: options.weights.map { URL(fileURLWithPath: $0) })
+        let metrics: [Metric] = dataset.classes.count == 2 ? [.accuracy, .rocAUC] : [.accuracy]
+        let learner = try Learner(classifier, train: trainLoader, valid: validLoader, metrics: metrics)
+        learner.seed = options.seed
+        learner.checkpointMetadata = try SavedModel.metadata(architecture: architecture, classes: dataset.classes, size: size, head: classifier.headKind, options: String(decoding: JSONEncoder().encode(options), as: UTF8.self))
+
+        var lrFinder: LRFinderResult?
+        if options.lrFind {
+            lrFinder = try times.time("lr-find") {
+                let features = try classifier.precompute(trainLoader, cacheKey: nil, label: "lr-find features")
+                let tail = classifier.headAfterPooling
+                let probe = Learner(model: tail, groups: [[tail]], train: FeatureBatches(features: features.features, labels: features.labels, seed: options.seed), valid: nil)
+                return try probe.findLearningRate()
+            }
+            if let lrFinder { emit(String(format: "lr-find: valley %.2e, steepest %.2e", lrFinder.valley, lrFinder.steepest)) }
+        }
+        let featureKey = "\(architecture.rawValue)-\(size)-\(options.seed)-\(String(fnv1a(dataset.items.map { $0.url.path }.joined(separator: "|")), radix: 16))"
+        let phaseTimes = try learner.run(options.recipe, classifier: classifier, trainLoader: trainLoader, validLoader: validLoader, featureKey: featureKey)
+        for name in phaseTimes.order { times.phases[name] = phaseTimes.phases[name]; times.order.append(name) }
+
+        // Final validation score, with TTA.
+        let (probabilities, items) = try times.time("TTA") {
+            try learner.predictWithTTA(validLoader, views: options.recipe.ttaViews, augmentation: augmentation)
+        }
+        let labels = items.map { validSet.items[$0].label ?? 0 }
+        let accuracy = Metrics.accuracy(probabilities: probabilities, labels: labels)
+        let auc = Metrics.rocAUC(probabilities: probabilities, labels: labels)
+        emit(String(format: "validation with TTA: accuracy %.4f, ROC AUC %.4f", accuracy, auc))
+        skipped += trainLoader.skipped.all + validLoader.skipped.all
+        report(problems: skipped, skipped: true)
+
+        // Outputs.
+        let modelURL = out.appendingPathComponent("model.safetensors")
+        try learner.saveCheckpoint(to: modelURL)
+        try learner.recorder.historyCSV().write(to: out.appendingPathComponent("history.csv"), atomically: true, encoding: .utf8)
+        try PredictionsFile.write(probabilities: probabilities, items: items.map { validSet.items[$0] }, classes: dataset.classes, to: out.appendingPathComponent("valid_predictions.csv"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        var used = options
+        used.size = size
+        used.presize = cache.shorterSide
+        try encoder.encode(used).write(to: out.appendingPathComponent("config.json"))
+        times.phases["presize"] = presizeSeconds
+        times.order.insert("presize", at: 0)
+        times.phases["total"] = Date().timeIntervalSince(total)
+        times.order.append("total")
+        let reportURL = out.appendingPathComponent("report.html")
+        try ReportBuilder.training(
+            dataset: dataset, validSet: validSet, classes: dataset.classes, recorder: learner.recorder, lrFinder: lrFinder,
+            probabilities: probabilities, validItems: items.map { validSet.items[$0] }, times: times, problems: skipped,
+            cache: cache, title: "Quadrat — \(architecture.rawValue) on \(URL(fileURLWithPath: options.data).lastPathComponent)"
+        ).write(to: reportURL, atomically: true, encoding: .utf8)
+        emit("phase times: " + times.order.map { String(format: "%@ %.0fs", $0, times.phases[$0] ?? 0) }.joined(separator: ", "))
+        return TrainingOutcome(validAccuracy: accuracy, validAUC: auc, times: times, modelURL: modelURL, reportURL: reportURL)
+    }
+
+    func report(problems: [DataProblem], skipped: Bool = false) {
+        guard !problems.isEmpty else { return }
+        FileHandle.standardError.write(Data("\(problems.count) \(skipped ? "image(s) skipped" : "problem(s) in the data, left out"):\n".utf8))
+        for p in problems.prefix(20) { FileHandle.standardError.write(Data("  \(p)\n".utf8)) }
+        if problems.count > 20 { FileHandle.standardError.write(Data("  … and \(problems.count - 20) more (run `quadrat check`)\n".utf8)) }
+    }
+}
