@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/fixtures"
 PY=/usr/bin/python3
 "$PY" -c "import torch" 2>/dev/null || { echo "install python3-torch first (apt-get install python3-torch)" >&2; exit 1; }
-for script in core.py backbones.py imagenet_classes.py; do
+for script in core.py backbones.py imagenet_classes.py images.py; do
     echo "fixtures: $script"
     "$PY" "$script"
 done

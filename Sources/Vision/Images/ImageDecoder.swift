@@ -115,17 +115,33 @@ public struct ImageDecoder: Sendable {
         guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }) != 0 else {
             throw ImageError(source, "is not a readable PNG (\(message()))")
         }
-        image.format = 3  // PNG_FORMAT_RGBA: 8-bit sRGB with straight alpha
         let w = Int(image.width), h = Int(image.height)
-        var rgba = [UInt8](repeating: 0, count: w * h * 4)
-        let ok = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-        guard ok != 0 else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
-        var rgb = [UInt8](repeating: 0, count: w * h * 3)
         let bg = [Int(background.r), Int(background.g), Int(background.b)]
-        for i in 0..<(w * h) {
-            let a = Int(rgba[i * 4 + 3])
-            for c in 0..<3 {
-                rgb[i * 3 + c] = UInt8((Int(rgba[i * 4 + c]) * a + bg[c] * (255 - a) + 127) / 255)
+        var rgb = [UInt8](repeating: 0, count: w * h * 3)
+        if image.format & 4 != 0 {
+            // 16-bit file: libpng would treat it as linear light and gamma-encode it when reading to 8 bits.
+            // Read the raw 16-bit values (alpha premultiplied in this mode) and keep their high byte.
+            image.format = 3 | 4  // PNG_FORMAT_LINEAR_RGB_ALPHA
+            var rgba = [UInt16](repeating: 0, count: w * h * 4)
+            let ok = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+            guard ok != 0 else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
+            for i in 0..<(w * h) {
+                let a = Int(rgba[i * 4 + 3])
+                for c in 0..<3 {
+                    let value = Int(rgba[i * 4 + c]) + bg[c] * 257 * (65535 - a) / 65535
+                    rgb[i * 3 + c] = UInt8(min(65535, value) >> 8)
+                }
+            }
+        } else {
+            image.format = 3  // PNG_FORMAT_RGBA: 8-bit sRGB with straight alpha
+            var rgba = [UInt8](repeating: 0, count: w * h * 4)
+            let ok = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+            guard ok != 0 else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
+            for i in 0..<(w * h) {
+                let a = Int(rgba[i * 4 + 3])
+                for c in 0..<3 {
+                    rgb[i * 3 + c] = UInt8((Int(rgba[i * 4 + c]) * a + bg[c] * (255 - a) + 127) / 255)
+                }
             }
         }
         return RGBImage(width: w, height: h, pixels: rgb)

@@ -30,7 +30,7 @@ public struct RGBImage: Sendable {
     }
 
     /// The pixel at (x, y).
-    public subscript(x: Int, y: Int) -> (r: UInt8, g: UInt8, b: UInt8) {
+    public subscript(x x: Int, y y: Int) -> (r: UInt8, g: UInt8, b: UInt8) {
         let i = (y * width + x) * 3
         return (pixels[i], pixels[i + 1], pixels[i + 2])
     }

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+import TestSupport
+import Torch
+import Vision
+
+/// Decoding every JPEG and PNG flavour (fixtures from scripts/fixtures/images.py).
+@Suite("Image decoding")
+struct ImageDecodingTests {
+    let expected: [String: Tensor]
+    let pattern: [UInt8]
+
+    init() throws {
+        expected = try Fixtures.tensors("images/expected.safetensors")
+        pattern = try #require(expected["pattern"]).toArray(UInt8.self)
+    }
+
+    func decode(_ name: String, minimumSide: Int? = nil) throws -> RGBImage {
+        try ImageDecoder(minimumSide: minimumSide).decode(Fixtures.url("images/\(name)"))
+    }
+
+    /// Largest per-channel difference to `reference` (H×W×3).
+    func maxDifference(_ image: RGBImage, _ reference: [UInt8]) -> Int {
+        zip(image.pixels, reference).map { abs(Int($0) - Int($1)) }.max() ?? 255
+    }
+
+    @Test(arguments: ["baseline.jpg", "progressive.jpg", "cmyk.jpg"] + (1...8).map { "exif\($0).jpg" })
+    func jpegFlavoursComeOutUprightAndRight(name: String) throws {
+        let image = try decode(name)
+        #expect(image.width == 40 && image.height == 30, "\(name): \(image.width)×\(image.height)")
+        // JPEG is lossy: allow the usual error at colour edges, but the quadrants must match.
+        #expect(maxDifference(image, pattern) < 60, "\(name)")
+        let (r, g, b) = image[x: 2, y: 2]  // the white marker stays top-left
+        #expect(r > 200 && g > 200 && b > 200, "\(name): marker at (2,2) is \(r),\(g),\(b)")
+        let q = image[x: 30, y: 22]  // bottom-right quadrant is yellow
+        #expect(q.r > 180 && q.g > 180 && q.b < 90, "\(name)")
+    }
+
+    @Test func grayscaleJPEGBecomesRGB() throws {
+        let image = try decode("gray.jpg")
+        let gray = try #require(expected["gray"]).toArray(UInt8.self)
+        let reference = gray.flatMap { [$0, $0, $0] }
+        #expect(maxDifference(image, reference) < 12)
+    }
+
+    @Test func pngFlavours() throws {
+        #expect(try decode("rgb.png").pixels == pattern)
+        let gray = try #require(expected["gray"]).toArray(UInt8.self)
+        #expect(try decode("gray.png").pixels == gray.flatMap { [$0, $0, $0] })
+        #expect(try decode("gray16.png").pixels == gray.flatMap { [$0, $0, $0] })
+        #expect(try decode("palette.png").pixels == expected["palette"]?.toArray(UInt8.self))
+        // Alpha composited on white: transparent → white, half → halfway.
+        let rgba = try decode("rgba.png")
+        #expect(rgba[x: 5, y: 20] == (r: 255, g: 255, b: 255))
+        let half = rgba[x: 15, y: 20]  // blue (30, 30, 200) at alpha 128 on white
+        let expectedRed: Int = (30 * 128 + 255 * 127) / 255, expectedBlue: Int = (200 * 128 + 255 * 127) / 255
+        #expect(abs(Int(half.r) - expectedRed) <= 1)
+        #expect(abs(Int(half.b) - expectedBlue) <= 1)
+        #expect(rgba[x: 30, y: 22] == (r: 220, g: 220, b: 40))
+        var black = ImageDecoder()
+        black.background = (0, 0, 0)
+        let onBlack = try black.decode(Fixtures.url("images/gray_alpha.png"))[x: 5, y: 20]
+        #expect(onBlack == (r: 0, g: 0, b: 0))
+    }
+
+    @Test func scaledJPEGDecodingCoversTheRequestedSide() throws {
+        #expect(try decode("baseline.jpg", minimumSide: 15).height == 15)  // 1/2 scale
+        #expect(try decode("baseline.jpg", minimumSide: 16).height >= 16)
+        #expect(try decode("baseline.jpg", minimumSide: 100).height == 30)  // never upscaled
+    }
+
+    @Test(arguments: [("truncated.jpg", "truncated or corrupt"), ("truncated.png", "truncated or corrupt"), ("empty.jpg", "is empty"),
+                      ("text.jpg", "is not a JPEG or PNG image")])
+    func badFilesGetClearErrors(name: String, message: String) throws {
+        do {
+            _ = try decode(name)
+            Issue.record("\(name) decoded without error")
+        } catch let error as ImageError {
+            #expect(error.description.contains(name) && error.description.contains(message), "\(error)")
+        }
+    }
+
+    @Test func fileTypeComesFromMagicBytesNotExtension() throws {
+        let folder = try Fixtures.temporaryFolder()
+        let disguised = folder.appendingPathComponent("really_a_png.jpg")
+        try FileManager.default.copyItem(at: Fixtures.url("images/rgb.png"), to: disguised)
+        #expect(try ImageDecoder().decode(disguised).pixels == pattern)
+    }
+
+    @Test func antialiasedResizeMatchesPyTorch() throws {
+        let reference = try Fixtures.tensors("resize_reference.safetensors")
+        let source = try #require(reference["source"])
+        for (h, w) in [(17, 23), (40, 30)] {
+            let ours = try Functional.interpolateBilinear(source, size: (h, w), antialias: true)
+            #expect(try maxAbsDifference(ours, #require(reference["aa_\(h)x\(w)"])) < 1e-3)
+        }
+        // Resize.shorterSide keeps the aspect ratio.
+        #expect(try Resize.shorterSide(source[0], to: 30).shape == [3, 30, 41])
+    }
+}
