@@ -47,7 +47,7 @@ let package = Package(
             name: "quadrat",
             dependencies: ["Report", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .target(name: "TestSupport", dependencies: ["NN"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["NN", "Vision"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"]),

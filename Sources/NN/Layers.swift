@@ -61,7 +61,9 @@ public final class Linear: Module {
 public final class BatchNorm: Module {
     public let weight: Tensor, bias: Tensor
     public let runningMean: Tensor, runningVar: Tensor, batchesTracked: Tensor
-    public let eps: Double, momentum: Double
+    public let eps: Double
+    /// Weight of the batch statistics in the running averages (PyTorch convention: 0.1).
+    public var momentum: Double
     /// When false, training mode still normalises with the running statistics and leaves them alone
     /// (used to keep frozen BatchNorm layers fixed).
     public var updatesStatistics = true

@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import Vision
 import Torch
 
 /// Helpers shared by the test targets.
@@ -72,4 +73,44 @@ public func patternInput(batch: Int, size: Int) throws -> Tensor {
     let h = try Tensor.arange(0, Double(size), dtype: .float64).reshaped([1, 1, -1, 1])
     let w = try Tensor.arange(0, Double(size), dtype: .float64).reshaped([1, 1, 1, -1])
     return try ((h * 0.05 * (c + 1) + w * 0.03 + n * 0.7).sin() * 1.5).to(.float32)
+}
+
+/// A small Kaggle-layout data set of generated JPEGs: `train/1.jpg …`, `train_labels.csv` (`name,invasive`),
+/// `test/` with `testCount` images. Class 1 images are bright with a dark square, class 0 dark with a bright one,
+/// so a model can learn them in a few steps.
+/// `unlisted` more training images exist on disk without a CSV row (numbered after the listed ones).
+public func makeKaggleDataSet(trainCount: Int = 24, testCount: Int = 6, size: Int = 48, unlisted: Int = 0, extraRows: [String] = []) throws -> URL {
+    let root = try Fixtures.temporaryFolder()
+    let fm = FileManager.default
+    try fm.createDirectory(at: root.appendingPathComponent("train"), withIntermediateDirectories: true)
+    try fm.createDirectory(at: root.appendingPathComponent("test"), withIntermediateDirectories: true)
+    var csv = "name,invasive\n"
+    var rng = SeededRandom(seed: 7)
+    func image(label: Int) -> RGBImage {
+        var pixels = [UInt8](repeating: 0, count: size * size * 3)
+        let (back, square): (UInt8, UInt8) = label == 1 ? (200, 30) : (40, 220)
+        let x0 = Int(rng.next() % UInt64(size / 2)), y0 = Int(rng.next() % UInt64(size / 2))
+        for y in 0..<size {
+            for x in 0..<size {
+                let inside = x >= x0 && x < x0 + size / 3 && y >= y0 && y < y0 + size / 3
+                let noise = UInt8(rng.next() % 20)
+                for c in 0..<3 { pixels[(y * size + x) * 3 + c] = (inside ? square : back) &+ noise }
+            }
+        }
+        return RGBImage(width: size, height: size + 0, pixels: pixels)
+    }
+    for i in 1...trainCount {
+        let label = i % 2
+        try ImageEncoder.jpeg(image(label: label)).write(to: root.appendingPathComponent("train/\(i).jpg"))
+        csv += "\(i),\(label)\n"
+    }
+    for i in stride(from: trainCount + 1, through: trainCount + unlisted, by: 1) {
+        try ImageEncoder.jpeg(image(label: 0)).write(to: root.appendingPathComponent("train/\(i).jpg"))
+    }
+    for i in 1...max(1, testCount) {
+        try ImageEncoder.jpeg(image(label: i % 2)).write(to: root.appendingPathComponent("test/\(i).jpg"))
+    }
+    csv += extraRows.map { $0 + "\n" }.joined()
+    try csv.write(to: root.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
+    return root
 }

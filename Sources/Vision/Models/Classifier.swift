@@ -22,6 +22,10 @@ public final class Classifier: Module {
         super.init()
         registerModule("body", body)
         registerModule("head", self.head)
+        // EfficientNet-Lite's TensorFlow-style BatchNorm momentum (0.01) lets the running statistics trail the
+        // batch statistics by ~100 steps: after a few epochs of fine-tuning on new images, evaluation would use
+        // stale ImageNet statistics. PyTorch's 0.1 keeps up.
+        for (_, module) in body.namedModules() { (module as? BatchNorm)?.momentum = 0.1 }
         if pretrained {
             var state = try Checkpoint.load(architecture.weightsURL(weights))
             for key in state.keys where key.hasPrefix("_fc.") || key.hasPrefix("fc.") { state.removeValue(forKey: key) }

@@ -1,0 +1,43 @@
+import Foundation
+
+/// fastai's `verify_images`, done right: every image of a data set is decoded in full (in parallel),
+/// and every problem — in the labels or in the files — is listed at once.
+public enum DataCheck {
+    /// The data set's own problems plus every image that cannot be decoded.
+    public static func problems(in dataset: ImageDataset, threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [DataProblem] {
+        let found = ProblemList()
+        let next = AtomicCounter()
+        let progress = ProgressBar("check", total: dataset.items.count)
+        DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
+            while true {
+                let i = next.increment()
+                guard i < dataset.items.count else { return }
+                let url = dataset.items[i].url
+                do {
+                    _ = try ImageDecoder().decode(url)
+                } catch let error as ImageError {
+                    found.append(DataProblem(.corruptImage, path: url.path, error.problem))
+                } catch {
+                    found.append(DataProblem(.corruptImage, path: url.path, "\(error)"))
+                }
+                progress.advance()
+            }
+        }
+        let corrupt = found.all.sorted { $0.path.compare($1.path, options: .numeric) == .orderedAscending }
+        return dataset.problems + corrupt
+    }
+
+    /// Moves the image files named by `problems` into `folder` (keeping their names); returns how many moved.
+    @discardableResult
+    public static func quarantine(_ problems: [DataProblem], to folder: URL) throws -> Int {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var moved = 0
+        for p in problems where p.kind == .corruptImage && p.line == nil {
+            let source = URL(fileURLWithPath: p.path)
+            guard FileManager.default.fileExists(atPath: source.path) else { continue }
+            try FileManager.default.moveItem(at: source, to: folder.appendingPathComponent(source.lastPathComponent))
+            moved += 1
+        }
+        return moved
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+import TestSupport
+import Torch
+import Vision
+
+@Suite("Data sources, split, cache and loader")
+struct DataTests {
+    @Test func kaggleLayoutWithEveryKindOfBadRow() throws {
+        let root = try makeKaggleDataSet(unlisted: 2, extraRows: ["missing,1", "3,0", "25.jpg,", "26,maybe"])
+        // A corrupt image on disk that the CSV names.
+        try Data("garbage".utf8).write(to: root.appendingPathComponent("train/7.jpg"))
+        let strict = try DataSource.labelled(root, classes: ["0", "1"])
+        let problems = strict.problems.map(\.description)
+        let csv = root.appendingPathComponent("train_labels.csv").path
+        #expect(problems.contains("\(csv):26: names 'missing', which is not an image in \(root.appendingPathComponent("train").path)"))
+        #expect(problems.contains("\(csv):27: names '3' again (first on line 4)"))
+        #expect(problems.contains("\(csv):28: has an empty label for '25.jpg'"))
+        #expect(problems.contains { $0.hasPrefix("\(csv):29: has label 'maybe'") })
+        #expect(strict.items.count == 24)
+        #expect(strict.classes == ["0", "1"])
+        #expect(strict.classCounts == [12, 12])
+        // The check decodes every file and finds the corrupt one too.
+        let all = DataCheck.problems(in: strict)
+        #expect(all.contains { $0.kind == .corruptImage && $0.path.hasSuffix("train/7.jpg") && $0.message.contains("not a JPEG or PNG") })
+        // Quarantine moves it out.
+        let quarantine = root.appendingPathComponent("bad")
+        #expect(try DataCheck.quarantine(all, to: quarantine) == 1)
+        #expect(FileManager.default.fileExists(atPath: quarantine.appendingPathComponent("7.jpg").path))
+    }
+
+    @Test func csvProblemsThatStopEverything() throws {
+        let root = try makeKaggleDataSet(trainCount: 4, testCount: 1)
+        let csv = root.appendingPathComponent("train_labels.csv")
+        try "name;invasive\n".write(to: csv, atomically: true, encoding: .utf8)
+        #expect(throws: DataProblem.self) { try DataSource.labelled(root) }
+        try "name\n1\n".write(to: csv, atomically: true, encoding: .utf8)
+        do {
+            _ = try DataSource.labelled(root)
+            Issue.record("a one-column CSV was accepted")
+        } catch let p as DataProblem {
+            #expect(p.description.contains("expected at least 2"))
+        }
+        try "file,label\n1,a\n".write(to: csv, atomically: true, encoding: .utf8)
+        do {
+            _ = try DataSource.labelled(root, labelColumn: "species")
+            Issue.record("an unknown column was accepted")
+        } catch let p as DataProblem {
+            #expect(p.description.contains("has no column 'species'; its header is: file, label"))
+        }
+        let empty = try Fixtures.temporaryFolder()
+        #expect(throws: DataProblem.self) { try DataSource.unlabelled(empty) }
+    }
+
+    @Test func classFoldersAndEmptyClass() throws {
+        let root = try Fixtures.temporaryFolder()
+        for name in ["cat", "dog", "empty"] {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(name), withIntermediateDirectories: true)
+        }
+        for (i, name) in ["cat", "dog", "dog"].enumerated() {
+            try FileManager.default.copyItem(at: Fixtures.url("images/rgb.png"), to: root.appendingPathComponent("\(name)/\(i).png"))
+        }
+        let data = try DataSource.labelled(root)
+        #expect(data.classes == ["cat", "dog", "empty"])
+        #expect(data.classCounts == [1, 2, 0])
+        #expect(data.problems.map(\.kind) == [.emptyClass])
+    }
+
+    @Test func splitIsStableSizedAndStratified() {
+        let labels = (0..<1000).map { $0 % 10 < 3 ? 1 : 0 }  // 30 % positives
+        let a = Split.random(count: 1000, fraction: 0.2, seed: 5)
+        #expect(a.valid.count == 200 && a.train.count == 800)
+        #expect(Split.random(count: 1000, fraction: 0.2, seed: 5).valid == a.valid)
+        #expect(Split.random(count: 1000, fraction: 0.2, seed: 6).valid != a.valid)
+        // Fixed values: the PRNG is ours, so these never change across machines or Swift versions.
+        #expect(Array(a.valid.prefix(5)) == Array(Split.random(count: 1000, fraction: 0.2, seed: 5).valid.prefix(5)))
+        var rng = SeededRandom(seed: 1)
+        #expect(rng.next() == 0x910A_2DEC_8902_5CC1)
+        let s = Split.random(count: 1000, fraction: 0.25, seed: 0, labels: labels)
+        #expect(s.valid.filter { labels[$0] == 1 }.count == 75)
+        #expect(s.valid.count == 250)
+    }
+
+    @Test func presizeCacheReusesAndRebuildsWhenTheSourceChanges() throws {
+        let root = try makeKaggleDataSet(trainCount: 2, testCount: 1, size: 64)
+        let cache = PresizeCache(shorterSide: 32, folder: root.appendingPathComponent("cache"))
+        let source = root.appendingPathComponent("train/1.jpg")
+        let first = try cache.entry(for: source)
+        let image = try cache.image(for: source)
+        #expect(image.width == 32 && image.height == 32)
+        #expect(FileManager.default.fileExists(atPath: first.path))
+        #expect(try cache.entry(for: source) == first)
+        // Touch the source: a new key.
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(60)], ofItemAtPath: source.path)
+        #expect(try cache.entry(for: source) != first)
+        let problems = cache.fill(try DataSource.labelled(root).items)
+        #expect(problems.isEmpty)
+    }
+
+    @Test func loaderIsDeterministicAndSkipsBadImages() throws {
+        let root = try makeKaggleDataSet(trainCount: 10, testCount: 1)
+        try Data().write(to: root.appendingPathComponent("train/4.jpg"))  // zero bytes
+        let data = try DataSource.labelled(root)
+        func run(workers: Int) throws -> ([[Int]], [Float], Int) {
+            let loader = DataLoader(data, size: 32, batchSize: 4, shuffle: true, augmentation: .sideOn, normalization: .imageNet, seed: 3)
+            loader.workers = workers
+            let batches = Array(loader.batches(epoch: 1))
+            return (batches.map(\.indices), try batches[0].images.floats(), loader.skipped.all.count)
+        }
+        let (order, pixels, skipped) = try run(workers: 1)
+        let (order2, pixels2, _) = try run(workers: 3)
+        #expect(order == order2)
+        #expect(pixels == pixels2)
+        #expect(skipped == 1)
+        #expect(order.flatMap { $0 }.count == 9)  // 10 images, one unreadable, last partial batch kept
+        let loader = DataLoader(data, size: 32, batchSize: 4, shuffle: true, dropLast: true, normalization: .imageNet, seed: 3)
+        #expect(loader.batchIndices(epoch: 0).allSatisfy { $0.count == 4 })
+        #expect(loader.batchIndices(epoch: 0) != loader.batchIndices(epoch: 1))
+        let batch = try #require(Array(loader.batches(epoch: 0)).first)
+        #expect(Array(batch.images.shape.dropFirst()) == [3, 32, 32] && batch.images.isContiguous(.channelsLast))
+        #expect(batch.images.shape[0] == batch.indices.count)
+    }
+
+    @Test func augmentationMovesAMarkedCornerWhereTheTransformSays() throws {
+        // A 1×1×8×8 image with one bright pixel at the top-left.
+        var values = [Float](repeating: 0, count: 3 * 64)
+        for c in 0..<3 { values[c * 64] = 255 }
+        let image = try Tensor(values, shape: [1, 3, 8, 8])
+        var flip = Augmentation()
+        flip.probability = 0  // only the flip
+        var rng = SeededRandom(seed: 0)
+        // Find a seed whose first draw flips, and check the marker went to the top-right.
+        var flipped = false
+        for seed in 0..<10 where !flipped {
+            rng = SeededRandom(seed: UInt64(seed))
+            var probe = rng
+            let theta = flip.draw(count: 1, random: &probe).theta
+            guard theta[0] < 0 else { continue }
+            let out = try flip.apply(image, random: &rng)[0][0]
+            #expect(try out[0][7].item() > 200 && out[0][0].item() < 50)
+            flipped = true
+        }
+        #expect(flipped)
+        // Top-down: flips and 90° turns (the 8 symmetries of the square) take the corner to every corner.
+        var turn = Augmentation.topDown
+        turn.probability = 0
+        var moved = Set<Int>()
+        for seed in 0..<64 {
+            var r = SeededRandom(seed: UInt64(seed))
+            let out = try turn.apply(image, random: &r)[0][0].floats()
+            if let at = out.firstIndex(where: { $0 > 200 }) { moved.insert(at) }
+        }
+        #expect(moved == [0, 7, 56, 63])
+    }
+}
