@@ -51,6 +51,7 @@ let package = Package(
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"]),
+        .testTarget(name: "LearnTests", dependencies: ["Learn", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )
