@@ -20,6 +20,7 @@ release: setup-test
 	$(SWIFT) build -c release
 
 test: setup-test
+	$(SWIFT) build
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 

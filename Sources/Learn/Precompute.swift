@@ -53,7 +53,8 @@ extension Classifier {
 
     /// Pooled features of every image of `loader` (eval mode, no augmentation), with labels,
     /// cached on disk under `cacheKey` when given.
-    public func precompute(_ loader: DataLoader, cacheKey: String? = nil, label: String = "precompute") throws -> (features: Tensor, labels: Tensor) {
+    /// With `mixedPrecision`, the body runs under bfloat16 autocast, as it does in mixed-precision training.
+    public func precompute(_ loader: DataLoader, cacheKey: String? = nil, label: String = "precompute", mixedPrecision: Bool = false) throws -> (features: Tensor, labels: Tensor) {
         let file = cacheKey.map { QuadratPaths.home.appendingPathComponent("features/\($0).safetensors") }
         if let file, let cached = try? Safetensors.read(file).tensors, let f = cached["features"], let l = cached["labels"] {
             return (f, l)
@@ -68,7 +69,8 @@ extension Classifier {
         let progress = ProgressBar(label, total: loader.dataset.items.count)
         try Torch.inferenceMode {
             for batch in loader.batches(epoch: 0) {
-                features.append(try pooledFeatures(batch.images).to(.float32).contiguous())
+                let pooled = try mixedPrecision ? Torch.withAutocast { try pooledFeatures(batch.images) } : pooledFeatures(batch.images)
+                features.append(try pooled.to(.float32).contiguous())
                 if let l = batch.labels { labels.append(l) }
                 progress.advance(by: batch.indices.count)
             }

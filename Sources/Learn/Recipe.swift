@@ -15,7 +15,7 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var headCycles = 1
     public var headCycleLength = 1
     /// SGDR cycles with all layers unfrozen; cycle k lasts `cycleLength × cycleMult^k` epochs.
-    public var unfrozenCycles = 2
+    public var unfrozenCycles = 3
     public var cycleLength = 1
     public var cycleMult = 2
     /// Discriminative rates for (early body, late body, head), the seed's `[lr/100, lr/10, lr]`.
@@ -59,8 +59,8 @@ extension Learner {
         mixedPrecision = recipe.mixedPrecision
         if recipe.precomputeEpochs > 0 {
             let (trainFeatures, validFeatures) = try times.time("precompute") {
-                (try classifier.precompute(trainLoader, cacheKey: featureKey.map { $0 + "-train" }, label: "precompute train"),
-                 try validLoader.map { try classifier.precompute($0, cacheKey: featureKey.map { $0 + "-valid" }, label: "precompute valid") })
+                (try classifier.precompute(trainLoader, cacheKey: featureKey.map { $0 + "-train" }, label: "precompute train", mixedPrecision: recipe.mixedPrecision),
+                 try validLoader.map { try classifier.precompute($0, cacheKey: featureKey.map { $0 + "-valid" }, label: "precompute valid", mixedPrecision: recipe.mixedPrecision) })
             }
             try times.time("head (precomputed)") {
                 let tail = classifier.headAfterPooling

@@ -29,6 +29,16 @@ public enum ReportBuilder {
         ])
     }
 
+    /// The data-set page of `quadrat explore`.
+    public static func exploration(_ dataset: ImageDataset, title: String) -> String {
+        page(title: title, sections: [datasetSection(dataset, cache: nil)])
+    }
+
+    /// The LR-finder plot of `quadrat lr-find`.
+    public static func lrFinderPage(_ result: LRFinderResult, title: String) -> String {
+        page(title: title, sections: [lrFinderSection(result)])
+    }
+
     static func page(title: String, sections: [String]) -> String {
         """
         <!DOCTYPE html>

@@ -33,6 +33,10 @@ struct TrainFlags: ParsableArguments {
     var ttaViews: Int?
     @Flag(name: .customLong("no-mixed-precision"), help: "Train in float32 instead of bfloat16 autocast.")
     var noMixedPrecision = false
+    @Option(help: "Continue from a checkpoint saved by Ctrl-C (runs the unfrozen phase).")
+    var resume: String?
+    @Flag(name: .customLong("no-lr-find"), help: "Skip the learning-rate finder.")
+    var noLRFind = false
     @Option(help: "A JSON config file with any of these options (flags override it).")
     var config: String?
 
@@ -67,6 +71,11 @@ struct TrainFlags: ParsableArguments {
         if let cycleMult { o.recipe.cycleMult = cycleMult }
         if let ttaViews { o.recipe.ttaViews = ttaViews }
         if noMixedPrecision { o.recipe.mixedPrecision = false }
+        if noLRFind { o.lrFind = false }
+        if let resume {
+            guard FileManager.default.fileExists(atPath: resume) else { throw ValidationError("checkpoint \(resume) does not exist") }
+            o.resume = resume
+        }
         return o
     }
 }

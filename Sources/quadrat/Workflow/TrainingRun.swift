@@ -21,6 +21,8 @@ struct TrainOptions: Codable {
     var labelColumn: String?
     var recipe = Recipe()
     var lrFind = true
+    /// A checkpoint (from Ctrl-C) to continue from: its weights are loaded and only the unfrozen phase runs.
+    var resume: String?
 }
 
 /// What a training run produced.
@@ -70,18 +72,33 @@ struct TrainingRun {
         learner.seed = options.seed
         learner.checkpointMetadata = try SavedModel.metadata(architecture: architecture, classes: dataset.classes, size: size, head: classifier.headKind, options: String(decoding: JSONEncoder().encode(options), as: UTF8.self))
 
+        // Precomputed activations are cached on disk under a key of everything they depend on: architecture,
+        // weights, size, the split and each image's presize entry (which changes when the image does).
+        let entries = try trainSet.items.map { try cache.entry(for: $0.url).lastPathComponent }.joined(separator: "|")
+            + "#" + validSet.items.map { (try? cache.entry(for: $0.url).lastPathComponent) ?? "" }.joined(separator: "|")
+        let featureKey = "\(architecture.rawValue)-\(size)-\(options.weights ?? "bundled")-" + String(fnv1a(entries), radix: 16)
         var lrFinder: LRFinderResult?
         if options.lrFind {
             lrFinder = try times.time("lr-find") {
-                let features = try classifier.precompute(trainLoader, cacheKey: nil, label: "lr-find features")
+                let features = try classifier.precompute(trainLoader, cacheKey: featureKey + "-train", label: "precompute train", mixedPrecision: options.recipe.mixedPrecision)
                 let tail = classifier.headAfterPooling
                 let probe = Learner(model: tail, groups: [[tail]], train: FeatureBatches(features: features.features, labels: features.labels, seed: options.seed), valid: nil)
                 return try probe.findLearningRate()
             }
             if let lrFinder { emit(String(format: "lr-find: valley %.2e, steepest %.2e", lrFinder.valley, lrFinder.steepest)) }
         }
-        let featureKey = "\(architecture.rawValue)-\(size)-\(options.seed)-\(String(fnv1a(dataset.items.map { $0.url.path }.joined(separator: "|")), radix: 16))"
-        let phaseTimes = try learner.run(options.recipe, classifier: classifier, trainLoader: trainLoader, validLoader: validLoader, featureKey: featureKey)
+        let interruptURL = out.appendingPathComponent("interrupted.safetensors")
+        var resumeHint = CommandLine.arguments.joined(separator: " ")
+        if !resumeHint.contains("--resume") { resumeHint += " --resume \(interruptURL.path)" }
+        learner.callbacks.append(InterruptCheckpoint(saveTo: interruptURL, resumeHint: resumeHint))
+        var recipe = options.recipe
+        if let resume = options.resume {
+            try learner.loadCheckpoint(from: URL(fileURLWithPath: resume))
+            emit("resuming from \(resume) after \(learner.epochsDone) epoch(s): running the unfrozen phase")
+            recipe.precomputeEpochs = 0
+            recipe.headCycles = 0
+        }
+        let phaseTimes = try learner.run(recipe, classifier: classifier, trainLoader: trainLoader, validLoader: validLoader, featureKey: featureKey)
         for name in phaseTimes.order { times.phases[name] = phaseTimes.phases[name]; times.order.append(name) }
 
         // Final validation score, with TTA.

@@ -5,10 +5,10 @@ import Vision
 /// `train/` + `train_labels.csv` (`name,defective`), `test/`, and the test labels kept apart in
 /// `answers/test_labels.csv`. Defective means a defect probability ≥ 0.5; the test part is a
 /// stratified 25 % with seed 0. The layout is deterministic: the same files every time.
-enum ELPVLayout {
-    struct Cell { var file: String; var defective: Bool }
+public enum ELPVLayout {
+    public struct Cell: Sendable { public var file: String; public var defective: Bool }
 
-    static func cells(from source: URL) throws -> [Cell] {
+    public static func cells(from source: URL) throws -> [Cell] {
         let labels = source.appendingPathComponent("labels.csv")
         guard let text = try? String(contentsOf: labels, encoding: .utf8) else {
             throw VisionError("ELPV labels not found at \(labels.path): run `make setup` (scripts/setup.sh data)")
@@ -23,9 +23,9 @@ enum ELPVLayout {
         }
     }
 
-    /// Writes the layout under `root` (replacing an older one) and returns the test answers.
+    /// Writes the layout under `root` (replacing an older one; images are symbolic links) and returns the part sizes.
     @discardableResult
-    static func write(source: URL = QuadratPaths.elpv, to root: URL) throws -> (train: Int, test: Int) {
+    public static func write(source: URL = QuadratPaths.elpv, to root: URL) throws -> (train: Int, test: Int) {
         let cells = try cells(from: source)
         let split = Split.random(count: cells.count, fraction: 0.25, seed: 0, labels: cells.map { $0.defective ? 1 : 0 })
         let fm = FileManager.default

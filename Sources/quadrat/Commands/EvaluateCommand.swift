@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Learn
+import Report
+import Torch
+import Vision
+
+/// Predictions of a saved model on a labelled folder, shared by `evaluate` and `interpret`.
+struct LabelledPredictions {
+    var saved: SavedModel
+    var dataset: ImageDataset
+    var probabilities: [[Double]]
+    var items: [ImageItem]
+    var skipped: [DataProblem]
+
+    init(model: String, data: String, tta: Bool, nameColumn: String?, labelColumn: String?) throws {
+        Torch.useAllCores()
+        let saved = try SavedModel(URL(fileURLWithPath: model))
+        let dataset = try DataSource.labelled(URL(fileURLWithPath: data), nameColumn: nameColumn, labelColumn: labelColumn, classes: saved.classes)
+        for p in dataset.problems { FileHandle.standardError.write(Data("left out: \(p)\n".utf8)) }
+        let result = try saved.predict(dataset, ttaViews: tta ? 4 : 0, augmentation: saved.augmentation)
+        self.saved = saved
+        self.dataset = dataset
+        probabilities = result.probabilities
+        items = result.items.map { dataset.items[$0] }
+        skipped = dataset.problems + result.skipped
+        for p in result.skipped { FileHandle.standardError.write(Data("skipped: \(p)\n".utf8)) }
+        guard !items.isEmpty else { throw ValidationError("none of the images in \(data) could be read") }
+    }
+
+    var labels: [Int] { items.map { $0.label ?? 0 } }
+}
+
+/// `quadrat evaluate MODEL DATA`.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Score a model on a labelled folder: accuracy, ROC AUC, log loss, precision/recall/F1, confusion matrix.",
+        discussion: "Example: quadrat evaluate runs/invasive/model.safetensors ~/invasive-holdout --tta"
+    )
+
+    @Argument(help: "The model file written by `quadrat train`.") var model: String
+    @Argument(help: "A labelled data folder (Kaggle layout or class folders) or a labels CSV.") var data: String
+    @Flag(help: "Test-time augmentation (plain + 4 augmented views).") var tta = false
+    @Option(name: .customLong("name-column")) var nameColumn: String?
+    @Option(name: .customLong("label-column")) var labelColumn: String?
+
+    func run() throws {
+        let p = try LabelledPredictions(model: model, data: data, tta: tta, nameColumn: nameColumn, labelColumn: labelColumn)
+        let classes = p.saved.classes
+        print("images: \(p.items.count)")
+        print(String(format: "accuracy: %.4f", Metrics.accuracy(probabilities: p.probabilities, labels: p.labels)))
+        print(String(format: "roc_auc: %.4f", Metrics.rocAUC(probabilities: p.probabilities, labels: p.labels)))
+        print(String(format: "log_loss: %.4f", Metrics.logLoss(probabilities: p.probabilities, labels: p.labels)))
+        let matrix = Metrics.confusionMatrix(probabilities: p.probabilities, labels: p.labels, classes: classes.count)
+        print("class        precision  recall     f1")
+        for (c, m) in Metrics.precisionRecallF1(matrix).enumerated() {
+            print(classes[c].padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %.4f     %.4f     %.4f", m.precision, m.recall, m.f1))
+        }
+        print("confusion matrix (rows: true, columns: predicted; order \(classes.joined(separator: ", "))):")
+        for row in matrix { print("  " + row.map { String($0).padding(toLength: 6, withPad: " ", startingAt: 0) }.joined()) }
+    }
+}
+
+/// `quadrat interpret MODEL DATA`.
+struct InterpretCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "interpret",
+        abstract: "Error analysis of a model on a labelled folder, as an HTML report.",
+        discussion: "Example: quadrat interpret runs/invasive/model.safetensors ~/invasive-holdout --out interpret.html"
+    )
+
+    @Argument(help: "The model file written by `quadrat train`.") var model: String
+    @Argument(help: "A labelled data folder or labels CSV.") var data: String
+    @Flag(help: "Test-time augmentation.") var tta = false
+    @Option(help: "Where to write the report.") var out: String = "interpret.html"
+    @Option(name: .customLong("name-column")) var nameColumn: String?
+    @Option(name: .customLong("label-column")) var labelColumn: String?
+
+    func run() throws {
+        let p = try LabelledPredictions(model: model, data: data, tta: tta, nameColumn: nameColumn, labelColumn: labelColumn)
+        let html = ReportBuilder.interpretation(probabilities: p.probabilities, items: p.items, classes: p.saved.classes, problems: p.skipped,
+                                                cache: PresizeCache(shorterSide: Int((Double(p.saved.size) * 1.25).rounded())),
+                                                title: "Quadrat — error analysis on \(URL(fileURLWithPath: data).lastPathComponent)")
+        try html.write(toFile: out, atomically: true, encoding: .utf8)
+        print(String(format: "accuracy %.4f on %d images; report: %@", Metrics.accuracy(probabilities: p.probabilities, labels: p.labels), p.items.count, out))
+    }
+}

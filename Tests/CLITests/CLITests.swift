@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import TestSupport
+import Vision
+
+/// Runs the built `quadrat` binary (make test builds it first).
+func quadrat(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+    let binary = Fixtures.folder.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/quadrat")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["QUADRAT_QUIET"] = "1"
+    process.environment = environment
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes while the process runs, so a full pipe cannot block it.
+    nonisolated(unsafe) var errorData = Data()
+    let reader = Thread { errorData = err.fileHandleForReading.readDataToEndOfFile() }
+    reader.start()
+    let outputData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !reader.isFinished { usleep(1000) }
+    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+}
+
+@Suite("quadrat end to end", .serialized)
+struct CLITests {
+    @Test func trainPredictEvaluateInterpret() throws {
+        let data = try makeKaggleDataSet(trainCount: 24, testCount: 5, size: 48)
+        let run = data.appendingPathComponent("run")
+        let train = try quadrat(["train", data.path, "--out", run.path, "--size", "32", "--batch-size", "8", "--cycles", "1", "--tta", "1", "--no-lr-find"])
+        #expect(train.status == 0, "\(train.errors)")
+        for file in ["model.safetensors", "history.csv", "valid_predictions.csv", "report.html", "config.json"] {
+            #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), "\(file) missing")
+        }
+        // The report has every section.
+        let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
+        for id in ["summary", "dataset", "training", "evaluation", "problems"] { #expect(html.contains("<section id='\(id)'>"), "\(id)") }
+        for heading in ["Random correct", "Random incorrect", "Most confident correct", "Most confident incorrect", "Most uncertain", "Confusion matrix", "ROC curve"] {
+            #expect(html.contains(heading), "\(heading)")
+        }
+        #expect(html.hasPrefix("<!DOCTYPE html>") && html.hasSuffix("</html>") && html.contains("data:image/jpeg;base64,"))
+        // config.json records what was used.
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
+        #expect(config?["size"] as? Int == 32 && config?["presize"] as? Int == 40)
+
+        // Kaggle submission: one row per test image, names without extension, probabilities in [0, 1].
+        let submission = data.appendingPathComponent("submission.csv")
+        let predict = try quadrat(["predict", run.appendingPathComponent("model.safetensors").path, data.appendingPathComponent("test").path, "--out", submission.path])
+        #expect(predict.status == 0, "\(predict.errors)")
+        let rows = try String(contentsOf: submission, encoding: .utf8).split(separator: "\n")
+        #expect(rows.first == "name,invasive")
+        #expect(rows.count == 6)
+        for row in rows.dropFirst() {
+            let f = row.split(separator: ",")
+            #expect(f.count == 2 && !f[0].contains(".") && (Double(f[1]).map { (0...1).contains($0) } ?? false), "\(row)")
+        }
+        // The same model read back predicts the same; one image works too; JSON for scripts.
+        let again = try quadrat(["predict", run.appendingPathComponent("model.safetensors").path, data.appendingPathComponent("test").path])
+        #expect(again.output == (try String(contentsOf: submission, encoding: .utf8)))
+        let single = try quadrat(["predict", run.appendingPathComponent("model.safetensors").path, data.appendingPathComponent("test/1.jpg").path, "--format", "json"])
+        #expect(single.status == 0 && single.output.contains("\"name\" : \"1\""))
+
+        let evaluate = try quadrat(["evaluate", run.appendingPathComponent("model.safetensors").path, data.path])
+        #expect(evaluate.status == 0 && evaluate.output.contains("accuracy:") && evaluate.output.contains("confusion matrix"), "\(evaluate.errors)")
+        let interpretOut = data.appendingPathComponent("interpret.html")
+        let interpret = try quadrat(["interpret", run.appendingPathComponent("model.safetensors").path, data.path, "--out", interpretOut.path])
+        #expect(interpret.status == 0, "\(interpret.errors)")
+        #expect(try String(contentsOf: interpretOut, encoding: .utf8).contains("Most uncertain"))
+
+        // A model file from a newer Quadrat is refused.
+        let check = try quadrat(["check", data.path])
+        #expect(check.status == 0 && check.output.contains("no problems found"), "\(check.output)")
+    }
+
+    @Test func edgeCasesExitNonZeroWithOneClearLine() throws {
+        let data = try makeKaggleDataSet(trainCount: 6, testCount: 1)
+        let missing = try quadrat(["train", "/nonexistent/data", "--out", "/tmp/x"])
+        #expect(missing.status != 0 && missing.errors.contains("/nonexistent/data") && missing.errors.contains("does not exist"))
+        let arch = try quadrat(["train", data.path, "--out", "/tmp/x", "--arch", "vgg16"])
+        #expect(arch.status != 0 && arch.errors.contains("unknown architecture 'vgg16'"))
+        try "file,species\n1,a\n".write(to: data.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
+        let columns = try quadrat(["train", data.path, "--out", "/tmp/x", "--label-column", "label"])
+        #expect(columns.status != 0 && columns.errors.contains("has no column 'label'; its header is: file, species"))
+        let empty = try Fixtures.temporaryFolder()
+        let model = try Fixtures.temporaryFolder().appendingPathComponent("m.safetensors")
+        try Data("{}".utf8).write(to: model)
+        let noModel = try quadrat(["predict", model.path, empty.path])
+        #expect(noModel.status != 0)
+        let noImages = try quadrat(["check", empty.path, "--unlabelled"])
+        #expect(noImages.status != 0 && noImages.output.contains("contains no .jpg, .jpeg or .png images"))
+        let corrupt = data.appendingPathComponent("train/2.jpg")
+        try Data("nope".utf8).write(to: corrupt)
+        let check = try quadrat(["check", data.appendingPathComponent("train").path, "--unlabelled"])
+        #expect(check.status != 0 && check.output.contains("train/2.jpg: is not a JPEG or PNG image"))
+    }
+
+    @Test func demoLayoutIsDeterministic() throws {
+        // A miniature ELPV folder: 20 cells, 8 defective.
+        let source = try Fixtures.temporaryFolder()
+        try FileManager.default.createDirectory(at: source.appendingPathComponent("images"), withIntermediateDirectories: true)
+        var labels = ""
+        for i in 0..<20 {
+            try FileManager.default.copyItem(at: Fixtures.url("images/gray.png"), to: source.appendingPathComponent("images/cell\(i).png"))
+            labels += "images/cell\(i).png  \(i < 8 ? (i % 2 == 0 ? "1.0" : "0.6666666666666666") : (i % 3 == 0 ? "0.3333333333333333" : "0.0"))  mono\n"
+        }
+        try labels.write(to: source.appendingPathComponent("labels.csv"), atomically: true, encoding: .utf8)
+        let a = try Fixtures.temporaryFolder(), b = try Fixtures.temporaryFolder()
+        let counts = try ELPVLayout.write(source: source, to: a)
+        try ELPVLayout.write(source: source, to: b)
+        #expect(counts.train == 15 && counts.test == 5)
+        let csvA = try String(contentsOf: a.appendingPathComponent("train_labels.csv"), encoding: .utf8)
+        #expect(csvA == (try String(contentsOf: b.appendingPathComponent("train_labels.csv"), encoding: .utf8)))
+        #expect(csvA.hasPrefix("name,defective\n"))
+        let answers = try String(contentsOf: a.appendingPathComponent("answers/test_labels.csv"), encoding: .utf8)
+        #expect(answers.split(separator: "\n").dropFirst().filter { $0.hasSuffix(",1") }.count == 2)  // stratified: 8/20 of 5
+        #expect(try FileManager.default.contentsOfDirectory(atPath: a.appendingPathComponent("test").path).count == 5)
+    }
+}
