@@ -34,9 +34,9 @@ public struct PresizeCache: Sendable {
         if let bytes = try? Data(contentsOf: cached), let image = try? ImageDecoder().decode([UInt8](bytes), source: cached) {
             return image
         }
-        let image = try presized(source)
-        try store(image, at: cached)
-        return image
+        // Return what the cache now holds (the JPEG round trip), so the first use and later ones see the same pixels.
+        let stored = try store(try presized(source), at: cached)
+        return try ImageDecoder().decode([UInt8](stored), source: cached)
     }
 
     /// Decodes `source` at a reduced DCT scale where possible and shrinks it to the target size.
@@ -47,15 +47,18 @@ public struct PresizeCache: Sendable {
         return try RGBImage(tensor: resized)
     }
 
-    func store(_ image: RGBImage, at url: URL) throws {
+    @discardableResult
+    func store(_ image: RGBImage, at url: URL) throws -> Data {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let temporary = folder.appendingPathComponent(".\(UUID().uuidString).tmp")
-        try ImageEncoder.jpeg(image, quality: 94).write(to: temporary)
+        let bytes = try ImageEncoder.jpeg(image, quality: 94)
+        try bytes.write(to: temporary)
         // rename(2) replaces atomically; a concurrent writer of the same entry wrote the same bytes.
         if rename(temporary.path, url.path) != 0 {
             try? FileManager.default.removeItem(at: temporary)
             throw VisionError("cannot write the presize cache entry \(url.path)")
         }
+        return bytes
     }
 
     /// Fills the cache for `items` on `threads` threads with a progress bar; returns the images that failed.
