@@ -27,6 +27,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .target(
@@ -45,7 +46,7 @@ let package = Package(
         .target(name: "Report", dependencies: ["Learn"]),
         .executableTarget(
             name: "quadrat",
-            dependencies: ["Report", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Report", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "TestSupport", dependencies: ["NN", "Vision"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),

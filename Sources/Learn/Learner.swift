@@ -204,7 +204,7 @@ public final class Learner {
         var total = 0.0
         try Torch.withoutGrad {
             for (x, y) in source.batches(for: epoch) {
-                let logits = try model(x).to(.float32)
+                let logits = try forwardForPrediction(x)
                 total += try Functional.crossEntropy(logits, target: y, reduction: .sum).item()
                 let p = try Functional.softmax(logits, dim: 1)
                 let flat = try p.toArray(Float.self), c = p.shape[1]
@@ -213,6 +213,13 @@ public final class Learner {
             }
         }
         return (probabilities, labels, labels.isEmpty ? .nan : total / Double(labels.count))
+    }
+}
+
+extension Learner {
+    /// Eval-time forward pass, under bfloat16 autocast when the learner trains in mixed precision; float32 logits.
+    func forwardForPrediction(_ x: Tensor) throws -> Tensor {
+        try (mixedPrecision ? Torch.withAutocast { try model(x) } : model(x)).to(.float32)
     }
 }
 

@@ -54,13 +54,14 @@ public struct SavedModel {
 
     /// Class probabilities for `dataset`'s images (TTA with `ttaViews` > 0). Unreadable images are
     /// left out and listed in `skipped`; `items` gives the positions predicted.
-    public func predict(_ dataset: ImageDataset, ttaViews: Int = 0, augmentation: Augmentation = .sideOn, batchSize: Int = 32)
+    public func predict(_ dataset: ImageDataset, ttaViews: Int = 0, augmentation: Augmentation = .sideOn, batchSize: Int = 32, mixedPrecision: Bool = false)
         throws -> (probabilities: [[Double]], items: [Int], skipped: [DataProblem])
     {
         let loader = DataLoader(dataset, size: size, batchSize: batchSize, normalization: normalization,
                                 cache: PresizeCache(shorterSide: Int((Double(size) * 1.25).rounded())))
         let learner = Learner(model: classifier, groups: [[classifier]], train: loader, valid: nil)
         learner.verbose = false
+        learner.mixedPrecision = mixedPrecision
         let (p, items) = try learner.predictWithTTA(loader, views: ttaViews, augmentation: augmentation)
         return (p, items, loader.skipped.all)
     }

@@ -16,7 +16,7 @@ extension Learner {
             loader.augmentation = view == 0 ? nil : (original ?? augmentation)
             try Torch.withoutGrad {
                 for batch in loader.batches(epoch: 0, view: view) {
-                    let logits = try model(batch.images).to(.float32)
+                    let logits = try forwardForPrediction(batch.images)
                     let p = try Functional.softmax(logits, dim: 1)
                     let flat = try p.toArray(Float.self), c = p.shape[1]
                     for (k, item) in batch.indices.enumerated() {

@@ -123,29 +123,26 @@ public final class Identity: Module {
     public override func forward(_ x: Tensor) throws -> Tensor { x }
 }
 
-public final class MaxPool2d: Module {
+/// Max or average pooling over square windows (`nn.MaxPool2d`, `nn.AvgPool2d`).
+public final class Pool2d: Module {
+    public enum Kind: Sendable { case max, average }
+    public let kind: Kind
     public let kernel: Int, stride: Int, padding: Int
-    public init(kernel: Int, stride: Int? = nil, padding: Int = 0) {
-        self.kernel = kernel
-        self.stride = stride ?? kernel
-        self.padding = padding
-        super.init()
-    }
-    public override func forward(_ x: Tensor) throws -> Tensor {
-        try Functional.maxPool2d(x, kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
-    }
-}
 
-public final class AvgPool2d: Module {
-    public let kernel: Int, stride: Int, padding: Int
-    public init(kernel: Int, stride: Int? = nil, padding: Int = 0) {
+    public init(_ kind: Kind, kernel: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kind = kind
         self.kernel = kernel
         self.stride = stride ?? kernel
         self.padding = padding
         super.init()
     }
+
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try Functional.avgPool2d(x, kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
+        let (k, s, p) = ((kernel, kernel), (stride, stride), (padding, padding))
+        switch kind {
+        case .max: return try Functional.maxPool2d(x, kernel: k, stride: s, padding: p)
+        case .average: return try Functional.avgPool2d(x, kernel: k, stride: s, padding: p)
+        }
     }
 }
 

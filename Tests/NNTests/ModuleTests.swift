@@ -29,6 +29,14 @@ struct ModuleTests {
         #expect(try net(Tensor.randn([2, 3, 8, 8])).shape == [2, 2])
     }
 
+    @Test func poolingModules() throws {
+        let x = try Tensor.arange(1, 17, dtype: .float32).reshaped([1, 1, 4, 4])
+        #expect(try Pool2d(.max, kernel: 2)(x).floats() == [6, 8, 14, 16])
+        #expect(try Pool2d(.average, kernel: 2)(x).floats() == [3.5, 5.5, 11.5, 13.5])
+        #expect(try Pool2d(.max, kernel: 3, stride: 2, padding: 1)(x).floats() == [6, 8, 14, 16])
+        #expect(try AdaptiveMaxPool2d()(x).floats() == [16])
+    }
+
     @Test func trainAndEvalReachEveryModule() throws {
         let net = try TinyNet()
         net.eval()

@@ -10,13 +10,15 @@ struct BenchCommand: ParsableCommand {
         core    GFLOP/s of matmul and convolutions, Swift API vs a plain C++ loop over libtorch.
         models  img/s of EfficientNet-Lite0 and ResNet-34 (224 px, batch 32): inference and training,
                 NCHW vs channels-last vs the inference copy; with --pytorch, the same in PyTorch.
+        data    img/s of decoding, decode + presize (cold cache) and the augmenting loader, on ELPV and on
+                generated 1154×866 JPEGs.
 
         Example: swift build -c release && .build/release/quadrat bench core
         """
     )
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case core, models
+        case core, models, data
     }
 
     @Argument(help: "Which benchmark: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -40,6 +42,7 @@ struct BenchCommand: ParsableCommand {
             let rows = try ModelsBenchmark().run()
             try PrecisionAgreement.run()
             if pytorch { try PyTorchComparison.run(swiftRows: rows) }
+        case .data: try DataBenchmark().run()
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Learn
 import Vision
+import Yams
 
 /// Options shared by commands that train: flags override a JSON config file.
 struct TrainFlags: ParsableArguments {
@@ -27,6 +28,8 @@ struct TrainFlags: ParsableArguments {
     var labelColumn: String?
     @Option(help: "Unfrozen SGDR cycles (epochs grow with cycle-mult).")
     var cycles: Int?
+    @Option(name: .customLong("cycle-len"), help: "Epochs of the first unfrozen SGDR cycle.")
+    var cycleLength: Int?
     @Option(name: .customLong("cycle-mult"), help: "SGDR cycle-length multiplier.")
     var cycleMult: Int?
     @Option(name: .customLong("tta"), help: "Augmented views for the final TTA score (0 for none).")
@@ -37,8 +40,29 @@ struct TrainFlags: ParsableArguments {
     var resume: String?
     @Flag(name: .customLong("no-lr-find"), help: "Skip the learning-rate finder.")
     var noLRFind = false
-    @Option(help: "A JSON config file with any of these options (flags override it).")
+    @Option(help: "A JSON or YAML config file with any of these options (flags override it).")
     var config: String?
+
+    /// Decodes a config file over the defaults (keys as in config.json: arch, size, seed, augmentation, recipe…).
+    static func decodeConfig(_ bytes: Data, yaml: Bool, data: String, out: String) throws -> TrainOptions {
+        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainOptions(data: data, out: out))) as? [String: Any] ?? [:]
+        let given: [String: Any]
+        if yaml {
+            given = try Yams.load(yaml: String(decoding: bytes, as: UTF8.self)) as? [String: Any] ?? [:]
+        } else {
+            given = try JSONSerialization.jsonObject(with: bytes) as? [String: Any] ?? [:]
+        }
+        var merged = defaults
+        for (key, value) in given {
+            if let inner = value as? [String: Any], var base = merged[key] as? [String: Any] {
+                for (k, v) in inner { base[k] = v }
+                merged[key] = base
+            } else {
+                merged[key] = value
+            }
+        }
+        return try JSONDecoder().decode(TrainOptions.self, from: JSONSerialization.data(withJSONObject: merged))
+    }
 
     /// The options: defaults, then the config file, then flags.
     func options(data: String, out: String) throws -> TrainOptions {
@@ -46,7 +70,8 @@ struct TrainFlags: ParsableArguments {
         if let config {
             guard let bytes = FileManager.default.contents(atPath: config) else { throw ValidationError("config file \(config) does not exist") }
             do {
-                o = try JSONDecoder().decode(TrainOptions.self, from: bytes)
+                // Every key is optional in a config file: start from the defaults and overlay it.
+                o = try Self.decodeConfig(bytes, yaml: !config.lowercased().hasSuffix(".json"), data: data, out: out)
                 o.data = data
                 o.out = out
             } catch {
@@ -69,6 +94,7 @@ struct TrainFlags: ParsableArguments {
         if let labelColumn { o.labelColumn = labelColumn }
         if let cycles { o.recipe.unfrozenCycles = cycles }
         if let cycleMult { o.recipe.cycleMult = cycleMult }
+        if let cycleLength { o.recipe.cycleLength = cycleLength }
         if let ttaViews { o.recipe.ttaViews = ttaViews }
         if noMixedPrecision { o.recipe.mixedPrecision = false }
         if noLRFind { o.lrFind = false }

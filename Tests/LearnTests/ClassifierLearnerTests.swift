@@ -1,0 +1,70 @@
+import Foundation
+import NN
+import Testing
+import TestSupport
+import Torch
+import Vision
+@testable import Learn
+
+@Suite("Precompute and TTA on a pretrained classifier", .serialized)
+struct ClassifierLearnerTests {
+    @Test func precomputedAndLiveActivationsGiveTheSameHeadGradients() throws {
+        Torch.manualSeed(0)
+        let classifier = try Classifier(.efficientNetLite0, classes: ["a", "b"])
+        let x = try patternInput(batch: 4, size: 64), y = try Tensor([0, 1, 0, 1] as [Int64])
+        classifier.train()
+        classifier.body.eval()  // a frozen body: fixed BatchNorm statistics, no stochastic depth
+        let tail = classifier.headAfterPooling
+        func headGradients() throws -> [[Float]] { try tail.parameters.map { try #require(try $0.grad).floats() } }
+
+        try classifier.zeroGrad()
+        Torch.manualSeed(5)
+        try Functional.crossEntropy(classifier(x), target: y).backward()
+        let live = try headGradients()
+
+        let features = try Torch.withoutGrad { try classifier.pooledFeatures(x) }
+        try classifier.zeroGrad()
+        Torch.manualSeed(5)  // same dropout masks
+        try Functional.crossEntropy(tail(features), target: y).backward()
+        let precomputed = try headGradients()
+        #expect(live.count == precomputed.count && !live.isEmpty)
+        for (a, b) in zip(live, precomputed) {
+            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst < 1e-5)
+        }
+    }
+
+    @Test func ttaOfAFlipInvariantImageEqualsThePlainPrediction() throws {
+        let folder = try Fixtures.temporaryFolder()
+        var items: [ImageItem] = []
+        for k in 0..<3 {
+            let size = 40
+            var pixels = [UInt8](repeating: 0, count: size * size * 3)
+            for yy in 0..<size {
+                for xx in 0..<size {
+                    let d = abs(2 * xx - (size - 1))  // symmetric about the vertical axis
+                    for c in 0..<3 { pixels[(yy * size + xx) * 3 + c] = UInt8((d * 6 + yy * 3 + c * 40 + k * 50) % 256) }
+                }
+            }
+            let url = folder.appendingPathComponent("\(k).png")
+            // PNG keeps the symmetry exact (JPEG blocks would not).
+            try writePNG(RGBImage(width: size, height: size, pixels: pixels), to: url)
+            items.append(ImageItem(url: url, name: "\(k)", label: k % 2))
+        }
+        let classifier = try Classifier(.efficientNetLite0, classes: ["a", "b"])
+        let loader = DataLoader(ImageDataset(items: items, classes: ["a", "b"]), size: 32, batchSize: 3, normalization: .tfLite)
+        let learner = Learner(model: classifier, groups: classifier.layerGroups, train: loader, valid: nil)
+        var flipOnly = Augmentation()
+        flipOnly.probability = 0
+        let plain = try learner.predictWithTTA(loader, views: 0)
+        let tta = try learner.predictWithTTA(loader, views: 4, augmentation: flipOnly)
+        for (p, q) in zip(plain.probabilities, tta.probabilities) {
+            for (a, b) in zip(p, q) { #expect(abs(a - b) < 1e-4) }
+        }
+    }
+}
+
+/// Writes an 8-bit RGB PNG with libpng's simplified API (via the JPEG-free path of the tests).
+func writePNG(_ image: RGBImage, to url: URL) throws {
+    try PNGWriter.write(image, to: url)
+}
