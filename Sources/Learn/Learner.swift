@@ -36,6 +36,10 @@ public final class Learner {
     public var mixedPrecision = false
     /// Keep BatchNorm layers in frozen groups trainable (fastai's `train_bn`).
     public var trainFrozenBatchNorm = true
+    /// Let the body's BatchNorm layers update their running statistics in training. Off keeps them in
+    /// inference mode while their scale and shift still train (Keras's advice for fine-tuning): the head
+    /// then keeps seeing the feature statistics it was trained on when the body is unfrozen.
+    public var updateBodyBatchNormStatistics = true
     /// Print the per-epoch table and progress bars.
     public var verbose = true
     /// Seeds libtorch's generator before every training batch (dropout), so runs and resumed runs repeat exactly.
@@ -96,7 +100,10 @@ public final class Learner {
                     let isBN = sub is BatchNorm
                     let trainable = !frozen || (isBN && trainFrozenBatchNorm)
                     for (name, p) in sub.namedParameters() where !name.contains(".") { try p.requiringGrad(trainable) }
-                    if let bn = sub as? BatchNorm { bn.updatesStatistics = !frozen || trainFrozenBatchNorm }
+                    let isBody = g < groups.count - 1
+                    if let bn = sub as? BatchNorm {
+                        bn.updatesStatistics = (!frozen || trainFrozenBatchNorm) && (!isBody || updateBodyBatchNormStatistics)
+                    }
                 }
             }
         }

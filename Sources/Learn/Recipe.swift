@@ -19,11 +19,13 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var cycleLength = 1
     public var cycleMult = 2
     /// Discriminative rates for (early body, late body, head), the seed's `[lr/100, lr/10, lr]`.
-    public var unfrozenRates = [3e-5, 3e-4, 1e-3]
+    public var unfrozenRates = [1e-5, 1e-4, 6e-4]
     /// Augmented views for the final TTA score (0: none).
     public var ttaViews = 4
     /// bfloat16 autocast for the training forward passes (faster on CPUs with AVX512-BF16).
     public var mixedPrecision = true
+    /// Keep the body's BatchNorm statistics fixed when unfrozen (their scale and shift still train).
+    public var freezeBatchNormStatistics = true
 
     public init() {}
 
@@ -87,6 +89,7 @@ extension Learner {
         if recipe.unfrozenCycles > 0 {
             try times.time("unfrozen") {
                 trainFrozenBatchNorm = true
+                updateBodyBatchNormStatistics = !recipe.freezeBatchNormStatistics
                 try unfreeze()
                 recorder.phase = "unfrozen"
                 try fitSGDR(rates: recipe.unfrozenRates, cycles: recipe.unfrozenCycles, cycleLength: recipe.cycleLength, cycleMult: recipe.cycleMult)

@@ -67,7 +67,11 @@ public struct PresizeCache: Sendable {
         let progress = ProgressBar("presize \(shorterSide)px", total: items.count)
         let problems = ProblemList()
         let next = AtomicCounter()
+        let mainThreads = Torch.threads
+        defer { Torch.threads = mainThreads }
         DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
+            // One libtorch thread per worker: the workers already use every core.
+            Torch.threads = 1
             while true {
                 let i = next.increment()
                 guard i < items.count else { return }

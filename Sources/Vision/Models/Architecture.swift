@@ -120,8 +120,9 @@ public enum Architecture: String, CaseIterable, Codable, Sendable {
     }
 
     /// A fresh network: the body only (`classes == nil`) or with the original classifier layer.
-    public func makeNetwork(classes: Int?) throws -> Backbone {
-        if let variant = liteVariant { return try EfficientNetLite(variant, classes: classes) }
+    /// `dropConnect` is EfficientNet-Lite's stochastic-depth rate (0.2 in the reference; lower trains faster on few epochs).
+    public func makeNetwork(classes: Int?, dropConnect: Double = 0.2) throws -> Backbone {
+        if let variant = liteVariant { return try EfficientNetLite(variant, classes: classes, dropConnect: dropConnect) }
         if let depth = resNetDepth { return try ResNet(depth, classes: classes) }
         throw VisionError("no network for \(rawValue)")
     }

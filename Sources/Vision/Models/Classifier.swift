@@ -17,7 +17,7 @@ public final class Classifier: Module {
         self.architecture = architecture
         self.classes = classes
         headKind = head
-        body = try architecture.makeNetwork(classes: nil)
+        body = try architecture.makeNetwork(classes: nil, dropConnect: 0.1)
         self.head = try head.make(features: architecture.featureWidth, classes: classes.count)
         super.init()
         registerModule("body", body)

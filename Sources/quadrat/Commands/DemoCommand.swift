@@ -27,12 +27,8 @@ struct DemoCommand: ParsableCommand {
         let counts = try ELPVLayout.write(to: data)
         emit("demo: ELPV laid out in \(data.path): \(counts.train) training images, \(counts.test) held-out test images")
         var options = try flags.options(data: data.path, out: root.appendingPathComponent("run").path)
-        // ELPV cells are photographed from above, and their defects are thin cracks: top-down augmentation and the
-        // cells' native resolution (300 px → 288) with two SGDR cycles of 2 and 4 epochs, unless flags say otherwise.
+        // ELPV cells are photographed from above: top-down augmentation unless a flag says otherwise.
         if flags.augmentation == nil { options.augmentation = "top-down" }
-        if flags.size == nil { options.size = 288 }
-        if flags.cycles == nil { options.recipe.unfrozenCycles = 2 }
-        if flags.cycleLength == nil { options.recipe.cycleLength = 2 }
         let outcome = try TrainingRun(options: options).run()
 
         let testStart = Date()
