@@ -41,17 +41,24 @@ public struct PresizeCache: Sendable {
 
     /// Decodes `source` at a reduced DCT scale where possible and shrinks it to the target size.
     public func presized(_ source: URL) throws -> RGBImage {
-        let decoded = try ImageDecoder(minimumSide: shorterSide).decode(source)
-        guard min(decoded.width, decoded.height) > shorterSide else { return decoded }
-        let resized = try Resize.shorterSide(decoded.tensor(), to: shorterSide)
-        return try RGBImage(tensor: resized)
+        var decoder = ImageDecoder(minimumSide: shorterSide)
+        decoder.fast = true
+        let decoded = try decoder.decode(source)
+        let side = min(decoded.width, decoded.height)
+        guard side > shorterSide else { return decoded }
+        let scale = Double(shorterSide) / Double(side)
+        let (w, h) = decoded.width <= decoded.height
+            ? (shorterSide, Int((Double(decoded.height) * scale).rounded())) : (Int((Double(decoded.width) * scale).rounded()), shorterSide)
+        // The DCT scaling already did the heavy shrinking; what is left is mild, where plain bilinear is right.
+        if scale >= 0.5 { return decoded.resizedBilinear(width: w, height: h) }
+        return try RGBImage(tensor: Resize.shorterSide(decoded.tensor(), to: shorterSide))
     }
 
     @discardableResult
     func store(_ image: RGBImage, at url: URL) throws -> Data {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let temporary = folder.appendingPathComponent(".\(UUID().uuidString).tmp")
-        let bytes = try ImageEncoder.jpeg(image, quality: 94)
+        let bytes = try ImageEncoder.jpeg(image, quality: 92, chromaSubsampling: true)
         try bytes.write(to: temporary)
         // rename(2) replaces atomically; a concurrent writer of the same entry wrote the same bytes.
         if rename(temporary.path, url.path) != 0 {

@@ -11,6 +11,8 @@ import Foundation
 public struct ImageDecoder: Sendable {
     /// Decode at least this many pixels on the shorter side when scaling is possible (nil: full size).
     public var minimumSide: Int?
+    /// Faster, slightly less exact JPEG decoding (libjpeg-turbo's fast DCT and upsampling), for the presize cache.
+    public var fast = false
     /// Colour that transparent PNG pixels are composited on.
     public var background: (r: UInt8, g: UInt8, b: UInt8) = (255, 255, 255)
 
@@ -64,7 +66,8 @@ public struct ImageDecoder: Sendable {
         var buffer = [UInt8](repeating: 0, count: w * h * channels)
         let format = cmyk ? TJPF_CMYK : TJPF_RGB
         let rc = buffer.withUnsafeMutableBufferPointer { out in
-            tjDecompress2(handle, bytes, UInt(bytes.count), out.baseAddress, Int32(w), 0, Int32(h), Int32(format.rawValue), 0)
+            tjDecompress2(handle, bytes, UInt(bytes.count), out.baseAddress, Int32(w), 0, Int32(h), Int32(format.rawValue),
+                          fast ? Int32(TJFLAG_FASTDCT | TJFLAG_FASTUPSAMPLE) : 0)
         }
         if rc != 0 {
             // Warnings (such as stray bytes) still leave a usable image; a premature end does not.

@@ -36,14 +36,15 @@ struct DataBenchmark {
                 for batch in loader.batches(epoch: 0) { n += batch.indices.count }
                 if n != files.count { throw VisionError("loader lost images: \(n) of \(files.count)") }
             }
-            print(name)
+            let bytes = files.compactMap { try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? Int }.reduce(0, +)
+            print("\(name) (\(files.count) files, mean \(bytes / max(1, files.count) / 1024) KiB)")
             print(String(format: "  decode (full size)              %7.0f img/s", decodeRate))
             print(String(format: "  decode + presize, cold cache    %7.0f img/s", presizeRate))
             print(String(format: "  loader from warm cache + aug    %7.0f img/s (%.1f batches/s)", loaderRate, loaderRate / 32))
         }
     }
 
-    /// Photo-like JPEGs: smooth colour gradients plus noise, 1154×866, quality 90.
+    /// Photo-like JPEGs: smooth colour gradients plus sensor-like noise (±6 levels), 1154×866, quality 90.
     func generatePhotos(in folder: URL) throws -> [URL] {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var rng = SeededRandom(seed: 1)
@@ -55,7 +56,7 @@ struct DataBenchmark {
             for y in 0..<h {
                 for x in 0..<w {
                     let base = (y * w + x) * 3
-                    let n = Int(rng.next() % 24)
+                    let n = Int(rng.next() % 13)
                     pixels[base] = UInt8(truncatingIfNeeded: Int(100 + 80 * sin(Double(x) / 90 + phase)) + n)
                     pixels[base + 1] = UInt8(truncatingIfNeeded: Int(120 + 70 * cos(Double(y) / 70 - phase)) + n)
                     pixels[base + 2] = UInt8(truncatingIfNeeded: Int(90 + 60 * sin(Double(x + y) / 150)) + n)
