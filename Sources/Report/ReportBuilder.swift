@@ -122,10 +122,15 @@ public enum ReportBuilder {
         var html = "<section id='training'><h2>Training</h2><div class='charts'>"
         html += SVG.lineChart([.init("train loss (smoothed)", smoothed, color: "#1f77b4"), .init("valid loss", valid, color: "#ff7f0e", dots: true)],
                               title: "Losses", xLabel: "step", yLabel: "loss")
-        let groups = steps.first?.rates.count ?? 0
+        // Phases differ in group count (the precomputed head has one); a step with fewer groups is the head's.
+        let groups = steps.map(\.rates.count).max() ?? 0
         let colors = ["#9467bd", "#8c564b", "#2ca02c", "#17becf"]
-        html += SVG.lineChart((0..<groups).map { g in .init("group \(g + 1)", steps.enumerated().map { (Double($0.offset), $0.element.rates[min(g, $0.element.rates.count - 1)]) }, color: colors[g % 4]) },
-                              title: "Learning-rate schedule used", xLabel: "step", yLabel: "learning rate")
+        html += SVG.lineChart((0..<groups).map { g in
+            .init(g == groups - 1 ? "head" : "body group \(g + 1)", steps.enumerated().compactMap { i, s in
+                let k = s.rates.count == groups ? g : (g == groups - 1 ? s.rates.count - 1 : -1)
+                return k >= 0 ? (Double(i), s.rates[k]) : nil
+            }, color: colors[g % 4])
+        }, title: "Learning-rate schedule used", xLabel: "step", yLabel: "learning rate")
         let metricNames = recorder.epochs.first?.metrics.map(\.name) ?? []
         html += SVG.lineChart(metricNames.enumerated().map { k, name in
             .init(name, recorder.epochs.enumerated().map { (Double($0.offset + 1), $0.element.metrics[k].value) }, color: colors[k % 4], dots: true)

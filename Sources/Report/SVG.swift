@@ -80,7 +80,7 @@ public enum SVG {
     static func tick(_ v: Double) -> String {
         if v == 0 { return "0" }
         let a = abs(v)
-        return a >= 1e4 || a < 1e-2 ? String(format: "%.0e", v) : (a >= 100 ? String(format: "%.0f", v) : String(format: "%.3g", v))
+        return a >= 1e4 || a < 1e-2 ? String(format: "%.1e", v) : (a >= 100 ? String(format: "%.0f", v) : String(format: "%.3g", v))
     }
 
     static func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
