@@ -129,3 +129,37 @@ struct CLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: a.appendingPathComponent("test").path).count == 5)
     }
 }
+
+@Suite("Ctrl-C during training", .serialized)
+struct InterruptTests {
+    @Test func ctrlCSavesACheckpointAndPrintsTheResumeCommand() throws {
+        let data = try makeKaggleDataSet(trainCount: 24, testCount: 1, size: 40)
+        let run = data.appendingPathComponent("run")
+        let binary = Fixtures.folder.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/quadrat")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["train", data.path, "--out", run.path, "--size", "32", "--batch-size", "4", "--cycles", "5", "--tta", "0", "--no-lr-find"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["QUADRAT_QUIET"] = "1"
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Wait for the first unfrozen epoch row, then press Ctrl-C.
+        var seen = ""
+        while !seen.contains("unfrozen") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        kill(process.processIdentifier, SIGINT)
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(seen.contains("unfrozen"))
+        #expect(process.terminationStatus != 0)
+        #expect(errors.contains("checkpoint saved to \(run.appendingPathComponent("interrupted.safetensors").path)"), "\(errors)")
+        #expect(errors.contains("resume with:") && errors.contains("--resume"))
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("interrupted.safetensors").path))
+    }
+}
