@@ -153,3 +153,20 @@ struct DataTests {
         #expect(moved == [0, 7, 56, 63])
     }
 }
+
+@Suite("Batch stream lifetime")
+struct BatchStreamLifetimeTests {
+    @Test func droppingAStreamEarlyStopsItsWorkers() throws {
+        let root = try makeKaggleDataSet(trainCount: 40, testCount: 1, size: 32)
+        let loader = DataLoader(try DataSource.labelled(root), size: 16, batchSize: 2, normalization: .imageNet)
+        weak var weakStream: BatchStream?
+        do {
+            let stream = loader.batches(epoch: 0)
+            weakStream = stream
+            _ = stream.next()  // take one batch of 20, then walk away
+        }
+        #expect(weakStream == nil)
+        // A fresh stream still yields everything.
+        #expect(Array(loader.batches(epoch: 0)).count == 20)
+    }
+}

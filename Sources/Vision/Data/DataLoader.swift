@@ -103,72 +103,85 @@ public final class DataLoader: @unchecked Sendable {
     }
 }
 
-/// Batches in order, built ahead on worker threads. Stops its workers when dropped.
+/// Batches in order, built ahead on worker threads. Dropping the stream (for example when a fit
+/// is cancelled mid-epoch) stops its workers: they hold only the shared ``Buffer``, never the stream.
 public final class BatchStream: Sequence, IteratorProtocol, @unchecked Sendable {
-    private let loader: DataLoader
-    private let plan: [[Int]]
-    private let epoch: Int, view: Int
-    private var ready: [Int: Result<Batch?, Error>] = [:]
-    private var nextToHand = 0
-    private var nextToBuild = 0
-    private var cancelled = false
-    private let condition = NSCondition()
+    /// What the workers and the consumer share.
+    final class Buffer: @unchecked Sendable {
+        let loader: DataLoader
+        let plan: [[Int]]
+        let epoch: Int, view: Int
+        var ready: [Int: Result<Batch?, Error>] = [:]
+        var nextToHand = 0
+        var nextToBuild = 0
+        var cancelled = false
+        let condition = NSCondition()
+
+        init(loader: DataLoader, plan: [[Int]], epoch: Int, view: Int) {
+            self.loader = loader
+            self.plan = plan
+            self.epoch = epoch
+            self.view = view
+        }
+
+        func work() {
+            while true {
+                condition.lock()
+                while !cancelled, nextToBuild < plan.count, nextToBuild - nextToHand >= loader.prefetch { condition.wait() }
+                if cancelled || nextToBuild >= plan.count {
+                    condition.unlock()
+                    return
+                }
+                let index = nextToBuild
+                nextToBuild += 1
+                condition.unlock()
+                let result = Result { try loader.makeBatch(plan[index], epoch: epoch, batch: index, view: view) }
+                condition.lock()
+                ready[index] = result
+                condition.broadcast()
+                condition.unlock()
+            }
+        }
+    }
+
+    private let buffer: Buffer
 
     init(loader: DataLoader, plan: [[Int]], epoch: Int, view: Int) {
-        self.loader = loader
-        self.plan = plan
-        self.epoch = epoch
-        self.view = view
+        let buffer = Buffer(loader: loader, plan: plan, epoch: epoch, view: view)
+        self.buffer = buffer
         for _ in 0..<Swift.max(1, loader.workers) {
-            Thread.detachNewThread { [weak self] in self?.work() }
+            Thread.detachNewThread { buffer.work() }
         }
     }
 
     deinit {
-        condition.lock()
-        cancelled = true
-        condition.broadcast()
-        condition.unlock()
+        buffer.condition.lock()
+        buffer.cancelled = true
+        buffer.ready = [:]
+        buffer.condition.broadcast()
+        buffer.condition.unlock()
     }
 
-    public var count: Int { plan.count }
+    public var count: Int { buffer.plan.count }
 
-    private func work() {
-        while true {
-            condition.lock()
-            while !cancelled, nextToBuild < plan.count, nextToBuild - nextToHand >= loader.prefetch { condition.wait() }
-            if cancelled || nextToBuild >= plan.count {
-                condition.unlock()
-                return
-            }
-            let index = nextToBuild
-            nextToBuild += 1
-            condition.unlock()
-            let result = Result { try loader.makeBatch(plan[index], epoch: epoch, batch: index, view: view) }
-            condition.lock()
-            ready[index] = result
-            condition.broadcast()
-            condition.unlock()
-        }
-    }
-
-    /// The next batch; batches whose images all failed are passed over. A libtorch error stops the stream.
+    /// The next batch; batches whose images all failed are passed over. A libtorch error is reported and skipped.
     public func next() -> Batch? {
+        let b = buffer
         while true {
-            condition.lock()
-            guard nextToHand < plan.count else {
-                condition.unlock()
+            b.condition.lock()
+            guard b.nextToHand < b.plan.count else {
+                b.condition.unlock()
                 return nil
             }
-            while ready[nextToHand] == nil { condition.wait() }
-            let result = ready.removeValue(forKey: nextToHand)
-            nextToHand += 1
-            condition.broadcast()
-            condition.unlock()
+            while b.ready[b.nextToHand] == nil { b.condition.wait() }
+            let result = b.ready.removeValue(forKey: b.nextToHand)
+            b.nextToHand += 1
+            b.condition.broadcast()
+            b.condition.unlock()
             switch result {
             case .success(let batch?)?: return batch
             case .failure(let error)?:
-                loader.skipped.append(DataProblem(.corruptImage, path: "batch \(nextToHand - 1)", "could not be built: \(error)"))
+                b.loader.skipped.append(DataProblem(.corruptImage, path: "batch \(b.nextToHand - 1)", "could not be built: \(error)"))
             default: continue
             }
         }
