@@ -3,11 +3,10 @@ import Testing
 import TestSupport
 import Vision
 
-/// Runs the built `quadrat` binary (make test builds it first).
-func quadrat(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-    let binary = Fixtures.folder.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/quadrat")
+/// Starts the built `quadrat` binary (make test builds it first) with quiet progress; returns its output pipes.
+func launchQuadrat(_ arguments: [String]) throws -> (process: Process, out: Pipe, err: Pipe) {
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = Fixtures.folder.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/quadrat")
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["QUADRAT_QUIET"] = "1"
@@ -16,6 +15,12 @@ func quadrat(_ arguments: [String]) throws -> (status: Int32, output: String, er
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    return (process, out, err)
+}
+
+/// Runs `quadrat` to the end.
+func quadrat(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+    let (process, out, err) = try launchQuadrat(arguments)
     // Read both pipes while the process runs, so a full pipe cannot block it.
     nonisolated(unsafe) var errorData = Data()
     let reader = Thread { errorData = err.fileHandleForReading.readDataToEndOfFile() }
@@ -135,17 +140,7 @@ struct InterruptTests {
     @Test func ctrlCSavesACheckpointAndPrintsTheResumeCommand() throws {
         let data = try makeKaggleDataSet(trainCount: 24, testCount: 1, size: 40)
         let run = data.appendingPathComponent("run")
-        let binary = Fixtures.folder.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/quadrat")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["train", data.path, "--out", run.path, "--size", "32", "--batch-size", "4", "--cycles", "5", "--tta", "0", "--no-lr-find"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["QUADRAT_QUIET"] = "1"
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
+        let (process, out, err) = try launchQuadrat(["train", data.path, "--out", run.path, "--size", "32", "--batch-size", "4", "--cycles", "5", "--tta", "0", "--no-lr-find"])
         // Wait for the first unfrozen epoch row, then press Ctrl-C.
         var seen = ""
         while !seen.contains("unfrozen") {

@@ -29,10 +29,8 @@ public enum Checkpoint {
         else { throw PickleError(source: source, offset: 0, message: "unexpected persistent id \(pid)") }
         var reference = StorageReference(key: key, dtype: dtype, count: count)
         // Legacy storage views: (view_key, offset, view_size) in the sixth field.
-        if items.count >= 6, let view = items[5].asTuple, view.count == 3, let viewKey = view[0].asString,
-           let offset = view[1].asInt, let size = view[2].asInt {
+        if items.count >= 6, let view = items[5].asTuple, view.count == 3, let offset = view[1].asInt, let size = view[2].asInt {
             reference = StorageReference(key: key, dtype: dtype, count: size, viewOffset: offset)
-            _ = viewKey
         }
         return .storage(reference)
     }
