@@ -26,6 +26,9 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var mixedPrecision = true
     /// Keep the body's BatchNorm statistics fixed when unfrozen (their scale and shift still train).
     public var freezeBatchNormStatistics = true
+    /// First layer group trained in the unfrozen phase: 0 trains every group; 1 keeps the early body
+    /// (stem and high-resolution stages) fixed, BatchNorm included, which skips its backward pass.
+    public var unfrozenFrom = 0
 
     public init() {}
 
@@ -88,9 +91,9 @@ extension Learner {
         }
         if recipe.unfrozenCycles > 0 {
             try times.time("unfrozen") {
-                trainFrozenBatchNorm = true
+                trainFrozenBatchNorm = false
                 updateBodyBatchNormStatistics = !recipe.freezeBatchNormStatistics
-                try unfreeze()
+                try freeze(upTo: recipe.unfrozenFrom)
                 recorder.phase = "unfrozen"
                 try fitSGDR(rates: recipe.unfrozenRates, cycles: recipe.unfrozenCycles, cycleLength: recipe.cycleLength, cycleMult: recipe.cycleMult)
             }

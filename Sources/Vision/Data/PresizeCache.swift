@@ -35,30 +35,69 @@ public struct PresizeCache: Sendable {
             return image
         }
         // Return what the cache now holds (the JPEG round trip), so the first use and later ones see the same pixels.
-        let stored = try store(try presized(source), at: cached)
+        let stored = try store(try presizedJPEG(source), at: cached)
         return try ImageDecoder().decode([UInt8](stored), source: cached)
+    }
+
+    /// The cache entry for `source`: a JPEG whose shorter side is `shorterSide` (or less, for smaller images).
+    /// JPEGs are shrunk in their own YCbCr planes, which skips two colour conversions; other images via RGB.
+    public func presizedJPEG(_ source: URL) throws -> Data {
+        let bytes: [UInt8]
+        do {
+            bytes = [UInt8](try Data(contentsOf: source))
+        } catch {
+            throw ImageError(source, "cannot be read: \(error.localizedDescription)")
+        }
+        if ImageDecoder.format(of: bytes) == .jpeg, let planes = try JPEGPlanes.decode(bytes, minimumSide: shorterSide, source: source) {
+            let side = min(planes.width, planes.height)
+            let scale = Double(shorterSide) / Double(side)
+            if side <= shorterSide { return try planes.jpeg(quality: Self.quality) }
+            if scale >= 0.5 {
+                let (w, h) = targetSize(width: planes.width, height: planes.height)
+                return try planes.resized(width: w, height: h).jpeg(quality: Self.quality)
+            }
+        }
+        return try ImageEncoder.jpeg(try presized(bytes, source: source), quality: Self.quality, chromaSubsampling: true)
+    }
+
+    /// JPEG quality of cache entries.
+    static let quality = 92
+
+    /// Width and height with the shorter side at `shorterSide` and the aspect ratio kept.
+    func targetSize(width: Int, height: Int) -> (Int, Int) {
+        let scale = Double(shorterSide) / Double(min(width, height))
+        return width <= height
+            ? (shorterSide, Int((Double(height) * scale).rounded())) : (Int((Double(width) * scale).rounded()), shorterSide)
     }
 
     /// Decodes `source` at a reduced DCT scale where possible and shrinks it to the target size.
     public func presized(_ source: URL) throws -> RGBImage {
+        let bytes: [UInt8]
+        do {
+            bytes = [UInt8](try Data(contentsOf: source))
+        } catch {
+            throw ImageError(source, "cannot be read: \(error.localizedDescription)")
+        }
+        return try presized(bytes, source: source)
+    }
+
+    func presized(_ bytes: [UInt8], source: URL) throws -> RGBImage {
         var decoder = ImageDecoder(minimumSide: shorterSide)
         decoder.fast = true
-        let decoded = try decoder.decode(source)
+        let decoded = try decoder.decode(bytes, source: source)
         let side = min(decoded.width, decoded.height)
         guard side > shorterSide else { return decoded }
         let scale = Double(shorterSide) / Double(side)
-        let (w, h) = decoded.width <= decoded.height
-            ? (shorterSide, Int((Double(decoded.height) * scale).rounded())) : (Int((Double(decoded.width) * scale).rounded()), shorterSide)
+        let (w, h) = targetSize(width: decoded.width, height: decoded.height)
         // The DCT scaling already did the heavy shrinking; what is left is mild, where plain bilinear is right.
         if scale >= 0.5 { return decoded.resizedBilinear(width: w, height: h) }
         return try RGBImage(tensor: Resize.shorterSide(decoded.tensor(), to: shorterSide))
     }
 
     @discardableResult
-    func store(_ image: RGBImage, at url: URL) throws -> Data {
+    func store(_ bytes: Data, at url: URL) throws -> Data {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let temporary = folder.appendingPathComponent(".\(UUID().uuidString).tmp")
-        let bytes = try ImageEncoder.jpeg(image, quality: 92, chromaSubsampling: true)
         try bytes.write(to: temporary)
         // rename(2) replaces atomically; a concurrent writer of the same entry wrote the same bytes.
         if rename(temporary.path, url.path) != 0 {
@@ -84,7 +123,7 @@ public struct PresizeCache: Sendable {
                 guard i < items.count else { return }
                 do {
                     let cached = try entry(for: items[i].url)
-                    if !FileManager.default.fileExists(atPath: cached.path) { try store(try presized(items[i].url), at: cached) }
+                    if !FileManager.default.fileExists(atPath: cached.path) { try store(try presizedJPEG(items[i].url), at: cached) }
                 } catch {
                     problems.append(DataProblem(.corruptImage, path: items[i].url.path, "\(error)"))
                 }

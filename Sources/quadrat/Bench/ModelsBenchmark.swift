@@ -55,10 +55,17 @@ struct ModelsBenchmark {
         try copyBF16.prepareForInference(dtype: .bfloat16)
         let xBF16 = try xCL.to(.bfloat16)
 
-        func trainer(_ format: MemoryFormat, autocast: Bool = false) throws -> () throws -> Void {
+        func trainer(_ format: MemoryFormat, autocast: Bool = false, earlyBodyFrozen: Bool = false) throws -> () throws -> Void {
             let net = try arch.makeNetwork(classes: 1000)
             net.train()
             try net.convert(to: format)
+            if earlyBodyFrozen, let backbone = net as? Backbone, let early = backbone.bodyGroups.first {
+                // As Recipe.unfrozenFrom = 1: no gradients (and so no backward pass) for the early body.
+                for module in early {
+                    for p in module.parameters { try p.requiringGrad(false) }
+                    for (_, sub) in module.namedModules() { (sub as? BatchNorm)?.updatesStatistics = false }
+                }
+            }
             let input = format == .channelsLast ? xCL : x
             let optimizer = SGD(net.parameters, learningRate: 0.01, momentum: 0.9)
             return {
@@ -79,6 +86,7 @@ struct ModelsBenchmark {
             ("training NCHW", try trainer(.contiguous)),
             ("training channels-last", try trainer(.channelsLast)),
             ("training CL, bfloat16 autocast", try trainer(.channelsLast, autocast: true)),
+            ("training CL, bf16, early body frozen", try trainer(.channelsLast, autocast: true, earlyBodyFrozen: true)),
         ]
     }
 
