@@ -51,3 +51,31 @@ struct RecipeBatchNormSwitchTests {
         #expect(try losses(true) != losses(false))
     }
 }
+
+@Suite("Recipe early-body freeze")
+struct RecipeUnfrozenFromTests {
+    /// `unfrozenFrom = 1` keeps the early body (BatchNorm included) bit-identical through the unfrozen
+    /// phase while the late body trains.
+    @Test func earlyBodyStaysFixed() throws {
+        let root = try makeKaggleDataSet(trainCount: 16, testCount: 1, size: 40)
+        let data = try DataSource.labelled(root)
+        Torch.manualSeed(0)
+        let classifier = try Classifier(.efficientNetLite0, classes: data.classes)
+        let loader = DataLoader(data, size: 32, batchSize: 8, shuffle: true, normalization: .tfLite)
+        let learner = try Learner(classifier, train: loader, valid: nil)
+        learner.verbose = false
+        func snapshot(_ group: Int) throws -> [[Float]] {
+            try classifier.layerGroups[group].flatMap(\.parameters).map { try $0.floats() }
+        }
+        let (early, late) = (try snapshot(0), try snapshot(1))
+        var recipe = Recipe()
+        recipe.precomputeEpochs = 0
+        recipe.headCycles = 0
+        recipe.unfrozenCycles = 1
+        recipe.unfrozenFrom = 1
+        _ = try learner.run(recipe, classifier: classifier, trainLoader: loader, validLoader: nil, featureKey: nil)
+        #expect(try snapshot(0) == early)
+        #expect(try snapshot(1) != late)
+        #expect(classifier.layerGroups[0].flatMap(\.parameters).allSatisfy { !$0.requiresGrad })
+    }
+}

@@ -125,6 +125,9 @@ public final class BatchStream: Sequence, IteratorProtocol, @unchecked Sendable 
         }
 
         func work() {
+            // One libtorch thread per worker: otherwise each worker starts its own OpenMP team, and on a
+            // machine with few cores the spinning teams starve the training thread's (measured: 2× slower).
+            Torch.threads = 1
             while true {
                 condition.lock()
                 while !cancelled, nextToBuild < plan.count, nextToBuild - nextToHand >= loader.prefetch { condition.wait() }

@@ -55,10 +55,14 @@ struct ModelsBenchmark {
         try copyBF16.prepareForInference(dtype: .bfloat16)
         let xBF16 = try xCL.to(.bfloat16)
 
-        func trainer(_ format: MemoryFormat, autocast: Bool = false, earlyBodyFrozen: Bool = false) throws -> () throws -> Void {
+        func trainer(_ format: MemoryFormat, autocast: Bool = false, earlyBodyFrozen: Bool = false, fixedStatistics: Bool = false) throws -> () throws -> Void {
             let net = try arch.makeNetwork(classes: 1000)
             net.train()
             try net.convert(to: format)
+            if fixedStatistics {
+                // As Recipe.freezeBatchNormStatistics: BatchNorm normalises with its running statistics.
+                for (_, sub) in net.namedModules() { (sub as? BatchNorm)?.updatesStatistics = false }
+            }
             if earlyBodyFrozen, let backbone = net as? Backbone, let early = backbone.bodyGroups.first {
                 // As Recipe.unfrozenFrom = 1: no gradients (and so no backward pass) for the early body.
                 for module in early {
@@ -87,6 +91,8 @@ struct ModelsBenchmark {
             ("training channels-last", try trainer(.channelsLast)),
             ("training CL, bfloat16 autocast", try trainer(.channelsLast, autocast: true)),
             ("training CL, bf16, early body frozen", try trainer(.channelsLast, autocast: true, earlyBodyFrozen: true)),
+            ("training CL, bf16, BN statistics fixed", try trainer(.channelsLast, autocast: true, fixedStatistics: true)),
+            ("training CL, bf16, both (the recipe)", try trainer(.channelsLast, autocast: true, earlyBodyFrozen: true, fixedStatistics: true)),
         ]
     }
 
