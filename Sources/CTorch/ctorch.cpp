@@ -11,6 +11,9 @@
 #include <torch/version.h>
 
 #include <atomic>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <cstring>
 #include <string>
 
@@ -81,6 +84,18 @@ void qt_free(qt_tensor t) {
 int64_t qt_live_tensors(void) { return live.load(std::memory_order_relaxed); }
 
 void qt_set_num_threads(int n) { QT_GUARD(, at::set_num_threads(n);) }
+int qt_keep_freed_memory(void) {
+#if defined(__GLIBC__)
+    // glibc serves blocks above the mmap threshold with mmap and unmaps them on free; 32 MiB is the
+    // largest threshold it accepts. Never trimming the heap top keeps those pages for the next batch.
+    int ok = mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    ok &= mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    ok &= mallopt(M_TOP_PAD, 256 << 20);
+    return ok;
+#else
+    return 0;
+#endif
+}
 int qt_get_num_threads(void) { QT_GUARD(-1, return at::get_num_threads();) }
 void qt_manual_seed(uint64_t seed) { QT_GUARD(, at::manual_seed(seed);) }
 

@@ -83,9 +83,12 @@ extension Learner {
         return rates[index]
     }
 
+    /// The rate of the steepest fall, skipping the first tenth of the curve, where the smoothed loss
+    /// is still mostly the first batches' noise (fastai v1 skips the first 10 of 100 points the same way).
     static func steepest(_ rates: [Double], _ losses: [Double]) -> Double {
-        var best = 1, slope = Double.infinity
-        for i in 1..<(losses.count - 1) {
+        let first = max(1, min(losses.count / 10, losses.count - 2))
+        var best = first, slope = Double.infinity
+        for i in first..<(losses.count - 1) {
             let s = (losses[i + 1] - losses[i - 1]) / (log(rates[i + 1]) - log(rates[i - 1]))
             if s < slope { slope = s; best = i }
         }

@@ -15,8 +15,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var headCycles = 1
     public var headCycleLength = 1
     /// SGDR cycles with all layers unfrozen; cycle k lasts `cycleLength × cycleMult^k` epochs.
-    public var unfrozenCycles = 3
-    public var cycleLength = 1
+    public var unfrozenCycles = 2
+    public var cycleLength = 6
     public var cycleMult = 2
     /// Discriminative rates for (early body, late body, head), the seed's `[lr/100, lr/10, lr]`.
     public var unfrozenRates = [1e-5, 1e-4, 6e-4]
@@ -28,7 +28,7 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var freezeBatchNormStatistics = true
     /// First layer group trained in the unfrozen phase: 0 trains every group; 1 keeps the early body
     /// (stem and high-resolution stages) fixed, BatchNorm included, which skips its backward pass.
-    public var unfrozenFrom = 0
+    public var unfrozenFrom = 1
 
     public init() {}
 

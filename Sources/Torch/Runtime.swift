@@ -12,6 +12,12 @@ public enum Torch {
         set { qt_set_num_threads(Int32(max(1, newValue))) }
     }
 
+    /// Keeps freed memory in the process instead of handing big tensors' pages back to the kernel after
+    /// every batch (glibc's default above its mmap threshold); the kernel's zeroing of fresh pages was
+    /// a fifth of an EfficientNet-Lite0 training step on this 2-core machine. Call once at start-up.
+    @discardableResult
+    public static func keepFreedMemory() -> Bool { qt_keep_freed_memory() == 1 }
+
     /// Sets the thread count to the number of cores (or `QUADRAT_THREADS`).
     public static func useAllCores() {
         if let text = getenvString("QUADRAT_THREADS"), let n = Int(text), n > 0 {

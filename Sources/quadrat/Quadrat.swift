@@ -10,4 +10,9 @@ struct Quadrat: ParsableCommand {
         version: "0.1.0 (libtorch \(Torch.version))",
         subcommands: [CheckCommand.self, ExploreCommand.self, PresizeCommand.self, LRFindCommand.self, TrainCommand.self, PredictCommand.self, EvaluateCommand.self, InterpretCommand.self, ClassifyCommand.self, BenchCommand.self, DemoCommand.self]
     )
+
+    static func main() {
+        Torch.keepFreedMemory()
+        main(nil)
+    }
 }

@@ -30,6 +30,9 @@ void qt_free(qt_tensor t);
 int64_t qt_live_tensors(void);
 
 void qt_set_num_threads(int n);
+/// Keeps freed memory in the process (glibc mallopt) instead of returning each big tensor's pages to
+/// the kernel, which hands out fresh zeroed pages for the next batch. Returns 1 when glibc took it.
+int qt_keep_freed_memory(void);
 int qt_get_num_threads(void);
 void qt_manual_seed(uint64_t seed);
 /// Returns the libtorch version as "major.minor.patch".
