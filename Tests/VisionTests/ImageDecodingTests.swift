@@ -97,24 +97,4 @@ struct ImageDecodingTests {
         // Resize.shorterSide keeps the aspect ratio.
         #expect(try Resize.shorterSide(source[0], to: 30).shape == [3, 30, 41])
     }
-
-    /// The presize cache shrinks JPEGs in their YCbCr planes (CMYK and rotated files go through RGB):
-    /// each entry must come out upright at the right size and be at least as close to the exact RGB
-    /// shrink as an RGB-path entry (shrink in RGB, then a 4:2:0 JPEG) is.
-    @Test(arguments: ["baseline.jpg", "progressive.jpg", "gray.jpg", "cmyk.jpg", "exif6.jpg"])
-    func presizeInPlanesIsAsFaithfulAsTheRGBPath(name: String) throws {
-        let cache = PresizeCache(shorterSide: 20, folder: FileManager.default.temporaryDirectory.appendingPathComponent("unused"))
-        let source = Fixtures.url("images/\(name)")
-        let exact = try cache.presized(source)
-        let entry = try ImageDecoder().decode([UInt8](cache.presizedJPEG(source)), source: source)
-        let rgbEntry = try ImageDecoder().decode([UInt8](ImageEncoder.jpeg(exact, quality: 92, chromaSubsampling: true)), source: source)
-        #expect(entry.width == exact.width && entry.height == exact.height, "\(name)")
-        #expect(min(entry.width, entry.height) == 20, "\(name): \(entry.width)×\(entry.height)")
-        func meanDifference(_ a: RGBImage) -> Double {
-            Double(zip(a.pixels, exact.pixels).map { abs(Int($0) - Int($1)) }.reduce(0, +)) / Double(max(1, a.pixels.count))
-        }
-        #expect(meanDifference(entry) <= meanDifference(rgbEntry) + 0.5, "\(name): \(meanDifference(entry)) vs \(meanDifference(rgbEntry))")
-        let (r, g, b) = entry[x: 1, y: 1]  // the white marker stays top-left
-        #expect(r > 180 && g > 180 && b > 180, "\(name): marker is \(r),\(g),\(b)")
-    }
 }

@@ -16,9 +16,6 @@ public struct Augmentation: Codable, Sendable, Equatable {
     public var maxLighting = 0.2
     /// Probability of applying each of rotation, zoom and lighting to an image.
     public var probability = 0.75
-    /// A fixed symmetry of the square instead of random flips (0–7: bit 0 horizontal flip, bit 1 vertical
-    /// flip, bit 2 transpose); see ``symmetry(_:)``.
-    public var symmetry: Int?
 
     public init() {}
 
@@ -32,29 +29,13 @@ public struct Augmentation: Codable, Sendable, Equatable {
         return a
     }
 
-    /// The `k`-th of the eight exact symmetries of a square (flips and 90° turns) and nothing else:
-    /// the test-time views of top-down photos, free of interpolation and of filled-in borders.
-    public static func symmetry(_ k: Int) -> Augmentation {
-        var a = Augmentation()
-        a.symmetry = k & 7
-        a.maxRotation = 0
-        a.maxZoom = 1
-        a.maxLighting = 0
-        a.probability = 0
-        return a
-    }
-
     /// The 2×3 matrices (output → input, normalised coordinates) and lighting factors for `count` images.
     public func draw(count: Int, random: inout SeededRandom) -> (theta: [Float], contrast: [Float], brightness: [Float]) {
         var theta: [Float] = [], contrast: [Float] = [], brightness: [Float] = []
         for _ in 0..<count {
             var a = 1.0, b = 0.0, c = 0.0, d = 1.0  // [[a b] [c d]]
-            if let k = symmetry {
-                if k & 1 != 0 { a = -a; c = -c }
-                if k & 2 != 0 { b = -b; d = -d }
-                if k & 4 != 0 { (a, b, c, d) = (b, a, d, c) }
-            } else if horizontalFlip, random.unit() < 0.5 { a = -a; c = -c }
-            if dihedral, symmetry == nil {
+            if horizontalFlip, random.unit() < 0.5 { a = -a; c = -c }
+            if dihedral {
                 if random.unit() < 0.5 { b = -b; d = -d }  // vertical flip
                 if random.unit() < 0.5 { (a, b, c, d) = (b, a, d, c) }  // transpose: with the flips, all 8 turns
             }
