@@ -68,7 +68,35 @@ extension RGBImage {
     /// Bilinear resize in plain Swift (pixel centres aligned). Without a low-pass filter it is only
     /// right for mild shrinking (scale ≥ 0.5); stronger shrinking goes through `Resize.shorterSide`.
     public func resizedBilinear(width newWidth: Int, height newHeight: Int) -> RGBImage {
-        RGBImage(width: newWidth, height: newHeight,
-                 pixels: Bilinear.resize(pixels, width: width, height: height, channels: 3, toWidth: newWidth, toHeight: newHeight))
+        func taps(_ from: Int, _ to: Int) -> (lo: [Int], hi: [Int], w: [Int]) {
+            let scale = Double(from) / Double(to)
+            var lo = [Int](repeating: 0, count: to), hi = lo, w = lo
+            for i in 0..<to {
+                let s = max(0, (Double(i) + 0.5) * scale - 0.5)
+                let f = min(Int(s), from - 1)
+                lo[i] = f
+                hi[i] = min(f + 1, from - 1)
+                w[i] = Int((s - Double(f)) * 256)  // 8-bit fixed-point weight
+            }
+            return (lo, hi, w)
+        }
+        let xs = taps(width, newWidth), ys = taps(height, newHeight)
+        var out = [UInt8](repeating: 0, count: newWidth * newHeight * 3)
+        pixels.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                for y in 0..<newHeight {
+                    let r0 = ys.lo[y] * width * 3, r1 = ys.hi[y] * width * 3, wy = ys.w[y]
+                    for x in 0..<newWidth {
+                        let a = xs.lo[x] * 3, b = xs.hi[x] * 3, wx = xs.w[x]
+                        for c in 0..<3 {
+                            let top = Int(p[r0 + a + c]) * (256 - wx) + Int(p[r0 + b + c]) * wx
+                            let bottom = Int(p[r1 + a + c]) * (256 - wx) + Int(p[r1 + b + c]) * wx
+                            o[(y * newWidth + x) * 3 + c] = UInt8((top * (256 - wy) + bottom * wy + 32768) >> 16)
+                        }
+                    }
+                }
+            }
+        }
+        return RGBImage(width: newWidth, height: newHeight, pixels: out)
     }
 }
