@@ -22,7 +22,7 @@ struct ModelsBenchmark {
         var rows: [Row] = []
         for arch in architectures {
             for (mode, work) in try modes(arch) {
-                let label = arch.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0) + mode.padding(toLength: 34, withPad: " ", startingAt: 0)
+                let label = arch.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0) + mode.padding(toLength: 42, withPad: " ", startingAt: 0)
                 let rate: Double
                 do {
                     rate = try measure(work)
