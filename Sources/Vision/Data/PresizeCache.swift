@@ -37,21 +37,9 @@ public struct PresizeCache: Sendable {
         return try ImageDecoder().decode([UInt8](stored), source: cached)
     }
 
-    /// The cache entry for `source`: a JPEG whose shorter side is `shorterSide` (or less, for smaller images).
-    /// (Shrinking JPEGs in their own YCbCr planes, skipping the colour conversions, was tried and measured
-    /// slower: libjpeg-turbo's SIMD conversions are cheap next to the per-plane copies.)
+    /// The cache entry's bytes for `source`: a 4:2:0 JPEG (quality 92) of ``presized(_:)``.
     public func presizedJPEG(_ source: URL) throws -> Data {
-        try ImageEncoder.jpeg(try presized(source), quality: Self.quality, chromaSubsampling: true)
-    }
-
-    /// JPEG quality of cache entries.
-    static let quality = 92
-
-    /// Width and height with the shorter side at `shorterSide` and the aspect ratio kept.
-    func targetSize(width: Int, height: Int) -> (Int, Int) {
-        let scale = Double(shorterSide) / Double(min(width, height))
-        return width <= height
-            ? (shorterSide, Int((Double(height) * scale).rounded())) : (Int((Double(width) * scale).rounded()), shorterSide)
+        try ImageEncoder.jpeg(try presized(source), quality: 92, chromaSubsampling: true)
     }
 
     /// Decodes `source` at a reduced DCT scale where possible and shrinks it to the target size.
@@ -62,7 +50,8 @@ public struct PresizeCache: Sendable {
         let side = min(decoded.width, decoded.height)
         guard side > shorterSide else { return decoded }
         let scale = Double(shorterSide) / Double(side)
-        let (w, h) = targetSize(width: decoded.width, height: decoded.height)
+        let (w, h) = decoded.width <= decoded.height
+            ? (shorterSide, Int((Double(decoded.height) * scale).rounded())) : (Int((Double(decoded.width) * scale).rounded()), shorterSide)
         // The DCT scaling already did the heavy shrinking; what is left is mild, where plain bilinear is right.
         if scale >= 0.5 { return decoded.resizedBilinear(width: w, height: h) }
         return try RGBImage(tensor: Resize.shorterSide(decoded.tensor(), to: shorterSide))

@@ -13,22 +13,31 @@ struct LabelledPredictions {
     var items: [ImageItem]
     var skipped: [DataProblem]
 
-    init(model: String, data: String, tta: Bool, nameColumn: String?, labelColumn: String?) throws {
+    init(_ arguments: LabelledDataArguments) throws {
         Torch.useAllCores()
-        let saved = try SavedModel(URL(fileURLWithPath: model))
-        let dataset = try DataSource.labelled(URL(fileURLWithPath: data), nameColumn: nameColumn, labelColumn: labelColumn, classes: saved.classes)
+        let saved = try SavedModel(URL(fileURLWithPath: arguments.model))
+        let dataset = try DataSource.labelled(URL(fileURLWithPath: arguments.data), nameColumn: arguments.nameColumn, labelColumn: arguments.labelColumn, classes: saved.classes)
         for p in dataset.problems { FileHandle.standardError.write(Data("left out: \(p)\n".utf8)) }
-        let result = try saved.predict(dataset, ttaViews: tta ? 4 : 0, augmentation: saved.augmentation)
+        let result = try saved.predict(dataset, ttaViews: arguments.tta ? 4 : 0, augmentation: saved.augmentation)
         self.saved = saved
         self.dataset = dataset
         probabilities = result.probabilities
         items = result.items.map { dataset.items[$0] }
         skipped = dataset.problems + result.skipped
         for p in result.skipped { FileHandle.standardError.write(Data("skipped: \(p)\n".utf8)) }
-        guard !items.isEmpty else { throw ValidationError("none of the images in \(data) could be read") }
+        guard !items.isEmpty else { throw ValidationError("none of the images in \(arguments.data) could be read") }
     }
 
     var labels: [Int] { items.map { $0.label ?? 0 } }
+}
+
+/// The arguments of commands that score a saved model on labelled data (`evaluate`, `interpret`).
+struct LabelledDataArguments: ParsableArguments {
+    @Argument(help: "The model file written by `quadrat train`.") var model: String
+    @Argument(help: "A labelled data folder (Kaggle layout or class folders) or a labels CSV.") var data: String
+    @Flag(help: "Test-time augmentation (plain + 4 augmented views).") var tta = false
+    @Option(name: .customLong("name-column"), help: "CSV column with image names (default: the first).") var nameColumn: String?
+    @Option(name: .customLong("label-column"), help: "CSV column with labels (default: the second).") var labelColumn: String?
 }
 
 /// `quadrat evaluate MODEL DATA`.
@@ -39,14 +48,10 @@ struct EvaluateCommand: ParsableCommand {
         discussion: "Example: quadrat evaluate runs/invasive/model.safetensors ~/invasive-holdout --tta"
     )
 
-    @Argument(help: "The model file written by `quadrat train`.") var model: String
-    @Argument(help: "A labelled data folder (Kaggle layout or class folders) or a labels CSV.") var data: String
-    @Flag(help: "Test-time augmentation (plain + 4 augmented views).") var tta = false
-    @Option(name: .customLong("name-column")) var nameColumn: String?
-    @Option(name: .customLong("label-column")) var labelColumn: String?
+    @OptionGroup var arguments: LabelledDataArguments
 
     func run() throws {
-        let p = try LabelledPredictions(model: model, data: data, tta: tta, nameColumn: nameColumn, labelColumn: labelColumn)
+        let p = try LabelledPredictions(arguments)
         let classes = p.saved.classes
         print("images: \(p.items.count)")
         print(String(format: "accuracy: %.4f", Metrics.accuracy(probabilities: p.probabilities, labels: p.labels)))
@@ -70,18 +75,14 @@ struct InterpretCommand: ParsableCommand {
         discussion: "Example: quadrat interpret runs/invasive/model.safetensors ~/invasive-holdout --out interpret.html"
     )
 
-    @Argument(help: "The model file written by `quadrat train`.") var model: String
-    @Argument(help: "A labelled data folder or labels CSV.") var data: String
-    @Flag(help: "Test-time augmentation.") var tta = false
+    @OptionGroup var arguments: LabelledDataArguments
     @Option(help: "Where to write the report.") var out: String = "interpret.html"
-    @Option(name: .customLong("name-column")) var nameColumn: String?
-    @Option(name: .customLong("label-column")) var labelColumn: String?
 
     func run() throws {
-        let p = try LabelledPredictions(model: model, data: data, tta: tta, nameColumn: nameColumn, labelColumn: labelColumn)
+        let p = try LabelledPredictions(arguments)
         let html = ReportBuilder.interpretation(probabilities: p.probabilities, items: p.items, classes: p.saved.classes, problems: p.skipped,
                                                 cache: PresizeCache(shorterSide: Int((Double(p.saved.size) * 1.25).rounded())),
-                                                title: "Quadrat — error analysis on \(URL(fileURLWithPath: data).lastPathComponent)")
+                                                title: "Quadrat — error analysis on \(URL(fileURLWithPath: arguments.data).lastPathComponent)")
         try html.write(toFile: out, atomically: true, encoding: .utf8)
         print(String(format: "accuracy %.4f on %d images; report: %@", Metrics.accuracy(probabilities: p.probabilities, labels: p.labels), p.items.count, out))
     }
