@@ -86,9 +86,12 @@ int64_t qt_live_tensors(void) { return live.load(std::memory_order_relaxed); }
 void qt_set_num_threads(int n) { QT_GUARD(, at::set_num_threads(n);) }
 int qt_keep_freed_memory(void) {
 #if defined(__GLIBC__)
-    // glibc serves blocks above the mmap threshold with mmap and unmaps them on free; 32 MiB is the
-    // largest threshold it accepts. Never trimming the heap top keeps those pages for the next batch.
+    // glibc serves blocks above the mmap threshold with mmap and unmaps them on free, and 32 MiB is the
+    // largest threshold it accepts; a 300 px batch has bigger activations than that. So: no mmap at
+    // all (every block comes from the heap), and never trimming the heap top keeps freed pages for the
+    // next batch. The process keeps its peak size, which is what a training run needs anyway.
     int ok = mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    ok &= mallopt(M_MMAP_MAX, 0);
     ok &= mallopt(M_TRIM_THRESHOLD, 1 << 30);
     ok &= mallopt(M_TOP_PAD, 256 << 20);
     return ok;

@@ -14,7 +14,8 @@ public enum Torch {
 
     /// Keeps freed memory in the process instead of handing big tensors' pages back to the kernel after
     /// every batch (glibc's default above its mmap threshold); the kernel's zeroing of fresh pages was
-    /// a fifth of an EfficientNet-Lite0 training step on this 2-core machine. Call once at start-up.
+    /// a fifth of an EfficientNet-Lite0 training step on this 2-core machine (a sixth at 300 px, where
+    /// activations pass glibc's largest mmap threshold and only turning mmap off helps). Call once at start-up.
     @discardableResult
     public static func keepFreedMemory() -> Bool { qt_keep_freed_memory() == 1 }
 
