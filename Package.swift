@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"]),
         .testTarget(name: "LearnTests", dependencies: ["Learn", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Vision", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Learn", "Vision", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

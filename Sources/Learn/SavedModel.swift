@@ -9,17 +9,21 @@ public struct SavedModel {
     public let architecture: Architecture
     public let classes: [String]
     public let size: Int
+    /// The presize cache the model was trained through; predictions go through the same one, so they
+    /// see the same resampling (files written before this entry existed get the default, 1.25 × size).
+    public let presizeCache: PresizeCache
     public let normalization: Normalization
     public let metadata: [String: String]
 
     /// The metadata a model file carries besides the learner's own entries.
-    public static func metadata(architecture: Architecture, classes: [String], size: Int, head: HeadKind, options: String) throws -> [String: String] {
+    public static func metadata(architecture: Architecture, classes: [String], size: Int, presize: Int, head: HeadKind, options: String) throws -> [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return [
             "arch": architecture.rawValue,
             "classes": String(decoding: try encoder.encode(classes), as: UTF8.self),
             "size": String(size),
+            "presize": String(presize),
             "normalization": String(decoding: try encoder.encode(architecture.normalization), as: UTF8.self),
             "head": String(decoding: try encoder.encode(head), as: UTF8.self),
             "options": options,
@@ -44,6 +48,7 @@ public struct SavedModel {
         normalization = try field("normalization", Normalization.self)
         let head = try field("head", HeadKind.self)
         self.size = size
+        presizeCache = PresizeCache(shorterSide: metadata["presize"].flatMap(Int.init) ?? PresizeCache.defaultShorterSide(forSize: size))
         self.metadata = metadata
         classifier = try Classifier(architecture, classes: classes, head: head, pretrained: false)
         var state: [String: Tensor] = [:]
@@ -57,8 +62,7 @@ public struct SavedModel {
     public func predict(_ dataset: ImageDataset, ttaViews: Int = 0, augmentation: Augmentation = .sideOn, batchSize: Int = 32, mixedPrecision: Bool = false)
         throws -> (probabilities: [[Double]], items: [Int], skipped: [DataProblem])
     {
-        let loader = DataLoader(dataset, size: size, batchSize: batchSize, normalization: normalization,
-                                cache: PresizeCache(shorterSide: Int((Double(size) * 1.25).rounded())))
+        let loader = DataLoader(dataset, size: size, batchSize: batchSize, normalization: normalization, cache: presizeCache)
         let learner = Learner(model: classifier, groups: [[classifier]], train: loader, valid: nil)
         learner.verbose = false
         learner.mixedPrecision = mixedPrecision

@@ -30,8 +30,19 @@ public enum ReportBuilder {
     }
 
     /// The data-set page of `quadrat explore`.
-    public static func exploration(_ dataset: ImageDataset, title: String) -> String {
-        page(title: title, sections: [datasetSection(dataset, cache: nil)])
+    public static func exploration(_ dataset: ImageDataset, brightness: BrightnessSummary? = nil, title: String) -> String {
+        page(title: title, sections: [datasetSection(dataset, cache: nil)] + (brightness.map { [brightnessSection($0, classes: dataset.classes)] } ?? []))
+    }
+
+    /// Each class's mean brightness, with the hint when brightness alone separates classes.
+    static func brightnessSection(_ summary: BrightnessSummary, classes: [String]) -> String {
+        var html = "<section id='brightness'><h2>Brightness</h2><table><tr><th>class</th><th>images measured</th><th>mean luma (0–255)</th><th>standard deviation</th></tr>"
+        for (i, name) in classes.enumerated() where i < summary.counts.count {
+            html += "<tr><td style='text-align:left'>\(escape(name))</td><td>\(summary.counts[i])</td><td>\(String(format: "%.1f", summary.means[i]))</td><td>\(String(format: "%.1f", summary.deviations[i]))</td></tr>"
+        }
+        html += "</table>"
+        if let hint = summary.hint(classes: classes) { html += "<p>\(escape(hint.prefix(1).uppercased() + hint.dropFirst())).</p>" }
+        return html + "</section>"
     }
 
     /// The LR-finder plot of `quadrat lr-find`.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Learn
 import TestSupport
 import Vision
 
@@ -36,7 +37,7 @@ struct CLITests {
     @Test func trainPredictEvaluateInterpret() throws {
         let data = try makeKaggleDataSet(trainCount: 24, testCount: 5, size: 48)
         let run = data.appendingPathComponent("run")
-        let train = try quadrat(["train", data.path, "--out", run.path, "--size", "32", "--batch-size", "8", "--cycles", "1", "--tta", "1", "--no-lr-find"])
+        let train = try quadrat(["train", data.path, "--out", run.path, "--size", "32", "--presize", "44", "--max-lighting", "0.1", "--batch-size", "8", "--cycles", "1", "--tta", "1", "--no-lr-find"])
         #expect(train.status == 0, "\(train.errors)")
         for file in ["model.safetensors", "history.csv", "valid_predictions.csv", "report.html", "config.json"] {
             #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), "\(file) missing")
@@ -50,7 +51,9 @@ struct CLITests {
         #expect(html.hasPrefix("<!DOCTYPE html>") && html.hasSuffix("</html>") && html.contains("data:image/jpeg;base64,"))
         // config.json records what was used.
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
-        #expect(config?["size"] as? Int == 32 && config?["presize"] as? Int == 40)
+        #expect(config?["size"] as? Int == 32 && config?["presize"] as? Int == 44 && config?["maxLighting"] as? Double == 0.1)
+        // Predictions go through the presize cache the model was trained through.
+        #expect(try SavedModel(run.appendingPathComponent("model.safetensors")).presizeCache.shorterSide == 44)
 
         // Kaggle submission: one row per test image, names without extension, probabilities in [0, 1].
         let submission = data.appendingPathComponent("submission.csv")
@@ -76,6 +79,12 @@ struct CLITests {
         #expect(interpret.status == 0, "\(interpret.errors)")
         #expect(try String(contentsOf: interpretOut, encoding: .utf8).contains("Most uncertain"))
 
+        // explore: per-class brightness, and the hint (the generated classes differ in brightness).
+        let explorePage = data.appendingPathComponent("explore.html")
+        let explore = try quadrat(["explore", data.path, "--out", explorePage.path])
+        #expect(explore.status == 0 && explore.output.contains("hint: classes 0 and 1 differ in brightness"), "\(explore.output)")
+        #expect(try String(contentsOf: explorePage, encoding: .utf8).contains("<section id='brightness'>"))
+
         // A model file from a newer Quadrat is refused.
         let check = try quadrat(["check", data.path])
         #expect(check.status == 0 && check.output.contains("no problems found"), "\(check.output)")
@@ -92,6 +101,10 @@ struct CLITests {
         try "arch: alexnet\nrecipe:\n  ttaViews: 2\n".write(to: yaml, atomically: true, encoding: .utf8)
         let fromYAML = try quadrat(["train", data.path, "--out", "/tmp/x", "--config", yaml.path])
         #expect(fromYAML.status != 0 && fromYAML.errors.contains("unknown architecture 'alexnet'"), "\(fromYAML.errors)")
+        let lighting = try quadrat(["train", data.path, "--out", "/tmp/x", "--max-lighting", "1.5"])
+        #expect(lighting.status != 0 && lighting.errors.contains("--max-lighting must be at least 0 and below 1, not 1.5"), "\(lighting.errors)")
+        let preset = try quadrat(["train", data.path, "--out", "/tmp/x", "--augmentation", "sideways"])
+        #expect(preset.status != 0 && preset.errors.contains("--augmentation must be one of side-on, top-down, dihedral, not 'sideways'"), "\(preset.errors)")
         let badConfig = data.appendingPathComponent("bad.json")
         try "{ not json".write(to: badConfig, atomically: true, encoding: .utf8)
         let bad = try quadrat(["train", data.path, "--out", "/tmp/x", "--config", badConfig.path])

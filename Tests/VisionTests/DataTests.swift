@@ -97,6 +97,23 @@ struct DataTests {
         #expect(problems.isEmpty)
     }
 
+    @Test func brightnessSummaryFindsClassesThatBrightnessSeparates() throws {
+        #expect(abs(BrightnessSummary.meanLuma(RGBImage(width: 2, height: 1, pixels: [10, 20, 30, 10, 20, 30])) - 18.15) < 1e-9)
+        // The generated set: class 1 is a bright background with a dark square, class 0 the opposite.
+        let root = try makeKaggleDataSet(trainCount: 24, testCount: 1, size: 48)
+        let dataset = try DataSource.labelled(root)
+        let summary = BrightnessSummary.measure(dataset)
+        #expect(summary.counts == [12, 12])
+        #expect(summary.means[1] > summary.means[0] + 100)
+        let difference = try #require(summary.largestDifference)
+        #expect(difference.first == 0 && difference.second == 1 && difference.effect > 5)
+        // Labels that cut across brightness (each class half dark, half bright): no notable difference.
+        var mixed = dataset
+        for i in mixed.items.indices { mixed.items[i].label = (Int(mixed.items[i].name) ?? 0) / 2 % 2 }
+        let even = try #require(BrightnessSummary.measure(mixed).largestDifference)
+        #expect(even.effect < BrightnessSummary.notableEffect, "\(even.effect)")
+    }
+
     @Test func loaderIsDeterministicAndSkipsBadImages() throws {
         let root = try makeKaggleDataSet(trainCount: 10, testCount: 1)
         try Data().write(to: root.appendingPathComponent("train/4.jpg"))  // zero bytes
@@ -151,6 +168,27 @@ struct DataTests {
             if let at = out.firstIndex(where: { $0 > 200 }) { moved.insert(at) }
         }
         #expect(moved == [0, 7, 56, 63])
+    }
+
+    @Test func dihedralPresetOnlyPermutesPixels() throws {
+        // Every output is exactly one of the eight symmetries of the input: no resampling, no lighting.
+        var rng = SeededRandom(seed: 5)
+        let values = (0..<(3 * 36)).map { _ in Float(rng.next() % 256) }
+        let image = try Tensor(values, shape: [1, 3, 6, 6])
+        var symmetries: [[Float]] = []
+        for turned in [image, try image.transposed(2, 3)] {
+            for dims in [[], [2], [3], [2, 3]] { symmetries.append(try (dims.isEmpty ? turned : turned.flipped(dims)).floats()) }
+        }
+        var seen = Set<Int>()
+        for seed in 0..<40 {
+            var r = SeededRandom(seed: UInt64(seed))
+            let out = try Augmentation.dihedralOnly.apply(image, random: &r).floats()
+            let match = symmetries.firstIndex { zip($0, out).allSatisfy { abs($0 - $1) < 1e-3 } }
+            #expect(match != nil, "seed \(seed): not a symmetry of the input")
+            if let match { seen.insert(match) }
+        }
+        #expect(seen.count == 8)
+        #expect(Augmentation(preset: "dihedral") == .dihedralOnly && Augmentation(preset: "sideways") == nil)
     }
 }
 

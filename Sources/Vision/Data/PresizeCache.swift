@@ -14,6 +14,10 @@ public struct PresizeCache: Sendable {
         self.folder = folder.appendingPathComponent(String(shorterSide))
     }
 
+    /// The shorter side a model of input `size` is presized to by default: 1.25 × size, room for
+    /// the crop and zoom of augmentation.
+    public static func defaultShorterSide(forSize size: Int) -> Int { Int((Double(size) * 1.25).rounded()) }
+
     /// The cache file for `source` in its current state.
     public func entry(for source: URL) throws -> URL {
         // stat(2) directly: FileManager's attributes also look up the owner's user and group names,

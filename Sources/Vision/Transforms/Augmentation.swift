@@ -29,6 +29,31 @@ public struct Augmentation: Codable, Sendable, Equatable {
         return a
     }
 
+    /// "Dihedral": only the eight flips and quarter turns of the square, no rotation, zoom or lighting.
+    /// For aligned top-down images whose brightness, borders and scale are evidence: in ELPV's
+    /// electroluminescence images defective cells are darker on average and cracks often touch the
+    /// border, which lighting changes and zoom crops would hide.
+    public static var dihedralOnly: Augmentation {
+        var a = topDown
+        a.maxRotation = 0
+        a.maxZoom = 1
+        a.maxLighting = 0
+        return a
+    }
+
+    /// The presets by the names the command line uses.
+    public static let presetNames = ["side-on", "top-down", "dihedral"]
+
+    /// The preset called `name` (one of ``presetNames``), or nil.
+    public init?(preset name: String) {
+        switch name {
+        case "side-on": self = .sideOn
+        case "top-down": self = .topDown
+        case "dihedral": self = .dihedralOnly
+        default: return nil
+        }
+    }
+
     /// The 2×3 matrices (output → input, normalised coordinates) and lighting factors for `count` images.
     public func draw(count: Int, random: inout SeededRandom) -> (theta: [Float], contrast: [Float], brightness: [Float]) {
         var theta: [Float] = [], contrast: [Float] = [], brightness: [Float] = []

@@ -18,12 +18,12 @@ struct DataBenchmark {
             sets.append(("ELPV 300×300 PNG", names.sorted().prefix(count).map { elpv.appendingPathComponent($0) }))
         }
         let threads = ProcessInfo.processInfo.activeProcessorCount
-        print("\(threads) threads; presize to shorter side \(Int(Double(size) * 1.25)); loader at \(size) px, batch 32, side-on augmentation")
+        print("\(threads) threads; presize to shorter side \(PresizeCache.defaultShorterSide(forSize: size)); loader at \(size) px, batch 32, side-on augmentation")
         for (name, files) in sets {
             let decodeRate = try rate(files.count) {
                 try parallel(files) { _ = try ImageDecoder().decode($0) }
             }
-            let cache = PresizeCache(shorterSide: Int(Double(size) * 1.25), folder: folder.appendingPathComponent("cache-\(name.hashValue)"))
+            let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: size), folder: folder.appendingPathComponent("cache-\(name.hashValue)"))
             let items = files.map { ImageItem(url: $0, name: $0.lastPathComponent, label: 0) }
             // The same work without the cache's file handling (lookup, write, rename).
             let workRate = try rate(files.count) {

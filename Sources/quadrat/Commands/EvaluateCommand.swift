@@ -81,7 +81,7 @@ struct InterpretCommand: ParsableCommand {
     func run() throws {
         let p = try LabelledPredictions(arguments)
         let html = ReportBuilder.interpretation(probabilities: p.probabilities, items: p.items, classes: p.saved.classes, problems: p.skipped,
-                                                cache: PresizeCache(shorterSide: Int((Double(p.saved.size) * 1.25).rounded())),
+                                                cache: p.saved.presizeCache,
                                                 title: "Quadrat — error analysis on \(URL(fileURLWithPath: arguments.data).lastPathComponent)")
         try html.write(toFile: out, atomically: true, encoding: .utf8)
         print(String(format: "accuracy %.4f on %d images; report: %@", Metrics.accuracy(probabilities: p.probabilities, labels: p.labels), p.items.count, out))

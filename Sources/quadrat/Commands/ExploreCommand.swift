@@ -31,10 +31,21 @@ struct ExploreCommand: ParsableCommand {
             print("widths:  min \(widths[0]), median \(widths[widths.count / 2]), max \(widths[widths.count - 1])")
             print("heights: min \(heights[0]), median \(heights[heights.count / 2]), max \(heights[heights.count - 1])")
         }
+        let brightness = BrightnessSummary.measure(dataset)
+        printBrightness(brightness, classes: dataset.classes)
         if !dataset.problems.isEmpty { print("\(dataset.problems.count) problem(s) in the labels: run `quadrat check \(data)`") }
-        try ReportBuilder.exploration(dataset, title: "Quadrat — \(URL(fileURLWithPath: data).lastPathComponent)").write(toFile: out, atomically: true, encoding: .utf8)
+        try ReportBuilder.exploration(dataset, brightness: brightness, title: "Quadrat — \(URL(fileURLWithPath: data).lastPathComponent)").write(toFile: out, atomically: true, encoding: .utf8)
         print("page: \(out)")
     }
+}
+
+/// Prints each class's mean brightness, and a hint when brightness alone tells classes apart.
+func printBrightness(_ summary: BrightnessSummary, classes: [String]) {
+    print("brightness (mean luma, 0–255, up to 300 images a class):")
+    for (i, name) in classes.enumerated() where summary.counts[i] > 0 {
+        print("  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%6.1f ± %4.1f", summary.means[i], summary.deviations[i]))
+    }
+    if let hint = summary.hint(classes: classes) { print("hint: " + hint) }
 }
 
 /// `quadrat presize DATA`.
@@ -81,7 +92,7 @@ struct LRFindCommand: ParsableCommand {
         let architecture = try Architecture(named: arch)
         let size = self.size ?? architecture.defaultSize
         let dataset = try DataSource.labelled(URL(fileURLWithPath: data))
-        let cache = PresizeCache(shorterSide: Int((Double(size) * 1.25).rounded()))
+        let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: size))
         cache.fill(dataset.items)
         let classifier = try Classifier(architecture, classes: dataset.classes, weights: weights.map { URL(fileURLWithPath: $0) })
         let loader = DataLoader(dataset, size: size, normalization: architecture.normalization, cache: cache)

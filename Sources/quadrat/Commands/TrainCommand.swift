@@ -18,8 +18,14 @@ struct TrainFlags: ParsableArguments {
     var seed: UInt64?
     @Option(name: .customLong("valid-fraction"), help: "Share of the labelled images held out for validation.")
     var validFraction: Double?
-    @Option(help: "Augmentation: side-on (photos from the side) or top-down (photos from above: adds vertical flips and 90° turns).")
+    @Option(help: "Augmentation: side-on (photos from the side), top-down (photos from above: adds vertical flips and 90° turns) or dihedral (flips and 90° turns only: aligned images whose brightness and borders matter).")
     var augmentation: String?
+    @Option(name: .customLong("max-rotation"), help: "Largest random rotation either way, in degrees (default 10).")
+    var maxRotation: Double?
+    @Option(name: .customLong("max-zoom"), help: "Largest random zoom factor (default 1.1; 1 for none).")
+    var maxZoom: Double?
+    @Option(name: .customLong("max-lighting"), help: "Largest random brightness and contrast change (default 0.2, that is ±20 %; 0 for none).")
+    var maxLighting: Double?
     @Option(help: "Checkpoint for the body (required for the ResNets: a torchvision state dict).")
     var weights: String?
     @Option(name: .customLong("name-column"), help: "CSV column with image names (default: the first).")
@@ -85,10 +91,16 @@ struct TrainFlags: ParsableArguments {
         if let batchSize { o.batchSize = batchSize }
         if let seed { o.seed = seed }
         if let validFraction { o.validFraction = validFraction }
-        if let augmentation {
-            guard ["side-on", "top-down"].contains(augmentation) else { throw ValidationError("--augmentation must be side-on or top-down, not '\(augmentation)'") }
-            o.augmentation = augmentation
+        if let augmentation { o.augmentation = augmentation }
+        guard Augmentation(preset: o.augmentation) != nil else {
+            throw ValidationError("--augmentation must be one of \(Augmentation.presetNames.joined(separator: ", ")), not '\(o.augmentation)'")
         }
+        if let maxRotation { o.maxRotation = maxRotation }
+        if let maxZoom { o.maxZoom = maxZoom }
+        if let maxLighting { o.maxLighting = maxLighting }
+        if let r = o.maxRotation, !(0...180).contains(r) { throw ValidationError("--max-rotation must be between 0 and 180 degrees, not \(r)") }
+        if let z = o.maxZoom, !(1...4).contains(z) { throw ValidationError("--max-zoom must be between 1 and 4, not \(z)") }
+        if let l = o.maxLighting, !(0..<1).contains(l) { throw ValidationError("--max-lighting must be at least 0 and below 1, not \(l)") }
         if let weights { o.weights = weights }
         if let nameColumn { o.nameColumn = nameColumn }
         if let labelColumn { o.labelColumn = labelColumn }

@@ -45,6 +45,6 @@ extension SavedModel {
 
     var augmentation: Augmentation {
         guard let options = metadata["options"], let o = try? JSONDecoder().decode(TrainOptions.self, from: Data(options.utf8)) else { return .sideOn }
-        return o.augmentation == "top-down" ? .topDown : .sideOn
+        return o.augmentationSettings
     }
 }

@@ -15,7 +15,11 @@ struct TrainOptions: Codable {
     var batchSize = 32
     var validFraction = 0.2
     var seed: UInt64 = 42
+    /// The augmentation preset: side-on, top-down or dihedral; the three `max…` fields below override its limits.
     var augmentation = "side-on"
+    var maxRotation: Double?
+    var maxZoom: Double?
+    var maxLighting: Double?
     var weights: String?
     var nameColumn: String?
     var labelColumn: String?
@@ -23,6 +27,17 @@ struct TrainOptions: Codable {
     var lrFind = true
     /// A checkpoint (from Ctrl-C) to continue from: its weights are loaded and only the unfrozen phase runs.
     var resume: String?
+}
+
+extension TrainOptions {
+    /// The preset named by `augmentation` with the limits given in the options.
+    var augmentationSettings: Augmentation {
+        var a = Augmentation(preset: augmentation) ?? .sideOn
+        if let maxRotation { a.maxRotation = maxRotation }
+        if let maxZoom { a.maxZoom = maxZoom }
+        if let maxLighting { a.maxLighting = maxLighting }
+        return a
+    }
 }
 
 /// What a training run produced.
@@ -56,12 +71,12 @@ struct TrainingRun {
         emit("data: \(dataset.items.count) images, classes \(zip(dataset.classes, dataset.classCounts).map { "\($0) (\($1))" }.joined(separator: ", ")); train \(trainSet.items.count), valid \(validSet.items.count)")
 
         var times = PhaseTimes()
-        let cache = PresizeCache(shorterSide: options.presize ?? Int((Double(size) * 1.25).rounded()))
+        let cache = PresizeCache(shorterSide: options.presize ?? PresizeCache.defaultShorterSide(forSize: size))
         let presizeStart = Date()
         var skipped = cache.fill(dataset.items)
         let presizeSeconds = Date().timeIntervalSince(presizeStart)
 
-        let augmentation: Augmentation = options.augmentation == "top-down" ? .topDown : .sideOn
+        let augmentation = options.augmentationSettings
         let trainLoader = DataLoader(trainSet, size: size, batchSize: options.batchSize, shuffle: true, augmentation: augmentation,
                                      normalization: architecture.normalization, cache: cache, seed: options.seed)
         let validLoader = DataLoader(validSet, size: size, batchSize: 64, normalization: architecture.normalization, cache: cache, seed: options.seed)
@@ -70,7 +85,7 @@ struct TrainingRun {
         let metrics: [Metric] = dataset.classes.count == 2 ? [.accuracy, .rocAUC] : [.accuracy]
         let learner = try Learner(classifier, train: trainLoader, valid: validLoader, metrics: metrics)
         learner.seed = options.seed
-        learner.checkpointMetadata = try SavedModel.metadata(architecture: architecture, classes: dataset.classes, size: size, head: classifier.headKind, options: String(decoding: JSONEncoder().encode(options), as: UTF8.self))
+        learner.checkpointMetadata = try SavedModel.metadata(architecture: architecture, classes: dataset.classes, size: size, presize: cache.shorterSide, head: classifier.headKind, options: String(decoding: JSONEncoder().encode(options), as: UTF8.self))
 
         // Precomputed activations are cached on disk under a key of everything they depend on: architecture,
         // weights, size, the split and each image's presize entry (which changes when the image does).
