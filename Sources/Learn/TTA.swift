@@ -5,18 +5,21 @@ import Vision
 extension Learner {
     /// Test-time augmentation: the mean of the class probabilities of the plain images and of
     /// `views` augmented views (fastai 0.7's default 4), drawn from the loader's own augmentation (or
-    /// `augmentation`). (On ELPV, views of the training augmentation beat the eight exact symmetries of
-    /// the square: validation TTA +1.0 points over the plain model against −0.3.)
+    /// `augmentation`). When that augmentation is the symmetries of the square and nothing else
+    /// (``Augmentation/isSymmetriesOnly``), random views would repeat some symmetries and miss others:
+    /// the views are then the seven other symmetries, each once, whatever `views` is (unless 0).
     public func predictWithTTA(_ loader: DataLoader, views: Int = 4, augmentation: Augmentation = .sideOn) throws -> (probabilities: [[Double]], items: [Int]) {
         let original = loader.augmentation
         defer { loader.augmentation = original }
         let base = original ?? augmentation
+        let symmetries = views > 0 && base.isSymmetriesOnly
+        let views = symmetries ? 7 : views
         model.eval()
         var sums: [Int: [Double]] = [:]
         var counts: [Int: Int] = [:]
         let progress = ProgressBar("TTA ×\(views + 1)", total: loader.dataset.items.count * (views + 1))
         for view in 0...views {
-            loader.augmentation = view == 0 ? nil : base
+            loader.augmentation = view == 0 ? nil : symmetries ? .symmetry(view) : base
             try Torch.withoutGrad {
                 for batch in loader.batches(epoch: 0, view: view) {
                     let logits = try forwardForPrediction(batch.images)

@@ -189,6 +189,16 @@ struct DataTests {
         }
         #expect(seen.count == 8)
         #expect(Augmentation(preset: "dihedral") == .dihedralOnly && Augmentation(preset: "sideways") == nil)
+        // The fixed views of test-time augmentation: symmetry k is the same whatever the seed, and the eight differ.
+        #expect(Augmentation.dihedralOnly.isSymmetriesOnly && !Augmentation.topDown.isSymmetriesOnly)
+        var fixed = Set<Int>()
+        for k in 0..<8 {
+            var r1 = SeededRandom(seed: 1), r2 = SeededRandom(seed: 2)
+            let out = try Augmentation.symmetry(k).apply(image, random: &r1).floats()
+            #expect(out == (try Augmentation.symmetry(k).apply(image, random: &r2).floats()))
+            if let match = symmetries.firstIndex(where: { zip($0, out).allSatisfy { abs($0 - $1) < 1e-3 } }) { fixed.insert(match) }
+        }
+        #expect(fixed.count == 8)
     }
 }
 

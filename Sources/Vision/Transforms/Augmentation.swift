@@ -16,8 +16,28 @@ public struct Augmentation: Codable, Sendable, Equatable {
     public var maxLighting = 0.2
     /// Probability of applying each of rotation, zoom and lighting to an image.
     public var probability = 0.75
+    /// A fixed symmetry of the square instead of random flips (0–7: bit 0 horizontal flip, bit 1 vertical
+    /// flip, bit 2 transpose); see ``symmetry(_:)``.
+    public var symmetry: Int?
 
     public init() {}
+
+    /// True when every view is one of the eight symmetries of the square and nothing else (the
+    /// ``dihedralOnly`` preset): test-time augmentation then uses each symmetry once.
+    public var isSymmetriesOnly: Bool {
+        dihedral && horizontalFlip && symmetry == nil && maxLighting == 0 && (probability == 0 || (maxRotation == 0 && maxZoom == 1))
+    }
+
+    /// The `k`-th of the eight exact symmetries of a square (flips and 90° turns) and nothing else.
+    public static func symmetry(_ k: Int) -> Augmentation {
+        var a = Augmentation()
+        a.symmetry = k & 7
+        a.maxRotation = 0
+        a.maxZoom = 1
+        a.maxLighting = 0
+        a.probability = 0
+        return a
+    }
 
     /// The seed's "side-on" set: photos taken from the side.
     public static let sideOn = Augmentation()
@@ -59,8 +79,12 @@ public struct Augmentation: Codable, Sendable, Equatable {
         var theta: [Float] = [], contrast: [Float] = [], brightness: [Float] = []
         for _ in 0..<count {
             var a = 1.0, b = 0.0, c = 0.0, d = 1.0  // [[a b] [c d]]
-            if horizontalFlip, random.unit() < 0.5 { a = -a; c = -c }
-            if dihedral {
+            if let k = symmetry {
+                if k & 1 != 0 { a = -a; c = -c }
+                if k & 2 != 0 { b = -b; d = -d }
+                if k & 4 != 0 { (a, b, c, d) = (b, a, d, c) }
+            } else if horizontalFlip, random.unit() < 0.5 { a = -a; c = -c }
+            if dihedral, symmetry == nil {
                 if random.unit() < 0.5 { b = -b; d = -d }  // vertical flip
                 if random.unit() < 0.5 { (a, b, c, d) = (b, a, d, c) }  // transpose: with the flips, all 8 turns
             }
