@@ -35,15 +35,32 @@ struct ClassifierLearnerTests {
     }
 
     @Test func ttaOfAFlipInvariantImageEqualsThePlainPrediction() throws {
+        // Symmetric about the vertical axis: random flips change nothing.
+        let (learner, loader) = try symmetricImages { dx, _, y in dx * 6 + y * 3 }
+        var flipOnly = Augmentation()
+        flipOnly.probability = 0
+        try expectSame(try learner.predictWithTTA(loader, views: 0), try learner.predictWithTTA(loader, views: 4, augmentation: flipOnly))
+    }
+
+    @Test func ttaOverTheSymmetriesOfASymmetricImageEqualsThePlainPrediction() throws {
+        // Symmetric under all eight flips and quarter turns: the fixed symmetry views change nothing.
+        let (learner, loader) = try symmetricImages { dx, dy, _ in dx * dx + dy * dy }
+        #expect(Augmentation.dihedralOnly.isSymmetriesOnly)
+        try expectSame(try learner.predictWithTTA(loader, views: 0), try learner.predictWithTTA(loader, views: 4, augmentation: .dihedralOnly))
+    }
+
+    /// Three 40×40 PNGs whose pixels are `value(|2x − 39|, |2y − 39|, y)` (plus a per-image, per-channel
+    /// offset), and a pretrained Lite0 learner over them.
+    func symmetricImages(_ value: (Int, Int, Int) -> Int) throws -> (Learner, DataLoader) {
         let folder = try Fixtures.temporaryFolder()
         var items: [ImageItem] = []
+        let size = 40
         for k in 0..<3 {
-            let size = 40
             var pixels = [UInt8](repeating: 0, count: size * size * 3)
-            for yy in 0..<size {
-                for xx in 0..<size {
-                    let d = abs(2 * xx - (size - 1))  // symmetric about the vertical axis
-                    for c in 0..<3 { pixels[(yy * size + xx) * 3 + c] = UInt8((d * 6 + yy * 3 + c * 40 + k * 50) % 256) }
+            for y in 0..<size {
+                for x in 0..<size {
+                    let v = value(abs(2 * x - (size - 1)), abs(2 * y - (size - 1)), y)
+                    for c in 0..<3 { pixels[(y * size + x) * 3 + c] = UInt8((v + c * 40 + k * 50) % 256) }
                 }
             }
             let url = folder.appendingPathComponent("\(k).png")
@@ -53,11 +70,11 @@ struct ClassifierLearnerTests {
         }
         let classifier = try Classifier(.efficientNetLite0, classes: ["a", "b"])
         let loader = DataLoader(ImageDataset(items: items, classes: ["a", "b"]), size: 32, batchSize: 3, normalization: .tfLite)
-        let learner = Learner(model: classifier, groups: classifier.layerGroups, train: loader, valid: nil)
-        var flipOnly = Augmentation()
-        flipOnly.probability = 0
-        let plain = try learner.predictWithTTA(loader, views: 0)
-        let tta = try learner.predictWithTTA(loader, views: 4, augmentation: flipOnly)
+        return (Learner(model: classifier, groups: classifier.layerGroups, train: loader, valid: nil), loader)
+    }
+
+    func expectSame(_ plain: (probabilities: [[Double]], items: [Int]), _ tta: (probabilities: [[Double]], items: [Int])) throws {
+        #expect(plain.items == tta.items && plain.probabilities.count == 3)
         for (p, q) in zip(plain.probabilities, tta.probabilities) {
             for (a, b) in zip(p, q) { #expect(abs(a - b) < 1e-4) }
         }
