@@ -1,5 +1,4 @@
 import Foundation
-import Vision
 
 /// Lays the ELPV solar-cell set (from the set-up cache) out in the Kaggle layout the demo trains on:
 /// `train/` + `train_labels.csv` (`name,defective`), `test/`, and the test labels kept apart in
