@@ -30,12 +30,8 @@ public struct Augmentation: Codable, Sendable, Equatable {
 
     /// The `k`-th of the eight exact symmetries of a square (flips and 90° turns) and nothing else.
     public static func symmetry(_ k: Int) -> Augmentation {
-        var a = Augmentation()
+        var a = dihedralOnly
         a.symmetry = k & 7
-        a.maxRotation = 0
-        a.maxZoom = 1
-        a.maxLighting = 0
-        a.probability = 0
         return a
     }
 

@@ -31,9 +31,14 @@ enum SubmissionFormat: String, CaseIterable {
 }
 
 extension SavedModel {
+    /// The options the model was trained with, from its metadata (nil for files without them).
+    var trainOptions: TrainOptions? {
+        metadata["options"].flatMap { try? JSONDecoder().decode(TrainOptions.self, from: Data($0.utf8)) }
+    }
+
     /// The label column name the model was trained with (for the Kaggle header), default "label".
     var labelColumnName: String {
-        guard let options = metadata["options"], let o = try? JSONDecoder().decode(TrainOptions.self, from: Data(options.utf8)) else { return "label" }
+        guard let o = trainOptions else { return "label" }
         if let column = o.labelColumn { return column }
         // The training CSV's second header field, when it is still there.
         let data = URL(fileURLWithPath: o.data)
@@ -43,8 +48,6 @@ extension SavedModel {
         return "label"
     }
 
-    var augmentation: Augmentation {
-        guard let options = metadata["options"], let o = try? JSONDecoder().decode(TrainOptions.self, from: Data(options.utf8)) else { return .sideOn }
-        return o.augmentationSettings
-    }
+    /// The augmentation the model was trained with (side-on for files that do not say): its TTA views.
+    var augmentation: Augmentation { trainOptions?.augmentationSettings ?? .sideOn }
 }
