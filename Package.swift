@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "Vision", targets: ["Vision"]),
         .library(name: "Learn", targets: ["Learn"]),
         .library(name: "Report", targets: ["Report"]),
+        .library(name: "Workflow", targets: ["Workflow"]),
         .executable(name: "quadrat", targets: ["quadrat"]),
     ],
     dependencies: [
@@ -38,22 +39,35 @@ let package = Package(
                 .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
             ]
         ),
+        // The C++ reference loops of `quadrat bench core`, kept out of the production shim.
+        .target(
+            name: "CTorchBench",
+            cxxSettings: [.unsafeFlags(torchCxxFlags)],
+            linkerSettings: [
+                .unsafeFlags(torchLinkFlags),
+                .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
+            ]
+        ),
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "NN", dependencies: ["Torch"]),
         .systemLibrary(name: "CImageCodecs"),
         .target(name: "Vision", dependencies: ["NN", "CImageCodecs"]),
         .target(name: "Learn", dependencies: ["Vision"]),
         .target(name: "Report", dependencies: ["Learn"]),
+        // The jobs a user runs (train, predict, evaluate, interpret…), as a library the CLI calls.
+        .target(name: "Workflow", dependencies: ["Report", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "quadrat",
-            dependencies: ["Report", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Yams", package: "Yams")]
+            dependencies: ["Workflow", "CTorchBench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["NN", "Vision"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"]),
         .testTarget(name: "LearnTests", dependencies: ["Learn", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Learn", "Vision", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Workflow", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -20,6 +20,8 @@ public protocol Callback: AnyObject {
     func afterValidate(_ learner: Learner) throws
     func afterEpoch(_ learner: Learner) throws
     func afterFit(_ learner: Learner) throws
+    /// Called when a ``LoopCancellation`` ended `stage` early, before the stage's after-event.
+    func afterCancel(_ stage: LoopStage, _ learner: Learner) throws
 }
 
 extension Callback {
@@ -40,16 +42,63 @@ extension Callback {
     public func afterFit(_ learner: Learner) throws {}
 }
 
+/// The nested stages of the training loop that callbacks hear about before and after.
+public enum LoopStage: Sendable {
+    case fit, epoch, train, validate, batch
+}
+
+extension Callback {
+    public func afterCancel(_ stage: LoopStage, _ learner: Learner) throws {}
+
+    func before(_ stage: LoopStage, _ learner: Learner) throws {
+        switch stage {
+        case .fit: try beforeFit(learner)
+        case .epoch: try beforeEpoch(learner)
+        case .train: try beforeTrain(learner)
+        case .validate: try beforeValidate(learner)
+        case .batch: try beforeBatch(learner)
+        }
+    }
+
+    func after(_ stage: LoopStage, _ learner: Learner) throws {
+        switch stage {
+        case .fit: try afterFit(learner)
+        case .epoch: try afterEpoch(learner)
+        case .train: try afterTrain(learner)
+        case .validate: try afterValidate(learner)
+        case .batch: try afterBatch(learner)
+        }
+    }
+}
+
+/// An error a callback throws to end one stage of the loop early; the loop goes on after that stage.
+public protocol LoopCancellation: Error {
+    var stage: LoopStage { get }
+}
+
 /// Skips the rest of the current batch (no backward or step).
-public struct CancelBatch: Error {
+public struct CancelBatch: LoopCancellation {
+    public var stage: LoopStage { .batch }
     public init() {}
 }
-/// Ends the current epoch's training early (validation still runs).
-public struct CancelEpoch: Error {
+/// Ends the current epoch's training early; validation still runs.
+public struct CancelTrain: LoopCancellation {
+    public var stage: LoopStage { .train }
+    public init() {}
+}
+/// Skips the current epoch's validation.
+public struct CancelValidate: LoopCancellation {
+    public var stage: LoopStage { .validate }
+    public init() {}
+}
+/// Ends the current epoch (the rest of training and its validation).
+public struct CancelEpoch: LoopCancellation {
+    public var stage: LoopStage { .epoch }
     public init() {}
 }
 /// Ends the fit after the current event.
-public struct CancelFit: Error {
+public struct CancelFit: LoopCancellation {
+    public var stage: LoopStage { .fit }
     public let reason: String
     public init(_ reason: String = "") { self.reason = reason }
 }

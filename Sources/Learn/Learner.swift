@@ -3,20 +3,6 @@ import NN
 import Torch
 import Vision
 
-/// Anything the learner can iterate over in batches of (inputs, targets).
-public protocol BatchSource: AnyObject {
-    var batchCount: Int { get }
-    /// The batches of `epoch` (targets are int64 class indices).
-    func batches(for epoch: Int) -> AnySequence<(inputs: Tensor, targets: Tensor)>
-}
-
-extension DataLoader: BatchSource {
-    public func batches(for epoch: Int) -> AnySequence<(inputs: Tensor, targets: Tensor)> {
-        let stream = batches(epoch: epoch)
-        return AnySequence(stream.lazy.compactMap { batch in batch.labels.map { (batch.images, $0) } })
-    }
-}
-
 /// The training loop: data, a model split into layer groups, a loss, an optimizer with one
 /// parameter group per layer group, metrics and callbacks (fastai's `Learner`).
 public final class Learner {
@@ -60,6 +46,8 @@ public final class Learner {
     public internal(set) var epochsDone = 0
     private var fitStart = 0
     private var batchesPerEpoch = 1
+    /// The callbacks of the fit in progress, sorted by order.
+    private var active: [Callback] = []
 
     /// Fraction of the current fit done, in [0, 1).
     public var position: Double {
@@ -112,37 +100,21 @@ public final class Learner {
     // MARK: fitting
 
     /// Trains for `epochs` epochs; `schedule` (default: constant) scales the base rates.
-    public func fit(epochs: Int, rates: [Double]? = nil, schedule: Schedule? = nil, momentum: Schedule? = nil, extra: [Callback] = []) throws {
+    public func fit(epochs: Int, rates: [Double]? = nil, schedule: Schedule? = nil, momentum: Schedule? = nil,
+                    extra: [Callback] = []) throws {
         if let rates { baseRates = spread(rates) }
         let scheduler = ParameterScheduler(rate: schedule ?? Schedules.constant(1), momentum: momentum)
-        let all = (callbacks + extra + [scheduler] + (verbose ? [ProgressReporter()] : [])).sorted { $0.order < $1.order }
+        active = (callbacks + extra + [scheduler] + (verbose ? [EpochTable()] : [])).sorted { $0.order < $1.order }
+        defer { active = [] }
         epochCount = epochs
         fitStart = epochsDone
         batchesPerEpoch = train.batchCount
-        do {
-            try all.forEach { try $0.beforeFit(self) }
+        try withEvents(.fit) {
             for e in 0..<epochs {
                 epoch = fitStart + e
-                let start = Date()
-                try all.forEach { try $0.beforeEpoch(self) }
-                let trainLoss = try trainEpoch(all)
-                var validLoss: Double?
-                var values: [(String, Double)] = []
-                if valid != nil {
-                    try all.forEach { try $0.beforeValidate(self) }
-                    let result = try validate()
-                    validLoss = result.loss
-                    values = metrics.map { ($0.name, $0.compute(result.probabilities, result.labels)) }
-                    try all.forEach { try $0.afterValidate(self) }
-                }
-                epochsDone = epoch + 1
-                recorder.record(epoch: .init(phase: recorder.phase, epoch: epoch, trainLoss: trainLoss, validLoss: validLoss, metrics: values, seconds: Date().timeIntervalSince(start)))
-                try all.forEach { try $0.afterEpoch(self) }
+                try withEvents(.epoch) { try runEpoch() }
             }
-        } catch let cancel as CancelFit {
-            if verbose, !cancel.reason.isEmpty { print("stopped: \(cancel.reason)") }
         }
-        try all.forEach { try $0.afterFit(self) }
     }
 
     /// Rates for each group: one for all, one per group, or (first, last) spread geometrically.
@@ -154,46 +126,90 @@ public final class Learner {
         return (0..<n).map { lo * pow(hi / lo, Double($0) / Double(n - 1)) }
     }
 
-    private func trainEpoch(_ all: [Callback]) throws -> Double {
+    /// One epoch: training, then validation when there is validation data; records the epoch's row.
+    private func runEpoch() throws {
+        let start = Date()
+        var trainLoss = Double.nan
+        try withEvents(.train) { trainLoss = try trainOneEpoch() }
+        var validLoss: Double?
+        var values: [(String, Double)] = []
+        if valid != nil {
+            try withEvents(.validate) {
+                let result = try validate()
+                validLoss = result.loss
+                values = metrics.map { ($0.name, $0.compute(result.probabilities, result.labels)) }
+            }
+        }
+        epochsDone = epoch + 1
+        recorder.record(epoch: .init(phase: recorder.phase, epoch: epoch, trainLoss: trainLoss, validLoss: validLoss,
+                                     metrics: values, seconds: Date().timeIntervalSince(start)))
+    }
+
+    /// The training batches of one epoch; returns the mean training loss.
+    private func trainOneEpoch() throws -> Double {
         model.train()
         isTraining = true
         defer { isTraining = false }
-        try all.forEach { try $0.beforeTrain(self) }
         var total = 0.0, count = 0
         batchIndex = 0
-        do {
-            for (x, y) in train.batches(for: epoch) {
-                inputs = x
-                targets = y
-                do {
-                    Torch.manualSeed(seed &+ UInt64(epoch) &* 1_000_003 &+ UInt64(batchIndex))
-                    try all.forEach { try $0.beforeBatch(self) }
-                    let out = try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x)
-                    prediction = out
-                    try all.forEach { try $0.afterPrediction(self) }
-                    let l = try lossFunction(out.to(.float32), y)
-                    loss = l
-                    try all.forEach { try $0.afterLoss(self) }
-                    try optimizer.zeroGrad()
-                    try l.backward()
-                    try all.forEach { try $0.afterBackward(self) }
-                    try optimizer.step()
-                    try all.forEach { try $0.afterStep(self) }
-                    let value = try l.item()
-                    total += value * Double(x.shape[0])
-                    count += x.shape[0]
-                    recorder.record(step: .init(phase: recorder.phase, loss: value, rates: optimizer.groups.map(\.learningRate), momentum: optimizer.groups.last?.momentum ?? 0))
-                } catch is CancelBatch {}
-                try all.forEach { try $0.afterBatch(self) }
-                batchIndex += 1
-                // Drop references so the batch's graph is freed before the next one is loaded.
-                inputs = nil
-                prediction = nil
-                loss = nil
+        for (x, y) in train.batches(for: epoch) {
+            inputs = x
+            targets = y
+            // Seeded per batch (dropout, stochastic depth), so runs and resumed runs repeat exactly.
+            Torch.manualSeed(seed &+ UInt64(epoch) &* 1_000_003 &+ UInt64(batchIndex))
+            try withEvents(.batch) {
+                let value = try trainOneBatch(x, y)
+                total += value * Double(x.shape[0])
+                count += x.shape[0]
             }
-        } catch is CancelEpoch {}
-        try all.forEach { try $0.afterTrain(self) }
+            batchIndex += 1
+            // Drop references so the batch's graph is freed before the next one is loaded.
+            inputs = nil
+            prediction = nil
+            loss = nil
+        }
         return count > 0 ? total / Double(count) : .nan
+    }
+
+    /// Forward, loss, backward and step for one batch; returns its loss.
+    private func trainOneBatch(_ x: Tensor, _ y: Tensor) throws -> Double {
+        let out = try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x)
+        prediction = out
+        try send { try $0.afterPrediction(self) }
+        let l = try lossFunction(out.to(.float32), y)
+        loss = l
+        try send { try $0.afterLoss(self) }
+        try optimizer.zeroGrad()
+        try l.backward()
+        try send { try $0.afterBackward(self) }
+        try optimizer.step()
+        try send { try $0.afterStep(self) }
+        let value = try l.item()
+        recorder.record(step: .init(phase: recorder.phase, loss: value, rates: optimizer.groups.map(\.learningRate),
+                                    momentum: optimizer.groups.last?.momentum ?? 0))
+        return value
+    }
+
+    /// Runs `body` between the callbacks' before and after events of `stage` (fastai's `_with_events`).
+    /// The cancellation that belongs to the stage (``CancelFit``, ``CancelEpoch``, ``CancelTrain``,
+    /// ``CancelValidate``, ``CancelBatch``) ends the body early: the callbacks then hear `afterCancel` and
+    /// still `after`. Any other error propagates without after-events.
+    private func withEvents(_ stage: LoopStage, _ body: () throws -> Void) throws {
+        do {
+            try send { try $0.before(stage, self) }
+            try body()
+        } catch let cancel as LoopCancellation where cancel.stage == stage {
+            if stage == .fit, verbose, let reason = (cancel as? CancelFit)?.reason, !reason.isEmpty {
+                Feedback.log("stopped: \(reason)")
+            }
+            try send { try $0.afterCancel(stage, self) }
+        }
+        try send { try $0.after(stage, self) }
+    }
+
+    /// Calls `event` on every active callback, in order.
+    private func send(_ event: (Callback) throws -> Void) throws {
+        for callback in active { try event(callback) }
     }
 
     /// Loss, probabilities and labels over the validation set (eval mode, no gradients).
@@ -203,7 +219,8 @@ public final class Learner {
         return (loss, probabilities, labels)
     }
 
-    /// Class probabilities of every batch of `source` (eval mode), with its labels and mean loss.
+    /// Class probabilities of every batch of `source` (eval mode), with its labels and the mean of
+    /// ``lossFunction`` over the images.
     public func predict(_ source: BatchSource, epoch: Int = 0) throws -> (probabilities: [[Double]], labels: [Int], loss: Double) {
         model.eval()
         defer { if isTraining { model.train() } }
@@ -212,7 +229,8 @@ public final class Learner {
         try Torch.withoutGrad {
             for (x, y) in source.batches(for: epoch) {
                 let logits = try forwardForPrediction(x)
-                total += try Functional.crossEntropy(logits, target: y, reduction: .sum).item()
+                // The configured loss (a batch mean), weighted by the batch size.
+                total += try lossFunction(logits, y).item() * Double(x.shape[0])
                 let p = try Functional.softmax(logits, dim: 1)
                 let flat = try p.toArray(Float.self), c = p.shape[1]
                 for i in 0..<p.shape[0] { probabilities.append(flat[(i * c)..<((i + 1) * c)].map(Double.init)) }

@@ -66,7 +66,7 @@ extension Classifier {
         loader.augmentation = nil
         defer { loader.augmentation = augmentation }
         var features: [Tensor] = [], labels: [Tensor] = []
-        let progress = ProgressBar(label, total: loader.dataset.items.count)
+        let progress = Feedback.start(label, total: loader.dataset.items.count)
         try Torch.inferenceMode {
             for batch in loader.batches(epoch: 0) {
                 let pooled = try mixedPrecision ? Torch.withAutocast { try pooledFeatures(batch.images) } : pooledFeatures(batch.images)

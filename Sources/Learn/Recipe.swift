@@ -32,6 +32,28 @@ public struct Recipe: Codable, Sendable, Equatable {
 
     public init() {}
 
+    public init(from decoder: Decoder) throws {
+        // Decode over the defaults: a config file may set any subset, and model files from older
+        // versions lack the newer fields.
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func take<T: Decodable>(_ key: CodingKeys, _ field: inout T) throws {
+            if let value = try c.decodeIfPresent(T.self, forKey: key) { field = value }
+        }
+        try take(.precomputeEpochs, &precomputeEpochs)
+        try take(.headRate, &headRate)
+        try take(.headCycles, &headCycles)
+        try take(.headCycleLength, &headCycleLength)
+        try take(.unfrozenCycles, &unfrozenCycles)
+        try take(.cycleLength, &cycleLength)
+        try take(.cycleMult, &cycleMult)
+        try take(.unfrozenRates, &unfrozenRates)
+        try take(.ttaViews, &ttaViews)
+        try take(.mixedPrecision, &mixedPrecision)
+        try take(.freezeBatchNormStatistics, &freezeBatchNormStatistics)
+        try take(.unfrozenFrom, &unfrozenFrom)
+    }
+
     /// Total training epochs (excluding precompute).
     public var epochs: Int {
         headCycles * headCycleLength + (0..<unfrozenCycles).map { cycleLength * Int(pow(Double(cycleMult), Double($0))) }.reduce(0, +)

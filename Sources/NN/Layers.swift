@@ -119,10 +119,6 @@ public final class ReLU6: Module {
     public override func forward(_ x: Tensor) throws -> Tensor { try x.relu6() }
 }
 
-public final class Identity: Module {
-    public override func forward(_ x: Tensor) throws -> Tensor { x }
-}
-
 /// Max or average pooling over square windows (`nn.MaxPool2d`, `nn.AvgPool2d`).
 public final class Pool2d: Module {
     public enum Kind: Sendable { case max, average }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Torch
+import Workflow
 
 /// The `quadrat` command: transfer learning for image classification, one subcommand per workflow step.
 @main
@@ -13,6 +14,7 @@ struct Quadrat: ParsableCommand {
 
     static func main() {
         Torch.keepFreedMemory()
+        Console.install()
         main(nil)
     }
 }

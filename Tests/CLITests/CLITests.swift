@@ -3,6 +3,7 @@ import Testing
 import Learn
 import TestSupport
 import Vision
+import Workflow
 
 /// Starts the built `quadrat` binary (make test builds it first) with quiet progress; returns its output pipes.
 func launchQuadrat(_ arguments: [String]) throws -> (process: Process, out: Pipe, err: Pipe) {
@@ -11,6 +12,7 @@ func launchQuadrat(_ arguments: [String]) throws -> (process: Process, out: Pipe
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["QUADRAT_QUIET"] = "1"
+    environment["QUADRAT_HOME"] = Fixtures.isolatedHome.path
     process.environment = environment
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
@@ -32,7 +34,7 @@ func quadrat(_ arguments: [String]) throws -> (status: Int32, output: String, er
     return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
 }
 
-@Suite("quadrat end to end", .serialized)
+@Suite("quadrat end to end", .serialized, .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
 struct CLITests {
     @Test func trainPredictEvaluateInterpret() throws {
         let data = try makeKaggleDataSet(trainCount: 24, testCount: 5, size: 48)
@@ -148,7 +150,7 @@ struct CLITests {
     }
 }
 
-@Suite("Ctrl-C during training", .serialized)
+@Suite("Ctrl-C during training", .serialized, .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
 struct InterruptTests {
     @Test func ctrlCSavesACheckpointAndPrintsTheResumeCommand() throws {
         let data = try makeKaggleDataSet(trainCount: 24, testCount: 1, size: 40)

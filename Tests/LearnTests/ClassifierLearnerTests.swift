@@ -6,7 +6,7 @@ import Torch
 import Vision
 @testable import Learn
 
-@Suite("Precompute and TTA on a pretrained classifier", .serialized)
+@Suite("Precompute and TTA on a pretrained classifier", .serialized, .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
 struct ClassifierLearnerTests {
     @Test func precomputedAndLiveActivationsGiveTheSameHeadGradients() throws {
         Torch.manualSeed(0)

@@ -29,7 +29,7 @@ struct FreezeBatchNormTests {
     }
 }
 
-@Suite("Recipe BatchNorm switch")
+@Suite("Recipe BatchNorm switch", .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
 struct RecipeBatchNormSwitchTests {
     @Test func freezingStatisticsChangesTraining() throws {
         let root = try makeKaggleDataSet(trainCount: 16, testCount: 1, size: 40)
@@ -52,7 +52,7 @@ struct RecipeBatchNormSwitchTests {
     }
 }
 
-@Suite("Recipe early-body freeze")
+@Suite("Recipe early-body freeze", .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
 struct RecipeUnfrozenFromTests {
     /// `unfrozenFrom = 1` keeps the early body (BatchNorm included) bit-identical through the unfrozen
     /// phase while the late body trains.

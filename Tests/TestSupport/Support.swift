@@ -1,6 +1,7 @@
 import Foundation
 import NN
 import Vision
+import Testing
 import Torch
 
 /// Helpers shared by the test targets.
@@ -21,6 +22,31 @@ public enum Fixtures {
         if let home = ProcessInfo.processInfo.environment["QUADRAT_HOME"] { return URL(fileURLWithPath: home) }
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/quadrat")
     }
+
+    /// Whether set-up fetched the EfficientNet-Lite0 ImageNet weights; tests that need them are skipped
+    /// (with this reason) when it did not.
+    public static var hasPretrainedWeights: Bool {
+        FileManager.default.fileExists(atPath: cacheHome.appendingPathComponent("weights/efficientnet-lite0-57934424.pth").path)
+    }
+
+    /// Why tests that need pretrained weights were skipped.
+    public static let needsWeights: Comment = "needs the EfficientNet-Lite ImageNet weights: run scripts/setup.sh weights"
+
+    /// A `QUADRAT_HOME` of its own for the tests' runs (presize and feature caches), with the set-up
+    /// cache's weights and samples linked in, so tests never write into the user's cache.
+    public static let isolatedHome: URL = {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("quadrat-test-home-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+            for name in ["weights", "samples"] {
+                try FileManager.default.createSymbolicLink(at: home.appendingPathComponent(name),
+                                                           withDestinationURL: cacheHome.appendingPathComponent(name))
+            }
+        } catch {
+            fatalError("cannot make a temporary QUADRAT_HOME at \(home.path): \(error)")
+        }
+        return home
+    }()
 
     /// A new empty temporary folder.
     public static func temporaryFolder() throws -> URL {

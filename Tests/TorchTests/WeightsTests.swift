@@ -81,7 +81,8 @@ struct WeightsTests {
     }
 
     /// The shipped EfficientNet-Lite0 checkpoint (set-up cache): legacy format, HWIO-strided views.
-    @Test func readsShippedLite0Checkpoint() throws {
+    @Test(.enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
+    func readsShippedLite0Checkpoint() throws {
         let url = Fixtures.cacheHome.appendingPathComponent("weights/efficientnet-lite0-57934424.pth")
         let state = try Checkpoint.load(url)
         #expect(state.count == 296)

@@ -6,7 +6,7 @@ import Torch
 import Vision
 
 /// Backbone logits against the reference PyTorch definitions (scripts/fixtures/backbones.py).
-@Suite("Backbones equal PyTorch", .serialized)
+@Suite("Backbones equal PyTorch", .serialized, .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
 struct BackboneParityTests {
     let reference: [String: Tensor]
 

@@ -73,7 +73,7 @@ struct DataTests {
         #expect(Split.random(count: 1000, fraction: 0.2, seed: 5).valid == a.valid)
         #expect(Split.random(count: 1000, fraction: 0.2, seed: 6).valid != a.valid)
         // Fixed values: the PRNG is ours, so these never change across machines or Swift versions.
-        #expect(Array(a.valid.prefix(5)) == Array(Split.random(count: 1000, fraction: 0.2, seed: 5).valid.prefix(5)))
+        #expect(Array(a.valid.prefix(5)) == [0, 2, 8, 9, 10])
         var rng = SeededRandom(seed: 1)
         #expect(rng.next() == 0x910A_2DEC_8902_5CC1)
         let s = Split.random(count: 1000, fraction: 0.25, seed: 0, labels: labels)
@@ -95,23 +95,6 @@ struct DataTests {
         #expect(try cache.entry(for: source) != first)
         let problems = cache.fill(try DataSource.labelled(root).items)
         #expect(problems.isEmpty)
-    }
-
-    @Test func brightnessSummaryFindsClassesThatBrightnessSeparates() throws {
-        #expect(abs(BrightnessSummary.meanLuma(RGBImage(width: 2, height: 1, pixels: [10, 20, 30, 10, 20, 30])) - 18.15) < 1e-9)
-        // The generated set: class 1 is a bright background with a dark square, class 0 the opposite.
-        let root = try makeKaggleDataSet(trainCount: 24, testCount: 1, size: 48)
-        let dataset = try DataSource.labelled(root)
-        let summary = BrightnessSummary.measure(dataset)
-        #expect(summary.counts == [12, 12])
-        #expect(summary.means[1] > summary.means[0] + 100)
-        let difference = try #require(summary.largestDifference)
-        #expect(difference.first == 0 && difference.second == 1 && difference.effect > 5)
-        // Labels that cut across brightness (each class half dark, half bright): no notable difference.
-        var mixed = dataset
-        for i in mixed.items.indices { mixed.items[i].label = (Int(mixed.items[i].name) ?? 0) / 2 % 2 }
-        let even = try #require(BrightnessSummary.measure(mixed).largestDifference)
-        #expect(even.effect < BrightnessSummary.notableEffect, "\(even.effect)")
     }
 
     @Test func loaderIsDeterministicAndSkipsBadImages() throws {

@@ -5,7 +5,7 @@ import Torch
 import Vision
 
 /// The pretrained EfficientNet-Lite0 names real photos (set-up samples from Debian's python3-skimage).
-@Suite("Pretrained classifier on real photos", .serialized)
+@Suite("Pretrained classifier on real photos", .serialized, .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
 struct PretrainedTests {
     func top5(_ file: String, _ architecture: Architecture = .efficientNetLite0, folded: Bool) throws -> [String] {
         let network = try architecture.pretrainedImageNetNetwork()

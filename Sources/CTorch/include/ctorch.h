@@ -177,12 +177,6 @@ int qt_addcmul_(qt_tensor t, qt_tensor a, qt_tensor b, double value);
 /// t += value * a / b
 int qt_addcdiv_(qt_tensor t, qt_tensor a, qt_tensor b, double value);
 
-// ---- benchmarks: the same work as a plain C++ loop over libtorch ------------------
-
-/// kind: 0 matmul n×n (a = n); 1 conv3×3 (a = batch, b = channels, c = size, groups 1);
-/// 2 depthwise 3×3 (groups = channels). memory_format as above. Returns seconds per iteration, or -1.
-double qt_bench_cpp(int kind, int64_t a, int64_t b, int64_t c, int memory_format, int iterations);
-
 #ifdef __cplusplus
 }
 #endif

@@ -7,7 +7,7 @@ public enum DataCheck {
     public static func problems(in dataset: ImageDataset, threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [DataProblem] {
         let found = ProblemList()
         let next = AtomicCounter()
-        let progress = ProgressBar("check", total: dataset.items.count)
+        let progress = Feedback.start("check", total: dataset.items.count)
         DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
             while true {
                 let i = next.increment()

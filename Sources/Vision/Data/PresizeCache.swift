@@ -77,7 +77,7 @@ public struct PresizeCache: Sendable {
     /// The default is two threads per core, so one thread's file reads and writes overlap another's decoding.
     @discardableResult
     public func fill(_ items: [ImageItem], threads: Int = 2 * ProcessInfo.processInfo.activeProcessorCount) -> [DataProblem] {
-        let progress = ProgressBar("presize \(shorterSide)px", total: items.count)
+        let progress = Feedback.start("presize \(shorterSide)px", total: items.count)
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let problems = ProblemList()
         let next = AtomicCounter()
@@ -99,45 +99,5 @@ public struct PresizeCache: Sendable {
             }
         }
         return problems.all
-    }
-}
-
-/// 64-bit FNV-1a, for stable cache keys.
-public func fnv1a(_ text: String) -> UInt64 {
-    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-    for byte in text.utf8 {
-        hash ^= UInt64(byte)
-        hash = hash &* 0x100_0000_01B3
-    }
-    return hash
-}
-
-/// A counter shared by worker threads.
-final class AtomicCounter: @unchecked Sendable {
-    private var value = -1
-    private let lock = NSLock()
-    /// The next value (0, 1, 2, …).
-    func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value
-    }
-}
-
-/// Problems collected by worker threads.
-public final class ProblemList: @unchecked Sendable {
-    private var items: [DataProblem] = []
-    private let lock = NSLock()
-    public init() {}
-    public func append(_ p: DataProblem) {
-        lock.lock()
-        items.append(p)
-        lock.unlock()
-    }
-    public var all: [DataProblem] {
-        lock.lock()
-        defer { lock.unlock() }
-        return items
     }
 }

@@ -1,44 +1,3 @@
-/// SplitMix64: a small, fast PRNG with the same output on every machine and Swift version
-/// (Swift's own random generators promise neither).
-public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    /// A generator for a sub-stream (`seed` mixed with `stream`), e.g. one per epoch or per image.
-    public init(seed: UInt64, stream: UInt64) {
-        var mixer = SeededRandom(seed: seed ^ (stream &* 0x9E37_79B9_7F4A_7C15))
-        state = mixer.next()
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
-    /// Uniform in `range`.
-    public mutating func uniform(_ range: ClosedRange<Double>) -> Double {
-        range.lowerBound + unit() * (range.upperBound - range.lowerBound)
-    }
-
-    /// Fisher–Yates with this generator only, so the order is the same everywhere.
-    public mutating func permutation(_ n: Int) -> [Int] {
-        var a = Array(0..<n)
-        if n < 2 { return a }
-        for i in stride(from: n - 1, to: 0, by: -1) {
-            let j = Int(next() % UInt64(i + 1))
-            a.swapAt(i, j)
-        }
-        return a
-    }
-}
-
 /// Splits item indices into training and validation parts.
 public enum Split {
     /// A seeded random `fraction` for validation (fastai's `get_cv_idxs`), optionally stratified
@@ -58,12 +17,5 @@ public enum Split {
         }
         let validSet = Set(valid)
         return ((0..<count).filter { !validSet.contains($0) }, valid.sorted())
-    }
-
-    /// Validation items named in `names` (a given list, or the values of a CSV column).
-    public static func named(_ names: Set<String>, items: [ImageItem]) -> (train: [Int], valid: [Int]) {
-        let valid = items.indices.filter { names.contains(items[$0].name) }
-        let validSet = Set(valid)
-        return (items.indices.filter { !validSet.contains($0) }, valid)
     }
 }

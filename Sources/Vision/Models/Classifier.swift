@@ -18,7 +18,7 @@ public final class Classifier: Module {
         self.classes = classes
         headKind = head
         body = try architecture.makeNetwork(classes: nil, dropConnect: 0.1)
-        self.head = try head.make(features: architecture.featureWidth, classes: classes.count)
+        self.head = try head.make(features: body.featureWidth, classes: classes.count)
         super.init()
         registerModule("body", body)
         registerModule("head", self.head)
@@ -34,7 +34,7 @@ public final class Classifier: Module {
     }
 
     /// Layer groups: early body, late body, head (for freezing and discriminative rates).
-    public var layerGroups: [[Module]] { body.bodyGroups + [[head]] }
+    public var layerGroups: [[Module]] { body.bodyGroups(lateStage: architecture.meta.lateStage) + [[head]] }
 
     public override func forward(_ x: Tensor) throws -> Tensor { try head(body.features(x)) }
 }

@@ -42,8 +42,8 @@ public final class EfficientNetLite: Module {
     /// The ImageNet classifier, absent when built as a body for transfer learning.
     public let classifier: Linear?
     public let dropout: Double
-    /// Index of the first block of the second layer group (the 40→80 stage).
-    public let splitBlock: Int
+    /// Index of the first block of each stage of ``stages``.
+    public let stageStarts: [Int]
 
     /// - Parameters:
     ///   - classes: size of the final linear layer; nil builds the body only (output: the 1280-channel map).
@@ -55,13 +55,13 @@ public final class EfficientNetLite: Module {
         self.dropout = dropout ?? c.dropout
         stem = ConvBatchNorm(try Conv2d(3, 32, kernel: 3, stride: 2, bias: false), try BatchNorm2d(32, eps: 1e-3, momentum: 0.01))
         var blocks: [MBConvBlock] = []
-        var split = 0
+        var starts: [Int] = []
         for (i, stage) in Self.stages.enumerated() {
             let fixed = i == 0 || i == Self.stages.count - 1
             let repeats = fixed ? stage.repeats : Int((c.depth * Double(stage.repeats)).rounded(.up))
             let input = i == 0 ? 32 : Self.roundFilters(stage.input, width: c.width)
             let output = Self.roundFilters(stage.output, width: c.width)
-            if i == 3 { split = blocks.count }
+            starts.append(blocks.count)
             for r in 0..<repeats {
                 blocks.append(try MBConvBlock(
                     input: r == 0 ? input : output, output: output, kernel: stage.kernel,
@@ -70,7 +70,7 @@ public final class EfficientNetLite: Module {
         }
         for (i, block) in blocks.enumerated() { block.dropConnect = dropConnect * Double(i) / Double(blocks.count) }
         self.blocks = blocks
-        splitBlock = split
+        stageStarts = starts
         let last = blocks.last?.outputChannels ?? 320
         head = ConvBatchNorm(try Conv2d(last, 1280, kernel: 1, bias: false), try BatchNorm2d(1280, eps: 1e-3, momentum: 0.01))
         classifier = try classes.map { try Linear(1280, $0) }

@@ -12,8 +12,6 @@ public final class AdaptiveConcatPool2d: Module {
 public enum HeadKind: Codable, Sendable, Equatable {
     /// fastai's head: concat pool → flatten → BN → dropout(p/2) → linear(hidden) → ReLU → BN → dropout(p) → linear.
     case fastai(hidden: Int = 512, dropout: Double = 0.5)
-    /// Average pool → flatten → dropout → linear.
-    case linear(dropout: Double = 0.2)
 
     /// Builds the head for `features` input channels and `classes` outputs.
     public func make(features: Int, classes: Int) throws -> Sequential {
@@ -25,8 +23,6 @@ public enum HeadKind: Codable, Sendable, Equatable {
                 try BatchNorm1d(2 * features), Dropout(p / 2), try Linear(2 * features, hidden, bias: false), ReLU(),
                 try BatchNorm1d(hidden), Dropout(p), try Linear(hidden, classes, bias: false),
             ])
-        case .linear(let p):
-            return Sequential([AdaptiveAvgPool2d(1), Flatten(), Dropout(p), try Linear(features, classes)])
         }
     }
 }

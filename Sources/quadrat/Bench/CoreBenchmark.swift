@@ -1,9 +1,9 @@
-import CTorch
+import CTorchBench
 import Foundation
 import Torch
 
 /// `quadrat bench core`: the same kernels timed through the Swift API and through a
-/// plain C++ loop in the shim, alternating rounds so both see the same machine load.
+/// plain C++ loop (CTorchBench), alternating rounds so both see the same machine load.
 struct CoreBenchmark {
     var iterations: Int
     var rounds = 3
@@ -34,8 +34,8 @@ struct CoreBenchmark {
             var bestSwift = Double.infinity, bestCpp = Double.infinity
             for _ in 0..<rounds {
                 bestSwift = min(bestSwift, try time(work))
-                let cpp = qt_bench_cpp(c.kind, Int64(c.a), Int64(c.b), Int64(c.c), c.format.rawValue, Int32(iterations))
-                if cpp < 0 { throw TorchError.last() }
+                let cpp = qtb_bench_cpp(c.kind, Int64(c.a), Int64(c.b), Int64(c.c), c.format.rawValue, Int32(iterations))
+                if cpp < 0 { throw TorchError("the C++ reference loop failed for \(c.name)") }
                 bestCpp = min(bestCpp, cpp)
             }
             let swiftRate = c.flops / bestSwift / 1e9, cppRate = c.flops / bestCpp / 1e9

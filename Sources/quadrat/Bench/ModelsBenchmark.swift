@@ -63,7 +63,7 @@ struct ModelsBenchmark {
                 // As Recipe.freezeBatchNormStatistics: BatchNorm normalises with its running statistics.
                 for (_, sub) in net.namedModules() { (sub as? BatchNorm)?.updatesStatistics = false }
             }
-            if earlyBodyFrozen, let early = net.bodyGroups.first {
+            if earlyBodyFrozen, let early = net.bodyGroups(lateStage: arch.meta.lateStage).first {
                 // As Recipe.unfrozenFrom = 1: no gradients (and so no backward pass) for the early body.
                 for module in early {
                     for p in module.parameters { try p.requiringGrad(false) }

@@ -3,6 +3,7 @@ import Foundation
 import Learn
 import Torch
 import Vision
+import Workflow
 
 /// `quadrat predict MODEL (IMAGES…|DIR)`.
 struct PredictCommand: ParsableCommand {
@@ -28,10 +29,10 @@ struct PredictCommand: ParsableCommand {
         Torch.useAllCores()
         let saved = try SavedModel(URL(fileURLWithPath: model))
         let dataset = try Self.dataset(inputs)
-        let (probabilities, items, skipped) = try saved.predict(dataset, ttaViews: tta ? 4 : 0, augmentation: saved.augmentation)
-        for problem in skipped { FileHandle.standardError.write(Data("skipped \(problem)\n".utf8)) }
+        let (probabilities, items, skipped) = try saved.predict(dataset, ttaViews: tta ? 4 : 0, augmentation: saved.augmentation())
+        for problem in skipped { Console.warn("skipped \(problem)") }
         guard !items.isEmpty else { throw ValidationError("none of the \(dataset.items.count) images could be read") }
-        let text = try format.render(probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes, labelColumn: saved.labelColumnName)
+        let text = try format.render(probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes, labelColumn: saved.labelColumnName())
         if let out {
             try text.write(toFile: out, atomically: true, encoding: .utf8)
             FileHandle.standardError.write(Data("wrote \(items.count) predictions to \(out)\n".utf8))

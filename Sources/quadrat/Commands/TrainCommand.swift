@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
-import Learn
 import Vision
-import Yams
+import Workflow
 
 /// Options shared by commands that train: flags override a JSON config file.
 struct TrainFlags: ParsableArguments {
@@ -49,58 +48,29 @@ struct TrainFlags: ParsableArguments {
     @Option(help: "A JSON or YAML config file with any of these options (flags override it).")
     var config: String?
 
-    /// Decodes a config file over the defaults (keys as in config.json: arch, size, seed, augmentation, recipe…).
-    static func decodeConfig(_ bytes: Data, yaml: Bool, data: String, out: String) throws -> TrainOptions {
-        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainOptions(data: data, out: out))) as? [String: Any] ?? [:]
-        let given: [String: Any]
-        if yaml {
-            given = try Yams.load(yaml: String(decoding: bytes, as: UTF8.self)) as? [String: Any] ?? [:]
-        } else {
-            given = try JSONSerialization.jsonObject(with: bytes) as? [String: Any] ?? [:]
-        }
-        var merged = defaults
-        for (key, value) in given {
-            if let inner = value as? [String: Any], var base = merged[key] as? [String: Any] {
-                for (k, v) in inner { base[k] = v }
-                merged[key] = base
-            } else {
-                merged[key] = value
-            }
-        }
-        return try JSONDecoder().decode(TrainOptions.self, from: JSONSerialization.data(withJSONObject: merged))
-    }
-
-    /// The options: defaults, then the config file, then flags.
-    func options(data: String, out: String) throws -> TrainOptions {
-        var o = TrainOptions(data: data, out: out)
+    /// The options: `base`, then the config file, then flags; checked before any work starts.
+    func options(over base: TrainOptions) throws -> TrainOptions {
+        var o = base
         if let config {
-            guard let bytes = FileManager.default.contents(atPath: config) else { throw ValidationError("config file \(config) does not exist") }
+            guard let bytes = FileManager.default.contents(atPath: config) else {
+                throw ValidationError("config file \(config) does not exist")
+            }
             do {
-                // Every key is optional in a config file: start from the defaults and overlay it.
-                o = try Self.decodeConfig(bytes, yaml: !config.lowercased().hasSuffix(".json"), data: data, out: out)
-                o.data = data
-                o.out = out
+                o = try TrainOptions.decodingConfig(bytes, yaml: !config.lowercased().hasSuffix(".json"), over: base)
             } catch {
                 throw ValidationError("config file \(config) is not valid: \(error)")
             }
         }
         if let arch { o.arch = arch }
-        _ = try Architecture(named: o.arch)
         if let size { o.size = size }
         if let presize { o.presize = presize }
         if let batchSize { o.batchSize = batchSize }
         if let seed { o.seed = seed }
         if let validFraction { o.validFraction = validFraction }
         if let augmentation { o.augmentation = augmentation }
-        guard Augmentation(preset: o.augmentation) != nil else {
-            throw ValidationError("--augmentation must be one of \(Augmentation.presetNames.joined(separator: ", ")), not '\(o.augmentation)'")
-        }
         if let maxRotation { o.maxRotation = maxRotation }
         if let maxZoom { o.maxZoom = maxZoom }
         if let maxLighting { o.maxLighting = maxLighting }
-        if let r = o.maxRotation, !(0...180).contains(r) { throw ValidationError("--max-rotation must be between 0 and 180 degrees, not \(r)") }
-        if let z = o.maxZoom, !(1...4).contains(z) { throw ValidationError("--max-zoom must be between 1 and 4, not \(z)") }
-        if let l = o.maxLighting, !(0..<1).contains(l) { throw ValidationError("--max-lighting must be at least 0 and below 1, not \(l)") }
         if let weights { o.weights = weights }
         if let nameColumn { o.nameColumn = nameColumn }
         if let labelColumn { o.labelColumn = labelColumn }
@@ -110,9 +80,11 @@ struct TrainFlags: ParsableArguments {
         if let ttaViews { o.recipe.ttaViews = ttaViews }
         if noMixedPrecision { o.recipe.mixedPrecision = false }
         if noLRFind { o.lrFind = false }
-        if let resume {
-            guard FileManager.default.fileExists(atPath: resume) else { throw ValidationError("checkpoint \(resume) does not exist") }
-            o.resume = resume
+        if let resume { o.resume = resume }
+        do {
+            try o.validate()
+        } catch let error as WorkflowError {
+            throw ValidationError(error.message)
         }
         return o
     }
@@ -139,7 +111,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var flags: TrainFlags
 
     func run() throws {
-        let outcome = try TrainingRun(options: flags.options(data: data, out: out)).run()
+        let outcome = try TrainingRun(options: flags.options(over: TrainOptions(data: data, out: out))).run()
         print("model: \(outcome.modelURL.path)")
         print("report: \(outcome.reportURL.path)")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Vision
 
 /// Lays the ELPV solar-cell set (from the set-up cache) out in the Kaggle layout the demo trains on:
 /// `train/` + `train_labels.csv` (`name,defective`), `test/`, and the test labels kept apart in
@@ -9,14 +10,15 @@ public enum ELPVLayout {
 
     public static func cells(from source: URL) throws -> [Cell] {
         let labels = source.appendingPathComponent("labels.csv")
-        guard let text = try? String(contentsOf: labels, encoding: .utf8) else {
-            throw VisionError("ELPV labels not found at \(labels.path): run `make setup` (scripts/setup.sh data)")
+        guard FileManager.default.fileExists(atPath: labels.path) else {
+            throw WorkflowError("ELPV labels not found at \(labels.path): run `make setup` (scripts/setup.sh data)")
         }
+        let text = try String(contentsOf: labels, encoding: .utf8)
         return try text.split(separator: "\n").enumerated().compactMap { number, line in
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard !fields.isEmpty else { return nil }
             guard fields.count >= 2, let probability = Double(fields[1]) else {
-                throw VisionError("\(labels.path):\(number + 1): expected 'path probability type', got '\(line)'")
+                throw WorkflowError("\(labels.path):\(number + 1): expected 'path probability type', got '\(line)'")
             }
             return Cell(file: String(fields[0]), defective: probability >= 0.5)
         }
@@ -28,7 +30,7 @@ public enum ELPVLayout {
         let cells = try cells(from: source)
         let split = Split.random(count: cells.count, fraction: 0.25, seed: 0, labels: cells.map { $0.defective ? 1 : 0 })
         let fm = FileManager.default
-        try? fm.removeItem(at: root)
+        if fm.fileExists(atPath: root.path) { try fm.removeItem(at: root) }
         for folder in ["train", "test", "answers"] { try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true) }
         func place(_ indices: [Int], in folder: String) throws -> String {
             var csv = "name,defective\n"

@@ -5,56 +5,30 @@ import Report
 import Torch
 import Vision
 
-/// Options of a training run (from flags, a config file, or both); written to config.json as used.
-struct TrainOptions: Codable {
-    var data: String
-    var out: String
-    var arch = Architecture.efficientNetLite0.rawValue
-    var size: Int?
-    var presize: Int?
-    var batchSize = 32
-    var validFraction = 0.2
-    var seed: UInt64 = 42
-    /// The augmentation preset: side-on, top-down or dihedral; the three `max…` fields below override its limits.
-    var augmentation = "side-on"
-    var maxRotation: Double?
-    var maxZoom: Double?
-    var maxLighting: Double?
-    var weights: String?
-    var nameColumn: String?
-    var labelColumn: String?
-    var recipe = Recipe()
-    var lrFind = true
-    /// A checkpoint (from Ctrl-C) to continue from: its weights are loaded and only the unfrozen phase runs.
-    var resume: String?
-}
-
-extension TrainOptions {
-    /// The preset named by `augmentation` with the limits given in the options.
-    var augmentationSettings: Augmentation {
-        var a = Augmentation(preset: augmentation) ?? .sideOn
-        if let maxRotation { a.maxRotation = maxRotation }
-        if let maxZoom { a.maxZoom = maxZoom }
-        if let maxLighting { a.maxLighting = maxLighting }
-        return a
-    }
-}
-
 /// What a training run produced.
-struct TrainingOutcome {
-    var validAccuracy: Double
-    var validAUC: Double
-    var times: PhaseTimes
-    var modelURL: URL
-    var reportURL: URL
+public struct TrainingOutcome: Sendable {
+    public var validAccuracy: Double
+    public var validAUC: Double
+    public var times: PhaseTimes
+    public var modelURL: URL
+    public var reportURL: URL
 }
 
 /// The whole `train` workflow: data → split → presize → precomputed head → augmented head →
 /// unfrozen → TTA → model, history, predictions, config and report in the run folder.
-struct TrainingRun {
-    var options: TrainOptions
+public struct TrainingRun {
+    public var options: TrainOptions
+    /// The command that resumes this run after Ctrl-C, printed with the checkpoint (default: this
+    /// process's command line plus `--resume`).
+    public var resumeHint: String?
 
-    func run() throws -> TrainingOutcome {
+    public init(options: TrainOptions, resumeHint: String? = nil) {
+        self.options = options
+        self.resumeHint = resumeHint
+    }
+
+    public func run() throws -> TrainingOutcome {
+        try options.validate()
         let total = Date()
         Torch.useAllCores()
         Torch.manualSeed(options.seed)
@@ -90,20 +64,19 @@ struct TrainingRun {
         // Precomputed activations are cached on disk under a key of everything they depend on: architecture,
         // weights, size, the split and each image's presize entry (which changes when the image does).
         let entries = try trainSet.items.map { try cache.entry(for: $0.url).lastPathComponent }.joined(separator: "|")
+            // A validation image that vanished since listing is skipped by the loader: an empty part of the key.
             + "#" + validSet.items.map { (try? cache.entry(for: $0.url).lastPathComponent) ?? "" }.joined(separator: "|")
         let featureKey = "\(architecture.rawValue)-\(size)-\(options.weights ?? "bundled")-" + String(fnv1a(entries), radix: 16)
         var lrFinder: LRFinderResult?
         if options.lrFind {
             lrFinder = try times.time("lr-find") {
-                let features = try classifier.precompute(trainLoader, cacheKey: featureKey + "-train", label: "precompute train", mixedPrecision: options.recipe.mixedPrecision)
-                let tail = classifier.headAfterPooling
-                let probe = Learner(model: tail, groups: [[tail]], train: FeatureBatches(features: features.features, labels: features.labels, seed: options.seed), valid: nil)
-                return try probe.findLearningRate()
+                try classifier.findHeadLearningRate(trainLoader, cacheKey: featureKey + "-train",
+                                                    mixedPrecision: options.recipe.mixedPrecision, seed: options.seed)
             }
             if let lrFinder { emit(String(format: "lr-find: valley %.2e, steepest %.2e", lrFinder.valley, lrFinder.steepest)) }
         }
         let interruptURL = out.appendingPathComponent("interrupted.safetensors")
-        var resumeHint = CommandLine.arguments.joined(separator: " ")
+        var resumeHint = self.resumeHint ?? CommandLine.arguments.joined(separator: " ")
         if !resumeHint.contains("--resume") { resumeHint += " --resume \(interruptURL.path)" }
         learner.callbacks.append(InterruptCheckpoint(saveTo: interruptURL, resumeHint: resumeHint))
         var recipe = options.recipe
@@ -152,6 +125,7 @@ struct TrainingRun {
         return TrainingOutcome(validAccuracy: accuracy, validAUC: auc, times: times, modelURL: modelURL, reportURL: reportURL)
     }
 
+    /// Lists problems with the data on standard error (the first 20).
     func report(problems: [DataProblem], skipped: Bool = false) {
         guard !problems.isEmpty else { return }
         FileHandle.standardError.write(Data("\(problems.count) \(skipped ? "image(s) skipped" : "problem(s) in the data, left out"):\n".utf8))

@@ -1,18 +1,16 @@
 // bench.cpp — reference loops in plain C++ over libtorch, so `quadrat bench core`
 // can compare the Swift API against the same work without Swift in the way.
-#include "ctorch.h"
-#include "shim.hpp"
+#include "ctorch_bench.h"
 
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <functional>
 
-using namespace qt;
-
-double qt_bench_cpp(int kind, int64_t a, int64_t b, int64_t c, int format, int iterations) {
-    QT_GUARD(-1.0, {
+double qtb_bench_cpp(int kind, int64_t a, int64_t b, int64_t c, int format, int iterations) {
+    try {
         at::NoGradGuard no_grad;
-        auto mf = memory_format(format);
+        auto mf = format == 1 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
         std::function<at::Tensor()> work;
         at::Tensor x, w;
         switch (kind) {
@@ -29,12 +27,14 @@ double qt_bench_cpp(int kind, int64_t a, int64_t b, int64_t c, int format, int i
                 work = [&, groups] { return at::conv2d(x, w, {}, {1, 1}, {1, 1}, {1, 1}, groups); };
                 break;
             }
-            default: throw std::invalid_argument("unknown benchmark kind");
+            default: return -1.0;
         }
         work();  // warm-up
         auto start = std::chrono::steady_clock::now();
         for (int i = 0; i < iterations; i++) work();
         std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
         return elapsed.count() / iterations;
-    })
+    } catch (...) {
+        return -1.0;
+    }
 }

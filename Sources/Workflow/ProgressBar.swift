@@ -1,8 +1,9 @@
 import Foundation
+import Vision
 
 /// Progress of long work on standard error: a bar with rate and ETA on a terminal,
 /// a plain line every 10 % otherwise (logs, CI). Safe to advance from several threads.
-public final class ProgressBar: @unchecked Sendable {
+public final class ProgressBar: ProgressTracker, @unchecked Sendable {
     public let label: String
     public let total: Int
     public let unit: String
@@ -12,8 +13,6 @@ public final class ProgressBar: @unchecked Sendable {
     private let start = Date()
     private let lock = NSLock()
     private let isTerminal = isatty(STDERR_FILENO) != 0
-    /// Set to false to print nothing (tests).
-    public var enabled = ProcessInfo.processInfo.environment["QUADRAT_QUIET"] == nil
 
     public init(_ label: String, total: Int, unit: String = "img") {
         self.label = label
@@ -21,11 +20,10 @@ public final class ProgressBar: @unchecked Sendable {
         self.unit = unit
     }
 
-    public func advance(by n: Int = 1) {
+    public func advance(by n: Int) {
         lock.lock()
         defer { lock.unlock() }
         done += n
-        guard enabled else { return }
         let elapsed = Date().timeIntervalSince(start)
         if isTerminal {
             guard elapsed - lastPrinted > 0.1 || done >= total else { return }
@@ -47,12 +45,6 @@ public final class ProgressBar: @unchecked Sendable {
         let width = 28
         let filled = Int(fraction * Double(width))
         let graphic = bar ? "[" + String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled) + "] " : ""
-        return "\(label) \(graphic)\(done)/\(total) " + String(format: "%.1f %@/s", rate, unit) + " ETA \(Self.clock(eta)) elapsed \(Self.clock(elapsed))"
-    }
-
-    /// m:ss or h:mm:ss.
-    public static func clock(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+        return "\(label) \(graphic)\(done)/\(total) " + String(format: "%.1f %@/s", rate, unit) + " ETA \(Feedback.clock(eta)) elapsed \(Feedback.clock(elapsed))"
     }
 }

@@ -3,12 +3,12 @@ import Learn
 import Vision
 
 /// Output formats of `quadrat predict`.
-enum SubmissionFormat: String, CaseIterable {
+public enum SubmissionFormat: String, CaseIterable, Sendable {
     case kaggle, csv, json
 
     /// Kaggle: `name,<positive class>` with the positive-class probability for a binary model
     /// (the header uses the training CSV's label column name), one column per class otherwise.
-    func render(probabilities: [[Double]], items: [ImageItem], classes: [String], labelColumn: String) throws -> String {
+    public func render(probabilities: [[Double]], items: [ImageItem], classes: [String], labelColumn: String) throws -> String {
         switch self {
         case .kaggle:
             if classes.count == 2 {
@@ -28,26 +28,4 @@ enum SubmissionFormat: String, CaseIterable {
             return String(decoding: data, as: UTF8.self) + "\n"
         }
     }
-}
-
-extension SavedModel {
-    /// The options the model was trained with, from its metadata (nil for files without them).
-    var trainOptions: TrainOptions? {
-        metadata["options"].flatMap { try? JSONDecoder().decode(TrainOptions.self, from: Data($0.utf8)) }
-    }
-
-    /// The label column name the model was trained with (for the Kaggle header), default "label".
-    var labelColumnName: String {
-        guard let o = trainOptions else { return "label" }
-        if let column = o.labelColumn { return column }
-        // The training CSV's second header field, when it is still there.
-        let data = URL(fileURLWithPath: o.data)
-        for name in ["train_labels.csv", "labels.csv"] {
-            if let table = try? CSVTable(url: data.appendingPathComponent(name)), table.header.count > 1 { return table.header[1] }
-        }
-        return "label"
-    }
-
-    /// The augmentation the model was trained with (side-on for files that do not say): its TTA views.
-    var augmentation: Augmentation { trainOptions?.augmentationSettings ?? .sideOn }
 }

@@ -4,15 +4,15 @@ import Learn
 
 /// Turns Ctrl-C during training into "save a checkpoint, say how to resume, stop".
 /// A second Ctrl-C exits at once.
-final class InterruptCheckpoint: Callback, @unchecked Sendable {
+public final class InterruptCheckpoint: Callback, @unchecked Sendable {
     let url: URL
     let resumeHint: String
     private var requested = false
     private let lock = NSLock()
     private var source: DispatchSourceSignal?
-    var order: Int { 90 }
+    public var order: Int { 90 }
 
-    init(saveTo url: URL, resumeHint: String) {
+    public init(saveTo url: URL, resumeHint: String) {
         self.url = url
         self.resumeHint = resumeHint
         signal(SIGINT, SIG_IGN)
@@ -41,7 +41,7 @@ final class InterruptCheckpoint: Callback, @unchecked Sendable {
         return requested
     }
 
-    func afterBatch(_ learner: Learner) throws {
+    public func afterBatch(_ learner: Learner) throws {
         guard isRequested else { return }
         try learner.saveCheckpoint(to: url)
         FileHandle.standardError.write(Data("checkpoint saved to \(url.path)\nresume with: \(resumeHint)\n".utf8))
@@ -50,6 +50,6 @@ final class InterruptCheckpoint: Callback, @unchecked Sendable {
 }
 
 /// Thrown after an interrupted run saved its checkpoint.
-struct InterruptedRun: Error, CustomStringConvertible {
-    var description: String { "training interrupted (checkpoint saved)" }
+public struct InterruptedRun: Error, CustomStringConvertible {
+    public var description: String { "training interrupted (checkpoint saved)" }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Vision
 
 /// Mean brightness of each class's images, for `quadrat explore`. When the classes differ in
 /// brightness (electroluminescence photos of solar cells: defective cells are darker), brightness is
@@ -19,6 +20,7 @@ public struct BrightnessSummary: Sendable {
         decoder.fast = true
         for (label, indices) in byClass where label < values.count {
             for i in indices.shuffled(using: &random).prefix(perClass) {
+                // Deliberately skipped: a summary of the readable images; `quadrat check` reports the others.
                 if let image = try? decoder.decode(dataset.items[i].url) { values[label].append(meanLuma(image)) }
             }
         }

@@ -1,0 +1,47 @@
+import NN
+import Torch
+
+/// A backbone body: the feature extractor of a classifier, made of stages that the model table
+/// splits into two layer groups.
+public protocol Backbone: Module {
+    /// The last feature map (N × ``featureWidth`` × h × w).
+    func features(_ x: Tensor) throws -> Tensor
+    /// Channels of the last feature map, read off the network.
+    var featureWidth: Int { get }
+    /// The body's two layer groups (early, late) for freezing and discriminative learning rates:
+    /// the late group starts at stage `lateStage` (``ModelMeta/lateStage``).
+    func bodyGroups(lateStage: Int) -> [[Module]]
+    /// Folds BatchNorm into the convolutions (eval-only copies), storing the folded weights as `dtype` in `format`.
+    func foldBatchNorms(dtype: DType, format: MemoryFormat) throws
+}
+
+extension Backbone {
+    /// Turns this network into a fast eval-only copy: BatchNorm folded into the convolutions,
+    /// weights channels-last, remaining parameters (the classifier) in `dtype`.
+    /// Feed it channels-last input of the same dtype, inside `Torch.inferenceMode`.
+    public func prepareForInference(dtype: DType = .float32) throws {
+        eval()
+        try foldBatchNorms(dtype: dtype, format: .channelsLast)
+        try convert(to: .channelsLast)
+        if dtype != .float32 { try convert(to: dtype) }
+    }
+}
+
+extension EfficientNetLite: Backbone {
+    public var featureWidth: Int { head.conv.weight.shape[0] }
+
+    /// Early: stem and the stages before `lateStage`; late: the rest and the 1×1 head convolution.
+    public func bodyGroups(lateStage: Int) -> [[Module]] {
+        let split = stageStarts[min(lateStage, stageStarts.count - 1)]
+        return [[stem.conv, stem.bn] + blocks[..<split].map { $0 as Module },
+                blocks[split...].map { $0 as Module } + [head.conv, head.bn]]
+    }
+}
+
+extension ResNet: Backbone {
+    /// Early: stem and `layer1…layer<lateStage>`; late: the remaining layers.
+    public func bodyGroups(lateStage: Int) -> [[Module]] {
+        let split = min(lateStage, layers.count - 1)
+        return [[stem.conv, stem.bn] + layers[..<split].map { $0 as Module }, layers[split...].map { $0 as Module }]
+    }
+}

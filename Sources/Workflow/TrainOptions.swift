@@ -1,0 +1,126 @@
+import Foundation
+import Learn
+import Vision
+import Yams
+
+/// Options of a training run (from flags, a config file, or both); written to config.json as used and
+/// into the model file. Every field decodes with its default when absent, so files from older versions
+/// keep their options.
+public struct TrainOptions: Codable, Sendable, Equatable {
+    /// The labelled data: a Kaggle-layout folder, a folder of class folders, or a labels CSV.
+    public var data: String
+    /// The run folder.
+    public var out: String
+    public var arch = Architecture.efficientNetLite0.rawValue
+    /// Model input size (nil: the architecture's).
+    public var size: Int?
+    /// Shorter side of the presize cache (nil: 1.25 × size).
+    public var presize: Int?
+    public var batchSize = 32
+    public var validFraction = 0.2
+    public var seed: UInt64 = 42
+    /// The augmentation preset: side-on, top-down or dihedral; the three `max…` fields below override its limits.
+    public var augmentation = "side-on"
+    public var maxRotation: Double?
+    public var maxZoom: Double?
+    public var maxLighting: Double?
+    /// A checkpoint for the body (nil: the bundled ImageNet weights).
+    public var weights: String?
+    public var nameColumn: String?
+    public var labelColumn: String?
+    public var recipe = Recipe()
+    public var lrFind = true
+    /// A checkpoint (from Ctrl-C) to continue from: its weights are loaded and only the unfrozen phase runs.
+    public var resume: String?
+
+    public init(data: String, out: String) {
+        self.data = data
+        self.out = out
+    }
+
+    public init(from decoder: Decoder) throws {
+        // Decode over the defaults: a missing key keeps its default instead of failing or being lost.
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(data: try c.decode(String.self, forKey: .data), out: try c.decode(String.self, forKey: .out))
+        func take<T: Decodable>(_ key: CodingKeys, _ field: inout T) throws {
+            if let value = try c.decodeIfPresent(T.self, forKey: key) { field = value }
+        }
+        try take(.arch, &arch)
+        size = try c.decodeIfPresent(Int.self, forKey: .size)
+        presize = try c.decodeIfPresent(Int.self, forKey: .presize)
+        try take(.batchSize, &batchSize)
+        try take(.validFraction, &validFraction)
+        try take(.seed, &seed)
+        try take(.augmentation, &augmentation)
+        maxRotation = try c.decodeIfPresent(Double.self, forKey: .maxRotation)
+        maxZoom = try c.decodeIfPresent(Double.self, forKey: .maxZoom)
+        maxLighting = try c.decodeIfPresent(Double.self, forKey: .maxLighting)
+        weights = try c.decodeIfPresent(String.self, forKey: .weights)
+        nameColumn = try c.decodeIfPresent(String.self, forKey: .nameColumn)
+        labelColumn = try c.decodeIfPresent(String.self, forKey: .labelColumn)
+        try take(.recipe, &recipe)
+        try take(.lrFind, &lrFind)
+        resume = try c.decodeIfPresent(String.self, forKey: .resume)
+    }
+
+    /// The preset named by `augmentation` with the limits given in the options.
+    public var augmentationSettings: Augmentation {
+        // `validate()` has refused unknown preset names; side-on is the default for model files that predate it.
+        var a = Augmentation(preset: augmentation) ?? .sideOn
+        if let maxRotation { a.maxRotation = maxRotation }
+        if let maxZoom { a.maxZoom = maxZoom }
+        if let maxLighting { a.maxLighting = maxLighting }
+        return a
+    }
+
+    /// Checks every option before any work starts, with a message naming the flag.
+    public func validate() throws {
+        _ = try Architecture(named: arch)
+        guard Augmentation(preset: augmentation) != nil else {
+            let names = Augmentation.presetNames.joined(separator: ", ")
+            throw WorkflowError("--augmentation must be one of \(names), not '\(augmentation)'")
+        }
+        if let r = maxRotation, !(0...180).contains(r) {
+            throw WorkflowError("--max-rotation must be between 0 and 180 degrees, not \(r)")
+        }
+        if let z = maxZoom, !(1...4).contains(z) { throw WorkflowError("--max-zoom must be between 1 and 4, not \(z)") }
+        if let l = maxLighting, !(0..<1).contains(l) {
+            throw WorkflowError("--max-lighting must be at least 0 and below 1, not \(l)")
+        }
+        if let resume, !FileManager.default.fileExists(atPath: resume) {
+            throw WorkflowError("checkpoint \(resume) does not exist")
+        }
+    }
+
+    /// Reads a JSON or YAML config file over `base` (keys as in config.json: arch, size, seed,
+    /// augmentation, recipe…; a `recipe` mapping sets only the fields it names); `data` and `out` stay `base`'s.
+    public static func decodingConfig(_ bytes: Data, yaml: Bool, over base: TrainOptions) throws -> TrainOptions {
+        let given: Any? = yaml
+            ? try Yams.load(yaml: String(decoding: bytes, as: UTF8.self))
+            : try JSONSerialization.jsonObject(with: bytes)
+        guard let given = given as? [String: Any] else {
+            throw WorkflowError("a config file must be a mapping of option names to values")
+        }
+        guard var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(base)) as? [String: Any] else {
+            throw WorkflowError("internal: options do not encode as a mapping")
+        }
+        for (key, value) in given {
+            if let inner = value as? [String: Any], var nested = merged[key] as? [String: Any] {
+                for (k, v) in inner { nested[k] = v }
+                merged[key] = nested
+            } else {
+                merged[key] = value
+            }
+        }
+        merged["data"] = base.data
+        merged["out"] = base.out
+        return try JSONDecoder().decode(TrainOptions.self, from: JSONSerialization.data(withJSONObject: merged))
+    }
+}
+
+/// A problem with a job's inputs or options that the user can act on.
+public struct WorkflowError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

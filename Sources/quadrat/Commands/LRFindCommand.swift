@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Learn
+import Report
+import Torch
+import Vision
+
+/// `quadrat lr-find DATA`.
+struct LRFindCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lr-find",
+        abstract: "The learning-rate range test for the new head: prints the suggestions and plots the curve.",
+        discussion: "Example: quadrat lr-find ~/invasive --out lr_find.html"
+    )
+
+    @Argument(help: "A labelled data folder or labels CSV.") var data: String
+    @Option(help: "Architecture.") var arch: String = Architecture.efficientNetLite0.rawValue
+    @Option(help: "Input size (default: the architecture's).") var size: Int?
+    @Option(help: "Checkpoint for the body (ResNets).") var weights: String?
+    @Option(help: "Where to write the plot.") var out: String = "lr_find.html"
+
+    func run() throws {
+        Torch.useAllCores()
+        let architecture = try Architecture(named: arch)
+        let size = self.size ?? architecture.defaultSize
+        let dataset = try DataSource.labelled(URL(fileURLWithPath: data))
+        let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: size))
+        cache.fill(dataset.items)
+        let classifier = try Classifier(architecture, classes: dataset.classes, weights: weights.map { URL(fileURLWithPath: $0) })
+        let loader = DataLoader(dataset, size: size, normalization: architecture.normalization, cache: cache)
+        let result = try classifier.findHeadLearningRate(loader, mixedPrecision: Recipe().mixedPrecision)
+        print(String(format: "suggested learning rate: %.2e (valley), %.2e (steepest)", result.valley, result.steepest))
+        try ReportBuilder.lrFinderPage(result, title: "Quadrat — LR finder on \(URL(fileURLWithPath: data).lastPathComponent)").write(toFile: out, atomically: true, encoding: .utf8)
+        print("plot: \(out)")
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Learn
+import Testing
+import TestSupport
+import Vision
+import Workflow
+
+@Suite("Workflow: options and the training run as a library", .serialized)
+struct TrainingRunTests {
+    @Test func configFileOverlaysTheBaseAndKeepsDataAndOut() throws {
+        let base = TrainOptions(data: "d", out: "o")
+        let json = Data(#"{"size": 64, "recipe": {"cycleLength": 2}, "data": "elsewhere"}"#.utf8)
+        let o = try TrainOptions.decodingConfig(json, yaml: false, over: base)
+        #expect(o.size == 64 && o.recipe.cycleLength == 2 && o.recipe.cycleMult == base.recipe.cycleMult)
+        #expect(o.data == "d" && o.out == "o")
+        let yaml = try TrainOptions.decodingConfig(Data("arch: resnet18\nseed: 7\n".utf8), yaml: true, over: base)
+        #expect(yaml.arch == "resnet18" && yaml.seed == 7)
+    }
+
+    @Test func optionsFromAnOlderModelFileKeepWhatTheyHave() throws {
+        // A model file written before newer fields existed: the old fields survive, new ones get defaults.
+        let old = #"{"data": "d", "out": "o", "size": 96, "augmentation": "dihedral", "recipe": {"ttaViews": 2}}"#
+        let o = try JSONDecoder().decode(TrainOptions.self, from: Data(old.utf8))
+        #expect(o.size == 96 && o.augmentation == "dihedral" && o.recipe.ttaViews == 2 && o.batchSize == 32)
+    }
+
+    @Test func validationNamesTheFlag() {
+        var o = TrainOptions(data: "d", out: "o")
+        o.augmentation = "sideways"
+        #expect(throws: WorkflowError.self) { try o.validate() }
+        o.augmentation = "side-on"
+        o.maxZoom = 0.5
+        do {
+            try o.validate()
+            Issue.record("a zoom below 1 was accepted")
+        } catch {
+            #expect("\(error)".contains("--max-zoom"))
+        }
+    }
+
+    /// The whole train path as a library call on a tiny generated set: every output file is written,
+    /// the model reads back, and it beats chance on its validation images.
+    @Test(.enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
+    func trainingRunWritesTheRunFolder() throws {
+        let data = try makeKaggleDataSet(trainCount: 24, testCount: 1, size: 48)
+        let home = Fixtures.isolatedHome
+        setenv("QUADRAT_HOME", home.path, 1)
+        defer { unsetenv("QUADRAT_HOME") }
+        var options = TrainOptions(data: data.path, out: data.appendingPathComponent("run").path)
+        options.size = 32
+        options.presize = 40
+        options.batchSize = 8
+        options.recipe.unfrozenCycles = 1
+        options.recipe.cycleLength = 1
+        options.recipe.ttaViews = 1
+        options.lrFind = false
+        let outcome = try TrainingRun(options: options, resumeHint: "test").run()
+        for file in ["model.safetensors", "history.csv", "valid_predictions.csv", "report.html", "config.json"] {
+            #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("run/\(file)").path), "\(file)")
+        }
+        #expect(outcome.validAccuracy > 0.5, "\(outcome.validAccuracy)")
+        let saved = try SavedModel(outcome.modelURL)
+        #expect(saved.size == 32 && saved.presizeCache.shorterSide == 40)
+        #expect(try saved.trainOptions()?.recipe.cycleLength == 1)
+        #expect(try saved.labelColumnName() == "invasive")
+        // Features were cached under the temporary home, not the user's.
+        #expect(FileManager.default.fileExists(atPath: home.appendingPathComponent("features").path))
+    }
+}
