@@ -45,23 +45,22 @@ c10::optional<at::Tensor> optional(qt_tensor h) {
 
 at::MemoryFormat memory_format(int code) {
     switch (code) {
-        case 0: return at::MemoryFormat::Contiguous;
-        case 1: return at::MemoryFormat::ChannelsLast;
-        case 2: return at::MemoryFormat::Preserve;
+        case QT_CONTIGUOUS: return at::MemoryFormat::Contiguous;
+        case QT_CHANNELS_LAST: return at::MemoryFormat::ChannelsLast;
+        case QT_PRESERVE: return at::MemoryFormat::Preserve;
         default: throw std::invalid_argument("unknown memory format code " + std::to_string(code));
     }
 }
 
+static_assert(QT_UINT8 == (int)at::kByte && QT_INT32 == (int)at::kInt && QT_INT64 == (int)at::kLong &&
+                  QT_FLOAT16 == (int)at::kHalf && QT_FLOAT32 == (int)at::kFloat && QT_FLOAT64 == (int)at::kDouble &&
+                  QT_BOOL == (int)at::kBool && QT_BFLOAT16 == (int)at::kBFloat16,
+              "ctorch.h's dtype codes must be c10::ScalarType's");
+
 at::ScalarType scalar_type(int code) {
     switch (code) {
-        case 0: return at::kByte;
-        case 3: return at::kInt;
-        case 4: return at::kLong;
-        case 5: return at::kHalf;
-        case 6: return at::kFloat;
-        case 7: return at::kDouble;
-        case 11: return at::kBool;
-        case 15: return at::kBFloat16;
+        case QT_UINT8: case QT_INT32: case QT_INT64: case QT_FLOAT16: case QT_FLOAT32: case QT_FLOAT64: case QT_BOOL:
+        case QT_BFLOAT16: return static_cast<at::ScalarType>(code);
         default: throw std::invalid_argument("unsupported dtype code " + std::to_string(code));
     }
 }
@@ -113,19 +112,28 @@ void qt_set_grad_enabled(int enabled) { at::GradMode::set_enabled(enabled != 0);
 void *qt_inference_mode_enter(void) { QT_GUARD(nullptr, return new c10::InferenceMode();) }
 void qt_inference_mode_exit(void *guard) { delete static_cast<c10::InferenceMode *>(guard); }
 
-int qt_set_autocast(int enabled, int dtype) {
+int qt_autocast_enter(int dtype, int *previous_enabled, int *previous_dtype) {
     QT_GUARD(-1, {
-        int previous = at::autocast::is_cpu_enabled() ? 1 : 0;
-        if (enabled) {
-            at::autocast::set_autocast_cpu_dtype(scalar_type(dtype));
-            at::autocast::increment_nesting();
-        } else if (previous && at::autocast::decrement_nesting() == 0) {
-            at::autocast::clear_cache();
-        }
-        at::autocast::set_cpu_enabled(enabled != 0);
-        return previous;
+        auto type = scalar_type(dtype);
+        *previous_enabled = at::autocast::is_cpu_enabled() ? 1 : 0;
+        *previous_dtype = (int)at::autocast::get_autocast_cpu_dtype();
+        at::autocast::set_cpu_enabled(true);
+        at::autocast::set_autocast_cpu_dtype(type);
+        at::autocast::increment_nesting();
+        return 0;
     })
 }
+
+int qt_autocast_exit(int previous_enabled, int previous_dtype) {
+    QT_GUARD(-1, {
+        if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+        at::autocast::set_cpu_enabled(previous_enabled != 0);
+        at::autocast::set_autocast_cpu_dtype(scalar_type(previous_dtype));
+        return 0;
+    })
+}
+
+int qt_autocast_enabled(void) { return at::autocast::is_cpu_enabled() ? 1 : 0; }
 
 // ---- creation -------------------------------------------------------------------
 

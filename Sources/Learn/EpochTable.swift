@@ -18,11 +18,19 @@ final class EpochTable: Callback {
         guard let row = learner.recorder.epochs.last else { return }
         let names = ["phase", "epoch", "train_loss", "valid_loss"] + row.metrics.map(\.name) + ["time"]
         if !printedHeader {
-            Feedback.log(names.map { $0.padding(toLength: max(10, $0.count), withPad: " ", startingAt: 0) }.joined(separator: " "))
+            Feedback.log(
+                names.map { $0.padding(toLength: max(10, $0.count), withPad: " ", startingAt: 0) }.joined(
+                    separator: " "))
             printedHeader = true
         }
-        let values = [row.phase, String(row.epoch + 1), String(format: "%.4f", row.trainLoss), row.validLoss.map { String(format: "%.4f", $0) } ?? "-"]
+        let values =
+            [
+                row.phase, String(row.epoch + 1), String(format: "%.4f", row.trainLoss),
+                row.validLoss.map { String(format: "%.4f", $0) } ?? "-",
+            ]
             + row.metrics.map { String(format: "%.4f", $0.value) } + [Feedback.clock(row.seconds)]
-        Feedback.log(zip(names, values).map { $1.padding(toLength: max(10, $0.count), withPad: " ", startingAt: 0) }.joined(separator: " "))
+        Feedback.log(
+            zip(names, values).map { $1.padding(toLength: max(10, $0.count), withPad: " ", startingAt: 0) }.joined(
+                separator: " "))
     }
 }

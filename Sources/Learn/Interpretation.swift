@@ -19,7 +19,9 @@ public struct Interpretation: Sendable {
     /// The probability of the predicted class.
     public func confidence(_ i: Int) -> Double { probabilities[i][predicted(i)] }
 
-    public var confusionMatrix: [[Int]] { Metrics.confusionMatrix(probabilities: probabilities, labels: labels, classes: classes.count) }
+    public var confusionMatrix: [[Int]] {
+        Metrics.confusionMatrix(probabilities: probabilities, labels: labels, classes: classes.count)
+    }
 
     /// Up to `count` random correct (or incorrect) predictions, seeded.
     public func random(correct: Bool, count: Int = 8, seed: UInt64 = 0) -> [Int] {

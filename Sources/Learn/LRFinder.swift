@@ -38,8 +38,9 @@ extension Learner {
         guard losses.count >= 3 else {
             throw LearnError("the LR finder got fewer than 3 usable steps (loss diverged at once); check the data")
         }
-        return LRFinderResult(rates: rates, losses: losses, valley: Self.valley(rates, losses),
-                              steepest: Self.steepest(rates, losses))
+        return LRFinderResult(
+            rates: rates, losses: losses, valley: Self.valley(rates, losses),
+            steepest: Self.steepest(rates, losses))
     }
 
     /// Runs `body`, then puts back everything a trial fit changes (weights and BatchNorm statistics,
@@ -88,7 +89,10 @@ extension Learner {
         var best = first, slope = Double.infinity
         for i in first..<(losses.count - 1) {
             let s = (losses[i + 1] - losses[i - 1]) / (log(rates[i + 1]) - log(rates[i - 1]))
-            if s < slope { slope = s; best = i }
+            if s < slope {
+                slope = s
+                best = i
+            }
         }
         return rates[best]
     }
@@ -132,13 +136,17 @@ extension Classifier {
     /// The LR finder on the new head, the fast way (fastai 0.7's `precompute=True`): pooled body
     /// activations of `loader`'s images are computed once (cached under `cacheKey`), and the range
     /// test trains only the head's layers after pooling on them.
-    public func findHeadLearningRate(_ loader: DataLoader, cacheKey: String? = nil, mixedPrecision: Bool = false,
-                                     seed: UInt64 = 42) throws -> LRFinderResult {
-        let features = try precompute(loader, cacheKey: cacheKey, label: "precompute train", mixedPrecision: mixedPrecision)
+    public func findHeadLearningRate(
+        _ loader: DataLoader, cacheKey: String? = nil, mixedPrecision: Bool = false,
+        seed: UInt64 = 42
+    ) throws -> LRFinderResult {
+        let features = try precompute(
+            loader, cacheKey: cacheKey, label: "precompute train", mixedPrecision: mixedPrecision)
         let tail = headAfterPooling
-        let probe = Learner(model: tail, groups: [[tail]],
-                            train: FeatureBatches(features: features.features, labels: features.labels, seed: seed),
-                            valid: nil)
+        let probe = Learner(
+            model: tail, groups: [[tail]],
+            train: FeatureBatches(features: features.features, labels: features.labels, seed: seed),
+            valid: nil)
         return try probe.findLearningRate()
     }
 }

@@ -54,20 +54,29 @@ public final class Learner {
         (Double(epoch - fitStart) + Double(batchIndex) / Double(max(1, batchesPerEpoch))) / Double(max(1, epochCount))
     }
 
-    public init(model: Module, groups: [[Module]], train: BatchSource, valid: BatchSource?, metrics: [Metric] = [.accuracy],
-                weightDecay: Double = 0.01, baseRate: Double = 1e-3) {
+    public init(
+        model: Module, groups: [[Module]], train: BatchSource, valid: BatchSource?, metrics: [Metric] = [.accuracy],
+        weightDecay: Double = 0.01, baseRate: Double = 1e-3
+    ) {
         self.model = model
         self.groups = groups
         self.train = train
         self.valid = valid
         self.metrics = metrics
         baseRates = Array(repeating: baseRate, count: groups.count)
-        optimizer = AdamW(groups.map { ParameterGroup($0.flatMap(\.parameters), learningRate: baseRate, momentum: 0.9, beta2: 0.99, weightDecay: weightDecay, eps: 1e-5) })
+        optimizer = AdamW(
+            groups.map {
+                ParameterGroup(
+                    $0.flatMap(\.parameters), learningRate: baseRate, momentum: 0.9, beta2: 0.99,
+                    weightDecay: weightDecay, eps: 1e-5)
+            })
         for m in metrics { recorder.metricDirections[m.name] = m.higherIsBetter }
     }
 
     /// A learner for a ``Classifier``: its three layer groups, body frozen.
-    public convenience init(_ classifier: Classifier, train: BatchSource, valid: BatchSource?, metrics: [Metric] = [.accuracy]) throws {
+    public convenience init(
+        _ classifier: Classifier, train: BatchSource, valid: BatchSource?, metrics: [Metric] = [.accuracy]
+    ) throws {
         self.init(model: classifier, groups: classifier.layerGroups, train: train, valid: valid, metrics: metrics)
         try freeze()
     }
@@ -90,7 +99,8 @@ public final class Learner {
                     for (name, p) in sub.namedParameters() where !name.contains(".") { try p.requiringGrad(trainable) }
                     let isBody = g < groups.count - 1
                     if let bn = sub as? BatchNorm {
-                        bn.updatesStatistics = (!frozen || trainFrozenBatchNorm) && (!isBody || updateBodyBatchNormStatistics)
+                        bn.updatesStatistics =
+                            (!frozen || trainFrozenBatchNorm) && (!isBody || updateBodyBatchNormStatistics)
                     }
                 }
             }
@@ -100,8 +110,10 @@ public final class Learner {
     // MARK: fitting
 
     /// Trains for `epochs` epochs; `schedule` (default: constant) scales the base rates.
-    public func fit(epochs: Int, rates: [Double]? = nil, schedule: Schedule? = nil, momentum: Schedule? = nil,
-                    extra: [Callback] = []) throws {
+    public func fit(
+        epochs: Int, rates: [Double]? = nil, schedule: Schedule? = nil, momentum: Schedule? = nil,
+        extra: [Callback] = []
+    ) throws {
         if let rates { baseRates = spread(rates) }
         let scheduler = ParameterScheduler(rate: schedule ?? Schedules.constant(1), momentum: momentum)
         active = (callbacks + extra + [scheduler] + (verbose ? [EpochTable()] : [])).sorted { $0.order < $1.order }
@@ -141,8 +153,10 @@ public final class Learner {
             }
         }
         epochsDone = epoch + 1
-        recorder.record(epoch: .init(phase: recorder.phase, epoch: epoch, trainLoss: trainLoss, validLoss: validLoss,
-                                     metrics: values, seconds: Date().timeIntervalSince(start)))
+        recorder.record(
+            epoch: .init(
+                phase: recorder.phase, epoch: epoch, trainLoss: trainLoss, validLoss: validLoss,
+                metrics: values, seconds: Date().timeIntervalSince(start)))
     }
 
     /// The training batches of one epoch; returns the mean training loss.
@@ -185,8 +199,10 @@ public final class Learner {
         try optimizer.step()
         try send { try $0.afterStep(self) }
         let value = try l.item()
-        recorder.record(step: .init(phase: recorder.phase, loss: value, rates: optimizer.groups.map(\.learningRate),
-                                    momentum: optimizer.groups.last?.momentum ?? 0))
+        recorder.record(
+            step: .init(
+                phase: recorder.phase, loss: value, rates: optimizer.groups.map(\.learningRate),
+                momentum: optimizer.groups.last?.momentum ?? 0))
         return value
     }
 
@@ -213,7 +229,9 @@ public final class Learner {
     }
 
     /// Loss, probabilities and labels over the validation set (eval mode, no gradients).
-    public func validate(_ source: BatchSource? = nil) throws -> (loss: Double, probabilities: [[Double]], labels: [Int]) {
+    public func validate(
+        _ source: BatchSource? = nil
+    ) throws -> (loss: Double, probabilities: [[Double]], labels: [Int]) {
         guard let source = source ?? valid else { throw LearnError("no validation data") }
         let (probabilities, labels, loss) = try predict(source)
         return (loss, probabilities, labels)
@@ -221,7 +239,9 @@ public final class Learner {
 
     /// Class probabilities of every batch of `source` (eval mode), with its labels and the mean of
     /// ``lossFunction`` over the images.
-    public func predict(_ source: BatchSource, epoch: Int = 0) throws -> (probabilities: [[Double]], labels: [Int], loss: Double) {
+    public func predict(
+        _ source: BatchSource, epoch: Int = 0
+    ) throws -> (probabilities: [[Double]], labels: [Int], loss: Double) {
         model.eval()
         defer { if isTraining { model.train() } }
         var probabilities: [[Double]] = [], labels: [Int] = []

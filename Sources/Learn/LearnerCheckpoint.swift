@@ -16,8 +16,10 @@ extension Learner {
         metadata["format"] = Self.checkpointFormat
         metadata["epochs_done"] = String(epochsDone)
         metadata["base_rates"] = baseRates.map { String($0) }.joined(separator: ",")
-        metadata["history"] = try String(decoding: jsonCoder.encoder.encode(recorder.epochs.map(EpochRecord.init)), as: UTF8.self)
-        metadata["steps"] = try String(decoding: jsonCoder.encoder.encode(recorder.steps.map(StepRecord.init)), as: UTF8.self)
+        metadata["history"] = try String(
+            decoding: JSONCoding.encoder.encode(recorder.epochs.map(EpochRecord.init)), as: UTF8.self)
+        metadata["steps"] = try String(
+            decoding: JSONCoding.encoder.encode(recorder.steps.map(StepRecord.init)), as: UTF8.self)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Safetensors.write(tensors, metadata: metadata, to: url)
     }
@@ -34,20 +36,38 @@ extension Learner {
         try model.load(modelState)
         try optimizer.loadStateTensors(optimizerState)
         epochsDone = Int(metadata["epochs_done"] ?? "0") ?? 0
-        if let rates = metadata["base_rates"]?.split(separator: ",").compactMap({ Double($0) }), rates.count == baseRates.count { baseRates = rates }
-        let epochs = (metadata["history"].flatMap { try? jsonCoder.decoder.decode([EpochRecord].self, from: Data($0.utf8)) } ?? []).map(\.record)
-        let steps = (metadata["steps"].flatMap { try? jsonCoder.decoder.decode([StepRecord].self, from: Data($0.utf8)) } ?? []).map(\.step)
-        recorder.restore(steps: steps, epochs: epochs)
+        if let rates = metadata["base_rates"]?.split(separator: ",").compactMap({ Double($0) }),
+            rates.count == baseRates.count
+        {
+            baseRates = rates
+        }
+        // Files without a history (none so far) start an empty one; a history that is there but unreadable is an error.
+        func decoded<T: Decodable>(_ key: String, _ type: [T].Type) throws -> [T] {
+            guard let text = metadata[key] else { return [] }
+            do {
+                return try JSONCoding.decoder.decode(type, from: Data(text.utf8))
+            } catch {
+                throw LearnError("\(url.path): the '\(key)' entry of its metadata cannot be read: \(error)")
+            }
+        }
+        recorder.restore(
+            steps: try decoded("steps", [StepRecord].self).map(\.step),
+            epochs: try decoded("history", [EpochRecord].self).map(\.record))
         return metadata
     }
 
     /// Reads a checkpoint and checks its format version, with a clear message for newer files.
     public static func readCheckpoint(_ url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw LearnError("model file \(url.path) does not exist") }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw LearnError("model file \(url.path) does not exist")
+        }
         let (tensors, metadata) = try Safetensors.read(url)
-        guard let format = metadata["format"] else { throw LearnError("\(url.path) is not a Quadrat model (no format in its metadata)") }
+        guard let format = metadata["format"] else {
+            throw LearnError("\(url.path) is not a Quadrat model (no format in its metadata)")
+        }
         guard format == checkpointFormat else {
-            throw LearnError("\(url.path) was written by a newer Quadrat (format \(format)); this one reads \(checkpointFormat)")
+            throw LearnError(
+                "\(url.path) was written by a newer Quadrat (format \(format)); this one reads \(checkpointFormat)")
         }
         return (tensors, metadata)
     }
@@ -55,13 +75,18 @@ extension Learner {
 
 /// Codable forms of the recorder's rows, for checkpoint metadata.
 struct EpochRecord: Codable {
-    var phase: String, epoch: Int, trainLoss: Double, validLoss: Double?, names: [String], values: [Double], seconds: Double
+    var phase: String, epoch: Int, trainLoss: Double, validLoss: Double?, names: [String], values: [Double],
+        seconds: Double
     init(_ e: Recorder.Epoch) {
         (phase, epoch, trainLoss, validLoss, seconds) = (e.phase, e.epoch, e.trainLoss, e.validLoss, e.seconds)
         names = e.metrics.map(\.name)
         values = e.metrics.map(\.value)
     }
-    var record: Recorder.Epoch { Recorder.Epoch(phase: phase, epoch: epoch, trainLoss: trainLoss, validLoss: validLoss, metrics: Array(zip(names, values)), seconds: seconds) }
+    var record: Recorder.Epoch {
+        Recorder.Epoch(
+            phase: phase, epoch: epoch, trainLoss: trainLoss, validLoss: validLoss, metrics: Array(zip(names, values)),
+            seconds: seconds)
+    }
 }
 
 struct StepRecord: Codable {
@@ -71,15 +96,17 @@ struct StepRecord: Codable {
 }
 
 /// JSON coding that keeps NaN and infinities (a metric can be NaN, e.g. AUC with one class).
-enum jsonCoder {
+enum JSONCoding {
     static var encoder: JSONEncoder {
         let e = JSONEncoder()
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        e.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return e
     }
     static var decoder: JSONDecoder {
         let d = JSONDecoder()
-        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        d.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return d
     }
 }

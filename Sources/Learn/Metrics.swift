@@ -14,7 +14,8 @@ public enum Metrics {
     /// Mean negative log of the true class's probability (clipped to [1e-15, 1]).
     public static func logLoss(probabilities: [[Double]], labels: [Int]) -> Double {
         guard !labels.isEmpty else { return .nan }
-        return zip(probabilities, labels).map { -log(min(1, max(1e-15, $0.0[$0.1]))) }.reduce(0, +) / Double(labels.count)
+        return zip(probabilities, labels).map { -log(min(1, max(1e-15, $0.0[$0.1]))) }.reduce(0, +)
+            / Double(labels.count)
     }
 
     /// Area under the ROC curve of `scores` for the positives, ties counted as half (Mann–Whitney).
@@ -41,7 +42,9 @@ public enum Metrics {
     public static func rocAUC(probabilities: [[Double]], labels: [Int]) -> Double {
         guard let classes = probabilities.first?.count, classes >= 2 else { return .nan }
         if classes == 2 { return rocAUC(scores: probabilities.map { $0[1] }, positives: labels.map { $0 == 1 }) }
-        let aucs = (0..<classes).map { c in rocAUC(scores: probabilities.map { $0[c] }, positives: labels.map { $0 == c }) }.filter { !$0.isNaN }
+        let aucs = (0..<classes).map { c in
+            rocAUC(scores: probabilities.map { $0[c] }, positives: labels.map { $0 == c })
+        }.filter { !$0.isNaN }
         return aucs.isEmpty ? .nan : aucs.reduce(0, +) / Double(aucs.count)
     }
 

@@ -30,11 +30,17 @@ public final class FeatureBatches: BatchSource {
             order = rng.permutation(n)
         }
         let chunks = stride(from: 0, to: n, by: batchSize).map { Array(order[$0..<min($0 + batchSize, n)]) }
-        return AnySequence(chunks.lazy.compactMap { [features, labels] idx in
-            guard let index = try? Tensor(idx.map(Int64.init)),
-                  let x = try? features.indexSelect(dim: 0, index), let y = try? labels.indexSelect(dim: 0, index) else { return nil }
-            return (x, y)
-        })
+        return AnySequence(
+            chunks.lazy.map { [features, labels] idx in
+                // The indices are in range by construction, so only a libtorch failure (out of memory) lands here:
+                // stop loudly rather than train on fewer batches than the epoch has.
+                do {
+                    let index = try Tensor(idx.map(Int64.init))
+                    return (try features.indexSelect(dim: 0, index), try labels.indexSelect(dim: 0, index))
+                } catch {
+                    fatalError("cannot gather a batch of precomputed features: \(error)")
+                }
+            })
     }
 }
 
@@ -54,9 +60,14 @@ extension Classifier {
     /// Pooled features of every image of `loader` (eval mode, no augmentation), with labels,
     /// cached on disk under `cacheKey` when given.
     /// With `mixedPrecision`, the body runs under bfloat16 autocast, as it does in mixed-precision training.
-    public func precompute(_ loader: DataLoader, cacheKey: String? = nil, label: String = "precompute", mixedPrecision: Bool = false) throws -> (features: Tensor, labels: Tensor) {
+    public func precompute(
+        _ loader: DataLoader, cacheKey: String? = nil, label: String = "precompute", mixedPrecision: Bool = false
+    ) throws -> (features: Tensor, labels: Tensor) {
         let file = cacheKey.map { QuadratPaths.home.appendingPathComponent("features/\($0).safetensors") }
-        if let file, let cached = try? Safetensors.read(file).tensors, let f = cached["features"], let l = cached["labels"] {
+        // A cache file that is missing, half written or unreadable is a cache miss: compute afresh.
+        if let file, let cached = try? Safetensors.read(file).tensors, let f = cached["features"],
+            let l = cached["labels"]
+        {
             return (f, l)
         }
         let wasTraining = isTraining
@@ -69,7 +80,9 @@ extension Classifier {
         let progress = Feedback.start(label, total: loader.dataset.items.count)
         try Torch.inferenceMode {
             for batch in loader.batches(epoch: 0) {
-                let pooled = try mixedPrecision ? Torch.withAutocast { try pooledFeatures(batch.images) } : pooledFeatures(batch.images)
+                let pooled =
+                    try mixedPrecision
+                    ? Torch.withAutocast { try pooledFeatures(batch.images) } : pooledFeatures(batch.images)
                 features.append(try pooled.to(.float32).contiguous())
                 if let l = batch.labels { labels.append(l) }
                 progress.advance(by: batch.indices.count)
@@ -79,8 +92,15 @@ extension Classifier {
         // Leave inference mode: clone into normal tensors that autograd may use.
         let f = try Tensor.cat(features).clone(), l = try Tensor.cat(labels).clone()
         if let file {
-            try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try? Safetensors.write(["features": f, "labels": l], to: file)
+            do {
+                try FileManager.default.createDirectory(
+                    at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Safetensors.write(["features": f, "labels": l], to: file)
+            } catch {
+                // The cache only saves time: the run goes on, and the next one computes the features again.
+                Feedback.log(
+                    "note: the feature cache \(file.path) could not be written (\(error)); continuing without it")
+            }
         }
         return (f, l)
     }

@@ -56,7 +56,8 @@ public struct Recipe: Codable, Sendable, Equatable {
 
     /// Total training epochs (excluding precompute).
     public var epochs: Int {
-        headCycles * headCycleLength + (0..<unfrozenCycles).map { cycleLength * Int(pow(Double(cycleMult), Double($0))) }.reduce(0, +)
+        headCycles * headCycleLength
+            + (0..<unfrozenCycles).map { cycleLength * Int(pow(Double(cycleMult), Double($0))) }.reduce(0, +)
     }
 }
 
@@ -81,18 +82,32 @@ public struct PhaseTimes: Codable, Sendable {
 extension Learner {
     /// Runs `recipe` on a classifier learner whose `train`/`valid` are image loaders.
     /// Returns the phase times; the recorder holds the history.
-    public func run(_ recipe: Recipe, classifier: Classifier, trainLoader: DataLoader, validLoader: DataLoader?, featureKey: String?) throws -> PhaseTimes {
+    public func run(
+        _ recipe: Recipe, classifier: Classifier, trainLoader: DataLoader, validLoader: DataLoader?, featureKey: String?
+    ) throws -> PhaseTimes {
         var times = PhaseTimes()
         mixedPrecision = recipe.mixedPrecision
         if recipe.precomputeEpochs > 0 {
             let (trainFeatures, validFeatures) = try times.time("precompute") {
-                (try classifier.precompute(trainLoader, cacheKey: featureKey.map { $0 + "-train" }, label: "precompute train", mixedPrecision: recipe.mixedPrecision),
-                 try validLoader.map { try classifier.precompute($0, cacheKey: featureKey.map { $0 + "-valid" }, label: "precompute valid", mixedPrecision: recipe.mixedPrecision) })
+                (
+                    try classifier.precompute(
+                        trainLoader, cacheKey: featureKey.map { $0 + "-train" }, label: "precompute train",
+                        mixedPrecision: recipe.mixedPrecision),
+                    try validLoader.map {
+                        try classifier.precompute(
+                            $0, cacheKey: featureKey.map { $0 + "-valid" }, label: "precompute valid",
+                            mixedPrecision: recipe.mixedPrecision)
+                    }
+                )
             }
             try times.time("head (precomputed)") {
                 let tail = classifier.headAfterPooling
-                let headLearner = Learner(model: tail, groups: [[tail]], train: FeatureBatches(features: trainFeatures.features, labels: trainFeatures.labels, seed: seed),
-                                          valid: validFeatures.map { FeatureBatches(features: $0.features, labels: $0.labels, shuffle: false) }, metrics: metrics)
+                let headLearner = Learner(
+                    model: tail, groups: [[tail]],
+                    train: FeatureBatches(features: trainFeatures.features, labels: trainFeatures.labels, seed: seed),
+                    valid: validFeatures.map {
+                        FeatureBatches(features: $0.features, labels: $0.labels, shuffle: false)
+                    }, metrics: metrics)
                 headLearner.recorder.phase = "head-precomputed"
                 headLearner.verbose = verbose
                 headLearner.seed = seed
@@ -117,7 +132,9 @@ extension Learner {
                 updateBodyBatchNormStatistics = !recipe.freezeBatchNormStatistics
                 try freeze(upTo: recipe.unfrozenFrom)
                 recorder.phase = "unfrozen"
-                try fitSGDR(rates: recipe.unfrozenRates, cycles: recipe.unfrozenCycles, cycleLength: recipe.cycleLength, cycleMult: recipe.cycleMult)
+                try fitSGDR(
+                    rates: recipe.unfrozenRates, cycles: recipe.unfrozenCycles, cycleLength: recipe.cycleLength,
+                    cycleMult: recipe.cycleMult)
             }
         }
         return times

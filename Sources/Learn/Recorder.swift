@@ -43,9 +43,13 @@ public final class Recorder: @unchecked Sendable {
     /// history.csv: one row per epoch.
     public func historyCSV() -> String {
         let metricNames = epochs.first?.metrics.map(\.name) ?? []
-        var lines = [(["phase", "epoch", "train_loss", "valid_loss"] + metricNames + ["seconds"]).joined(separator: ",")]
+        var lines = [
+            (["phase", "epoch", "train_loss", "valid_loss"] + metricNames + ["seconds"]).joined(separator: ",")
+        ]
         for e in epochs {
-            let values = [e.phase, String(e.epoch), fmt(e.trainLoss), e.validLoss.map(fmt) ?? ""] + e.metrics.map { fmt($0.value) } + [String(format: "%.1f", e.seconds)]
+            let values =
+                [e.phase, String(e.epoch), fmt(e.trainLoss), e.validLoss.map(fmt) ?? ""]
+                + e.metrics.map { fmt($0.value) } + [String(format: "%.1f", e.seconds)]
             lines.append(values.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"

@@ -16,7 +16,9 @@ public struct SavedModel {
     public let metadata: [String: String]
 
     /// The metadata a model file carries besides the learner's own entries.
-    public static func metadata(architecture: Architecture, classes: [String], size: Int, presize: Int, head: HeadKind, options: String) throws -> [String: String] {
+    public static func metadata(
+        architecture: Architecture, classes: [String], size: Int, presize: Int, head: HeadKind, options: String
+    ) throws -> [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return [
@@ -35,10 +37,14 @@ public struct SavedModel {
     public init(_ url: URL) throws {
         let (tensors, metadata) = try Learner.readCheckpoint(url)
         func field<T: Decodable>(_ key: String, _ type: T.Type) throws -> T {
-            guard let text = metadata[key], let value = try? JSONDecoder().decode(T.self, from: Data(text.utf8)) else {
-                throw LearnError("\(url.path) lacks a readable '\(key)' entry in its metadata")
+            guard let text = metadata[key] else {
+                throw LearnError("\(url.path) lacks a '\(key)' entry in its metadata")
             }
-            return value
+            do {
+                return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+            } catch {
+                throw LearnError("\(url.path): the '\(key)' entry of its metadata cannot be read: \(error)")
+            }
         }
         guard let archName = metadata["arch"], let size = metadata["size"].flatMap(Int.init) else {
             throw LearnError("\(url.path) lacks the architecture or input size in its metadata")
@@ -48,7 +54,8 @@ public struct SavedModel {
         normalization = try field("normalization", Normalization.self)
         let head = try field("head", HeadKind.self)
         self.size = size
-        presizeCache = PresizeCache(shorterSide: metadata["presize"].flatMap(Int.init) ?? PresizeCache.defaultShorterSide(forSize: size))
+        presizeCache = PresizeCache(
+            shorterSide: metadata["presize"].flatMap(Int.init) ?? PresizeCache.defaultShorterSide(forSize: size))
         self.metadata = metadata
         classifier = try Classifier(architecture, classes: classes, head: head, pretrained: false)
         var state: [String: Tensor] = [:]
@@ -59,10 +66,14 @@ public struct SavedModel {
 
     /// Class probabilities for `dataset`'s images (TTA with `ttaViews` > 0). Unreadable images are
     /// left out and listed in `skipped`; `items` gives the positions predicted.
-    public func predict(_ dataset: ImageDataset, ttaViews: Int = 0, augmentation: Augmentation = .sideOn, batchSize: Int = 32, mixedPrecision: Bool = false)
+    public func predict(
+        _ dataset: ImageDataset, ttaViews: Int = 0, augmentation: Augmentation = .sideOn, batchSize: Int = 32,
+        mixedPrecision: Bool = false
+    )
         throws -> (probabilities: [[Double]], items: [Int], skipped: [DataProblem])
     {
-        let loader = DataLoader(dataset, size: size, batchSize: batchSize, normalization: normalization, cache: presizeCache)
+        let loader = DataLoader(
+            dataset, size: size, batchSize: batchSize, normalization: normalization, cache: presizeCache)
         let learner = Learner(model: classifier, groups: [[classifier]], train: loader, valid: nil)
         learner.verbose = false
         learner.mixedPrecision = mixedPrecision

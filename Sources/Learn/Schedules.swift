@@ -33,7 +33,9 @@ public enum Schedules {
     }
 
     /// One-cycle: warm up from max/div to max over `warmup`, then cosine down to max/(div·finalDiv).
-    public static func oneCycle(max: Double, warmup: Double = 0.25, div: Double = 25, finalDiv: Double = 1e5) -> Schedule {
+    public static func oneCycle(
+        max: Double, warmup: Double = 0.25, div: Double = 25, finalDiv: Double = 1e5
+    ) -> Schedule {
         combined([warmup, 1 - warmup], [cosine(max / div, max), cosine(max, max / (div * finalDiv))])
     }
 
@@ -44,7 +46,9 @@ public enum Schedules {
 
     /// SGDR (Loshchilov & Hutter): `cycles` cosine annealings from the rate to ~0, each restarting;
     /// cycle k lasts `cycleLength × cycleMult^k` epochs. Returns the schedule over all epochs and the total epochs.
-    public static func sgdr(cycles: Int, cycleLength: Double = 1, cycleMult: Double = 1, minimumFraction: Double = 0.0) -> (schedule: Schedule, epochs: Double) {
+    public static func sgdr(
+        cycles: Int, cycleLength: Double = 1, cycleMult: Double = 1, minimumFraction: Double = 0.0
+    ) -> (schedule: Schedule, epochs: Double) {
         let lengths = (0..<cycles).map { cycleLength * pow(cycleMult, Double($0)) }
         let total = lengths.reduce(0, +)
         let schedule = combined(lengths.map { $0 / total }, lengths.map { _ in cosine(1, minimumFraction) })

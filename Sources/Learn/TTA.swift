@@ -8,7 +8,9 @@ extension Learner {
     /// `augmentation`). When that augmentation is the symmetries of the square and nothing else
     /// (``Augmentation/isSymmetriesOnly``), random views would repeat some symmetries and miss others:
     /// the views are then the seven other symmetries, each once, whatever `views` is (unless 0).
-    public func predictWithTTA(_ loader: DataLoader, views: Int = 4, augmentation: Augmentation = .sideOn) throws -> (probabilities: [[Double]], items: [Int]) {
+    public func predictWithTTA(
+        _ loader: DataLoader, views: Int = 4, augmentation: Augmentation = .sideOn
+    ) throws -> (probabilities: [[Double]], items: [Int]) {
         let original = loader.augmentation
         defer { loader.augmentation = original }
         let base = original ?? augmentation

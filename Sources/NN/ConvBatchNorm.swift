@@ -20,11 +20,13 @@ public final class ConvBatchNorm {
     public func callAsFunction(_ x: Tensor, padding: (Int, Int)? = nil) throws -> Tensor {
         let pad = padding ?? conv.padding
         if let folded {
-            return try Functional.conv2d(x, weight: folded.weight, bias: folded.bias, stride: conv.stride,
-                                         padding: pad, dilation: conv.dilation, groups: conv.groups)
+            return try Functional.conv2d(
+                x, weight: folded.weight, bias: folded.bias, stride: conv.stride,
+                padding: pad, dilation: conv.dilation, groups: conv.groups)
         }
-        let y = try Functional.conv2d(x, weight: conv.weight, bias: conv.bias, stride: conv.stride,
-                                      padding: pad, dilation: conv.dilation, groups: conv.groups)
+        let y = try Functional.conv2d(
+            x, weight: conv.weight, bias: conv.bias, stride: conv.stride,
+            padding: pad, dilation: conv.dilation, groups: conv.groups)
         return try bn(y)
     }
 

@@ -33,7 +33,8 @@ public final class Conv2d: Module {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try Functional.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        try Functional.conv2d(
+            x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
 }
 

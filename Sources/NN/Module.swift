@@ -169,7 +169,9 @@ public struct LoadReport: Error, CustomStringConvertible, Sendable {
             let shown = items.prefix(8).joined(separator: ", ")
             return "\(label) (\(items.count)): \(shown)\(items.count > 8 ? ", …" : "")"
         }
-        let parts = [list("missing keys", missing), list("unexpected keys", unexpected), list("shape mismatches", mismatched)]
+        let parts = [
+            list("missing keys", missing), list("unexpected keys", unexpected), list("shape mismatches", mismatched),
+        ]
         return "state dict does not match the model: " + parts.compactMap { $0 }.joined(separator: "; ")
     }
 }

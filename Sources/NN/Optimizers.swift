@@ -57,7 +57,9 @@ open class Optimizer {
     }
 
     /// Updates one parameter in place. Called without gradient recording.
-    open func update(_ p: Tensor, gradient: Tensor, group: ParameterGroup, state: inout [String: Tensor], step: Int) throws {
+    open func update(
+        _ p: Tensor, gradient: Tensor, group: ParameterGroup, state: inout [String: Tensor], step: Int
+    ) throws {
         throw TorchError("\(type(of: self)) does not implement update")
     }
 
@@ -81,7 +83,7 @@ open class Optimizer {
         for (key, t) in tensors {
             let parts = key.split(separator: ".", maxSplits: 2).map(String.init)
             guard parts.count == 3, let gi = Int(parts[0]), let pi = Int(parts[1]), gi < groups.count,
-                  pi < groups[gi].parameters.count
+                pi < groups[gi].parameters.count
             else { throw TorchError("optimizer state entry '\(key)' does not match the parameter groups") }
             let id = ObjectIdentifier(groups[gi].parameters[pi])
             if parts[2] == "step" {
@@ -103,11 +105,18 @@ public final class SGD: Optimizer {
         super.init(groups)
     }
 
-    public convenience init(_ parameters: [Tensor], learningRate: Double, momentum: Double = 0, weightDecay: Double = 0, nesterov: Bool = false) {
-        self.init([ParameterGroup(parameters, learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)], nesterov: nesterov)
+    public convenience init(
+        _ parameters: [Tensor], learningRate: Double, momentum: Double = 0, weightDecay: Double = 0,
+        nesterov: Bool = false
+    ) {
+        self.init(
+            [ParameterGroup(parameters, learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)],
+            nesterov: nesterov)
     }
 
-    public override func update(_ p: Tensor, gradient: Tensor, group: ParameterGroup, state: inout [String: Tensor], step: Int) throws {
+    public override func update(
+        _ p: Tensor, gradient: Tensor, group: ParameterGroup, state: inout [String: Tensor], step: Int
+    ) throws {
         var g = gradient
         if group.weightDecay != 0 { g = try g + p * group.weightDecay }
         if group.momentum != 0 {
@@ -128,11 +137,20 @@ public final class SGD: Optimizer {
 
 /// Adam with decoupled weight decay, as `torch.optim.AdamW` (`momentum` is β₁).
 public final class AdamW: Optimizer {
-    public convenience init(_ parameters: [Tensor], learningRate: Double, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8, weightDecay: Double = 0.01) {
-        self.init([ParameterGroup(parameters, learningRate: learningRate, momentum: betas.0, beta2: betas.1, weightDecay: weightDecay, eps: eps)])
+    public convenience init(
+        _ parameters: [Tensor], learningRate: Double, betas: (Double, Double) = (0.9, 0.999), eps: Double = 1e-8,
+        weightDecay: Double = 0.01
+    ) {
+        self.init([
+            ParameterGroup(
+                parameters, learningRate: learningRate, momentum: betas.0, beta2: betas.1, weightDecay: weightDecay,
+                eps: eps)
+        ])
     }
 
-    public override func update(_ p: Tensor, gradient g: Tensor, group: ParameterGroup, state: inout [String: Tensor], step: Int) throws {
+    public override func update(
+        _ p: Tensor, gradient g: Tensor, group: ParameterGroup, state: inout [String: Tensor], step: Int
+    ) throws {
         let lr = group.learningRate, beta1 = group.momentum, beta2 = group.beta2
         if group.weightDecay != 0 { try p.mulInPlace(1 - lr * group.weightDecay) }
         let m = try state["exp_avg"] ?? Tensor.zeros(p.shape, dtype: p.dtype)

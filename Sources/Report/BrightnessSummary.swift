@@ -15,17 +15,23 @@ public struct BrightnessSummary: Sendable {
     public static func measure(_ dataset: ImageDataset, perClass: Int = 300, seed: UInt64 = 0) -> BrightnessSummary {
         var random = SeededRandom(seed: seed)
         var values = [[Double]](repeating: [], count: dataset.classes.count)
-        let byClass = Dictionary(grouping: dataset.items.indices.filter { dataset.items[$0].label != nil }) { dataset.items[$0].label ?? 0 }
+        var byClass: [Int: [Int]] = [:]
+        for (i, item) in dataset.items.enumerated() {
+            if let label = item.label { byClass[label, default: []].append(i) }
+        }
         var decoder = ImageDecoder(minimumSide: 64)
         decoder.fast = true
-        for (label, indices) in byClass where label < values.count {
+        // Classes in order, so the seeded sample is the same on every run.
+        for (label, indices) in byClass.sorted(by: { $0.key < $1.key }) where label < values.count {
             for i in indices.shuffled(using: &random).prefix(perClass) {
                 // Deliberately skipped: a summary of the readable images; `quadrat check` reports the others.
                 if let image = try? decoder.decode(dataset.items[i].url) { values[label].append(meanLuma(image)) }
             }
         }
         let means = values.map { $0.isEmpty ? 0 : $0.reduce(0, +) / Double($0.count) }
-        let deviations = zip(values, means).map { v, m in v.count < 2 ? 0 : (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot() }
+        let deviations = zip(values, means).map { v, m in
+            v.count < 2 ? 0 : (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot()
+        }
         return BrightnessSummary(counts: values.map(\.count), means: means, deviations: deviations)
     }
 
@@ -48,7 +54,9 @@ public struct BrightnessSummary: Sendable {
         var best: (Int, Int, Double)?
         for a in counts.indices where counts[a] > 1 {
             for b in counts.indices where b > a && counts[b] > 1 {
-                let pooled = ((Double(counts[a] - 1) * deviations[a] * deviations[a] + Double(counts[b] - 1) * deviations[b] * deviations[b])
+                let pooled =
+                    ((Double(counts[a] - 1) * deviations[a] * deviations[a] + Double(counts[b] - 1) * deviations[b]
+                    * deviations[b])
                     / Double(counts[a] + counts[b] - 2)).squareRoot()
                 let effect = abs(means[a] - means[b]) / max(pooled, 1e-9)
                 if effect > (best?.2 ?? -1) { best = (a, b, effect) }
@@ -63,7 +71,10 @@ public struct BrightnessSummary: Sendable {
     /// Advice when two classes differ notably in brightness, else nil.
     public func hint(classes: [String]) -> String? {
         guard let d = largestDifference, d.effect >= Self.notableEffect, d.second < classes.count else { return nil }
-        return String(format: "classes %@ and %@ differ in brightness by %.1f standard deviations, so brightness is evidence here;", classes[d.first], classes[d.second], d.effect)
+        return String(
+            format:
+                "classes %@ and %@ differ in brightness by %.1f standard deviations, so brightness is evidence here;",
+            classes[d.first], classes[d.second], d.effect)
             + " lighting augmentation blurs it: consider `quadrat train --max-lighting 0` (or `--augmentation dihedral` for aligned top-down images)"
     }
 }

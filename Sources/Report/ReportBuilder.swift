@@ -9,39 +9,61 @@ public enum ReportBuilder {
     /// The full report of a training run.
     public static func training(
         dataset: ImageDataset, validSet: ImageDataset, classes: [String], recorder: Recorder, lrFinder: LRFinderResult?,
-        probabilities: [[Double]], validItems: [ImageItem], times: PhaseTimes, problems: [DataProblem], cache: PresizeCache?, title: String
-    ) -> String {
-        var sections = [summary(probabilities: probabilities, labels: validItems.map { $0.label ?? 0 }, classes: classes, times: times)]
+        probabilities: [[Double]], validItems: [ImageItem], times: PhaseTimes, problems: [DataProblem],
+        cache: PresizeCache?, title: String
+    ) throws -> String {
+        var sections = [
+            summary(probabilities: probabilities, labels: try validItems.labels(), classes: classes, times: times)
+        ]
         sections.append(datasetSection(dataset, cache: cache))
         if let lrFinder { sections.append(lrFinderSection(lrFinder)) }
         sections.append(trainingSection(recorder))
-        sections.append(evaluationSection(probabilities: probabilities, items: validItems, classes: classes, cache: cache, heading: "Validation (with TTA)"))
+        sections.append(
+            try evaluationSection(
+                probabilities: probabilities, items: validItems, classes: classes, cache: cache,
+                heading: "Validation (with TTA)"))
         sections.append(problemsSection(problems))
         return page(title: title, sections: sections)
     }
 
     /// The error-analysis report of a model on a labelled folder (`quadrat interpret`).
-    public static func interpretation(probabilities: [[Double]], items: [ImageItem], classes: [String], problems: [DataProblem], cache: PresizeCache?, title: String) -> String {
-        page(title: title, sections: [
-            summary(probabilities: probabilities, labels: items.map { $0.label ?? 0 }, classes: classes, times: nil),
-            evaluationSection(probabilities: probabilities, items: items, classes: classes, cache: cache, heading: "Error analysis"),
-            problemsSection(problems),
-        ])
+    public static func interpretation(
+        probabilities: [[Double]], items: [ImageItem], classes: [String], problems: [DataProblem], cache: PresizeCache?,
+        title: String
+    ) throws -> String {
+        try page(
+            title: title,
+            sections: [
+                summary(probabilities: probabilities, labels: items.labels(), classes: classes, times: nil),
+                evaluationSection(
+                    probabilities: probabilities, items: items, classes: classes, cache: cache,
+                    heading: "Error analysis"),
+                problemsSection(problems),
+            ])
     }
 
     /// The data-set page of `quadrat explore`.
-    public static func exploration(_ dataset: ImageDataset, brightness: BrightnessSummary? = nil, title: String) -> String {
-        page(title: title, sections: [datasetSection(dataset, cache: nil)] + (brightness.map { [brightnessSection($0, classes: dataset.classes)] } ?? []))
+    public static func exploration(
+        _ dataset: ImageDataset, brightness: BrightnessSummary? = nil, title: String
+    ) -> String {
+        page(
+            title: title,
+            sections: [datasetSection(dataset, cache: nil)]
+                + (brightness.map { [brightnessSection($0, classes: dataset.classes)] } ?? []))
     }
 
     /// Each class's mean brightness, with the hint when brightness alone separates classes.
     static func brightnessSection(_ summary: BrightnessSummary, classes: [String]) -> String {
-        var html = "<section id='brightness'><h2>Brightness</h2><table><tr><th>class</th><th>images measured</th><th>mean luma (0–255)</th><th>standard deviation</th></tr>"
+        var html =
+            "<section id='brightness'><h2>Brightness</h2><table><tr><th>class</th><th>images measured</th><th>mean luma (0–255)</th><th>standard deviation</th></tr>"
         for (i, name) in classes.enumerated() where i < summary.counts.count {
-            html += "<tr><td style='text-align:left'>\(escape(name))</td><td>\(summary.counts[i])</td><td>\(String(format: "%.1f", summary.means[i]))</td><td>\(String(format: "%.1f", summary.deviations[i]))</td></tr>"
+            html +=
+                "<tr><td style='text-align:left'>\(escape(name))</td><td>\(summary.counts[i])</td><td>\(String(format: "%.1f", summary.means[i]))</td><td>\(String(format: "%.1f", summary.deviations[i]))</td></tr>"
         }
         html += "</table>"
-        if let hint = summary.hint(classes: classes) { html += "<p>\(escape(hint.prefix(1).uppercased() + hint.dropFirst())).</p>" }
+        if let hint = summary.hint(classes: classes) {
+            html += "<p>\(escape(hint.prefix(1).uppercased() + hint.dropFirst())).</p>"
+        }
         return html + "</section>"
     }
 
@@ -73,14 +95,21 @@ public enum ReportBuilder {
 
     static func summary(probabilities: [[Double]], labels: [Int], classes: [String], times: PhaseTimes?) -> String {
         let accuracy = Metrics.accuracy(probabilities: probabilities, labels: labels)
-        var html = "<section id='summary'><h2>Summary</h2><p class='big'>" + String(format: "accuracy <b>%.2f%%</b>", accuracy * 100)
+        var html =
+            "<section id='summary'><h2>Summary</h2><p class='big'>"
+            + String(format: "accuracy <b>%.2f%%</b>", accuracy * 100)
         if classes.count >= 2 {
-            html += String(format: " · ROC AUC <b>%.4f</b>", Metrics.rocAUC(probabilities: probabilities, labels: labels))
+            html += String(
+                format: " · ROC AUC <b>%.4f</b>", Metrics.rocAUC(probabilities: probabilities, labels: labels))
             html += String(format: " · log loss %.4f", Metrics.logLoss(probabilities: probabilities, labels: labels))
         }
         html += " on \(labels.count) images</p>"
         if let times {
-            html += "<table><tr><th>phase</th><th>seconds</th></tr>" + times.order.map { "<tr><td style='text-align:left'>\(escape($0))</td><td>\(String(format: "%.0f", times.phases[$0] ?? 0))</td></tr>" }.joined() + "</table>"
+            html +=
+                "<table><tr><th>phase</th><th>seconds</th></tr>"
+                + times.order.map {
+                    "<tr><td style='text-align:left'>\(escape($0))</td><td>\(String(format: "%.0f", times.phases[$0] ?? 0))</td></tr>"
+                }.joined() + "</table>"
         }
         return html + "</section>"
     }
@@ -89,23 +118,36 @@ public enum ReportBuilder {
         var html = "<section id='dataset'><h2>Data set</h2><table><tr><th>class</th><th>images</th><th>share</th></tr>"
         let total = max(1, dataset.items.count)
         for (name, count) in zip(dataset.classes, dataset.classCounts) {
-            html += "<tr><td style='text-align:left'>\(escape(name))</td><td>\(count)</td><td>\(String(format: "%.1f%%", 100 * Double(count) / Double(total)))</td></tr>"
+            html +=
+                "<tr><td style='text-align:left'>\(escape(name))</td><td>\(count)</td><td>\(String(format: "%.1f%%", 100 * Double(count) / Double(total)))</td></tr>"
         }
         html += "</table>"
+        // Statistics of the readable images; the problems section lists the others.
         let sizes = dataset.items.compactMap { try? ImageDecoder.size(of: $0.url) }
-        html += "<div class='charts'>" + SVG.histogram(sizes.map { Double($0.width) }, title: "Image widths", xLabel: "pixels")
-            + SVG.histogram(sizes.map { Double($0.height) }, title: "Image heights", xLabel: "pixels", color: "#ff7f0e") + "</div>"
+        html +=
+            "<div class='charts'>"
+            + SVG.histogram(sizes.map { Double($0.width) }, title: "Image widths", xLabel: "pixels")
+            + SVG.histogram(sizes.map { Double($0.height) }, title: "Image heights", xLabel: "pixels", color: "#ff7f0e")
+            + "</div>"
         for (c, name) in dataset.classes.enumerated() {
             let samples = dataset.items.filter { $0.label == c }.prefix(8)
-            html += "<h3>Samples: \(escape(name))</h3><div class='grid'>" + samples.map { figure($0, caption: $0.name, cache: cache, style: "") }.joined() + "</div>"
+            html +=
+                "<h3>Samples: \(escape(name))</h3><div class='grid'>"
+                + samples.map { figure($0, caption: $0.name, cache: cache, style: "") }.joined() + "</div>"
         }
         return html + "</section>"
     }
 
     static func lrFinderSection(_ r: LRFinderResult) -> String {
         "<section id='lr-finder'><h2>Learning-rate finder</h2>"
-            + SVG.lineChart([.init("smoothed loss", Array(zip(r.rates, r.losses)), color: "#1f77b4")], title: "Loss against learning rate", xLabel: "learning rate (log)", yLabel: "loss",
-                            logX: true, marks: [(r.valley, String(format: "valley %.1e", r.valley)), (r.steepest, String(format: "steepest %.1e", r.steepest))])
+            + SVG.lineChart(
+                [.init("smoothed loss", Array(zip(r.rates, r.losses)), color: "#1f77b4")],
+                title: "Loss against learning rate", xLabel: "learning rate (log)", yLabel: "loss",
+                logX: true,
+                marks: [
+                    (r.valley, String(format: "valley %.1e", r.valley)),
+                    (r.steepest, String(format: "steepest %.1e", r.steepest)),
+                ])
             + "<p>Suggested rates: valley \(String(format: "%.2e", r.valley)), steepest slope \(String(format: "%.2e", r.steepest)).</p></section>"
     }
 
@@ -125,88 +167,136 @@ public enum ReportBuilder {
             let phaseSteps = perPhase[e.phase] ?? []
             let phaseEpochs = recorder.epochs.filter { $0.phase == e.phase }
             let k = (phaseEpochs.firstIndex { $0.epoch == e.epoch } ?? 0) + 1
-            let idx = phaseSteps.isEmpty ? cursor : phaseSteps[min(phaseSteps.count - 1, phaseSteps.count * k / max(1, phaseEpochs.count) - 1)]
+            let idx =
+                phaseSteps.isEmpty
+                ? cursor : phaseSteps[min(phaseSteps.count - 1, phaseSteps.count * k / max(1, phaseEpochs.count) - 1)]
             stepAtEpoch.append(Double(idx))
             cursor = idx
         }
         let valid = zip(stepAtEpoch, recorder.epochs).compactMap { x, e in e.validLoss.map { (x: x, y: $0) } }
         var html = "<section id='training'><h2>Training</h2><div class='charts'>"
-        html += SVG.lineChart([.init("train loss (smoothed)", smoothed, color: "#1f77b4"), .init("valid loss", valid, color: "#ff7f0e", dots: true)],
-                              title: "Losses", xLabel: "step", yLabel: "loss")
+        html += SVG.lineChart(
+            [
+                .init("train loss (smoothed)", smoothed, color: "#1f77b4"),
+                .init("valid loss", valid, color: "#ff7f0e", dots: true),
+            ],
+            title: "Losses", xLabel: "step", yLabel: "loss")
         // Phases differ in group count (the precomputed head has one); a step with fewer groups is the head's.
         let groups = steps.map(\.rates.count).max() ?? 0
         let colors = ["#9467bd", "#8c564b", "#2ca02c", "#17becf"]
-        html += SVG.lineChart((0..<groups).map { g in
-            .init(g == groups - 1 ? "head" : "body group \(g + 1)", steps.enumerated().compactMap { i, s in
-                let k = s.rates.count == groups ? g : (g == groups - 1 ? s.rates.count - 1 : -1)
-                return k >= 0 ? (Double(i), s.rates[k]) : nil
-            }, color: colors[g % 4])
-        }, title: "Learning-rate schedule used", xLabel: "step", yLabel: "learning rate")
+        html += SVG.lineChart(
+            (0..<groups).map { g in
+                .init(
+                    g == groups - 1 ? "head" : "body group \(g + 1)",
+                    steps.enumerated().compactMap { i, s in
+                        let k = s.rates.count == groups ? g : (g == groups - 1 ? s.rates.count - 1 : -1)
+                        return k >= 0 ? (Double(i), s.rates[k]) : nil
+                    }, color: colors[g % 4])
+            }, title: "Learning-rate schedule used", xLabel: "step", yLabel: "learning rate")
         let metricNames = recorder.epochs.first?.metrics.map(\.name) ?? []
-        html += SVG.lineChart(metricNames.enumerated().map { k, name in
-            .init(name, recorder.epochs.enumerated().map { (Double($0.offset + 1), $0.element.metrics[k].value) }, color: colors[k % 4], dots: true)
-        }, title: "Validation metrics per epoch", xLabel: "epoch", yLabel: "value")
-        html += "</div><table><tr><th>phase</th><th>epoch</th><th>train loss</th><th>valid loss</th>" + metricNames.map { "<th>\(escape($0))</th>" }.joined() + "<th>seconds</th></tr>"
+        html += SVG.lineChart(
+            metricNames.enumerated().map { k, name in
+                .init(
+                    name, recorder.epochs.enumerated().map { (Double($0.offset + 1), $0.element.metrics[k].value) },
+                    color: colors[k % 4], dots: true)
+            }, title: "Validation metrics per epoch", xLabel: "epoch", yLabel: "value")
+        html +=
+            "</div><table><tr><th>phase</th><th>epoch</th><th>train loss</th><th>valid loss</th>"
+            + metricNames.map { "<th>\(escape($0))</th>" }.joined() + "<th>seconds</th></tr>"
         for (i, e) in recorder.epochs.enumerated() {
-            html += "<tr><td style='text-align:left'>\(escape(e.phase))</td><td>\(i + 1)</td><td>\(String(format: "%.4f", e.trainLoss))</td><td>\(e.validLoss.map { String(format: "%.4f", $0) } ?? "–")</td>"
-                + e.metrics.map { "<td>\(String(format: "%.4f", $0.value))</td>" }.joined() + "<td>\(String(format: "%.0f", e.seconds))</td></tr>"
+            html +=
+                "<tr><td style='text-align:left'>\(escape(e.phase))</td><td>\(i + 1)</td><td>\(String(format: "%.4f", e.trainLoss))</td><td>\(e.validLoss.map { String(format: "%.4f", $0) } ?? "–")</td>"
+                + e.metrics.map { "<td>\(String(format: "%.4f", $0.value))</td>" }.joined()
+                + "<td>\(String(format: "%.0f", e.seconds))</td></tr>"
         }
         return html + "</table></section>"
     }
 
-    static func evaluationSection(probabilities: [[Double]], items: [ImageItem], classes: [String], cache: PresizeCache?, heading: String) -> String {
-        let labels = items.map { $0.label ?? 0 }
+    static func evaluationSection(
+        probabilities: [[Double]], items: [ImageItem], classes: [String], cache: PresizeCache?, heading: String
+    ) throws -> String {
+        let labels = try items.labels()
         let interp = Interpretation(probabilities: probabilities, labels: labels, classes: classes)
-        var html = "<section id='evaluation'><h2>\(escape(heading))</h2><h3>Confusion matrix</h3><table><tr><th>true \\ predicted</th>" + classes.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
+        var html =
+            "<section id='evaluation'><h2>\(escape(heading))</h2><h3>Confusion matrix</h3><table><tr><th>true \\ predicted</th>"
+            + classes.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
         let matrix = interp.confusionMatrix
         let peak = Double(matrix.flatMap { $0 }.max() ?? 1)
         for (c, row) in matrix.enumerated() {
-            html += "<tr><th>\(escape(classes[c]))</th>" + row.enumerated().map { k, v in
-                let shade = Int(255 - 150 * Double(v) / max(1, peak))
-                return "<td style='background:rgb(\(shade),\(shade),255)'>\(v)</td>"
-            }.joined() + "</tr>"
+            html +=
+                "<tr><th>\(escape(classes[c]))</th>"
+                + row.enumerated().map { k, v in
+                    let shade = Int(255 - 150 * Double(v) / max(1, peak))
+                    return "<td style='background:rgb(\(shade),\(shade),255)'>\(v)</td>"
+                }.joined() + "</tr>"
         }
         html += "</table><table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th></tr>"
         for (c, prf) in Metrics.precisionRecallF1(matrix).enumerated() {
-            html += "<tr><td style='text-align:left'>\(escape(classes[c]))</td>" + [prf.precision, prf.recall, prf.f1].map { "<td>\(String(format: "%.3f", $0))</td>" }.joined() + "</tr>"
+            html +=
+                "<tr><td style='text-align:left'>\(escape(classes[c]))</td>"
+                + [prf.precision, prf.recall, prf.f1].map { "<td>\(String(format: "%.3f", $0))</td>" }.joined()
+                + "</tr>"
         }
         html += "</table>"
         if classes.count == 2 {
             let roc = Metrics.rocCurve(scores: probabilities.map { $0[1] }, positives: labels.map { $0 == 1 })
-            html += "<h3>ROC curve</h3>" + SVG.lineChart([.init("ROC (\(classes[1]) positive)", roc.map { ($0.fpr, $0.tpr) }, color: "#1f77b4"), .init("chance", [(0, 0), (1, 1)], color: "#bbb")],
-                                                        title: String(format: "ROC curve, AUC %.4f", Metrics.rocAUC(probabilities: probabilities, labels: labels)),
-                                                        xLabel: "false-positive rate", yLabel: "true-positive rate", width: 360, height: 340, yRange: 0...1)
+            html +=
+                "<h3>ROC curve</h3>"
+                + SVG.lineChart(
+                    [
+                        .init("ROC (\(classes[1]) positive)", roc.map { ($0.fpr, $0.tpr) }, color: "#1f77b4"),
+                        .init("chance", [(0, 0), (1, 1)], color: "#bbb"),
+                    ],
+                    title: String(
+                        format: "ROC curve, AUC %.4f", Metrics.rocAUC(probabilities: probabilities, labels: labels)),
+                    xLabel: "false-positive rate", yLabel: "true-positive rate", width: 360, height: 340, yRange: 0...1)
         }
         func grid(_ title: String, _ indices: [Int]) -> String {
-            "<h3>\(escape(title))</h3>" + (indices.isEmpty ? "<p>none</p>" : "<div class='grid'>" + indices.map { i in
-                let caption = "\(items[i].name): \(classes[interp.predicted(i)]) \(String(format: "%.2f", interp.confidence(i))) (true \(classes[labels[i]]))"
-                return figure(items[i], caption: caption, cache: cache, style: interp.isCorrect(i) ? "ok" : "bad")
-            }.joined() + "</div>")
+            "<h3>\(escape(title))</h3>"
+                + (indices.isEmpty
+                    ? "<p>none</p>"
+                    : "<div class='grid'>"
+                        + indices.map { i in
+                            let caption =
+                                "\(items[i].name): \(classes[interp.predicted(i)]) \(String(format: "%.2f", interp.confidence(i))) (true \(classes[labels[i]]))"
+                            return figure(
+                                items[i], caption: caption, cache: cache, style: interp.isCorrect(i) ? "ok" : "bad")
+                        }.joined() + "</div>")
         }
         html += grid("Random correct", interp.random(correct: true))
         html += grid("Random incorrect", interp.random(correct: false))
-        for (c, idx) in interp.mostConfident(correct: true) { html += grid("Most confident correct: \(classes[c])", idx) }
-        for (c, idx) in interp.mostConfident(correct: false) { html += grid("Most confident incorrect: true \(classes[c])", idx) }
+        for (c, idx) in interp.mostConfident(correct: true) {
+            html += grid("Most confident correct: \(classes[c])", idx)
+        }
+        for (c, idx) in interp.mostConfident(correct: false) {
+            html += grid("Most confident incorrect: true \(classes[c])", idx)
+        }
         html += grid("Most uncertain", interp.mostUncertain())
         return html + "</section>"
     }
 
     static func problemsSection(_ problems: [DataProblem]) -> String {
-        guard !problems.isEmpty else { return "<section id='problems'><h2>Skipped inputs</h2><p>None: every image was used.</p></section>" }
+        guard !problems.isEmpty else {
+            return "<section id='problems'><h2>Skipped inputs</h2><p>None: every image was used.</p></section>"
+        }
         return "<section id='problems'><h2>Skipped inputs</h2><p>\(problems.count) input(s) were left out:</p><ul>"
             + problems.prefix(200).map { "<li>\(escape($0.description))</li>" }.joined() + "</ul></section>"
     }
 
     /// A thumbnail figure (base64 JPEG, from the presize cache when there is one).
     static func figure(_ item: ImageItem, caption: String, cache: PresizeCache?, style: String) -> String {
-        "<figure class='\(style)'>" + (thumbnail(item.url, cache: cache).map { "<img alt='' src='data:image/jpeg;base64,\($0)'>" } ?? "<div>(unreadable)</div>")
+        "<figure class='\(style)'>"
+            + (thumbnail(item.url, cache: cache).map { "<img alt='' src='data:image/jpeg;base64,\($0)'>" }
+                ?? "<div>(unreadable)</div>")
             + "<figcaption>\(escape(caption))</figcaption></figure>"
     }
 
+    /// nil when the image cannot be read: the figure then says "(unreadable)" and the problems section why.
     static func thumbnail(_ url: URL, cache: PresizeCache?) -> String? {
         guard let image = try? cache?.image(for: url) ?? ImageDecoder(minimumSide: 112).decode(url),
-              let small = try? RGBImage(tensor: Resize.shorterSide(image.tensor(), to: 112)),
-              let jpeg = try? ImageEncoder.jpeg(small, quality: 80) else { return nil }
+            let small = try? RGBImage(tensor: Resize.shorterSide(image.tensor(), to: 112)),
+            let jpeg = try? ImageEncoder.jpeg(small, quality: 80)
+        else { return nil }
         return jpeg.base64EncodedString()
     }
 }

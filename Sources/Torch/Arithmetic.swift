@@ -3,25 +3,38 @@ import CTorch
 // Element-wise arithmetic with broadcasting. Operators throw (a shape mismatch
 // is a TorchError), so one `try` covers a whole expression: `try (a + b) * 2`.
 
-enum BinaryOp: Int32 {
-    case add = 0, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, atan2, rem
+/// An element-wise operation of two tensors (or a tensor and a scalar): a code of ctorch.h.
+struct BinaryOp {
+    let code: Int32
+    init(_ code: Int) { self.code = Int32(code) }
+    static let add = BinaryOp(QT_ADD), sub = BinaryOp(QT_SUB), mul = BinaryOp(QT_MUL), div = BinaryOp(QT_DIV)
+    static let pow = BinaryOp(QT_POW), maximum = BinaryOp(QT_MAXIMUM), minimum = BinaryOp(QT_MINIMUM)
+    static let eq = BinaryOp(QT_EQ), ne = BinaryOp(QT_NE), lt = BinaryOp(QT_LT), le = BinaryOp(QT_LE)
+    static let gt = BinaryOp(QT_GT), ge = BinaryOp(QT_GE), atan2 = BinaryOp(QT_ATAN2), rem = BinaryOp(QT_REM)
 }
 
-enum UnaryOp: Int32 {
-    case neg = 0, exp, log, sqrt, abs, relu, relu6, sigmoid, tanh, sin, cos, floor, round, logicalNot, isnan, sign
+/// An element-wise operation of one tensor: a code of ctorch.h.
+struct UnaryOp {
+    let code: Int32
+    init(_ code: Int) { self.code = Int32(code) }
+    static let neg = UnaryOp(QT_NEG), exp = UnaryOp(QT_EXP), log = UnaryOp(QT_LOG), sqrt = UnaryOp(QT_SQRT)
+    static let abs = UnaryOp(QT_ABS), relu = UnaryOp(QT_RELU), relu6 = UnaryOp(QT_RELU6)
+    static let sigmoid = UnaryOp(QT_SIGMOID), tanh = UnaryOp(QT_TANH), sin = UnaryOp(QT_SIN), cos = UnaryOp(QT_COS)
+    static let floor = UnaryOp(QT_FLOOR), round = UnaryOp(QT_ROUND), logicalNot = UnaryOp(QT_LOGICAL_NOT)
+    static let isnan = UnaryOp(QT_ISNAN), sign = UnaryOp(QT_SIGN)
 }
 
 extension Tensor {
     func binary(_ op: BinaryOp, _ other: Tensor) throws -> Tensor {
-        try wrap(qt_binary(op.rawValue, handle, other.handle))
+        try wrap(qt_binary(op.code, handle, other.handle))
     }
 
     func binary(_ op: BinaryOp, _ scalar: Double) throws -> Tensor {
-        try wrap(qt_binary_scalar(op.rawValue, handle, scalar))
+        try wrap(qt_binary_scalar(op.code, handle, scalar))
     }
 
     func unary(_ op: UnaryOp) throws -> Tensor {
-        try wrap(qt_unary(op.rawValue, handle))
+        try wrap(qt_unary(op.code, handle))
     }
 
     public static func + (a: Tensor, b: Tensor) throws -> Tensor { try a.binary(.add, b) }
@@ -84,11 +97,11 @@ extension Tensor {
 
     // MARK: conversion
 
-    public func to(_ dtype: DType) throws -> Tensor { try wrap(qt_to_dtype(handle, dtype.rawValue)) }
+    public func to(_ dtype: DType) throws -> Tensor { try wrap(qt_to_dtype(handle, dtype.code)) }
 
     /// A tensor laid out in `format` (self when it already is).
     public func contiguous(_ format: MemoryFormat = .contiguous) throws -> Tensor {
-        try wrap(qt_contiguous(handle, format.rawValue))
+        try wrap(qt_contiguous(handle, format.code))
     }
 
     /// A copy with its own memory (gradients still flow through it).
@@ -103,7 +116,9 @@ extension Tensor {
     public func setData(_ source: Tensor) throws { try check(qt_set_data(handle, source.handle)) }
     public func zeroInPlace() throws { try check(qt_zero_(handle)) }
     /// self += alpha × other
-    public func addInPlace(_ other: Tensor, alpha: Double = 1) throws { try check(qt_add_(handle, other.handle, alpha)) }
+    public func addInPlace(_ other: Tensor, alpha: Double = 1) throws {
+        try check(qt_add_(handle, other.handle, alpha))
+    }
     public func mulInPlace(_ scalar: Double) throws { try check(qt_mul_scalar_(handle, scalar)) }
     /// self += value × a × b
     public func addcmulInPlace(_ a: Tensor, _ b: Tensor, value: Double = 1) throws {

@@ -8,7 +8,7 @@ extension Tensor {
             throw TorchError("\(values.count) values cannot fill shape \(shape) (needs \(expected))")
         }
         let h = values.withUnsafeBytes { raw in
-            withInt64s(shape) { s, n in qt_from_data(raw.baseAddress, s, nil, n, T.dtype.rawValue) }
+            withInt64s(shape) { s, n in qt_from_data(raw.baseAddress, s, nil, n, T.dtype.code) }
         }
         guard let h else { throw TorchError.last() }
         self.init(handle: h)
@@ -34,44 +34,45 @@ extension Tensor {
             }
         }
         return try withInt64s(shape) { s, n in
-            try withInt64s(st) { t, _ in try wrap(qt_from_data(bytes.baseAddress, s, t, n, dtype.rawValue)) }
+            try withInt64s(st) { t, _ in try wrap(qt_from_data(bytes.baseAddress, s, t, n, dtype.code)) }
         }
     }
 
-    static func fill(_ shape: [Int], _ dtype: DType, kind: Int32, value: Double = 0) throws -> Tensor {
-        try withInt64s(shape) { s, n in try wrap(qt_fill(s, n, dtype.rawValue, kind, value)) }
+    static func fill(_ shape: [Int], _ dtype: DType, kind: Int, value: Double = 0) throws -> Tensor {
+        try withInt64s(shape) { s, n in try wrap(qt_fill(s, n, dtype.code, Int32(kind), value)) }
     }
 
     public static func zeros(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
-        try fill(shape, dtype, kind: 0)
+        try fill(shape, dtype, kind: QT_FILL_FULL)
     }
 
     public static func ones(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
-        try fill(shape, dtype, kind: 0, value: 1)
+        try fill(shape, dtype, kind: QT_FILL_FULL, value: 1)
     }
 
     public static func full(_ shape: [Int], _ value: Double, dtype: DType = .float32) throws -> Tensor {
-        try fill(shape, dtype, kind: 0, value: value)
+        try fill(shape, dtype, kind: QT_FILL_FULL, value: value)
     }
 
     /// Uniform in [0, 1), from the global generator (see ``Torch/manualSeed(_:)``).
     public static func rand(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
-        try fill(shape, dtype, kind: 1)
+        try fill(shape, dtype, kind: QT_FILL_RAND)
     }
 
     /// Standard normal, from the global generator.
     public static func randn(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
-        try fill(shape, dtype, kind: 2)
+        try fill(shape, dtype, kind: QT_FILL_RANDN)
     }
 
     /// Uninitialised memory (for outputs that are overwritten at once).
     public static func empty(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
-        try fill(shape, dtype, kind: 3)
+        try fill(shape, dtype, kind: QT_FILL_EMPTY)
     }
 
     /// `start, start + step, …` below `end`.
-    public static func arange(_ start: Double, _ end: Double, step: Double = 1, dtype: DType = .int64) throws -> Tensor {
-        try wrap(qt_arange(start, end, step, dtype.rawValue))
+    public static func arange(_ start: Double, _ end: Double, step: Double = 1, dtype: DType = .int64) throws -> Tensor
+    {
+        try wrap(qt_arange(start, end, step, dtype.code))
     }
 
     /// A random permutation of `0..<n` from the global generator.

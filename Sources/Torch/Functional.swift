@@ -1,12 +1,33 @@
 import CTorch
 
 /// How a loss combines per-sample values.
-public enum Reduction: Int32, Sendable { case none = 0, mean = 1, sum = 2 }
+public enum Reduction: Sendable {
+    case none, mean, sum
+    var code: Int32 {
+        switch self {
+        case .none: Int32(QT_REDUCTION_NONE)
+        case .mean: Int32(QT_REDUCTION_MEAN)
+        case .sum: Int32(QT_REDUCTION_SUM)
+        }
+    }
+}
 
 /// Sampling of ``Functional/gridSample(_:grid:mode:padding:alignCorners:)``.
-public enum GridSampleMode: Int32, Sendable { case bilinear = 0, nearest = 1 }
+public enum GridSampleMode: Sendable {
+    case bilinear, nearest
+    var code: Int32 { self == .bilinear ? Int32(QT_GRID_BILINEAR) : Int32(QT_GRID_NEAREST) }
+}
 /// What ``Functional/gridSample(_:grid:mode:padding:alignCorners:)`` reads outside the image.
-public enum GridPadding: Int32, Sendable { case zeros = 0, border = 1, reflection = 2 }
+public enum GridPadding: Sendable {
+    case zeros, border, reflection
+    var code: Int32 {
+        switch self {
+        case .zeros: Int32(QT_GRID_ZEROS)
+        case .border: Int32(QT_GRID_BORDER)
+        case .reflection: Int32(QT_GRID_REFLECTION)
+        }
+    }
+}
 
 /// Stateless neural-network operations (`torch.nn.functional`).
 public enum Functional {
@@ -30,9 +51,10 @@ public enum Functional {
         _ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: Tensor?, runningVar: Tensor?,
         training: Bool, momentum: Double = 0.1, eps: Double = 1e-5
     ) throws -> Tensor {
-        try wrap(qt_batch_norm(
-            x.handle, weight?.handle, bias?.handle, runningMean?.handle, runningVar?.handle,
-            training ? 1 : 0, momentum, eps))
+        try wrap(
+            qt_batch_norm(
+                x.handle, weight?.handle, bias?.handle, runningMean?.handle, runningVar?.handle,
+                training ? 1 : 0, momentum, eps))
     }
 
     public static func maxPool2d(
@@ -66,26 +88,29 @@ public enum Functional {
     }
 
     public static func softmax(_ x: Tensor, dim: Int) throws -> Tensor { try wrap(qt_softmax(x.handle, Int64(dim))) }
-    public static func logSoftmax(_ x: Tensor, dim: Int) throws -> Tensor { try wrap(qt_log_softmax(x.handle, Int64(dim))) }
+    public static func logSoftmax(_ x: Tensor, dim: Int) throws -> Tensor {
+        try wrap(qt_log_softmax(x.handle, Int64(dim)))
+    }
 
     /// Cross-entropy of logits (N×C) against int64 class indices (N), optionally class-weighted.
     public static func crossEntropy(
-        _ logits: Tensor, target: Tensor, weight: Tensor? = nil, reduction: Reduction = .mean, labelSmoothing: Double = 0
+        _ logits: Tensor, target: Tensor, weight: Tensor? = nil, reduction: Reduction = .mean,
+        labelSmoothing: Double = 0
     ) throws -> Tensor {
-        try wrap(qt_cross_entropy(logits.handle, target.handle, weight?.handle, reduction.rawValue, labelSmoothing))
+        try wrap(qt_cross_entropy(logits.handle, target.handle, weight?.handle, reduction.code, labelSmoothing))
     }
 
     /// Negative log-likelihood of log-probabilities (N×C) against class indices (N).
     public static func nllLoss(
         _ logProbabilities: Tensor, target: Tensor, weight: Tensor? = nil, reduction: Reduction = .mean
     ) throws -> Tensor {
-        try wrap(qt_nll_loss(logProbabilities.handle, target.handle, weight?.handle, reduction.rawValue))
+        try wrap(qt_nll_loss(logProbabilities.handle, target.handle, weight?.handle, reduction.code))
     }
 
     public static func binaryCrossEntropyWithLogits(
         _ logits: Tensor, target: Tensor, reduction: Reduction = .mean
     ) throws -> Tensor {
-        try wrap(qt_bce_with_logits(logits.handle, target.handle, reduction.rawValue))
+        try wrap(qt_bce_with_logits(logits.handle, target.handle, reduction.code))
     }
 
     /// Constant padding; `pads` holds (before, after) pairs starting from the last dimension.
@@ -111,9 +136,10 @@ public enum Functional {
 
     /// Samples `x` (NCHW) at the normalised positions of `grid` (N×H×W×2, x then y in [-1, 1]).
     public static func gridSample(
-        _ x: Tensor, grid: Tensor, mode: GridSampleMode = .bilinear, padding: GridPadding = .zeros, alignCorners: Bool = false
+        _ x: Tensor, grid: Tensor, mode: GridSampleMode = .bilinear, padding: GridPadding = .zeros,
+        alignCorners: Bool = false
     ) throws -> Tensor {
-        try wrap(qt_grid_sample(x.handle, grid.handle, mode.rawValue, padding.rawValue, alignCorners ? 1 : 0))
+        try wrap(qt_grid_sample(x.handle, grid.handle, mode.code, padding.code, alignCorners ? 1 : 0))
     }
 
     private static func withPairs<R>(

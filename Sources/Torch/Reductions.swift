@@ -1,25 +1,43 @@
 import CTorch
 
-enum ReduceOp: Int32 { case sum = 0, mean, amax, amin, prod, variance, std }
+/// A reduction over dimensions: a code of ctorch.h.
+struct ReduceOp {
+    let code: Int32
+    init(_ code: Int) { self.code = Int32(code) }
+    static let sum = ReduceOp(QT_SUM), mean = ReduceOp(QT_MEAN), amax = ReduceOp(QT_AMAX), amin = ReduceOp(QT_AMIN)
+    static let prod = ReduceOp(QT_PROD), variance = ReduceOp(QT_VAR), std = ReduceOp(QT_STD)
+}
 
 extension Tensor {
     func reduce(_ op: ReduceOp, _ dims: [Int], keepDim: Bool) throws -> Tensor {
-        try withInt64s(dims) { d, n in try wrap(qt_reduce(op.rawValue, handle, d, n, keepDim ? 1 : 0)) }
+        try withInt64s(dims) { d, n in try wrap(qt_reduce(op.code, handle, d, n, keepDim ? 1 : 0)) }
     }
 
     /// Sum over `dims` (all when empty).
-    public func sum(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor { try reduce(.sum, dims, keepDim: keepDim) }
-    public func mean(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor { try reduce(.mean, dims, keepDim: keepDim) }
-    public func max(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor { try reduce(.amax, dims, keepDim: keepDim) }
-    public func min(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor { try reduce(.amin, dims, keepDim: keepDim) }
+    public func sum(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor {
+        try reduce(.sum, dims, keepDim: keepDim)
+    }
+    public func mean(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor {
+        try reduce(.mean, dims, keepDim: keepDim)
+    }
+    public func max(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor {
+        try reduce(.amax, dims, keepDim: keepDim)
+    }
+    public func min(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor {
+        try reduce(.amin, dims, keepDim: keepDim)
+    }
     /// Product over one dimension, or over all when `dims` is empty.
-    public func prod(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor { try reduce(.prod, dims, keepDim: keepDim) }
+    public func prod(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor {
+        try reduce(.prod, dims, keepDim: keepDim)
+    }
     /// Unbiased variance.
     public func variance(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor {
         try reduce(.variance, dims, keepDim: keepDim)
     }
     /// Unbiased standard deviation.
-    public func std(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor { try reduce(.std, dims, keepDim: keepDim) }
+    public func std(_ dims: [Int] = [], keepDim: Bool = false) throws -> Tensor {
+        try reduce(.std, dims, keepDim: keepDim)
+    }
 
     public func argmax(dim: Int, keepDim: Bool = false) throws -> Tensor {
         try wrap(qt_argmax(handle, Int64(dim), keepDim ? 1 : 0))

@@ -46,12 +46,20 @@ public enum Torch {
 
     /// Runs `body` with CPU autocast: convolutions and matrix products in `dtype` (bfloat16 by default),
     /// parameters and their gradients in float32 (`torch.cpu.amp.autocast`).
+    /// Scopes nest: an inner scope restores the outer one's state, and libtorch's cast cache is cleared
+    /// when the outermost ends.
     public static func withAutocast<R>(_ dtype: DType = .bfloat16, _ body: () throws -> R) throws -> R {
-        let previous = qt_set_autocast(1, dtype.rawValue)
-        if previous < 0 { throw TorchError.last() }
-        defer { _ = qt_set_autocast(previous, dtype.rawValue) }
+        var previousEnabled: Int32 = 0, previousDType: Int32 = 0
+        if qt_autocast_enter(dtype.code, &previousEnabled, &previousDType) != 0 { throw TorchError.last() }
+        defer {
+            // Exit cannot fail for the state enter saved; a failure would be a shim bug, not the body's error.
+            if qt_autocast_exit(previousEnabled, previousDType) != 0 { qt_clear_error() }
+        }
         return try body()
     }
+
+    /// Whether CPU autocast is on here (inside ``withAutocast(_:_:)``).
+    public static var isAutocastEnabled: Bool { qt_autocast_enabled() != 0 }
 
     /// Runs `body` in inference mode: faster than no-grad, but its tensors can never
     /// take part in autograd later. Only for pure prediction.
@@ -63,9 +71,9 @@ public enum Torch {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 func getenvString(_ name: String) -> String? {

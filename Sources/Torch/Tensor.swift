@@ -17,11 +17,17 @@ public final class Tensor: @unchecked Sendable {
 
     // MARK: inspection
 
-    public var rank: Int { Int(qt_dim(handle)) }
+    // The inspectors below do not throw: every handle a Tensor owns is a defined libtorch tensor whose
+    // dtype is one of DType's, so they cannot fail. If the shim ever reports an error here it is a bug
+    // in the shim, and it stops the program with the shim's message instead of leaving the error pending
+    // for an unrelated later call to pick up.
+
+    public var rank: Int { Int(inspected(qt_dim(handle))) }
 
     public var shape: [Int] {
         var out = [Int64](repeating: 0, count: rank)
         qt_sizes(handle, &out)
+        inspected(())
         return out.map(Int.init)
     }
 
@@ -29,18 +35,31 @@ public final class Tensor: @unchecked Sendable {
     public var strides: [Int] {
         var out = [Int64](repeating: 0, count: rank)
         qt_strides(handle, &out)
+        inspected(())
         return out.map(Int.init)
     }
 
-    public var count: Int { Int(qt_numel(handle)) }
+    public var count: Int { Int(inspected(qt_numel(handle))) }
 
     public var dtype: DType {
-        // Every tensor the shim makes has a dtype listed in DType; anything else is a bug in the shim.
-        DType(rawValue: qt_dtype(handle)) ?? .float32
+        let code = inspected(qt_dtype(handle))
+        guard let dtype = DType(code: code) else {
+            preconditionFailure("the shim returned an unknown dtype code \(code)")
+        }
+        return dtype
     }
 
     public func isContiguous(_ format: MemoryFormat = .contiguous) -> Bool {
-        qt_is_contiguous(handle, format.rawValue) == 1
+        inspected(qt_is_contiguous(handle, format.code)) == 1
+    }
+
+    /// Returns `value`, stopping with the shim's message when the call that made it failed.
+    @discardableResult
+    private func inspected<T>(_ value: T) -> T {
+        if let message = qt_last_error() {
+            preconditionFailure("shim inspection of a tensor failed: \(String(cString: message))")
+        }
+        return value
     }
 
     /// The single element of a one-element tensor.
@@ -55,7 +74,10 @@ public final class Tensor: @unchecked Sendable {
         let source = dtype == T.dtype ? self : try to(T.dtype)
         let n = source.count
         var out = [T](repeating: T.zero, count: n)
-        let rc = out.withUnsafeMutableBytes { qt_copy_to(source.handle, $0.baseAddress, Int64($0.count)) }
+        // `source` may be a temporary conversion: keep it alive until the copy has read its handle's data.
+        let rc = withExtendedLifetime(source) {
+            out.withUnsafeMutableBytes { qt_copy_to(source.handle, $0.baseAddress, Int64($0.count)) }
+        }
         if rc != 0 { throw TorchError.last() }
         return out
     }
@@ -65,8 +87,27 @@ public final class Tensor: @unchecked Sendable {
 }
 
 /// Element types with a libtorch dtype. Codes are c10::ScalarType's.
-public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
-    case uint8 = 0, int32 = 3, int64 = 4, float16 = 5, float32 = 6, float64 = 7, bool = 11, bfloat16 = 15
+public enum DType: Sendable, CaseIterable, CustomStringConvertible {
+    case uint8, int32, int64, float16, float32, float64, bool, bfloat16
+
+    /// The shim's code (ctorch.h's `QT_…`, c10::ScalarType's value).
+    var code: Int32 {
+        switch self {
+        case .uint8: Int32(QT_UINT8)
+        case .int32: Int32(QT_INT32)
+        case .int64: Int32(QT_INT64)
+        case .float16: Int32(QT_FLOAT16)
+        case .float32: Int32(QT_FLOAT32)
+        case .float64: Int32(QT_FLOAT64)
+        case .bool: Int32(QT_BOOL)
+        case .bfloat16: Int32(QT_BFLOAT16)
+        }
+    }
+
+    init?(code: Int32) {
+        guard let match = DType.allCases.first(where: { $0.code == code }) else { return nil }
+        self = match
+    }
 
     /// Bytes per element.
     public var size: Int {
@@ -96,13 +137,22 @@ public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
 }
 
 /// How a 4-D tensor is laid out in memory.
-public enum MemoryFormat: Int32, Sendable {
+public enum MemoryFormat: Sendable {
     /// NCHW, row-major.
-    case contiguous = 0
+    case contiguous
     /// NHWC in memory while the shape stays NCHW; faster for convolutions on CPU.
-    case channelsLast = 1
+    case channelsLast
     /// Keep whatever the tensor has.
-    case preserve = 2
+    case preserve
+
+    /// The shim's code (ctorch.h's `QT_…`).
+    public var code: Int32 {
+        switch self {
+        case .contiguous: Int32(QT_CONTIGUOUS)
+        case .channelsLast: Int32(QT_CHANNELS_LAST)
+        case .preserve: Int32(QT_PRESERVE)
+        }
+    }
 }
 
 /// Swift types that can be copied into and out of tensors.

@@ -24,8 +24,9 @@ public struct DemoRun {
     /// shows defective cells darker by about one standard deviation): the eight symmetries of the square only.
     /// The cells are 300 px and cracks are thin: 256 px scored better on validation than Lite0's 224.
     public static func defaultOptions(workdir: URL) -> TrainOptions {
-        var options = TrainOptions(data: workdir.appendingPathComponent("elpv").path,
-                                   out: workdir.appendingPathComponent("run").path)
+        var options = TrainOptions(
+            data: workdir.appendingPathComponent("elpv").path,
+            out: workdir.appendingPathComponent("run").path)
         options.augmentation = "dihedral"
         options.size = 256
         return options
@@ -42,7 +43,8 @@ public struct DemoRun {
     public func run(source: URL = QuadratPaths.elpv) throws -> Outcome {
         let data = workdir.appendingPathComponent("elpv")
         let counts = try ELPVLayout.write(source: source, to: data)
-        emit("demo: ELPV laid out in \(data.path): \(counts.train) training images, \(counts.test) held-out test images")
+        emit(
+            "demo: ELPV laid out in \(data.path): \(counts.train) training images, \(counts.test) held-out test images")
         let training = try TrainingRun(options: options).run()
 
         let testStart = Date()
@@ -52,20 +54,25 @@ public struct DemoRun {
             test, ttaViews: options.recipe.ttaViews, augmentation: saved.augmentation(),
             mixedPrecision: options.recipe.mixedPrecision)
         let submission = workdir.appendingPathComponent("submission.csv")
-        try SubmissionFormat.kaggle.render(probabilities: probabilities, items: items.map { test.items[$0] },
-                                           classes: saved.classes, labelColumn: "defective")
-            .write(to: submission, atomically: true, encoding: .utf8)
-        let answers = try DataSource.csv(images: data.appendingPathComponent("test"),
-                                         labels: data.appendingPathComponent("answers/test_labels.csv"), classes: saved.classes)
-        let truth = Dictionary(uniqueKeysWithValues: answers.items.compactMap { item in item.label.map { (item.name, $0) } })
+        try SubmissionFormat.kaggle.render(
+            probabilities: probabilities, items: items.map { test.items[$0] },
+            classes: saved.classes, labelColumn: "defective"
+        )
+        .write(to: submission, atomically: true, encoding: .utf8)
+        let answers = try DataSource.csv(
+            images: data.appendingPathComponent("test"),
+            labels: data.appendingPathComponent("answers/test_labels.csv"), classes: saved.classes)
+        let truth = Dictionary(
+            uniqueKeysWithValues: answers.items.compactMap { item in item.label.map { (item.name, $0) } })
         let labels = try items.map { index in
             guard let label = truth[test.items[index].name] else {
                 throw WorkflowError("test image \(test.items[index].name) has no answer in answers/test_labels.csv")
             }
             return label
         }
-        return Outcome(training: training, testAccuracy: Metrics.accuracy(probabilities: probabilities, labels: labels),
-                       testAUC: Metrics.rocAUC(probabilities: probabilities, labels: labels), testCount: labels.count,
-                       testSeconds: Date().timeIntervalSince(testStart), submissionURL: submission)
+        return Outcome(
+            training: training, testAccuracy: Metrics.accuracy(probabilities: probabilities, labels: labels),
+            testAUC: Metrics.rocAUC(probabilities: probabilities, labels: labels), testCount: labels.count,
+            testSeconds: Date().timeIntervalSince(testStart), submissionURL: submission)
     }
 }

@@ -6,7 +6,10 @@ import Vision
 /// `answers/test_labels.csv`. Defective means a defect probability ≥ 0.5; the test part is a
 /// stratified 25 % with seed 0. The layout is deterministic: the same files every time.
 public enum ELPVLayout {
-    public struct Cell: Sendable { public var file: String; public var defective: Bool }
+    public struct Cell: Sendable {
+        public var file: String
+        public var defective: Bool
+    }
 
     public static func cells(from source: URL) throws -> [Cell] {
         let labels = source.appendingPathComponent("labels.csv")
@@ -28,10 +31,13 @@ public enum ELPVLayout {
     @discardableResult
     public static func write(source: URL = QuadratPaths.elpv, to root: URL) throws -> (train: Int, test: Int) {
         let cells = try cells(from: source)
-        let split = Split.random(count: cells.count, fraction: 0.25, seed: 0, labels: cells.map { $0.defective ? 1 : 0 })
+        let split = Split.random(
+            count: cells.count, fraction: 0.25, seed: 0, labels: cells.map { $0.defective ? 1 : 0 })
         let fm = FileManager.default
         if fm.fileExists(atPath: root.path) { try fm.removeItem(at: root) }
-        for folder in ["train", "test", "answers"] { try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true) }
+        for folder in ["train", "test", "answers"] {
+            try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
         func place(_ indices: [Int], in folder: String) throws -> String {
             var csv = "name,defective\n"
             for i in indices {
@@ -42,8 +48,10 @@ public enum ELPVLayout {
             }
             return csv
         }
-        try place(split.train, in: "train").write(to: root.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
-        try place(split.valid, in: "test").write(to: root.appendingPathComponent("answers/test_labels.csv"), atomically: true, encoding: .utf8)
+        try place(split.train, in: "train").write(
+            to: root.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
+        try place(split.valid, in: "test").write(
+            to: root.appendingPathComponent("answers/test_labels.csv"), atomically: true, encoding: .utf8)
         return (split.train.count, split.valid.count)
     }
 }

@@ -24,7 +24,8 @@ public final class InterruptCheckpoint: Callback, @unchecked Sendable {
             self.requested = true
             self.lock.unlock()
             if second { exit(130) }
-            FileHandle.standardError.write(Data("\ninterrupted: saving a checkpoint after this batch (Ctrl-C again to quit now)\n".utf8))
+            FileHandle.standardError.write(
+                Data("\ninterrupted: saving a checkpoint after this batch (Ctrl-C again to quit now)\n".utf8))
         }
         source.resume()
         self.source = source

@@ -14,10 +14,12 @@ public struct LabelledPredictions {
     public var skipped: [DataProblem]
 
     /// Predicts `data` with the model at `model` (TTA with `tta`), reporting what was left out on standard error.
-    public init(model: URL, data: URL, nameColumn: String? = nil, labelColumn: String? = nil, tta: Bool = false) throws {
+    public init(model: URL, data: URL, nameColumn: String? = nil, labelColumn: String? = nil, tta: Bool = false) throws
+    {
         Torch.useAllCores()
         let saved = try SavedModel(model)
-        let dataset = try DataSource.labelled(data, nameColumn: nameColumn, labelColumn: labelColumn, classes: saved.classes)
+        let dataset = try DataSource.labelled(
+            data, nameColumn: nameColumn, labelColumn: labelColumn, classes: saved.classes)
         for p in dataset.problems { Console.warn("left out: \(p)") }
         let result = try saved.predict(dataset, ttaViews: tta ? 4 : 0, augmentation: saved.augmentation())
         self.saved = saved
@@ -27,13 +29,9 @@ public struct LabelledPredictions {
         skipped = dataset.problems + result.skipped
         for p in result.skipped { Console.warn("skipped: \(p)") }
         guard !items.isEmpty else { throw WorkflowError("none of the images in \(data.path) could be read") }
+        labels = try items.labels()
     }
 
-    /// The true class of each predicted image (every item of a labelled data set has one).
-    public var labels: [Int] {
-        items.map { item in
-            guard let label = item.label else { preconditionFailure("\(item.name) of a labelled data set has no label") }
-            return label
-        }
-    }
+    /// The true class of each predicted image.
+    public var labels: [Int]
 }

@@ -6,7 +6,10 @@ import Vision
 public enum PredictionsFile {
     public static func write(probabilities: [[Double]], items: [ImageItem], classes: [String], to url: URL) throws {
         let labelled = items.contains { $0.label != nil }
-        var lines = [(["name"] + (labelled ? ["label", "predicted"] : ["predicted"]) + classes.map { "p_\($0)" }).joined(separator: ",")]
+        var lines = [
+            (["name"] + (labelled ? ["label", "predicted"] : ["predicted"]) + classes.map { "p_\($0)" }).joined(
+                separator: ",")
+        ]
         for (p, item) in zip(probabilities, items) {
             var fields = [item.name]
             if labelled { fields.append(item.label.map { classes[$0] } ?? "") }

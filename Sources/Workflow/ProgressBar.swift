@@ -44,7 +44,10 @@ public final class ProgressBar: ProgressTracker, @unchecked Sendable {
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let width = 28
         let filled = Int(fraction * Double(width))
-        let graphic = bar ? "[" + String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled) + "] " : ""
-        return "\(label) \(graphic)\(done)/\(total) " + String(format: "%.1f %@/s", rate, unit) + " ETA \(Feedback.clock(eta)) elapsed \(Feedback.clock(elapsed))"
+        let graphic =
+            bar
+            ? "[" + String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled) + "] " : ""
+        return "\(label) \(graphic)\(done)/\(total) " + String(format: "%.1f %@/s", rate, unit)
+            + " ETA \(Feedback.clock(eta)) elapsed \(Feedback.clock(elapsed))"
     }
 }

@@ -8,21 +8,32 @@ public enum SubmissionFormat: String, CaseIterable, Sendable {
 
     /// Kaggle: `name,<positive class>` with the positive-class probability for a binary model
     /// (the header uses the training CSV's label column name), one column per class otherwise.
-    public func render(probabilities: [[Double]], items: [ImageItem], classes: [String], labelColumn: String) throws -> String {
+    public func render(
+        probabilities: [[Double]], items: [ImageItem], classes: [String], labelColumn: String
+    ) throws -> String {
         switch self {
         case .kaggle:
             if classes.count == 2 {
-                return "name,\(labelColumn)\n" + zip(items, probabilities).map { "\($0.name),\(String(format: "%.6f", $1[1]))" }.joined(separator: "\n") + "\n"
+                return "name,\(labelColumn)\n"
+                    + zip(items, probabilities).map { "\($0.name),\(String(format: "%.6f", $1[1]))" }.joined(
+                        separator: "\n") + "\n"
             }
             return (["name"] + classes).joined(separator: ",") + "\n"
-                + zip(items, probabilities).map { ([$0.name] + $1.map { String(format: "%.6f", $0) }).joined(separator: ",") }.joined(separator: "\n") + "\n"
+                + zip(items, probabilities).map {
+                    ([$0.name] + $1.map { String(format: "%.6f", $0) }).joined(separator: ",")
+                }.joined(separator: "\n") + "\n"
         case .csv:
             return (["name", "file", "predicted"] + classes.map { "p_\($0)" }).joined(separator: ",") + "\n"
-                + zip(items, probabilities).map { ([$0.name, $0.url.path, classes[Metrics.argmax($1)]] + $1.map { String(format: "%.6f", $0) }).joined(separator: ",") }.joined(separator: "\n") + "\n"
+                + zip(items, probabilities).map {
+                    ([$0.name, $0.url.path, classes[Metrics.argmax($1)]] + $1.map { String(format: "%.6f", $0) })
+                        .joined(separator: ",")
+                }.joined(separator: "\n") + "\n"
         case .json:
             let rows = zip(items, probabilities).map { item, p in
-                ["name": item.name, "file": item.url.path, "predicted": classes[Metrics.argmax(p)],
-                 "probabilities": Dictionary(uniqueKeysWithValues: zip(classes, p))] as [String: Any]
+                [
+                    "name": item.name, "file": item.url.path, "predicted": classes[Metrics.argmax(p)],
+                    "probabilities": Dictionary(uniqueKeysWithValues: zip(classes, p)),
+                ] as [String: Any]
             }
             let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
             return String(decoding: data, as: UTF8.self) + "\n"

@@ -1,14 +1,15 @@
 import Foundation
-import Testing
 import Learn
 import TestSupport
+import Testing
 import Vision
 import Workflow
 
 /// Starts the built `quadrat` binary (make test builds it first) with quiet progress; returns its output pipes.
 func launchQuadrat(_ arguments: [String]) throws -> (process: Process, out: Pipe, err: Pipe) {
     let process = Process()
-    process.executableURL = Fixtures.folder.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/quadrat")
+    process.executableURL = Fixtures.folder.deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/debug/quadrat")
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["QUADRAT_QUIET"] = "1"
@@ -31,7 +32,10 @@ func quadrat(_ arguments: [String]) throws -> (status: Int32, output: String, er
     let outputData = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     while !reader.isFinished { usleep(1000) }
-    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+    return (
+        process.terminationStatus, String(decoding: outputData, as: UTF8.self),
+        String(decoding: errorData, as: UTF8.self)
+    )
 }
 
 @Suite("quadrat end to end", .serialized, .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
@@ -39,52 +43,80 @@ struct CLITests {
     @Test func trainPredictEvaluateInterpret() throws {
         let data = try makeKaggleDataSet(trainCount: 24, testCount: 5, size: 48)
         let run = data.appendingPathComponent("run")
-        let train = try quadrat(["train", data.path, "--out", run.path, "--size", "32", "--presize", "44", "--max-lighting", "0.1", "--batch-size", "8", "--cycles", "1", "--tta", "1", "--no-lr-find"])
+        let train = try quadrat([
+            "train", data.path, "--out", run.path, "--size", "32", "--presize", "44", "--max-lighting", "0.1",
+            "--batch-size", "8", "--cycles", "1", "--tta", "1", "--no-lr-find",
+        ])
         #expect(train.status == 0, "\(train.errors)")
         for file in ["model.safetensors", "history.csv", "valid_predictions.csv", "report.html", "config.json"] {
             #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), "\(file) missing")
         }
         // The report has every section.
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
-        for id in ["summary", "dataset", "training", "evaluation", "problems"] { #expect(html.contains("<section id='\(id)'>"), "\(id)") }
-        for heading in ["Random correct", "Random incorrect", "Most confident correct", "Most confident incorrect", "Most uncertain", "Confusion matrix", "ROC curve"] {
+        for id in ["summary", "dataset", "training", "evaluation", "problems"] {
+            #expect(html.contains("<section id='\(id)'>"), "\(id)")
+        }
+        for heading in [
+            "Random correct", "Random incorrect", "Most confident correct", "Most confident incorrect",
+            "Most uncertain", "Confusion matrix", "ROC curve",
+        ] {
             #expect(html.contains(heading), "\(heading)")
         }
-        #expect(html.hasPrefix("<!DOCTYPE html>") && html.hasSuffix("</html>") && html.contains("data:image/jpeg;base64,"))
+        #expect(
+            html.hasPrefix("<!DOCTYPE html>") && html.hasSuffix("</html>") && html.contains("data:image/jpeg;base64,"))
         // config.json records what was used.
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
-        #expect(config?["size"] as? Int == 32 && config?["presize"] as? Int == 44 && config?["maxLighting"] as? Double == 0.1)
+        let config =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json")))
+            as? [String: Any]
+        #expect(
+            config?["size"] as? Int == 32 && config?["presize"] as? Int == 44
+                && config?["maxLighting"] as? Double == 0.1)
         // Predictions go through the presize cache the model was trained through.
         #expect(try SavedModel(run.appendingPathComponent("model.safetensors")).presizeCache.shorterSide == 44)
 
         // Kaggle submission: one row per test image, names without extension, probabilities in [0, 1].
         let submission = data.appendingPathComponent("submission.csv")
-        let predict = try quadrat(["predict", run.appendingPathComponent("model.safetensors").path, data.appendingPathComponent("test").path, "--out", submission.path])
+        let predict = try quadrat([
+            "predict", run.appendingPathComponent("model.safetensors").path, data.appendingPathComponent("test").path,
+            "--out", submission.path,
+        ])
         #expect(predict.status == 0, "\(predict.errors)")
         let rows = try String(contentsOf: submission, encoding: .utf8).split(separator: "\n")
         #expect(rows.first == "name,invasive")
         #expect(rows.count == 6)
         for row in rows.dropFirst() {
             let f = row.split(separator: ",")
-            #expect(f.count == 2 && !f[0].contains(".") && (Double(f[1]).map { (0...1).contains($0) } ?? false), "\(row)")
+            #expect(
+                f.count == 2 && !f[0].contains(".") && (Double(f[1]).map { (0...1).contains($0) } ?? false), "\(row)")
         }
         // The same model read back predicts the same; one image works too; JSON for scripts.
-        let again = try quadrat(["predict", run.appendingPathComponent("model.safetensors").path, data.appendingPathComponent("test").path])
+        let again = try quadrat([
+            "predict", run.appendingPathComponent("model.safetensors").path, data.appendingPathComponent("test").path,
+        ])
         #expect(again.output == (try String(contentsOf: submission, encoding: .utf8)))
-        let single = try quadrat(["predict", run.appendingPathComponent("model.safetensors").path, data.appendingPathComponent("test/1.jpg").path, "--format", "json"])
+        let single = try quadrat([
+            "predict", run.appendingPathComponent("model.safetensors").path,
+            data.appendingPathComponent("test/1.jpg").path, "--format", "json",
+        ])
         #expect(single.status == 0 && single.output.contains("\"name\" : \"1\""))
 
         let evaluate = try quadrat(["evaluate", run.appendingPathComponent("model.safetensors").path, data.path])
-        #expect(evaluate.status == 0 && evaluate.output.contains("accuracy:") && evaluate.output.contains("confusion matrix"), "\(evaluate.errors)")
+        #expect(
+            evaluate.status == 0 && evaluate.output.contains("accuracy:")
+                && evaluate.output.contains("confusion matrix"), "\(evaluate.errors)")
         let interpretOut = data.appendingPathComponent("interpret.html")
-        let interpret = try quadrat(["interpret", run.appendingPathComponent("model.safetensors").path, data.path, "--out", interpretOut.path])
+        let interpret = try quadrat([
+            "interpret", run.appendingPathComponent("model.safetensors").path, data.path, "--out", interpretOut.path,
+        ])
         #expect(interpret.status == 0, "\(interpret.errors)")
         #expect(try String(contentsOf: interpretOut, encoding: .utf8).contains("Most uncertain"))
 
         // explore: per-class brightness, and the hint (the generated classes differ in brightness).
         let explorePage = data.appendingPathComponent("explore.html")
         let explore = try quadrat(["explore", data.path, "--out", explorePage.path])
-        #expect(explore.status == 0 && explore.output.contains("hint: classes 0 and 1 differ in brightness"), "\(explore.output)")
+        #expect(
+            explore.status == 0 && explore.output.contains("hint: classes 0 and 1 differ in brightness"),
+            "\(explore.output)")
         #expect(try String(contentsOf: explorePage, encoding: .utf8).contains("<section id='brightness'>"))
 
         // A model file from a newer Quadrat is refused.
@@ -95,23 +127,32 @@ struct CLITests {
     @Test func edgeCasesExitNonZeroWithOneClearLine() throws {
         let data = try makeKaggleDataSet(trainCount: 6, testCount: 1)
         let missing = try quadrat(["train", "/nonexistent/data", "--out", "/tmp/x"])
-        #expect(missing.status != 0 && missing.errors.contains("/nonexistent/data") && missing.errors.contains("does not exist"))
+        #expect(
+            missing.status != 0 && missing.errors.contains("/nonexistent/data")
+                && missing.errors.contains("does not exist"))
         let arch = try quadrat(["train", data.path, "--out", "/tmp/x", "--arch", "vgg16"])
         #expect(arch.status != 0 && arch.errors.contains("unknown architecture 'vgg16'"))
         // A YAML config is read (its architecture is refused by name), and a flag overrides it.
         let yaml = data.appendingPathComponent("config.yaml")
         try "arch: alexnet\nrecipe:\n  ttaViews: 2\n".write(to: yaml, atomically: true, encoding: .utf8)
         let fromYAML = try quadrat(["train", data.path, "--out", "/tmp/x", "--config", yaml.path])
-        #expect(fromYAML.status != 0 && fromYAML.errors.contains("unknown architecture 'alexnet'"), "\(fromYAML.errors)")
+        #expect(
+            fromYAML.status != 0 && fromYAML.errors.contains("unknown architecture 'alexnet'"), "\(fromYAML.errors)")
         let lighting = try quadrat(["train", data.path, "--out", "/tmp/x", "--max-lighting", "1.5"])
-        #expect(lighting.status != 0 && lighting.errors.contains("--max-lighting must be at least 0 and below 1, not 1.5"), "\(lighting.errors)")
+        #expect(
+            lighting.status != 0 && lighting.errors.contains("--max-lighting must be at least 0 and below 1, not 1.5"),
+            "\(lighting.errors)")
         let preset = try quadrat(["train", data.path, "--out", "/tmp/x", "--augmentation", "sideways"])
-        #expect(preset.status != 0 && preset.errors.contains("--augmentation must be one of side-on, top-down, dihedral, not 'sideways'"), "\(preset.errors)")
+        #expect(
+            preset.status != 0
+                && preset.errors.contains("--augmentation must be one of side-on, top-down, dihedral, not 'sideways'"),
+            "\(preset.errors)")
         let badConfig = data.appendingPathComponent("bad.json")
         try "{ not json".write(to: badConfig, atomically: true, encoding: .utf8)
         let bad = try quadrat(["train", data.path, "--out", "/tmp/x", "--config", badConfig.path])
         #expect(bad.status != 0 && bad.errors.contains("bad.json is not valid"))
-        try "file,species\n1,a\n".write(to: data.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
+        try "file,species\n1,a\n".write(
+            to: data.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
         let columns = try quadrat(["train", data.path, "--out", "/tmp/x", "--label-column", "label"])
         #expect(columns.status != 0 && columns.errors.contains("has no column 'label'; its header is: file, species"))
         let empty = try Fixtures.temporaryFolder()
@@ -130,11 +171,14 @@ struct CLITests {
     @Test func demoLayoutIsDeterministic() throws {
         // A miniature ELPV folder: 20 cells, 8 defective.
         let source = try Fixtures.temporaryFolder()
-        try FileManager.default.createDirectory(at: source.appendingPathComponent("images"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: source.appendingPathComponent("images"), withIntermediateDirectories: true)
         var labels = ""
         for i in 0..<20 {
-            try FileManager.default.copyItem(at: Fixtures.url("images/gray.png"), to: source.appendingPathComponent("images/cell\(i).png"))
-            labels += "images/cell\(i).png  \(i < 8 ? (i % 2 == 0 ? "1.0" : "0.6666666666666666") : (i % 3 == 0 ? "0.3333333333333333" : "0.0"))  mono\n"
+            try FileManager.default.copyItem(
+                at: Fixtures.url("images/gray.png"), to: source.appendingPathComponent("images/cell\(i).png"))
+            labels +=
+                "images/cell\(i).png  \(i < 8 ? (i % 2 == 0 ? "1.0" : "0.6666666666666666") : (i % 3 == 0 ? "0.3333333333333333" : "0.0"))  mono\n"
         }
         try labels.write(to: source.appendingPathComponent("labels.csv"), atomically: true, encoding: .utf8)
         let a = try Fixtures.temporaryFolder(), b = try Fixtures.temporaryFolder()
@@ -145,7 +189,8 @@ struct CLITests {
         #expect(csvA == (try String(contentsOf: b.appendingPathComponent("train_labels.csv"), encoding: .utf8)))
         #expect(csvA.hasPrefix("name,defective\n"))
         let answers = try String(contentsOf: a.appendingPathComponent("answers/test_labels.csv"), encoding: .utf8)
-        #expect(answers.split(separator: "\n").dropFirst().filter { $0.hasSuffix(",1") }.count == 2)  // stratified: 8/20 of 5
+        // Stratified: 8/20 of 5.
+        #expect(answers.split(separator: "\n").dropFirst().filter { $0.hasSuffix(",1") }.count == 2)
         #expect(try FileManager.default.contentsOfDirectory(atPath: a.appendingPathComponent("test").path).count == 5)
     }
 }
@@ -155,7 +200,10 @@ struct InterruptTests {
     @Test func ctrlCSavesACheckpointAndPrintsTheResumeCommand() throws {
         let data = try makeKaggleDataSet(trainCount: 24, testCount: 1, size: 40)
         let run = data.appendingPathComponent("run")
-        let (process, out, err) = try launchQuadrat(["train", data.path, "--out", run.path, "--size", "32", "--batch-size", "4", "--cycles", "5", "--tta", "0", "--no-lr-find"])
+        let (process, out, err) = try launchQuadrat([
+            "train", data.path, "--out", run.path, "--size", "32", "--batch-size", "4", "--cycles", "5", "--tta", "0",
+            "--no-lr-find",
+        ])
         // Wait for the first unfrozen epoch row, then press Ctrl-C.
         var seen = ""
         while !seen.contains("unfrozen") {
@@ -168,7 +216,9 @@ struct InterruptTests {
         process.waitUntilExit()
         #expect(seen.contains("unfrozen"))
         #expect(process.terminationStatus != 0)
-        #expect(errors.contains("checkpoint saved to \(run.appendingPathComponent("interrupted.safetensors").path)"), "\(errors)")
+        #expect(
+            errors.contains("checkpoint saved to \(run.appendingPathComponent("interrupted.safetensors").path)"),
+            "\(errors)")
         #expect(errors.contains("resume with:") && errors.contains("--resume"))
         #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("interrupted.safetensors").path))
     }

@@ -1,12 +1,15 @@
 import Foundation
 import NN
-import Testing
 import TestSupport
+import Testing
 import Torch
 import Vision
+
 @testable import Learn
 
-@Suite("Precompute and TTA on a pretrained classifier", .serialized, .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
+@Suite(
+    "Precompute and TTA on a pretrained classifier", .serialized,
+    .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
 struct ClassifierLearnerTests {
     @Test func precomputedAndLiveActivationsGiveTheSameHeadGradients() throws {
         Torch.manualSeed(0)
@@ -39,14 +42,18 @@ struct ClassifierLearnerTests {
         let (learner, loader) = try symmetricImages { dx, _, y in dx * 6 + y * 3 }
         var flipOnly = Augmentation()
         flipOnly.probability = 0
-        try expectSame(try learner.predictWithTTA(loader, views: 0), try learner.predictWithTTA(loader, views: 4, augmentation: flipOnly))
+        try expectSame(
+            try learner.predictWithTTA(loader, views: 0),
+            try learner.predictWithTTA(loader, views: 4, augmentation: flipOnly))
     }
 
     @Test func ttaOverTheSymmetriesOfASymmetricImageEqualsThePlainPrediction() throws {
         // Symmetric under all eight flips and quarter turns: the fixed symmetry views change nothing.
         let (learner, loader) = try symmetricImages { dx, dy, _ in dx * dx + dy * dy }
         #expect(Augmentation.dihedralOnly.isSymmetriesOnly)
-        try expectSame(try learner.predictWithTTA(loader, views: 0), try learner.predictWithTTA(loader, views: 4, augmentation: .dihedralOnly))
+        try expectSame(
+            try learner.predictWithTTA(loader, views: 0),
+            try learner.predictWithTTA(loader, views: 4, augmentation: .dihedralOnly))
     }
 
     /// Three 40×40 PNGs whose pixels are `value(|2x − 39|, |2y − 39|, y)` (plus a per-image, per-channel
@@ -69,11 +76,14 @@ struct ClassifierLearnerTests {
             items.append(ImageItem(url: url, name: "\(k)", label: k % 2))
         }
         let classifier = try Classifier(.efficientNetLite0, classes: ["a", "b"])
-        let loader = DataLoader(ImageDataset(items: items, classes: ["a", "b"]), size: 32, batchSize: 3, normalization: .tfLite)
+        let loader = DataLoader(
+            ImageDataset(items: items, classes: ["a", "b"]), size: 32, batchSize: 3, normalization: .tfLite)
         return (Learner(model: classifier, groups: classifier.layerGroups, train: loader, valid: nil), loader)
     }
 
-    func expectSame(_ plain: (probabilities: [[Double]], items: [Int]), _ tta: (probabilities: [[Double]], items: [Int])) throws {
+    func expectSame(
+        _ plain: (probabilities: [[Double]], items: [Int]), _ tta: (probabilities: [[Double]], items: [Int])
+    ) throws {
         #expect(plain.items == tta.items && plain.probabilities.count == 3)
         for (p, q) in zip(plain.probabilities, tta.probabilities) {
             for (a, b) in zip(p, q) { #expect(abs(a - b) < 1e-4) }

@@ -1,8 +1,9 @@
-import Testing
 import NN
 import TestSupport
+import Testing
 import Torch
 import Vision
+
 @testable import Learn
 
 @Suite("BatchNorm when freezing")

@@ -1,9 +1,10 @@
 import Foundation
 import NN
-import Testing
 import TestSupport
+import Testing
 import Torch
 import Vision
+
 @testable import Learn
 
 /// Two Gaussian blobs in 8 dimensions, labels 0/1.
@@ -20,8 +21,10 @@ func mlpLearner(seed: UInt64 = 1, verbose: Bool = false) throws -> (Learner, Seq
     Torch.manualSeed(seed)
     let first = try Linear(8, 16), second = try Linear(16, 2)
     let model = Sequential([first, ReLU(), Dropout(0.1), second])
-    let learner = Learner(model: model, groups: [[first], [second]], train: FeatureBatches(features: x, labels: y, batchSize: 32, seed: seed),
-                          valid: FeatureBatches(features: x, labels: y, batchSize: 64, shuffle: false))
+    let learner = Learner(
+        model: model, groups: [[first], [second]],
+        train: FeatureBatches(features: x, labels: y, batchSize: 32, seed: seed),
+        valid: FeatureBatches(features: x, labels: y, batchSize: 64, shuffle: false))
     learner.verbose = verbose
     learner.seed = seed
     return (learner, model)
@@ -57,7 +60,9 @@ struct LearnerTests {
         let (learner, model) = try mlpLearner()
         let before = try model.stateDict().mapValues { try $0.floats() }
         let result = try learner.findLearningRate()
-        #expect(result.valley > best / 10 && result.valley < best * 10, "valley \(result.valley), steepest \(result.steepest), best fixed \(best), \(finals)")
+        #expect(
+            result.valley > best / 10 && result.valley < best * 10,
+            "valley \(result.valley), steepest \(result.steepest), best fixed \(best), \(finals)")
         // Weights are restored.
         for (name, t) in model.stateDict() { #expect(try t.floats() == before[name], "\(name)") }
         #expect(learner.recorder.steps.isEmpty)
@@ -91,7 +96,8 @@ struct LearnerTests {
         // Discriminative rates spread geometrically over the groups.
         #expect(learner.spread([1e-4, 1e-2]) == [1e-4, 1e-2])
         learner.baseRates = [1, 1]
-        let three = Learner(model: model, groups: [[first], [model.children[1].module], [last]], train: learner.train, valid: nil)
+        let three = Learner(
+            model: model, groups: [[first], [model.children[1].module], [last]], train: learner.train, valid: nil)
         let spread = three.spread([1e-4, 1e-2])
         #expect(abs(spread[1] - 1e-3) < 1e-12)
     }

@@ -1,10 +1,13 @@
 import Foundation
 import Testing
+
 @testable import Learn
 
 @Suite("Schedules and metrics")
 struct ScheduleAndMetricTests {
-    func close(_ a: Double, _ b: Double, _ tolerance: Double = 1e-12) -> Bool { abs(a - b) <= tolerance * max(1, abs(b)) }
+    func close(_ a: Double, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
+        abs(a - b) <= tolerance * max(1, abs(b))
+    }
 
     @Test func scheduleValuesAtKnownPoints() {
         let cos = Schedules.cosine(1, 0)
@@ -46,7 +49,9 @@ struct ScheduleAndMetricTests {
         let m = Metrics.confusionMatrix(probabilities: p, labels: y, classes: 2)
         #expect(m == [[1, 1], [1, 1]])
         let prf = Metrics.precisionRecallF1([[5, 1], [2, 8]])
-        #expect(close(prf[1].precision, 8.0 / 9) && close(prf[1].recall, 0.8) && close(prf[1].f1, 2 * (8.0 / 9) * 0.8 / (8.0 / 9 + 0.8)))
+        #expect(
+            close(prf[1].precision, 8.0 / 9) && close(prf[1].recall, 0.8)
+                && close(prf[1].f1, 2 * (8.0 / 9) * 0.8 / (8.0 / 9 + 0.8)))
         // Three classes: macro one-vs-rest.
         let p3: [[Double]] = [[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]
         #expect(Metrics.rocAUC(probabilities: p3, labels: [0, 1, 2]) == 1)

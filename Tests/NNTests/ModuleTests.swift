@@ -1,6 +1,7 @@
-import Testing
 import TestSupport
+import Testing
 import Torch
+
 @testable import NN
 
 /// A two-level model whose names match what PyTorch would give `nn.Sequential(conv, bn, ...)`.
@@ -9,7 +10,10 @@ final class TinyNet: Module {
     let fc: Linear
 
     init(classes: Int = 2) throws {
-        features = Sequential([try Conv2d(3, 4, kernel: 3, padding: 1, bias: false), try BatchNorm2d(4), ReLU(), AdaptiveAvgPool2d(1), Flatten()])
+        features = Sequential([
+            try Conv2d(3, 4, kernel: 3, padding: 1, bias: false), try BatchNorm2d(4), ReLU(), AdaptiveAvgPool2d(1),
+            Flatten(),
+        ])
         fc = try Linear(4, classes)
         super.init()
         registerModule("features", features)
@@ -23,8 +27,14 @@ final class TinyNet: Module {
 struct ModuleTests {
     @Test func namesMatchPyTorch() throws {
         let net = try TinyNet()
-        #expect(net.namedParameters().map(\.name) == ["features.0.weight", "features.1.weight", "features.1.bias", "fc.weight", "fc.bias"])
-        #expect(net.namedBuffers().map(\.name) == ["features.1.running_mean", "features.1.running_var", "features.1.num_batches_tracked"])
+        #expect(
+            net.namedParameters().map(\.name) == [
+                "features.0.weight", "features.1.weight", "features.1.bias", "fc.weight", "fc.bias",
+            ])
+        #expect(
+            net.namedBuffers().map(\.name) == [
+                "features.1.running_mean", "features.1.running_var", "features.1.num_batches_tracked",
+            ])
         #expect(net.stateDict().count == 8)
         #expect(try net(Tensor.randn([2, 3, 8, 8])).shape == [2, 2])
     }

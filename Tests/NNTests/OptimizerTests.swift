@@ -1,7 +1,7 @@
-import Testing
-import TestSupport
-import Torch
 import NN
+import TestSupport
+import Testing
+import Torch
 
 /// Three steps of each optimizer against `torch.optim` (fixture from scripts/fixtures/core.py).
 @Suite("Optimizers against PyTorch")
@@ -37,7 +37,9 @@ struct OptimizerTests {
 
     @Test func groupsHaveTheirOwnRatesAndStateRoundTrips() throws {
         let a = try Tensor.ones([2]).requiringGrad(), b = try Tensor.ones([2]).requiringGrad()
-        let sgd = SGD([ParameterGroup([a], learningRate: 0.1, momentum: 0.5), ParameterGroup([b], learningRate: 1, momentum: 0.5)])
+        let sgd = SGD([
+            ParameterGroup([a], learningRate: 0.1, momentum: 0.5), ParameterGroup([b], learningRate: 1, momentum: 0.5),
+        ])
         try (a.sum() + b.sum()).backward()
         try sgd.step()
         #expect(try a.floats() == [0.9, 0.9])

@@ -1,8 +1,7 @@
 import Foundation
 import Learn
-
-import Testing
 import TestSupport
+import Testing
 import Vision
 
 @testable import Report
@@ -10,7 +9,9 @@ import Vision
 @Suite("Report: exploration statistics, charts and pages")
 struct ReportTests {
     @Test func brightnessSummaryFindsClassesThatBrightnessSeparates() throws {
-        #expect(abs(BrightnessSummary.meanLuma(RGBImage(width: 2, height: 1, pixels: [10, 20, 30, 10, 20, 30])) - 18.15) < 1e-9)
+        #expect(
+            abs(BrightnessSummary.meanLuma(RGBImage(width: 2, height: 1, pixels: [10, 20, 30, 10, 20, 30])) - 18.15)
+                < 1e-9)
         // The generated set: class 1 is a bright background with a dark square, class 0 the opposite.
         let root = try makeKaggleDataSet(trainCount: 24, testCount: 1, size: 48)
         let dataset = try DataSource.labelled(root)

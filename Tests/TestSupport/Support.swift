@@ -1,8 +1,8 @@
 import Foundation
 import NN
-import Vision
 import Testing
 import Torch
+import Vision
 
 /// Helpers shared by the test targets.
 public enum Fixtures {
@@ -26,21 +26,25 @@ public enum Fixtures {
     /// Whether set-up fetched the EfficientNet-Lite0 ImageNet weights; tests that need them are skipped
     /// (with this reason) when it did not.
     public static var hasPretrainedWeights: Bool {
-        FileManager.default.fileExists(atPath: cacheHome.appendingPathComponent("weights/efficientnet-lite0-57934424.pth").path)
+        FileManager.default.fileExists(
+            atPath: cacheHome.appendingPathComponent("weights/efficientnet-lite0-57934424.pth").path)
     }
 
     /// Why tests that need pretrained weights were skipped.
-    public static let needsWeights: Comment = "needs the EfficientNet-Lite ImageNet weights: run scripts/setup.sh weights"
+    public static let needsWeights: Comment =
+        "needs the EfficientNet-Lite ImageNet weights: run scripts/setup.sh weights"
 
     /// A `QUADRAT_HOME` of its own for the tests' runs (presize and feature caches), with the set-up
     /// cache's weights and samples linked in, so tests never write into the user's cache.
     public static let isolatedHome: URL = {
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("quadrat-test-home-\(UUID().uuidString)")
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "quadrat-test-home-\(UUID().uuidString)")
         do {
             try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
             for name in ["weights", "samples"] {
-                try FileManager.default.createSymbolicLink(at: home.appendingPathComponent(name),
-                                                           withDestinationURL: cacheHome.appendingPathComponent(name))
+                try FileManager.default.createSymbolicLink(
+                    at: home.appendingPathComponent(name),
+                    withDestinationURL: cacheHome.appendingPathComponent(name))
             }
         } catch {
             fatalError("cannot make a temporary QUADRAT_HOME at \(home.path): \(error)")
@@ -67,7 +71,9 @@ public func maxAbsDifference(_ a: Tensor, _ b: Tensor) throws -> Double {
 /// `f` must map the (float64) inputs to a tensor; the scalar differentiated is the sum of
 /// its output weighted by fixed random numbers, so every output element matters.
 /// Returns the largest absolute difference over all inputs and elements.
-public func gradientError(inputs: [Tensor], epsilon: Double = 1e-6, _ f: @escaping ([Tensor]) throws -> Tensor) throws -> Double {
+public func gradientError(
+    inputs: [Tensor], epsilon: Double = 1e-6, _ f: @escaping ([Tensor]) throws -> Tensor
+) throws -> Double {
     for x in inputs { try x.requiringGrad(true) }
     let probe = try f(inputs)
     let weights = try Tensor.randn(probe.shape, dtype: .float64)
@@ -105,7 +111,9 @@ public func patternInput(batch: Int, size: Int) throws -> Tensor {
 /// `test/` with `testCount` images. Class 1 images are bright with a dark square, class 0 dark with a bright one,
 /// so a model can learn them in a few steps.
 /// `unlisted` more training images exist on disk without a CSV row (numbered after the listed ones).
-public func makeKaggleDataSet(trainCount: Int = 24, testCount: Int = 6, size: Int = 48, unlisted: Int = 0, extraRows: [String] = []) throws -> URL {
+public func makeKaggleDataSet(
+    trainCount: Int = 24, testCount: Int = 6, size: Int = 48, unlisted: Int = 0, extraRows: [String] = []
+) throws -> URL {
     let root = try Fixtures.temporaryFolder()
     let fm = FileManager.default
     try fm.createDirectory(at: root.appendingPathComponent("train"), withIntermediateDirectories: true)

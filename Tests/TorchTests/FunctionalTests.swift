@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Torch
 
 @Suite("Neural-network ops against hand-computed values")
@@ -24,12 +24,14 @@ struct FunctionalTests {
     @Test func batchNormTrainingUpdatesRunningStatistics() throws {
         let x = try Tensor([1, 3] as [Float], shape: [2, 1])
         let mean = try Tensor.zeros([1]), variance = try Tensor.ones([1])
-        let y = try Functional.batchNorm(x, weight: nil, bias: nil, runningMean: mean, runningVar: variance, training: true, eps: 0)
+        let y = try Functional.batchNorm(
+            x, weight: nil, bias: nil, runningMean: mean, runningVar: variance, training: true, eps: 0)
         #expect(try y.floats() == [-1, 1])
         #expect(try abs(mean.item() - 0.2) < 1e-6)
         #expect(try abs(variance.item() - 1.1) < 1e-6)  // unbiased batch variance 2
-        let e = try Functional.batchNorm(x, weight: Tensor.full([1], 2), bias: Tensor.full([1], 1), runningMean: mean,
-                                         runningVar: variance, training: false, eps: 0)
+        let e = try Functional.batchNorm(
+            x, weight: Tensor.full([1], 2), bias: Tensor.full([1], 1), runningMean: mean,
+            runningVar: variance, training: false, eps: 0)
         let expected = [(1 - 0.2) / 1.1.squareRoot() * 2 + 1, (3 - 0.2) / 1.1.squareRoot() * 2 + 1]
         for (a, b) in zip(try e.toArray(Double.self), expected) { #expect(abs(a - b) < 1e-5) }
     }
@@ -57,7 +59,8 @@ struct FunctionalTests {
         #expect(try Functional.avgPool2d(x, kernel: (2, 2)).floats() == [3.5, 5.5, 11.5, 13.5])
         #expect(try Functional.adaptiveAvgPool2d(x, outputSize: (1, 1)).floats() == [8.5])
         #expect(try Functional.adaptiveMaxPool2d(x, outputSize: (1, 1)).floats() == [16])
-        #expect(try Functional.maxPool2d(x, kernel: (3, 3), stride: (2, 2), padding: (1, 1)).floats() == [6, 8, 14, 16])
+        #expect(
+            try Functional.maxPool2d(x, kernel: (3, 3), stride: (2, 2), padding: (1, 1)).floats() == [6, 8, 14, 16])
     }
 
     @Test func dropout() throws {
@@ -94,7 +97,9 @@ struct FunctionalTests {
         let shift = try Tensor([1, 0, 0.5, 0, 1, 0] as [Float], shape: [1, 2, 3])
         let moved = try Functional.gridSample(x, grid: Functional.affineGrid(shift, size: [1, 1, 4, 4])).floats()
         #expect(Array(moved[0..<4]).map { ($0 * 1000).rounded() / 1000 } == [1, 2, 3, 0])
-        let border = try Functional.gridSample(x, grid: Functional.affineGrid(shift, size: [1, 1, 4, 4]), padding: .border).floats()
+        let border = try Functional.gridSample(
+            x, grid: Functional.affineGrid(shift, size: [1, 1, 4, 4]), padding: .border
+        ).floats()
         #expect(border[3] == 3)
         #expect(throws: TorchError.self) { try Functional.affineGrid(identity, size: [1, 4, 4]) }
     }

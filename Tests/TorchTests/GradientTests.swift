@@ -1,5 +1,5 @@
-import Testing
 import TestSupport
+import Testing
 import Torch
 
 /// Autograd against central finite differences, in float64.
@@ -21,7 +21,8 @@ struct GradientTests {
         let x = try Tensor.randn([4, 3, 2, 2], dtype: .float64)
         let gamma = try Tensor.randn([3], dtype: .float64), beta = try Tensor.randn([3], dtype: .float64)
         let error = try gradientError(inputs: [x, gamma, beta]) {
-            try Functional.batchNorm($0[0], weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil, training: true)
+            try Functional.batchNorm(
+                $0[0], weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil, training: true)
         }
         #expect(error < 1e-6)
     }

@@ -22,7 +22,9 @@ struct TensorTests {
     @Test func copiesStridedBuffersRespectingStrides() throws {
         // A 2×3 view of 0...5 with column-major strides: [[0, 2, 4], [1, 3, 5]].
         let raw: [Float] = [0, 1, 2, 3, 4, 5]
-        let t = try raw.withUnsafeBytes { try Tensor.copying(bytes: $0, dtype: .float32, shape: [2, 3], strides: [1, 2]) }
+        let t = try raw.withUnsafeBytes {
+            try Tensor.copying(bytes: $0, dtype: .float32, shape: [2, 3], strides: [1, 2])
+        }
         #expect(try t.floats() == [0, 2, 4, 1, 3, 5])
         #expect(t.isContiguous())
         // A view that would read past the buffer is refused.
@@ -139,6 +141,28 @@ struct TensorTests {
         #expect(Torch.threads == 1)
         Torch.threads = before
         #expect(Torch.version.hasPrefix("1.") || Torch.version.hasPrefix("2."))
+    }
+
+    @Test func everyDTypeRoundTripsThroughTheShimCodes() throws {
+        for dtype in DType.allCases {
+            #expect(try Tensor.zeros([2], dtype: dtype).dtype == dtype, "\(dtype)")
+        }
+    }
+
+    @Test func autocastScopesNest() throws {
+        let a = try Tensor.randn([4, 4]), b = try Tensor.randn([4, 4])
+        #expect(!Torch.isAutocastEnabled)
+        let (inner, outerAfterInner, enabledAfterInner): (DType, DType, Bool) = try Torch.withAutocast {
+            let inner = try Torch.withAutocast { try a.matmul(b).dtype }
+            // The inner scope's end leaves the outer one in force.
+            return (inner, try a.matmul(b).dtype, Torch.isAutocastEnabled)
+        }
+        #expect(inner == .bfloat16 && outerAfterInner == .bfloat16 && enabledAfterInner)
+        #expect(!Torch.isAutocastEnabled)
+        #expect(try a.matmul(b).dtype == .float32)
+        // An error inside a scope still ends it.
+        #expect(throws: TorchError.self) { try Torch.withAutocast { throw TorchError("inside") } }
+        #expect(!Torch.isAutocastEnabled)
     }
 
     private func maxAbs(_ a: Tensor, _ b: Tensor) throws -> Double { try (a - b).abs().max().item() }

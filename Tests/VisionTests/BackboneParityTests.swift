@@ -1,7 +1,7 @@
 import Foundation
 import NN
-import Testing
 import TestSupport
+import Testing
 import Torch
 import Vision
 
@@ -24,7 +24,10 @@ struct BackboneParityTests {
     @Test(arguments: EfficientNetLite.Variant.allCases)
     func efficientNetLite(variant: EfficientNetLite.Variant) throws {
         let model = try EfficientNetLite(variant, dropConnect: 0, dropout: 0)
-        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: Fixtures.cacheHome.appendingPathComponent("weights").path)
+        let file = try #require(
+            try FileManager.default.contentsOfDirectory(
+                atPath: Fixtures.cacheHome.appendingPathComponent("weights").path
+            )
             .first { $0.hasPrefix("efficientnet-\(variant.rawValue)-") })
         try model.load(Checkpoint.load(Fixtures.cacheHome.appendingPathComponent("weights/\(file)")))
         let x = try patternInput(batch: 2, size: variant.defaultSize)
@@ -51,7 +54,8 @@ struct BackboneParityTests {
         let resnet = try ResNet(.resnet18)
         try resnet.load(Checkpoint.load(Fixtures.url("resnet18_random.pth")))
         let lite = try EfficientNetLite(.lite0)
-        try lite.load(Checkpoint.load(Fixtures.cacheHome.appendingPathComponent("weights/efficientnet-lite0-57934424.pth")))
+        try lite.load(
+            Checkpoint.load(Fixtures.cacheHome.appendingPathComponent("weights/efficientnet-lite0-57934424.pth")))
         let x = try patternInput(batch: 2, size: 224)
         for model in [resnet as Backbone, lite] {
             model.eval()

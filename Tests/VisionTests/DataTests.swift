@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Torch
 import Vision
 
@@ -13,7 +13,9 @@ struct DataTests {
         let strict = try DataSource.labelled(root, classes: ["0", "1"])
         let problems = strict.problems.map(\.description)
         let csv = root.appendingPathComponent("train_labels.csv").path
-        #expect(problems.contains("\(csv):26: names 'missing', which is not an image in \(root.appendingPathComponent("train").path)"))
+        #expect(
+            problems.contains(
+                "\(csv):26: names 'missing', which is not an image in \(root.appendingPathComponent("train").path)"))
         #expect(problems.contains("\(csv):27: names '3' again (first on line 4)"))
         #expect(problems.contains("\(csv):28: has an empty label for '25.jpg'"))
         #expect(problems.contains { $0.hasPrefix("\(csv):29: has label 'maybe'") })
@@ -22,7 +24,10 @@ struct DataTests {
         #expect(strict.classCounts == [12, 12])
         // The check decodes every file and finds the corrupt one too.
         let all = DataCheck.problems(in: strict)
-        #expect(all.contains { $0.kind == .corruptImage && $0.path.hasSuffix("train/7.jpg") && $0.message.contains("not a JPEG or PNG") })
+        #expect(
+            all.contains {
+                $0.kind == .corruptImage && $0.path.hasSuffix("train/7.jpg") && $0.message.contains("not a JPEG or PNG")
+            })
         // Quarantine moves it out.
         let quarantine = root.appendingPathComponent("bad")
         #expect(try DataCheck.quarantine(all, to: quarantine) == 1)
@@ -55,10 +60,12 @@ struct DataTests {
     @Test func classFoldersAndEmptyClass() throws {
         let root = try Fixtures.temporaryFolder()
         for name in ["cat", "dog", "empty"] {
-            try FileManager.default.createDirectory(at: root.appendingPathComponent(name), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: root.appendingPathComponent(name), withIntermediateDirectories: true)
         }
         for (i, name) in ["cat", "dog", "dog"].enumerated() {
-            try FileManager.default.copyItem(at: Fixtures.url("images/rgb.png"), to: root.appendingPathComponent("\(name)/\(i).png"))
+            try FileManager.default.copyItem(
+                at: Fixtures.url("images/rgb.png"), to: root.appendingPathComponent("\(name)/\(i).png"))
         }
         let data = try DataSource.labelled(root)
         #expect(data.classes == ["cat", "dog", "empty"])
@@ -91,7 +98,8 @@ struct DataTests {
         #expect(FileManager.default.fileExists(atPath: first.path))
         #expect(try cache.entry(for: source) == first)
         // Touch the source: a new key.
-        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(60)], ofItemAtPath: source.path)
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date().addingTimeInterval(60)], ofItemAtPath: source.path)
         #expect(try cache.entry(for: source) != first)
         let problems = cache.fill(try DataSource.labelled(root).items)
         #expect(problems.isEmpty)
@@ -102,7 +110,8 @@ struct DataTests {
         try Data().write(to: root.appendingPathComponent("train/4.jpg"))  // zero bytes
         let data = try DataSource.labelled(root)
         func run(workers: Int) throws -> ([[Int]], [Float], Int) {
-            let loader = DataLoader(data, size: 32, batchSize: 4, shuffle: true, augmentation: .sideOn, normalization: .imageNet, seed: 3)
+            let loader = DataLoader(
+                data, size: 32, batchSize: 4, shuffle: true, augmentation: .sideOn, normalization: .imageNet, seed: 3)
             loader.workers = workers
             let batches = Array(loader.batches(epoch: 1))
             return (batches.map(\.indices), try batches[0].images.floats(), loader.skipped.all.count)
@@ -113,7 +122,8 @@ struct DataTests {
         #expect(pixels == pixels2)
         #expect(skipped == 1)
         #expect(order.flatMap { $0 }.count == 9)  // 10 images, one unreadable, last partial batch kept
-        let loader = DataLoader(data, size: 32, batchSize: 4, shuffle: true, dropLast: true, normalization: .imageNet, seed: 3)
+        let loader = DataLoader(
+            data, size: 32, batchSize: 4, shuffle: true, dropLast: true, normalization: .imageNet, seed: 3)
         #expect(loader.batchIndices(epoch: 0).allSatisfy { $0.count == 4 })
         #expect(loader.batchIndices(epoch: 0) != loader.batchIndices(epoch: 1))
         let batch = try #require(Array(loader.batches(epoch: 0)).first)
@@ -160,7 +170,9 @@ struct DataTests {
         let image = try Tensor(values, shape: [1, 3, 6, 6])
         var symmetries: [[Float]] = []
         for turned in [image, try image.transposed(2, 3)] {
-            for dims in [[], [2], [3], [2, 3]] { symmetries.append(try (dims.isEmpty ? turned : turned.flipped(dims)).floats()) }
+            for dims in [[], [2], [3], [2, 3]] {
+                symmetries.append(try (dims.isEmpty ? turned : turned.flipped(dims)).floats())
+            }
         }
         var seen = Set<Int>()
         for seed in 0..<40 {
@@ -179,7 +191,9 @@ struct DataTests {
             var r1 = SeededRandom(seed: 1), r2 = SeededRandom(seed: 2)
             let out = try Augmentation.symmetry(k).apply(image, random: &r1).floats()
             #expect(out == (try Augmentation.symmetry(k).apply(image, random: &r2).floats()))
-            if let match = symmetries.firstIndex(where: { zip($0, out).allSatisfy { abs($0 - $1) < 1e-3 } }) { fixed.insert(match) }
+            if let match = symmetries.firstIndex(where: { zip($0, out).allSatisfy { abs($0 - $1) < 1e-3 } }) {
+                fixed.insert(match)
+            }
         }
         #expect(fixed.count == 8)
     }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Torch
 import Vision
 
@@ -69,8 +69,10 @@ struct ImageDecodingTests {
         #expect(try decode("baseline.jpg", minimumSide: 100).height == 30)  // never upscaled
     }
 
-    @Test(arguments: [("truncated.jpg", "truncated or corrupt"), ("truncated.png", "truncated or corrupt"), ("empty.jpg", "is empty"),
-                      ("text.jpg", "is not a JPEG or PNG image")])
+    @Test(arguments: [
+        ("truncated.jpg", "truncated or corrupt"), ("truncated.png", "truncated or corrupt"), ("empty.jpg", "is empty"),
+        ("text.jpg", "is not a JPEG or PNG image"),
+    ])
     func badFilesGetClearErrors(name: String, message: String) throws {
         do {
             _ = try decode(name)

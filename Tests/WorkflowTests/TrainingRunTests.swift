@@ -1,7 +1,7 @@
 import Foundation
 import Learn
-import Testing
 import TestSupport
+import Testing
 import Vision
 import Workflow
 

@@ -18,6 +18,21 @@ extern "C" {
 
 typedef struct qt_tensor_s *qt_tensor;
 
+// ---- codes: the one list Swift and the shim both read ----------------------------
+
+/// Element types. The values are c10::ScalarType's; the shim checks that at compile time.
+enum { QT_UINT8 = 0, QT_INT32 = 3, QT_INT64 = 4, QT_FLOAT16 = 5, QT_FLOAT32 = 6, QT_FLOAT64 = 7, QT_BOOL = 11,
+       QT_BFLOAT16 = 15 };
+/// Memory formats: NCHW row-major, channels-last (NHWC in memory), or whatever the tensor has.
+enum { QT_CONTIGUOUS = 0, QT_CHANNELS_LAST = 1, QT_PRESERVE = 2 };
+/// What qt_fill puts in a new tensor.
+enum { QT_FILL_FULL = 0, QT_FILL_RAND = 1, QT_FILL_RANDN = 2, QT_FILL_EMPTY = 3 };
+/// How a loss reduces over the batch.
+enum { QT_REDUCTION_NONE = 0, QT_REDUCTION_MEAN = 1, QT_REDUCTION_SUM = 2 };
+/// qt_grid_sample's interpolation and padding.
+enum { QT_GRID_BILINEAR = 0, QT_GRID_NEAREST = 1 };
+enum { QT_GRID_ZEROS = 0, QT_GRID_BORDER = 1, QT_GRID_REFLECTION = 2 };
+
 // ---- errors, lifetime, runtime ------------------------------------------------
 
 /// The message of the last failure on this thread, or NULL.
@@ -44,16 +59,21 @@ void qt_set_grad_enabled(int enabled);
 void *qt_inference_mode_enter(void);
 void qt_inference_mode_exit(void *guard);
 
-/// CPU autocast (mixed precision): when enabled, convolutions and matrix products run in `dtype`
-/// (bfloat16) while parameters stay float32. Returns the previous state (1/0).
-int qt_set_autocast(int enabled, int dtype);
+/// CPU autocast (mixed precision): convolutions and matrix products run in `dtype` (bfloat16) while
+/// parameters stay float32. Enter and exit pair like `torch.autocast`'s __enter__/__exit__, so scopes nest:
+/// qt_autocast_enter stores the previous state in *previous_enabled / *previous_dtype and returns 0 (-1 on
+/// error); qt_autocast_exit restores it and clears the cast cache when the outermost scope ends.
+int qt_autocast_enter(int dtype, int *previous_enabled, int *previous_dtype);
+int qt_autocast_exit(int previous_enabled, int previous_dtype);
+/// Whether CPU autocast is on (1/0).
+int qt_autocast_enabled(void);
 
 // ---- creation -------------------------------------------------------------------
 
 /// Copies `data` (elements laid out by `strides`, in elements) into a new contiguous tensor.
 /// `strides` may be NULL for row-major data.
 qt_tensor qt_from_data(const void *data, const int64_t *sizes, const int64_t *strides, int ndim, int dtype);
-/// fill: 0 = full(value), 1 = rand [0,1), 2 = randn, 3 = empty
+/// kind: a QT_FILL_ code (full of `value`, uniform [0, 1), standard normal, uninitialised).
 qt_tensor qt_fill(const int64_t *sizes, int ndim, int dtype, int kind, double value);
 qt_tensor qt_arange(double start, double end, double step, int dtype);
 /// Random permutation of 0..<n (int64), from the global generator.
@@ -66,7 +86,7 @@ void qt_sizes(qt_tensor t, int64_t *out);
 void qt_strides(qt_tensor t, int64_t *out);
 int qt_dtype(qt_tensor t);
 int64_t qt_numel(qt_tensor t);
-/// memory_format: 0 = contiguous, 1 = channels-last, 2 = preserve
+/// memory_format: a QT_ memory-format code.
 int qt_is_contiguous(qt_tensor t, int memory_format);
 /// Copies the elements in row-major order into `out` (capacity `nbytes`). Returns 0, or -1 on error.
 int qt_copy_to(qt_tensor t, void *out, int64_t nbytes);
@@ -150,7 +170,7 @@ qt_tensor qt_adaptive_max_pool2d(qt_tensor x, const int64_t *out_size);
 qt_tensor qt_dropout(qt_tensor x, double p, int training);
 qt_tensor qt_softmax(qt_tensor x, int64_t dim);
 qt_tensor qt_log_softmax(qt_tensor x, int64_t dim);
-/// reduction: 0 none, 1 mean, 2 sum. weight may be NULL.
+/// reduction: a QT_REDUCTION_ code. weight may be NULL.
 qt_tensor qt_cross_entropy(qt_tensor logits, qt_tensor target, qt_tensor weight, int reduction, double label_smoothing);
 qt_tensor qt_nll_loss(qt_tensor logp, qt_tensor target, qt_tensor weight, int reduction);
 qt_tensor qt_bce_with_logits(qt_tensor logits, qt_tensor target, int reduction);
@@ -160,7 +180,7 @@ qt_tensor qt_pad(qt_tensor x, const int64_t *pads, int n, double value);
 qt_tensor qt_interpolate_bilinear(qt_tensor x, const int64_t *out_size, int align_corners, int antialias);
 /// theta N×2×3, size (N, C, H, W).
 qt_tensor qt_affine_grid(qt_tensor theta, const int64_t *size, int align_corners);
-/// mode: 0 bilinear, 1 nearest; padding: 0 zeros, 1 border, 2 reflection.
+/// mode: QT_GRID_BILINEAR or QT_GRID_NEAREST; padding: QT_GRID_ZEROS, QT_GRID_BORDER or QT_GRID_REFLECTION.
 qt_tensor qt_grid_sample(qt_tensor x, qt_tensor grid, int mode, int padding, int align_corners);
 
 // ---- in place (optimizers, state loading); each returns 0, or -1 on error ---------

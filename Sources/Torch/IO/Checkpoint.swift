@@ -14,7 +14,8 @@ public enum Checkpoint {
         } catch {
             throw WeightsError(url, "cannot be read (\(error.localizedDescription))")
         }
-        let (root, storages) = ZipArchive.isZip(bytes)
+        let (root, storages) =
+            ZipArchive.isZip(bytes)
             ? try loadZip(bytes, url: url) : try loadLegacy(bytes, url: url)
         return try stateDict(from: root, storages: storages, url: url)
     }
@@ -24,12 +25,14 @@ public enum Checkpoint {
 
     static func persistentLoad(_ pid: PickleValue, source: String) throws -> PickleValue {
         guard let items = pid.asTuple, items.count >= 5, items[0].asString == "storage",
-              case .global(_, let typeName) = items[1], let dtype = Unpickler.storageTypes[typeName],
-              let key = items[2].asString, let count = items[4].asInt
+            case .global(_, let typeName) = items[1], let dtype = Unpickler.storageTypes[typeName],
+            let key = items[2].asString, let count = items[4].asInt
         else { throw PickleError(source: source, offset: 0, message: "unexpected persistent id \(pid)") }
         var reference = StorageReference(key: key, dtype: dtype, count: count)
         // Legacy storage views: (view_key, offset, view_size) in the sixth field.
-        if items.count >= 6, let view = items[5].asTuple, view.count == 3, let offset = view[1].asInt, let size = view[2].asInt {
+        if items.count >= 6, let view = items[5].asTuple, view.count == 3, let offset = view[1].asInt,
+            let size = view[2].asInt
+        {
             reference = StorageReference(key: key, dtype: dtype, count: size, viewOffset: offset)
         }
         return .storage(reference)
@@ -50,16 +53,20 @@ public enum Checkpoint {
         return (root, storages)
     }
 
-
     static func loadLegacy(_ bytes: [UInt8], url: URL) throws -> (PickleValue, Storages) {
         guard bytes.count > 2, bytes[0] == 0x80 else {
-            throw WeightsError(url, "is neither a zip nor a legacy PyTorch checkpoint (first byte 0x\(String(bytes.first ?? 0, radix: 16)))")
+            throw WeightsError(
+                url,
+                "is neither a zip nor a legacy PyTorch checkpoint (first byte 0x\(String(bytes.first ?? 0, radix: 16)))"
+            )
         }
         var position = 0
         func next(_ persistent: ((PickleValue) throws -> PickleValue)? = nil) throws -> PickleValue {
             var unpickler = Unpickler(bytes: bytes, at: position, source: url.path)
             let value = try unpickler.load { pid in
-                guard let persistent else { throw PickleError(source: url.path, offset: 0, message: "unexpected persistent id") }
+                guard let persistent else {
+                    throw PickleError(source: url.path, offset: 0, message: "unexpected persistent id")
+                }
                 return try persistent(pid)
             }
             position = unpickler.end
@@ -67,7 +74,9 @@ public enum Checkpoint {
         }
         // The magic number 0x1950a86a20f9469cfc6c does not fit 64 bits: the LONG1 decoder refuses it,
         // so compare its raw bytes instead.
-        let magicPickle: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
+        let magicPickle: [UInt8] = [
+            0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E,
+        ]
         guard bytes.count > magicPickle.count, Array(bytes[0..<magicPickle.count]) == magicPickle else {
             throw WeightsError(url, "does not start with PyTorch's legacy magic number")
         }
@@ -88,7 +97,9 @@ public enum Checkpoint {
             for i in 0..<8 { count |= Int(bytes[position + i]) << (8 * i) }
             position += 8
             let length = count * (sizes[key] ?? 4)
-            guard position + length <= bytes.count else { throw WeightsError(url, "is truncated inside storage \(key)") }
+            guard position + length <= bytes.count else {
+                throw WeightsError(url, "is truncated inside storage \(key)")
+            }
             storages[key] = bytes[position..<(position + length)]
             position += length
         }
@@ -99,9 +110,9 @@ public enum Checkpoint {
     static func collectStorageSizes(_ value: PickleValue, into sizes: inout [String: Int]) {
         switch value {
         case .tensor(let t): sizes[t.storage.key] = t.storage.dtype.size
-        case .dict(let d): d.items.forEach { collectStorageSizes($0.value, into: &sizes) }
-        case .list(let l): l.items.forEach { collectStorageSizes($0, into: &sizes) }
-        case .tuple(let items): items.forEach { collectStorageSizes($0, into: &sizes) }
+        case .dict(let d): for item in d.items { collectStorageSizes(item.value, into: &sizes) }
+        case .list(let l): for item in l.items { collectStorageSizes(item, into: &sizes) }
+        case .tuple(let items): for item in items { collectStorageSizes(item, into: &sizes) }
         default: break
         }
     }
@@ -109,7 +120,10 @@ public enum Checkpoint {
     /// Finds the state dict in the unpickled object: the object itself when it maps names to tensors,
     /// else its `state_dict` or `model` entry.
     static func stateDict(from root: PickleValue, storages: Storages, url: URL) throws -> [String: Tensor] {
-        guard case .dict(let dict) = root else { throw WeightsError(url, "does not hold a dictionary (a whole pickled model is not supported; save its state_dict)") }
+        guard case .dict(let dict) = root else {
+            throw WeightsError(
+                url, "does not hold a dictionary (a whole pickled model is not supported; save its state_dict)")
+        }
         let tensorEntries = dict.items.filter { if case .tensor = $0.value { return true } else { return false } }
         if tensorEntries.isEmpty {
             for wrapper in ["state_dict", "model"] {

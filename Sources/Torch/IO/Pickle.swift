@@ -157,9 +157,11 @@ struct Unpickler {
                 let raw = try read(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
                 stack.append(.float(Double(bitPattern: raw)))
             case 0x58: stack.append(.string(String(decoding: try read(try readUInt(4)), as: UTF8.self)))  // BINUNICODE
-            case 0x8C: stack.append(.string(String(decoding: try read(try readUInt(1)), as: UTF8.self)))  // SHORT_BINUNICODE
+            // SHORT_BINUNICODE
+            case 0x8C: stack.append(.string(String(decoding: try read(try readUInt(1)), as: UTF8.self)))
             case 0x8D: stack.append(.string(String(decoding: try read(try readUInt(8)), as: UTF8.self)))  // BINUNICODE8
-            case 0x55: stack.append(.string(String(decoding: try read(try readUInt(1)), as: UTF8.self)))  // SHORT_BINSTRING
+            // SHORT_BINSTRING
+            case 0x55: stack.append(.string(String(decoding: try read(try readUInt(1)), as: UTF8.self)))
             case 0x54: stack.append(.string(String(decoding: try read(try readUInt(4)), as: UTF8.self)))  // BINSTRING
             case 0x43: stack.append(.bytes(Array(try read(try readUInt(1)))))  // SHORT_BINBYTES
             case 0x42: stack.append(.bytes(Array(try read(try readUInt(4)))))  // BINBYTES
@@ -192,7 +194,9 @@ struct Unpickler {
                 dict.items.append((key, value))
             case 0x75:  // SETITEMS
                 let items = try popMark()
-                guard case .dict(let dict) = stack.last, items.count % 2 == 0 else { throw fail("SETITEMS on a non-dict") }
+                guard case .dict(let dict) = stack.last, items.count % 2 == 0 else {
+                    throw fail("SETITEMS on a non-dict")
+                }
                 for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i], items[i + 1])) }
             case 0x71: memo[try readUInt(1)] = stack.last  // BINPUT
             case 0x72: memo[try readUInt(4)] = stack.last  // LONG_BINPUT
@@ -236,7 +240,9 @@ struct Unpickler {
         }
         throw PickleError(
             source: source, offset: position,
-            message: "refers to '\(full)', which a state dict does not need; refusing to load it (a checkpoint must never run code)")
+            message:
+                "refers to '\(full)', which a state dict does not need; refusing to load it (a checkpoint must never run code)"
+        )
     }
 
     private func reduce(_ callable: PickleValue, _ args: [PickleValue]) throws -> PickleValue {
@@ -246,7 +252,7 @@ struct Unpickler {
             return .dict(PickleDict())
         case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
             guard args.count >= 4, case .storage(let storage) = args[0], let offset = args[1].asInt,
-                  let shape = args[2].asTuple?.compactMap(\.asInt), let strides = args[3].asTuple?.compactMap(\.asInt)
+                let shape = args[2].asTuple?.compactMap(\.asInt), let strides = args[3].asTuple?.compactMap(\.asInt)
             else { throw fail("malformed tensor record") }
             return .tensor(TensorReference(storage: storage, offset: offset, shape: shape, strides: strides))
         case "torch._utils._rebuild_parameter":

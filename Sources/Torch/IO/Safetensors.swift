@@ -18,11 +18,12 @@ public enum Safetensors {
         for name in tensors.keys.sorted() {
             guard let tensor = tensors[name] else { continue }
             let bytes = try tensor.rawBytes()
-            header[name] = [
-                "dtype": tensor.dtype.description,
-                "shape": tensor.shape,
-                "data_offsets": [body.count, body.count + bytes.count],
-            ] as [String: Any]
+            header[name] =
+                [
+                    "dtype": tensor.dtype.description,
+                    "shape": tensor.shape,
+                    "data_offsets": [body.count, body.count + bytes.count],
+                ] as [String: Any]
             body.append(bytes)
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -51,9 +52,11 @@ public enum Safetensors {
         guard data.count >= 8 else { throw WeightsError(url, "is too short to be a safetensors file") }
         let headerLength = data.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
         guard headerLength > 0, headerLength <= data.count - 8 else {
-            throw WeightsError(url, "has a header length (\(headerLength)) that does not fit the file: not a safetensors file")
+            throw WeightsError(
+                url, "has a header length (\(headerLength)) that does not fit the file: not a safetensors file")
         }
         let headerData = data.subdata(in: 8..<(8 + headerLength))
+        // Any JSON failure becomes the error below, which names the file.
         guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
             throw WeightsError(url, "has a header that is not a JSON object")
         }
@@ -69,9 +72,9 @@ public enum Safetensors {
                 continue
             }
             guard let entry = value as? [String: Any],
-                  let dtypeName = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int],
-                  let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+                let dtypeName = entry["dtype"] as? String,
+                let shape = entry["shape"] as? [Int],
+                let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
             else { throw WeightsError(url, "entry '\(name)' lacks dtype, shape or data_offsets") }
             guard let dtype = DType.allCases.first(where: { $0.description == dtypeName }) else {
                 throw WeightsError(url, "entry '\(name)' has unsupported dtype \(dtypeName)")
@@ -79,10 +82,12 @@ public enum Safetensors {
             let begin = dataStart + offsets[0], end = dataStart + offsets[1]
             let expected = shape.reduce(1, *) * dtype.size
             guard begin <= end, end <= data.count, end - begin == expected else {
-                throw WeightsError(url, "entry '\(name)' has data_offsets \(offsets) that do not hold a \(dtypeName) \(shape) tensor")
+                throw WeightsError(
+                    url, "entry '\(name)' has data_offsets \(offsets) that do not hold a \(dtypeName) \(shape) tensor")
             }
             tensors[name] = try data.withUnsafeBytes { raw in
-                try Tensor.copying(bytes: UnsafeRawBufferPointer(rebasing: raw[begin..<end]), dtype: dtype, shape: shape)
+                try Tensor.copying(
+                    bytes: UnsafeRawBufferPointer(rebasing: raw[begin..<end]), dtype: dtype, shape: shape)
             }
         }
         return (tensors, metadata)
@@ -105,7 +110,10 @@ extension Tensor {
     public func rawBytes() throws -> Data {
         let source = try contiguous()
         var out = Data(count: source.count * source.dtype.size)
-        let rc = out.withUnsafeMutableBytes { qt_copy_to(source.handle, $0.baseAddress, Int64($0.count)) }
+        // `source` may be a temporary conversion: keep it alive until the copy has read its handle's data.
+        let rc = withExtendedLifetime(source) {
+            out.withUnsafeMutableBytes { qt_copy_to(source.handle, $0.baseAddress, Int64($0.count)) }
+        }
         try check(rc)
         return out
     }

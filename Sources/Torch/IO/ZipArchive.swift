@@ -19,21 +19,26 @@ struct ZipArchive {
         func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
         func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
         func u64(_ at: Int) -> Int { u32(at) | u32(at + 4) << 32 }
-        func bad(_ why: String) -> WeightsError { WeightsError(URL(fileURLWithPath: source), "is not a readable zip checkpoint: \(why)") }
+        func bad(_ why: String) -> WeightsError {
+            WeightsError(URL(fileURLWithPath: source), "is not a readable zip checkpoint: \(why)")
+        }
 
         // End of central directory: signature 0x06054b50 within the last 64 KiB + 22 bytes.
         guard bytes.count >= 22 else { throw bad("too short") }
         var eocd = -1
         var i = bytes.count - 22
         while i >= max(0, bytes.count - 65_557) {
-            if u32(i) == 0x0605_4B50 { eocd = i; break }
+            if u32(i) == 0x0605_4B50 {
+                eocd = i
+                break
+            }
             i -= 1
         }
         guard eocd >= 0 else { throw bad("no end-of-central-directory record") }
         var count = u16(eocd + 10)
         var directory = u32(eocd + 16)
         // Zip64: the classic record holds 0xFFFF… and a zip64 record sits before its locator.
-        if (count == 0xFFFF || directory == 0xFFFF_FFFF), eocd >= 20, u32(eocd - 20) == 0x0706_4B50 {
+        if count == 0xFFFF || directory == 0xFFFF_FFFF, eocd >= 20, u32(eocd - 20) == 0x0706_4B50 {
             let record = u64(eocd - 20 + 8)
             guard record + 56 <= bytes.count, u32(record) == 0x0606_4B50 else { throw bad("broken zip64 record") }
             count = u64(record + 32)
@@ -56,13 +61,20 @@ struct ZipArchive {
                 if id == 1 {
                     var q = e + 4
                     if u32(p + 24) == 0xFFFF_FFFF { q += 8 }  // uncompressed size
-                    if size == 0xFFFF_FFFF { size = u64(q); q += 8 }
+                    if size == 0xFFFF_FFFF {
+                        size = u64(q)
+                        q += 8
+                    }
                     if local == 0xFFFF_FFFF { local = u64(q) }
                 }
                 e += 4 + length
             }
-            guard method == 0 else { throw bad("entry \(name) is compressed (method \(method)); PyTorch writes stored entries") }
-            guard local + 30 <= bytes.count, u32(local) == 0x0403_4B50 else { throw bad("entry \(name) has no local header") }
+            guard method == 0 else {
+                throw bad("entry \(name) is compressed (method \(method)); PyTorch writes stored entries")
+            }
+            guard local + 30 <= bytes.count, u32(local) == 0x0403_4B50 else {
+                throw bad("entry \(name) has no local header")
+            }
             let start = local + 30 + u16(local + 26) + u16(local + 28)
             guard start + size <= bytes.count else { throw bad("entry \(name) runs past the end of the file") }
             entries[name] = Entry(name: name, dataRange: start..<(start + size))

@@ -23,7 +23,10 @@ public struct CSVTable: Sendable {
         rows = []
         var seenHeader = false
         for (i, line) in lines.enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-            if !seenHeader { seenHeader = true; continue }
+            if !seenHeader {
+                seenHeader = true
+                continue
+            }
             rows.append((i + 1, Self.fields(line, separator)))
         }
     }
@@ -42,12 +45,23 @@ public struct CSVTable: Sendable {
                 if c == "\"" {
                     // A doubled quote is a literal quote; a single one ends the quoted part.
                     if let next = iterator.next() {
-                        if next == "\"" { field.append("\"") } else {
+                        if next == "\"" {
+                            field.append("\"")
+                        } else {
                             quoted = false
-                            if next == separator { out.append(field); field = "" } else { field.append(next) }
+                            if next == separator {
+                                out.append(field)
+                                field = ""
+                            } else {
+                                field.append(next)
+                            }
                         }
-                    } else { quoted = false }
-                } else { field.append(c) }
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    field.append(c)
+                }
             } else if c == "\"" {
                 quoted = true
             } else if c == separator {

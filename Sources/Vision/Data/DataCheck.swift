@@ -4,7 +4,9 @@ import Foundation
 /// and every problem — in the labels or in the files — is listed at once.
 public enum DataCheck {
     /// The data set's own problems plus every image that cannot be decoded.
-    public static func problems(in dataset: ImageDataset, threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [DataProblem] {
+    public static func problems(
+        in dataset: ImageDataset, threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) -> [DataProblem] {
         let found = ProblemList()
         let next = AtomicCounter()
         let progress = Feedback.start("check", total: dataset.items.count)

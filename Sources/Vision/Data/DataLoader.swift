@@ -66,7 +66,9 @@ public final class DataLoader: @unchecked Sendable {
     /// Builds one batch now (on the calling thread). Returns nil when none of its images could be read.
     /// `view` selects an independent random stream (test-time augmentation uses one per view).
     public func makeBatch(_ indices: [Int], epoch: Int, batch: Int, view: Int = 0) throws -> Batch? {
-        var random: SeededRandom? = augmentation == nil ? nil
+        var random: SeededRandom? =
+            augmentation == nil
+            ? nil
             : SeededRandom(seed: seed, stream: (UInt64(epoch) << 32) ^ (UInt64(batch) << 8) ^ UInt64(view) ^ 0xA5A5)
         let transform = ItemTransform(size: size)
         var planes: [Float] = []
@@ -86,7 +88,10 @@ public final class DataLoader: @unchecked Sendable {
         var images = try Tensor(planes, shape: [kept.count, 3, size, size])
         if let augmentation, var rng = random { images = try augmentation.apply(images, random: &rng) }
         images = try normalization.apply(images).contiguous(.channelsLast)
-        let labels = try dataset.items[kept[0]].label == nil ? nil : Tensor(kept.map { Int64(dataset.items[$0].label ?? 0) })
+        // A data set is labelled throughout or not at all (DataSource makes it so): a batch has labels for
+        // every image or none.
+        let known = kept.compactMap { dataset.items[$0].label.map(Int64.init) }
+        let labels = known.count == kept.count ? try Tensor(known) : nil
         return Batch(images: images, labels: labels, indices: kept)
     }
 
@@ -130,7 +135,9 @@ public final class BatchStream: Sequence, IteratorProtocol, @unchecked Sendable 
             Torch.threads = 1
             while true {
                 condition.lock()
-                while !cancelled, nextToBuild < plan.count, nextToBuild - nextToHand >= loader.prefetch { condition.wait() }
+                while !cancelled, nextToBuild < plan.count, nextToBuild - nextToHand >= loader.prefetch {
+                    condition.wait()
+                }
                 if cancelled || nextToBuild >= plan.count {
                     condition.unlock()
                     return
@@ -184,7 +191,8 @@ public final class BatchStream: Sequence, IteratorProtocol, @unchecked Sendable 
             switch result {
             case .success(let batch?)?: return batch
             case .failure(let error)?:
-                b.loader.skipped.append(DataProblem(.corruptImage, path: "batch \(b.nextToHand - 1)", "could not be built: \(error)"))
+                b.loader.skipped.append(
+                    DataProblem(.corruptImage, path: "batch \(b.nextToHand - 1)", "could not be built: \(error)"))
             default: continue
             }
         }

@@ -6,18 +6,24 @@ public enum DataSource {
     /// extension) and its label. Columns default to the first two of the header.
     /// Rows that cannot be used become ``DataProblem``s; a CSV with no usable shape throws.
     public static func csv(
-        images folder: URL, labels csvURL: URL, nameColumn: String? = nil, labelColumn: String? = nil, classes fixedClasses: [String]? = nil
+        images folder: URL, labels csvURL: URL, nameColumn: String? = nil, labelColumn: String? = nil,
+        classes fixedClasses: [String]? = nil
     ) throws -> ImageDataset {
         let table = try CSVTable(url: csvURL)
         func column(_ wanted: String?, default index: Int) throws -> Int {
             guard let wanted else {
                 guard table.header.count > index else {
-                    throw DataProblem(.badCSV, path: csvURL.path, line: 1, "header has \(table.header.count) column(s) (\(table.header.joined(separator: ", "))); expected at least 2: image name, label")
+                    throw DataProblem(
+                        .badCSV, path: csvURL.path, line: 1,
+                        "header has \(table.header.count) column(s) (\(table.header.joined(separator: ", "))); expected at least 2: image name, label"
+                    )
                 }
                 return index
             }
             guard let i = table.header.firstIndex(of: wanted) else {
-                throw DataProblem(.badCSV, path: csvURL.path, line: 1, "has no column '\(wanted)'; its header is: \(table.header.joined(separator: ", "))")
+                throw DataProblem(
+                    .badCSV, path: csvURL.path, line: 1,
+                    "has no column '\(wanted)'; its header is: \(table.header.joined(separator: ", "))")
             }
             return i
         }
@@ -27,40 +33,58 @@ public enum DataSource {
         var files: [String: URL] = [:]
         for url in try imageFiles(in: folder) {
             files[url.lastPathComponent] = url
-            files[url.deletingPathExtension().lastPathComponent] = files[url.deletingPathExtension().lastPathComponent] ?? url
+            files[url.deletingPathExtension().lastPathComponent] =
+                files[url.deletingPathExtension().lastPathComponent] ?? url
         }
         var problems: [DataProblem] = []
         var rows: [(url: URL, name: String, label: String)] = []
         var seen: [String: Int] = [:]
         for (line, fields) in table.rows {
             guard fields.count > max(nameIndex, labelIndex) else {
-                problems.append(DataProblem(.badCSV, path: csvURL.path, line: line, "has \(fields.count) field(s), expected \(table.header.count)"))
+                problems.append(
+                    DataProblem(
+                        .badCSV, path: csvURL.path, line: line,
+                        "has \(fields.count) field(s), expected \(table.header.count)"))
                 continue
             }
             let name = fields[nameIndex], label = fields[labelIndex]
             let stem = (name as NSString).deletingPathExtension
             if let first = seen[stem] {
-                problems.append(DataProblem(.duplicateName, path: csvURL.path, line: line, "names '\(name)' again (first on line \(first))"))
+                problems.append(
+                    DataProblem(
+                        .duplicateName, path: csvURL.path, line: line, "names '\(name)' again (first on line \(first))")
+                )
                 continue
             }
             seen[stem] = line
             guard let url = files[name] ?? files[stem] else {
-                problems.append(DataProblem(.missingFile, path: csvURL.path, line: line, "names '\(name)', which is not an image in \(folder.path)"))
+                problems.append(
+                    DataProblem(
+                        .missingFile, path: csvURL.path, line: line,
+                        "names '\(name)', which is not an image in \(folder.path)"))
                 continue
             }
             guard !label.isEmpty else {
-                problems.append(DataProblem(.badLabel, path: csvURL.path, line: line, "has an empty label for '\(name)'"))
+                problems.append(
+                    DataProblem(.badLabel, path: csvURL.path, line: line, "has an empty label for '\(name)'"))
                 continue
             }
             if let fixedClasses, !fixedClasses.contains(label) {
-                problems.append(DataProblem(.badLabel, path: csvURL.path, line: line, "has label '\(label)', which is not one of the classes \(fixedClasses.joined(separator: ", "))"))
+                problems.append(
+                    DataProblem(
+                        .badLabel, path: csvURL.path, line: line,
+                        "has label '\(label)', which is not one of the classes \(fixedClasses.joined(separator: ", "))")
+                )
                 continue
             }
             rows.append((url, stem, label))
         }
         let classes = fixedClasses ?? ImageDataset.orderedClasses(rows.map(\.label))
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
-        let items = rows.map { ImageItem(url: $0.url, name: ($0.url.lastPathComponent as NSString).deletingPathExtension, label: index[$0.label]) }
+        let items = rows.map {
+            ImageItem(
+                url: $0.url, name: ($0.url.lastPathComponent as NSString).deletingPathExtension, label: index[$0.label])
+        }
         return try finish(ImageDataset(items: items, classes: classes, problems: problems), source: csvURL)
     }
 
@@ -74,15 +98,28 @@ public enum DataSource {
         }
         var isDir: ObjCBool = false
         let classFolders = names.filter {
-            !$0.hasPrefix(".") && FileManager.default.fileExists(atPath: root.appendingPathComponent($0).path, isDirectory: &isDir) && isDir.boolValue
+            !$0.hasPrefix(".")
+                && FileManager.default.fileExists(atPath: root.appendingPathComponent($0).path, isDirectory: &isDir)
+                && isDir.boolValue
         }
         let classes = fixedClasses ?? ImageDataset.orderedClasses(classFolders)
         var items: [ImageItem] = []
         var problems: [DataProblem] = []
         for (label, name) in classes.enumerated() {
-            let files = (try? imageFiles(in: root.appendingPathComponent(name))) ?? []
+            let folder = root.appendingPathComponent(name)
+            let files: [URL]
+            do {
+                files = try imageFiles(in: folder)
+            } catch {
+                problems.append(
+                    DataProblem(
+                        .missingFile, path: folder.path, "class folder cannot be read: \(error.localizedDescription)"))
+                continue
+            }
             if files.isEmpty {
-                problems.append(DataProblem(.emptyClass, path: root.appendingPathComponent(name).path, "class '\(name)' has no images"))
+                problems.append(
+                    DataProblem(
+                        .emptyClass, path: root.appendingPathComponent(name).path, "class '\(name)' has no images"))
             }
             items += files.map { ImageItem(url: $0, name: $0.deletingPathExtension().lastPathComponent, label: label) }
         }
@@ -91,30 +128,46 @@ public enum DataSource {
 
     /// Images without labels (a test folder).
     public static func unlabelled(_ folder: URL) throws -> ImageDataset {
-        let items = try imageFiles(in: folder).map { ImageItem(url: $0, name: $0.deletingPathExtension().lastPathComponent, label: nil) }
-        guard !items.isEmpty else { throw DataProblem(.noImages, path: folder.path, "contains no .jpg, .jpeg or .png images") }
+        let items = try imageFiles(in: folder).map {
+            ImageItem(url: $0, name: $0.deletingPathExtension().lastPathComponent, label: nil)
+        }
+        guard !items.isEmpty else {
+            throw DataProblem(.noImages, path: folder.path, "contains no .jpg, .jpeg or .png images")
+        }
         return ImageDataset(items: items, classes: [])
     }
 
     /// Finds the layout of a data folder: `train/` + a labels CSV (Kaggle), `train/` with class
     /// sub-folders, or class sub-folders directly.
-    public static func labelled(_ root: URL, nameColumn: String? = nil, labelColumn: String? = nil, classes: [String]? = nil) throws -> ImageDataset {
+    public static func labelled(
+        _ root: URL, nameColumn: String? = nil, labelColumn: String? = nil, classes: [String]? = nil
+    ) throws -> ImageDataset {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: root.path, isDirectory: &isDir) else {
             throw DataProblem(.missingFile, path: root.path, "does not exist")
         }
         if !isDir.boolValue, root.pathExtension.lowercased() == "csv" {
-            return try csv(images: root.deletingLastPathComponent().appendingPathComponent("train"), labels: root,
-                           nameColumn: nameColumn, labelColumn: labelColumn, classes: classes)
+            return try csv(
+                images: root.deletingLastPathComponent().appendingPathComponent("train"), labels: root,
+                nameColumn: nameColumn, labelColumn: labelColumn, classes: classes)
         }
-        let csvs = ((try? fm.contentsOfDirectory(atPath: root.path)) ?? []).filter { $0.lowercased().hasSuffix(".csv") }.sorted()
+        let names: [String]
+        do {
+            names = try fm.contentsOfDirectory(atPath: root.path)
+        } catch {
+            throw DataProblem(.missingFile, path: root.path, "cannot be read: \(error.localizedDescription)")
+        }
+        let csvs = names.filter { $0.lowercased().hasSuffix(".csv") }.sorted()
         let train = root.appendingPathComponent("train")
         let hasTrain = fm.fileExists(atPath: train.path, isDirectory: &isDir) && isDir.boolValue
-        let labelsCSV = csvs.first { $0 == "train_labels.csv" } ?? csvs.first { $0 == "labels.csv" } ?? (csvs.count == 1 ? csvs.first : nil)
+        let labelsCSV =
+            csvs.first { $0 == "train_labels.csv" } ?? csvs.first { $0 == "labels.csv" }
+            ?? (csvs.count == 1 ? csvs.first : nil)
         if let labelsCSV {
-            return try csv(images: hasTrain ? train : root, labels: root.appendingPathComponent(labelsCSV),
-                           nameColumn: nameColumn, labelColumn: labelColumn, classes: classes)
+            return try csv(
+                images: hasTrain ? train : root, labels: root.appendingPathComponent(labelsCSV),
+                nameColumn: nameColumn, labelColumn: labelColumn, classes: classes)
         }
         return try folders(hasTrain ? train : root, classes: classes)
     }
@@ -122,7 +175,9 @@ public enum DataSource {
     static func finish(_ dataset: ImageDataset, source: URL) throws -> ImageDataset {
         guard !dataset.items.isEmpty else {
             let detail = dataset.problems.prefix(3).map(\.description).joined(separator: "; ")
-            throw DataProblem(.noImages, path: source.path, "yields no usable labelled images" + (detail.isEmpty ? "" : " (\(detail))"))
+            throw DataProblem(
+                .noImages, path: source.path,
+                "yields no usable labelled images" + (detail.isEmpty ? "" : " (\(detail))"))
         }
         return dataset
     }

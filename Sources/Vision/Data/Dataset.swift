@@ -14,6 +14,17 @@ public struct ImageItem: Sendable, Equatable {
     }
 }
 
+extension Sequence where Element == ImageItem {
+    /// The class of every image, for scoring; throws naming the first image that has none (an
+    /// unlabelled image has no place in a score).
+    public func labels() throws -> [Int] {
+        try map { item in
+            guard let label = item.label else { throw VisionError("\(item.url.path) has no label to score against") }
+            return label
+        }
+    }
+}
+
 /// Images with their class names. Class order is stable (sorted by name, numbers
 /// numerically) and travels with the model, so index i always means `classes[i]`.
 public struct ImageDataset: Sendable {
@@ -50,7 +61,9 @@ public struct ImageDataset: Sendable {
 
 /// A problem with one input, named precisely enough to fix it.
 public struct DataProblem: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Kind: String, Sendable { case missingFile, corruptImage, duplicateName, badLabel, badCSV, emptyClass, noImages, notAnImage }
+    public enum Kind: String, Sendable {
+        case missingFile, corruptImage, duplicateName, badLabel, badCSV, emptyClass, noImages, notAnImage
+    }
     public var kind: Kind
     /// The file (image or CSV) the problem is about.
     public var path: String

@@ -32,7 +32,10 @@ public struct PresizeCache: Sendable {
     /// The presized image, from the cache or made now (and stored).
     public func image(for source: URL) throws -> RGBImage {
         let cached = try entry(for: source)
-        if let bytes = try? Data(contentsOf: cached), let image = try? ImageDecoder().decode([UInt8](bytes), source: cached) {
+        // A missing or damaged entry is a cache miss: it is made again below.
+        if let bytes = try? Data(contentsOf: cached),
+            let image = try? ImageDecoder().decode([UInt8](bytes), source: cached)
+        {
             return image
         }
         // Return what the cache now holds (the JPEG round trip), so the first use and later ones see the same pixels.
@@ -54,8 +57,10 @@ public struct PresizeCache: Sendable {
         let side = min(decoded.width, decoded.height)
         guard side > shorterSide else { return decoded }
         let scale = Double(shorterSide) / Double(side)
-        let (w, h) = decoded.width <= decoded.height
-            ? (shorterSide, Int((Double(decoded.height) * scale).rounded())) : (Int((Double(decoded.width) * scale).rounded()), shorterSide)
+        let (w, h) =
+            decoded.width <= decoded.height
+            ? (shorterSide, Int((Double(decoded.height) * scale).rounded()))
+            : (Int((Double(decoded.width) * scale).rounded()), shorterSide)
         // The DCT scaling already did the heavy shrinking; what is left is mild, where plain bilinear is right.
         if scale >= 0.5 { return decoded.resizedBilinear(width: w, height: h) }
         return try RGBImage(tensor: Resize.shorterSide(decoded.tensor(), to: shorterSide))
@@ -67,7 +72,7 @@ public struct PresizeCache: Sendable {
         try bytes.write(to: temporary)
         // rename(2) replaces atomically; a concurrent writer of the same entry wrote the same bytes.
         if rename(temporary.path, url.path) != 0 {
-            try? FileManager.default.removeItem(at: temporary)
+            try? FileManager.default.removeItem(at: temporary)  // best effort: the error below is what matters
             throw VisionError("cannot write the presize cache entry \(url.path)")
         }
         return bytes
@@ -76,8 +81,11 @@ public struct PresizeCache: Sendable {
     /// Fills the cache for `items` on `threads` threads with a progress bar; returns the images that failed.
     /// The default is two threads per core, so one thread's file reads and writes overlap another's decoding.
     @discardableResult
-    public func fill(_ items: [ImageItem], threads: Int = 2 * ProcessInfo.processInfo.activeProcessorCount) -> [DataProblem] {
+    public func fill(
+        _ items: [ImageItem], threads: Int = 2 * ProcessInfo.processInfo.activeProcessorCount
+    ) -> [DataProblem] {
         let progress = Feedback.start("presize \(shorterSide)px", total: items.count)
+        // If the folder cannot be made, every entry fails to store and is reported below, naming the folder.
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let problems = ProblemList()
         let next = AtomicCounter()

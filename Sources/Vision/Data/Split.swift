@@ -2,7 +2,9 @@
 public enum Split {
     /// A seeded random `fraction` for validation (fastai's `get_cv_idxs`), optionally stratified
     /// so every class keeps its share. Both lists are sorted.
-    public static func random(count: Int, fraction: Double = 0.2, seed: UInt64 = 42, labels: [Int]? = nil) -> (train: [Int], valid: [Int]) {
+    public static func random(
+        count: Int, fraction: Double = 0.2, seed: UInt64 = 42, labels: [Int]? = nil
+    ) -> (train: [Int], valid: [Int]) {
         var rng = SeededRandom(seed: seed)
         var valid: [Int] = []
         if let labels {

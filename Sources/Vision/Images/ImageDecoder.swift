@@ -57,7 +57,8 @@ public struct ImageDecoder: Sendable {
             ImageError(source, "is not a readable JPEG (\(stage): \(String(cString: tjGetErrorStr2(handle))))")
         }
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
-        guard tjDecompressHeader3(handle, bytes, UInt(bytes.count), &width, &height, &subsampling, &colorspace) == 0 else {
+        guard tjDecompressHeader3(handle, bytes, UInt(bytes.count), &width, &height, &subsampling, &colorspace) == 0
+        else {
             throw failure("header")
         }
         let (w, h) = scaledSize(width: Int(width), height: Int(height))
@@ -66,8 +67,9 @@ public struct ImageDecoder: Sendable {
         var buffer = [UInt8](repeating: 0, count: w * h * channels)
         let format = cmyk ? TJPF_CMYK : TJPF_RGB
         let rc = buffer.withUnsafeMutableBufferPointer { out in
-            tjDecompress2(handle, bytes, UInt(bytes.count), out.baseAddress, Int32(w), 0, Int32(h), Int32(format.rawValue),
-                          fast ? Int32(TJFLAG_FASTDCT | TJFLAG_FASTUPSAMPLE) : 0)
+            tjDecompress2(
+                handle, bytes, UInt(bytes.count), out.baseAddress, Int32(w), 0, Int32(h), Int32(format.rawValue),
+                fast ? Int32(TJFLAG_FASTDCT | TJFLAG_FASTUPSAMPLE) : 0)
         }
         if rc != 0 {
             // Warnings (such as stray bytes) still leave a usable image; a premature end does not.

@@ -10,11 +10,14 @@ public enum ImageEncoder {
         var buffer: UnsafeMutablePointer<UInt8>?
         var size: UInt = 0
         let rc = image.pixels.withUnsafeBufferPointer {
-            tjCompress2(handle, $0.baseAddress, Int32(image.width), 0, Int32(image.height), Int32(TJPF_RGB.rawValue),
-                        &buffer, &size, Int32(chromaSubsampling ? TJSAMP_420.rawValue : TJSAMP_444.rawValue), Int32(quality), 0)
+            tjCompress2(
+                handle, $0.baseAddress, Int32(image.width), 0, Int32(image.height), Int32(TJPF_RGB.rawValue),
+                &buffer, &size, Int32(chromaSubsampling ? TJSAMP_420.rawValue : TJSAMP_444.rawValue), Int32(quality), 0)
         }
         defer { if let buffer { tjFree(buffer) } }
-        guard rc == 0, let buffer else { throw VisionError("JPEG encoding failed: \(String(cString: tjGetErrorStr2(handle)))") }
+        guard rc == 0, let buffer else {
+            throw VisionError("JPEG encoding failed: \(String(cString: tjGetErrorStr2(handle)))")
+        }
         return Data(bytes: buffer, count: Int(size))
     }
 }
@@ -29,13 +32,16 @@ extension ImageDecoder {
             guard let handle = tjInitDecompress() else { throw ImageError(url, "cannot start the JPEG decoder") }
             defer { tjDestroy(handle) }
             var w: Int32 = 0, h: Int32 = 0, s: Int32 = 0, c: Int32 = 0
-            guard tjDecompressHeader3(handle, bytes, UInt(bytes.count), &w, &h, &s, &c) == 0 else { throw ImageError(url, "has an unreadable JPEG header") }
+            guard tjDecompressHeader3(handle, bytes, UInt(bytes.count), &w, &h, &s, &c) == 0 else {
+                throw ImageError(url, "has an unreadable JPEG header")
+            }
             return (Int(w), Int(h))
         case .png:
             var image = png_image()
             image.version = UInt32(PNG_IMAGE_VERSION)
             defer { png_image_free(&image) }
-            guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }) != 0 else {
+            guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }) != 0
+            else {
                 throw ImageError(url, "has an unreadable PNG header")
             }
             return (Int(image.width), Int(image.height))

@@ -33,8 +33,10 @@ extension EfficientNetLite: Backbone {
     /// Early: stem and the stages before `lateStage`; late: the rest and the 1×1 head convolution.
     public func bodyGroups(lateStage: Int) -> [[Module]] {
         let split = stageStarts[min(lateStage, stageStarts.count - 1)]
-        return [[stem.conv, stem.bn] + blocks[..<split].map { $0 as Module },
-                blocks[split...].map { $0 as Module } + [head.conv, head.bn]]
+        return [
+            [stem.conv, stem.bn] + blocks[..<split].map { $0 as Module },
+            blocks[split...].map { $0 as Module } + [head.conv, head.bn],
+        ]
     }
 }
 

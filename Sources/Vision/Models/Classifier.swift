@@ -12,8 +12,13 @@ public final class Classifier: Module {
     public let headKind: HeadKind
 
     /// Builds body + head; with `pretrained`, loads the ImageNet body weights (strictly, minus the old classifier).
-    public init(_ architecture: Architecture, classes: [String], head: HeadKind = .fastai(), pretrained: Bool = true, weights: URL? = nil) throws {
-        guard classes.count >= 2 else { throw VisionError("a classifier needs at least 2 classes, got \(classes.count)") }
+    public init(
+        _ architecture: Architecture, classes: [String], head: HeadKind = .fastai(), pretrained: Bool = true,
+        weights: URL? = nil
+    ) throws {
+        guard classes.count >= 2 else {
+            throw VisionError("a classifier needs at least 2 classes, got \(classes.count)")
+        }
         self.architecture = architecture
         self.classes = classes
         headKind = head

@@ -53,7 +53,8 @@ public final class EfficientNetLite: Module {
         self.variant = variant
         let c = variant.coefficients
         self.dropout = dropout ?? c.dropout
-        stem = ConvBatchNorm(try Conv2d(3, 32, kernel: 3, stride: 2, bias: false), try BatchNorm2d(32, eps: 1e-3, momentum: 0.01))
+        stem = ConvBatchNorm(
+            try Conv2d(3, 32, kernel: 3, stride: 2, bias: false), try BatchNorm2d(32, eps: 1e-3, momentum: 0.01))
         var blocks: [MBConvBlock] = []
         var starts: [Int] = []
         for (i, stage) in Self.stages.enumerated() {
@@ -63,16 +64,18 @@ public final class EfficientNetLite: Module {
             let output = Self.roundFilters(stage.output, width: c.width)
             starts.append(blocks.count)
             for r in 0..<repeats {
-                blocks.append(try MBConvBlock(
-                    input: r == 0 ? input : output, output: output, kernel: stage.kernel,
-                    stride: r == 0 ? stage.stride : 1, expansion: stage.expansion))
+                blocks.append(
+                    try MBConvBlock(
+                        input: r == 0 ? input : output, output: output, kernel: stage.kernel,
+                        stride: r == 0 ? stage.stride : 1, expansion: stage.expansion))
             }
         }
         for (i, block) in blocks.enumerated() { block.dropConnect = dropConnect * Double(i) / Double(blocks.count) }
         self.blocks = blocks
         stageStarts = starts
         let last = blocks.last?.outputChannels ?? 320
-        head = ConvBatchNorm(try Conv2d(last, 1280, kernel: 1, bias: false), try BatchNorm2d(1280, eps: 1e-3, momentum: 0.01))
+        head = ConvBatchNorm(
+            try Conv2d(last, 1280, kernel: 1, bias: false), try BatchNorm2d(1280, eps: 1e-3, momentum: 0.01))
         classifier = try classes.map { try Linear(1280, $0) }
         super.init()
         registerModule("_conv_stem", stem.conv)
@@ -130,12 +133,16 @@ public final class MBConvBlock: Module {
         self.stride = stride
         outputChannels = output
         hasResidual = stride == 1 && input == output
-        expand = expansion == 1 ? nil : ConvBatchNorm(
-            try Conv2d(input, hidden, kernel: 1, bias: false), try BatchNorm2d(hidden, eps: 1e-3, momentum: 0.01))
+        expand =
+            expansion == 1
+            ? nil
+            : ConvBatchNorm(
+                try Conv2d(input, hidden, kernel: 1, bias: false), try BatchNorm2d(hidden, eps: 1e-3, momentum: 0.01))
         depthwise = ConvBatchNorm(
             try Conv2d(hidden, hidden, kernel: kernel, stride: stride, groups: hidden, bias: false),
             try BatchNorm2d(hidden, eps: 1e-3, momentum: 0.01))
-        project = ConvBatchNorm(try Conv2d(hidden, output, kernel: 1, bias: false), try BatchNorm2d(output, eps: 1e-3, momentum: 0.01))
+        project = ConvBatchNorm(
+            try Conv2d(hidden, output, kernel: 1, bias: false), try BatchNorm2d(output, eps: 1e-3, momentum: 0.01))
         super.init()
         if let expand {
             registerModule("_expand_conv", expand.conv)

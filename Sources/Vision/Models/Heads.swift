@@ -4,7 +4,9 @@ import Torch
 /// Max and average pooling to 1×1, concatenated (max first), as fastai's `AdaptiveConcatPool2d`.
 public final class AdaptiveConcatPool2d: Module {
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try Tensor.cat([Functional.adaptiveMaxPool2d(x, outputSize: (1, 1)), Functional.adaptiveAvgPool2d(x, outputSize: (1, 1))], dim: 1)
+        try Tensor.cat(
+            [Functional.adaptiveMaxPool2d(x, outputSize: (1, 1)), Functional.adaptiveAvgPool2d(x, outputSize: (1, 1))],
+            dim: 1)
     }
 }
 

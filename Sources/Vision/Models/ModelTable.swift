@@ -85,12 +85,14 @@ public enum Architecture: String, CaseIterable, Codable, Sendable {
             return file
         }
         guard let name = meta.bundledWeights else {
-            throw VisionError("\(rawValue) has no bundled ImageNet weights: pass a torchvision checkpoint with --weights FILE")
+            throw VisionError(
+                "\(rawValue) has no bundled ImageNet weights: pass a torchvision checkpoint with --weights FILE")
         }
         let url = QuadratPaths.weights.appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw VisionError(
-                "pretrained weights for \(rawValue) not found at \(url.path): run `make setup` (or scripts/setup.sh weights)")
+                "pretrained weights for \(rawValue) not found at \(url.path): run `make setup` (or scripts/setup.sh weights)"
+            )
         }
         return url
     }

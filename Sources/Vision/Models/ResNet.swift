@@ -7,7 +7,9 @@ import Torch
 /// checkpoints load one to one.
 public final class ResNet: Module {
     public enum Depth: Int, CaseIterable, Sendable {
-        case resnet18 = 18, resnet34 = 34, resnet50 = 50
+        case resnet18 = 18
+        case resnet34 = 34
+        case resnet50 = 50
 
         var blocks: [Int] {
             switch self {
@@ -37,7 +39,8 @@ public final class ResNet: Module {
             var blocks: [Module] = []
             for b in 0..<count {
                 let stride = b == 0 && i > 0 ? 2 : 1
-                let block: Module = depth.bottleneck
+                let block: Module =
+                    depth.bottleneck
                     ? try Bottleneck(inPlanes, planes, stride: stride)
                     : try BasicBlock(inPlanes, planes, stride: stride)
                 blocks.append(block)
@@ -105,7 +108,8 @@ final class BasicBlock: Module {
     let shortcut: ConvBatchNorm?
 
     init(_ inPlanes: Int, _ planes: Int, stride: Int) throws {
-        first = ConvBatchNorm(try Conv2d(inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false), try BatchNorm2d(planes))
+        first = ConvBatchNorm(
+            try Conv2d(inPlanes, planes, kernel: 3, stride: stride, padding: 1, bias: false), try BatchNorm2d(planes))
         second = ConvBatchNorm(try Conv2d(planes, planes, kernel: 3, padding: 1, bias: false), try BatchNorm2d(planes))
         let down = try downsample(inPlanes, planes, stride: stride)
         shortcut = down?.1
@@ -136,7 +140,8 @@ final class Bottleneck: Module {
 
     init(_ inPlanes: Int, _ planes: Int, stride: Int) throws {
         reduce = ConvBatchNorm(try Conv2d(inPlanes, planes, kernel: 1, bias: false), try BatchNorm2d(planes))
-        spatial = ConvBatchNorm(try Conv2d(planes, planes, kernel: 3, stride: stride, padding: 1, bias: false), try BatchNorm2d(planes))
+        spatial = ConvBatchNorm(
+            try Conv2d(planes, planes, kernel: 3, stride: stride, padding: 1, bias: false), try BatchNorm2d(planes))
         expand = ConvBatchNorm(try Conv2d(planes, planes * 4, kernel: 1, bias: false), try BatchNorm2d(planes * 4))
         let down = try downsample(inPlanes, planes * 4, stride: stride)
         shortcut = down?.1

@@ -25,7 +25,8 @@ public struct Augmentation: Codable, Sendable, Equatable {
     /// True when every view is one of the eight symmetries of the square and nothing else (the
     /// ``dihedralOnly`` preset): test-time augmentation then uses each symmetry once.
     public var isSymmetriesOnly: Bool {
-        dihedral && horizontalFlip && symmetry == nil && maxLighting == 0 && (probability == 0 || (maxRotation == 0 && maxZoom == 1))
+        dihedral && horizontalFlip && symmetry == nil && maxLighting == 0
+            && (probability == 0 || (maxRotation == 0 && maxZoom == 1))
     }
 
     /// The `k`-th of the eight exact symmetries of a square (flips and 90° turns) and nothing else.
@@ -71,17 +72,30 @@ public struct Augmentation: Codable, Sendable, Equatable {
     }
 
     /// The 2×3 matrices (output → input, normalised coordinates) and lighting factors for `count` images.
-    public func draw(count: Int, random: inout SeededRandom) -> (theta: [Float], contrast: [Float], brightness: [Float]) {
+    public func draw(count: Int, random: inout SeededRandom) -> (theta: [Float], contrast: [Float], brightness: [Float])
+    {
         var theta: [Float] = [], contrast: [Float] = [], brightness: [Float] = []
         for _ in 0..<count {
             var a = 1.0, b = 0.0, c = 0.0, d = 1.0  // [[a b] [c d]]
             if let k = symmetry {
-                if k & 1 != 0 { a = -a; c = -c }
-                if k & 2 != 0 { b = -b; d = -d }
+                if k & 1 != 0 {
+                    a = -a
+                    c = -c
+                }
+                if k & 2 != 0 {
+                    b = -b
+                    d = -d
+                }
                 if k & 4 != 0 { (a, b, c, d) = (b, a, d, c) }
-            } else if horizontalFlip, random.unit() < 0.5 { a = -a; c = -c }
+            } else if horizontalFlip, random.unit() < 0.5 {
+                a = -a
+                c = -c
+            }
             if dihedral, symmetry == nil {
-                if random.unit() < 0.5 { b = -b; d = -d }  // vertical flip
+                if random.unit() < 0.5 {
+                    b = -b
+                    d = -d
+                }  // vertical flip
                 if random.unit() < 0.5 { (a, b, c, d) = (b, a, d, c) }  // transpose: with the flips, all 8 turns
             }
             if random.unit() < probability {

@@ -43,7 +43,8 @@ public struct ItemTransform: Sendable {
                     let r0 = ys.lo[y] * width, r1 = ys.hi[y] * width, wy = ys.w[y]
                     for x in 0..<n {
                         let wx = xs.w[x]
-                        let a = (r0 + xs.lo[x]) * 3, b = (r0 + xs.hi[x]) * 3, c = (r1 + xs.lo[x]) * 3, d = (r1 + xs.hi[x]) * 3
+                        let a = (r0 + xs.lo[x]) * 3, b = (r0 + xs.hi[x]) * 3, c = (r1 + xs.lo[x]) * 3,
+                            d = (r1 + xs.hi[x]) * 3
                         for ch in 0..<3 {
                             let top = Float(p[a + ch]) * (1 - wx) + Float(p[b + ch]) * wx
                             let bottom = Float(p[c + ch]) * (1 - wx) + Float(p[d + ch]) * wx

@@ -8,7 +8,9 @@ public enum Resize {
         let batched = image.rank == 3 ? try image.unsqueezed(0) : image
         let h = batched.shape[2], w = batched.shape[3]
         let scale = Double(side) / Double(min(h, w))
-        let size = h <= w ? (side, max(1, Int((Double(w) * scale).rounded()))) : (max(1, Int((Double(h) * scale).rounded())), side)
+        let size =
+            h <= w
+            ? (side, max(1, Int((Double(w) * scale).rounded()))) : (max(1, Int((Double(h) * scale).rounded())), side)
         let out = (h, w) == size ? batched : try Functional.interpolateBilinear(batched, size: size, antialias: true)
         return image.rank == 3 ? try out.squeezed(0) : out
     }

@@ -19,12 +19,15 @@ struct CoreBenchmark {
 
     static let cases: [Case] = [
         Case(name: "matmul 1024²", kind: 0, a: 1024, b: 0, c: 0, format: .contiguous, flops: 2 * pow(1024, 3)),
-        Case(name: "conv3×3 64→64 56² b32 NCHW", kind: 1, a: 32, b: 64, c: 56, format: .contiguous,
-             flops: 2 * 32 * 64 * 56 * 56 * 64 * 9),
-        Case(name: "conv3×3 64→64 56² b32 channels-last", kind: 1, a: 32, b: 64, c: 56, format: .channelsLast,
-             flops: 2 * 32 * 64 * 56 * 56 * 64 * 9),
-        Case(name: "depthwise3×3 144ch 56² b32 channels-last", kind: 2, a: 32, b: 144, c: 56, format: .channelsLast,
-             flops: 2 * 32 * 144 * 56 * 56 * 9),
+        Case(
+            name: "conv3×3 64→64 56² b32 NCHW", kind: 1, a: 32, b: 64, c: 56, format: .contiguous,
+            flops: 2 * 32 * 64 * 56 * 56 * 64 * 9),
+        Case(
+            name: "conv3×3 64→64 56² b32 channels-last", kind: 1, a: 32, b: 64, c: 56, format: .channelsLast,
+            flops: 2 * 32 * 64 * 56 * 56 * 64 * 9),
+        Case(
+            name: "depthwise3×3 144ch 56² b32 channels-last", kind: 2, a: 32, b: 144, c: 56, format: .channelsLast,
+            flops: 2 * 32 * 144 * 56 * 56 * 9),
     ]
 
     func run() throws {
@@ -34,13 +37,14 @@ struct CoreBenchmark {
             var bestSwift = Double.infinity, bestCpp = Double.infinity
             for _ in 0..<rounds {
                 bestSwift = min(bestSwift, try time(work))
-                let cpp = qtb_bench_cpp(c.kind, Int64(c.a), Int64(c.b), Int64(c.c), c.format.rawValue, Int32(iterations))
+                let cpp = qtb_bench_cpp(c.kind, Int64(c.a), Int64(c.b), Int64(c.c), c.format.code, Int32(iterations))
                 if cpp < 0 { throw TorchError("the C++ reference loop failed for \(c.name)") }
                 bestCpp = min(bestCpp, cpp)
             }
             let swiftRate = c.flops / bestSwift / 1e9, cppRate = c.flops / bestCpp / 1e9
-            print(c.name.padding(toLength: 44, withPad: " ", startingAt: 0)
-                  + String(format: "  %13.1f  %12.1f  %6.3f", swiftRate, cppRate, swiftRate / cppRate))
+            print(
+                c.name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                    + String(format: "  %13.1f  %12.1f  %6.3f", swiftRate, cppRate, swiftRate / cppRate))
         }
     }
 

@@ -10,20 +10,25 @@ struct DataBenchmark {
 
     func run() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("quadrat-bench-data-\(getpid())")
-        defer { try? FileManager.default.removeItem(at: folder) }
+        defer { try? FileManager.default.removeItem(at: folder) }  // best effort: a temporary folder
         let photos = try generatePhotos(in: folder.appendingPathComponent("photos"))
         var sets: [(String, [URL])] = [("generated 1154×866 JPEG", photos)]
         let elpv = QuadratPaths.elpv.appendingPathComponent("images")
+        // ELPV is optional here: without it (no `make setup`), only the generated JPEGs are measured.
         if let names = try? FileManager.default.contentsOfDirectory(atPath: elpv.path) {
             sets.append(("ELPV 300×300 PNG", names.sorted().prefix(count).map { elpv.appendingPathComponent($0) }))
         }
         let threads = ProcessInfo.processInfo.activeProcessorCount
-        print("\(threads) threads; presize to shorter side \(PresizeCache.defaultShorterSide(forSize: size)); loader at \(size) px, batch 32, side-on augmentation")
+        print(
+            "\(threads) threads; presize to shorter side \(PresizeCache.defaultShorterSide(forSize: size)); loader at \(size) px, batch 32, side-on augmentation"
+        )
         for (name, files) in sets {
             let decodeRate = try rate(files.count) {
                 try parallel(files) { _ = try ImageDecoder().decode($0) }
             }
-            let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: size), folder: folder.appendingPathComponent("cache-\(name.hashValue)"))
+            let cache = PresizeCache(
+                shorterSide: PresizeCache.defaultShorterSide(forSize: size),
+                folder: folder.appendingPathComponent("cache-\(name.hashValue)"))
             let items = files.map { ImageItem(url: $0, name: $0.lastPathComponent, label: 0) }
             // The same work without the cache's file handling (lookup, write, rename).
             let workRate = try rate(files.count) {
@@ -33,19 +38,25 @@ struct DataBenchmark {
                 let problems = cache.fill(items)
                 if !problems.isEmpty { throw VisionError("presize failed: \(problems[0])") }
             }
-            let loader = DataLoader(ImageDataset(items: items, classes: ["x"]), size: size, batchSize: 32, shuffle: true,
-                                    augmentation: .sideOn, normalization: .imageNet, cache: cache)
+            let loader = DataLoader(
+                ImageDataset(items: items, classes: ["x"]), size: size, batchSize: 32, shuffle: true,
+                augmentation: .sideOn, normalization: .imageNet, cache: cache)
             let loaderRate = try rate(files.count) {
                 var n = 0
                 for batch in loader.batches(epoch: 0) { n += batch.indices.count }
                 if n != files.count { throw VisionError("loader lost images: \(n) of \(files.count)") }
             }
-            let bytes = files.compactMap { try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? Int }.reduce(0, +)
+            // Sizes only for the printed MB/s: files the benchmark just wrote.
+            let bytes = files.compactMap { try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? Int }
+                .reduce(0, +)
             print("\(name) (\(files.count) files, mean \(bytes / max(1, files.count) / 1024) KiB)")
             print(String(format: "  decode (full size)              %7.0f img/s", decodeRate))
             print(String(format: "  decode + presize, cold cache    %7.0f img/s", presizeRate))
             print(String(format: "    the same, not stored          %7.0f img/s", workRate))
-            print(String(format: "  loader from warm cache + aug    %7.0f img/s (%.1f batches/s)", loaderRate, loaderRate / 32))
+            print(
+                String(
+                    format: "  loader from warm cache + aug    %7.0f img/s (%.1f batches/s)", loaderRate,
+                    loaderRate / 32))
         }
     }
 
@@ -83,7 +94,9 @@ struct DataBenchmark {
     func parallel(_ files: [URL], _ work: @escaping @Sendable (URL) throws -> Void) throws {
         let problems = ProblemList()
         DispatchQueue.concurrentPerform(iterations: files.count) { i in
-            do { try work(files[i]) } catch { problems.append(DataProblem(.corruptImage, path: files[i].path, "\(error)")) }
+            do { try work(files[i]) } catch {
+                problems.append(DataProblem(.corruptImage, path: files[i].path, "\(error)"))
+            }
         }
         if let first = problems.all.first { throw first }
     }

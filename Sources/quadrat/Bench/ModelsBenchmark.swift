@@ -22,7 +22,9 @@ struct ModelsBenchmark {
         var rows: [Row] = []
         for arch in architectures {
             for (mode, work) in try modes(arch) {
-                let label = arch.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0) + mode.padding(toLength: 42, withPad: " ", startingAt: 0)
+                let label =
+                    arch.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + mode.padding(toLength: 42, withPad: " ", startingAt: 0)
                 let rate: Double
                 do {
                     rate = try measure(work)
@@ -55,7 +57,9 @@ struct ModelsBenchmark {
         try copyBF16.prepareForInference(dtype: .bfloat16)
         let xBF16 = try xCL.to(.bfloat16)
 
-        func trainer(_ format: MemoryFormat, autocast: Bool = false, earlyBodyFrozen: Bool = false, fixedStatistics: Bool = false) throws -> () throws -> Void {
+        func trainer(
+            _ format: MemoryFormat, autocast: Bool = false, earlyBodyFrozen: Bool = false, fixedStatistics: Bool = false
+        ) throws -> () throws -> Void {
             let net = try arch.makeNetwork(classes: 1000)
             net.train()
             try net.convert(to: format)
@@ -74,7 +78,8 @@ struct ModelsBenchmark {
             let optimizer = SGD(net.parameters, learningRate: 0.01, momentum: 0.9)
             return {
                 try optimizer.zeroGrad()
-                let loss = autocast
+                let loss =
+                    autocast
                     ? try Torch.withAutocast { try Functional.crossEntropy(net(input), target: labels) }
                     : try Functional.crossEntropy(net(input), target: labels)
                 try loss.backward()
@@ -91,8 +96,14 @@ struct ModelsBenchmark {
             ("training channels-last", try trainer(.channelsLast)),
             ("training CL, bfloat16 autocast", try trainer(.channelsLast, autocast: true)),
             ("training CL, bf16, early body frozen", try trainer(.channelsLast, autocast: true, earlyBodyFrozen: true)),
-            ("training CL, bf16, BN statistics fixed", try trainer(.channelsLast, autocast: true, fixedStatistics: true)),
-            ("training CL, bf16, both (the recipe)", try trainer(.channelsLast, autocast: true, earlyBodyFrozen: true, fixedStatistics: true)),
+            (
+                "training CL, bf16, BN statistics fixed",
+                try trainer(.channelsLast, autocast: true, fixedStatistics: true)
+            ),
+            (
+                "training CL, bf16, both (the recipe)",
+                try trainer(.channelsLast, autocast: true, earlyBodyFrozen: true, fixedStatistics: true)
+            ),
         ]
     }
 

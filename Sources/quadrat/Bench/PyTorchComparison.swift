@@ -33,9 +33,12 @@ enum PyTorchComparison {
             let p = python[key]
             let pText = p.map { String(format: "%.1f", $0) } ?? "–"
             let ratio = p.map { String(format: "%.2f", row.imagesPerSecond / $0) } ?? "–"
-            print("| \(row.architecture.rawValue) | \(row.mode) | \(String(format: "%.1f", row.imagesPerSecond)) | \(pText) | \(ratio) |")
+            print(
+                "| \(row.architecture.rawValue) | \(row.mode) | \(String(format: "%.1f", row.imagesPerSecond)) | \(pText) | \(ratio) |"
+            )
         }
-        for (key, v) in python.sorted(by: { $0.key < $1.key }) where !swiftRows.contains(where: { "\($0.architecture.rawValue)|\($0.mode)" == key }) {
+        for (key, v) in python.sorted(by: { $0.key < $1.key })
+        where !swiftRows.contains(where: { "\($0.architecture.rawValue)|\($0.mode)" == key }) {
             print("| \(key.replacingOccurrences(of: "|", with: " | ")) | – | \(String(format: "%.1f", v)) | – |")
         }
     }

@@ -7,14 +7,14 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure throughput (build with -c release first).",
         discussion: """
-        core    GFLOP/s of matmul and convolutions, Swift API vs a plain C++ loop over libtorch.
-        models  img/s of EfficientNet-Lite0 and ResNet-34 (224 px, batch 32): inference and training,
-                NCHW vs channels-last vs the inference copy; with --pytorch, the same in PyTorch.
-        data    img/s of decoding, decode + presize (cold cache) and the augmenting loader, on ELPV and on
-                generated 1154×866 JPEGs.
+            core    GFLOP/s of matmul and convolutions, Swift API vs a plain C++ loop over libtorch.
+            models  img/s of EfficientNet-Lite0 and ResNet-34 (224 px, batch 32): inference and training,
+                    NCHW vs channels-last vs the inference copy; with --pytorch, the same in PyTorch.
+            data    img/s of decoding, decode + presize (cold cache) and the augmenting loader, on ELPV and on
+                    generated 1154×866 JPEGs.
 
-        Example: swift build -c release && .build/release/quadrat bench core
-        """
+            Example: swift build -c release && .build/release/quadrat bench core
+            """
     )
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {

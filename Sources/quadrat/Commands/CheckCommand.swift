@@ -10,7 +10,10 @@ struct CheckCommand: ParsableCommand {
         discussion: "Example: quadrat check ~/invasive --quarantine ~/invasive-bad"
     )
 
-    @Argument(help: "A labelled data folder (Kaggle layout or class folders), a labels CSV, or with --unlabelled a folder of images.")
+    @Argument(
+        help:
+            "A labelled data folder (Kaggle layout or class folders), a labels CSV, or with --unlabelled a folder of images."
+    )
     var data: String
     @Flag(help: "DATA is a folder of unlabelled images (a test folder).")
     var unlabelled = false
@@ -23,13 +26,18 @@ struct CheckCommand: ParsableCommand {
         let url = URL(fileURLWithPath: data)
         let dataset: ImageDataset
         do {
-            dataset = unlabelled ? try DataSource.unlabelled(url) : try DataSource.labelled(url, nameColumn: nameColumn, labelColumn: labelColumn)
+            dataset =
+                unlabelled
+                ? try DataSource.unlabelled(url)
+                : try DataSource.labelled(url, nameColumn: nameColumn, labelColumn: labelColumn)
         } catch let problem as DataProblem {
             print("1 problem:\n  \(problem)")
             throw ExitCode.failure
         }
         let problems = DataCheck.problems(in: dataset)
-        let counts = dataset.classes.isEmpty ? "" : ", " + zip(dataset.classes, dataset.classCounts).map { "\($0): \($1)" }.joined(separator: ", ")
+        let counts =
+            dataset.classes.isEmpty
+            ? "" : ", " + zip(dataset.classes, dataset.classCounts).map { "\($0): \($1)" }.joined(separator: ", ")
         print("\(dataset.items.count) images\(counts)")
         guard !problems.isEmpty else {
             print("no problems found")

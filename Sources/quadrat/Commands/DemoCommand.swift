@@ -8,11 +8,11 @@ struct DemoCommand: ParsableCommand {
         commandName: "demo",
         abstract: "Train on the ELPV solar-cell photos, predict a held-out test folder with TTA, and score it.",
         discussion: """
-        Lays ELPV out in the Kaggle layout (train/, train_labels.csv with name,defective, test/, and the test labels
-        apart in answers/), trains with the default recipe (dihedral augmentation: flips and quarter turns only, 256 px),
-        writes a submission for test/ and prints the held-out accuracy and ROC AUC. Needs `make setup` first (make demo
-        does it).
-        """
+            Lays ELPV out in the Kaggle layout (train/, train_labels.csv with name,defective, test/, and the test labels
+            apart in answers/), trains with the default recipe (dihedral augmentation: flips and quarter turns only, 256 px),
+            writes a submission for test/ and prints the held-out accuracy and ROC AUC. Needs `make setup` first (make demo
+            does it).
+            """
     )
 
     @Option(help: "Where to put the data layout and the run.")
@@ -27,12 +27,19 @@ struct DemoCommand: ParsableCommand {
         let outcome = try DemoRun(workdir: root, options: options).run()
         let times = outcome.training.times
         emit("")
-        emit(String(format: "held-out test (%d images, TTA): accuracy %.2f%%, ROC AUC %.4f",
-                    outcome.testCount, outcome.testAccuracy * 100, outcome.testAUC))
-        emit(String(format: "validation (TTA): accuracy %.2f%%, ROC AUC %.4f",
-                    outcome.training.validAccuracy * 100, outcome.training.validAUC))
-        emit("time: " + times.order.map { String(format: "%@ %.0fs", $0, times.phases[$0] ?? 0) }.joined(separator: ", ")
-             + String(format: ", test prediction %.0fs, whole demo %.0fs", outcome.testSeconds, Date().timeIntervalSince(start)))
+        emit(
+            String(
+                format: "held-out test (%d images, TTA): accuracy %.2f%%, ROC AUC %.4f",
+                outcome.testCount, outcome.testAccuracy * 100, outcome.testAUC))
+        emit(
+            String(
+                format: "validation (TTA): accuracy %.2f%%, ROC AUC %.4f",
+                outcome.training.validAccuracy * 100, outcome.training.validAUC))
+        emit(
+            "time: " + times.order.map { String(format: "%@ %.0fs", $0, times.phases[$0] ?? 0) }.joined(separator: ", ")
+                + String(
+                    format: ", test prediction %.0fs, whole demo %.0fs", outcome.testSeconds,
+                    Date().timeIntervalSince(start)))
         emit("submission: \(outcome.submissionURL.path)")
         emit("report: \(outcome.training.reportURL.path)")
     }

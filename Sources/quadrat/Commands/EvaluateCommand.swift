@@ -7,7 +7,8 @@ import Workflow
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Score a model on a labelled folder: accuracy, ROC AUC, log loss, precision/recall/F1, confusion matrix.",
+        abstract:
+            "Score a model on a labelled folder: accuracy, ROC AUC, log loss, precision/recall/F1, confusion matrix.",
         discussion: "Example: quadrat evaluate runs/invasive/model.safetensors ~/invasive-holdout --tta"
     )
 
@@ -23,9 +24,13 @@ struct EvaluateCommand: ParsableCommand {
         let matrix = Metrics.confusionMatrix(probabilities: p.probabilities, labels: p.labels, classes: classes.count)
         print("class        precision  recall     f1")
         for (c, m) in Metrics.precisionRecallF1(matrix).enumerated() {
-            print(classes[c].padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %.4f     %.4f     %.4f", m.precision, m.recall, m.f1))
+            print(
+                classes[c].padding(toLength: 12, withPad: " ", startingAt: 0)
+                    + String(format: " %.4f     %.4f     %.4f", m.precision, m.recall, m.f1))
         }
         print("confusion matrix (rows: true, columns: predicted; order \(classes.joined(separator: ", "))):")
-        for row in matrix { print("  " + row.map { String($0).padding(toLength: 6, withPad: " ", startingAt: 0) }.joined()) }
+        for row in matrix {
+            print("  " + row.map { String($0).padding(toLength: 6, withPad: " ", startingAt: 0) }.joined())
+        }
     }
 }

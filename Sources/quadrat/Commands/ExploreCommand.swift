@@ -17,11 +17,15 @@ struct ExploreCommand: ParsableCommand {
     @Option(name: .customLong("label-column")) var labelColumn: String?
 
     func run() throws {
-        let dataset = try DataSource.labelled(URL(fileURLWithPath: data), nameColumn: nameColumn, labelColumn: labelColumn)
+        let dataset = try DataSource.labelled(
+            URL(fileURLWithPath: data), nameColumn: nameColumn, labelColumn: labelColumn)
         print("\(dataset.items.count) images in \(dataset.classes.count) classes")
         for (name, count) in zip(dataset.classes, dataset.classCounts) {
-            print("  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%6d  %5.1f%%", count, 100 * Double(count) / Double(max(1, dataset.items.count))))
+            print(
+                "  " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                    + String(format: "%6d  %5.1f%%", count, 100 * Double(count) / Double(max(1, dataset.items.count))))
         }
+        // Statistics of the readable images; `quadrat check` lists the others.
         let sizes = dataset.items.compactMap { try? ImageDecoder.size(of: $0.url) }
         if !sizes.isEmpty {
             let widths = sizes.map(\.width).sorted(), heights = sizes.map(\.height).sorted()
@@ -30,8 +34,12 @@ struct ExploreCommand: ParsableCommand {
         }
         let brightness = BrightnessSummary.measure(dataset)
         printBrightness(brightness, classes: dataset.classes)
-        if !dataset.problems.isEmpty { print("\(dataset.problems.count) problem(s) in the labels: run `quadrat check \(data)`") }
-        try ReportBuilder.exploration(dataset, brightness: brightness, title: "Quadrat — \(URL(fileURLWithPath: data).lastPathComponent)").write(toFile: out, atomically: true, encoding: .utf8)
+        if !dataset.problems.isEmpty {
+            print("\(dataset.problems.count) problem(s) in the labels: run `quadrat check \(data)`")
+        }
+        try ReportBuilder.exploration(
+            dataset, brightness: brightness, title: "Quadrat — \(URL(fileURLWithPath: data).lastPathComponent)"
+        ).write(toFile: out, atomically: true, encoding: .utf8)
         print("page: \(out)")
     }
 }
@@ -40,7 +48,9 @@ struct ExploreCommand: ParsableCommand {
 func printBrightness(_ summary: BrightnessSummary, classes: [String]) {
     print("brightness (mean luma, 0–255, up to 300 images a class):")
     for (i, name) in classes.enumerated() where summary.counts[i] > 0 {
-        print("  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%6.1f ± %4.1f", summary.means[i], summary.deviations[i]))
+        print(
+            "  " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(format: "%6.1f ± %4.1f", summary.means[i], summary.deviations[i]))
     }
     if let hint = summary.hint(classes: classes) { print("hint: " + hint) }
 }

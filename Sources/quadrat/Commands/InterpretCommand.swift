@@ -17,10 +17,14 @@ struct InterpretCommand: ParsableCommand {
 
     func run() throws {
         let p = try arguments.predictions()
-        let html = ReportBuilder.interpretation(probabilities: p.probabilities, items: p.items, classes: p.saved.classes, problems: p.skipped,
-                                                cache: p.saved.presizeCache,
-                                                title: "Quadrat — error analysis on \(URL(fileURLWithPath: arguments.data).lastPathComponent)")
+        let html = try ReportBuilder.interpretation(
+            probabilities: p.probabilities, items: p.items, classes: p.saved.classes, problems: p.skipped,
+            cache: p.saved.presizeCache,
+            title: "Quadrat — error analysis on \(URL(fileURLWithPath: arguments.data).lastPathComponent)")
         try html.write(toFile: out, atomically: true, encoding: .utf8)
-        print(String(format: "accuracy %.4f on %d images; report: %@", Metrics.accuracy(probabilities: p.probabilities, labels: p.labels), p.items.count, out))
+        print(
+            String(
+                format: "accuracy %.4f on %d images; report: %@",
+                Metrics.accuracy(probabilities: p.probabilities, labels: p.labels), p.items.count, out))
     }
 }

@@ -26,11 +26,14 @@ struct LRFindCommand: ParsableCommand {
         let dataset = try DataSource.labelled(URL(fileURLWithPath: data))
         let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: size))
         cache.fill(dataset.items)
-        let classifier = try Classifier(architecture, classes: dataset.classes, weights: weights.map { URL(fileURLWithPath: $0) })
+        let classifier = try Classifier(
+            architecture, classes: dataset.classes, weights: weights.map { URL(fileURLWithPath: $0) })
         let loader = DataLoader(dataset, size: size, normalization: architecture.normalization, cache: cache)
         let result = try classifier.findHeadLearningRate(loader, mixedPrecision: Recipe().mixedPrecision)
         print(String(format: "suggested learning rate: %.2e (valley), %.2e (steepest)", result.valley, result.steepest))
-        try ReportBuilder.lrFinderPage(result, title: "Quadrat — LR finder on \(URL(fileURLWithPath: data).lastPathComponent)").write(toFile: out, atomically: true, encoding: .utf8)
+        try ReportBuilder.lrFinderPage(
+            result, title: "Quadrat — LR finder on \(URL(fileURLWithPath: data).lastPathComponent)"
+        ).write(toFile: out, atomically: true, encoding: .utf8)
         print("plot: \(out)")
     }
 }

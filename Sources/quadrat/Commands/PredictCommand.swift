@@ -10,7 +10,8 @@ struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Predict classes for new photos: a Kaggle submission, CSV or JSON.",
-        discussion: "Example: quadrat predict runs/invasive/model.safetensors ~/invasive/test --tta --out submission.csv"
+        discussion:
+            "Example: quadrat predict runs/invasive/model.safetensors ~/invasive/test --tta --out submission.csv"
     )
 
     @Argument(help: "The model file written by `quadrat train`.")
@@ -25,14 +26,19 @@ struct PredictCommand: ParsableCommand {
     var out: String?
 
     func run() throws {
-        guard let format = SubmissionFormat(rawValue: format) else { throw ValidationError("--format must be kaggle, csv or json, not '\(format)'") }
+        guard let format = SubmissionFormat(rawValue: format) else {
+            throw ValidationError("--format must be kaggle, csv or json, not '\(format)'")
+        }
         Torch.useAllCores()
         let saved = try SavedModel(URL(fileURLWithPath: model))
         let dataset = try Self.dataset(inputs)
-        let (probabilities, items, skipped) = try saved.predict(dataset, ttaViews: tta ? 4 : 0, augmentation: saved.augmentation())
+        let (probabilities, items, skipped) = try saved.predict(
+            dataset, ttaViews: tta ? 4 : 0, augmentation: saved.augmentation())
         for problem in skipped { Console.warn("skipped \(problem)") }
         guard !items.isEmpty else { throw ValidationError("none of the \(dataset.items.count) images could be read") }
-        let text = try format.render(probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes, labelColumn: saved.labelColumnName())
+        let text = try format.render(
+            probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes,
+            labelColumn: saved.labelColumnName())
         if let out {
             try text.write(toFile: out, atomically: true, encoding: .utf8)
             FileHandle.standardError.write(Data("wrote \(items.count) predictions to \(out)\n".utf8))

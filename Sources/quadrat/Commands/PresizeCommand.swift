@@ -21,7 +21,10 @@ struct PresizeCommand: ParsableCommand {
         let start = Date()
         let problems = cache.fill(dataset.items)
         let seconds = Date().timeIntervalSince(start)
-        print(String(format: "%d images in %.1f s (%.0f img/s) → %@", dataset.items.count, seconds, Double(dataset.items.count) / max(seconds, 1e-9), cache.folder.path))
+        print(
+            String(
+                format: "%d images in %.1f s (%.0f img/s) → %@", dataset.items.count, seconds,
+                Double(dataset.items.count) / max(seconds, 1e-9), cache.folder.path))
         for p in problems { print("  \(p)") }
         if !problems.isEmpty { throw ExitCode.failure }
     }

@@ -17,13 +17,18 @@ struct TrainFlags: ParsableArguments {
     var seed: UInt64?
     @Option(name: .customLong("valid-fraction"), help: "Share of the labelled images held out for validation.")
     var validFraction: Double?
-    @Option(help: "Augmentation: side-on (photos from the side), top-down (photos from above: adds vertical flips and 90° turns) or dihedral (flips and 90° turns only: aligned images whose brightness and borders matter).")
+    @Option(
+        help:
+            "Augmentation: side-on (photos from the side), top-down (photos from above: adds vertical flips and 90° turns) or dihedral (flips and 90° turns only: aligned images whose brightness and borders matter)."
+    )
     var augmentation: String?
     @Option(name: .customLong("max-rotation"), help: "Largest random rotation either way, in degrees (default 10).")
     var maxRotation: Double?
     @Option(name: .customLong("max-zoom"), help: "Largest random zoom factor (default 1.1; 1 for none).")
     var maxZoom: Double?
-    @Option(name: .customLong("max-lighting"), help: "Largest random brightness and contrast change (default 0.2, that is ±20 %; 0 for none).")
+    @Option(
+        name: .customLong("max-lighting"),
+        help: "Largest random brightness and contrast change (default 0.2, that is ±20 %; 0 for none).")
     var maxLighting: Double?
     @Option(help: "Checkpoint for the body (required for the ResNets: a torchvision state dict).")
     var weights: String?
@@ -94,14 +99,15 @@ struct TrainFlags: ParsableArguments {
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a classifier with the default recipe and write model, history, predictions, config and report.",
+        abstract:
+            "Train a classifier with the default recipe and write model, history, predictions, config and report.",
         discussion: """
-        DATA is a Kaggle-layout folder (train/ + train_labels.csv), a folder with one sub-folder per class, or a labels CSV.
-        The recipe: head on precomputed activations → head with augmentation (SGDR) → all layers with discriminative
-        rates (SGDR, cycle-mult 2) → TTA for the validation score.
+            DATA is a Kaggle-layout folder (train/ + train_labels.csv), a folder with one sub-folder per class, or a labels CSV.
+            The recipe: head on precomputed activations → head with augmentation (SGDR) → all layers with discriminative
+            rates (SGDR, cycle-mult 2) → TTA for the validation score.
 
-        Example: quadrat train ~/invasive --out runs/invasive --arch efficientnet-lite0 --size 224
-        """
+            Example: quadrat train ~/invasive --out runs/invasive --arch efficientnet-lite0 --size 224
+            """
     )
 
     @Argument(help: "The labelled data.")

@@ -7,12 +7,15 @@ struct LabelledDataArguments: ParsableArguments {
     @Argument(help: "The model file written by `quadrat train`.") var model: String
     @Argument(help: "A labelled data folder (Kaggle layout or class folders) or a labels CSV.") var data: String
     @Flag(help: "Test-time augmentation (plain + 4 augmented views).") var tta = false
-    @Option(name: .customLong("name-column"), help: "CSV column with image names (default: the first).") var nameColumn: String?
-    @Option(name: .customLong("label-column"), help: "CSV column with labels (default: the second).") var labelColumn: String?
+    @Option(name: .customLong("name-column"), help: "CSV column with image names (default: the first).") var nameColumn:
+        String?
+    @Option(name: .customLong("label-column"), help: "CSV column with labels (default: the second).") var labelColumn:
+        String?
 
     /// The model's predictions on the data.
     func predictions() throws -> LabelledPredictions {
-        try LabelledPredictions(model: URL(fileURLWithPath: model), data: URL(fileURLWithPath: data),
-                                nameColumn: nameColumn, labelColumn: labelColumn, tta: tta)
+        try LabelledPredictions(
+            model: URL(fileURLWithPath: model), data: URL(fileURLWithPath: data),
+            nameColumn: nameColumn, labelColumn: labelColumn, tta: tta)
     }
 }
