@@ -5,7 +5,7 @@ SWIFT ?= swift
 QUADRAT_HOME ?= $(HOME)/.cache/quadrat
 export QUADRAT_HOME
 
-.PHONY: setup setup-test build release test demo bench fixtures clean
+.PHONY: setup setup-test build release test lint demo bench fixtures clean
 
 setup:
 	scripts/setup.sh system weights data samples
@@ -23,6 +23,10 @@ test: setup-test
 	$(SWIFT) build
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+
+# House style: swift-format at 120 columns (.swift-format); fails on any finding.
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests
 
 demo: setup release
 	.build/release/quadrat demo

@@ -2,6 +2,7 @@ import Foundation
 
 /// What happened during training: per-step losses and rates, per-epoch results.
 public final class Recorder: @unchecked Sendable {
+    /// One training batch: its loss, the rates and momentum it ran with.
     public struct Step: Sendable {
         public var phase: String
         public var loss: Double
@@ -9,6 +10,7 @@ public final class Recorder: @unchecked Sendable {
         public var momentum: Double
     }
 
+    /// One epoch: losses, metrics and wall time.
     public struct Epoch: Sendable {
         public var phase: String
         public var epoch: Int

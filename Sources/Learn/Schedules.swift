@@ -3,6 +3,7 @@ import Foundation
 /// Learning-rate (and momentum) schedules as pure functions of the position in [0, 1].
 public typealias Schedule = @Sendable (_ position: Double) -> Double
 
+/// Schedules as pure functions of the fit's position in [0, 1] (fastai's `callback/schedule.py`).
 public enum Schedules {
     /// Cosine from `start` to `end`.
     public static func cosine(_ start: Double, _ end: Double) -> Schedule {

@@ -96,6 +96,7 @@ public final class BatchNorm: Module {
     }
 }
 
+/// `nn.BatchNorm2d` and `nn.BatchNorm1d` are one class here: batch norm over dimension 1.
 public typealias BatchNorm2d = BatchNorm
 public typealias BatchNorm1d = BatchNorm
 
@@ -111,6 +112,7 @@ public final class Dropout: Module {
     }
 }
 
+/// max(0, x), element-wise.
 public final class ReLU: Module {
     public override func forward(_ x: Tensor) throws -> Tensor { try x.relu() }
 }
@@ -122,6 +124,7 @@ public final class ReLU6: Module {
 
 /// Max or average pooling over square windows (`nn.MaxPool2d`, `nn.AvgPool2d`).
 public final class Pool2d: Module {
+    /// Which pooling.
     public enum Kind: Sendable { case max, average }
     public let kind: Kind
     public let kernel: Int, stride: Int, padding: Int
@@ -143,6 +146,7 @@ public final class Pool2d: Module {
     }
 }
 
+/// Average pooling to a fixed output size (`nn.AdaptiveAvgPool2d`).
 public final class AdaptiveAvgPool2d: Module {
     public let size: (Int, Int)
     public init(_ size: Int = 1) {
@@ -152,6 +156,7 @@ public final class AdaptiveAvgPool2d: Module {
     public override func forward(_ x: Tensor) throws -> Tensor { try Functional.adaptiveAvgPool2d(x, outputSize: size) }
 }
 
+/// Max pooling to a fixed output size (`nn.AdaptiveMaxPool2d`).
 public final class AdaptiveMaxPool2d: Module {
     public let size: (Int, Int)
     public init(_ size: Int = 1) {

@@ -3,6 +3,7 @@ import Foundation
 /// Small SVG charts for the report: no plotting package on this machine fits (the Swift
 /// packages at hand are for servers and parsing), so these stay minimal and dependency-free.
 public enum SVG {
+    /// One line (or set of dots) of a chart.
     public struct Series {
         public var name: String
         public var points: [(x: Double, y: Double)]

@@ -161,6 +161,7 @@ public protocol TensorElement: Sendable {
     static var zero: Self { get }
 }
 
+// The Swift element types with a libtorch dtype.
 extension Float: TensorElement { public static var dtype: DType { .float32 } }
 extension Double: TensorElement { public static var dtype: DType { .float64 } }
 extension Int64: TensorElement { public static var dtype: DType { .int64 } }

@@ -6,6 +6,7 @@ import Vision
 /// `answers/test_labels.csv`. Defective means a defect probability ≥ 0.5; the test part is a
 /// stratified 25 % with seed 0. The layout is deterministic: the same files every time.
 public enum ELPVLayout {
+    /// One cell of labels.csv: its image and whether its defect probability is at least 0.5.
     public struct Cell: Sendable {
         public var file: String
         public var defective: Bool

@@ -61,6 +61,7 @@ public struct ImageDataset: Sendable {
 
 /// A problem with one input, named precisely enough to fix it.
 public struct DataProblem: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What is wrong.
     public enum Kind: String, Sendable {
         case missingFile, corruptImage, duplicateName, badLabel, badCSV, emptyClass, noImages, notAnImage
     }

@@ -18,6 +18,7 @@ public struct ImageDecoder: Sendable {
 
     public init(minimumSide: Int? = nil) { self.minimumSide = minimumSide }
 
+    /// The file formats Quadrat decodes, told apart by their magic bytes.
     public enum Format: String, Sendable { case jpeg, png }
 
     /// The format named by the magic bytes, or nil.

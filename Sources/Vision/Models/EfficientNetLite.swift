@@ -6,6 +6,7 @@ import Torch
 /// ReLU6, BatchNorm ε 1e-3, TensorFlow "SAME" padding, stem and head not scaled.
 /// Parameter names match the `efficientnet-lite-pytorch` package and its checkpoints.
 public final class EfficientNetLite: Module {
+    /// The three sizes with ImageNet checkpoints.
     public enum Variant: String, CaseIterable, Sendable {
         case lite0, lite1, lite2
 

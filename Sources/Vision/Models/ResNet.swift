@@ -6,6 +6,7 @@ import Torch
 /// convolution of a bottleneck), with torchvision's parameter names, so torchvision
 /// checkpoints load one to one.
 public final class ResNet: Module {
+    /// The depths torchvision defines.
     public enum Depth: Int, CaseIterable, Sendable {
         case resnet18 = 18
         case resnet34 = 34
