@@ -14,16 +14,20 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// SGDR cycles of the head with augmentation (body frozen), each `headCycleLength` epochs.
     public var headCycles = 1
     public var headCycleLength = 1
-    /// SGDR cycles with all layers unfrozen; cycle k lasts `cycleLength × cycleMult^k` epochs.
-    public var unfrozenCycles = 2
-    public var cycleLength = 6
-    public var cycleMult = 2
+    /// SGDR cycles with all layers unfrozen; cycle k lasts `cycleLength × cycleMult^k` epochs. By default one
+    /// cosine cycle whose length `quadrat train` plans from the data size (nil until planned).
+    public var unfrozenCycles = 1
+    public var cycleLength: Int?
+    public var cycleMult = 1
     /// Discriminative rates for (early body, late body, head), the seed's `[lr/100, lr/10, lr]`.
     public var unfrozenRates = [1e-5, 1e-4, 6e-4]
     /// Augmented views for the final TTA score (0: none).
     public var ttaViews = 4
-    /// bfloat16 autocast for the training forward passes (faster on CPUs with AVX512-BF16).
+    /// bfloat16 autocast for the training forward passes. `quadrat train` chooses it by timing both on the
+    /// machine (`--precision auto`): it helped on an AMD Zen 4 and hurt on an Intel Xeon with AVX512-BF16.
     public var mixedPrecision = true
+    /// bfloat16 autocast for the evaluation forward passes (precompute, validation, TTA), chosen apart.
+    public var inferenceMixedPrecision = true
     /// Keep the body's BatchNorm statistics fixed when unfrozen (their scale and shift still train).
     public var freezeBatchNormStatistics = true
     /// First layer group trained in the unfrozen phase: 0 trains every group; 1 keeps the early body
@@ -45,19 +49,26 @@ public struct Recipe: Codable, Sendable, Equatable {
         try take(.headCycles, &headCycles)
         try take(.headCycleLength, &headCycleLength)
         try take(.unfrozenCycles, &unfrozenCycles)
-        try take(.cycleLength, &cycleLength)
+        cycleLength = try c.decodeIfPresent(Int.self, forKey: .cycleLength)
         try take(.cycleMult, &cycleMult)
         try take(.unfrozenRates, &unfrozenRates)
         try take(.ttaViews, &ttaViews)
         try take(.mixedPrecision, &mixedPrecision)
+        // Files from before the two were told apart used one setting for both.
+        inferenceMixedPrecision = mixedPrecision
+        try take(.inferenceMixedPrecision, &inferenceMixedPrecision)
         try take(.freezeBatchNormStatistics, &freezeBatchNormStatistics)
         try take(.unfrozenFrom, &unfrozenFrom)
     }
 
+    /// The unfrozen phase's discriminative rates for a head rate `rate`: (early body, late body, head) at
+    /// rate/300, rate/30 and rate/5, the ratios of the seed's 1e-5, 1e-4, 6e-4 to its head rate 3e-3.
+    public static func unfrozenRates(forHeadRate rate: Double) -> [Double] { [rate / 300, rate / 30, rate / 5] }
+
     /// Total training epochs (excluding precompute).
     public var epochs: Int {
         headCycles * headCycleLength
-            + (0..<unfrozenCycles).map { cycleLength * Int(pow(Double(cycleMult), Double($0))) }.reduce(0, +)
+            + (0..<unfrozenCycles).map { (cycleLength ?? 0) * Int(pow(Double(cycleMult), Double($0))) }.reduce(0, +)
     }
 }
 
@@ -87,16 +98,17 @@ extension Learner {
     ) throws -> PhaseTimes {
         var times = PhaseTimes()
         mixedPrecision = recipe.mixedPrecision
+        inferenceMixedPrecision = recipe.inferenceMixedPrecision
         if recipe.precomputeEpochs > 0 {
             let (trainFeatures, validFeatures) = try times.time("precompute") {
                 (
                     try classifier.precompute(
                         trainLoader, cacheKey: featureKey.map { $0 + "-train" }, label: "precompute train",
-                        mixedPrecision: recipe.mixedPrecision),
+                        mixedPrecision: recipe.inferenceMixedPrecision),
                     try validLoader.map {
                         try classifier.precompute(
                             $0, cacheKey: featureKey.map { $0 + "-valid" }, label: "precompute valid",
-                            mixedPrecision: recipe.mixedPrecision)
+                            mixedPrecision: recipe.inferenceMixedPrecision)
                     }
                 )
             }
@@ -127,13 +139,16 @@ extension Learner {
             }
         }
         if recipe.unfrozenCycles > 0 {
+            guard let cycleLength = recipe.cycleLength else {
+                throw LearnError("the recipe's unfrozen cycle length is not set (plan it, or set cycleLength)")
+            }
             try times.time("unfrozen") {
                 trainFrozenBatchNorm = false
                 updateBodyBatchNormStatistics = !recipe.freezeBatchNormStatistics
                 try freeze(upTo: recipe.unfrozenFrom)
                 recorder.phase = "unfrozen"
                 try fitSGDR(
-                    rates: recipe.unfrozenRates, cycles: recipe.unfrozenCycles, cycleLength: recipe.cycleLength,
+                    rates: recipe.unfrozenRates, cycles: recipe.unfrozenCycles, cycleLength: cycleLength,
                     cycleMult: recipe.cycleMult)
             }
         }

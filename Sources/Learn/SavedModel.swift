@@ -76,7 +76,7 @@ public struct SavedModel {
             dataset, size: size, batchSize: batchSize, normalization: normalization, cache: presizeCache)
         let learner = Learner(model: classifier, groups: [[classifier]], train: loader, valid: nil)
         learner.verbose = false
-        learner.mixedPrecision = mixedPrecision
+        learner.inferenceMixedPrecision = mixedPrecision
         let (p, items) = try learner.predictWithTTA(loader, views: ttaViews, augmentation: augmentation)
         return (p, items, loader.skipped.all)
     }

@@ -5,19 +5,40 @@ import Vision
 
 /// Builds the self-contained HTML report: inline SVG plots and base64 JPEG thumbnails,
 /// so the file opens offline and can be mailed as is.
+/// What a run decided, for the report: the rate it trained with, the epoch whose weights it kept, and
+/// one-line notes (plan, precision).
+public struct RunFacts: Sendable {
+    /// The head's learning rate (marked on the LR-finder chart).
+    public var learningRate: Double?
+    /// Index into the recorder's epochs of the epoch whose weights were kept.
+    public var bestEpoch: Int?
+    /// What chose the best epoch ("valid_loss"…).
+    public var monitor: String?
+    /// Lines shown under the summary.
+    public var notes: [String]
+
+    public init(learningRate: Double? = nil, bestEpoch: Int? = nil, monitor: String? = nil, notes: [String] = []) {
+        (self.learningRate, self.bestEpoch, self.monitor, self.notes) = (learningRate, bestEpoch, monitor, notes)
+    }
+}
+
 public enum ReportBuilder {
     /// The full report of a training run.
     public static func training(
         dataset: ImageDataset, validSet: ImageDataset, classes: [String], recorder: Recorder, lrFinder: LRFinderResult?,
         probabilities: [[Double]], validItems: [ImageItem], times: PhaseTimes, problems: [DataProblem],
-        cache: PresizeCache?, title: String
+        cache: PresizeCache?, title: String, run: RunFacts = RunFacts()
     ) throws -> String {
-        var sections = [
-            summary(probabilities: probabilities, labels: try validItems.labels(), classes: classes, times: times)
-        ]
+        var summaryHTML = summary(
+            probabilities: probabilities, labels: try validItems.labels(), classes: classes, times: times)
+        if !run.notes.isEmpty {
+            summaryHTML = summaryHTML.replacingOccurrences(
+                of: "</section>", with: run.notes.map { "<p>\(escape($0))</p>" }.joined() + "</section>")
+        }
+        var sections = [summaryHTML]
         sections.append(datasetSection(dataset, cache: cache))
-        if let lrFinder { sections.append(lrFinderSection(lrFinder)) }
-        sections.append(trainingSection(recorder))
+        if let lrFinder { sections.append(lrFinderSection(lrFinder, used: run.learningRate)) }
+        sections.append(trainingSection(recorder, best: run.bestEpoch, monitor: run.monitor))
         sections.append(
             try evaluationSection(
                 probabilities: probabilities, items: validItems, classes: classes, cache: cache,
@@ -80,6 +101,7 @@ public enum ReportBuilder {
         body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
         h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
         table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+        tr.best td { background: #e8f4e0; font-weight: 600; }
         th { background: #f4f4f4; } .grid { display: flex; flex-wrap: wrap; gap: 8px; }
         figure { margin: 0; width: 120px; font-size: .75em; text-align: center; } figure img { width: 112px; height: 112px; object-fit: cover; border: 3px solid #ccc; }
         figure.ok img { border-color: #2ca02c; } figure.bad img { border-color: #d62728; }
@@ -138,20 +160,23 @@ public enum ReportBuilder {
         return html + "</section>"
     }
 
-    static func lrFinderSection(_ r: LRFinderResult) -> String {
-        "<section id='lr-finder'><h2>Learning-rate finder</h2>"
+    static func lrFinderSection(_ r: LRFinderResult, used: Double? = nil) -> String {
+        var marks: [(x: Double, label: String)] = [
+            (r.valley, String(format: "valley %.1e", r.valley)),
+            (r.steepest, String(format: "steepest %.1e", r.steepest)),
+        ]
+        if let used, used != r.valley { marks.append((used, String(format: "used %.1e", used))) }
+        let usedText = used.map { String(format: " Trained the head at %.2e.", $0) } ?? ""
+        return "<section id='lr-finder'><h2>Learning-rate finder</h2>"
             + SVG.lineChart(
                 [.init("smoothed loss", Array(zip(r.rates, r.losses)), color: "#1f77b4")],
                 title: "Loss against learning rate", xLabel: "learning rate (log)", yLabel: "loss",
-                logX: true,
-                marks: [
-                    (r.valley, String(format: "valley %.1e", r.valley)),
-                    (r.steepest, String(format: "steepest %.1e", r.steepest)),
-                ])
-            + "<p>Suggested rates: valley \(String(format: "%.2e", r.valley)), steepest slope \(String(format: "%.2e", r.steepest)).</p></section>"
+                logX: true, marks: marks)
+            + "<p>Suggested rates: valley \(String(format: "%.2e", r.valley)), steepest slope "
+            + "\(String(format: "%.2e", r.steepest)).\(usedText)</p></section>"
     }
 
-    static func trainingSection(_ recorder: Recorder) -> String {
+    static func trainingSection(_ recorder: Recorder, best: Int? = nil, monitor: String? = nil) -> String {
         let steps = recorder.steps
         let losses = steps.enumerated().map { (Double($0.offset), $0.element.loss) }
         var smoothed: [(x: Double, y: Double)] = []
@@ -205,11 +230,16 @@ public enum ReportBuilder {
             + metricNames.map { "<th>\(escape($0))</th>" }.joined() + "<th>seconds</th></tr>"
         for (i, e) in recorder.epochs.enumerated() {
             html +=
-                "<tr><td style='text-align:left'>\(escape(e.phase))</td><td>\(i + 1)</td><td>\(String(format: "%.4f", e.trainLoss))</td><td>\(e.validLoss.map { String(format: "%.4f", $0) } ?? "–")</td>"
+                (i == best ? "<tr class='best'>" : "<tr>")
+                + "<td style='text-align:left'>\(escape(e.phase))</td><td>\(i + 1)</td><td>\(String(format: "%.4f", e.trainLoss))</td><td>\(e.validLoss.map { String(format: "%.4f", $0) } ?? "–")</td>"
                 + e.metrics.map { "<td>\(String(format: "%.4f", $0.value))</td>" }.joined()
                 + "<td>\(String(format: "%.0f", e.seconds))</td></tr>"
         }
-        return html + "</table></section>"
+        html += "</table>"
+        if let best, let monitor {
+            html += "<p>The model kept is epoch \(best + 1)'s (highlighted), the best by \(escape(monitor)).</p>"
+        }
+        return html + "</section>"
     }
 
     static func evaluationSection(

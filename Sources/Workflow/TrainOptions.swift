@@ -30,6 +30,22 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var labelColumn: String?
     public var recipe = Recipe()
     public var lrFind = true
+    /// Epochs with the body unfrozen, one cosine cycle (nil: planned from the data size, or from `budget`).
+    /// `--cycles`/`--cycle-len`/`--cycle-mult` (the recipe's SGDR fields) apply when this and `budget` are nil
+    /// and the recipe's `cycleLength` is set.
+    public var epochs: Int?
+    /// Head epochs with augmentation, body frozen (nil: 1, or fewer when a budget is tight).
+    public var headEpochs: Int?
+    /// The head's learning rate (nil: the LR finder's suggestion); the body's discriminative rates follow it.
+    public var lr: Double?
+    /// Seconds the whole run may take, TTA and report included (nil: no limit).
+    public var budget: Double?
+    /// Stop when the monitored value has not improved for this many epochs (nil: never).
+    public var patience: Int?
+    /// What chooses the epoch whose weights are kept: valid_loss, accuracy or roc_auc.
+    public var monitor = "valid_loss"
+    /// float32 or bfloat16 autocast, or whichever measured faster here.
+    public var precision = Precision.auto
     /// A checkpoint (from Ctrl-C) to continue from: its weights are loaded and only the unfrozen phase runs.
     public var resume: String?
 
@@ -60,6 +76,13 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         labelColumn = try c.decodeIfPresent(String.self, forKey: .labelColumn)
         try take(.recipe, &recipe)
         try take(.lrFind, &lrFind)
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs)
+        headEpochs = try c.decodeIfPresent(Int.self, forKey: .headEpochs)
+        lr = try c.decodeIfPresent(Double.self, forKey: .lr)
+        budget = try c.decodeIfPresent(Double.self, forKey: .budget)
+        patience = try c.decodeIfPresent(Int.self, forKey: .patience)
+        try take(.monitor, &monitor)
+        try take(.precision, &precision)
         resume = try c.decodeIfPresent(String.self, forKey: .resume)
     }
 
@@ -86,6 +109,20 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         if let z = maxZoom, !(1...4).contains(z) { throw WorkflowError("--max-zoom must be between 1 and 4, not \(z)") }
         if let l = maxLighting, !(0..<1).contains(l) {
             throw WorkflowError("--max-lighting must be at least 0 and below 1, not \(l)")
+        }
+        if let epochs, !(1...1000).contains(epochs) {
+            throw WorkflowError("--epochs must be between 1 and 1000, not \(epochs)")
+        }
+        if let headEpochs, !(0...100).contains(headEpochs) {
+            throw WorkflowError("--head-epochs must be between 0 and 100, not \(headEpochs)")
+        }
+        if let lr, !(lr > 0 && lr < 1) {
+            throw WorkflowError("--lr must be 'auto' or a rate between 0 and 1, not \(lr)")
+        }
+        if let budget, !(budget >= 10) { throw WorkflowError("--budget must be at least 10 s, not \(budget) s") }
+        if let patience, patience < 1 { throw WorkflowError("--patience must be at least 1, not \(patience)") }
+        guard ["valid_loss", "accuracy", "roc_auc"].contains(monitor) else {
+            throw WorkflowError("--monitor must be valid_loss, accuracy or roc_auc, not '\(monitor)'")
         }
         if let resume, !FileManager.default.fileExists(atPath: resume) {
             throw WorkflowError("checkpoint \(resume) does not exist")

@@ -81,22 +81,59 @@ public struct TrainingRun {
             + validSet.items.map { (try? cache.entry(for: $0.url).lastPathComponent) ?? "" }.joined(separator: "|")
         let featureKey =
             "\(architecture.rawValue)-\(size)-\(options.weights ?? "bundled")-" + String(fnv1a(entries), radix: 16)
+        // Precision and plan: measured throughput (once per machine), then the epochs that fit.
+        var recipe = options.recipe
+        let profile = try machineProfile(learner, size: size)
+        recipe.mixedPrecision = profile.trainsInBF16(options.precision)
+        recipe.inferenceMixedPrecision = profile.infersInBF16(options.precision)
+        emit("precision: " + profile.summary(options.precision))
+        // The probe drew random numbers: start the run from the same generator state whether it ran or not.
+        Torch.manualSeed(options.seed)
+        let plan = planRun(
+            recipe: &recipe, profile: profile, trainImages: trainSet.items.count,
+            validImages: validSet.items.count, elapsed: Date().timeIntervalSince(total))
+        let eta = total.addingTimeInterval(Date().timeIntervalSince(total) + plan.estimatedSeconds)
+        emit(
+            "plan: \(plan.summary); about \(Feedback.clock(plan.estimatedSeconds)) more, done around \(Self.clockTime(eta))"
+        )
+
         var lrFinder: LRFinderResult?
         if options.lrFind {
             lrFinder = try times.time("lr-find") {
                 try classifier.findHeadLearningRate(
                     trainLoader, cacheKey: featureKey + "-train",
-                    mixedPrecision: options.recipe.mixedPrecision, seed: options.seed)
+                    mixedPrecision: recipe.inferenceMixedPrecision, seed: options.seed)
             }
             if let lrFinder {
                 emit(String(format: "lr-find: valley %.2e, steepest %.2e", lrFinder.valley, lrFinder.steepest))
             }
         }
+        if let rate = options.lr ?? lrFinder.map({ Self.headRate(fromValley: $0.valley) }) {
+            recipe.headRate = rate
+            recipe.unfrozenRates = Recipe.unfrozenRates(forHeadRate: rate)
+        }
+        emit(
+            String(
+                format: "rates: head %.2e; unfrozen %@", recipe.headRate,
+                recipe.unfrozenRates.map { String(format: "%.1e", $0) }.joined(separator: ", ")))
+
         let interruptURL = out.appendingPathComponent("interrupted.safetensors")
         var resumeHint = self.resumeHint ?? CommandLine.arguments.joined(separator: " ")
         if !resumeHint.contains("--resume") { resumeHint += " --resume \(interruptURL.path)" }
         learner.callbacks.append(InterruptCheckpoint(saveTo: interruptURL, resumeHint: resumeHint))
-        var recipe = options.recipe
+        let keepBest = KeepBest(monitor: options.monitor)
+        learner.callbacks.append(keepBest)
+        if let patience = options.patience {
+            learner.callbacks.append(EarlyStopping(monitor: options.monitor, patience: patience))
+        }
+        if let budget = options.budget {
+            // Leave room for TTA and the report after the last epoch.
+            let tail =
+                Planner.ttaSeconds(
+                    validImages: validSet.items.count, views: recipe.ttaViews,
+                    throughput: profile.throughput(options.precision)) + 5
+            learner.callbacks.append(TimeBudget(deadline: total.addingTimeInterval(budget - tail)))
+        }
         if let resume = options.resume {
             try learner.loadCheckpoint(from: URL(fileURLWithPath: resume))
             emit("resuming from \(resume) after \(learner.epochsDone) epoch(s): running the unfrozen phase")
@@ -109,10 +146,20 @@ public struct TrainingRun {
             times.phases[name] = phaseTimes.phases[name]
             times.order.append(name)
         }
+        // Keep the best epoch's weights.
+        if try keepBest.restoreBest(into: learner), let best = keepBest.bestEpoch, let value = keepBest.best {
+            let row = learner.recorder.epochs[best]
+            emit(
+                String(
+                    format: "kept epoch %d (%@ %d) with the best %@, %.4f", best + 1, row.phase, row.epoch + 1,
+                    options.monitor, value))
+            learner.checkpointMetadata["best_epoch"] = String(best + 1)
+            learner.checkpointMetadata["best_\(options.monitor)"] = String(value)
+        }
 
         // Final validation score, with TTA.
         let (probabilities, items) = try times.time("TTA") {
-            try learner.predictWithTTA(validLoader, views: options.recipe.ttaViews, augmentation: augmentation)
+            try learner.predictWithTTA(validLoader, views: recipe.ttaViews, augmentation: augmentation)
         }
         let labels = try items.map { validSet.items[$0] }.labels()
         let accuracy = Metrics.accuracy(probabilities: probabilities, labels: labels)
@@ -134,6 +181,7 @@ public struct TrainingRun {
         var used = options
         used.size = size
         used.presize = cache.shorterSide
+        used.recipe = recipe
         try encoder.encode(used).write(to: out.appendingPathComponent("config.json"))
         times.phases["presize"] = presizeSeconds
         times.order.insert("presize", at: 0)
@@ -145,13 +193,87 @@ public struct TrainingRun {
             lrFinder: lrFinder,
             probabilities: probabilities, validItems: items.map { validSet.items[$0] }, times: times, problems: skipped,
             cache: cache,
-            title: "Quadrat — \(architecture.rawValue) on \(URL(fileURLWithPath: options.data).lastPathComponent)"
+            title: "Quadrat — \(architecture.rawValue) on \(URL(fileURLWithPath: options.data).lastPathComponent)",
+            run: RunFacts(
+                learningRate: recipe.headRate, bestEpoch: keepBest.bestEpoch, monitor: options.monitor,
+                notes: [
+                    "plan: \(plan.summary)" + (options.budget.map { " (budget \(Feedback.clock($0)))" } ?? ""),
+                    "precision: " + profile.summary(options.precision) + " on \(MachineProfile.machineKey)",
+                ])
         ).write(to: reportURL, atomically: true, encoding: .utf8)
         emit(
             "phase times: "
                 + times.order.map { String(format: "%@ %.0fs", $0, times.phases[$0] ?? 0) }.joined(separator: ", "))
+        emit(
+            String(
+                format: "took %@ (planned %@)", Feedback.clock(Date().timeIntervalSince(total)),
+                Feedback.clock(eta.timeIntervalSince(total))))
         return TrainingOutcome(
             validAccuracy: accuracy, validAUC: auc, times: times, modelURL: modelURL, reportURL: reportURL)
+    }
+
+    /// This machine's measured throughput for the model and size: stored from an earlier run, or measured
+    /// now (a few seconds to a minute) and stored. Measured even when the precision is forced: the plan and its
+    /// ETA need the figures.
+    func machineProfile(_ learner: Learner, size: Int) throws -> MachineProfile {
+        let architecture = try Architecture(named: options.arch)
+        if let stored = MachineProfile.stored(architecture: architecture, size: size, batchSize: options.batchSize) {
+            return stored
+        }
+        emit("measuring this machine (once per CPU, model and size): training and inference in fp32 and bf16…")
+        let profile = try MachineProfile.measure(
+            learner, size: size, batchSize: options.batchSize, recipe: options.recipe)
+        do {
+            try profile.store(architecture: architecture, size: size, batchSize: options.batchSize)
+        } catch {
+            Console.warn("note: could not store the measurements in \(MachineProfile.file.path): \(error)")
+        }
+        return profile
+    }
+
+    /// Plans the epochs (and, under a budget, the TTA views) into `recipe`: `--epochs` as given, or from the
+    /// budget, or from the data size, as one cosine cycle; SGDR cycles when the flags or the config ask for them
+    /// (`--cycles`, `--cycle-len`, `--cycle-mult`) and neither `--epochs` nor `--budget` is given.
+    func planRun(
+        recipe: inout Recipe, profile: MachineProfile, trainImages: Int, validImages: Int, elapsed: Double
+    ) -> TrainingPlan {
+        let sgdr =
+            options.epochs == nil && options.budget == nil
+            && (recipe.cycleLength != nil || recipe.unfrozenCycles != 1 || recipe.cycleMult != 1)
+        func plan(unfrozen: Int?) -> TrainingPlan {
+            Planner.plan(
+                trainImages: trainImages, validImages: validImages, throughput: profile.throughput(options.precision),
+                budget: options.budget.map { $0 - elapsed }, unfrozenEpochs: unfrozen,
+                headEpochs: options.headEpochs ?? recipe.headCycles * recipe.headCycleLength, ttaViews: recipe.ttaViews,
+                lrFind: options.lrFind, precomputeEpochs: recipe.precomputeEpochs)
+        }
+        var result = plan(unfrozen: options.epochs)
+        if sgdr {
+            // The cycles as asked; a missing first-cycle length spreads the planned epochs over them.
+            let units = (0..<recipe.unfrozenCycles).map { Int(pow(Double(recipe.cycleMult), Double($0))) }.reduce(0, +)
+            if recipe.cycleLength == nil {
+                recipe.cycleLength = max(1, Int((Double(result.unfrozenEpochs) / Double(max(1, units))).rounded()))
+            }
+            result = plan(unfrozen: units * (recipe.cycleLength ?? 1))
+        } else {
+            recipe.unfrozenCycles = result.unfrozenEpochs > 0 ? 1 : 0
+            recipe.cycleLength = max(1, result.unfrozenEpochs)
+            recipe.cycleMult = 1
+        }
+        (recipe.headCycles, recipe.headCycleLength) = (result.headEpochs > 0 ? 1 : 0, max(1, result.headEpochs))
+        recipe.ttaViews = result.ttaViews
+        return result
+    }
+
+    /// The head's rate from the LR finder's valley, kept within the range where the head trains well
+    /// (a valley on a flat or noisy curve can land far outside it).
+    static func headRate(fromValley valley: Double) -> Double { min(3e-2, max(3e-4, valley)) }
+
+    /// "14:05" for a date today.
+    static func clockTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm"
+        return formatter.string(from: date)
     }
 
     /// Lists problems with the data on standard error (the first 20).

@@ -204,9 +204,9 @@ struct InterruptTests {
             "train", data.path, "--out", run.path, "--size", "32", "--batch-size", "4", "--cycles", "5", "--tta", "0",
             "--no-lr-find",
         ])
-        // Wait for the first unfrozen epoch row, then press Ctrl-C.
+        // Wait for the first unfrozen epoch row (a line that starts with the phase), then press Ctrl-C.
         var seen = ""
-        while !seen.contains("unfrozen") {
+        while !seen.contains("\nunfrozen ") {
             let chunk = out.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             seen += String(decoding: chunk, as: UTF8.self)
@@ -214,7 +214,7 @@ struct InterruptTests {
         kill(process.processIdentifier, SIGINT)
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(seen.contains("unfrozen"))
+        #expect(seen.contains("\nunfrozen "))
         #expect(process.terminationStatus != 0)
         #expect(
             errors.contains("checkpoint saved to \(run.appendingPathComponent("interrupted.safetensors").path)"),

@@ -45,6 +45,7 @@ struct RecipeBatchNormSwitchTests {
             recipe.precomputeEpochs = 1
             recipe.headCycles = 1
             recipe.unfrozenCycles = 1
+            recipe.cycleLength = 6
             recipe.freezeBatchNormStatistics = freeze
             _ = try learner.run(recipe, classifier: classifier, trainLoader: loader, validLoader: nil, featureKey: nil)
             return learner.recorder.steps.map(\.loss)
@@ -73,6 +74,7 @@ struct RecipeUnfrozenFromTests {
         recipe.precomputeEpochs = 0
         recipe.headCycles = 0
         recipe.unfrozenCycles = 1
+        recipe.cycleLength = 6
         recipe.unfrozenFrom = 1
         _ = try learner.run(recipe, classifier: classifier, trainLoader: loader, validLoader: nil, featureKey: nil)
         #expect(try snapshot(0) == early)

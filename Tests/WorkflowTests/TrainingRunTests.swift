@@ -50,8 +50,9 @@ struct TrainingRunTests {
         options.size = 32
         options.presize = 40
         options.batchSize = 8
-        options.recipe.unfrozenCycles = 1
-        options.recipe.cycleLength = 1
+        options.epochs = 2
+        options.lr = 2e-3
+        options.precision = .fp32
         options.recipe.ttaViews = 1
         options.lrFind = false
         let outcome = try TrainingRun(options: options, resumeHint: "test").run()
@@ -61,7 +62,19 @@ struct TrainingRunTests {
         #expect(outcome.validAccuracy > 0.5, "\(outcome.validAccuracy)")
         let saved = try SavedModel(outcome.modelURL)
         #expect(saved.size == 32 && saved.presizeCache.shorterSide == 40)
-        #expect(try saved.trainOptions()?.recipe.cycleLength == 1)
+        // --epochs and --lr round-trip into the model file and config.json, with the recipe they resolved to.
+        let stored = try #require(try saved.trainOptions())
+        #expect(stored.epochs == 2 && stored.lr == 2e-3 && stored.precision == .fp32)
+        let config = try JSONDecoder().decode(
+            TrainOptions.self, from: Data(contentsOf: data.appendingPathComponent("run/config.json")))
+        #expect(config.epochs == 2 && config.lr == 2e-3)
+        #expect(config.recipe.cycleLength == 2 && config.recipe.unfrozenCycles == 1 && config.recipe.headRate == 2e-3)
+        #expect(config.recipe.unfrozenRates == [2e-3 / 300, 2e-3 / 30, 2e-3 / 5] && !config.recipe.mixedPrecision)
+        // The kept epoch is named in the model file and the report.
+        let best = try #require(saved.metadata["best_epoch"].flatMap(Int.init))
+        #expect((1...6).contains(best))
+        let report = try String(contentsOf: outcome.reportURL, encoding: .utf8)
+        #expect(report.contains("<tr class='best'>") && report.contains("The model kept is epoch \(best)"))
         #expect(try saved.labelColumnName() == "invasive")
         // Features were cached under the temporary home, not the user's.
         #expect(FileManager.default.fileExists(atPath: home.appendingPathComponent("features").path))

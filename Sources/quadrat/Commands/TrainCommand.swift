@@ -44,7 +44,21 @@ struct TrainFlags: ParsableArguments {
     var cycleMult: Int?
     @Option(name: .customLong("tta"), help: "Augmented views for the final TTA score (0 for none).")
     var ttaViews: Int?
-    @Flag(name: .customLong("no-mixed-precision"), help: "Train in float32 instead of bfloat16 autocast.")
+    @Option(help: "Unfrozen epochs, one cosine cycle (default: planned from the data size, 3 to 12).")
+    var epochs: Int?
+    @Option(name: .customLong("head-epochs"), help: "Head epochs with augmentation, body frozen (default 1).")
+    var headEpochs: Int?
+    @Option(help: "The head's learning rate, or auto: the LR finder's valley (the body's rates follow it).")
+    var lr: String?
+    @Option(help: "Time for the whole run, e.g. 5m, 90s, 1h30m: epochs and TTA views are planned to fit it.")
+    var budget: String?
+    @Option(help: "Stop when the monitored value has not improved for N epochs.")
+    var patience: Int?
+    @Option(help: "What picks the epoch whose weights are kept: valid_loss, accuracy or roc_auc.")
+    var monitor: String?
+    @Option(help: "auto (time both on this machine, once), fp32 or bf16 (bfloat16 autocast).")
+    var precision: Precision?
+    @Flag(name: .customLong("no-mixed-precision"), help: "Same as --precision fp32.")
     var noMixedPrecision = false
     @Option(help: "Continue from a checkpoint saved by Ctrl-C (runs the unfrozen phase).")
     var resume: String?
@@ -83,7 +97,27 @@ struct TrainFlags: ParsableArguments {
         if let cycleMult { o.recipe.cycleMult = cycleMult }
         if let cycleLength { o.recipe.cycleLength = cycleLength }
         if let ttaViews { o.recipe.ttaViews = ttaViews }
-        if noMixedPrecision { o.recipe.mixedPrecision = false }
+        if let epochs { o.epochs = epochs }
+        if let headEpochs { o.headEpochs = headEpochs }
+        if let lr {
+            if lr.lowercased() == "auto" {
+                o.lr = nil
+            } else if let rate = Double(lr) {
+                o.lr = rate
+            } else {
+                throw ValidationError("--lr must be 'auto' or a number such as 3e-3, not '\(lr)'")
+            }
+        }
+        if let budget {
+            guard let seconds = DurationText.seconds(budget) else {
+                throw ValidationError("--budget must be a duration such as 5m, 90s or 1h30m, not '\(budget)'")
+            }
+            o.budget = seconds
+        }
+        if let patience { o.patience = patience }
+        if let monitor { o.monitor = monitor }
+        if let precision { o.precision = precision }
+        if noMixedPrecision { o.precision = .fp32 }
         if noLRFind { o.lrFind = false }
         if let resume { o.resume = resume }
         do {
@@ -94,6 +128,8 @@ struct TrainFlags: ParsableArguments {
         return o
     }
 }
+
+extension Precision: ExpressibleByArgument {}
 
 /// `quadrat train DATA --out RUN`.
 struct TrainCommand: ParsableCommand {

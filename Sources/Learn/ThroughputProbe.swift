@@ -1,0 +1,109 @@
+import Foundation
+import NN
+import Torch
+
+/// Times a few real steps of a learner's model on a synthetic batch: how many images per second it
+/// trains and predicts here, in float32 and in bfloat16 autocast. `quadrat train` chooses its precision
+/// and plans its epochs from these figures. Weights, optimizer state, BatchNorm statistics and history
+/// are restored afterwards.
+public enum ThroughputProbe {
+    /// Images/s of training steps with the layer groups before `trainableFrom` frozen (their BatchNorm
+    /// statistics too when `fixedStatistics`), as the recipe's unfrozen phase trains. The first step is a
+    /// warm-up and not timed. When a warm-up step already takes longer than `giveUpAfter` seconds per image,
+    /// the mode is hopeless: measuring stops and returns the warm-up's rate.
+    public static func training(
+        _ learner: Learner, size: Int, batchSize: Int, trainableFrom: Int, fixedStatistics: Bool,
+        mixedPrecision: Bool, steps: Int = 2, giveUpAfter: Double = .infinity
+    ) throws -> Double {
+        let batch = try syntheticBatch(size: size, batchSize: batchSize, classes: try classCount(learner))
+        let timer = StepTimer(giveUpAfter: giveUpAfter * Double(batchSize))
+        let (savedTrain, savedMixed, savedUpdates, savedFrozenBN) =
+            (learner.train, learner.mixedPrecision, learner.updateBodyBatchNormStatistics, learner.trainFrozenBatchNorm)
+        defer {
+            (learner.train, learner.mixedPrecision) = (savedTrain, savedMixed)
+            (learner.updateBodyBatchNormStatistics, learner.trainFrozenBatchNorm) = (savedUpdates, savedFrozenBN)
+        }
+        try learner.restoringState {
+            learner.verbose = false
+            learner.valid = nil
+            learner.train = RepeatedBatch(batch, count: steps + 1)
+            learner.mixedPrecision = mixedPrecision
+            learner.trainFrozenBatchNorm = false
+            learner.updateBodyBatchNormStatistics = !fixedStatistics
+            try learner.freeze(upTo: trainableFrom)
+            try learner.fit(epochs: 1, rates: [1e-9], extra: [timer])
+        }
+        // The probe's freezing is not the caller's: back to the learner's starting point, head only.
+        try learner.freeze()
+        return timer.imagesPerSecond(batchSize: batchSize)
+    }
+
+    /// Images/s of evaluation forward passes (no gradients) of `model`, after one warm-up batch.
+    public static func inference(
+        _ model: Module, size: Int, batchSize: Int, mixedPrecision: Bool, steps: Int = 2
+    ) throws -> Double {
+        let x = try syntheticBatch(size: size, batchSize: batchSize, classes: 2).inputs
+        let wasTraining = model.isTraining
+        model.eval()
+        defer { if wasTraining { model.train() } }
+        func step() throws {
+            _ = try Torch.withoutGrad { try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x) }
+        }
+        try step()
+        let start = Date()
+        for _ in 0..<steps { try step() }
+        return Double(steps * batchSize) / max(Date().timeIntervalSince(start), 1e-9)
+    }
+
+    /// A batch of normalised-looking noise, channels-last as the loader makes it, with random labels.
+    static func syntheticBatch(size: Int, batchSize: Int, classes: Int) throws -> (inputs: Tensor, targets: Tensor) {
+        let x = try Tensor.randn([batchSize, 3, size, size]).contiguous(.channelsLast)
+        let y = try (Tensor.rand([batchSize]) * Double(classes)).floor().to(.int64)
+        return (x, y)
+    }
+
+    /// The output width of the learner's model, from one tiny forward pass.
+    static func classCount(_ learner: Learner) throws -> Int {
+        let wasTraining = learner.model.isTraining
+        learner.model.eval()
+        defer { if wasTraining { learner.model.train() } }
+        let out = try Torch.withoutGrad { try learner.model(Tensor.zeros([2, 3, 64, 64]).contiguous(.channelsLast)) }
+        return out.shape.last ?? 2
+    }
+}
+
+/// The same batch `count` times.
+final class RepeatedBatch: BatchSource {
+    let batch: (inputs: Tensor, targets: Tensor)
+    let count: Int
+    init(_ batch: (inputs: Tensor, targets: Tensor), count: Int) {
+        self.batch = batch
+        self.count = count
+    }
+    var batchCount: Int { count }
+    func batches(for epoch: Int) -> AnySequence<(inputs: Tensor, targets: Tensor)> {
+        AnySequence(repeatElement(batch, count: count))
+    }
+}
+
+/// Times training steps: the first is a warm-up; the fit stops early when the warm-up alone shows the
+/// mode is hopelessly slow.
+final class StepTimer: Callback {
+    let giveUpAfter: Double
+    private var stamps: [Date] = []
+    private var start = Date()
+    init(giveUpAfter: Double) { self.giveUpAfter = giveUpAfter }
+
+    func beforeFit(_ learner: Learner) throws { start = Date() }
+
+    func afterBatch(_ learner: Learner) throws {
+        stamps.append(Date())
+        if stamps.count == 1, stamps[0].timeIntervalSince(start) > giveUpAfter { throw CancelFit() }
+    }
+
+    func imagesPerSecond(batchSize: Int) -> Double {
+        guard let first = stamps.first, let last = stamps.last else { return 0 }
+        if stamps.count == 1 { return Double(batchSize) / max(first.timeIntervalSince(start), 1e-9) }
+        return Double((stamps.count - 1) * batchSize) / max(last.timeIntervalSince(first), 1e-9)
+    }
+}

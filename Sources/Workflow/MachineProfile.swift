@@ -1,0 +1,126 @@
+import Foundation
+import Learn
+import Torch
+import Vision
+
+/// Which precision to run in: measured on this machine (`auto`), or forced.
+public enum Precision: String, Codable, Sendable, CaseIterable {
+    case auto, fp32, bf16
+}
+
+/// What Quadrat measured about this machine for one model and input size: training and inference
+/// throughput in float32 and bfloat16 autocast. Kept under `$QUADRAT_HOME/machine/` per CPU model, core
+/// count and libtorch version, so only the first run on a machine pays for the probe.
+public struct MachineProfile: Codable, Sendable, Equatable {
+    /// Training images/s in the recipe's unfrozen mode, float32 and bfloat16 autocast.
+    public var trainingFP32: Double
+    public var trainingBF16: Double
+    /// Evaluation images/s, float32 and bfloat16 autocast.
+    public var inferenceFP32: Double
+    public var inferenceBF16: Double
+
+    public init(trainingFP32: Double, trainingBF16: Double, inferenceFP32: Double, inferenceBF16: Double) {
+        (self.trainingFP32, self.trainingBF16) = (trainingFP32, trainingBF16)
+        (self.inferenceFP32, self.inferenceBF16) = (inferenceFP32, inferenceBF16)
+    }
+
+    /// bf16 for training when it measured faster (or when forced).
+    public func trainsInBF16(_ precision: Precision) -> Bool {
+        precision == .auto ? trainingBF16 > trainingFP32 : precision == .bf16
+    }
+
+    /// bf16 for inference when it measured faster (or when forced).
+    public func infersInBF16(_ precision: Precision) -> Bool {
+        precision == .auto ? inferenceBF16 > inferenceFP32 : precision == .bf16
+    }
+
+    /// The throughput a plan is made from, in the chosen precisions. A frozen-body training step costs about
+    /// an evaluation forward pass.
+    public func throughput(_ precision: Precision) -> Throughput {
+        let training = trainsInBF16(precision) ? trainingBF16 : trainingFP32
+        let inference = infersInBF16(precision) ? inferenceBF16 : inferenceFP32
+        return Throughput(unfrozenTraining: training, frozenTraining: 0.9 * inference, inference: inference)
+    }
+
+    /// One line for the terminal.
+    public func summary(_ precision: Precision) -> String {
+        String(
+            format: "training %@ (fp32 %.1f img/s, bf16 %.1f), inference %@ (fp32 %.1f img/s, bf16 %.1f)",
+            trainsInBF16(precision) ? "bf16" : "fp32", trainingFP32, trainingBF16,
+            infersInBF16(precision) ? "bf16" : "fp32", inferenceFP32, inferenceBF16)
+    }
+}
+
+extension MachineProfile {
+    /// The CPU model, core count and libtorch version: what the measurements hold for.
+    public static var machineKey: String {
+        "\(cpuModel) × \(ProcessInfo.processInfo.activeProcessorCount), libtorch \(Torch.version)"
+    }
+
+    /// `lscpu`'s "Model name", read from /proc/cpuinfo ("unknown CPU" where there is none).
+    public static var cpuModel: String {
+        // Not every system has /proc/cpuinfo (macOS): the key then only says so.
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
+        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+            if let colon = line.firstIndex(of: ":") {
+                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return "unknown CPU"
+    }
+
+    /// The file of measured profiles.
+    public static var file: URL { QuadratPaths.home.appendingPathComponent("machine/profiles.json") }
+
+    /// The key of one profile in the file.
+    static func key(architecture: Architecture, size: Int, batchSize: Int) -> String {
+        "\(machineKey) | \(architecture.rawValue) \(size) px, batch \(batchSize)"
+    }
+
+    /// The stored profile, if this machine measured this model before.
+    public static func stored(architecture: Architecture, size: Int, batchSize: Int) -> MachineProfile? {
+        // An unreadable or old-format file is treated as empty: the probe runs again and rewrites it.
+        guard let data = try? Data(contentsOf: file),
+            let all = try? JSONDecoder().decode([String: MachineProfile].self, from: data)
+        else { return nil }
+        return all[key(architecture: architecture, size: size, batchSize: batchSize)]
+    }
+
+    /// Stores a profile (written to a temporary file and renamed).
+    public func store(architecture: Architecture, size: Int, batchSize: Int) throws {
+        let url = Self.file
+        var all: [String: MachineProfile] = [:]
+        // As above: a damaged file is replaced.
+        if let data = try? Data(contentsOf: url),
+            let decoded = try? JSONDecoder().decode([String: MachineProfile].self, from: data)
+        {
+            all = decoded
+        }
+        all[Self.key(architecture: architecture, size: size, batchSize: batchSize)] = self
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(all).write(to: url, options: .atomic)
+    }
+
+    /// Measures a classifier learner (a few training steps and evaluation batches in each precision).
+    /// A bf16 training warm-up slower than 3× the float32 rate is not measured further.
+    public static func measure(
+        _ learner: Learner, size: Int, batchSize: Int, recipe: Recipe
+    ) throws -> MachineProfile {
+        let probeBatch = min(batchSize, 16)
+        func train(_ bf16: Bool, giveUpAfter: Double = .infinity) throws -> Double {
+            try ThroughputProbe.training(
+                learner, size: size, batchSize: probeBatch, trainableFrom: recipe.unfrozenFrom,
+                fixedStatistics: recipe.freezeBatchNormStatistics, mixedPrecision: bf16, giveUpAfter: giveUpAfter)
+        }
+        let fp32 = try train(false)
+        let bf16 = try train(true, giveUpAfter: 3 / fp32)
+        let inferenceFP32 = try ThroughputProbe.inference(
+            learner.model, size: size, batchSize: 32, mixedPrecision: false)
+        let inferenceBF16 = try ThroughputProbe.inference(
+            learner.model, size: size, batchSize: 32, mixedPrecision: true)
+        return MachineProfile(
+            trainingFP32: fp32, trainingBF16: bf16, inferenceFP32: inferenceFP32, inferenceBF16: inferenceBF16)
+    }
+}

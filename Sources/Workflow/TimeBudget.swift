@@ -1,0 +1,22 @@
+import Foundation
+import Learn
+
+/// Ends a fit when the next epoch would not finish before `deadline` (epochs are timed as they run), so a
+/// `--budget` run ends on time even when the plan's estimate was too optimistic.
+final class TimeBudget: Callback {
+    let deadline: Date
+    private var epochStart = Date()
+    private var longestEpoch = 0.0
+    var order: Int { 80 }
+
+    init(deadline: Date) { self.deadline = deadline }
+
+    func beforeEpoch(_ learner: Learner) throws { epochStart = Date() }
+
+    func afterEpoch(_ learner: Learner) throws {
+        longestEpoch = max(longestEpoch, Date().timeIntervalSince(epochStart))
+        if Date().addingTimeInterval(longestEpoch) > deadline {
+            throw CancelFit("the time budget leaves no room for another epoch")
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// How long each part of a run takes on this machine: the measured throughputs a plan is made from.
+public struct Throughput: Codable, Sendable, Equatable {
+    /// Images per second of a training step with the body unfrozen (the recipe's mode).
+    public var unfrozenTraining: Double
+    /// Images per second of a training step with the body frozen (forward through the body, head backward).
+    public var frozenTraining: Double
+    /// Images per second of an evaluation forward pass (validation, precompute, TTA).
+    public var inference: Double
+
+    public init(unfrozenTraining: Double, frozenTraining: Double, inference: Double) {
+        (self.unfrozenTraining, self.frozenTraining, self.inference) = (unfrozenTraining, frozenTraining, inference)
+    }
+}
+
+/// The epochs a run trains and the TTA views it scores with, with the time they should take.
+public struct TrainingPlan: Codable, Sendable, Equatable {
+    /// Head epochs on precomputed activations (about a second each).
+    public var precomputeEpochs: Int
+    /// Head epochs with augmentation, body frozen.
+    public var headEpochs: Int
+    /// Epochs with the body unfrozen: one cosine cycle.
+    public var unfrozenEpochs: Int
+    /// Augmented views for the final score (0: plain only).
+    public var ttaViews: Int
+    /// Seconds the plan should take from planning to the end of the run.
+    public var estimatedSeconds: Double
+
+    public init(
+        precomputeEpochs: Int, headEpochs: Int, unfrozenEpochs: Int, ttaViews: Int, estimatedSeconds: Double = 0
+    ) {
+        self.precomputeEpochs = precomputeEpochs
+        self.headEpochs = headEpochs
+        self.unfrozenEpochs = unfrozenEpochs
+        self.ttaViews = ttaViews
+        self.estimatedSeconds = estimatedSeconds
+    }
+
+    /// One line for the terminal.
+    public var summary: String {
+        "\(precomputeEpochs) precomputed head + \(headEpochs) augmented head + \(unfrozenEpochs) unfrozen epochs, "
+            + "TTA ×\(ttaViews + 1)"
+    }
+}
+
+/// Plans a run from the data size, the machine's measured throughput and, optionally, a time budget.
+/// Pure functions: the numbers in, the plan out.
+public enum Planner {
+    /// Unfrozen epochs when the user gives neither `--epochs` nor `--budget`: more images need more steps
+    /// but fewer passes over them. About √n / 5, between 3 and 12: 160 training images get 3 epochs,
+    /// ELPV's 1,574 get 8, 10,000 get 12.
+    public static func defaultUnfrozenEpochs(trainImages: Int) -> Int {
+        min(12, max(3, Int((Double(trainImages).squareRoot() / 5).rounded())))
+    }
+
+    /// Seconds for work that does not depend on the number of epochs: precomputing the activations of the
+    /// training and validation images, the LR finder and the head on them, saving and the report.
+    public static func fixedSeconds(trainImages: Int, validImages: Int, throughput: Throughput, lrFind: Bool) -> Double
+    {
+        Double(trainImages + validImages) / throughput.inference + (lrFind ? 2 : 0) + 3 + 2
+    }
+
+    /// Seconds of one epoch: training `trainImages` at `rate` images/s, then validating.
+    public static func epochSeconds(trainImages: Int, validImages: Int, rate: Double, throughput: Throughput) -> Double
+    {
+        Double(trainImages) / rate + Double(validImages) / throughput.inference
+    }
+
+    /// Seconds of TTA with `views` augmented views on the validation images.
+    public static func ttaSeconds(validImages: Int, views: Int, throughput: Throughput) -> Double {
+        Double(validImages * (views + 1)) / throughput.inference
+    }
+
+    /// The plan for a run: `unfrozenEpochs`, `headEpochs` and `ttaViews` when given, else the defaults; with a
+    /// `budget` (seconds from now), as many unfrozen epochs as fit, then fewer TTA views and no augmented head
+    /// epoch if even one does not. `safety` scales every estimate (data loading, machine noise).
+    public static func plan(
+        trainImages: Int, validImages: Int, throughput: Throughput, budget: Double? = nil,
+        unfrozenEpochs: Int? = nil, headEpochs: Int? = nil, ttaViews: Int = 4, lrFind: Bool = true,
+        precomputeEpochs: Int = 3, safety: Double = 1.1
+    ) -> TrainingPlan {
+        let fixed = fixedSeconds(
+            trainImages: trainImages, validImages: validImages, throughput: throughput, lrFind: lrFind)
+        let head = epochSeconds(
+            trainImages: trainImages, validImages: validImages, rate: throughput.frozenTraining,
+            throughput: throughput)
+        let unfrozen = epochSeconds(
+            trainImages: trainImages, validImages: validImages, rate: throughput.unfrozenTraining,
+            throughput: throughput)
+        func cost(_ p: TrainingPlan) -> Double {
+            safety
+                * (fixed + Double(p.headEpochs) * head + Double(p.unfrozenEpochs) * unfrozen
+                    + ttaSeconds(validImages: validImages, views: p.ttaViews, throughput: throughput))
+        }
+        var p = TrainingPlan(
+            precomputeEpochs: precomputeEpochs, headEpochs: headEpochs ?? 1,
+            unfrozenEpochs: unfrozenEpochs ?? defaultUnfrozenEpochs(trainImages: trainImages), ttaViews: ttaViews)
+        if let budget {
+            // As many unfrozen epochs as the budget holds (the user's count is the most it may get).
+            let ceiling = unfrozenEpochs ?? 100
+            p.unfrozenEpochs = 0
+            while p.unfrozenEpochs < ceiling,
+                cost(
+                    TrainingPlan(
+                        precomputeEpochs: p.precomputeEpochs, headEpochs: p.headEpochs,
+                        unfrozenEpochs: p.unfrozenEpochs + 1,
+                        ttaViews: p.ttaViews)) <= budget
+            {
+                p.unfrozenEpochs += 1
+            }
+            // Not even one: give up TTA views, then the augmented head epoch (the precomputed head stays).
+            while p.unfrozenEpochs == 0, cost(p) > budget, p.ttaViews > 0 { p.ttaViews = p.ttaViews > 1 ? 1 : 0 }
+            if p.unfrozenEpochs == 0, cost(p) > budget, headEpochs == nil { p.headEpochs = 0 }
+        }
+        p.estimatedSeconds = cost(p)
+        return p
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import TestSupport
+import Testing
+import Vision
+import Workflow
+
+@Suite("Planning a run: epochs from the data, the budget and the machine")
+struct PlanningTests {
+    let machine = Throughput(unfrozenTraining: 20, frozenTraining: 45, inference: 50)
+
+    @Test func defaultEpochsScaleWithTheData() {
+        #expect(Planner.defaultUnfrozenEpochs(trainImages: 160) == 3)
+        #expect(Planner.defaultUnfrozenEpochs(trainImages: 1_574) == 8)
+        #expect(Planner.defaultUnfrozenEpochs(trainImages: 10_000) == 12)
+        #expect(Planner.defaultUnfrozenEpochs(trainImages: 5) == 3)
+        // Never more epochs for fewer images.
+        let counts = [50, 200, 800, 3_000, 20_000].map { Planner.defaultUnfrozenEpochs(trainImages: $0) }
+        #expect(counts == counts.sorted())
+    }
+
+    @Test func planWithoutBudgetKeepsWhatWasAsked() {
+        let p = Planner.plan(trainImages: 1_574, validImages: 394, throughput: machine, unfrozenEpochs: 5, ttaViews: 7)
+        #expect(p.unfrozenEpochs == 5 && p.headEpochs == 1 && p.ttaViews == 7 && p.precomputeEpochs == 3)
+        // The estimate is the sum of its parts, times the safety factor.
+        let fixed = Planner.fixedSeconds(trainImages: 1_574, validImages: 394, throughput: machine, lrFind: true)
+        let head = Planner.epochSeconds(trainImages: 1_574, validImages: 394, rate: 45, throughput: machine)
+        let unfrozen = Planner.epochSeconds(trainImages: 1_574, validImages: 394, rate: 20, throughput: machine)
+        let tta = Planner.ttaSeconds(validImages: 394, views: 7, throughput: machine)
+        #expect(abs(p.estimatedSeconds - 1.1 * (fixed + head + 5 * unfrozen + tta)) < 1e-9)
+    }
+
+    @Test func budgetGetsAsManyEpochsAsFit() {
+        for budget in [120.0, 300, 600, 1200] {
+            let p = Planner.plan(trainImages: 1_574, validImages: 394, throughput: machine, budget: budget)
+            #expect(p.estimatedSeconds <= budget, "\(budget): \(p)")
+            let more = Planner.plan(
+                trainImages: 1_574, validImages: 394, throughput: machine, unfrozenEpochs: p.unfrozenEpochs + 1)
+            #expect(more.estimatedSeconds > budget, "\(budget): one more epoch would still fit")
+        }
+        // A bigger budget never plans fewer epochs; --epochs caps what a budget can give.
+        let small = Planner.plan(trainImages: 1_574, validImages: 394, throughput: machine, budget: 300)
+        let big = Planner.plan(trainImages: 1_574, validImages: 394, throughput: machine, budget: 3000)
+        #expect(big.unfrozenEpochs > small.unfrozenEpochs)
+        let capped = Planner.plan(
+            trainImages: 1_574, validImages: 394, throughput: machine, budget: 3000, unfrozenEpochs: 4)
+        #expect(capped.unfrozenEpochs == 4)
+    }
+
+    @Test func tightBudgetGivesUpTTAAndTheAugmentedHeadBeforeFailing() {
+        let p = Planner.plan(trainImages: 1_574, validImages: 394, throughput: machine, budget: 60)
+        #expect(p.unfrozenEpochs == 0 && p.ttaViews == 0 && p.headEpochs == 0, "\(p)")
+    }
+
+    @Test func durationsAsPeopleTypeThem() {
+        #expect(DurationText.seconds("90") == 90)
+        #expect(DurationText.seconds("90s") == 90)
+        #expect(DurationText.seconds("5m") == 300)
+        #expect(DurationText.seconds("1h30m") == 5400)
+        #expect(DurationText.seconds("2m30s") == 150)
+        #expect(DurationText.seconds("1.5m") == 90)
+        for bad in ["", "m", "5x", "5m3", "-5", "abc"] { #expect(DurationText.seconds(bad) == nil, "\(bad)") }
+    }
+
+    @Test func precisionChoiceFollowsTheMeasurementUnlessForced() {
+        let intelLike = MachineProfile(trainingFP32: 27.4, trainingBF16: 14.3, inferenceFP32: 44, inferenceBF16: 73)
+        #expect(!intelLike.trainsInBF16(.auto) && intelLike.infersInBF16(.auto))
+        #expect(intelLike.trainsInBF16(.bf16) && !intelLike.infersInBF16(.fp32))
+        #expect(
+            intelLike.throughput(.auto) == Throughput(unfrozenTraining: 27.4, frozenTraining: 0.9 * 73, inference: 73))
+    }
+
+    @Test func profilesAreStoredPerMachineAndModel() throws {
+        let home = try Fixtures.temporaryFolder()
+        setenv("QUADRAT_HOME", home.path, 1)
+        defer { unsetenv("QUADRAT_HOME") }
+        #expect(MachineProfile.stored(architecture: .efficientNetLite0, size: 224, batchSize: 32) == nil)
+        let profile = MachineProfile(trainingFP32: 20, trainingBF16: 30, inferenceFP32: 50, inferenceBF16: 40)
+        try profile.store(architecture: .efficientNetLite0, size: 224, batchSize: 32)
+        try MachineProfile(trainingFP32: 1, trainingBF16: 2, inferenceFP32: 3, inferenceBF16: 4)
+            .store(architecture: .efficientNetLite0, size: 256, batchSize: 32)
+        #expect(MachineProfile.stored(architecture: .efficientNetLite0, size: 224, batchSize: 32) == profile)
+        #expect(MachineProfile.stored(architecture: .resNet34, size: 224, batchSize: 32) == nil)
+        // The file names the CPU it was measured on.
+        let text = try String(contentsOf: MachineProfile.file, encoding: .utf8)
+        #expect(text.contains(MachineProfile.cpuModel))
+    }
+}
