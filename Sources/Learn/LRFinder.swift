@@ -11,9 +11,19 @@ public struct LRFinderResult: Sendable {
     public var valley: Double
     /// The rate where the smoothed loss falls fastest.
     public var steepest: Double
+    /// A tenth of the rate where the smoothed loss is lowest (fastai v1's rule, fastai 2's `minimum`): one
+    /// order of magnitude below where training starts to go wrong. What `--lr auto` trains the head with.
+    public var minimum: Double
 
-    public init(rates: [Double], losses: [Double], valley: Double, steepest: Double) {
+    public init(rates: [Double], losses: [Double], valley: Double, steepest: Double, minimum: Double? = nil) {
         (self.rates, self.losses, self.valley, self.steepest) = (rates, losses, valley, steepest)
+        self.minimum = minimum ?? Self.minimum(rates, losses)
+    }
+
+    /// A tenth of the rate at the lowest loss.
+    static func minimum(_ rates: [Double], _ losses: [Double]) -> Double {
+        guard let best = losses.indices.min(by: { losses[$0] < losses[$1] }) else { return rates.first ?? 1e-3 }
+        return rates[best] / 10
     }
 }
 

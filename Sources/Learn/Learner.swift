@@ -52,6 +52,9 @@ public final class Learner {
     /// The callbacks of the fit in progress, sorted by order.
     private var active: [Callback] = []
 
+    /// The current epoch's index within the fit in progress (0 for its first epoch).
+    public var epochInFit: Int { epoch - fitStart }
+
     /// Fraction of the current fit done, in [0, 1).
     public var position: Double {
         (Double(epoch - fitStart) + Double(batchIndex) / Double(max(1, batchesPerEpoch))) / Double(max(1, epochCount))

@@ -57,13 +57,18 @@ extension Classifier {
         return y
     }
 
+    /// Where precomputed features are cached under `key`.
+    public static func featureCacheFile(_ key: String) -> URL {
+        QuadratPaths.home.appendingPathComponent("features/\(key).safetensors")
+    }
+
     /// Pooled features of every image of `loader` (eval mode, no augmentation), with labels,
     /// cached on disk under `cacheKey` when given.
     /// With `mixedPrecision`, the body runs under bfloat16 autocast, as it does in mixed-precision training.
     public func precompute(
         _ loader: DataLoader, cacheKey: String? = nil, label: String = "precompute", mixedPrecision: Bool = false
     ) throws -> (features: Tensor, labels: Tensor) {
-        let file = cacheKey.map { QuadratPaths.home.appendingPathComponent("features/\($0).safetensors") }
+        let file = cacheKey.map(Self.featureCacheFile)
         // A cache file that is missing, half written or unreadable is a cache miss: compute afresh.
         if let file, let cached = try? Safetensors.read(file).tensors, let f = cached["features"],
             let l = cached["labels"]

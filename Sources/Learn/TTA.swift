@@ -7,7 +7,8 @@ extension Learner {
     /// `views` augmented views (fastai 0.7's default 4), drawn from the loader's own augmentation (or
     /// `augmentation`). When that augmentation is the symmetries of the square and nothing else
     /// (``Augmentation/isSymmetriesOnly``), random views would repeat some symmetries and miss others:
-    /// the views are then the seven other symmetries, each once, whatever `views` is (unless 0).
+    /// the views are then the first `views` of the seven other symmetries (horizontal flip, vertical flip,
+    /// half turn, transpose…), each once; `views` above 7 means all seven.
     public func predictWithTTA(
         _ loader: DataLoader, views: Int = 4, augmentation: Augmentation = .sideOn
     ) throws -> (probabilities: [[Double]], items: [Int]) {
@@ -15,7 +16,7 @@ extension Learner {
         defer { loader.augmentation = original }
         let base = original ?? augmentation
         let symmetries = views > 0 && base.isSymmetriesOnly
-        let views = symmetries ? 7 : views
+        let views = symmetries ? min(views, 7) : views
         model.eval()
         var sums: [Int: [Double]] = [:]
         var counts: [Int: Int] = [:]

@@ -38,9 +38,11 @@ public enum ThroughputProbe {
         return timer.imagesPerSecond(batchSize: batchSize)
     }
 
-    /// Images/s of evaluation forward passes (no gradients) of `model`, after one warm-up batch.
+    /// Images/s of evaluation forward passes (no gradients) of `model`, after one warm-up batch. A warm-up
+    /// slower than `giveUpAfter` seconds per image ends the measurement with the warm-up's rate.
     public static func inference(
-        _ model: Module, size: Int, batchSize: Int, mixedPrecision: Bool, steps: Int = 2
+        _ model: Module, size: Int, batchSize: Int, mixedPrecision: Bool, steps: Int = 2,
+        giveUpAfter: Double = .infinity
     ) throws -> Double {
         let x = try syntheticBatch(size: size, batchSize: batchSize, classes: 2).inputs
         let wasTraining = model.isTraining
@@ -49,7 +51,10 @@ public enum ThroughputProbe {
         func step() throws {
             _ = try Torch.withoutGrad { try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x) }
         }
+        let warmUp = Date()
         try step()
+        let warmUpSeconds = Date().timeIntervalSince(warmUp)
+        if warmUpSeconds > giveUpAfter * Double(batchSize) { return Double(batchSize) / warmUpSeconds }
         let start = Date()
         for _ in 0..<steps { try step() }
         return Double(steps * batchSize) / max(Date().timeIntervalSince(start), 1e-9)

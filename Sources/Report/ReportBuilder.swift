@@ -165,15 +165,18 @@ public enum ReportBuilder {
             (r.valley, String(format: "valley %.1e", r.valley)),
             (r.steepest, String(format: "steepest %.1e", r.steepest)),
         ]
-        if let used, used != r.valley { marks.append((used, String(format: "used %.1e", used))) }
+        if abs(log10(r.minimum / r.valley)) > 0.3 {
+            marks.append((r.minimum, String(format: "min/10 %.1e", r.minimum)))
+        }
+        if let used, used != r.valley, used != r.minimum { marks.append((used, String(format: "used %.1e", used))) }
         let usedText = used.map { String(format: " Trained the head at %.2e.", $0) } ?? ""
         return "<section id='lr-finder'><h2>Learning-rate finder</h2>"
             + SVG.lineChart(
                 [.init("smoothed loss", Array(zip(r.rates, r.losses)), color: "#1f77b4")],
                 title: "Loss against learning rate", xLabel: "learning rate (log)", yLabel: "loss",
                 logX: true, marks: marks)
-            + "<p>Suggested rates: valley \(String(format: "%.2e", r.valley)), steepest slope "
-            + "\(String(format: "%.2e", r.steepest)).\(usedText)</p></section>"
+            + "<p>Suggested rates: a tenth of the lowest loss's \(String(format: "%.2e", r.minimum)), valley "
+            + "\(String(format: "%.2e", r.valley)), steepest slope \(String(format: "%.2e", r.steepest)).\(usedText)</p></section>"
     }
 
     static func trainingSection(_ recorder: Recorder, best: Int? = nil, monitor: String? = nil) -> String {

@@ -9,6 +9,8 @@ public struct DemoRun {
     public var workdir: URL
     /// The training options; `data` and `out` are set by the demo.
     public var options: TrainOptions
+    /// A stratified subset of this many ELPV cells instead of all 2,624 (nil: all).
+    public var cells: Int?
 
     /// What the demo reached on the held-out test folder.
     public struct Outcome: Sendable {
@@ -32,8 +34,9 @@ public struct DemoRun {
         return options
     }
 
-    public init(workdir: URL, options: TrainOptions? = nil) {
+    public init(workdir: URL, options: TrainOptions? = nil, cells: Int? = nil) {
         self.workdir = workdir
+        self.cells = cells
         var options = options ?? Self.defaultOptions(workdir: workdir)
         options.data = workdir.appendingPathComponent("elpv").path
         options.out = workdir.appendingPathComponent("run").path
@@ -42,7 +45,7 @@ public struct DemoRun {
 
     public func run(source: URL = QuadratPaths.elpv) throws -> Outcome {
         let data = workdir.appendingPathComponent("elpv")
-        let counts = try ELPVLayout.write(source: source, to: data)
+        let counts = try ELPVLayout.write(source: source, to: data, limit: cells)
         emit(
             "demo: ELPV laid out in \(data.path): \(counts.train) training images, \(counts.test) held-out test images")
         let training = try TrainingRun(options: options).run()
@@ -51,8 +54,8 @@ public struct DemoRun {
         let saved = try SavedModel(training.modelURL)
         let test = try DataSource.unlabelled(data.appendingPathComponent("test"))
         let (probabilities, items, _) = try saved.predict(
-            test, ttaViews: options.recipe.ttaViews, augmentation: saved.augmentation(),
-            mixedPrecision: options.recipe.mixedPrecision)
+            test, ttaViews: saved.trainOptions()?.recipe.ttaViews ?? options.recipe.ttaViews,
+            augmentation: saved.augmentation(), mixedPrecision: saved.predictsInBF16(options.precision))
         let submission = workdir.appendingPathComponent("submission.csv")
         try SubmissionFormat.kaggle.render(
             probabilities: probabilities, items: items.map { test.items[$0] },

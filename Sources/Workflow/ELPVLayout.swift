@@ -30,8 +30,21 @@ public enum ELPVLayout {
 
     /// Writes the layout under `root` (replacing an older one; images are symbolic links) and returns the part sizes.
     @discardableResult
-    public static func write(source: URL = QuadratPaths.elpv, to root: URL) throws -> (train: Int, test: Int) {
-        let cells = try cells(from: source)
+    /// `limit` keeps a stratified, seeded subset of that many cells (a small set for quick comparisons).
+    public static func write(
+        source: URL = QuadratPaths.elpv, to root: URL, limit: Int? = nil
+    ) throws -> (
+        train: Int, test: Int
+    ) {
+        var cells = try cells(from: source)
+        if let limit, limit < cells.count {
+            guard limit >= 8 else { throw WorkflowError("--cells must be at least 8, not \(limit)") }
+            let keep = Split.random(
+                count: cells.count, fraction: Double(limit) / Double(cells.count), seed: 1,
+                labels: cells.map { $0.defective ? 1 : 0 }
+            ).valid
+            cells = keep.map { cells[$0] }
+        }
         let split = Split.random(
             count: cells.count, fraction: 0.25, seed: 0, labels: cells.map { $0.defective ? 1 : 0 })
         let fm = FileManager.default

@@ -13,15 +13,20 @@ public struct LabelledPredictions {
     /// Rows left out of the labels and images that could not be read.
     public var skipped: [DataProblem]
 
-    /// Predicts `data` with the model at `model` (TTA with `tta`), reporting what was left out on standard error.
-    public init(model: URL, data: URL, nameColumn: String? = nil, labelColumn: String? = nil, tta: Bool = false) throws
-    {
+    /// Predicts `data` with the model at `model` (TTA with `tta`, in `precision`), reporting what was left out
+    /// on standard error.
+    public init(
+        model: URL, data: URL, nameColumn: String? = nil, labelColumn: String? = nil, tta: Bool = false,
+        precision: Precision = .auto
+    ) throws {
         Torch.useAllCores()
         let saved = try SavedModel(model)
         let dataset = try DataSource.labelled(
             data, nameColumn: nameColumn, labelColumn: labelColumn, classes: saved.classes)
         for p in dataset.problems { Console.warn("left out: \(p)") }
-        let result = try saved.predict(dataset, ttaViews: tta ? 4 : 0, augmentation: saved.augmentation())
+        let result = try saved.predict(
+            dataset, ttaViews: tta ? saved.ttaViews() : 0, augmentation: saved.augmentation(),
+            mixedPrecision: saved.predictsInBF16(precision))
         self.saved = saved
         self.dataset = dataset
         probabilities = result.probabilities

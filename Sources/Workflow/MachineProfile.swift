@@ -104,7 +104,8 @@ extension MachineProfile {
     }
 
     /// Measures a classifier learner (a few training steps and evaluation batches in each precision).
-    /// A bf16 training warm-up slower than 3× the float32 rate is not measured further.
+    /// A bf16 warm-up slower than 3× the float32 rate is not measured further (on CPUs without bf16 instructions
+    /// it runs 10–20× slower, and a full measurement would take minutes).
     public static func measure(
         _ learner: Learner, size: Int, batchSize: Int, recipe: Recipe
     ) throws -> MachineProfile {

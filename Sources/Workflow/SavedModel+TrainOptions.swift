@@ -29,6 +29,25 @@ extension SavedModel {
         return "label"
     }
 
+    /// Whether to predict in bfloat16 autocast: `precision` when forced; with `.auto`, the precision the model
+    /// was validated in when it was trained on this kind of machine (its stored profile), else float32.
+    public func predictsInBF16(_ precision: Precision) throws -> Bool {
+        switch precision {
+        case .fp32: return false
+        case .bf16: return true
+        case .auto:
+            let batchSize = try trainOptions()?.batchSize ?? 32
+            let profile = MachineProfile.stored(architecture: architecture, size: size, batchSize: batchSize)
+            return profile?.infersInBF16(.auto) ?? false
+        }
+    }
+
+    /// The TTA views `--tta` uses: as many as the model was validated with (4 when it was validated without).
+    public func ttaViews() throws -> Int {
+        let views = try trainOptions()?.recipe.ttaViews ?? 4
+        return views > 0 ? views : 4
+    }
+
     /// The augmentation the model was trained with (side-on for files that do not say): its TTA views.
     public func augmentation() throws -> Augmentation { try trainOptions()?.augmentationSettings ?? .sideOn }
 }

@@ -46,6 +46,8 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var monitor = "valid_loss"
     /// float32 or bfloat16 autocast, or whichever measured faster here.
     public var precision = Precision.auto
+    /// Progressive resizing: the first half of the unfrozen epochs train at three quarters of the size.
+    public var progressive = false
     /// A checkpoint (from Ctrl-C) to continue from: its weights are loaded and only the unfrozen phase runs.
     public var resume: String?
 
@@ -83,6 +85,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         patience = try c.decodeIfPresent(Int.self, forKey: .patience)
         try take(.monitor, &monitor)
         try take(.precision, &precision)
+        try take(.progressive, &progressive)
         resume = try c.decodeIfPresent(String.self, forKey: .resume)
     }
 

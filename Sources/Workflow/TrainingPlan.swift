@@ -18,7 +18,7 @@ public struct Throughput: Codable, Sendable, Equatable {
 public struct TrainingPlan: Codable, Sendable, Equatable {
     /// Head epochs on precomputed activations (about a second each).
     public var precomputeEpochs: Int
-    /// Head epochs with augmentation, body frozen.
+    /// Head epochs with augmentation, body frozen (none unless asked for).
     public var headEpochs: Int
     /// Epochs with the body unfrozen: one cosine cycle.
     public var unfrozenEpochs: Int
@@ -56,9 +56,11 @@ public enum Planner {
 
     /// Seconds for work that does not depend on the number of epochs: precomputing the activations of the
     /// training and validation images, the LR finder and the head on them, saving and the report.
-    public static func fixedSeconds(trainImages: Int, validImages: Int, throughput: Throughput, lrFind: Bool) -> Double
-    {
-        Double(trainImages + validImages) / throughput.inference + (lrFind ? 2 : 0) + 3 + 2
+    /// `featuresCached`: an earlier run with the same data and model left them on disk.
+    public static func fixedSeconds(
+        trainImages: Int, validImages: Int, throughput: Throughput, lrFind: Bool, featuresCached: Bool = false
+    ) -> Double {
+        (featuresCached ? 0 : Double(trainImages + validImages) / throughput.inference) + (lrFind ? 2 : 0) + 3 + 2
     }
 
     /// Seconds of one epoch: training `trainImages` at `rate` images/s, then validating.
@@ -74,14 +76,16 @@ public enum Planner {
 
     /// The plan for a run: `unfrozenEpochs`, `headEpochs` and `ttaViews` when given, else the defaults; with a
     /// `budget` (seconds from now), as many unfrozen epochs as fit, then fewer TTA views and no augmented head
-    /// epoch if even one does not. `safety` scales every estimate (data loading, machine noise).
+    /// epoch if even one does not. `safety` scales every estimate (data loading, machine noise);
+    /// `smallEpochSpeedup` is how much faster the first half of the unfrozen epochs run under progressive resizing.
     public static func plan(
         trainImages: Int, validImages: Int, throughput: Throughput, budget: Double? = nil,
         unfrozenEpochs: Int? = nil, headEpochs: Int? = nil, ttaViews: Int = 4, lrFind: Bool = true,
-        precomputeEpochs: Int = 3, safety: Double = 1.1
+        precomputeEpochs: Int = 3, safety: Double = 1.1, smallEpochSpeedup: Double = 1, featuresCached: Bool = false
     ) -> TrainingPlan {
         let fixed = fixedSeconds(
-            trainImages: trainImages, validImages: validImages, throughput: throughput, lrFind: lrFind)
+            trainImages: trainImages, validImages: validImages, throughput: throughput, lrFind: lrFind,
+            featuresCached: featuresCached)
         let head = epochSeconds(
             trainImages: trainImages, validImages: validImages, rate: throughput.frozenTraining,
             throughput: throughput)
@@ -94,7 +98,7 @@ public enum Planner {
                     + ttaSeconds(validImages: validImages, views: p.ttaViews, throughput: throughput))
         }
         var p = TrainingPlan(
-            precomputeEpochs: precomputeEpochs, headEpochs: headEpochs ?? 1,
+            precomputeEpochs: precomputeEpochs, headEpochs: headEpochs ?? 0,
             unfrozenEpochs: unfrozenEpochs ?? defaultUnfrozenEpochs(trainImages: trainImages), ttaViews: ttaViews)
         if let budget {
             // As many unfrozen epochs as the budget holds (the user's count is the most it may get).

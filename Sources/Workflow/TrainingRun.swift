@@ -90,8 +90,11 @@ public struct TrainingRun {
         // The probe drew random numbers: start the run from the same generator state whether it ran or not.
         Torch.manualSeed(options.seed)
         let plan = planRun(
-            recipe: &recipe, profile: profile, trainImages: trainSet.items.count,
-            validImages: validSet.items.count, elapsed: Date().timeIntervalSince(total))
+            recipe: &recipe, profile: profile, size: size, trainImages: trainSet.items.count,
+            validImages: validSet.items.count, elapsed: Date().timeIntervalSince(total),
+            featuresCached: ["-train", "-valid"].allSatisfy {
+                FileManager.default.fileExists(atPath: Classifier.featureCacheFile(featureKey + $0).path)
+            })
         let eta = total.addingTimeInterval(Date().timeIntervalSince(total) + plan.estimatedSeconds)
         emit(
             "plan: \(plan.summary); about \(Feedback.clock(plan.estimatedSeconds)) more, done around \(Self.clockTime(eta))"
@@ -105,10 +108,13 @@ public struct TrainingRun {
                     mixedPrecision: recipe.inferenceMixedPrecision, seed: options.seed)
             }
             if let lrFinder {
-                emit(String(format: "lr-find: valley %.2e, steepest %.2e", lrFinder.valley, lrFinder.steepest))
+                emit(
+                    String(
+                        format: "lr-find: minimum/10 %.2e, valley %.2e, steepest %.2e", lrFinder.minimum,
+                        lrFinder.valley, lrFinder.steepest))
             }
         }
-        if let rate = options.lr ?? lrFinder.map({ Self.headRate(fromValley: $0.valley) }) {
+        if let rate = options.lr ?? lrFinder.map({ Self.headRate(suggested: $0.minimum) }) {
             recipe.headRate = rate
             recipe.unfrozenRates = Recipe.unfrozenRates(forHeadRate: rate)
         }
@@ -140,8 +146,18 @@ public struct TrainingRun {
             recipe.precomputeEpochs = 0
             recipe.headCycles = 0
         }
+        var unfrozenExtras: [Callback] = []
+        if options.progressive, let length = recipe.cycleLength {
+            let small = DataLoader(
+                trainSet, size: ProgressiveResizing.smallSize(for: size), batchSize: options.batchSize, shuffle: true,
+                augmentation: augmentation, normalization: architecture.normalization, cache: cache, seed: options.seed)
+            let smallEpochs = recipe.unfrozenCycles * length / 2
+            unfrozenExtras.append(ProgressiveResizing(small: small, smallEpochs: smallEpochs))
+            emit("progressive resizing: the first \(smallEpochs) unfrozen epoch(s) at \(small.size) px")
+        }
         let phaseTimes = try learner.run(
-            recipe, classifier: classifier, trainLoader: trainLoader, validLoader: validLoader, featureKey: featureKey)
+            recipe, classifier: classifier, trainLoader: trainLoader, validLoader: validLoader, featureKey: featureKey,
+            unfrozenExtras: unfrozenExtras)
         for name in phaseTimes.order {
             times.phases[name] = phaseTimes.phases[name]
             times.order.append(name)
@@ -168,7 +184,16 @@ public struct TrainingRun {
         skipped += trainLoader.skipped.all + validLoader.skipped.all
         report(problems: skipped, skipped: true)
 
-        // Outputs.
+        // Outputs. The model file and config.json carry the options as used: the user's, with the size, presize
+        // and the recipe as planned (precision included, which `predict` and the demo follow).
+        var used = options
+        used.size = size
+        used.presize = cache.shorterSide
+        used.recipe = recipe
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(used).write(to: out.appendingPathComponent("config.json"))
+        learner.checkpointMetadata["options"] = String(decoding: try JSONEncoder().encode(used), as: UTF8.self)
         let modelURL = out.appendingPathComponent("model.safetensors")
         try learner.saveCheckpoint(to: modelURL)
         try learner.recorder.historyCSV().write(
@@ -176,13 +201,6 @@ public struct TrainingRun {
         try PredictionsFile.write(
             probabilities: probabilities, items: items.map { validSet.items[$0] }, classes: dataset.classes,
             to: out.appendingPathComponent("valid_predictions.csv"))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        var used = options
-        used.size = size
-        used.presize = cache.shorterSide
-        used.recipe = recipe
-        try encoder.encode(used).write(to: out.appendingPathComponent("config.json"))
         times.phases["presize"] = presizeSeconds
         times.order.insert("presize", at: 0)
         times.phases["total"] = Date().timeIntervalSince(total)
@@ -235,7 +253,8 @@ public struct TrainingRun {
     /// budget, or from the data size, as one cosine cycle; SGDR cycles when the flags or the config ask for them
     /// (`--cycles`, `--cycle-len`, `--cycle-mult`) and neither `--epochs` nor `--budget` is given.
     func planRun(
-        recipe: inout Recipe, profile: MachineProfile, trainImages: Int, validImages: Int, elapsed: Double
+        recipe: inout Recipe, profile: MachineProfile, size: Int, trainImages: Int, validImages: Int, elapsed: Double,
+        featuresCached: Bool
     ) -> TrainingPlan {
         let sgdr =
             options.epochs == nil && options.budget == nil
@@ -245,7 +264,10 @@ public struct TrainingRun {
                 trainImages: trainImages, validImages: validImages, throughput: profile.throughput(options.precision),
                 budget: options.budget.map { $0 - elapsed }, unfrozenEpochs: unfrozen,
                 headEpochs: options.headEpochs ?? recipe.headCycles * recipe.headCycleLength, ttaViews: recipe.ttaViews,
-                lrFind: options.lrFind, precomputeEpochs: recipe.precomputeEpochs)
+                lrFind: options.lrFind, precomputeEpochs: recipe.precomputeEpochs,
+                smallEpochSpeedup: options.progressive
+                    ? pow(Double(size) / Double(ProgressiveResizing.smallSize(for: size)), 2) : 1,
+                featuresCached: featuresCached)
         }
         var result = plan(unfrozen: options.epochs)
         if sgdr {
@@ -265,9 +287,11 @@ public struct TrainingRun {
         return result
     }
 
-    /// The head's rate from the LR finder's valley, kept within the range where the head trains well
-    /// (a valley on a flat or noisy curve can land far outside it).
-    static func headRate(fromValley valley: Double) -> Double { min(3e-2, max(3e-4, valley)) }
+    /// The head's rate from the LR finder's suggestion (a tenth of the rate at the lowest loss), kept within
+    /// the range where the head trains well (a flat or noisy curve can put its minimum far outside it).
+    /// On ELPV the curve's minimum was at 1.8e-2, so 1.8e-3; the fastai "valley" rule gave 1.7e-4 there, on the
+    /// flat start of the curve, and trained the body ten times too slowly.
+    static func headRate(suggested: Double) -> Double { min(1e-2, max(3e-4, suggested)) }
 
     /// "14:05" for a date today.
     static func clockTime(_ date: Date) -> String {

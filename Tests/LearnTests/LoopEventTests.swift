@@ -106,3 +106,29 @@ struct LoopEventTests {
         #expect(learner.valid != nil && !learner.verbose)
     }
 }
+
+/// A batch source that notes which epochs it served.
+final class CountingSource: BatchSource {
+    let inner: BatchSource
+    var epochs: [Int] = []
+    init(_ inner: BatchSource) { self.inner = inner }
+    var batchCount: Int { inner.batchCount }
+    func batches(for epoch: Int) -> AnySequence<(inputs: Tensor, targets: Tensor)> {
+        epochs.append(epoch)
+        return inner.batches(for: epoch)
+    }
+}
+
+@Suite("Progressive resizing")
+struct ProgressiveResizingTests {
+    @Test func firstEpochsTrainOnTheSmallSourceThenTheFullOne() throws {
+        let (learner, _) = try mlpLearner()
+        let full = CountingSource(learner.train), small = CountingSource(learner.train)
+        learner.train = full
+        try learner.fit(epochs: 1)  // an earlier fit: epochs count on from here
+        try learner.fit(epochs: 4, extra: [ProgressiveResizing(small: small, smallEpochs: 2)])
+        #expect(small.epochs == [1, 2] && full.epochs == [0, 3, 4])
+        #expect(learner.train === full)
+        #expect(ProgressiveResizing.smallSize(for: 256) == 192 && ProgressiveResizing.smallSize(for: 224) == 160)
+    }
+}

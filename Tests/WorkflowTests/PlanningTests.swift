@@ -19,7 +19,8 @@ struct PlanningTests {
     }
 
     @Test func planWithoutBudgetKeepsWhatWasAsked() {
-        let p = Planner.plan(trainImages: 1_574, validImages: 394, throughput: machine, unfrozenEpochs: 5, ttaViews: 7)
+        let p = Planner.plan(
+            trainImages: 1_574, validImages: 394, throughput: machine, unfrozenEpochs: 5, headEpochs: 1, ttaViews: 7)
         #expect(p.unfrozenEpochs == 5 && p.headEpochs == 1 && p.ttaViews == 7 && p.precomputeEpochs == 3)
         // The estimate is the sum of its parts, times the safety factor.
         let fixed = Planner.fixedSeconds(trainImages: 1_574, validImages: 394, throughput: machine, lrFind: true)
@@ -49,6 +50,12 @@ struct PlanningTests {
     @Test func tightBudgetGivesUpTTAAndTheAugmentedHeadBeforeFailing() {
         let p = Planner.plan(trainImages: 1_574, validImages: 394, throughput: machine, budget: 60)
         #expect(p.unfrozenEpochs == 0 && p.ttaViews == 0 && p.headEpochs == 0, "\(p)")
+        // No augmented head epoch unless asked for; cached features cost nothing.
+        #expect(Planner.plan(trainImages: 100, validImages: 25, throughput: machine).headEpochs == 0)
+        let cold = Planner.fixedSeconds(trainImages: 1_574, validImages: 394, throughput: machine, lrFind: true)
+        let warm = Planner.fixedSeconds(
+            trainImages: 1_574, validImages: 394, throughput: machine, lrFind: true, featuresCached: true)
+        #expect(abs(cold - warm - 1_968.0 / 50) < 1e-9)
     }
 
     @Test func durationsAsPeopleTypeThem() {

@@ -17,6 +17,8 @@ struct DemoCommand: ParsableCommand {
 
     @Option(help: "Where to put the data layout and the run.")
     var workdir: String = "runs/demo"
+    @Option(help: "Use a stratified subset of this many ELPV cells (a small set; default: all 2,624).")
+    var cells: Int?
     @OptionGroup var flags: TrainFlags
 
     func run() throws {
@@ -24,7 +26,7 @@ struct DemoCommand: ParsableCommand {
         let root = URL(fileURLWithPath: workdir)
         // The demo's defaults (dihedral, 256 px) unless a flag or the config says otherwise.
         let options = try flags.options(over: DemoRun.defaultOptions(workdir: root))
-        let outcome = try DemoRun(workdir: root, options: options).run()
+        let outcome = try DemoRun(workdir: root, options: options, cells: cells).run()
         let times = outcome.training.times
         emit("")
         emit(

@@ -4,6 +4,7 @@ import Learn
 import Report
 import Torch
 import Vision
+import Workflow
 
 /// `quadrat lr-find DATA`.
 struct LRFindCommand: ParsableCommand {
@@ -17,7 +18,10 @@ struct LRFindCommand: ParsableCommand {
     @Option(help: "Architecture.") var arch: String = Architecture.efficientNetLite0.rawValue
     @Option(help: "Input size (default: the architecture's).") var size: Int?
     @Option(help: "Checkpoint for the body (ResNets).") var weights: String?
-    @Option(help: "Where to write the plot.") var out: String = "lr_find.html"
+    @Option(help: "Where to write the plot (the curve also goes to the same name with .csv).")
+    var out: String = "lr_find.html"
+    @Option(help: "Precompute in auto (as measured by `train` on this machine; fp32 before that), fp32 or bf16.")
+    var precision: Precision = .auto
 
     func run() throws {
         Torch.useAllCores()
@@ -29,11 +33,19 @@ struct LRFindCommand: ParsableCommand {
         let classifier = try Classifier(
             architecture, classes: dataset.classes, weights: weights.map { URL(fileURLWithPath: $0) })
         let loader = DataLoader(dataset, size: size, normalization: architecture.normalization, cache: cache)
-        let result = try classifier.findHeadLearningRate(loader, mixedPrecision: Recipe().mixedPrecision)
-        print(String(format: "suggested learning rate: %.2e (valley), %.2e (steepest)", result.valley, result.steepest))
+        let profile = MachineProfile.stored(architecture: architecture, size: size, batchSize: 32)
+        let bf16 = precision == .auto ? (profile?.infersInBF16(.auto) ?? false) : precision == .bf16
+        let result = try classifier.findHeadLearningRate(loader, mixedPrecision: bf16)
+        print(
+            String(
+                format: "suggested learning rate: %.2e (a tenth of the lowest loss's: what train uses), "
+                    + "%.2e (valley), %.2e (steepest)", result.minimum, result.valley, result.steepest))
         try ReportBuilder.lrFinderPage(
             result, title: "Quadrat — LR finder on \(URL(fileURLWithPath: data).lastPathComponent)"
         ).write(toFile: out, atomically: true, encoding: .utf8)
-        print("plot: \(out)")
+        let csv = URL(fileURLWithPath: out).deletingPathExtension().appendingPathExtension("csv")
+        try ("learning_rate,smoothed_loss\n" + zip(result.rates, result.losses).map { "\($0),\($1)\n" }.joined())
+            .write(to: csv, atomically: true, encoding: .utf8)
+        print("plot: \(out); curve: \(csv.path)")
     }
 }

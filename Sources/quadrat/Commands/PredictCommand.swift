@@ -18,8 +18,10 @@ struct PredictCommand: ParsableCommand {
     var model: String
     @Argument(help: "Image files, or one folder of images.")
     var inputs: [String]
-    @Flag(help: "Average over the plain image and 4 augmented views (test-time augmentation).")
+    @Flag(help: "Test-time augmentation: the plain image and the views the model was validated with.")
     var tta = false
+    @Option(help: "auto (what `train` measured on this machine; fp32 before that), fp32 or bf16.")
+    var precision: Precision = .auto
     @Option(help: "Output format: kaggle, csv or json.")
     var format: String = "kaggle"
     @Option(help: "Write here instead of standard output.")
@@ -33,7 +35,8 @@ struct PredictCommand: ParsableCommand {
         let saved = try SavedModel(URL(fileURLWithPath: model))
         let dataset = try Self.dataset(inputs)
         let (probabilities, items, skipped) = try saved.predict(
-            dataset, ttaViews: tta ? 4 : 0, augmentation: saved.augmentation())
+            dataset, ttaViews: tta ? saved.ttaViews() : 0, augmentation: saved.augmentation(),
+            mixedPrecision: saved.predictsInBF16(precision))
         for problem in skipped { Console.warn("skipped \(problem)") }
         guard !items.isEmpty else { throw ValidationError("none of the \(dataset.items.count) images could be read") }
         let text = try format.render(

@@ -58,6 +58,8 @@ struct TrainFlags: ParsableArguments {
     var monitor: String?
     @Option(help: "auto (time both on this machine, once), fp32 or bf16 (bfloat16 autocast).")
     var precision: Precision?
+    @Flag(help: "Progressive resizing: the first half of the unfrozen epochs at three quarters of the size.")
+    var progressive = false
     @Flag(name: .customLong("no-mixed-precision"), help: "Same as --precision fp32.")
     var noMixedPrecision = false
     @Option(help: "Continue from a checkpoint saved by Ctrl-C (runs the unfrozen phase).")
@@ -118,6 +120,7 @@ struct TrainFlags: ParsableArguments {
         if let monitor { o.monitor = monitor }
         if let precision { o.precision = precision }
         if noMixedPrecision { o.precision = .fp32 }
+        if progressive { o.progressive = true }
         if noLRFind { o.lrFind = false }
         if let resume { o.resume = resume }
         do {

@@ -6,7 +6,9 @@ import Workflow
 struct LabelledDataArguments: ParsableArguments {
     @Argument(help: "The model file written by `quadrat train`.") var model: String
     @Argument(help: "A labelled data folder (Kaggle layout or class folders) or a labels CSV.") var data: String
-    @Flag(help: "Test-time augmentation (plain + 4 augmented views).") var tta = false
+    @Flag(help: "Test-time augmentation (the plain image and the views the model was validated with).") var tta = false
+    @Option(help: "auto (what `train` measured on this machine; fp32 before that), fp32 or bf16.")
+    var precision: Precision = .auto
     @Option(name: .customLong("name-column"), help: "CSV column with image names (default: the first).") var nameColumn:
         String?
     @Option(name: .customLong("label-column"), help: "CSV column with labels (default: the second).") var labelColumn:
@@ -16,6 +18,6 @@ struct LabelledDataArguments: ParsableArguments {
     func predictions() throws -> LabelledPredictions {
         try LabelledPredictions(
             model: URL(fileURLWithPath: model), data: URL(fileURLWithPath: data),
-            nameColumn: nameColumn, labelColumn: labelColumn, tta: tta)
+            nameColumn: nameColumn, labelColumn: labelColumn, tta: tta, precision: precision)
     }
 }

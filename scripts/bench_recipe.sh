@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole job, Quadrat against the fastai peer, one after the other on the same split and machine.
+#
+#   scripts/bench_recipe.sh [--cells N] [-- extra `quadrat demo` flags]
+#
+# Lays ELPV out with `quadrat demo` (all 2,624 cells, or a stratified subset of N), which trains, predicts the
+# held-out test folder with TTA and scores it; then runs the fastai peer (../shared/peers/fastai_kaggle.py,
+# fastai 2.7 over Debian's PyTorch 1.13, built by ../shared/peers/setup.sh) on the very same folder.
+# Prints wall time, held-out accuracy and ROC AUC of both, with the CPU model. Build release first
+# (`make release`). PEERS and PEER_HOME override where the peer scripts and environments are.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cells=""
+if [ "${1:-}" = "--cells" ]; then cells="$2"; shift 2; fi
+[ "${1:-}" = "--" ] && shift
+PEERS=${PEERS:-../shared/peers}
+PEER_HOME=${PEER_HOME:-$HOME/.cache/quadrat-peers}
+Q=.build/release/quadrat
+[ -x "$Q" ] || { echo "bench_recipe: build first: make release" >&2; exit 1; }
+[ -x "$PEER_HOME/legacy/bin/python" ] || bash "$PEERS/setup.sh" legacy assets
+work=runs/bench-recipe${cells:+-$cells}
+cpu=$(lscpu | sed -n 's/^Model name: *//p')
+echo "CPU: $cpu, $(nproc) cores; libtorch $($Q --version | sed 's/.*libtorch //; s/)//')"
+
+start=$(date +%s.%N)
+$Q demo --workdir "$work" ${cells:+--cells "$cells"} "$@" | tee "$work.quadrat.log"
+q_seconds=$(awk "BEGIN { print $(date +%s.%N) - $start }")
+q_line=$(grep '^held-out test' "$work.quadrat.log")
+
+start=$(date +%s.%N)
+"$PEER_HOME/legacy/bin/python" "$PEERS/fastai_kaggle.py" "$work/elpv" "$work/elpv/answers/test_labels.csv" \
+    | tee "$work.fastai.log"
+f_seconds=$(awk "BEGIN { print $(date +%s.%N) - $start }")
+f_line=$(grep '^RESULT' "$work.fastai.log")
+
+q_acc=$(echo "$q_line" | sed -E 's/.*accuracy ([0-9.]+)%.*/\1/')
+q_auc=$(echo "$q_line" | sed -E 's/.*ROC AUC ([0-9.]+).*/\1/')
+f_acc=$(echo "$f_line" | sed -E 's/.*tta_acc=([0-9.]+).*/\1/')
+f_auc=$(echo "$f_line" | sed -E 's/.*tta_auc=([0-9.]+).*/\1/')
+echo
+echo "| job | wall time | held-out accuracy | held-out ROC AUC |"
+echo "| --- | --- | --- | --- |"
+printf '| Quadrat (`quadrat demo%s`) | %.0f s | %s %% | %s |\n' "${cells:+ --cells $cells}" "$q_seconds" "$q_acc" "$q_auc"
+printf '| fastai 2.7 peer (2 frozen + 3 unfrozen, TTA) | %.0f s | %.1f %% | %s |\n' "$f_seconds" \
+    "$(awk "BEGIN { print $f_acc * 100 }")" "$f_auc"
+printf 'ratio Quadrat / fastai: %.2f (%s, %s cores)\n' "$(awk "BEGIN { print $q_seconds / $f_seconds }")" "$cpu" "$(nproc)"
