@@ -36,6 +36,14 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// (stem and high-resolution stages) fixed, BatchNorm included, which skips its backward pass.
     public var unfrozenFrom = 1
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case precomputeEpochs, headRate, headCycles, headCycleLength, unfrozenCycles, cycleLength, cycleMult,
+            unfrozenRates, ttaViews, mixedPrecision, inferenceMixedPrecision, freezeBatchNormStatistics, unfrozenFrom
+    }
+
+    /// Every key a recipe mapping in a config file may hold.
+    public static var optionNames: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
+
     public init() {}
 
     public init(from decoder: Decoder) throws {

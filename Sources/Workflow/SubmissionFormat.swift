@@ -14,19 +14,18 @@ public enum SubmissionFormat: String, CaseIterable, Sendable {
         switch self {
         case .kaggle:
             if classes.count == 2 {
-                return "name,\(labelColumn)\n"
-                    + zip(items, probabilities).map { "\($0.name),\(String(format: "%.6f", $1[1]))" }.joined(
-                        separator: "\n") + "\n"
+                return CSVTable.row(["name", labelColumn]) + "\n"
+                    + zip(items, probabilities).map { CSVTable.row([$0.name, String(format: "%.6f", $1[1])]) }
+                    .joined(separator: "\n") + "\n"
             }
-            return (["name"] + classes).joined(separator: ",") + "\n"
-                + zip(items, probabilities).map {
-                    ([$0.name] + $1.map { String(format: "%.6f", $0) }).joined(separator: ",")
-                }.joined(separator: "\n") + "\n"
+            return CSVTable.row(["name"] + classes) + "\n"
+                + zip(items, probabilities).map { CSVTable.row([$0.name] + $1.map { String(format: "%.6f", $0) }) }
+                .joined(separator: "\n") + "\n"
         case .csv:
-            return (["name", "file", "predicted"] + classes.map { "p_\($0)" }).joined(separator: ",") + "\n"
+            return CSVTable.row(["name", "file", "predicted"] + classes.map { "p_\($0)" }) + "\n"
                 + zip(items, probabilities).map {
-                    ([$0.name, $0.url.path, classes[Metrics.argmax($1)]] + $1.map { String(format: "%.6f", $0) })
-                        .joined(separator: ",")
+                    CSVTable.row(
+                        [$0.name, $0.url.path, classes[Metrics.argmax($1)]] + $1.map { String(format: "%.6f", $0) })
                 }.joined(separator: "\n") + "\n"
         case .json:
             let rows = zip(items, probabilities).map { item, p in

@@ -51,6 +51,12 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// A checkpoint (from Ctrl-C) to continue from: its weights are loaded and only the unfrozen phase runs.
     public var resume: String?
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case data, out, arch, size, presize, batchSize, validFraction, seed, augmentation, maxRotation, maxZoom,
+            maxLighting, weights, nameColumn, labelColumn, recipe, lrFind, epochs, headEpochs, lr, budget, patience,
+            monitor, precision, progressive, resume
+    }
+
     public init(data: String, out: String) {
         self.data = data
         self.out = out
@@ -113,6 +119,23 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         if let l = maxLighting, !(0..<1).contains(l) {
             throw WorkflowError("--max-lighting must be at least 0 and below 1, not \(l)")
         }
+        func check<T: Comparable>(_ value: T?, _ range: ClosedRange<T>, _ flag: String, _ unit: String = "") throws {
+            if let value, !range.contains(value) {
+                throw WorkflowError(
+                    "\(flag) must be between \(range.lowerBound) and \(range.upperBound)\(unit), not \(value)")
+            }
+        }
+        try check(size, 32...1024, "--size", " pixels")
+        try check(presize, 32...4096, "--presize", " pixels")
+        try check(batchSize, 1...1024, "--batch-size")
+        if !(validFraction > 0 && validFraction < 1) {
+            throw WorkflowError("--valid-fraction must be above 0 and below 1, not \(validFraction)")
+        }
+        try check(recipe.unfrozenCycles, 0...100, "--cycles")
+        try check(recipe.cycleLength, 1...1000, "--cycle-len")
+        try check(recipe.cycleMult, 1...10, "--cycle-mult")
+        try check(recipe.ttaViews, 0...64, "--tta")
+        try check(recipe.precomputeEpochs, 0...1000, "recipe.precomputeEpochs")
         if let epochs, !(1...1000).contains(epochs) {
             throw WorkflowError("--epochs must be between 1 and 1000, not \(epochs)")
         }
@@ -132,6 +155,9 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         }
     }
 
+    /// Every key a config file may hold at the top level.
+    static var optionNames: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
+
     /// Reads a JSON or YAML config file over `base` (keys as in config.json: arch, size, seed,
     /// augmentation, recipe…; a `recipe` mapping sets only the fields it names); `data` and `out` stay `base`'s.
     public static func decodingConfig(_ bytes: Data, yaml: Bool, over base: TrainOptions) throws -> TrainOptions {
@@ -145,6 +171,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         guard var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(base)) as? [String: Any] else {
             throw WorkflowError("internal: options do not encode as a mapping")
         }
+        try rejectUnknownKeys(given, names: optionNames, nested: ["recipe": Recipe.optionNames])
         for (key, value) in given {
             if let inner = value as? [String: Any], var nested = merged[key] as? [String: Any] {
                 for (k, v) in inner { nested[k] = v }
@@ -157,6 +184,38 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         merged["out"] = base.out
         return try JSONDecoder().decode(TrainOptions.self, from: JSONSerialization.data(withJSONObject: merged))
     }
+}
+
+/// Refuses keys that are not options (a typo would otherwise be ignored silently), suggesting the closest.
+func rejectUnknownKeys(
+    _ given: [String: Any], names: Set<String>, nested: [String: Set<String>], path: String = ""
+)
+    throws
+{
+    for (key, value) in given {
+        guard names.contains(key) else {
+            let closest = names.min { editDistance($0, key) < editDistance($1, key) }
+            let hint = closest.map { editDistance($0, key) <= 3 ? "; did you mean '\(path)\($0)'?" : "" } ?? ""
+            throw WorkflowError("unknown option '\(path)\(key)'\(hint)")
+        }
+        if let inner = value as? [String: Any], let innerNames = nested[key] {
+            try rejectUnknownKeys(inner, names: innerNames, nested: [:], path: path + key + ".")
+        }
+    }
+}
+
+/// Levenshtein distance, for did-you-mean suggestions.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.lowercased()), b = Array(b.lowercased())
+    var previous = Array(0...b.count)
+    for i in 1...max(1, a.count) where !a.isEmpty {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...max(1, b.count) where !b.isEmpty {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return a.isEmpty ? b.count : previous[b.count]
 }
 
 /// A problem with a job's inputs or options that the user can act on.

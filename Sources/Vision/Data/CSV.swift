@@ -31,6 +31,14 @@ public struct CSVTable: Sendable {
         }
     }
 
+    /// One CSV row as RFC 4180 writes it: fields with a comma, a quote or a line break are quoted, quotes doubled.
+    public static func row(_ fields: [String]) -> String {
+        fields.map { field in
+            guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+            return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }.joined(separator: ",")
+    }
+
     static func separator(for header: String) -> Character? {
         for c in [",", ";", "\t"] as [Character] where header.contains(c) { return c }
         return nil  // whitespace

@@ -21,19 +21,22 @@ struct ModelsBenchmark {
     func run() throws -> [Row] {
         var rows: [Row] = []
         for arch in architectures {
+            var fastest = 0.0
             for (mode, work) in try modes(arch) {
                 let label =
                     arch.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0)
                     + mode.padding(toLength: 42, withPad: " ", startingAt: 0)
-                let rate: Double
+                let rate: Double, complete: Bool
                 do {
-                    rate = try measure(work)
+                    (rate, complete) = try measure(work, giveUpBelow: fastest / 3)
                 } catch {
                     print(label + "failed: \(error)")
                     continue
                 }
+                fastest = max(fastest, rate)
                 rows.append(Row(architecture: arch, mode: mode, imagesPerSecond: rate))
-                print(label + String(format: "%8.1f img/s", rate))
+                print(
+                    label + String(format: "%8.1f img/s", rate) + (complete ? "" : "  (warm-up only: over 3× slower)"))
             }
         }
         return rows
@@ -108,11 +111,16 @@ struct ModelsBenchmark {
     }
 
     /// Images per second over `batches` batches after one warm-up batch.
-    func measure(_ step: () throws -> Void) throws -> Double {
+    /// A mode whose warm-up batch runs below `giveUpBelow` images/s (bf16 on a CPU without bf16 instructions
+    /// runs 10–20× slower) is not timed further: its warm-up rate is returned with `complete` false.
+    func measure(_ step: () throws -> Void, giveUpBelow: Double = 0) throws -> (rate: Double, complete: Bool) {
+        let warmUp = DispatchTime.now().uptimeNanoseconds
         try step()
+        let warmUpRate = Double(batch) / (Double(DispatchTime.now().uptimeNanoseconds - warmUp) / 1e9)
+        if warmUpRate < giveUpBelow { return (warmUpRate, false) }
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<batches { try step() }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return Double(batches * batch) / seconds
+        return (Double(batches * batch) / seconds, true)
     }
 }
