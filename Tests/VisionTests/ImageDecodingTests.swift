@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 import Torch
-import Vision
+@testable import Vision
 
 /// Decoding every JPEG and PNG flavour (fixtures from scripts/fixtures/images.py).
 @Suite("Image decoding")
@@ -87,6 +87,22 @@ struct ImageDecodingTests {
         let disguised = folder.appendingPathComponent("really_a_png.jpg")
         try FileManager.default.copyItem(at: Fixtures.url("images/rgb.png"), to: disguised)
         #expect(try ImageDecoder().decode(disguised).pixels == pattern)
+    }
+
+    /// Issue 12: an APP1 "Exif" segment that declares a length below its own header trapped.
+    @Test func exifSegmentsThatLieAboutTheirLengthAreIgnored() throws {
+        var bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x04] + Array("Exif\0\0".utf8)
+        bytes += Array(repeating: UInt8(ascii: "0"), count: 16) + [0xFF, 0xD9]
+        #expect(EXIF.orientation(in: bytes) == 1)
+        for length: UInt8 in [0, 1, 2, 7, 8, 9, 10, 200] {
+            var lying = bytes
+            lying[5] = length
+            #expect(EXIF.orientation(in: lying) == 1, "length \(length)")
+        }
+        // As a file: a clear error for the missing image data, not a crash.
+        let file = try Fixtures.temporaryFolder().appendingPathComponent("x.jpg")
+        try Data(bytes).write(to: file)
+        #expect(throws: (any Error).self) { try ImageDecoder().decode(file) }
     }
 
     @Test func antialiasedResizeMatchesPyTorch() throws {

@@ -7,8 +7,13 @@ enum EXIF {
             let marker = jpeg[p + 1]
             if marker == 0xDA || marker == 0xD9 { break }  // start of scan: no more metadata
             let length = Int(jpeg[p + 2]) << 8 | Int(jpeg[p + 3])
+            // A segment length counts its own two bytes: below 2 the file is damaged, stop reading metadata.
+            guard length >= 2 else { break }
             if marker == 0xE1, p + 10 <= jpeg.count, Array(jpeg[(p + 4)..<(p + 10)]) == Array("Exif\0\0".utf8) {
+                // The segment may claim less than its "Exif" header (then there is no TIFF data) or more than
+                // the file holds.
                 let end = min(p + 2 + length, jpeg.count)
+                guard end > p + 10 else { return 1 }
                 return tiffOrientation(Array(jpeg[(p + 10)..<end])) ?? 1
             }
             p += 2 + length

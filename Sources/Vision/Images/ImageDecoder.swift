@@ -62,6 +62,8 @@ public struct ImageDecoder: Sendable {
         else {
             throw failure("header")
         }
+        // A header without a frame (no SOF segment) reports 0 × 0 instead of failing.
+        guard width > 0, height > 0 else { throw ImageError(source, "is not a readable JPEG (it has no image frame)") }
         let (w, h) = scaledSize(width: Int(width), height: Int(height))
         let cmyk = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
         let channels = cmyk ? 4 : 3
