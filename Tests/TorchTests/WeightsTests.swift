@@ -41,6 +41,39 @@ struct WeightsTests {
         }
     }
 
+    /// Issue 12: hostile headers (negative or overflowing offsets and shapes, a header length of 2^63) are
+    /// refused with the file's name before anything is indexed or allocated.
+    @Test(arguments: [
+        (#"{"t":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}"#, "outside the file's data"),
+        (#"{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,9000000000000000000]}}"#, "outside the file's data"),
+        (#"{"t":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, "impossible shape"),
+        (#"{"t":{"dtype":"F32","shape":[-2,-1],"data_offsets":[0,8]}}"#, "impossible shape"),
+        (#"{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, "do not hold"),
+    ])
+    func safetensorsRefusesHostileHeaders(header: String, message: String) throws {
+        var json = Data(header.utf8)
+        while json.count % 8 != 0 { json.append(0x20) }
+        var file = Data()
+        var length = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &length) { file.append(contentsOf: $0) }
+        file.append(json)
+        file.append(Data(count: 8))
+        let url = try Fixtures.temporaryFolder().appendingPathComponent("hostile.safetensors")
+        try file.write(to: url)
+        do {
+            _ = try Safetensors.read(url)
+            Issue.record("accepted: \(header)")
+        } catch let error as WeightsError {
+            #expect(
+                error.description.contains("hostile.safetensors") && error.description.contains(message), "\(error)")
+        }
+        // A header length of 2^63 and more.
+        var huge = file
+        huge.replaceSubrange(0..<8, with: [0, 0, 0, 0, 0, 0, 0, 0x80])
+        try huge.write(to: url)
+        #expect(throws: WeightsError.self) { try Safetensors.read(url) }
+    }
+
     @Test(arguments: ["checkpoint_zip.pth", "checkpoint_legacy.pth"])
     func readsPyTorchCheckpoints(name: String) throws {
         let expected = try Fixtures.tensors("checkpoint_expected.safetensors")

@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 import Torch
+
 @testable import Vision
 
 /// Decoding every JPEG and PNG flavour (fixtures from scripts/fixtures/images.py).
@@ -103,6 +104,27 @@ struct ImageDecodingTests {
         let file = try Fixtures.temporaryFolder().appendingPathComponent("x.jpg")
         try Data(bytes).write(to: file)
         #expect(throws: (any Error).self) { try ImageDecoder().decode(file) }
+    }
+
+    /// Issue 12: memory bombs are refused from their header, naming the size and the limit.
+    @Test func imagesAboveThePixelLimitAreRefusedBeforeDecoding() throws {
+        var decoder = ImageDecoder()
+        decoder.maxPixels = 100
+        for name in ["images/rgb.png", "images/baseline.jpg"] {
+            do {
+                _ = try decoder.decode(Fixtures.url(name))
+                Issue.record("\(name) was decoded above the limit")
+            } catch {
+                #expect("\(error)".contains("above the limit of 0 megapixels") && "\(error)".contains(name), "\(error)")
+            }
+        }
+        // A 60000 × 60000 JPEG header (a few hundred bytes): refused at the default limit without allocating 10 GB.
+        var bomb = try [UInt8](Data(contentsOf: Fixtures.url("images/baseline.jpg")))
+        let sof = try #require((0..<(bomb.count - 9)).first { bomb[$0] == 0xFF && bomb[$0 + 1] == 0xC0 })
+        bomb.replaceSubrange((sof + 5)..<(sof + 9), with: [0xEA, 0x60, 0xEA, 0x60])
+        let text =
+            "\(try #require(throws: ImageError.self) { try ImageDecoder().decode(bomb, source: URL(fileURLWithPath: "bomb.jpg")) })"
+        #expect(text.contains("60000 × 60000") && text.contains("bomb.jpg"), "\(text)")
     }
 
     @Test func antialiasedResizeMatchesPyTorch() throws {

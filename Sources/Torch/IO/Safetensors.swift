@@ -37,6 +37,18 @@ public enum Safetensors {
         return out
     }
 
+    /// Bytes of a tensor of `shape`, or nil for a negative dimension or a size that overflows.
+    static func byteCount(shape: [Int], elementSize: Int) -> Int? {
+        var total = elementSize
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
+            if overflow { return nil }
+            total = product
+        }
+        return total
+    }
+
     /// Reads every tensor and the metadata of a safetensors file.
     public static func read(_ url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let data: Data
@@ -50,11 +62,13 @@ public enum Safetensors {
 
     static func read(_ data: Data, source url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         guard data.count >= 8 else { throw WeightsError(url, "is too short to be a safetensors file") }
-        let headerLength = data.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard headerLength > 0, headerLength <= data.count - 8 else {
+        // Every length, offset and shape is checked before it is used to index or allocate (issue 12).
+        let rawLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard rawLength > 0, rawLength <= UInt64(data.count - 8) else {
             throw WeightsError(
-                url, "has a header length (\(headerLength)) that does not fit the file: not a safetensors file")
+                url, "has a header length (\(rawLength)) that does not fit the file: not a safetensors file")
         }
+        let headerLength = Int(rawLength)
         let headerData = data.subdata(in: 8..<(8 + headerLength))
         // Any JSON failure becomes the error below, which names the file.
         guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
@@ -79,9 +93,15 @@ public enum Safetensors {
             guard let dtype = DType.allCases.first(where: { $0.description == dtypeName }) else {
                 throw WeightsError(url, "entry '\(name)' has unsupported dtype \(dtypeName)")
             }
+            let available = data.count - dataStart
+            guard offsets.allSatisfy({ (0...available).contains($0) }), offsets[0] <= offsets[1] else {
+                throw WeightsError(url, "entry '\(name)' has data_offsets \(offsets) outside the file's data")
+            }
+            guard let expected = Self.byteCount(shape: shape, elementSize: dtype.size) else {
+                throw WeightsError(url, "entry '\(name)' has an impossible shape \(shape)")
+            }
             let begin = dataStart + offsets[0], end = dataStart + offsets[1]
-            let expected = shape.reduce(1, *) * dtype.size
-            guard begin <= end, end <= data.count, end - begin == expected else {
+            guard end - begin == expected else {
                 throw WeightsError(
                     url, "entry '\(name)' has data_offsets \(offsets) that do not hold a \(dtypeName) \(shape) tensor")
             }

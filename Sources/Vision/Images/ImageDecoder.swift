@@ -15,6 +15,10 @@ public struct ImageDecoder: Sendable {
     public var fast = false
     /// Colour that transparent PNG pixels are composited on.
     public var background: (r: UInt8, g: UInt8, b: UInt8) = (255, 255, 255)
+    /// Images with more pixels than this are refused from their header, before any pixel buffer exists (a
+    /// 389 KB PNG can declare 20000 × 20000 pixels). 100 megapixels covers real camera and drone photos.
+    public var maxPixels = ImageDecoder.defaultMaxPixels
+    public static let defaultMaxPixels = 100_000_000
 
     public init(minimumSide: Int? = nil) { self.minimumSide = minimumSide }
 
@@ -49,6 +53,18 @@ public struct ImageDecoder: Sendable {
         }
     }
 
+    /// Refuses an image above ``maxPixels`` (from its header: nothing is allocated yet).
+    func checkPixels(_ width: Int, _ height: Int, source: URL) throws {
+        let pixels = width.multipliedReportingOverflow(by: height)
+        guard !pixels.overflow, pixels.partialValue <= maxPixels else {
+            throw ImageError(
+                source,
+                String(
+                    format: "is %d × %d pixels (%.0f megapixels), above the limit of %.0f megapixels",
+                    width, height, Double(width) * Double(height) / 1e6, Double(maxPixels) / 1e6))
+        }
+    }
+
     // MARK: JPEG
 
     func decodeJPEG(_ bytes: [UInt8], source: URL) throws -> RGBImage {
@@ -64,6 +80,7 @@ public struct ImageDecoder: Sendable {
         }
         // A header without a frame (no SOF segment) reports 0 × 0 instead of failing.
         guard width > 0, height > 0 else { throw ImageError(source, "is not a readable JPEG (it has no image frame)") }
+        try checkPixels(Int(width), Int(height), source: source)
         let (w, h) = scaledSize(width: Int(width), height: Int(height))
         let cmyk = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
         let channels = cmyk ? 4 : 3
@@ -124,6 +141,7 @@ public struct ImageDecoder: Sendable {
             throw ImageError(source, "is not a readable PNG (\(message()))")
         }
         let w = Int(image.width), h = Int(image.height)
+        try checkPixels(w, h, source: source)
         let bg = [Int(background.r), Int(background.g), Int(background.b)]
         var rgb = [UInt8](repeating: 0, count: w * h * 3)
         if image.format & 4 != 0 {
