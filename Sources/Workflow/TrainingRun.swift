@@ -35,12 +35,17 @@ public struct TrainingRun {
         let architecture = try Architecture(named: options.arch)
         let size = options.size ?? architecture.defaultSize
         let out = URL(fileURLWithPath: options.out)
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
 
         // Data and split.
         let dataset = try DataSource.labelled(
             URL(fileURLWithPath: options.data), nameColumn: options.nameColumn, labelColumn: options.labelColumn)
         report(problems: dataset.problems)
+        let refused = DataCheck.trainingProblems(in: dataset)
+        guard refused.isEmpty else {
+            throw WorkflowError("cannot train on \(options.data):\n" + refused.map { "  \($0)" }.joined(separator: "\n"))
+        }
+        // The run folder only now that data and options are valid, and checked writable before hours of work.
+        try Self.prepareRunFolder(out)
         let split = Split.random(
             count: dataset.items.count, fraction: options.validFraction, seed: options.seed,
             labels: dataset.items.compactMap(\.label))
@@ -298,6 +303,18 @@ public struct TrainingRun {
         let formatter = DateFormatter()
         formatter.dateFormat = "HH:mm"
         return formatter.string(from: date)
+    }
+
+    /// Creates the run folder and proves it writable with a probe file, naming the folder when it is not.
+    static func prepareRunFolder(_ out: URL) throws {
+        let probe = out.appendingPathComponent(".quadrat-write-test-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            try Data().write(to: probe)
+            try FileManager.default.removeItem(at: probe)
+        } catch {
+            throw WorkflowError("the run folder \(out.path) is not writable: \(error.localizedDescription)")
+        }
     }
 
     /// Lists problems with the data on standard error (the first 20).

@@ -103,6 +103,16 @@ struct DataTests {
         #expect(try cache.entry(for: source) != first)
         let problems = cache.fill(try DataSource.labelled(root).items)
         #expect(problems.isEmpty)
+        // Issue 12: replace the image by another of the same size and modification time (`cp -p`): a new key.
+        let attributes = try FileManager.default.attributesOfItem(atPath: source.path)
+        let before = try cache.entry(for: source)
+        var bytes = try Data(contentsOf: source)
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: source)
+        try FileManager.default.setAttributes(
+            [.modificationDate: attributes[.modificationDate] as Any], ofItemAtPath: source.path)
+        #expect(try FileManager.default.attributesOfItem(atPath: source.path)[.size] as? Int == attributes[.size] as? Int)
+        #expect(try cache.entry(for: source) != before)
     }
 
     @Test func loaderIsDeterministicAndSkipsBadImages() throws {

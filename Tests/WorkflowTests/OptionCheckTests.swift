@@ -67,3 +67,29 @@ struct OptionCheckTests {
         #expect(table.rows.first?.fields == ["x,1", "y\"2"])
     }
 }
+
+@Suite("check is the gate: what train refuses, check reports")
+struct CheckGateTests {
+    @Test func oneClassOrOneImageIsReportedByCheckAndRefusedByTrain() throws {
+        let data = try makeKaggleDataSet(trainCount: 6, testCount: 1, size: 32)
+        // Every label 0: one class. Then one image of class 1.
+        try "name,invasive\n1,0\n2,0\n3,0\n4,0\n".write(
+            to: data.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
+        let one = try DataSource.labelled(data)
+        #expect(DataCheck.trainingProblems(in: one).map(\.kind) == [.tooFewImages])
+        #expect(DataCheck.problems(in: one).contains { $0.message.contains("at least 2 classes") })
+        try "name,invasive\n1,0\n2,0\n3,1\n".write(
+            to: data.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
+        let single = try DataSource.labelled(data)
+        #expect(DataCheck.trainingProblems(in: single).first?.message.contains("class '1' has 1 image") == true)
+        let out = data.appendingPathComponent("run")
+        do {
+            _ = try TrainingRun(options: TrainOptions(data: data.path, out: out.path)).run()
+            Issue.record("training on one image of a class was accepted")
+        } catch {
+            #expect("\(error)".contains("class '1' has 1 image"), "\(error)")
+        }
+        // Refused before the run folder exists.
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+}

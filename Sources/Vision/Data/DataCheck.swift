@@ -26,7 +26,26 @@ public enum DataCheck {
             }
         }
         let corrupt = found.all.sorted { $0.path.compare($1.path, options: .numeric) == .orderedAscending }
-        return dataset.problems + corrupt
+        return dataset.problems + trainingProblems(in: dataset) + corrupt
+    }
+
+    /// What training refuses, so that `check` reports it first: fewer than two classes with images, or a
+    /// class with fewer than two images (one to train on, one to validate with).
+    public static func trainingProblems(in dataset: ImageDataset) -> [DataProblem] {
+        guard !dataset.classes.isEmpty else { return [] }  // unlabelled data is not for training
+        let counts = dataset.classCounts
+        var problems: [DataProblem] = []
+        let source = dataset.items.first?.url.deletingLastPathComponent().path ?? ""
+        if counts.filter({ $0 > 0 }).count < 2 {
+            problems.append(DataProblem(
+                .tooFewImages, path: source,
+                "training needs images of at least 2 classes; found \(counts.filter { $0 > 0 }.count)"))
+        }
+        for (name, count) in zip(dataset.classes, counts) where count == 1 {
+            problems.append(DataProblem(
+                .tooFewImages, path: source, "class '\(name)' has 1 image; training needs at least 2 (one to validate)"))
+        }
+        return problems
     }
 
     /// Moves the image files named by `problems` into `folder` (keeping their names); returns how many moved.

@@ -63,7 +63,7 @@ public struct ImageDataset: Sendable {
 public struct DataProblem: Error, CustomStringConvertible, Sendable, Equatable {
     /// What is wrong.
     public enum Kind: String, Sendable {
-        case missingFile, corruptImage, duplicateName, badLabel, badCSV, emptyClass, noImages, notAnImage
+        case missingFile, corruptImage, duplicateName, badLabel, badCSV, emptyClass, noImages, notAnImage, tooFewImages
     }
     public var kind: Kind
     /// The file (image or CSV) the problem is about.

@@ -3,7 +3,8 @@ import Torch
 
 /// The presize cache (fastai's `data.resize(512, TMP_PATH)`): every image decoded once, shrunk with
 /// antialiasing so its shorter side is `shorterSide`, and stored as a JPEG keyed by source path,
-/// modification time, file size and target size. Touching a source file gives it a new key.
+/// modification time, file size, a fingerprint of its content and target size. Touching or replacing a
+/// source file gives it a new key.
 /// Entries are written to a temporary file and renamed, so concurrent runs cannot see half a file.
 public struct PresizeCache: Sendable {
     public let folder: URL
@@ -25,7 +26,13 @@ public struct PresizeCache: Sendable {
         var info = stat()
         guard stat(source.path, &info) == 0 else { throw ImageError(source, "does not exist") }
         let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
-        let key = "\(source.standardizedFileURL.path)|\(mtime)|\(info.st_size)|\(shorterSide)"
+        let content: UInt64
+        do {
+            content = try contentFingerprint(of: source)
+        } catch {
+            throw ImageError(source, "cannot be read: \(error.localizedDescription)")
+        }
+        let key = "\(source.standardizedFileURL.path)|\(mtime)|\(info.st_size)|\(content)|\(shorterSide)"
         return folder.appendingPathComponent(String(format: "%016llx.jpg", fnv1a(key)))
     }
 
