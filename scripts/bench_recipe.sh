@@ -31,7 +31,7 @@ start=$(date +%s.%N)
 "$PEER_HOME/legacy/bin/python" "$PEERS/fastai_kaggle.py" "$work/elpv" "$work/elpv/answers/test_labels.csv" \
     | tee "$work.fastai.log"
 f_seconds=$(awk "BEGIN { print $(date +%s.%N) - $start }")
-f_line=$(grep '^RESULT' "$work.fastai.log")
+f_line=$(grep -o 'RESULT.*' "$work.fastai.log" | tail -1)
 
 q_acc=$(echo "$q_line" | sed -E 's/.*accuracy ([0-9.]+)%.*/\1/')
 q_auc=$(echo "$q_line" | sed -E 's/.*ROC AUC ([0-9.]+).*/\1/')

@@ -130,6 +130,8 @@ public final class EarlyStopping: Callback {
     public let monitor: String, patience: Int, minimumDelta: Double
     private var best: Double?
     private var wait = 0
+    /// After the epoch table (100) has printed the epoch and ``KeepBest`` (50) has seen it.
+    public var order: Int { 120 }
 
     public init(monitor: String = "valid_loss", patience: Int = 3, minimumDelta: Double = 0) {
         self.monitor = monitor

@@ -7,7 +7,8 @@ final class TimeBudget: Callback {
     let deadline: Date
     private var epochStart = Date()
     private var longestEpoch = 0.0
-    var order: Int { 80 }
+    /// After the epoch table (100) has printed the epoch and ``KeepBest`` (50) has seen it.
+    var order: Int { 110 }
 
     init(deadline: Date) { self.deadline = deadline }
 
@@ -15,7 +16,8 @@ final class TimeBudget: Callback {
 
     func afterEpoch(_ learner: Learner) throws {
         longestEpoch = max(longestEpoch, Date().timeIntervalSince(epochStart))
-        if Date().addingTimeInterval(longestEpoch) > deadline {
+        let isLast = learner.epochInFit + 1 >= learner.epochCount
+        if !isLast, Date().addingTimeInterval(longestEpoch) > deadline {
             throw CancelFit("the time budget leaves no room for another epoch")
         }
     }

@@ -75,8 +75,7 @@ public enum Planner {
     }
 
     /// The plan for a run: `unfrozenEpochs`, `headEpochs` and `ttaViews` when given, else the defaults; with a
-    /// `budget` (seconds from now), as many unfrozen epochs as fit, then fewer TTA views and no augmented head
-    /// epoch if even one does not. `safety` scales every estimate (data loading, machine noise);
+    /// `budget` (seconds from now), as many unfrozen epochs as fit, then as many TTA views as still fit. `safety` scales every estimate (data loading, machine noise);
     /// `smallEpochSpeedup` is how much faster the first half of the unfrozen epochs run under progressive resizing.
     public static func plan(
         trainImages: Int, validImages: Int, throughput: Throughput, budget: Double? = nil,
@@ -89,9 +88,10 @@ public enum Planner {
         let head = epochSeconds(
             trainImages: trainImages, validImages: validImages, rate: throughput.frozenTraining,
             throughput: throughput)
+        // With progressive resizing, half the unfrozen epochs train `smallEpochSpeedup` times faster.
         let unfrozen = epochSeconds(
-            trainImages: trainImages, validImages: validImages, rate: throughput.unfrozenTraining,
-            throughput: throughput)
+            trainImages: trainImages, validImages: validImages,
+            rate: throughput.unfrozenTraining * 2 / (1 + 1 / smallEpochSpeedup), throughput: throughput)
         func cost(_ p: TrainingPlan) -> Double {
             safety
                 * (fixed + Double(p.headEpochs) * head + Double(p.unfrozenEpochs) * unfrozen
@@ -101,21 +101,19 @@ public enum Planner {
             precomputeEpochs: precomputeEpochs, headEpochs: headEpochs ?? 0,
             unfrozenEpochs: unfrozenEpochs ?? defaultUnfrozenEpochs(trainImages: trainImages), ttaViews: ttaViews)
         if let budget {
-            // As many unfrozen epochs as the budget holds (the user's count is the most it may get).
-            let ceiling = unfrozenEpochs ?? 100
-            p.unfrozenEpochs = 0
-            while p.unfrozenEpochs < ceiling,
-                cost(
-                    TrainingPlan(
-                        precomputeEpochs: p.precomputeEpochs, headEpochs: p.headEpochs,
-                        unfrozenEpochs: p.unfrozenEpochs + 1,
-                        ttaViews: p.ttaViews)) <= budget
-            {
-                p.unfrozenEpochs += 1
+            // Epochs first: as many unfrozen epochs as the budget holds without TTA (the user's count is the
+            // most it may get), then as many of the wanted TTA views as still fit, then, if even the plan without
+            // epochs and views does not fit, no augmented head epoch (the precomputed head stays).
+            let (ceiling, wantedViews) = (unfrozenEpochs ?? 100, p.ttaViews)
+            (p.unfrozenEpochs, p.ttaViews) = (0, 0)
+            func fits(_ change: (inout TrainingPlan) -> Void) -> Bool {
+                var next = p
+                change(&next)
+                return cost(next) <= budget
             }
-            // Not even one: give up TTA views, then the augmented head epoch (the precomputed head stays).
-            while p.unfrozenEpochs == 0, cost(p) > budget, p.ttaViews > 0 { p.ttaViews = p.ttaViews > 1 ? 1 : 0 }
-            if p.unfrozenEpochs == 0, cost(p) > budget, headEpochs == nil { p.headEpochs = 0 }
+            while p.unfrozenEpochs < ceiling, fits({ $0.unfrozenEpochs += 1 }) { p.unfrozenEpochs += 1 }
+            while p.ttaViews < wantedViews, fits({ $0.ttaViews += 1 }) { p.ttaViews += 1 }
+            if cost(p) > budget, headEpochs == nil { p.headEpochs = 0 }
         }
         p.estimatedSeconds = cost(p)
         return p

@@ -42,7 +42,8 @@ public struct TrainingRun {
         report(problems: dataset.problems)
         let refused = DataCheck.trainingProblems(in: dataset)
         guard refused.isEmpty else {
-            throw WorkflowError("cannot train on \(options.data):\n" + refused.map { "  \($0)" }.joined(separator: "\n"))
+            throw WorkflowError(
+                "cannot train on \(options.data):\n" + refused.map { "  \($0)" }.joined(separator: "\n"))
         }
         // The run folder only now that data and options are valid, and checked writable before hours of work.
         try Self.prepareRunFolder(out)

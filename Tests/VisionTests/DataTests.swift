@@ -111,7 +111,8 @@ struct DataTests {
         try bytes.write(to: source)
         try FileManager.default.setAttributes(
             [.modificationDate: attributes[.modificationDate] as Any], ofItemAtPath: source.path)
-        #expect(try FileManager.default.attributesOfItem(atPath: source.path)[.size] as? Int == attributes[.size] as? Int)
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: source.path)[.size] as? Int == attributes[.size] as? Int)
         #expect(try cache.entry(for: source) != before)
     }
 

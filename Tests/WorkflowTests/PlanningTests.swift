@@ -47,15 +47,29 @@ struct PlanningTests {
         #expect(capped.unfrozenEpochs == 4)
     }
 
-    @Test func tightBudgetGivesUpTTAAndTheAugmentedHeadBeforeFailing() {
+    @Test func tightBudgetGivesUpTTAViewsBeforeEpochs() {
         let p = Planner.plan(trainImages: 1_574, validImages: 394, throughput: machine, budget: 60)
-        #expect(p.unfrozenEpochs == 0 && p.ttaViews == 0 && p.headEpochs == 0, "\(p)")
+        #expect(p.unfrozenEpochs == 0 && p.ttaViews <= 1 && p.headEpochs == 0 && p.estimatedSeconds <= 60, "\(p)")
+        // Epochs come before TTA views: a budget for one epoch and no views gets the epoch.
+        let one = Planner.plan(
+            trainImages: 1_574, validImages: 394, throughput: machine, unfrozenEpochs: 1, ttaViews: 0)
+        let epochFirst = Planner.plan(
+            trainImages: 1_574, validImages: 394, throughput: machine, budget: one.estimatedSeconds + 1)
+        #expect(epochFirst.unfrozenEpochs == 1 && epochFirst.ttaViews == 0, "\(epochFirst)")
         // No augmented head epoch unless asked for; cached features cost nothing.
         #expect(Planner.plan(trainImages: 100, validImages: 25, throughput: machine).headEpochs == 0)
         let cold = Planner.fixedSeconds(trainImages: 1_574, validImages: 394, throughput: machine, lrFind: true)
         let warm = Planner.fixedSeconds(
             trainImages: 1_574, validImages: 394, throughput: machine, lrFind: true, featuresCached: true)
         #expect(abs(cold - warm - 1_968.0 / 50) < 1e-9)
+    }
+
+    @Test func progressiveResizingMakesHalfTheUnfrozenEpochsCheaper() {
+        let plain = Planner.plan(trainImages: 1_000, validImages: 0, throughput: machine, unfrozenEpochs: 8)
+        let resized = Planner.plan(
+            trainImages: 1_000, validImages: 0, throughput: machine, unfrozenEpochs: 8, smallEpochSpeedup: 2)
+        let saved = 1.1 * 4 * (1_000.0 / 20) / 2  // four epochs at half the cost
+        #expect(abs((plain.estimatedSeconds - resized.estimatedSeconds) - saved) < 1e-6)
     }
 
     @Test func durationsAsPeopleTypeThem() {

@@ -37,13 +37,16 @@ public enum DataCheck {
         var problems: [DataProblem] = []
         let source = dataset.items.first?.url.deletingLastPathComponent().path ?? ""
         if counts.filter({ $0 > 0 }).count < 2 {
-            problems.append(DataProblem(
-                .tooFewImages, path: source,
-                "training needs images of at least 2 classes; found \(counts.filter { $0 > 0 }.count)"))
+            problems.append(
+                DataProblem(
+                    .tooFewImages, path: source,
+                    "training needs images of at least 2 classes; found \(counts.filter { $0 > 0 }.count)"))
         }
         for (name, count) in zip(dataset.classes, counts) where count == 1 {
-            problems.append(DataProblem(
-                .tooFewImages, path: source, "class '\(name)' has 1 image; training needs at least 2 (one to validate)"))
+            problems.append(
+                DataProblem(
+                    .tooFewImages, path: source,
+                    "class '\(name)' has 1 image; training needs at least 2 (one to validate)"))
         }
         return problems
     }

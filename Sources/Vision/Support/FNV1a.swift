@@ -4,7 +4,8 @@ import Foundation
 public func fnv1a(_ text: String) -> UInt64 { fnv1a(bytes: text.utf8) }
 
 /// 64-bit FNV-1a over bytes, continuing from `hash`.
-public func fnv1a<S: Sequence>(bytes: S, hash start: UInt64 = 0xCBF2_9CE4_8422_2325) -> UInt64 where S.Element == UInt8 {
+public func fnv1a<S: Sequence>(bytes: S, hash start: UInt64 = 0xCBF2_9CE4_8422_2325) -> UInt64
+where S.Element == UInt8 {
     var hash = start
     for byte in bytes {
         hash ^= UInt64(byte)
