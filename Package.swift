@@ -14,6 +14,18 @@ if let root = libtorchRoot {
 }
 if libtorchRoot == nil { torchCxxFlags.append("-Wno-deprecated-declarations") }
 
+/// A C++ target compiled and linked against libtorch.
+@MainActor func libtorchTarget(_ name: String) -> Target {
+    .target(
+        name: name,
+        cxxSettings: [.unsafeFlags(torchCxxFlags)],
+        linkerSettings: [
+            .unsafeFlags(torchLinkFlags),
+            .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
+        ]
+    )
+}
+
 let package = Package(
     name: "Quadrat",
     platforms: [.macOS(.v13)],
@@ -31,23 +43,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
-        .target(
-            name: "CTorch",
-            cxxSettings: [.unsafeFlags(torchCxxFlags)],
-            linkerSettings: [
-                .unsafeFlags(torchLinkFlags),
-                .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
-            ]
-        ),
+        libtorchTarget("CTorch"),
         // The C++ reference loops of `quadrat bench core`, kept out of the production shim.
-        .target(
-            name: "CTorchBench",
-            cxxSettings: [.unsafeFlags(torchCxxFlags)],
-            linkerSettings: [
-                .unsafeFlags(torchLinkFlags),
-                .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
-            ]
-        ),
+        libtorchTarget("CTorchBench"),
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "NN", dependencies: ["Torch"]),
         .systemLibrary(name: "CImageCodecs"),

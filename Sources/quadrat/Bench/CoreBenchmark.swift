@@ -1,6 +1,7 @@
 import CTorchBench
 import Foundation
 import Torch
+import Workflow
 
 /// `quadrat bench core`: the same kernels timed through the Swift API and through a
 /// plain C++ loop (CTorchBench), alternating rounds so both see the same machine load.
@@ -31,7 +32,7 @@ struct CoreBenchmark {
     ]
 
     func run() throws {
-        print("case".padding(toLength: 44, withPad: " ", startingAt: 0) + "  Swift GFLOP/s   C++ GFLOP/s   ratio")
+        emit("case".padding(toLength: 44, withPad: " ", startingAt: 0) + "  Swift GFLOP/s   C++ GFLOP/s   ratio")
         for c in Self.cases {
             let work = try swiftWork(c)
             var bestSwift = Double.infinity, bestCpp = Double.infinity
@@ -42,7 +43,7 @@ struct CoreBenchmark {
                 bestCpp = min(bestCpp, cpp)
             }
             let swiftRate = c.flops / bestSwift / 1e9, cppRate = c.flops / bestCpp / 1e9
-            print(
+            emit(
                 c.name.padding(toLength: 44, withPad: " ", startingAt: 0)
                     + String(format: "  %13.1f  %12.1f  %6.3f", swiftRate, cppRate, swiftRate / cppRate))
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Torch
 import Vision
+import Workflow
 
 /// `quadrat bench data`: decode, decode + presize (cold cache) and loader throughput, on the ELPV
 /// images and on generated 1154×866 JPEGs (the Invasive Species photo size).
@@ -19,7 +20,7 @@ struct DataBenchmark {
             sets.append(("ELPV 300×300 PNG", names.sorted().prefix(count).map { elpv.appendingPathComponent($0) }))
         }
         let threads = ProcessInfo.processInfo.activeProcessorCount
-        print(
+        emit(
             "\(threads) threads; presize to shorter side \(PresizeCache.defaultShorterSide(forSize: size)); loader at \(size) px, batch 32, side-on augmentation"
         )
         for (name, files) in sets {
@@ -49,11 +50,11 @@ struct DataBenchmark {
             // Sizes only for the printed MB/s: files the benchmark just wrote.
             let bytes = files.compactMap { try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? Int }
                 .reduce(0, +)
-            print("\(name) (\(files.count) files, mean \(bytes / max(1, files.count) / 1024) KiB)")
-            print(String(format: "  decode (full size)              %7.0f img/s", decodeRate))
-            print(String(format: "  decode + presize, cold cache    %7.0f img/s", presizeRate))
-            print(String(format: "    the same, not stored          %7.0f img/s", workRate))
-            print(
+            emit("\(name) (\(files.count) files, mean \(bytes / max(1, files.count) / 1024) KiB)")
+            emit(String(format: "  decode (full size)              %7.0f img/s", decodeRate))
+            emit(String(format: "  decode + presize, cold cache    %7.0f img/s", presizeRate))
+            emit(String(format: "    the same, not stored          %7.0f img/s", workRate))
+            emit(
                 String(
                     format: "  loader from warm cache + aug    %7.0f img/s (%.1f batches/s)", loaderRate,
                     loaderRate / 32))

@@ -2,6 +2,7 @@ import Foundation
 import NN
 import Torch
 import Vision
+import Workflow
 
 /// `quadrat bench models`: inference and training images/s of EfficientNet-Lite0 and
 /// ResNet-34 at 224 px, batch 32, in each memory layout and as an inference copy.
@@ -30,12 +31,12 @@ struct ModelsBenchmark {
                 do {
                     (rate, complete) = try measure(work, giveUpBelow: fastest / 3)
                 } catch {
-                    print(label + "failed: \(error)")
+                    emit(label + "failed: \(error)")
                     continue
                 }
                 fastest = max(fastest, rate)
                 rows.append(Row(architecture: arch, mode: mode, imagesPerSecond: rate))
-                print(
+                emit(
                     label + String(format: "%8.1f img/s", rate) + (complete ? "" : "  (warm-up only: over 3× slower)"))
             }
         }

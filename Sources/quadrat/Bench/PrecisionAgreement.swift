@@ -1,6 +1,7 @@
 import Foundation
 import Torch
 import Vision
+import Workflow
 
 /// How often the bfloat16 inference copy picks the same ImageNet top-1 class as float32,
 /// on real photos: the set-up samples and the first ELPV images.
@@ -14,7 +15,7 @@ enum PrecisionAgreement {
         }
         files = files.filter { FileManager.default.fileExists(atPath: $0.path) }
         guard !files.isEmpty else {
-            print("precision agreement: no photos found (run `make setup`)")
+            emit("precision agreement: no photos found (run `make setup`)")
             return
         }
         let fp32 = try architecture.pretrainedImageNetNetwork()
@@ -40,7 +41,7 @@ enum PrecisionAgreement {
             same += zip(a, b).filter { $0 == $1 }.count
             worst = max(worst, try (p32 - p16).abs().max().item())
         }
-        print(
+        emit(
             String(
                 format:
                     "%@ bfloat16 vs float32 on %d real photos: top-1 agreement %.1f%%, largest probability difference %.3f",

@@ -1,5 +1,6 @@
 import Foundation
 import Vision
+import Workflow
 
 /// Runs scripts/bench_pytorch.py (Debian's python3-torch over the same libtorch) after the Swift
 /// side and prints both in one table. A benchmark aid only: Quadrat itself never runs Python.
@@ -12,12 +13,12 @@ enum PyTorchComparison {
         process.arguments = [script.path]
         let pipe = Pipe()
         process.standardOutput = pipe
-        print("running \(script.path) …")
+        emit("running \(script.path) …")
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            print("PyTorch side failed (is python3-torch installed?)")
+            emit("PyTorch side failed (is python3-torch installed?)")
             return
         }
         // Lines: arch<TAB>mode<TAB>img/s
@@ -26,20 +27,20 @@ enum PyTorchComparison {
             let f = line.split(separator: "\t")
             if f.count == 3, let v = Double(f[2]) { python["\(f[0])|\(f[1])"] = v }
         }
-        print("\n| model | mode | Quadrat img/s | PyTorch (same mode) img/s | ratio |")
-        print("|---|---|---:|---:|---:|")
+        emit("\n| model | mode | Quadrat img/s | PyTorch (same mode) img/s | ratio |")
+        emit("|---|---|---:|---:|---:|")
         for row in swiftRows {
             let key = "\(row.architecture.rawValue)|\(row.mode)"
             let p = python[key]
             let pText = p.map { String(format: "%.1f", $0) } ?? "–"
             let ratio = p.map { String(format: "%.2f", row.imagesPerSecond / $0) } ?? "–"
-            print(
+            emit(
                 "| \(row.architecture.rawValue) | \(row.mode) | \(String(format: "%.1f", row.imagesPerSecond)) | \(pText) | \(ratio) |"
             )
         }
         for (key, v) in python.sorted(by: { $0.key < $1.key })
         where !swiftRows.contains(where: { "\($0.architecture.rawValue)|\($0.mode)" == key }) {
-            print("| \(key.replacingOccurrences(of: "|", with: " | ")) | – | \(String(format: "%.1f", v)) | – |")
+            emit("| \(key.replacingOccurrences(of: "|", with: " | ")) | – | \(String(format: "%.1f", v)) | – |")
         }
     }
 }

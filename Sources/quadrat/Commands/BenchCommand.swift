@@ -1,5 +1,6 @@
 import ArgumentParser
 import Torch
+import Workflow
 
 /// `quadrat bench WHAT`: throughput figures. Build with `-c release` before timing anything.
 struct BenchCommand: ParsableCommand {
@@ -35,7 +36,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Torch.threads = threads } else { Torch.useAllCores() }
-        print("libtorch \(Torch.version), \(Torch.threads) threads")
+        emit("libtorch \(Torch.version), \(Torch.threads) threads")
         switch suite {
         case .core: try CoreBenchmark(iterations: iterations).run()
         case .models:
