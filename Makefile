@@ -5,7 +5,7 @@ SWIFT ?= swift
 QUADRAT_HOME ?= $(HOME)/.cache/quadrat
 export QUADRAT_HOME
 
-.PHONY: setup setup-test build release test lint demo bench fixtures clean
+.PHONY: setup setup-test build release test lint demo bench fixtures fuzz fuzz-smoke clean
 
 setup:
 	scripts/setup.sh system weights data samples
@@ -26,13 +26,22 @@ test: setup-test
 
 # House style: swift-format at 120 columns (.swift-format); fails on any finding.
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests
+	$(SWIFT) format lint --strict --recursive Sources Tests Fuzz Package.swift
 
 demo: setup release
 	.build/release/quadrat demo
 
 bench: release
 	.build/release/quadrat bench core
+
+# libFuzzer + address sanitizer on every reader of user files (scripts/fuzz.sh; FUZZ_SECONDS per harness).
+FUZZ_SECONDS ?= 60
+fuzz: setup-test
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# The same, a few seconds each: CI's check that the harnesses build and the seed corpora pass.
+fuzz-smoke: setup-test
+	scripts/fuzz.sh 5
 
 # Regenerates the test fixtures with PyTorch (Debian's python3-torch). CI never runs this.
 fixtures:

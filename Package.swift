@@ -56,7 +56,9 @@ let package = Package(
         .target(name: "Workflow", dependencies: ["Report", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "quadrat",
-            dependencies: ["Workflow", "CTorchBench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Workflow", "CTorchBench", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .target(name: "TestSupport", dependencies: ["NN", "Vision"], path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
@@ -69,3 +71,17 @@ let package = Package(
     ],
     cxxLanguageStandard: .cxx17
 )
+
+// libFuzzer harnesses (Fuzz/Harnesses), only when `make fuzz` asks for them: they link only with `-sanitize=fuzzer`.
+if ProcessInfo.processInfo.environment["QUADRAT_FUZZ"] != nil {
+    let harnesses = [
+        "FuzzEXIF": "Vision", "FuzzImage": "Vision", "FuzzCSV": "Vision",
+        "FuzzSafetensors": "Torch", "FuzzCheckpoint": "Torch",
+    ]
+    package.targets.append(.target(name: "CFuzzDriver", path: "Fuzz/Harnesses/CFuzzDriver"))
+    for (name, library) in harnesses.sorted(by: { $0.key < $1.key }) {
+        package.targets.append(
+            .executableTarget(
+                name: name, dependencies: ["CFuzzDriver", .target(name: library)], path: "Fuzz/Harnesses/\(name)"))
+    }
+}

@@ -24,14 +24,29 @@ extension Tensor {
     public static func copying(
         bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], strides: [Int]? = nil
     ) throws -> Tensor {
-        // The largest element the view touches must lie inside the buffer.
+        // The shape must count its elements without overflow, and the largest element the view touches must
+        // lie inside the buffer.
+        var elements = 1
+        for size in shape {
+            let (product, overflow) = elements.multipliedReportingOverflow(by: size)
+            guard size >= 0, !overflow else { throw TorchError("shape \(shape) is impossible") }
+            elements = product
+        }
         let st = strides ?? contiguousStrides(shape)
         guard st.count == shape.count else { throw TorchError("strides \(st) do not match shape \(shape)") }
+        let outside = TorchError("a \(shape) view with strides \(st) reads past the \(bytes.count)-byte buffer")
+        guard st.allSatisfy({ $0 >= 0 }) else { throw outside }
         if !shape.contains(0) {
-            let last = zip(shape, st).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
-            guard (last + 1) * dtype.size <= bytes.count, st.allSatisfy({ $0 >= 0 }) else {
-                throw TorchError("a \(shape) view with strides \(st) reads past the \(bytes.count)-byte buffer")
+            // The last element's byte, computed with overflow checks: a hostile shape must not wrap around.
+            var last = 0
+            for (size, step) in zip(shape, st) {
+                let (span, o1) = (size - 1).multipliedReportingOverflow(by: step)
+                let (sum, o2) = last.addingReportingOverflow(span)
+                guard !o1, !o2 else { throw outside }
+                last = sum
             }
+            let (end, overflow) = (last + 1).multipliedReportingOverflow(by: dtype.size)
+            guard !overflow, end <= bytes.count else { throw outside }
         }
         return try withInt64s(shape) { s, n in
             try withInt64s(st) { t, _ in try wrap(qt_from_data(bytes.baseAddress, s, t, n, dtype.code)) }

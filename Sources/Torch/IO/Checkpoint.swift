@@ -14,6 +14,11 @@ public enum Checkpoint {
         } catch {
             throw WeightsError(url, "cannot be read (\(error.localizedDescription))")
         }
+        return try load(bytes, source: url)
+    }
+
+    /// The state dict in a checkpoint's bytes; `source` names the file in errors.
+    public static func load(_ bytes: [UInt8], source url: URL) throws -> [String: Tensor] {
         let (root, storages) =
             ZipArchive.isZip(bytes)
             ? try loadZip(bytes, url: url) : try loadLegacy(bytes, url: url)
@@ -93,33 +98,43 @@ public enum Checkpoint {
         for keyValue in keyList.items {
             guard let key = keyValue.asString else { throw WeightsError(url, "has a storage key that is not a string") }
             guard position + 8 <= bytes.count else { throw WeightsError(url, "ends before storage \(key)") }
-            var count = 0
-            for i in 0..<8 { count |= Int(bytes[position + i]) << (8 * i) }
+            var count: UInt64 = 0
+            for i in 0..<8 { count |= UInt64(bytes[position + i]) << (8 * UInt64(i)) }
             position += 8
-            let length = count * (sizes[key] ?? 4)
-            guard position + length <= bytes.count else {
-                throw WeightsError(url, "is truncated inside storage \(key)")
+            // The element count is the file's word: checked against what is left before it is multiplied.
+            let elementSize = sizes[key] ?? 4
+            guard count <= UInt64((bytes.count - position) / elementSize) else {
+                throw WeightsError(url, "is truncated inside storage \(key) (it claims \(count) elements)")
             }
+            let length = Int(count) * elementSize
             storages[key] = bytes[position..<(position + length)]
             position += length
         }
         return (root, storages)
     }
 
+    /// How deep the walks below go into nested containers. A pickle can make a list that contains itself
+    /// (through the memo); a state dict is never more than a few levels deep.
+    static let maxNesting = 32
+
     /// Element sizes of the storages a value refers to.
-    static func collectStorageSizes(_ value: PickleValue, into sizes: inout [String: Int]) {
+    static func collectStorageSizes(_ value: PickleValue, into sizes: inout [String: Int], depth: Int = 0) {
+        guard depth < maxNesting else { return }
         switch value {
         case .tensor(let t): sizes[t.storage.key] = t.storage.dtype.size
-        case .dict(let d): for item in d.items { collectStorageSizes(item.value, into: &sizes) }
-        case .list(let l): for item in l.items { collectStorageSizes(item, into: &sizes) }
-        case .tuple(let items): for item in items { collectStorageSizes(item, into: &sizes) }
+        case .dict(let d): for item in d.items { collectStorageSizes(item.value, into: &sizes, depth: depth + 1) }
+        case .list(let l): for item in l.items { collectStorageSizes(item, into: &sizes, depth: depth + 1) }
+        case .tuple(let items): for item in items { collectStorageSizes(item, into: &sizes, depth: depth + 1) }
         default: break
         }
     }
 
     /// Finds the state dict in the unpickled object: the object itself when it maps names to tensors,
     /// else its `state_dict` or `model` entry.
-    static func stateDict(from root: PickleValue, storages: Storages, url: URL) throws -> [String: Tensor] {
+    static func stateDict(
+        from root: PickleValue, storages: Storages, url: URL, depth: Int = 0
+    ) throws -> [String: Tensor] {
+        guard depth < maxNesting else { throw WeightsError(url, "nests its state dict too deeply") }
         guard case .dict(let dict) = root else {
             throw WeightsError(
                 url, "does not hold a dictionary (a whole pickled model is not supported; save its state_dict)")
@@ -128,7 +143,7 @@ public enum Checkpoint {
         if tensorEntries.isEmpty {
             for wrapper in ["state_dict", "model"] {
                 if let inner = dict.items.first(where: { $0.key.asString == wrapper })?.value, case .dict = inner {
-                    return try stateDict(from: inner, storages: storages, url: url)
+                    return try stateDict(from: inner, storages: storages, url: url, depth: depth + 1)
                 }
             }
             throw WeightsError(url, "holds no tensors")
@@ -146,8 +161,15 @@ public enum Checkpoint {
             throw WeightsError(url, "entry '\(name)' refers to storage \(ref.storage.key), which is missing")
         }
         let elementSize = ref.storage.dtype.size
-        let start = storage.startIndex + (ref.storage.viewOffset + ref.offset) * elementSize
-        guard start <= storage.endIndex else { throw WeightsError(url, "entry '\(name)' starts past its storage") }
+        // Offsets come from the pickle: negative or overflowing ones are refused before they index.
+        let elements = ref.storage.viewOffset.addingReportingOverflow(ref.offset)
+        guard ref.storage.viewOffset >= 0, ref.offset >= 0, !elements.overflow,
+            elements.partialValue <= storage.count / elementSize
+        else {
+            throw WeightsError(
+                url, "entry '\(name)' starts at element \(ref.storage.viewOffset) + \(ref.offset), outside its storage")
+        }
+        let start = storage.startIndex + elements.partialValue * elementSize
         do {
             return try storage[start...].withUnsafeBytes { raw in
                 try Tensor.copying(bytes: raw, dtype: ref.storage.dtype, shape: ref.shape, strides: ref.strides)

@@ -91,7 +91,7 @@ struct Unpickler {
     }
 
     private mutating func read(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, position + n <= bytes.count else { throw fail("unexpected end of data") }
+        guard n >= 0, n <= bytes.count - position else { throw fail("unexpected end of data") }
         defer { position += n }
         return bytes[position..<(position + n)]
     }

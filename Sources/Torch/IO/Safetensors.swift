@@ -60,7 +60,10 @@ public enum Safetensors {
         return try read(data, source: url)
     }
 
-    static func read(_ data: Data, source url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    /// Reads a safetensors file's bytes; `source` names the file in errors.
+    public static func read(
+        _ data: Data, source url: URL
+    ) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         guard data.count >= 8 else { throw WeightsError(url, "is too short to be a safetensors file") }
         // Every length, offset and shape is checked before it is used to index or allocate (issue 12).
         let rawLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }

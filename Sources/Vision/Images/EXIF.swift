@@ -1,7 +1,7 @@
 /// Reads the EXIF orientation tag (0x0112) from a JPEG's APP1 segment.
-enum EXIF {
+public enum EXIF {
     /// 1–8, or 1 when the JPEG has no (readable) orientation.
-    static func orientation(in jpeg: [UInt8]) -> Int {
+    public static func orientation(in jpeg: [UInt8]) -> Int {
         var p = 2
         while p + 4 <= jpeg.count, jpeg[p] == 0xFF {
             let marker = jpeg[p + 1]

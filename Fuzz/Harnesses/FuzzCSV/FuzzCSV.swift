@@ -1,0 +1,26 @@
+import Foundation
+import Vision
+
+/// libFuzzer entry: the CSV reader (UTF-8 check, separator sniffing, RFC 4180 quoting), then the writer:
+/// every row written back with `CSVTable.row` must parse to the same fields.
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzCSV(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    let bytes = Data(UnsafeBufferPointer(start: data, count: count))
+    let source = URL(fileURLWithPath: "/fuzz/labels.csv")
+    let table: CSVTable
+    do {
+        table = try CSVTable(data: bytes, source: source)
+    } catch is DataProblem {
+        return 0  // not UTF-8, or empty: an error naming the file
+    } catch {
+        preconditionFailure("unexpected error type: \(error)")
+    }
+    for row in table.rows.prefix(4) where !row.fields.contains(where: { $0.contains("\n") || $0.contains("\r") }) {
+        let text = "a,b\n" + CSVTable.row(row.fields) + "\n"
+        guard let again = try? CSVTable(data: Data(text.utf8), source: source) else {  // must parse: it is our own
+            preconditionFailure("a written row does not parse: \(text.debugDescription)")
+        }
+        precondition(again.rows.first?.fields ?? [""] == row.fields, "round trip changed \(row.fields)")
+    }
+    return 0
+}

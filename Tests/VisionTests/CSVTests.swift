@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+import Vision
+
+/// The CSV reader against RFC 4180 and the files spreadsheets write.
+@Suite("CSV")
+struct CSVTests {
+    func table(_ text: String) throws -> CSVTable {
+        try CSVTable(data: Data(text.utf8), source: URL(fileURLWithPath: "/data/labels.csv"))
+    }
+
+    @Test func quotedFieldsHoldSeparatorsQuotesAndLineBreaks() throws {
+        let csv = try table("name,label\n\"a, b.jpg\",1\n\"say \"\"hi\"\".jpg\",0\n\"two\nlines.jpg\",1\nlast.jpg,0\n")
+        #expect(csv.header == ["name", "label"])
+        #expect(
+            csv.rows.map(\.fields) == [
+                ["a, b.jpg", "1"], ["say \"hi\".jpg", "0"], ["two\nlines.jpg", "1"],
+                ["last.jpg", "0"],
+            ])
+        // Line numbers are where each record starts: the quoted line break moves the last one down.
+        #expect(csv.rows.map(\.line) == [2, 3, 4, 6])
+    }
+
+    @Test func everyRowWrittenReadsBack() throws {
+        let fields = [["plain", "with,comma"], ["\"quoted\"", "multi\r\nline"], ["", "trailing space "]]
+        let text = "a,b\n" + fields.map(CSVTable.row).joined(separator: "\n") + "\n"
+        let expected = fields.map { $0.map { $0.trimmingCharacters(in: .whitespaces) } }
+        #expect(try table(text).rows.map(\.fields) == expected)
+    }
+
+    @Test func spreadsheetExportsRead() throws {
+        // Excel: a byte-order mark, semicolons, CRLF line ends and blank lines.
+        let csv = try table("\u{FEFF}id;species\r\n\r\nx;cat\r\ny;dog\r\n")
+        #expect(csv.header == ["id", "species"])
+        #expect(csv.rows.map(\.fields) == [["x", "cat"], ["y", "dog"]])
+        #expect(csv.rows.map(\.line) == [3, 4])
+        let spaced = try table("file label\n a.jpg  1\n\tb.jpg 0\n")
+        #expect(spaced.rows.map(\.fields) == [["a.jpg", "1"], ["b.jpg", "0"]])
+    }
+
+    @Test func badInputNamesTheFile() throws {
+        for bytes in [Data(), Data(" \n\n".utf8), Data([0x66, 0xFF, 0xFE, 0x0A])] {
+            do {
+                _ = try CSVTable(data: bytes, source: URL(fileURLWithPath: "/data/labels.csv"))
+                Issue.record("\(Array(bytes)) was accepted")
+            } catch {
+                #expect("\(error)".contains("/data/labels.csv"))
+            }
+        }
+    }
+}
