@@ -1,5 +1,6 @@
 import Foundation
 import Learn
+import Torch
 import Vision
 
 /// The demo job: ELPV laid out in the Kaggle layout, trained with the default recipe, its held-out
@@ -60,11 +61,10 @@ public struct DemoRun {
             test, ttaViews: saved.trainOptions()?.recipe.ttaViews ?? options.recipe.ttaViews,
             augmentation: saved.augmentation(), mixedPrecision: saved.predictsInBF16(options.precision))
         let submission = workdir.appendingPathComponent("submission.csv")
-        try SubmissionFormat.kaggle.render(
+        let rows = try SubmissionFormat.kaggle.render(
             probabilities: probabilities, items: items.map { test.items[$0] },
-            classes: saved.classes, labelColumn: "defective"
-        )
-        .write(to: submission, atomically: true, encoding: .utf8)
+            classes: saved.classes, labelColumn: "defective")
+        try AtomicFile.write(rows, to: submission)
         let answers = try DataSource.csv(
             images: data.appendingPathComponent("test"),
             labels: data.appendingPathComponent("answers/test_labels.csv"), classes: saved.classes)

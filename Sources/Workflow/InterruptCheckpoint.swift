@@ -1,49 +1,31 @@
-import Dispatch
 import Foundation
 import Learn
+import Synchronization
 
-/// Turns Ctrl-C during training into "save a checkpoint, say how to resume, stop".
-/// A second Ctrl-C exits at once.
-public final class InterruptCheckpoint: Callback, @unchecked Sendable {
+/// Turns Ctrl-C (or SIGTERM) during training into "save a checkpoint, say how to resume, stop".
+/// Install it with ``Interrupts/whileRunning(onFirstSignal:_:)`` passing ``request(_:)``; a second signal
+/// quits at once (see ``Interrupts``).
+public final class InterruptCheckpoint: Callback, Sendable {
     let url: URL
     let resumeHint: String
-    private var requested = false
-    private let lock = NSLock()
-    private var source: DispatchSourceSignal?
+    private let requested = Mutex(false)
     public var order: Int { 90 }
 
     public init(saveTo url: URL, resumeHint: String) {
         self.url = url
         self.resumeHint = resumeHint
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [weak self] in
-            guard let self else { return }
-            self.lock.lock()
-            let second = self.requested
-            self.requested = true
-            self.lock.unlock()
-            if second { exit(130) }
-            FileHandle.standardError.write(
-                Data("\ninterrupted: saving a checkpoint after this batch (Ctrl-C again to quit now)\n".utf8))
-        }
-        source.resume()
-        self.source = source
     }
 
-    deinit {
-        source?.cancel()
-        signal(SIGINT, SIG_DFL)
-    }
-
-    var isRequested: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return requested
+    /// Asks for a checkpoint after the current batch (called from the signal handler's thread).
+    @Sendable public func request(_ signal: Int32) {
+        requested.withLock { $0 = true }
+        let key = signal == SIGINT ? "Ctrl-C" : "the signal"
+        FileHandle.standardError.write(
+            Data("\ninterrupted: saving a checkpoint after this batch (\(key) again to quit now)\n".utf8))
     }
 
     public func afterBatch(_ learner: Learner) throws {
-        guard isRequested else { return }
+        guard requested.withLock({ $0 }) else { return }
         try learner.saveCheckpoint(to: url)
         FileHandle.standardError.write(Data("checkpoint saved to \(url.path)\nresume with: \(resumeHint)\n".utf8))
         throw InterruptedRun()

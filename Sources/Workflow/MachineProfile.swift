@@ -100,7 +100,7 @@ extension MachineProfile {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(all).write(to: url, options: .atomic)
+        try AtomicFile.write(encoder.encode(all), to: url)
     }
 
     /// Measures a classifier learner (a few training steps and evaluation batches in each precision).

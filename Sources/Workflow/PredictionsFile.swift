@@ -1,5 +1,6 @@
 import Foundation
 import Learn
+import Torch
 import Vision
 
 /// CSV of predictions: name, true label (when known), one probability column per class (RFC 4180 quoting).
@@ -16,6 +17,6 @@ public enum PredictionsFile {
             fields += p.map { String(format: "%.6f", $0) }
             lines.append(CSVTable.row(fields))
         }
-        try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+        try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: url)
     }
 }

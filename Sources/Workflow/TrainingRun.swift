@@ -132,7 +132,8 @@ public struct TrainingRun {
         let interruptURL = out.appendingPathComponent("interrupted.safetensors")
         var resumeHint = self.resumeHint ?? CommandLine.arguments.joined(separator: " ")
         if !resumeHint.contains("--resume") { resumeHint += " --resume \(interruptURL.path)" }
-        learner.callbacks.append(InterruptCheckpoint(saveTo: interruptURL, resumeHint: resumeHint))
+        let interrupt = InterruptCheckpoint(saveTo: interruptURL, resumeHint: resumeHint)
+        learner.callbacks.append(interrupt)
         let keepBest = KeepBest(monitor: options.monitor)
         learner.callbacks.append(keepBest)
         if let patience = options.patience {
@@ -161,9 +162,11 @@ public struct TrainingRun {
             unfrozenExtras.append(ProgressiveResizing(small: small, smallEpochs: smallEpochs))
             emit("progressive resizing: the first \(smallEpochs) unfrozen epoch(s) at \(small.size) px")
         }
-        let phaseTimes = try learner.run(
-            recipe, classifier: classifier, trainLoader: trainLoader, validLoader: validLoader, featureKey: featureKey,
-            unfrozenExtras: unfrozenExtras)
+        let phaseTimes = try Interrupts.whileRunning(onFirstSignal: interrupt.request) {
+            try learner.run(
+                recipe, classifier: classifier, trainLoader: trainLoader, validLoader: validLoader,
+                featureKey: featureKey, unfrozenExtras: unfrozenExtras)
+        }
         for name in phaseTimes.order {
             times.phases[name] = phaseTimes.phases[name]
             times.order.append(name)
@@ -198,12 +201,11 @@ public struct TrainingRun {
         used.recipe = recipe
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(used).write(to: out.appendingPathComponent("config.json"))
+        try AtomicFile.write(encoder.encode(used), to: out.appendingPathComponent("config.json"))
         learner.checkpointMetadata["options"] = String(decoding: try JSONEncoder().encode(used), as: UTF8.self)
         let modelURL = out.appendingPathComponent("model.safetensors")
         try learner.saveCheckpoint(to: modelURL)
-        try learner.recorder.historyCSV().write(
-            to: out.appendingPathComponent("history.csv"), atomically: true, encoding: .utf8)
+        try AtomicFile.write(learner.recorder.historyCSV(), to: out.appendingPathComponent("history.csv"))
         try PredictionsFile.write(
             probabilities: probabilities, items: items.map { validSet.items[$0] }, classes: dataset.classes,
             to: out.appendingPathComponent("valid_predictions.csv"))
@@ -212,7 +214,7 @@ public struct TrainingRun {
         times.phases["total"] = Date().timeIntervalSince(total)
         times.order.append("total")
         let reportURL = out.appendingPathComponent("report.html")
-        try ReportBuilder.training(
+        let report = try ReportBuilder.training(
             dataset: dataset, validSet: validSet, classes: dataset.classes, recorder: learner.recorder,
             lrFinder: lrFinder,
             probabilities: probabilities, validItems: items.map { validSet.items[$0] }, times: times, problems: skipped,
@@ -223,8 +225,8 @@ public struct TrainingRun {
                 notes: [
                     "plan: \(plan.summary)" + (options.budget.map { " (budget \(Feedback.clock($0)))" } ?? ""),
                     "precision: " + profile.summary(options.precision) + " on \(MachineProfile.machineKey)",
-                ])
-        ).write(to: reportURL, atomically: true, encoding: .utf8)
+                ]))
+        try AtomicFile.write(report, to: reportURL)
         emit(
             "phase times: "
                 + times.order.map { String(format: "%@ %.0fs", $0, times.phases[$0] ?? 0) }.joined(separator: ", "))
@@ -311,6 +313,7 @@ public struct TrainingRun {
         let probe = out.appendingPathComponent(".quadrat-write-test-\(UUID().uuidString)")
         do {
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            AtomicFile.removeLeftovers(in: out)  // of a run killed while it saved
             try Data().write(to: probe)
             try FileManager.default.removeItem(at: probe)
         } catch {

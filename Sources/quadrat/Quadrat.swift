@@ -20,6 +20,7 @@ struct Quadrat: ParsableCommand {
     static func main() {
         Torch.keepFreedMemory()
         Console.install()
+        Interrupts.install()
         main(nil)
     }
 }

@@ -28,6 +28,14 @@ struct CSVTests {
         #expect(try table(text).rows.map(\.fields) == expected)
     }
 
+    @Test func aCombiningMarkAfterASeparatorDoesNotHideIt() throws {
+        // Found by the CSV fuzzer: ",\u{0315}" is one Swift Character, so a parser reading characters saw no comma.
+        let csv = try table("a,b,c\nx,\u{0315}y,z\n")
+        #expect(csv.rows.map(\.fields) == [["x", "\u{0315}y", "z"]])
+        let text = "a,b\n" + CSVTable.row(["\u{0315}", "\r"]) + "\n"
+        #expect(try table(text).rows.map(\.fields) == [["\u{0315}", "\r"]])
+    }
+
     @Test func spreadsheetExportsRead() throws {
         // Excel: a byte-order mark, semicolons, CRLF line ends and blank lines.
         let csv = try table("\u{FEFF}id;species\r\n\r\nx;cat\r\ny;dog\r\n")

@@ -222,6 +222,7 @@ struct BatchStreamLifetimeTests {
             _ = stream.next()  // take one batch of 20, then walk away
         }
         #expect(weakStream == nil)
+        #expect(BatchStream.workersAlive == 0, "dropping a stream returns only once its workers have")
         // A fresh stream still yields everything.
         #expect(Array(loader.batches(epoch: 0)).count == 20)
     }

@@ -7,7 +7,7 @@ import Foundation
 public enum Safetensors {
     /// Writes `tensors` (made contiguous) and `metadata` to `url`, atomically.
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
-        try data(tensors, metadata: metadata).write(to: url, options: .atomic)
+        try AtomicFile.write(data(tensors, metadata: metadata), to: url)
     }
 
     /// The file's bytes for `tensors` and `metadata`.

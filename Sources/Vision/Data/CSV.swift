@@ -25,11 +25,12 @@ public struct CSVTable: Sendable {
             throw DataProblem(.badCSV, path: url.path, "cannot be read as UTF-8 text")
         }
         if text.first == "\u{FEFF}" { text.removeFirst() }  // the byte-order mark spreadsheets write
-        let firstLine = text.split(whereSeparator: \.isNewline).first { !Self.isBlank($0) }
+        let firstLine = text.unicodeScalars.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+            .first { !Self.isBlank($0) }
         guard let firstLine else {
             throw DataProblem(.badCSV, path: url.path, "is empty: expected a header line and one row per image")
         }
-        let records = Self.records(text, separator: Self.separator(for: String(firstLine)))
+        let records = Self.records(text, separator: Self.separator(for: String(String.UnicodeScalarView(firstLine))))
         header = records.first?.fields ?? []
         rows = Array(records.dropFirst())
     }
@@ -47,22 +48,23 @@ public struct CSVTable: Sendable {
         return nil  // whitespace
     }
 
-    static func isBlank(_ line: Substring) -> Bool { line.allSatisfy { $0 == " " || $0 == "\t" } }
+    static func isBlank(_ line: Substring.UnicodeScalarView) -> Bool { line.allSatisfy { $0 == " " || $0 == "\t" } }
 
-    /// The non-blank records of `text` with the line each starts on. Without a separator, fields are split on
-    /// spaces and tabs and there is no quoting.
+    /// The non-blank records of `text` with the line each starts on. Without a separator, fields are runs of
+    /// anything but spaces and tabs, and there is no quoting.
+    ///
+    /// The text is read as Unicode scalars, not characters: a combining mark right after a comma forms one
+    /// character with it, and must not hide the comma (found by fuzzing). Line breaks are LF, CRLF or CR.
     static func records(_ text: String, separator: Character?) -> [(line: Int, fields: [String])] {
-        guard let separator else {
-            return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated()
-                .filter { !isBlank($0.element) }
-                .map { ($0.offset + 1, $0.element.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)) }
-        }
+        let comma = separator?.unicodeScalars.first
         var records: [(line: Int, fields: [String])] = []
-        var fields: [String] = [], field = "", quoted = false, afterQuote = false, blank = true
-        var line = 1, start = 1
+        var fields: [String] = [], field = String.UnicodeScalarView(), quoted = false, afterQuote = false
+        var blank = true, line = 1, start = 1, previous: Unicode.Scalar = "\n"
         func endField() {
-            fields.append(field.trimmingCharacters(in: .whitespaces))
-            field = ""
+            if comma != nil || !field.isEmpty {
+                fields.append(String(field).trimmingCharacters(in: .whitespaces))
+            }
+            field = String.UnicodeScalarView()
             afterQuote = false
         }
         func endRecord() {
@@ -71,9 +73,10 @@ public struct CSVTable: Sendable {
             fields = []
             blank = true
         }
-        // "\r\n" is one Character in Swift, so a line break is always one step here.
-        for c in text {
-            if c.isNewline { line += 1 }
+        for c in text.unicodeScalars {
+            defer { previous = c }
+            let lineBreak = c == "\n" || c == "\r"
+            if lineBreak, !(c == "\n" && previous == "\r") { line += 1 }
             if quoted {
                 if c == "\"" {
                     quoted = false
@@ -83,16 +86,16 @@ public struct CSVTable: Sendable {
                 }
                 continue
             }
-            if c == "\"" {
+            if c == "\"", comma != nil {
                 // A quote right after a closing quote is a literal (doubled) quote; elsewhere it opens quoting.
                 if afterQuote { field.append("\"") }
                 quoted = true
                 blank = false
-            } else if c == separator {
+            } else if c == comma || (comma == nil && (c == " " || c == "\t")) {
                 endField()
-                blank = false
-            } else if c.isNewline {
-                endRecord()
+                if comma != nil { blank = false }
+            } else if lineBreak {
+                if !(c == "\n" && previous == "\r") { endRecord() }
                 start = line
             } else {
                 if c != " " && c != "\t" { blank = false }

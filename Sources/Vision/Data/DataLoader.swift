@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Torch
 
 /// A batch ready for the model: normalised float images (channels-last), labels and which items they are.
@@ -109,7 +110,9 @@ public final class DataLoader: @unchecked Sendable {
 }
 
 /// Batches in order, built ahead on worker threads. Dropping the stream (for example when a fit
-/// is cancelled mid-epoch) stops its workers: they hold only the shared ``Buffer``, never the stream.
+/// is cancelled mid-epoch, or an error ends the command) stops its workers and waits for them: they hold only
+/// the shared ``Buffer``, never the stream, and none is still inside libtorch when the process exits (a worker
+/// alive during `exit` corrupted the heap, issue 12).
 public final class BatchStream: Sequence, IteratorProtocol, @unchecked Sendable {
     /// What the workers and the consumer share.
     final class Buffer: @unchecked Sendable {
@@ -120,6 +123,8 @@ public final class BatchStream: Sequence, IteratorProtocol, @unchecked Sendable 
         var nextToHand = 0
         var nextToBuild = 0
         var cancelled = false
+        /// Workers that have not returned yet.
+        var running = 0
         let condition = NSCondition()
 
         init(loader: DataLoader, plan: [[Int]], epoch: Int, view: Int) {
@@ -133,6 +138,14 @@ public final class BatchStream: Sequence, IteratorProtocol, @unchecked Sendable 
             // One libtorch thread per worker: otherwise each worker starts its own OpenMP team, and on a
             // machine with few cores the spinning teams starve the training thread's (measured: 2× slower).
             Torch.threads = 1
+            BatchStream.alive.add(1, ordering: .relaxed)
+            defer {
+                BatchStream.alive.subtract(1, ordering: .relaxed)
+                condition.lock()
+                running -= 1
+                condition.broadcast()
+                condition.unlock()
+            }
             while true {
                 condition.lock()
                 while !cancelled, nextToBuild < plan.count, nextToBuild - nextToHand >= loader.prefetch {
@@ -155,20 +168,27 @@ public final class BatchStream: Sequence, IteratorProtocol, @unchecked Sendable 
     }
 
     private let buffer: Buffer
+    private static let alive = Atomic(0)
+    /// Worker threads of all streams that have not returned yet (0 once every stream is dropped).
+    public static var workersAlive: Int { alive.load(ordering: .relaxed) }
 
     init(loader: DataLoader, plan: [[Int]], epoch: Int, view: Int) {
         let buffer = Buffer(loader: loader, plan: plan, epoch: epoch, view: view)
         self.buffer = buffer
-        for _ in 0..<Swift.max(1, loader.workers) {
+        let workers = Swift.max(1, loader.workers)
+        buffer.running = workers
+        for _ in 0..<workers {
             Thread.detachNewThread { buffer.work() }
         }
     }
 
+    /// Cancels the workers and waits until each has returned (at most the batch it is building).
     deinit {
         buffer.condition.lock()
         buffer.cancelled = true
         buffer.ready = [:]
         buffer.condition.broadcast()
+        while buffer.running > 0 { buffer.condition.wait() }
         buffer.condition.unlock()
     }
 

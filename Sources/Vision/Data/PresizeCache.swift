@@ -75,13 +75,8 @@ public struct PresizeCache: Sendable {
 
     @discardableResult
     func store(_ bytes: Data, at url: URL) throws -> Data {
-        let temporary = folder.appendingPathComponent(".\(UUID().uuidString).tmp")
-        try bytes.write(to: temporary)
-        // rename(2) replaces atomically; a concurrent writer of the same entry wrote the same bytes.
-        if rename(temporary.path, url.path) != 0 {
-            try? FileManager.default.removeItem(at: temporary)  // best effort: the error below is what matters
-            throw VisionError("cannot write the presize cache entry \(url.path)")
-        }
+        // A concurrent writer of the same entry wrote the same bytes: whichever rename comes last is right.
+        try AtomicFile.write(bytes, to: url)
         return bytes
     }
 
@@ -94,6 +89,7 @@ public struct PresizeCache: Sendable {
         let progress = Feedback.start("presize \(shorterSide)px", total: items.count)
         // If the folder cannot be made, every entry fails to store and is reported below, naming the folder.
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        AtomicFile.removeLeftovers(in: folder)  // of a run killed while it wrote entries
         let problems = ProblemList()
         let next = AtomicCounter()
         let mainThreads = Torch.threads

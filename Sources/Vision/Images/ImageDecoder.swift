@@ -1,5 +1,6 @@
 import CImageCodecs
 import Foundation
+import Synchronization
 
 /// Decodes JPEG (libjpeg-turbo) and PNG (libpng) files to RGB.
 ///
@@ -16,9 +17,17 @@ public struct ImageDecoder: Sendable {
     /// Colour that transparent PNG pixels are composited on.
     public var background: (r: UInt8, g: UInt8, b: UInt8) = (255, 255, 255)
     /// Images with more pixels than this are refused from their header, before any pixel buffer exists (a
-    /// 389 KB PNG can declare 20000 × 20000 pixels). 100 megapixels covers real camera and drone photos.
-    public var maxPixels = ImageDecoder.defaultMaxPixels
+    /// 389 KB PNG can declare 20000 × 20000 pixels). Starts at the process-wide ``pixelLimit``.
+    public var maxPixels = ImageDecoder.pixelLimit
+    /// 100 megapixels covers real camera and drone photos.
     public static let defaultMaxPixels = 100_000_000
+
+    private static let sharedLimit = Mutex(defaultMaxPixels)
+    /// The pixel limit every decoder made from now on starts with (the CLI's `--max-pixels` sets it).
+    public static var pixelLimit: Int {
+        get { sharedLimit.withLock { $0 } }
+        set { sharedLimit.withLock { $0 = newValue } }
+    }
 
     public init(minimumSide: Int? = nil) { self.minimumSide = minimumSide }
 
@@ -60,7 +69,8 @@ public struct ImageDecoder: Sendable {
             throw ImageError(
                 source,
                 String(
-                    format: "is %d × %d pixels (%.0f megapixels), above the limit of %.0f megapixels",
+                    format:
+                        "is %d × %d pixels (%.0f megapixels), above the limit of %.0f megapixels (--max-pixels raises it)",
                     width, height, Double(width) * Double(height) / 1e6, Double(maxPixels) / 1e6))
         }
     }

@@ -22,6 +22,8 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .customLong("name-column")) var nameColumn: String?
     @Option(name: .customLong("label-column")) var labelColumn: String?
 
+    @OptionGroup var limits: ImageLimitOptions
+
     func run() throws {
         let url = URL(fileURLWithPath: data)
         let dataset: ImageDataset

@@ -23,6 +23,8 @@ struct ClassifyCommand: ParsableCommand {
     @Option(help: "How many classes to show per image.")
     var top: Int = 5
 
+    @OptionGroup var limits: ImageLimitOptions
+
     func run() throws {
         Torch.useAllCores()
         let architecture = try Architecture(named: arch)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Report
+import Torch
 import Vision
 
 /// `quadrat explore DATA`.
@@ -15,6 +16,8 @@ struct ExploreCommand: ParsableCommand {
     @Option(help: "Where to write the HTML page.") var out: String = "explore.html"
     @Option(name: .customLong("name-column")) var nameColumn: String?
     @Option(name: .customLong("label-column")) var labelColumn: String?
+
+    @OptionGroup var limits: ImageLimitOptions
 
     func run() throws {
         let dataset = try DataSource.labelled(
@@ -37,9 +40,9 @@ struct ExploreCommand: ParsableCommand {
         if !dataset.problems.isEmpty {
             print("\(dataset.problems.count) problem(s) in the labels: run `quadrat check \(data)`")
         }
-        try ReportBuilder.exploration(
-            dataset, brightness: brightness, title: "Quadrat — \(URL(fileURLWithPath: data).lastPathComponent)"
-        ).write(toFile: out, atomically: true, encoding: .utf8)
+        let page = ReportBuilder.exploration(
+            dataset, brightness: brightness, title: "Quadrat — \(URL(fileURLWithPath: data).lastPathComponent)")
+        try AtomicFile.write(page, to: URL(fileURLWithPath: out))
         print("page: \(out)")
     }
 }

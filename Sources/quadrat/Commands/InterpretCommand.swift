@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Learn
 import Report
+import Torch
 import Workflow
 
 /// `quadrat interpret MODEL DATA`.
@@ -21,7 +22,7 @@ struct InterpretCommand: ParsableCommand {
             probabilities: p.probabilities, items: p.items, classes: p.saved.classes, problems: p.skipped,
             cache: p.saved.presizeCache,
             title: "Quadrat — error analysis on \(URL(fileURLWithPath: arguments.data).lastPathComponent)")
-        try html.write(toFile: out, atomically: true, encoding: .utf8)
+        try AtomicFile.write(html, to: URL(fileURLWithPath: out))
         print(
             String(
                 format: "accuracy %.4f on %d images; report: %@",

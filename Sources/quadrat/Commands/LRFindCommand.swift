@@ -23,6 +23,8 @@ struct LRFindCommand: ParsableCommand {
     @Option(help: "Precompute in auto (as measured by `train` on this machine; fp32 before that), fp32 or bf16.")
     var precision: Precision = .auto
 
+    @OptionGroup var limits: ImageLimitOptions
+
     func run() throws {
         Torch.useAllCores()
         let architecture = try Architecture(named: arch)
@@ -40,12 +42,12 @@ struct LRFindCommand: ParsableCommand {
             String(
                 format: "suggested learning rate: %.2e (a tenth of the lowest loss's: what train uses), "
                     + "%.2e (valley), %.2e (steepest)", result.minimum, result.valley, result.steepest))
-        try ReportBuilder.lrFinderPage(
-            result, title: "Quadrat — LR finder on \(URL(fileURLWithPath: data).lastPathComponent)"
-        ).write(toFile: out, atomically: true, encoding: .utf8)
+        let page = ReportBuilder.lrFinderPage(
+            result, title: "Quadrat — LR finder on \(URL(fileURLWithPath: data).lastPathComponent)")
+        try AtomicFile.write(page, to: URL(fileURLWithPath: out))
         let csv = URL(fileURLWithPath: out).deletingPathExtension().appendingPathExtension("csv")
-        try ("learning_rate,smoothed_loss\n" + zip(result.rates, result.losses).map { "\($0),\($1)\n" }.joined())
-            .write(to: csv, atomically: true, encoding: .utf8)
+        let rows = zip(result.rates, result.losses).map { "\($0),\($1)\n" }.joined()
+        try AtomicFile.write("learning_rate,smoothed_loss\n" + rows, to: csv)
         print("plot: \(out); curve: \(csv.path)")
     }
 }

@@ -27,6 +27,8 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Write here instead of standard output.")
     var out: String?
 
+    @OptionGroup var limits: ImageLimitOptions
+
     func run() throws {
         guard let format = SubmissionFormat(rawValue: format) else {
             throw ValidationError("--format must be kaggle, csv or json, not '\(format)'")
@@ -43,7 +45,7 @@ struct PredictCommand: ParsableCommand {
             probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes,
             labelColumn: saved.labelColumnName())
         if let out {
-            try text.write(toFile: out, atomically: true, encoding: .utf8)
+            try AtomicFile.write(text, to: URL(fileURLWithPath: out))
             FileHandle.standardError.write(Data("wrote \(items.count) predictions to \(out)\n".utf8))
         } else {
             print(text, terminator: "")

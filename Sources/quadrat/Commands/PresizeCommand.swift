@@ -14,6 +14,8 @@ struct PresizeCommand: ParsableCommand {
     @Option(help: "Shorter side in pixels.") var size: Int = 280
     @Flag(help: "DATA is a folder of unlabelled images.") var unlabelled = false
 
+    @OptionGroup var limits: ImageLimitOptions
+
     func run() throws {
         let url = URL(fileURLWithPath: data)
         let dataset = unlabelled ? try DataSource.unlabelled(url) : try DataSource.labelled(url)

@@ -5,6 +5,7 @@ import Workflow
 
 /// Options shared by commands that train: flags override a JSON config file.
 struct TrainFlags: ParsableArguments {
+    @OptionGroup var limits: ImageLimitOptions
     @Option(help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
     var arch: String?
     @Option(help: "Input size in pixels (default: the architecture's, 224 for Lite0).")

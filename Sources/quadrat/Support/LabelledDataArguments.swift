@@ -14,6 +14,8 @@ struct LabelledDataArguments: ParsableArguments {
     @Option(name: .customLong("label-column"), help: "CSV column with labels (default: the second).") var labelColumn:
         String?
 
+    @OptionGroup var limits: ImageLimitOptions
+
     /// The model's predictions on the data.
     func predictions() throws -> LabelledPredictions {
         try LabelledPredictions(
