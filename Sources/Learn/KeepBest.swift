@@ -25,6 +25,28 @@ public final class KeepBest: Callback {
         weights = try learner.model.stateDict().mapValues { try $0.clone().detached() }
     }
 
+    /// The best epoch so far as checkpoint tensors (`best.*`) and metadata, so a resumed run keeps it.
+    public func checkpointEntries() -> (tensors: [String: Tensor], metadata: [String: String]) {
+        guard let weights, let best, let bestEpoch else { return ([:], [:]) }
+        return (
+            Dictionary(uniqueKeysWithValues: weights.map { ("best.\($0.key)", $0.value) }),
+            ["best_value": String(best), "best_epoch": String(bestEpoch), "best_monitor": monitor]
+        )
+    }
+
+    /// Takes up the best epoch recorded in a checkpoint by ``checkpointEntries()`` (nothing if it has none or
+    /// monitored something else).
+    public func resume(from url: URL) throws {
+        let (tensors, metadata) = try Learner.readCheckpoint(url)
+        guard metadata["best_monitor"] == monitor, let value = metadata["best_value"].flatMap(Double.init),
+            let epoch = metadata["best_epoch"].flatMap({ Int($0) })
+        else { return }
+        let stored = tensors.filter { $0.key.hasPrefix("best.") }
+        weights = Dictionary(uniqueKeysWithValues: stored.map { (String($0.key.dropFirst(5)), $0.value) })
+        best = value
+        bestEpoch = epoch
+    }
+
     /// Loads the best epoch's weights (BatchNorm statistics included) into the learner's model; returns
     /// false when no epoch was monitored.
     @discardableResult

@@ -115,20 +115,22 @@ public final class Learner {
 
     // MARK: fitting
 
-    /// Trains for `epochs` epochs; `schedule` (default: constant) scales the base rates.
+    /// Trains for `epochs` epochs; `schedule` (default: constant) scales the base rates. A resumed fit starts at
+    /// epoch `from` of the `epochs` (the learner's ``epochsDone`` already counts the ones before it), at the same
+    /// point of the schedule, with the same batch order and seeds.
     public func fit(
-        epochs: Int, rates: [Double]? = nil, schedule: Schedule? = nil, momentum: Schedule? = nil,
-        extra: [Callback] = []
+        epochs: Int, from first: Int = 0, rates: [Double]? = nil, schedule: Schedule? = nil,
+        momentum: Schedule? = nil, extra: [Callback] = []
     ) throws {
         if let rates { baseRates = spread(rates) }
         let scheduler = ParameterScheduler(rate: schedule ?? Schedules.constant(1), momentum: momentum)
         active = (callbacks + extra + [scheduler] + (verbose ? [EpochTable()] : [])).sorted { $0.order < $1.order }
         defer { active = [] }
         epochCount = epochs
-        fitStart = epochsDone
+        fitStart = epochsDone - first
         batchesPerEpoch = train.batchCount
         try withEvents(.fit) {
-            for e in 0..<epochs {
+            for e in first..<max(first, epochs) {
                 epoch = fitStart + e
                 try withEvents(.epoch) { try runEpoch() }
             }

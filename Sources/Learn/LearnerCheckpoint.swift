@@ -8,20 +8,40 @@ import Torch
 extension Learner {
     public static let checkpointFormat = "quadrat-checkpoint-1"
 
-    public func saveCheckpoint(to url: URL) throws {
-        var tensors: [String: Tensor] = [:]
-        for (name, t) in model.stateDict() { tensors["model.\(name)"] = t }
-        for (name, t) in try optimizer.stateTensors() { tensors["optimizer.\(name)"] = t }
-        var metadata = checkpointMetadata
+    /// Saves the learner as it is now, or as it was at `snapshot` (an epoch's start, for an exact resume);
+    /// `extra` adds tensors and metadata of callbacks (``KeepBest``'s best weights).
+    public func saveCheckpoint(
+        to url: URL, snapshot: TrainingSnapshot? = nil,
+        extra: (tensors: [String: Tensor], metadata: [String: String]) = ([:], [:])
+    ) throws {
+        let state = try snapshot ?? TrainingSnapshot(of: self, copying: false)
+        var tensors = extra.tensors
+        for (name, t) in state.model { tensors["model.\(name)"] = t }
+        for (name, t) in state.optimizer { tensors["optimizer.\(name)"] = t }
+        var metadata = checkpointMetadata.merging(extra.metadata) { $1 }
         metadata["format"] = Self.checkpointFormat
-        metadata["epochs_done"] = String(epochsDone)
-        metadata["base_rates"] = baseRates.map { String($0) }.joined(separator: ",")
+        metadata["epochs_done"] = String(state.epochsDone)
+        metadata["base_rates"] = state.baseRates.map { String($0) }.joined(separator: ",")
+        if let position = state.position {
+            metadata["resume_phase"] = position.phase
+            metadata["resume_epoch"] = String(position.epoch)
+        }
         metadata["history"] = try String(
-            decoding: JSONCoding.encoder.encode(recorder.epochs.map(EpochRecord.init)), as: UTF8.self)
+            decoding: JSONCoding.encoder.encode(recorder.epochs.prefix(state.epochCount).map(EpochRecord.init)),
+            as: UTF8.self)
         metadata["steps"] = try String(
-            decoding: JSONCoding.encoder.encode(recorder.steps.map(StepRecord.init)), as: UTF8.self)
+            decoding: JSONCoding.encoder.encode(recorder.steps.prefix(state.stepCount).map(StepRecord.init)),
+            as: UTF8.self)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Safetensors.write(tensors, metadata: metadata, to: url)
+    }
+
+    /// Where a checkpoint saved by ``EpochStartSnapshots`` resumes: nil for files without one.
+    public static func resumePosition(in metadata: [String: String]) -> TrainingSnapshot.Position? {
+        guard let phase = metadata["resume_phase"], let epoch = metadata["resume_epoch"].flatMap({ Int($0) }) else {
+            return nil
+        }
+        return .init(phase: phase, epoch: epoch)
     }
 
     /// Restores weights, optimizer state, epoch count and history; returns the file's metadata.

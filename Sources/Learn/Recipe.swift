@@ -104,15 +104,24 @@ extension Learner {
     /// Runs `recipe` on a classifier learner whose `train`/`valid` are image loaders.
     /// Returns the phase times; the recorder holds the history.
     /// `unfrozenExtras` are callbacks for the unfrozen phase only (``ProgressiveResizing``).
+    /// `resumeAt` (from a checkpoint of ``EpochStartSnapshots``) skips the phases before its phase and the epochs
+    /// before its epoch: the learner must hold that checkpoint's state.
     public func run(
         _ recipe: Recipe, classifier: Classifier, trainLoader: DataLoader, validLoader: DataLoader?,
-        featureKey: String?,
-        unfrozenExtras: [Callback] = []
+        featureKey: String?, unfrozenExtras: [Callback] = [], resumeAt: TrainingSnapshot.Position? = nil
     ) throws -> PhaseTimes {
         var times = PhaseTimes()
         mixedPrecision = recipe.mixedPrecision
         inferenceMixedPrecision = recipe.inferenceMixedPrecision
-        if recipe.precomputeEpochs > 0 {
+        // The phases in order; a resumed run starts inside one of the trained ones.
+        let phases = ["head-precomputed", "head-augmented", "unfrozen"]
+        let resumeIndex = resumeAt.flatMap { phases.firstIndex(of: $0.phase) } ?? 0
+        func firstEpoch(_ phase: String) -> Int? {
+            let index = phases.firstIndex(of: phase) ?? 0
+            if index < resumeIndex { return nil }
+            return index == resumeIndex ? resumeAt?.epoch ?? 0 : 0
+        }
+        if recipe.precomputeEpochs > 0, firstEpoch("head-precomputed") != nil {
             let (trainFeatures, validFeatures) = try times.time("precompute") {
                 (
                     try classifier.precompute(
@@ -143,15 +152,17 @@ extension Learner {
         }
         train = trainLoader
         valid = validLoader
-        if recipe.headCycles > 0 {
+        if recipe.headCycles > 0, let first = firstEpoch("head-augmented") {
             try times.time("head (augmented)") {
                 trainFrozenBatchNorm = false
                 try freeze()
                 recorder.phase = "head-augmented"
-                try fitSGDR(rates: [recipe.headRate], cycles: recipe.headCycles, cycleLength: recipe.headCycleLength)
+                try fitSGDR(
+                    rates: [recipe.headRate], cycles: recipe.headCycles, cycleLength: recipe.headCycleLength,
+                    from: first)
             }
         }
-        if recipe.unfrozenCycles > 0 {
+        if recipe.unfrozenCycles > 0, let first = firstEpoch("unfrozen") {
             guard let cycleLength = recipe.cycleLength else {
                 throw LearnError("the recipe's unfrozen cycle length is not set (plan it, or set cycleLength)")
             }
@@ -162,7 +173,7 @@ extension Learner {
                 recorder.phase = "unfrozen"
                 try fitSGDR(
                     rates: recipe.unfrozenRates, cycles: recipe.unfrozenCycles, cycleLength: cycleLength,
-                    cycleMult: recipe.cycleMult, extra: unfrozenExtras)
+                    cycleMult: recipe.cycleMult, from: first, extra: unfrozenExtras)
             }
         }
         return times

@@ -5,15 +5,23 @@ import Synchronization
 /// Turns Ctrl-C (or SIGTERM) during training into "save a checkpoint, say how to resume, stop".
 /// Install it with ``Interrupts/whileRunning(onFirstSignal:_:)`` passing ``request(_:)``; a second signal
 /// quits at once (see ``Interrupts``).
-public final class InterruptCheckpoint: Callback, Sendable {
+///
+/// The checkpoint holds the state at the start of the interrupted epoch (``EpochStartSnapshots``) and the best
+/// epoch so far (``KeepBest``), so `--resume` trains that epoch again and ends where an uninterrupted run would.
+public final class InterruptCheckpoint: Callback, @unchecked Sendable {
     let url: URL
     let resumeHint: String
+    let snapshots: EpochStartSnapshots
+    let keepBest: KeepBest?
     private let requested = Mutex(false)
     public var order: Int { 90 }
 
-    public init(saveTo url: URL, resumeHint: String) {
+    /// `@unchecked Sendable`: only ``request(_:)`` runs on another thread, and it touches only the mutex.
+    public init(saveTo url: URL, resumeHint: String, snapshots: EpochStartSnapshots, keepBest: KeepBest?) {
         self.url = url
         self.resumeHint = resumeHint
+        self.snapshots = snapshots
+        self.keepBest = keepBest
     }
 
     /// Asks for a checkpoint after the current batch (called from the signal handler's thread).
@@ -26,8 +34,11 @@ public final class InterruptCheckpoint: Callback, Sendable {
 
     public func afterBatch(_ learner: Learner) throws {
         guard requested.withLock({ $0 }) else { return }
-        try learner.saveCheckpoint(to: url)
-        FileHandle.standardError.write(Data("checkpoint saved to \(url.path)\nresume with: \(resumeHint)\n".utf8))
+        try learner.saveCheckpoint(
+            to: url, snapshot: snapshots.latest, extra: keepBest?.checkpointEntries() ?? ([:], [:]))
+        let epoch = snapshots.latest?.position.map { " (it restarts \($0.phase) epoch \($0.epoch + 1))" } ?? ""
+        FileHandle.standardError.write(
+            Data("checkpoint saved to \(url.path)\(epoch)\nresume with: \(resumeHint)\n".utf8))
         throw InterruptedRun()
     }
 }

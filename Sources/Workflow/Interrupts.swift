@@ -30,7 +30,10 @@ public enum Interrupts {
         for number in [SIGINT, SIGTERM] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { received(number) }
+            // Signals that arrive together are delivered as one event; `data` counts them.
+            source.setEventHandler {  // the cycle with `source` is fine: sources live as long as the process
+                for _ in 0..<max(1, source.data) { received(number) }
+            }
             source.resume()
             sources.append(source)
         }

@@ -132,10 +132,11 @@ public struct TrainingRun {
         let interruptURL = out.appendingPathComponent("interrupted.safetensors")
         var resumeHint = self.resumeHint ?? CommandLine.arguments.joined(separator: " ")
         if !resumeHint.contains("--resume") { resumeHint += " --resume \(interruptURL.path)" }
-        let interrupt = InterruptCheckpoint(saveTo: interruptURL, resumeHint: resumeHint)
-        learner.callbacks.append(interrupt)
         let keepBest = KeepBest(monitor: options.monitor)
-        learner.callbacks.append(keepBest)
+        let snapshots = EpochStartSnapshots()
+        let interrupt = InterruptCheckpoint(
+            saveTo: interruptURL, resumeHint: resumeHint, snapshots: snapshots, keepBest: keepBest)
+        learner.callbacks += [snapshots, interrupt, keepBest]
         if let patience = options.patience {
             learner.callbacks.append(EarlyStopping(monitor: options.monitor, patience: patience))
         }
@@ -147,11 +148,16 @@ public struct TrainingRun {
                     throughput: profile.throughput(options.precision)) + 5
             learner.callbacks.append(TimeBudget(deadline: total.addingTimeInterval(budget - tail)))
         }
+        var resumeAt: TrainingSnapshot.Position?
         if let resume = options.resume {
-            try learner.loadCheckpoint(from: URL(fileURLWithPath: resume))
-            emit("resuming from \(resume) after \(learner.epochsDone) epoch(s): running the unfrozen phase")
-            recipe.precomputeEpochs = 0
-            recipe.headCycles = 0
+            let metadata = try learner.loadCheckpoint(from: URL(fileURLWithPath: resume))
+            try keepBest.resume(from: URL(fileURLWithPath: resume))
+            // Checkpoints from before exact resume carry no position: they go on with the whole unfrozen phase.
+            let position = Learner.resumePosition(in: metadata) ?? .init(phase: "unfrozen", epoch: 0)
+            resumeAt = position
+            emit(
+                "resuming from \(resume) after \(learner.epochsDone) epoch(s): \(position.phase) epoch \(position.epoch + 1)"
+            )
         }
         var unfrozenExtras: [Callback] = []
         if options.progressive, let length = recipe.cycleLength {
@@ -165,7 +171,7 @@ public struct TrainingRun {
         let phaseTimes = try Interrupts.whileRunning(onFirstSignal: interrupt.request) {
             try learner.run(
                 recipe, classifier: classifier, trainLoader: trainLoader, validLoader: validLoader,
-                featureKey: featureKey, unfrozenExtras: unfrozenExtras)
+                featureKey: featureKey, unfrozenExtras: unfrozenExtras, resumeAt: resumeAt)
         }
         for name in phaseTimes.order {
             times.phases[name] = phaseTimes.phases[name]

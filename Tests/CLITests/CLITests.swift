@@ -2,6 +2,7 @@ import Foundation
 import Learn
 import TestSupport
 import Testing
+import Torch
 import Vision
 import Workflow
 
@@ -197,13 +198,15 @@ struct CLITests {
 
 @Suite("Ctrl-C during training", .serialized, .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
 struct InterruptTests {
-    @Test func ctrlCSavesACheckpointAndPrintsTheResumeCommand() throws {
+    /// Ctrl-C in the unfrozen phase saves a checkpoint; `--resume` trains only what was left and ends with the
+    /// model an uninterrupted run saves.
+    @Test func ctrlCSavesACheckpointAndResumeFinishesExactly() throws {
         let data = try makeKaggleDataSet(trainCount: 24, testCount: 1, size: 40)
         let run = data.appendingPathComponent("run")
-        let (process, out, err) = try launchQuadrat([
-            "train", data.path, "--out", run.path, "--size", "32", "--batch-size", "4", "--cycles", "5", "--tta", "0",
-            "--no-lr-find",
-        ])
+        let options = [
+            "--size", "32", "--batch-size", "4", "--cycles", "5", "--tta", "0", "--no-lr-find", "--lr", "3e-3",
+        ]
+        let (process, out, err) = try launchQuadrat(["train", data.path, "--out", run.path] + options)
         // Wait for the first unfrozen epoch row (a line that starts with the phase), then press Ctrl-C.
         var seen = ""
         while !seen.contains("\nunfrozen ") {
@@ -220,6 +223,53 @@ struct InterruptTests {
             errors.contains("checkpoint saved to \(run.appendingPathComponent("interrupted.safetensors").path)"),
             "\(errors)")
         #expect(errors.contains("resume with:") && errors.contains("--resume"))
-        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("interrupted.safetensors").path))
+        let checkpoint = run.appendingPathComponent("interrupted.safetensors")
+        #expect(FileManager.default.fileExists(atPath: checkpoint.path))
+
+        let resumed = try quadrat(["train", data.path, "--out", run.path, "--resume", checkpoint.path] + options)
+        #expect(resumed.status == 0, "\(resumed.errors)")
+        #expect(resumed.output.contains("resuming from \(checkpoint.path)"), "\(resumed.output)")
+        #expect(!resumed.output.contains("\nhead-augmented "), "a resumed run must not train the head again")
+        let straightRun = data.appendingPathComponent("straight")
+        let straight = try quadrat(["train", data.path, "--out", straightRun.path] + options)
+        #expect(straight.status == 0, "\(straight.errors)")
+        let want = try Safetensors.read(straightRun.appendingPathComponent("model.safetensors")).tensors
+        let got = try Safetensors.read(run.appendingPathComponent("model.safetensors")).tensors
+        #expect(Set(got.keys) == Set(want.keys))
+        for (name, tensor) in want where tensor.dtype == .float32 {
+            let difference = try (got[name].map { try ($0 - tensor).abs().max().item() } ?? .infinity)
+            #expect(difference <= 1e-6, "\(name) differs by \(difference) after resuming")
+        }
+        // The history has every epoch once, as the uninterrupted run's does.
+        let history = try String(contentsOf: run.appendingPathComponent("history.csv"), encoding: .utf8)
+        let straightHistory = try String(contentsOf: straightRun.appendingPathComponent("history.csv"), encoding: .utf8)
+        #expect(history.split(separator: "\n").count == straightHistory.split(separator: "\n").count)
+    }
+
+    /// A signal outside the training loop (or a second one inside it) quits at once, with the shell's status for
+    /// a signal and no partial file left behind.
+    @Test func aSignalOutsideTrainingQuitsAtOnceAndLeavesNoPartialFiles() throws {
+        let data = try makeKaggleDataSet(trainCount: 24, testCount: 1, size: 40)
+        let run = data.appendingPathComponent("run")
+        let (process, out, err) = try launchQuadrat([
+            "train", data.path, "--out", run.path, "--size", "32", "--batch-size", "4", "--cycles", "5", "--tta", "0",
+            "--no-lr-find",
+        ])
+        // "data: …" is printed before the presize cache is filled, a second or more before training starts.
+        var seen = ""
+        while !seen.contains("data: ") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + SIGTERM, "\(errors)")
+        #expect(errors.contains("stopped (signal \(SIGTERM))"))
+        for folder in [run, Fixtures.isolatedHome] {
+            let names = FileManager.default.subpaths(atPath: folder.path) ?? []
+            #expect(!names.contains { $0.contains("quadrat-partial") }, "\(names)")
+        }
     }
 }
