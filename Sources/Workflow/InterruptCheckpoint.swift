@@ -1,6 +1,6 @@
 import Foundation
 import Learn
-import Synchronization
+import Torch
 
 /// Turns Ctrl-C (or SIGTERM) during training into "save a checkpoint, say how to resume, stop".
 /// Install it with ``Interrupts/whileRunning(onFirstSignal:_:)`` passing ``request(_:)``; a second signal
@@ -13,7 +13,7 @@ public final class InterruptCheckpoint: Callback, @unchecked Sendable {
     let resumeHint: String
     let snapshots: EpochStartSnapshots
     let keepBest: KeepBest?
-    private let requested = Mutex(false)
+    private let requested = Locked(false)
     public var order: Int { 90 }
 
     /// `@unchecked Sendable`: only ``request(_:)`` runs on another thread, and it touches only the mutex.

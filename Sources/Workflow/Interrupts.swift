@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Synchronization
 import Torch
 
 /// Ctrl-C (SIGINT) and SIGTERM for the whole process.
@@ -14,10 +13,10 @@ public enum Interrupts {
         var graceful: (@Sendable (Int32) -> Void)?
         var signalled = false
     }
-    private static let state = Mutex(State())
+    private static let state = Locked(State())
     // Dispatch sources must stay alive to keep firing; they are made once and never released.
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
-    private static let installed = Mutex(false)
+    private static let installed = Locked(false)
 
     /// Routes SIGINT and SIGTERM here (idempotent).
     public static func install() {

@@ -80,11 +80,11 @@ public struct TrainingRun {
 
         // Precomputed activations are cached on disk under a key of everything they depend on: architecture,
         // weights, size, the split and each image's presize entry (which changes when the image does).
-        let entries =
-            try trainSet.items.map { try cache.entry(for: $0.url).lastPathComponent }.joined(separator: "|")
-            // A validation image that vanished since listing is skipped by the loader: an empty part of the key.
-            + "#"
-            + validSet.items.map { (try? cache.entry(for: $0.url).lastPathComponent) ?? "" }.joined(separator: "|")
+        // An image that cannot be read is skipped by the loader (and reported above): an empty part of the key.
+        func part(_ items: [ImageItem]) -> String {
+            items.map { (try? cache.entry(for: $0.url).lastPathComponent) ?? "" }.joined(separator: "|")
+        }
+        let entries = part(trainSet.items) + "#" + part(validSet.items)
         let featureKey =
             "\(architecture.rawValue)-\(size)-\(options.weights ?? "bundled")-" + String(fnv1a(entries), radix: 16)
         // Precision and plan: measured throughput (once per machine), then the epochs that fit.
@@ -196,7 +196,7 @@ public struct TrainingRun {
         let accuracy = Metrics.accuracy(probabilities: probabilities, labels: labels)
         let auc = Metrics.rocAUC(probabilities: probabilities, labels: labels)
         emit(String(format: "validation with TTA: accuracy %.4f, ROC AUC %.4f", accuracy, auc))
-        skipped += trainLoader.skipped.all + validLoader.skipped.all
+        skipped = (skipped + trainLoader.skipped.all + validLoader.skipped.all).onePerImage()
         report(problems: skipped, skipped: true)
 
         // Outputs. The model file and config.json carry the options as used: the user's, with the size, presize

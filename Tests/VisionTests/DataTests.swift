@@ -30,8 +30,61 @@ struct DataTests {
             })
         // Quarantine moves it out.
         let quarantine = root.appendingPathComponent("bad")
-        #expect(try DataCheck.quarantine(all, to: quarantine) == 1)
-        #expect(FileManager.default.fileExists(atPath: quarantine.appendingPathComponent("7.jpg").path))
+        #expect(try DataCheck.quarantine(all, to: quarantine).moved == 1)
+        #expect(FileManager.default.fileExists(atPath: quarantine.appendingPathComponent("train/7.jpg").path))
+    }
+
+    /// A word in a column of 0/1 labels is a typo, not a third class of one image.
+    @Test func aWordInANumericLabelColumnIsAProblem() throws {
+        let root = try makeKaggleDataSet(unlisted: 1, extraRows: ["25,maybe"])
+        let data = try DataSource.labelled(root)
+        #expect(data.classes == ["0", "1"])
+        #expect(data.items.count == 24)
+        let csv = root.appendingPathComponent("train_labels.csv").path
+        #expect(
+            data.problems.map(\.description) == [
+                "\(csv):26: has label 'maybe' for '25' in a column of numbers (0, 1): left out"
+            ])
+    }
+
+    /// Symbolic links that lead nowhere or to themselves are problems named in words, moved by quarantine
+    /// (without colliding with a file already there), and never stop the listing; a link to a folder is not
+    /// followed into a loop.
+    @Test func brokenSymbolicLinksAreProblemsNotCrashes() throws {
+        let root = try Fixtures.temporaryFolder()
+        let a = root.appendingPathComponent("a"), b = root.appendingPathComponent("b")
+        for (folder, image) in [(a, "rgb.png"), (b, "gray.png")] {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for i in 1...3 {
+                try FileManager.default.copyItem(
+                    at: Fixtures.url("images/\(image)"), to: folder.appendingPathComponent("\(i).png"))
+            }
+        }
+        try FileManager.default.createSymbolicLink(
+            atPath: a.appendingPathComponent("gone.jpg").path,
+            withDestinationPath: "/nonexistent/x.jpg")
+        try FileManager.default.createSymbolicLink(
+            atPath: b.appendingPathComponent("self.jpg").path,
+            withDestinationPath: "self.jpg")
+        try FileManager.default.createSymbolicLink(
+            atPath: a.appendingPathComponent("loop").path,
+            withDestinationPath: "../a")
+        let dataset = try DataSource.labelled(root)
+        let problems = DataCheck.problems(in: dataset).map(\.description)
+        #expect(
+            problems.contains("\(a.path)/gone.jpg: is a symbolic link to /nonexistent/x.jpg, which does not exist"),
+            "\(problems)")
+        #expect(problems.contains("\(b.path)/self.jpg: is a symbolic link loop"), "\(problems)")
+        #expect(problems.count == 2)
+        let quarantine = root.appendingPathComponent("bad")
+        try FileManager.default.createDirectory(
+            at: quarantine.appendingPathComponent("a"), withIntermediateDirectories: true)
+        try Data().write(to: quarantine.appendingPathComponent("a/gone.jpg"))
+        let result = try DataCheck.quarantine(DataCheck.problems(in: dataset), to: quarantine)
+        #expect(result.moved == 2 && result.failed.isEmpty)
+        #expect(FileBytes.exists(quarantine.appendingPathComponent("a/gone-2.jpg")))
+        #expect(FileBytes.exists(quarantine.appendingPathComponent("b/self.jpg")))
+        #expect(!FileBytes.exists(a.appendingPathComponent("gone.jpg")))
     }
 
     @Test func csvProblemsThatStopEverything() throws {

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Writes files whole or not at all: the bytes go to a hidden partial file next to the target, which is renamed
 /// over it (rename(2) is atomic), so a reader never sees half a model, CSV or report.
@@ -10,7 +9,7 @@ import Synchronization
 /// process id: `.model.safetensors.quadrat-partial-4711`.
 public enum AtomicFile {
     static let marker = ".quadrat-partial-"
-    private static let inProgress = Mutex<Set<String>>([])
+    private static let inProgress = Locked<Set<String>>([])
 
     /// Writes `data` to `url` atomically; the error names the file and the system's reason.
     public static func write(_ data: Data, to url: URL) throws {

@@ -20,10 +20,8 @@ public enum DataCheck {
                 let url = dataset.items[i].url
                 do {
                     _ = try ImageDecoder(minimumSide: 1).decode(url)
-                } catch let error as ImageError {
-                    found.append(DataProblem(.corruptImage, path: url.path, error.problem))
                 } catch {
-                    found.append(DataProblem(.corruptImage, path: url.path, "\(error)"))
+                    found.append(.unreadable(url, error))
                 }
                 progress.advance()
             }
@@ -54,17 +52,37 @@ public enum DataCheck {
         return problems
     }
 
-    /// Moves the image files named by `problems` into `folder` (keeping their names); returns how many moved.
+    /// Moves the image files named by `problems` (broken symbolic links included) into `folder`, each under its
+    /// class folder's name (`a/1.jpg` and `b/1.jpg` do not collide); a name already there gets a `-2`, `-3`…
+    /// suffix. Returns how many moved and a message for each file that could not be moved.
     @discardableResult
-    public static func quarantine(_ problems: [DataProblem], to folder: URL) throws -> Int {
+    public static func quarantine(_ problems: [DataProblem], to folder: URL) throws -> (moved: Int, failed: [String]) {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        var moved = 0
+        var moved = 0, failed: [String] = []
         for p in problems where p.kind == .corruptImage && p.line == nil {
             let source = URL(fileURLWithPath: p.path)
-            guard FileManager.default.fileExists(atPath: source.path) else { continue }
-            try FileManager.default.moveItem(at: source, to: folder.appendingPathComponent(source.lastPathComponent))
-            moved += 1
+            guard FileBytes.exists(source) else { continue }
+            let parent = folder.appendingPathComponent(source.deletingLastPathComponent().lastPathComponent)
+            do {
+                try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+                try FileManager.default.moveItem(at: source, to: freeName(for: source, in: parent))
+                moved += 1
+            } catch {
+                failed.append("\(source.path): could not be moved (\(error.localizedDescription))")
+            }
         }
-        return moved
+        return (moved, failed)
+    }
+
+    /// `folder/name`, or `folder/stem-2.ext`, `-3`… when that is taken.
+    static func freeName(for source: URL, in folder: URL) -> URL {
+        let stem = source.deletingPathExtension().lastPathComponent, ext = source.pathExtension
+        var candidate = folder.appendingPathComponent(source.lastPathComponent)
+        var n = 2
+        while FileBytes.exists(candidate) {
+            candidate = folder.appendingPathComponent(ext.isEmpty ? "\(stem)-\(n)" : "\(stem)-\(n).\(ext)")
+            n += 1
+        }
+        return candidate
     }
 }

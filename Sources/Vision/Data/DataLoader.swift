@@ -100,7 +100,7 @@ public final class DataLoader: @unchecked Sendable {
         lock.lock()
         let fresh = skippedPaths.insert(item.url.path).inserted
         lock.unlock()
-        if fresh { skipped.append(DataProblem(.corruptImage, path: item.url.path, "skipped: \(error)")) }
+        if fresh { skipped.append(.unreadable(item.url, error)) }
     }
 
     /// The batches of `epoch`, prepared by ``workers`` threads at most ``prefetch`` batches ahead.

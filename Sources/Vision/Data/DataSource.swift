@@ -37,7 +37,7 @@ public enum DataSource {
                 files[url.deletingPathExtension().lastPathComponent] ?? url
         }
         var problems: [DataProblem] = []
-        var rows: [(url: URL, name: String, label: String)] = []
+        var rows: [LabelledRow] = []
         var seen: [String: Int] = [:]
         for (line, fields) in table.rows {
             guard fields.count > max(nameIndex, labelIndex) else {
@@ -77,8 +77,9 @@ public enum DataSource {
                 )
                 continue
             }
-            rows.append((url, stem, label))
+            rows.append((url, stem, label, line))
         }
+        if fixedClasses == nil { rows = leavingOutStrayLabels(rows, csv: csvURL, problems: &problems) }
         let classes = fixedClasses ?? ImageDataset.orderedClasses(rows.map(\.label))
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         let items = rows.map {
@@ -86,6 +87,26 @@ public enum DataSource {
                 url: $0.url, name: ($0.url.lastPathComponent as NSString).deletingPathExtension, label: index[$0.label])
         }
         return try finish(ImageDataset(items: items, classes: classes, problems: problems), source: csvURL)
+    }
+
+    typealias LabelledRow = (url: URL, name: String, label: String, line: Int)
+
+    /// In a column of numbers (at least two distinct ones, on 75 % of the rows or more) a word such as `maybe` is a
+    /// typo, not a new class: such rows are reported and left out.
+    static func leavingOutStrayLabels(
+        _ rows: [LabelledRow], csv: URL, problems: inout [DataProblem]
+    ) -> [LabelledRow] {
+        let numeric = rows.filter { Double($0.label) != nil }
+        let values = Set(numeric.map(\.label))
+        guard values.count >= 2, numeric.count < rows.count, numeric.count * 4 >= rows.count * 3 else { return rows }
+        let listed = ImageDataset.orderedClasses(Array(values)).joined(separator: ", ")
+        for row in rows where Double(row.label) == nil {
+            problems.append(
+                DataProblem(
+                    .badLabel, path: csv.path, line: row.line,
+                    "has label '\(row.label)' for '\(row.name)' in a column of numbers (\(listed)): left out"))
+        }
+        return numeric
     }
 
     /// One sub-folder per class (the ImageNet layout); folder names are the class names.

@@ -82,6 +82,20 @@ public struct DataProblem: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         line.map { "\(path):\($0): \(message)" } ?? "\(path): \(message)"
     }
+
+    /// An image that could not be read or decoded, in the words of the error (without its path twice).
+    public static func unreadable(_ url: URL, _ error: Error) -> DataProblem {
+        DataProblem(.corruptImage, path: url.path, (error as? ImageError)?.problem ?? "\(error)")
+    }
+}
+
+extension [DataProblem] {
+    /// The problems with each image's first one only: the same photo can fail in the presize cache and again in
+    /// the loader, and is listed once.
+    public func onePerImage() -> [DataProblem] {
+        var seen = Set<String>()
+        return filter { $0.kind != .corruptImage || $0.line != nil || seen.insert($0.path).inserted }
+    }
 }
 
 /// File extensions taken as images when listing folders (the content is still checked by magic bytes).

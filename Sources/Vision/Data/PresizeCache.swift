@@ -9,6 +9,7 @@ import Torch
 public struct PresizeCache: Sendable {
     public let folder: URL
     public let shorterSide: Int
+    private let fingerprints = FingerprintMemo()
 
     public init(shorterSide: Int, folder: URL = QuadratPaths.home.appendingPathComponent("presize")) {
         self.shorterSide = shorterSide
@@ -24,14 +25,9 @@ public struct PresizeCache: Sendable {
         // stat(2) directly: FileManager's attributes also look up the owner's user and group names,
         // which cost more than the rest of a cache lookup.
         var info = stat()
-        guard stat(source.path, &info) == 0 else { throw ImageError(source, "does not exist") }
+        guard stat(source.path, &info) == 0 else { throw ImageError(source, FileBytes.problem(source, errno)) }
         let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
-        let content: UInt64
-        do {
-            content = try contentFingerprint(of: source)
-        } catch {
-            throw ImageError(source, "cannot be read: \(error.localizedDescription)")
-        }
+        let content = try fingerprints.fingerprint(of: source, info)
         let key = "\(source.standardizedFileURL.path)|\(mtime)|\(info.st_size)|\(content)|\(shorterSide)"
         return folder.appendingPathComponent(String(format: "%016llx.jpg", fnv1a(key)))
     }
@@ -104,7 +100,7 @@ public struct PresizeCache: Sendable {
                     let cached = try entry(for: items[i].url)
                     if access(cached.path, F_OK) != 0 { try store(try presizedJPEG(items[i].url), at: cached) }
                 } catch {
-                    problems.append(DataProblem(.corruptImage, path: items[i].url.path, "\(error)"))
+                    problems.append(.unreadable(items[i].url, error))
                 }
                 progress.advance()
             }

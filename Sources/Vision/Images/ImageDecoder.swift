@@ -1,6 +1,6 @@
 import CImageCodecs
 import Foundation
-import Synchronization
+import Torch
 
 /// Decodes JPEG (libjpeg-turbo) and PNG (libpng) files to RGB.
 ///
@@ -22,7 +22,7 @@ public struct ImageDecoder: Sendable {
     /// 100 megapixels covers real camera and drone photos.
     public static let defaultMaxPixels = 100_000_000
 
-    private static let sharedLimit = Mutex(defaultMaxPixels)
+    private static let sharedLimit = Locked(defaultMaxPixels)
     /// The pixel limit every decoder made from now on starts with (the CLI's `--max-pixels` sets it).
     public static var pixelLimit: Int {
         get { sharedLimit.withLock { $0 } }
@@ -42,13 +42,7 @@ public struct ImageDecoder: Sendable {
     }
 
     public func decode(_ url: URL) throws -> RGBImage {
-        let bytes: [UInt8]
-        do {
-            bytes = [UInt8](try Data(contentsOf: url))
-        } catch {
-            throw ImageError(url, "cannot be read: \(error.localizedDescription)")
-        }
-        return try decode(bytes, source: url)
+        try decode(FileBytes.read(url), source: url)
     }
 
     public func decode(_ bytes: [UInt8], source: URL) throws -> RGBImage {

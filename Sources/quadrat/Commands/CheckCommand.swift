@@ -48,8 +48,9 @@ struct CheckCommand: ParsableCommand {
         print("\(problems.count) problem(s):")
         for p in problems { print("  \(p)") }
         if let quarantine {
-            let moved = try DataCheck.quarantine(problems, to: URL(fileURLWithPath: quarantine))
-            print("moved \(moved) unreadable image(s) to \(quarantine)")
+            let result = try DataCheck.quarantine(problems, to: URL(fileURLWithPath: quarantine))
+            print("moved \(result.moved) unreadable image(s) to \(quarantine)")
+            for line in result.failed { print("  \(line)") }
         }
         throw ExitCode.failure
     }
