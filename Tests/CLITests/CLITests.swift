@@ -52,6 +52,12 @@ struct CLITests {
         for file in ["model.safetensors", "history.csv", "valid_predictions.csv", "report.html", "config.json"] {
             #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), "\(file) missing")
         }
+        // An unreadable photo given to predict: a failure of the job (status 1), not of its usage (64).
+        let empty = data.appendingPathComponent("empty.jpg")
+        try Data().write(to: empty)
+        let predictedEmpty = try quadrat(["predict", run.appendingPathComponent("model.safetensors").path, empty.path])
+        #expect(predictedEmpty.status == 1, "\(predictedEmpty.errors)")
+        #expect(predictedEmpty.errors.contains("empty.jpg: is empty (0 bytes)"), "\(predictedEmpty.errors)")
         // The report has every section.
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
         for id in ["summary", "dataset", "training", "evaluation", "problems"] {
@@ -167,6 +173,28 @@ struct CLITests {
         try Data("nope".utf8).write(to: corrupt)
         let check = try quadrat(["check", data.appendingPathComponent("train").path, "--unlabelled"])
         #expect(check.status != 0 && check.output.contains("train/2.jpg: is not a JPEG or PNG image"))
+        try pixelLimitIsReportedAndRaisedByAFlag()
+    }
+
+    /// A 20000 × 20000 PNG of a few hundred bytes is refused from its header, naming the flag that raises the limit.
+    func pixelLimitIsReportedAndRaisedByAFlag() throws {
+        let folder = try Fixtures.temporaryFolder()
+        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13]
+        png += Array("IHDR".utf8) + [0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20, 8, 2, 0, 0, 0]  // 20000 × 20000, RGB
+        png += [0x6C, 0x12, 0xD1, 0x6E]  // the chunk's CRC
+        png += [0, 0, 0, 0] + Array("IEND".utf8) + [0xAE, 0x42, 0x60, 0x82]
+        try Data(png).write(to: folder.appendingPathComponent("huge.png"))
+        let refused = try quadrat(["check", folder.path, "--unlabelled"])
+        #expect(
+            refused.status != 0
+                && refused.output.contains(
+                    "huge.png: is 20000 × 20000 pixels (400 megapixels), above the limit of 100 megapixels "
+                        + "(--max-pixels raises it)"),
+            "\(refused.output)")
+        let raised = try quadrat(["check", folder.path, "--unlabelled", "--max-pixels", "500M"])
+        #expect(raised.status != 0 && !raised.output.contains("above the limit"), "\(raised.output)")
+        let zero = try quadrat(["check", folder.path, "--unlabelled", "--max-pixels", "0"])
+        #expect(zero.status != 0 && zero.errors.contains("--max-pixels must be at least 1 (got 0)"))
     }
 
     @Test func demoLayoutIsDeterministic() throws {

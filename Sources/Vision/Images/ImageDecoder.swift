@@ -135,6 +135,12 @@ public struct ImageDecoder: Sendable {
     // MARK: PNG
 
     func decodePNG(_ bytes: [UInt8], source: URL) throws -> RGBImage {
+        // The IHDR chunk comes first (PNG signature, length, "IHDR", width, height): decide the pixel limit from it
+        // before libpng reads further, so a file that stops after its header is still refused for its size.
+        if bytes.count >= 24, Array(bytes[12..<16]) == Array("IHDR".utf8) {
+            func u32(_ at: Int) -> Int { bytes[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
+            try checkPixels(u32(16), u32(20), source: source)
+        }
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         defer { png_image_free(&image) }

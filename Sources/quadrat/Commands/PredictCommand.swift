@@ -40,7 +40,7 @@ struct PredictCommand: ParsableCommand {
             dataset, ttaViews: tta ? saved.ttaViews() : 0, augmentation: saved.augmentation(),
             mixedPrecision: saved.predictsInBF16(precision))
         for problem in skipped { Console.warn("skipped \(problem)") }
-        guard !items.isEmpty else { throw ValidationError("none of the \(dataset.items.count) images could be read") }
+        guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
         let text = try format.render(
             probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes,
             labelColumn: saved.labelColumnName())
