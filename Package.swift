@@ -36,11 +36,14 @@ let package = Package(
         .library(name: "Learn", targets: ["Learn"]),
         .library(name: "Report", targets: ["Report"]),
         .library(name: "Workflow", targets: ["Workflow"]),
+        .library(name: "Serve", targets: ["Serve"]),
         .executable(name: "quadrat", targets: ["quadrat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         libtorchTarget("CTorch"),
@@ -54,10 +57,19 @@ let package = Package(
         .target(name: "Report", dependencies: ["Learn"]),
         // The jobs a user runs (train, predict, evaluate, interpret…), as a library the CLI calls.
         .target(name: "Workflow", dependencies: ["Report", .product(name: "Yams", package: "Yams")]),
+        // `quadrat serve`: the HTTP API, its micro-batching inference queue and the upload page.
+        // multipart/form-data, on its own so that its fuzzer builds without the server.
+        .target(name: "FormData"),
+        .target(
+            name: "Serve",
+            dependencies: [
+                "Workflow", "FormData", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .executableTarget(
             name: "quadrat",
             dependencies: [
-                "Workflow", "CTorchBench", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Workflow", "Serve", "CTorchBench", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "TestSupport", dependencies: ["NN", "Vision"], path: "Tests/TestSupport"),
@@ -68,6 +80,11 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Workflow", "TestSupport"]),
+        .testTarget(
+            name: "ServeTests",
+            dependencies: [
+                "Serve", "FormData", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
     ],
     cxxLanguageStandard: .cxx17
 )
@@ -76,7 +93,7 @@ let package = Package(
 if ProcessInfo.processInfo.environment["QUADRAT_FUZZ"] != nil {
     let harnesses = [
         "FuzzEXIF": "Vision", "FuzzImage": "Vision", "FuzzCSV": "Vision",
-        "FuzzSafetensors": "Torch", "FuzzCheckpoint": "Torch",
+        "FuzzSafetensors": "Torch", "FuzzCheckpoint": "Torch", "FuzzMultipart": "FormData",
     ]
     package.targets.append(.target(name: "CFuzzDriver", path: "Fuzz/Harnesses/CFuzzDriver"))
     for (name, library) in harnesses.sorted(by: { $0.key < $1.key }) {

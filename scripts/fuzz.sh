@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
-all=(EXIF Image CSV Safetensors Checkpoint)
+all=(EXIF Image CSV Safetensors Checkpoint Multipart)
 names=("${@:-${all[@]}}")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 

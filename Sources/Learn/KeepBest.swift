@@ -30,7 +30,7 @@ public final class KeepBest: Callback {
         guard let weights, let best, let bestEpoch else { return ([:], [:]) }
         return (
             Dictionary(uniqueKeysWithValues: weights.map { ("best.\($0.key)", $0.value) }),
-            ["best_value": String(best), "best_epoch": String(bestEpoch), "best_monitor": monitor]
+            ["keep_best_value": String(best), "keep_best_epoch": String(bestEpoch), "keep_best_monitor": monitor]
         )
     }
 
@@ -38,8 +38,8 @@ public final class KeepBest: Callback {
     /// monitored something else).
     public func resume(from url: URL) throws {
         let (tensors, metadata) = try Learner.readCheckpoint(url)
-        guard metadata["best_monitor"] == monitor, let value = metadata["best_value"].flatMap(Double.init),
-            let epoch = metadata["best_epoch"].flatMap({ Int($0) })
+        guard metadata["keep_best_monitor"] == monitor, let value = metadata["keep_best_value"].flatMap(Double.init),
+            let epoch = metadata["keep_best_epoch"].flatMap({ Int($0) })
         else { return }
         let stored = tensors.filter { $0.key.hasPrefix("best.") }
         weights = Dictionary(uniqueKeysWithValues: stored.map { (String($0.key.dropFirst(5)), $0.value) })

@@ -30,6 +30,7 @@ public struct SavedModel {
             "head": String(decoding: try encoder.encode(head), as: UTF8.self),
             "options": options,
             "quadrat_version": quadratVersion,
+            "trained_at": ISO8601DateFormatter().string(from: Date()),
             "libtorch_version": Torch.version,
         ]
     }

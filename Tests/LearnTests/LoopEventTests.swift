@@ -84,7 +84,7 @@ struct LoopEventTests {
         // Train on at a rate that ruins the model: the kept weights are still the best epoch's.
         try learner.fit(epochs: 2, rates: [5], extra: [keep])
         try keep.restoreBest(into: learner)
-        for (name, t) in try model.stateDict() {
+        for (name, t) in model.stateDict() {
             #expect(try maxAbsDifference(t, #require(bestWeights[name])) == 0, "\(name)")
         }
         #expect(abs(try learner.validate().loss - (keep.best ?? .nan)) < 1e-5)
@@ -99,7 +99,7 @@ struct LoopEventTests {
         log.failAfterBatch = 3
         learner.callbacks = [log]
         #expect(throws: TorchError.self) { try learner.findLearningRate() }
-        for (name, t) in try model.stateDict() {
+        for (name, t) in model.stateDict() {
             #expect(try maxAbsDifference(t, #require(before[name])) == 0, "\(name)")
         }
         #expect(learner.epochsDone == epochsDone && learner.baseRates == rates && learner.recorder.epochs.count == 1)

@@ -34,6 +34,9 @@ struct CSVTests {
         #expect(csv.rows.map(\.fields) == [["x", "\u{0315}y", "z"]])
         let text = "a,b\n" + CSVTable.row(["\u{0315}", "\r"]) + "\n"
         #expect(try table(text).rows.map(\.fields) == [["\u{0315}", "\r"]])
+        // And the writer quotes such a comma (found by the fuzzer too).
+        let written = "a,b\n" + CSVTable.row(["|,\u{0613}l"]) + "\n"
+        #expect(try table(written).rows.map(\.fields) == [["|,\u{0613}l"]])
     }
 
     @Test func spreadsheetExportsRead() throws {

@@ -38,7 +38,9 @@ public struct CSVTable: Sendable {
     /// One CSV row as RFC 4180 writes it: fields with a comma, a quote or a line break are quoted, quotes doubled.
     public static func row(_ fields: [String]) -> String {
         fields.map { field in
-            guard field.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return field }
+            // Scalars, as the reader sees them: "," followed by a combining mark is one Character but still a comma.
+            let special = field.unicodeScalars.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }
+            guard special else { return field }
             return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }.joined(separator: ",")
     }

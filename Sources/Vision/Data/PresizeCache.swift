@@ -54,9 +54,22 @@ public struct PresizeCache: Sendable {
 
     /// Decodes `source` at a reduced DCT scale where possible and shrinks it to the target size.
     public func presized(_ source: URL) throws -> RGBImage {
+        try presized(bytes: FileBytes.read(source), source: source)
+    }
+
+    /// What a cache entry for a photo with these bytes decodes to (the presized image after its JPEG round trip),
+    /// made in memory without storing it: how a server prepares an upload exactly as `predict` prepares a file.
+    public func image(bytes: [UInt8], source: URL) throws -> RGBImage {
+        let jpeg = try ImageEncoder.jpeg(
+            try presized(bytes: bytes, source: source), quality: 92, chromaSubsampling: true)
+        return try ImageDecoder().decode([UInt8](jpeg), source: source)
+    }
+
+    /// ``presized(_:)`` for a file's bytes; `source` names it in errors.
+    public func presized(bytes: [UInt8], source: URL) throws -> RGBImage {
         var decoder = ImageDecoder(minimumSide: shorterSide)
         decoder.fast = true
-        let decoded = try decoder.decode(source)
+        let decoded = try decoder.decode(bytes, source: source)
         let side = min(decoded.width, decoded.height)
         guard side > shorterSide else { return decoded }
         let scale = Double(shorterSide) / Double(side)

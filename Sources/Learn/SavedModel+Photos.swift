@@ -1,0 +1,29 @@
+import Foundation
+import Torch
+import Vision
+
+/// Predictions for photos held in memory (an upload), prepared exactly as ``SavedModel/predict(_:ttaViews:augmentation:batchSize:mixedPrecision:)``
+/// prepares files: the presize cache's steps, the centre crop, resize and normalisation of the validation loader.
+extension SavedModel {
+    /// The model input for one photo, planar 3 × size × size on the 0–255 scale (not yet normalised).
+    public func input(imageBytes: [UInt8], source: URL) throws -> [Float] {
+        let image = try presizeCache.image(bytes: imageBytes, source: source)
+        var noRandom: SeededRandom? = nil
+        return ItemTransform(size: size).apply(image, random: &noRandom)
+    }
+
+    /// Class probabilities for inputs made by ``input(imageBytes:source:)``, in one forward pass.
+    public func probabilities(inputs: [[Float]], mixedPrecision: Bool = false) throws -> [[Double]] {
+        guard !inputs.isEmpty else { return [] }
+        var planes: [Float] = []
+        planes.reserveCapacity(inputs.count * 3 * size * size)
+        for input in inputs { planes += input }
+        let x = try normalization.apply(Tensor(planes, shape: [inputs.count, 3, size, size])).contiguous(.channelsLast)
+        let p = try Torch.withoutGrad {
+            let logits = try (mixedPrecision ? Torch.withAutocast { try classifier(x) } : classifier(x))
+            return try Functional.softmax(logits.to(.float32), dim: 1)
+        }
+        let flat = try p.toArray(Float.self), c = p.shape[1]
+        return (0..<p.shape[0]).map { i in flat[(i * c)..<((i + 1) * c)].map(Double.init) }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Learn
+
+/// The JSON answer for one image (`POST /v1/predict`). Field names are the API's, snake_case where two words.
+struct Prediction: Codable, Sendable {
+    struct Top: Codable, Sendable {
+        var `class`: String
+        var probability: Double
+    }
+    struct Timing: Codable, Sendable {
+        var decode_ms: Double
+        var queue_ms: Double
+        var total_ms: Double
+        var batch_size: Int
+    }
+    var file: String
+    var classes: [String]
+    /// In the order of `classes`.
+    var probabilities: [Double]
+    var top: Top
+    /// The decision threshold on the second class's probability (binary models; 0.5 until one is calibrated).
+    var threshold: Double?
+    var timing: Timing
+}
+
+/// `POST /v1/predict/batch`: one answer per file, in the order sent.
+struct BatchPrediction: Codable, Sendable {
+    var predictions: [Prediction]
+}
+
+/// Any error: what went wrong, and which file when it was one of several.
+struct ErrorAnswer: Codable, Sendable {
+    var error: String
+    var file: String?
+}
+
+/// `GET /v1/model`: what the model is and how it scored when it was trained.
+struct ModelDescription: Codable, Sendable {
+    var file: String
+    var architecture: String
+    var classes: [String]
+    var size: Int
+    var presize: Int
+    var quadrat_version: String?
+    var trained: String?
+    /// The kept epoch's validation figures (loss and metrics), when the file records its history.
+    var validation: [String: Double]
+
+    init(model: SavedModel, url: URL) {
+        file = url.lastPathComponent
+        architecture = model.architecture.rawValue
+        classes = model.classes
+        size = model.size
+        presize = model.presizeCache.shorterSide
+        quadrat_version = model.metadata["quadrat_version"]
+        let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
+        trained = model.metadata["trained_at"] ?? modified.map { ISO8601DateFormatter().string(from: $0) }
+        validation = Self.validation(model.metadata)
+    }
+
+    /// The best epoch's validation loss and metrics from the history in the metadata.
+    static func validation(_ metadata: [String: String]) -> [String: Double] {
+        struct Epoch: Decodable {
+            var validLoss: Double?
+            var names: [String]
+            var values: [Double]
+        }
+        // The history writes NaN and infinities as strings (a metric can be NaN).
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        guard let text = metadata["history"],
+            let epochs = try? decoder.decode([Epoch].self, from: Data(text.utf8))  // optional: older files have none
+        else { return [:] }
+        // `best_epoch` counts from 1, as the report does.
+        let index = metadata["best_epoch"].flatMap(Int.init).map { $0 - 1 } ?? (epochs.count - 1)
+        guard epochs.indices.contains(index) else { return [:] }
+        let epoch = epochs[index]
+        var figures = Dictionary(uniqueKeysWithValues: zip(epoch.names, epoch.values).filter { $0.1.isFinite })
+        if let loss = epoch.validLoss, loss.isFinite { figures["valid_loss"] = loss }
+        return figures
+    }
+}

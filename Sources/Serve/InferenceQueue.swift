@@ -1,0 +1,117 @@
+import Foundation
+import Learn
+import Torch
+
+/// Requests wait here for the single inference worker, which takes them in dynamic micro-batches: the first
+/// request waits at most `maxWait` for others to join, up to `maxBatch` in one forward pass. The queue is
+/// bounded (a full queue refuses at once, so the server can answer 503) and a request that waited past the
+/// timeout is answered with an error instead of being run.
+///
+/// One worker thread owns the model: libtorch's own thread pool parallelises each batch, and batches of many
+/// images use the cores better than many single-image passes competing with each other.
+public final class InferenceQueue: @unchecked Sendable {
+    /// What happened in one forward pass, for metrics.
+    public struct BatchReport: Sendable {
+        public var size: Int
+        public var seconds: Double
+    }
+
+    private struct Job {
+        var input: [Float]
+        var enqueued: Date
+        var done: @Sendable (Result<(probabilities: [Double], queueSeconds: Double, batchSize: Int), Error>) -> Void
+    }
+
+    private let model: SavedModel
+    private let options: ServeOptions
+    private var jobs: [Job] = []
+    private var stopping = false
+    private var finished = false
+    private let condition = NSCondition()
+    private let onBatch: @Sendable (BatchReport) -> Void
+
+    /// `@unchecked Sendable`: `jobs`, `stopping` and `finished` are touched only under `condition`; the model
+    /// only on the worker thread.
+    public init(model: SavedModel, options: ServeOptions, onBatch: @escaping @Sendable (BatchReport) -> Void = { _ in })
+    {
+        self.model = model
+        self.options = options
+        self.onBatch = onBatch
+        let thread = Thread { [self] in work() }
+        thread.name = "inference"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Requests waiting now.
+    public var depth: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return jobs.count
+    }
+
+    /// The class probabilities for one prepared input (see ``SavedModel/input(imageBytes:source:)``), with the
+    /// time it waited and the size of the batch it ran in.
+    public func predict(
+        _ input: [Float]
+    ) async throws -> (probabilities: [Double], queueSeconds: Double, batchSize: Int) {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            defer { condition.unlock() }
+            guard !stopping else { return continuation.resume(throwing: ServeError.stopping) }
+            guard jobs.count < options.queueLimit else { return continuation.resume(throwing: ServeError.busy) }
+            jobs.append(Job(input: input, enqueued: Date()) { continuation.resume(with: $0) })
+            condition.broadcast()
+        }
+    }
+
+    /// Refuses new requests, finishes those queued, and returns when the worker has stopped.
+    public func drain() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func work() {
+        while let batch = nextBatch() {
+            let start = Date()
+            let result = Result {
+                try model.probabilities(inputs: batch.map(\.input), mixedPrecision: options.mixedPrecision)
+            }
+            let seconds = Date().timeIntervalSince(start)
+            onBatch(BatchReport(size: batch.count, seconds: seconds))
+            for (i, job) in batch.enumerated() {
+                let waited = start.timeIntervalSince(job.enqueued)
+                job.done(result.map { ($0[i], waited, batch.count) })
+            }
+        }
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Blocks until there is work; gathers a batch (nil once stopping and empty). Timed-out jobs are answered here.
+    private func nextBatch() -> [Job]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            while jobs.isEmpty && !stopping { condition.wait() }
+            if jobs.isEmpty { return nil }
+            let deadline = jobs[0].enqueued.addingTimeInterval(Double(options.maxWaitMilliseconds) / 1000)
+            while jobs.count < options.maxBatch && !stopping && Date() < deadline {
+                _ = condition.wait(until: deadline)
+            }
+            let now = Date()
+            let expired = jobs.filter { now.timeIntervalSince($0.enqueued) > options.timeoutSeconds }
+            jobs.removeAll { now.timeIntervalSince($0.enqueued) > options.timeoutSeconds }
+            for job in expired { job.done(.failure(ServeError.timedOut)) }
+            guard !jobs.isEmpty else { continue }
+            let batch = Array(jobs.prefix(options.maxBatch))
+            jobs.removeFirst(batch.count)
+            return batch
+        }
+    }
+}

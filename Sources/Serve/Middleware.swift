@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+
+/// Requires `Authorization: Bearer TOKEN` (or `?token=TOKEN`, for the page in a browser) on every route except
+/// `open` ones; compares in constant time, so the answer's timing does not tell how much of a guess was right.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String?
+    let open: Set<String>
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    {
+        guard let token, !open.contains(request.uri.path) else { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        let offered =
+            header.hasPrefix("Bearer ")
+            ? String(header.dropFirst(7)) : request.uri.queryParameters["token"].map(String.init)
+        guard let offered, Self.constantTimeEqual(offered, token) else {
+            var response = try json(ErrorAnswer(error: "a bearer token is required", file: nil), status: .unauthorized)
+            response.headers[.wwwAuthenticate] = "Bearer"
+            return response
+        }
+        return try await next(request, context)
+    }
+
+    /// Equal strings, compared over every byte whatever the first difference.
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
+        for i in 0..<max(x.count, y.count) {
+            difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        }
+        return difference == 0 && x.count == y.count
+    }
+}
+
+/// Counts requests by route and status and times them, for `/metrics`.
+struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServeMetrics
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    {
+        let start = Date()
+        let route = request.uri.path.hasPrefix("/examples/") ? "/examples" : request.uri.path
+        do {
+            let response = try await next(request, context)
+            metrics.request(route: route, status: Int(response.status.code), seconds: Date().timeIntervalSince(start))
+            return response
+        } catch let error as HTTPError {
+            metrics.request(route: route, status: Int(error.status.code), seconds: Date().timeIntervalSince(start))
+            throw error
+        }
+    }
+}

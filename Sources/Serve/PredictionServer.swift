@@ -1,0 +1,195 @@
+import FormData
+import Foundation
+import Hummingbird
+import Learn
+import NIOCore
+import Torch
+import Vision
+
+/// `quadrat serve`: a saved model behind an HTTP API (Hummingbird 2), with the upload page at `/`.
+///
+/// Routes: `POST /v1/predict` (an image as the body, or multipart form files: the first one),
+/// `POST /v1/predict/batch` (multipart, every file), `GET /v1/model`, `GET /healthz`, `GET /metrics`, `GET /`,
+/// and `GET /examples/NAME` when an examples folder is given. Every route but `/healthz` needs the bearer token
+/// when one is set (the page also takes it as `?token=`). Images are decoded and prepared on the request's task;
+/// the forward passes run in the ``InferenceQueue``'s micro-batches.
+///
+/// `@unchecked Sendable`: the model's network runs on the queue's worker thread only; request tasks use only its
+/// read-only fields and input preparation (the presize steps), which share nothing mutable.
+public struct PredictionServer: @unchecked Sendable {
+    public let model: SavedModel
+    public let modelURL: URL
+    public let options: ServeOptions
+    public let queue: InferenceQueue
+    public let metrics = ServeMetrics()
+    /// Photos served at `/examples/NAME` for the page's `?example=NAME`.
+    public let examples: URL?
+
+    public init(modelURL: URL, options: ServeOptions, examples: URL? = nil) throws {
+        try options.validate()
+        let model = try SavedModel(modelURL)
+        let metrics = self.metrics
+        self.model = model
+        self.modelURL = modelURL
+        self.options = options
+        self.examples = examples
+        queue = InferenceQueue(model: model, options: options) { metrics.batch($0) }
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops taking connections, answers those in flight and drains the
+    /// queue. `onListening` gets the bound port (useful with port 0).
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let app = Application(
+            router: router(),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "quadrat"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) })
+        try await app.runService()
+        queue.drain()
+    }
+
+    /// The routes, behind the metrics and authentication middleware.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: BearerTokenMiddleware(token: options.token, open: ["/healthz"]))
+        router.get("healthz") { _, _ in "ok\n" }
+        router.get("/") { _, _ in
+            html(UploadPage.html(modelName: modelURL.deletingPathExtension().lastPathComponent, classes: model.classes))
+        }
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(queueDepth: queue.depth))))
+        }
+        router.get("v1/model") { _, _ in try json(ModelDescription(model: model, url: modelURL)) }
+        router.post("v1/predict") { request, _ in
+            try await respond {
+                let uploads = try await self.uploads(request)
+                guard let first = uploads.first else { throw RequestProblem(.badRequest, "the request has no image") }
+                return try json(try await predict(first))
+            }
+        }
+        router.post("v1/predict/batch") { request, _ in
+            try await respond {
+                let uploads = try await self.uploads(request)
+                guard !uploads.isEmpty else { throw RequestProblem(.badRequest, "the request has no image") }
+                let answers = try await withThrowingTaskGroup(of: (Int, Prediction).self) { group in
+                    for (i, upload) in uploads.enumerated() { group.addTask { (i, try await predict(upload)) } }
+                    var answers = [Prediction?](repeating: nil, count: uploads.count)
+                    for try await (i, answer) in group { answers[i] = answer }
+                    return answers.compactMap { $0 }
+                }
+                return try json(BatchPrediction(predictions: answers))
+            }
+        }
+        if let examples {
+            router.get("examples/:name") { _, context in
+                let name = try context.parameters.require("name")
+                guard !name.contains("/"), !name.hasPrefix(".") else { throw HTTPError(.notFound) }
+                let bytes = try FileBytes.read(examples.appendingPathComponent(name))
+                return Response(
+                    status: .ok, headers: [.contentType: "application/octet-stream"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            }
+        }
+        return router
+    }
+
+    /// One uploaded image through the same preparation as `quadrat predict`, then the queue.
+    func predict(_ upload: Upload) async throws -> Prediction {
+        let start = Date()
+        let input: [Float]
+        do {
+            input = try model.input(imageBytes: upload.bytes, source: URL(fileURLWithPath: upload.name))
+        } catch let error as ImageError {
+            throw RequestProblem(.unprocessableContent, error.problem, file: upload.name)
+        }
+        let prepared = Date()
+        let (probabilities, queued, batchSize) = try await queue.predict(input)
+        let best = Metrics.argmax(probabilities)
+        return Prediction(
+            file: upload.name, classes: model.classes, probabilities: probabilities,
+            top: .init(class: model.classes[best], probability: probabilities[best]),
+            threshold: model.classes.count == 2 ? 0.5 : nil,
+            timing: .init(
+                decode_ms: prepared.timeIntervalSince(start) * 1000, queue_ms: queued * 1000,
+                total_ms: Date().timeIntervalSince(start) * 1000, batch_size: batchSize))
+    }
+
+    /// The images of a request: its whole body, or each file of a multipart form.
+    func uploads(_ request: Request) async throws -> [Upload] {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > options.maxBodyBytes {
+            throw RequestProblem(.contentTooLarge, "the body has \(length) bytes; the limit is \(options.maxBodyBytes)")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: options.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw RequestProblem(.contentTooLarge, "the body is larger than the limit of \(options.maxBodyBytes) bytes")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        if let type = request.headers[.contentType], let boundary = Multipart.boundary(contentType: type) {
+            do {
+                return try Multipart.parts(bytes, boundary: boundary).filter { $0.filename != nil || !$0.body.isEmpty }
+                    .map { Upload(name: $0.filename ?? $0.name, bytes: $0.body) }
+            } catch let error as MultipartError {
+                throw RequestProblem(.badRequest, error.description)
+            }
+        }
+        return bytes.isEmpty ? [] : [Upload(name: "upload", bytes: bytes)]
+    }
+}
+
+/// An image sent to the server and the name it goes by in answers and errors.
+struct Upload: Sendable {
+    var name: String
+    var bytes: [UInt8]
+}
+
+/// An error a client caused, answered as JSON with its status.
+struct RequestProblem: Error {
+    var status: HTTPResponse.Status
+    var message: String
+    var file: String?
+    init(_ status: HTTPResponse.Status, _ message: String, file: String? = nil) {
+        (self.status, self.message, self.file) = (status, message, file)
+    }
+}
+
+/// Runs a handler, turning request problems and queue errors into JSON error responses.
+func respond(_ body: () async throws -> Response) async throws -> Response {
+    func failure(
+        _ status: HTTPResponse.Status, _ message: String, file: String? = nil, retry: Bool = false
+    ) throws
+        -> Response
+    {
+        var response = try json(ErrorAnswer(error: message, file: file), status: status)
+        if retry { response.headers[.retryAfter] = "1" }
+        return response
+    }
+    do {
+        return try await body()
+    } catch let problem as RequestProblem {
+        return try failure(problem.status, problem.message, file: problem.file)
+    } catch let error as ServeError {
+        switch error {
+        case .busy, .stopping: return try failure(.serviceUnavailable, error.description, retry: true)
+        case .timedOut: return try failure(.serviceUnavailable, error.description, retry: true)
+        case .badOption: return try failure(.internalServerError, error.description)
+        }
+    }
+}
+
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return Response(
+        status: status, headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+}
+
+func html(_ text: String) -> Response {
+    Response(
+        status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+        body: .init(byteBuffer: ByteBuffer(string: text)))
+}

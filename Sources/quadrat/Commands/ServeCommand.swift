@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Learn
+import Serve
+import Torch
+import Workflow
+
+/// `quadrat serve MODEL`: the model behind an HTTP API and an upload page.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a model over HTTP: a JSON API for photos and a page to drop them on.",
+        discussion: """
+            Routes: POST /v1/predict (an image as the body, or a multipart form file), POST /v1/predict/batch \
+            (multipart, several files), GET /v1/model, GET /healthz, GET /metrics (Prometheus), GET / (the page).
+            Example: quadrat serve runs/invasive/model.safetensors --port 8080
+            """
+    )
+
+    @Argument(help: "The model file written by `quadrat train`.")
+    var model: String
+    @Option(help: "Address to listen on (loopback by default; 0.0.0.0 for every interface).")
+    var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free one, printed at start).")
+    var port = 8080
+    @Option(name: .customLong("max-batch"), help: "Images per forward pass at most.")
+    var maxBatch = 16
+    @Option(name: .customLong("max-wait-ms"), help: "How long a request waits for others to share its batch.")
+    var maxWait = 5
+    @Option(name: .customLong("queue-limit"), help: "Requests waiting for inference at most (then 503).")
+    var queueLimit = 256
+    @Option(name: .customLong("max-body"), help: "Largest request body in bytes (then 413).")
+    var maxBody = 20 * 1024 * 1024
+    @Option(help: "Seconds a request may wait for inference (then 503).")
+    var timeout = 30.0
+    @Option(help: "Require this bearer token on every route but /healthz (default: $QUADRAT_TOKEN, else none).")
+    var token: String?
+    @Option(help: "A folder of photos served at /examples/NAME; the page's ?example=NAME predicts one.")
+    var examples: String?
+    @Option(help: "auto (what `train` measured on this machine; fp32 before that), fp32 or bf16.")
+    var precision: Precision = .auto
+
+    func run() throws {
+        var options = ServeOptions()
+        options.host = host
+        options.port = port
+        options.maxBatch = maxBatch
+        options.maxWaitMilliseconds = maxWait
+        options.queueLimit = queueLimit
+        options.maxBodyBytes = maxBody
+        options.timeoutSeconds = timeout
+        options.token = token ?? ProcessInfo.processInfo.environment["QUADRAT_TOKEN"]
+        do {
+            try options.validate()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        Torch.useAllCores()
+        let url = URL(fileURLWithPath: model)
+        options.mixedPrecision = try SavedModel(url).predictsInBF16(precision)
+        let server = try PredictionServer(
+            modelURL: url, options: options, examples: examples.map { URL(fileURLWithPath: $0) })
+        let finished = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var failure: Error?
+        let host = self.host, protected = options.token != nil
+        Interrupts.whileRunning(onFirstSignal: { _ in
+            Console.warn("stopping: answering the requests in flight (again to quit now)")
+        }) {
+            Task {
+                do {
+                    try await server.run { port in
+                        emit(
+                            "serving \(url.lastPathComponent) on http://\(host):\(port)/"
+                                + (protected ? " (bearer token required)" : ""))
+                    }
+                } catch {
+                    failure = error
+                }
+                finished.signal()
+            }
+            finished.wait()
+        }
+        if let failure { throw failure }
+        emit("stopped")
+    }
+}
