@@ -1,17 +1,17 @@
 import Foundation
 import Learn
 
-/// The JSON answer for one image (`POST /v1/predict`). Field names are the API's, snake_case where two words.
+/// The JSON answer for one image (`POST /v1/predict`). Keys are written in snake_case (`batch_size`).
 struct Prediction: Codable, Sendable {
     struct Top: Codable, Sendable {
         var `class`: String
         var probability: Double
     }
     struct Timing: Codable, Sendable {
-        var decode_ms: Double
-        var queue_ms: Double
-        var total_ms: Double
-        var batch_size: Int
+        var decodeMs: Double
+        var queueMs: Double
+        var totalMs: Double
+        var batchSize: Int
     }
     var file: String
     var classes: [String]
@@ -41,7 +41,7 @@ struct ModelDescription: Codable, Sendable {
     var classes: [String]
     var size: Int
     var presize: Int
-    var quadrat_version: String?
+    var quadratVersion: String?
     var trained: String?
     /// The kept epoch's validation figures (loss and metrics), when the file records its history.
     var validation: [String: Double]
@@ -52,7 +52,7 @@ struct ModelDescription: Codable, Sendable {
         classes = model.classes
         size = model.size
         presize = model.presizeCache.shorterSide
-        quadrat_version = model.metadata["quadrat_version"]
+        quadratVersion = model.metadata["quadrat_version"]
         let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
         trained = model.metadata["trained_at"] ?? modified.map { ISO8601DateFormatter().string(from: $0) }
         validation = Self.validation(model.metadata)

@@ -112,8 +112,8 @@ public struct PredictionServer: @unchecked Sendable {
             top: .init(class: model.classes[best], probability: probabilities[best]),
             threshold: model.classes.count == 2 ? 0.5 : nil,
             timing: .init(
-                decode_ms: prepared.timeIntervalSince(start) * 1000, queue_ms: queued * 1000,
-                total_ms: Date().timeIntervalSince(start) * 1000, batch_size: batchSize))
+                decodeMs: prepared.timeIntervalSince(start) * 1000, queueMs: queued * 1000,
+                totalMs: Date().timeIntervalSince(start) * 1000, batchSize: batchSize))
     }
 
     /// The images of a request: its whole body, or each file of a multipart form.
@@ -183,6 +183,7 @@ func respond(_ body: () async throws -> Response) async throws -> Response {
 func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
     return Response(
         status: status, headers: [.contentType: "application/json"],
         body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))

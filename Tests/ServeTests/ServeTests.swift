@@ -33,14 +33,18 @@ enum ServedModel {
 /// The server started on a loopback port by each test (HummingbirdTesting's live mode), real HTTP requests.
 @Suite("quadrat serve", .serialized, .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
 struct ServeTests {
-    func withServer(
-        _ configure: (inout ServeOptions) -> Void = { _ in },
-        _ body: @Sendable (any TestClientProtocol, PredictionServer) async throws -> Void
-    ) async throws {
-        let (model, _) = try #require(ServedModel.trained)
+    /// Test options: `change` applied to the defaults.
+    func options(_ change: (inout ServeOptions) -> Void = { _ in }) -> ServeOptions {
         var options = ServeOptions()
         options.port = 0
-        configure(&options)
+        change(&options)
+        return options
+    }
+
+    func withServer(
+        _ options: ServeOptions, _ body: @Sendable (any TestClientProtocol, PredictionServer) async throws -> Void
+    ) async throws {
+        let (model, _) = try #require(ServedModel.trained)
         let server = try PredictionServer(modelURL: model, options: options)
         let app = Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in try await body(client, server) }
@@ -53,7 +57,13 @@ struct ServeTests {
     }
 
     func decoded<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(response.body.readableBytesView))
+        try decoded(type, response.body)
+    }
+
+    func decoded<T: Decodable>(_ type: T.Type, _ body: ByteBuffer?) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(T.self, from: Data((body ?? ByteBuffer()).readableBytesView))
     }
 
     /// `bodies` posted at once to `uri`, each over its own connection (one test client sends one request at a time).
@@ -82,27 +92,27 @@ struct ServeTests {
         let expected = try saved.predict(test).probabilities
         let names = test.items.map { $0.url.lastPathComponent }
         let bodies = try names.map { try [UInt8](Data(contentsOf: data.appendingPathComponent("test/\($0)"))) }
-        try await withServer({ $0.maxWaitMilliseconds = 200 }) { client, _ in
+        try await withServer(options { $0.maxWaitMilliseconds = 200 }) { client, _ in
             let responses = try await concurrentPosts("/v1/predict", port: try #require(client.port), bodies: bodies)
             #expect(responses.allSatisfy { $0.status == .ok })
-            let answers = try responses.map {
-                try JSONDecoder().decode(Prediction.self, from: Data(($0.body ?? ByteBuffer()).readableBytesView))
-            }
+            let answers = try responses.map { try decoded(Prediction.self, $0.body) }
             for (i, want) in expected.enumerated() {
                 let got = answers[i]
                 for (a, b) in zip(got.probabilities, want) { #expect(abs(a - b) < 1e-5, "\(names[i]): \(a) vs \(b)") }
                 #expect(got.classes == ["0", "1"] && got.top.probability == got.probabilities.max())
             }
-            #expect(answers.contains { $0.timing.batch_size > 1 }, "no request shared a batch")
+            #expect(answers.contains { $0.timing.batchSize > 1 }, "no request shared a batch")
         }
     }
 
     @Test func everyRouteAndEveryErrorStatus() async throws {
         let jpeg = try photo(1)
-        try await withServer({
-            $0.maxBodyBytes = 4096
-            $0.token = "s3cret"
-        }) { client, _ in
+        try await withServer(
+            options {
+                $0.maxBodyBytes = 4096
+                $0.token = "s3cret"
+            }
+        ) { client, _ in
             let auth: HTTPFields = [.authorization: "Bearer s3cret"]
             // /healthz is open; everything else needs the token.
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
@@ -164,11 +174,13 @@ struct ServeTests {
     /// A full queue answers 503 with Retry-After at once instead of piling requests up.
     @Test func aFullQueueAnswers503WithRetryAfter() async throws {
         let jpeg = try photo(2)
-        try await withServer({
-            $0.queueLimit = 1
-            $0.maxWaitMilliseconds = 400
-            $0.maxBatch = 64
-        }) { client, _ in
+        try await withServer(
+            options {
+                $0.queueLimit = 1
+                $0.maxWaitMilliseconds = 400
+                $0.maxBatch = 64
+            }
+        ) { client, _ in
             let responses = try await concurrentPosts(
                 "/v1/predict", port: try #require(client.port), bodies: Array(repeating: jpeg, count: 6))
             let statuses = responses.map { ($0.status, $0.headers[.retryAfter]) }

@@ -63,9 +63,10 @@ struct ServeCommand: ParsableCommand {
         let finished = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var failure: Error?
         let host = self.host, protected = options.token != nil
-        Interrupts.whileRunning(onFirstSignal: { _ in
+        let announce: @Sendable (Int32) -> Void = { _ in
             Console.warn("stopping: answering the requests in flight (again to quit now)")
-        }) {
+        }
+        Interrupts.whileRunning(onFirstSignal: announce) {
             Task {
                 do {
                     try await server.run { port in
