@@ -54,7 +54,9 @@ public struct PredictionServer: @unchecked Sendable {
         router.add(middleware: BearerTokenMiddleware(token: options.token, open: ["/healthz"]))
         router.get("healthz") { _, _ in "ok\n" }
         router.get("/") { _, _ in
-            html(UploadPage.html(modelName: modelURL.deletingPathExtension().lastPathComponent, classes: model.classes))
+            let folder = modelURL.deletingLastPathComponent().lastPathComponent
+            let title = "\(folder)/\(modelURL.lastPathComponent) · \(model.architecture.rawValue), \(model.size) px"
+            return html(UploadPage.html(modelName: title, classes: model.classes))
         }
         router.get("metrics") { _, _ in
             Response(

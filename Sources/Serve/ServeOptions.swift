@@ -7,7 +7,7 @@ public struct ServeOptions: Sendable {
     /// 0 picks a free port (tests); the bound one is reported through `onListening`.
     public var port = 8080
     /// Images per forward pass at most.
-    public var maxBatch = 16
+    public var maxBatch = 8
     /// How long the first request of a batch waits for others to join it.
     public var maxWaitMilliseconds = 5
     /// Requests waiting for inference at most; more get 503 with Retry-After.

@@ -34,13 +34,20 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Repetitions per measurement round.")
     var iterations: Int = 10
 
+    @Option(help: "models: input size in pixels (to compare with a model trained at another size).")
+    var size = 224
+
+    @Option(name: .customLong("batch-size"), help: "models: images per batch.")
+    var batchSize = 32
+
     func run() throws {
         if let threads { Torch.threads = threads } else { Torch.useAllCores() }
         emit("libtorch \(Torch.version), \(Torch.threads) threads")
         switch suite {
         case .core: try CoreBenchmark(iterations: iterations).run()
         case .models:
-            let rows = try ModelsBenchmark().run()
+            let rows = try ModelsBenchmark(batch: batchSize, size: size).run()
+            guard size == 224, batchSize == 32 else { return }  // the comparisons below are made at 224 px, batch 32
             try PrecisionAgreement.run()
             if pytorch { try PyTorchComparison.run(swiftRows: rows) }
         case .data: try DataBenchmark().run()

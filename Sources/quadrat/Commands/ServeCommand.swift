@@ -24,7 +24,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Port to listen on (0: any free one, printed at start).")
     var port = 8080
     @Option(name: .customLong("max-batch"), help: "Images per forward pass at most.")
-    var maxBatch = 16
+    var maxBatch = 8
     @Option(name: .customLong("max-wait-ms"), help: "How long a request waits for others to share its batch.")
     var maxWait = 5
     @Option(name: .customLong("queue-limit"), help: "Requests waiting for inference at most (then 503).")
