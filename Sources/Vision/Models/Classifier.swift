@@ -32,9 +32,14 @@ public final class Classifier: Module {
         // stale ImageNet statistics. PyTorch's 0.1 keeps up.
         for (_, module) in body.namedModules() { (module as? BatchNorm)?.momentum = 0.1 }
         if pretrained {
-            var state = try Checkpoint.load(architecture.weightsURL(weights))
+            let url = try architecture.weightsURL(weights)
+            var state = try WeightsFile.stateDict(url)
             for key in state.keys where key.hasPrefix("_fc.") || key.hasPrefix("fc.") { state.removeValue(forKey: key) }
-            try body.load(state)
+            do {
+                try body.load(state)
+            } catch let report as LoadReport {
+                throw VisionError("\(url.path) does not hold \(architecture.rawValue) weights: \(report)")
+            }
         }
     }
 

@@ -100,7 +100,7 @@ public enum Architecture: String, CaseIterable, Codable, Sendable {
     /// The ImageNet network with its pretrained weights (for `quadrat classify`).
     public func pretrainedImageNetNetwork(weights: URL? = nil) throws -> Backbone {
         let network = try makeNetwork(classes: 1000)
-        try network.load(Checkpoint.load(weightsURL(weights)))
+        try network.load(WeightsFile.stateDict(weightsURL(weights)))
         return network
     }
 }

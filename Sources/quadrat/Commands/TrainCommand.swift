@@ -31,7 +31,11 @@ struct TrainFlags: ParsableArguments {
         name: .customLong("max-lighting"),
         help: "Largest random brightness and contrast change (default 0.2, that is ±20 %; 0 for none).")
     var maxLighting: Double?
-    @Option(help: "Checkpoint for the body (required for the ResNets: a torchvision state dict).")
+    @Option(
+        help: """
+            Weights for the body (required for the ResNets): a torchvision or timm state dict, as safetensors or a \
+            torch.save checkpoint, told apart by content; a 'module.' or 'model.' prefix on every key is removed.
+            """)
     var weights: String?
     @Option(name: .customLong("name-column"), help: "CSV column with image names (default: the first).")
     var nameColumn: String?
