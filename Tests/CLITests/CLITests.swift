@@ -58,6 +58,7 @@ struct CLITests {
         let predictedEmpty = try quadrat(["predict", run.appendingPathComponent("model.safetensors").path, empty.path])
         #expect(predictedEmpty.status == 1, "\(predictedEmpty.errors)")
         #expect(predictedEmpty.errors.contains("empty.jpg: is empty (0 bytes)"), "\(predictedEmpty.errors)")
+        try exportWritesInferenceWeightsThatGiveTheSameLogits(run.appendingPathComponent("model.safetensors"))
         // The report has every section.
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
         for id in ["summary", "dataset", "training", "evaluation", "problems"] {
@@ -129,6 +130,37 @@ struct CLITests {
         // A model file from a newer Quadrat is refused.
         let check = try quadrat(["check", data.path])
         #expect(check.status == 0 && check.output.contains("no problems found"), "\(check.output)")
+    }
+
+    /// `quadrat export`: weights only (no optimizer state), a description other tools can follow, and the same
+    /// logits as the model file when loaded into a fresh network.
+    func exportWritesInferenceWeightsThatGiveTheSameLogits(_ model: URL) throws {
+        let exported = try quadrat(["export", model.path])
+        #expect(exported.status == 0, "\(exported.errors)")
+        let weights = model.deletingLastPathComponent().appendingPathComponent("model-inference.safetensors")
+        let description = weights.deletingPathExtension().appendingPathExtension("json")
+        let (tensors, metadata) = try Safetensors.read(weights)
+        #expect(metadata["format"] == "quadrat-inference-1")
+        #expect(
+            !tensors.keys.contains { $0.hasPrefix("optimizer.") }
+                && tensors.keys.allSatisfy {
+                    $0.hasPrefix("body.") || $0.hasPrefix("head.")
+                })
+        let info = try #require(
+            JSONSerialization.jsonObject(with: Data(contentsOf: description)) as? [String: Any])
+        #expect(info["classes"] as? [String] == ["0", "1"] && info["size"] as? Int == 32)
+        #expect(
+            (info["mean"] as? [Double])?.count == 3 && (info["preprocessing"] as? String)?.contains("centre") == true)
+        let saved = try SavedModel(model)
+        let fresh = try Classifier(
+            saved.architecture, classes: saved.classes, head: saved.classifier.headKind, pretrained: false)
+        try fresh.load(tensors)
+        fresh.eval()
+        let x = try Tensor.randn([2, 3, 32, 32])
+        let difference = try Torch.withoutGrad {
+            try (fresh(x) - saved.classifier(x.contiguous(.channelsLast))).abs().max().item()
+        }
+        #expect(difference < 1e-4, "exported weights give logits \(difference) away from the model file's")
     }
 
     @Test func edgeCasesExitNonZeroWithOneClearLine() throws {
