@@ -80,11 +80,7 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Workflow", "TestSupport"]),
-        .testTarget(
-            name: "ServeTests",
-            dependencies: [
-                "Serve", "FormData", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
-            ]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "FormData", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

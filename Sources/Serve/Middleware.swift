@@ -17,22 +17,12 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         let offered =
             header.hasPrefix("Bearer ")
             ? String(header.dropFirst(7)) : request.uri.queryParameters["token"].map(String.init)
-        guard let offered, Self.constantTimeEqual(offered, token) else {
+        guard let offered, constantTimeEqual(offered, token) else {
             var response = try json(ErrorAnswer(error: "a bearer token is required", file: nil), status: .unauthorized)
             response.headers[.wwwAuthenticate] = "Bearer"
             return response
         }
         return try await next(request, context)
-    }
-
-    /// Equal strings, compared over every byte whatever the first difference.
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
-        for i in 0..<max(x.count, y.count) {
-            difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
-        }
-        return difference == 0 && x.count == y.count
     }
 }
 
@@ -56,4 +46,14 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             throw error
         }
     }
+}
+
+/// Equal strings, compared over every byte whatever the first difference (so timing does not reveal a prefix).
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
+    for i in 0..<max(x.count, y.count) {
+        difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+    }
+    return difference == 0 && x.count == y.count
 }

@@ -39,12 +39,18 @@ public struct PredictionServer: @unchecked Sendable {
     /// Serves until SIGTERM or SIGINT, then stops taking connections, answers those in flight and drains the
     /// queue. `onListening` gets the bound port (useful with port 0).
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let app = Application(
+        try await application(onListening: onListening).runService()
+        queue.drain()
+    }
+
+    /// The Hummingbird application; `run()` serves until its task is cancelled (tests), `runService()` until a
+    /// signal.
+    public func application(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol
+    {
+        Application(
             router: router(),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "quadrat"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) })
-        try await app.runService()
-        queue.drain()
     }
 
     /// The routes, behind the metrics and authentication middleware.
