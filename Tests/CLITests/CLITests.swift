@@ -23,6 +23,17 @@ func launchQuadrat(_ arguments: [String]) throws -> (process: Process, out: Pipe
     return (process, out, err)
 }
 
+/// What a running `quadrat` printed, read until `marker` appears (or the output ends).
+func readOutput(_ pipe: Pipe, until marker: String) -> String {
+    var seen = ""
+    while !seen.contains(marker) {
+        let chunk = pipe.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        seen += String(decoding: chunk, as: UTF8.self)
+    }
+    return seen
+}
+
 /// Runs `quadrat` to the end.
 func quadrat(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
     let (process, out, err) = try launchQuadrat(arguments)
@@ -268,12 +279,7 @@ struct InterruptTests {
         ]
         let (process, out, err) = try launchQuadrat(["train", data.path, "--out", run.path] + options)
         // Wait for the first unfrozen epoch row (a line that starts with the phase), then press Ctrl-C.
-        var seen = ""
-        while !seen.contains("\nunfrozen ") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        let seen = readOutput(out, until: "\nunfrozen ")
         kill(process.processIdentifier, SIGINT)
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
@@ -316,12 +322,7 @@ struct InterruptTests {
             "--no-lr-find",
         ])
         // "data: …" is printed before the presize cache is filled, a second or more before training starts.
-        var seen = ""
-        while !seen.contains("data: ") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        _ = readOutput(out, until: "data: ")
         kill(process.processIdentifier, SIGTERM)
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
