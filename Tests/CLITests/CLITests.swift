@@ -197,6 +197,13 @@ struct CLITests {
             preset.status != 0
                 && preset.errors.contains("--augmentation must be one of side-on, top-down, dihedral, not 'sideways'"),
             "\(preset.errors)")
+        // --print-config shows the options as they would be used; fed back as a config file, it says the same.
+        let printed = try quadrat(["train", data.path, "--out", "/tmp/x", "--batch-size", "16", "--print-config"])
+        #expect(printed.status == 0 && printed.output.contains("\"batchSize\" : 16"), "\(printed.errors)")
+        let effective = data.appendingPathComponent("effective.json")
+        try printed.output.write(to: effective, atomically: true, encoding: .utf8)
+        let again = try quadrat(["train", data.path, "--out", "/tmp/x", "--config", effective.path, "--print-config"])
+        #expect(again.output == printed.output, "\(again.errors)")
         let badConfig = data.appendingPathComponent("bad.json")
         try "{ not json".write(to: badConfig, atomically: true, encoding: .utf8)
         let bad = try quadrat(["train", data.path, "--out", "/tmp/x", "--config", badConfig.path])

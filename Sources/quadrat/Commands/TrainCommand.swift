@@ -3,24 +3,32 @@ import Foundation
 import Vision
 import Workflow
 
+/// The defaults `train` starts from, quoted in the help below so that it tells the truth when they change.
+private let defaults = TrainOptions(data: "", out: "")
+
 /// Options shared by commands that train: flags override a JSON config file.
 struct TrainFlags: ParsableArguments {
     @OptionGroup var limits: ImageLimitOptions
-    @Option(help: "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(
+        help:
+            "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) (default \(defaults.arch))."
+    )
     var arch: String?
     @Option(help: "Input size in pixels (default: the architecture's, 224 for Lite0).")
     var size: Int?
     @Option(help: "Shorter side of the presize cache (default: 1.25 × size).")
     var presize: Int?
-    @Option(name: .customLong("batch-size"), help: "Images per batch.")
+    @Option(name: .customLong("batch-size"), help: "Images per batch (default \(defaults.batchSize)).")
     var batchSize: Int?
-    @Option(help: "Seed for split, initialisation, shuffling and augmentation.")
+    @Option(help: "Seed for split, initialisation, shuffling and augmentation (default \(defaults.seed)).")
     var seed: UInt64?
-    @Option(name: .customLong("valid-fraction"), help: "Share of the labelled images held out for validation.")
+    @Option(
+        name: .customLong("valid-fraction"),
+        help: "Share of the labelled images held out for validation (default \(defaults.validFraction)).")
     var validFraction: Double?
     @Option(
         help:
-            "Augmentation: side-on (photos from the side), top-down (photos from above: adds vertical flips and 90° turns) or dihedral (flips and 90° turns only: aligned images whose brightness and borders matter)."
+            "Augmentation: side-on (photos from the side), top-down (photos from above: adds vertical flips and 90° turns) or dihedral (flips and 90° turns only: aligned images whose brightness and borders matter); default \(defaults.augmentation)."
     )
     var augmentation: String?
     @Option(name: .customLong("max-rotation"), help: "Largest random rotation either way, in degrees (default 10).")
@@ -47,32 +55,46 @@ struct TrainFlags: ParsableArguments {
     var cycleLength: Int?
     @Option(name: .customLong("cycle-mult"), help: "SGDR cycle-length multiplier.")
     var cycleMult: Int?
-    @Option(name: .customLong("tta"), help: "Augmented views for the final TTA score (0 for none).")
+    @Option(
+        name: .customLong("tta"),
+        help: "Augmented views for the final TTA score (0 for none; default \(defaults.recipe.ttaViews)).")
     var ttaViews: Int?
     @Option(help: "Unfrozen epochs, one cosine cycle (default: planned from the data size, 3 to 12).")
     var epochs: Int?
     @Option(name: .customLong("head-epochs"), help: "Head epochs with augmentation, body frozen (default 1).")
     var headEpochs: Int?
-    @Option(help: "The head's learning rate, or auto: the LR finder's valley (the body's rates follow it).")
+    @Option(
+        help: """
+            The head's learning rate, or auto (default): a tenth of the rate at the LR finder's lowest loss. \
+            The body's rates follow it (1/300, 1/30 and 1/5).
+            """)
     var lr: String?
     @Option(help: "Time for the whole run, e.g. 5m, 90s, 1h30m: epochs and TTA views are planned to fit it.")
     var budget: String?
     @Option(help: "Stop when the monitored value has not improved for N epochs.")
     var patience: Int?
-    @Option(help: "What picks the epoch whose weights are kept: valid_loss, accuracy or roc_auc.")
+    @Option(
+        help:
+            "What picks the epoch whose weights are kept: valid_loss, accuracy or roc_auc (default \(defaults.monitor))."
+    )
     var monitor: String?
-    @Option(help: "auto (time both on this machine, once), fp32 or bf16 (bfloat16 autocast).")
+    @Option(help: "auto (default: time both on this machine, once), fp32 or bf16 (bfloat16 autocast).")
     var precision: Precision?
     @Flag(help: "Progressive resizing: the first half of the unfrozen epochs at three quarters of the size.")
     var progressive = false
     @Flag(name: .customLong("no-mixed-precision"), help: "Same as --precision fp32.")
     var noMixedPrecision = false
-    @Option(help: "Continue from a checkpoint saved by Ctrl-C (runs the unfrozen phase).")
+    @Option(
+        help: "Continue from a checkpoint saved by Ctrl-C: the interrupted epoch again, then what was left.")
     var resume: String?
     @Flag(name: .customLong("no-lr-find"), help: "Skip the learning-rate finder.")
     var noLRFind = false
     @Option(help: "A JSON or YAML config file with any of these options (flags override it).")
     var config: String?
+    @Flag(
+        name: .customLong("print-config"),
+        help: "Print the options as they would be used (defaults, config file and flags) as JSON, and exit.")
+    var printConfig = false
 
     /// The options: `base`, then the config file, then flags; checked before any work starts.
     func options(over base: TrainOptions) throws -> TrainOptions {
@@ -161,7 +183,14 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var flags: TrainFlags
 
     func run() throws {
-        let outcome = try TrainingRun(options: flags.options(over: TrainOptions(data: data, out: out))).run()
+        let options = try flags.options(over: TrainOptions(data: data, out: out))
+        if flags.printConfig {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(options), as: UTF8.self))
+            return
+        }
+        let outcome = try TrainingRun(options: options).run()
         print("model: \(outcome.modelURL.path)")
         print("report: \(outcome.reportURL.path)")
     }
