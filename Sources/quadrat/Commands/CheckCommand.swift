@@ -19,8 +19,7 @@ struct CheckCommand: ParsableCommand {
     var unlabelled = false
     @Option(help: "Move unreadable images into this folder.")
     var quarantine: String?
-    @Option(name: .customLong("name-column")) var nameColumn: String?
-    @Option(name: .customLong("label-column")) var labelColumn: String?
+    @OptionGroup var columns: CSVColumns
 
     @OptionGroup var limits: ImageLimitOptions
 
@@ -31,7 +30,7 @@ struct CheckCommand: ParsableCommand {
             dataset =
                 unlabelled
                 ? try DataSource.unlabelled(url)
-                : try DataSource.labelled(url, nameColumn: nameColumn, labelColumn: labelColumn)
+                : try columns.labelled(data)
         } catch let problem as DataProblem {
             print("1 problem:\n  \(problem)")
             throw ExitCode.failure

@@ -14,14 +14,12 @@ struct ExploreCommand: ParsableCommand {
 
     @Argument(help: "A labelled data folder or labels CSV.") var data: String
     @Option(help: "Where to write the HTML page.") var out: String = "explore.html"
-    @Option(name: .customLong("name-column")) var nameColumn: String?
-    @Option(name: .customLong("label-column")) var labelColumn: String?
+    @OptionGroup var columns: CSVColumns
 
     @OptionGroup var limits: ImageLimitOptions
 
     func run() throws {
-        let dataset = try DataSource.labelled(
-            URL(fileURLWithPath: data), nameColumn: nameColumn, labelColumn: labelColumn)
+        let dataset = try columns.labelled(data)
         print("\(dataset.items.count) images in \(dataset.classes.count) classes")
         for (name, count) in zip(dataset.classes, dataset.classCounts) {
             print(

@@ -24,12 +24,13 @@ struct LRFindCommand: ParsableCommand {
     var precision: Precision = .auto
 
     @OptionGroup var limits: ImageLimitOptions
+    @OptionGroup var columns: CSVColumns
 
     func run() throws {
         Torch.useAllCores()
         let architecture = try Architecture(named: arch)
         let size = self.size ?? architecture.defaultSize
-        let dataset = try DataSource.labelled(URL(fileURLWithPath: data))
+        let dataset = try columns.labelled(data)
         let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: size))
         cache.fill(dataset.items)
         let classifier = try Classifier(

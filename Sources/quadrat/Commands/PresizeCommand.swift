@@ -15,10 +15,11 @@ struct PresizeCommand: ParsableCommand {
     @Flag(help: "DATA is a folder of unlabelled images.") var unlabelled = false
 
     @OptionGroup var limits: ImageLimitOptions
+    @OptionGroup var columns: CSVColumns
 
     func run() throws {
         let url = URL(fileURLWithPath: data)
-        let dataset = unlabelled ? try DataSource.unlabelled(url) : try DataSource.labelled(url)
+        let dataset = unlabelled ? try DataSource.unlabelled(url) : try columns.labelled(data)
         let cache = PresizeCache(shorterSide: size)
         let start = Date()
         let problems = cache.fill(dataset.items)

@@ -9,17 +9,13 @@ struct LabelledDataArguments: ParsableArguments {
     @Flag(help: "Test-time augmentation (the plain image and the views the model was validated with).") var tta = false
     @Option(help: "auto (what `train` measured on this machine; fp32 before that), fp32 or bf16.")
     var precision: Precision = .auto
-    @Option(name: .customLong("name-column"), help: "CSV column with image names (default: the first).") var nameColumn:
-        String?
-    @Option(name: .customLong("label-column"), help: "CSV column with labels (default: the second).") var labelColumn:
-        String?
-
+    @OptionGroup var columns: CSVColumns
     @OptionGroup var limits: ImageLimitOptions
 
     /// The model's predictions on the data.
     func predictions() throws -> LabelledPredictions {
         try LabelledPredictions(
             model: URL(fileURLWithPath: model), data: URL(fileURLWithPath: data),
-            nameColumn: nameColumn, labelColumn: labelColumn, tta: tta, precision: precision)
+            nameColumn: columns.nameColumn, labelColumn: columns.labelColumn, tta: tta, precision: precision)
     }
 }
