@@ -9,6 +9,16 @@ struct Quadrat: ParsableCommand {
         commandName: "quadrat",
         abstract:
             "Train image classifiers by transfer learning: photos and a CSV of labels in; a model, a held-out score, predictions and a report out.",
+        discussion: """
+            First time on a machine: quadrat doctor. Then: check, explore, train, predict (each has --help).
+
+            Exit status: 0 done; 1 the job failed or check found problems (the message names the file, line or \
+            flag); 64 a wrong flag or argument (usage follows); 130 or 143 stopped by SIGINT or SIGTERM.
+
+            Environment: QUADRAT_HOME (weights, caches, machine profiles; default ~/.cache/quadrat), \
+            QUADRAT_THREADS (libtorch threads; default every core), QUADRAT_QUIET (any value: no progress bars), \
+            QUADRAT_TOKEN (serve's bearer token).
+            """,
         version: "0.1.0 (libtorch \(Torch.version))",
         subcommands: [
             CheckCommand.self, ExploreCommand.self, PresizeCommand.self, LRFindCommand.self, TrainCommand.self,
