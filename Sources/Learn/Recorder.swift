@@ -48,9 +48,10 @@ public final class Recorder: @unchecked Sendable {
         var lines = [
             (["phase", "epoch", "train_loss", "valid_loss"] + metricNames + ["seconds"]).joined(separator: ",")
         ]
-        for e in epochs {
+        // Epochs are numbered 1, 2, … over the whole run, as the terminal table, the report and `best_epoch` do.
+        for (i, e) in epochs.enumerated() {
             let values =
-                [e.phase, String(e.epoch), fmt(e.trainLoss), e.validLoss.map(fmt) ?? ""]
+                [e.phase, String(i + 1), fmt(e.trainLoss), e.validLoss.map(fmt) ?? ""]
                 + e.metrics.map { fmt($0.value) } + [String(format: "%.1f", e.seconds)]
             lines.append(values.joined(separator: ","))
         }

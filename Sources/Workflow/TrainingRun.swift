@@ -180,9 +180,11 @@ public struct TrainingRun {
         // Keep the best epoch's weights.
         if try keepBest.restoreBest(into: learner), let best = keepBest.bestEpoch, let value = keepBest.best {
             let row = learner.recorder.epochs[best]
+            // Which of its phase's epochs it was, counted from 1.
+            let inPhase = learner.recorder.epochs[...best].filter { $0.phase == row.phase }.count
             emit(
                 String(
-                    format: "kept epoch %d (%@ %d) with the best %@, %.4f", best + 1, row.phase, row.epoch + 1,
+                    format: "kept epoch %d (%@ %d) with the best %@, %.4f", best + 1, row.phase, inPhase,
                     options.monitor, value))
             learner.checkpointMetadata["best_epoch"] = String(best + 1)
             learner.checkpointMetadata["best_\(options.monitor)"] = String(value)
