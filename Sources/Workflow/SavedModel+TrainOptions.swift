@@ -14,19 +14,25 @@ extension SavedModel {
         }
     }
 
-    /// The label column name the model was trained with (for the Kaggle header), default "label".
+    /// The label column name the model was trained with (for the Kaggle header), default "label". Recorded in
+    /// the model file at training time; older files fall back to re-reading the training CSV.
     public func labelColumnName() throws -> String {
+        if let recorded = metadata["label_column"] { return recorded }
         guard let o = try trainOptions() else { return "label" }
-        if let column = o.labelColumn { return column }
-        // The training CSV's second header field, when it is still there.
-        let data = URL(fileURLWithPath: o.data)
+        return o.labelColumn ?? Self.labelColumn(inData: URL(fileURLWithPath: o.data)) ?? "label"
+    }
+
+    /// The second header field of a Kaggle-layout folder's labels CSV (nil for class folders, or data gone).
+    static func labelColumn(inData data: URL) -> String? {
         for name in ["train_labels.csv", "labels.csv"] {
-            // The training data may have moved or changed since: then the header falls back to "label".
+            // The training data may have moved or changed since: then there is no answer.
             if let table = try? CSVTable(url: data.appendingPathComponent(name)), table.header.count > 1 {
                 return table.header[1]
             }
         }
-        return "label"
+        // A labels CSV given as DATA itself.
+        if let table = try? CSVTable(url: data), table.header.count > 1 { return table.header[1] }  // not a CSV: none
+        return nil
     }
 
     /// Whether to predict in bfloat16 autocast: `precision` when forced; with `.auto`, the precision the model

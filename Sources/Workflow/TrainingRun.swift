@@ -77,6 +77,9 @@ public struct TrainingRun {
         learner.checkpointMetadata = try SavedModel.metadata(
             architecture: architecture, classes: dataset.classes, size: size, presize: cache.shorterSide,
             head: classifier.headKind, options: String(decoding: JSONEncoder().encode(options), as: UTF8.self))
+        // The Kaggle header of later predictions, kept in the model so it survives the data moving.
+        learner.checkpointMetadata["label_column"] =
+            options.labelColumn ?? SavedModel.labelColumn(inData: URL(fileURLWithPath: options.data)) ?? "label"
 
         // Precomputed activations are cached on disk under a key of everything they depend on: architecture,
         // weights, size, the split and each image's presize entry (which changes when the image does).

@@ -108,11 +108,15 @@ struct CLITests {
             #expect(
                 f.count == 2 && !f[0].contains(".") && (Double(f[1]).map { (0...1).contains($0) } ?? false), "\(row)")
         }
-        // The same model read back predicts the same; one image works too; JSON for scripts.
+        // The same model read back predicts the same, with the same header after the training CSV has gone;
+        // one image works too; JSON for scripts.
+        let labels = data.appendingPathComponent("train_labels.csv")
+        try FileManager.default.moveItem(at: labels, to: data.appendingPathComponent("moved.csv"))
         let again = try quadrat([
             "predict", run.appendingPathComponent("model.safetensors").path, data.appendingPathComponent("test").path,
         ])
         #expect(again.output == (try String(contentsOf: submission, encoding: .utf8)))
+        try FileManager.default.moveItem(at: data.appendingPathComponent("moved.csv"), to: labels)
         let single = try quadrat([
             "predict", run.appendingPathComponent("model.safetensors").path,
             data.appendingPathComponent("test/1.jpg").path, "--format", "json",
