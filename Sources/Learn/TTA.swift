@@ -20,7 +20,8 @@ extension Learner {
         model.eval()
         var sums: [Int: [Double]] = [:]
         var counts: [Int: Int] = [:]
-        let progress = Feedback.start("TTA ×\(views + 1)", total: loader.dataset.items.count * (views + 1))
+        let label = views == 0 ? "predict" : "predict with TTA ×\(views + 1)"
+        let progress = Feedback.start(label, total: loader.dataset.items.count * (views + 1))
         for view in 0...views {
             loader.augmentation = view == 0 ? nil : symmetries ? .symmetry(view) : base
             try Torch.withoutGrad {

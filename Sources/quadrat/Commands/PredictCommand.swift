@@ -44,6 +44,14 @@ struct PredictCommand: ParsableCommand {
         let text = try format.render(
             probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes,
             labelColumn: saved.labelColumnName())
+        // A few photos: say in words what each is, on standard error (the Kaggle format shows only a probability).
+        if items.count <= 10 {
+            for (i, p) in zip(items, probabilities) {
+                let best = Metrics.argmax(p)
+                Console.warn(
+                    String(format: "%@: %@ (%.1f %%)", dataset.items[i].name, saved.classes[best], 100 * p[best]))
+            }
+        }
         if let out {
             try AtomicFile.write(text, to: URL(fileURLWithPath: out))
             FileHandle.standardError.write(Data("wrote \(items.count) predictions to \(out)\n".utf8))
