@@ -37,6 +37,9 @@ struct CSVTests {
         // And the writer quotes such a comma (found by the fuzzer too).
         let written = "a,b\n" + CSVTable.row(["|,\u{0613}l"]) + "\n"
         #expect(try table(written).rows.map(\.fields) == [["|,\u{0613}l"]])
+        // A quote followed by a combining mark is doubled like any other (the fuzzer again).
+        let quote = "a,b\n" + CSVTable.row(["x\"\u{0315}y", "z"]) + "\n"
+        #expect(try table(quote).rows.map(\.fields) == [["x\"\u{0315}y", "z"]])
     }
 
     @Test func spreadsheetExportsRead() throws {

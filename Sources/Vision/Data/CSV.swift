@@ -41,7 +41,13 @@ public struct CSVTable: Sendable {
             // Scalars, as the reader sees them: "," followed by a combining mark is one Character but still a comma.
             let special = field.unicodeScalars.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }
             guard special else { return field }
-            return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+            // Doubled scalar by scalar too: `"` followed by a combining mark is one Character (found by the fuzzer).
+            var quoted = String.UnicodeScalarView()
+            for scalar in field.unicodeScalars {
+                quoted.append(scalar)
+                if scalar == "\"" { quoted.append(scalar) }
+            }
+            return "\"" + String(quoted) + "\""
         }.joined(separator: ",")
     }
 
