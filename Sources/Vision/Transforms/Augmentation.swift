@@ -58,16 +58,23 @@ public struct Augmentation: Codable, Sendable, Equatable {
         return a
     }
 
-    /// The presets by the names the command line uses.
-    public static let presetNames = ["side-on", "top-down", "dihedral"]
+    /// The presets, by the names the command line and config files use.
+    public enum Preset: String, CaseIterable, Sendable {
+        case sideOn = "side-on"
+        case topDown = "top-down"
+        case dihedral
+    }
+
+    /// The presets' names.
+    public static let presetNames = Preset.allCases.map(\.rawValue)
 
     /// The preset called `name` (one of ``presetNames``), or nil.
     public init?(preset name: String) {
-        switch name {
-        case "side-on": self = .sideOn
-        case "top-down": self = .topDown
-        case "dihedral": self = .dihedralOnly
-        default: return nil
+        switch Preset(rawValue: name) {
+        case .sideOn: self = .sideOn
+        case .topDown: self = .topDown
+        case .dihedral: self = .dihedralOnly
+        case nil: return nil
         }
     }
 

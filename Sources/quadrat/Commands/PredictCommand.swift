@@ -5,6 +5,8 @@ import Torch
 import Vision
 import Workflow
 
+extension SubmissionFormat: ExpressibleByArgument {}
+
 /// `quadrat predict MODEL (IMAGES…|DIR)`.
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,17 +24,14 @@ struct PredictCommand: ParsableCommand {
     var tta = false
     @Option(help: "auto (what `train` measured on this machine; fp32 before that), fp32 or bf16.")
     var precision: Precision = .auto
-    @Option(help: "Output format: kaggle, csv or json.")
-    var format: String = "kaggle"
+    @Option(help: "Output format: kaggle (a submission), csv (file, predicted class, every probability) or json.")
+    var format: SubmissionFormat = .kaggle
     @Option(help: "Write here instead of standard output.")
     var out: String?
 
     @OptionGroup var limits: ImageLimitOptions
 
     func run() throws {
-        guard let format = SubmissionFormat(rawValue: format) else {
-            throw ValidationError("--format must be kaggle, csv or json, not '\(format)'")
-        }
         Torch.useAllCores()
         let saved = try SavedModel(URL(fileURLWithPath: model))
         let dataset = try Self.dataset(inputs)

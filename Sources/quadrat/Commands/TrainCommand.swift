@@ -9,11 +9,8 @@ private let defaults = TrainOptions(data: "", out: "")
 /// Options shared by commands that train: flags override a JSON config file.
 struct TrainFlags: ParsableArguments {
     @OptionGroup var limits: ImageLimitOptions
-    @Option(
-        help:
-            "Architecture: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) (default \(defaults.arch))."
-    )
-    var arch: String?
+    @Option(help: "The network (default \(defaults.arch)).")
+    var arch: Architecture?
     @Option(help: "Input size in pixels (default: the architecture's, 224 for Lite0).")
     var size: Int?
     @Option(help: "Shorter side of the presize cache (default: 1.25 × size).")
@@ -30,7 +27,7 @@ struct TrainFlags: ParsableArguments {
         help:
             "Augmentation: side-on (photos from the side), top-down (photos from above: adds vertical flips and 90° turns) or dihedral (flips and 90° turns only: aligned images whose brightness and borders matter); default \(defaults.augmentation)."
     )
-    var augmentation: String?
+    var augmentation: Augmentation.Preset?
     @Option(name: .customLong("max-rotation"), help: "Largest random rotation either way, in degrees (default 10).")
     var maxRotation: Double?
     @Option(name: .customLong("max-zoom"), help: "Largest random zoom factor (default 1.1; 1 for none).")
@@ -109,13 +106,13 @@ struct TrainFlags: ParsableArguments {
                 throw ValidationError("config file \(config) is not valid: \(error)")
             }
         }
-        if let arch { o.arch = arch }
+        if let arch { o.arch = arch.rawValue }
         if let size { o.size = size }
         if let presize { o.presize = presize }
         if let batchSize { o.batchSize = batchSize }
         if let seed { o.seed = seed }
         if let validFraction { o.validFraction = validFraction }
-        if let augmentation { o.augmentation = augmentation }
+        if let augmentation { o.augmentation = augmentation.rawValue }
         if let maxRotation { o.maxRotation = maxRotation }
         if let maxZoom { o.maxZoom = maxZoom }
         if let maxLighting { o.maxLighting = maxLighting }
@@ -160,6 +157,8 @@ struct TrainFlags: ParsableArguments {
 }
 
 extension Precision: ExpressibleByArgument {}
+extension Architecture: ExpressibleByArgument {}
+extension Augmentation.Preset: ExpressibleByArgument {}
 
 /// `quadrat train DATA --out RUN`.
 struct TrainCommand: ParsableCommand {
