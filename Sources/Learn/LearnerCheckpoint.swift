@@ -76,6 +76,13 @@ extension Learner {
         return metadata
     }
 
+    /// The epoch history a checkpoint's metadata records (empty for files without one or with an unreadable one).
+    public static func history(in metadata: [String: String]) -> [Recorder.Epoch] {
+        guard let text = metadata["history"] else { return [] }
+        // Optional: `loadCheckpoint` reports a damaged history; readers of figures just show none.
+        return (try? JSONCoding.decoder.decode([EpochRecord].self, from: Data(text.utf8)))?.map(\.record) ?? []
+    }
+
     /// Reads a checkpoint and checks its format version, with a clear message for newer files.
     public static func readCheckpoint(_ url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         guard FileManager.default.fileExists(atPath: url.path) else {

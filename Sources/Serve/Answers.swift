@@ -58,25 +58,14 @@ struct ModelDescription: Codable, Sendable {
         validation = Self.validation(model.metadata)
     }
 
-    /// The best epoch's validation loss and metrics from the history in the metadata.
+    /// The kept epoch's validation loss and metrics from the history in the metadata.
     static func validation(_ metadata: [String: String]) -> [String: Double] {
-        struct Epoch: Decodable {
-            var validLoss: Double?
-            var names: [String]
-            var values: [Double]
-        }
-        // The history writes NaN and infinities as strings (a metric can be NaN).
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        guard let text = metadata["history"],
-            let epochs = try? decoder.decode([Epoch].self, from: Data(text.utf8))  // optional: older files have none
-        else { return [:] }
+        let epochs = Learner.history(in: metadata)
         // `best_epoch` counts from 1, as the report does.
         let index = metadata["best_epoch"].flatMap(Int.init).map { $0 - 1 } ?? (epochs.count - 1)
         guard epochs.indices.contains(index) else { return [:] }
         let epoch = epochs[index]
-        var figures = Dictionary(uniqueKeysWithValues: zip(epoch.names, epoch.values).filter { $0.1.isFinite })
+        var figures = Dictionary(epoch.metrics.filter { $0.value.isFinite }, uniquingKeysWith: { a, _ in a })
         if let loss = epoch.validLoss, loss.isFinite { figures["valid_loss"] = loss }
         return figures
     }

@@ -49,7 +49,12 @@ public struct PresizeCache: Sendable {
 
     /// The cache entry's bytes for `source`: a 4:2:0 JPEG (quality 92) of ``presized(_:)``.
     public func presizedJPEG(_ source: URL) throws -> Data {
-        try ImageEncoder.jpeg(try presized(source), quality: 92, chromaSubsampling: true)
+        try presizedJPEG(bytes: FileBytes.read(source), source: source)
+    }
+
+    /// ``presizedJPEG(_:)`` for a file's bytes: the one place the cache's encoding is decided.
+    public func presizedJPEG(bytes: [UInt8], source: URL) throws -> Data {
+        try ImageEncoder.jpeg(try presized(bytes: bytes, source: source), quality: 92, chromaSubsampling: true)
     }
 
     /// Decodes `source` at a reduced DCT scale where possible and shrinks it to the target size.
@@ -60,9 +65,7 @@ public struct PresizeCache: Sendable {
     /// What a cache entry for a photo with these bytes decodes to (the presized image after its JPEG round trip),
     /// made in memory without storing it: how a server prepares an upload exactly as `predict` prepares a file.
     public func image(bytes: [UInt8], source: URL) throws -> RGBImage {
-        let jpeg = try ImageEncoder.jpeg(
-            try presized(bytes: bytes, source: source), quality: 92, chromaSubsampling: true)
-        return try ImageDecoder().decode([UInt8](jpeg), source: source)
+        try ImageDecoder().decode([UInt8](presizedJPEG(bytes: bytes, source: source)), source: source)
     }
 
     /// ``presized(_:)`` for a file's bytes; `source` names it in errors.

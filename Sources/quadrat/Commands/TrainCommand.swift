@@ -42,10 +42,7 @@ struct TrainFlags: ParsableArguments {
             torch.save checkpoint, told apart by content; a 'module.' or 'model.' prefix on every key is removed.
             """)
     var weights: String?
-    @Option(name: .customLong("name-column"), help: "CSV column with image names (default: the first).")
-    var nameColumn: String?
-    @Option(name: .customLong("label-column"), help: "CSV column with labels (default: the second).")
-    var labelColumn: String?
+    @OptionGroup var columns: CSVColumns
     @Option(help: "Unfrozen SGDR cycles (epochs grow with cycle-mult).")
     var cycles: Int?
     @Option(name: .customLong("cycle-len"), help: "Epochs of the first unfrozen SGDR cycle.")
@@ -117,8 +114,8 @@ struct TrainFlags: ParsableArguments {
         if let maxZoom { o.maxZoom = maxZoom }
         if let maxLighting { o.maxLighting = maxLighting }
         if let weights { o.weights = weights }
-        if let nameColumn { o.nameColumn = nameColumn }
-        if let labelColumn { o.labelColumn = labelColumn }
+        if let nameColumn = columns.nameColumn { o.nameColumn = nameColumn }
+        if let labelColumn = columns.labelColumn { o.labelColumn = labelColumn }
         if let cycles { o.recipe.unfrozenCycles = cycles }
         if let cycleMult { o.recipe.cycleMult = cycleMult }
         if let cycleLength { o.recipe.cycleLength = cycleLength }
