@@ -35,6 +35,7 @@ let package = Package(
         .library(name: "Vision", targets: ["Vision"]),
         .library(name: "Learn", targets: ["Learn"]),
         .library(name: "Report", targets: ["Report"]),
+        .library(name: "ONNX", targets: ["ONNX"]),
         .library(name: "Workflow", targets: ["Workflow"]),
         .library(name: "Serve", targets: ["Serve"]),
         .executable(name: "quadrat", targets: ["quadrat"]),
@@ -44,6 +45,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         libtorchTarget("CTorch"),
@@ -55,8 +57,10 @@ let package = Package(
         .target(name: "Vision", dependencies: ["NN", "CImageCodecs"]),
         .target(name: "Learn", dependencies: ["Vision"]),
         .target(name: "Report", dependencies: ["Learn"]),
+        // ONNX export: the messages generated from onnx.proto (committed) and the writer of an InferenceGraph.
+        .target(name: "ONNX", dependencies: ["NN", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // The jobs a user runs (train, predict, evaluate, interpret…), as a library the CLI calls.
-        .target(name: "Workflow", dependencies: ["Report", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Workflow", dependencies: ["Report", "ONNX", .product(name: "Yams", package: "Yams")]),
         // `quadrat serve`: the HTTP API, its micro-batching inference queue and the upload page.
         // multipart/form-data, on its own so that its fuzzer builds without the server.
         .target(name: "FormData"),
@@ -78,7 +82,7 @@ let package = Package(
         .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"]),
         .testTarget(name: "LearnTests", dependencies: ["Learn", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "TestSupport"]),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "ONNX", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Workflow", "TestSupport"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "FormData", "TestSupport"]),
     ],

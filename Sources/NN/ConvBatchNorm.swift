@@ -30,15 +30,29 @@ public final class ConvBatchNorm {
         return try bn(y)
     }
 
+    /// The folded weight and bias in float32 (contiguous), computed from the current BatchNorm statistics.
+    public func foldedFloat32() throws -> (weight: Tensor, bias: Tensor) {
+        try Torch.withoutGrad {
+            let (scale, shift) = try bn.scaleAndShift()
+            var bias = shift
+            if let b = conv.bias { bias = try bias + b.to(.float32) * scale }
+            return (try (conv.weight.to(.float32) * scale.reshaped([-1, 1, 1, 1])).contiguous(), bias)
+        }
+    }
+
     /// Folds the BatchNorm's running statistics into the convolution (for an eval-only copy),
     /// computed in float32 and stored as `dtype` in `format`.
     public func fold(dtype: DType = .float32, format: MemoryFormat = .contiguous) throws {
-        try Torch.withoutGrad {
-            let scale = try bn.weight / (bn.runningVar + bn.eps).sqrt()
-            var bias = try bn.bias - bn.runningMean * scale
-            if let b = conv.bias { bias = try bias + b * scale }
-            let weight = try (conv.weight * scale.reshaped([-1, 1, 1, 1])).contiguous(format)
-            folded = (try weight.to(dtype), try bias.to(dtype))
-        }
+        let (weight, bias) = try foldedFloat32()
+        folded = (try weight.contiguous(format).to(dtype), try bias.to(dtype))
+    }
+
+    /// One `Conv` with the folded weights. `pads` (top, left, bottom, right) defaults to the convolution's own.
+    public func export(_ input: String, into graph: inout InferenceGraph, pads: [Int]? = nil) throws -> String {
+        let (weight, bias) = try foldedFloat32()
+        let p = conv.padding
+        return try graph.conv(
+            input, weight: weight, bias: bias, stride: conv.stride, pads: pads ?? [p.0, p.1, p.0, p.1],
+            dilation: conv.dilation, groups: conv.groups)
     }
 }

@@ -36,6 +36,12 @@ public final class Conv2d: Module {
         try Functional.conv2d(
             x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
+
+    public override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
+        try graph.conv(
+            input, weight: weight, bias: bias, stride: stride, pads: [padding.0, padding.1, padding.0, padding.1],
+            dilation: dilation, groups: groups)
+    }
 }
 
 /// Fully connected layer, weight (out, in), as `torch.nn.Linear`.
@@ -54,6 +60,13 @@ public final class Linear: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         try Functional.linear(x, weight: weight, bias: bias)
+    }
+
+    /// `Gemm` with the weight transposed, as `Functional.linear` computes it.
+    public override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
+        let w = try graph.constant(weight, name: "linear.weight")
+        let b = try bias.map { try graph.constant($0, name: "linear.bias") }
+        return graph.add("Gemm", [input, w] + (b.map { [$0] } ?? []), [("transB", .int(1))])
     }
 }
 
@@ -94,6 +107,28 @@ public final class BatchNorm: Module {
             x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
             training: useBatch, momentum: momentum, eps: eps)
     }
+
+    /// The eval-mode transform as one scale and shift per channel: γ/√(σ²+ε) and β − μ·γ/√(σ²+ε), in float32.
+    public func scaleAndShift() throws -> (scale: Tensor, shift: Tensor) {
+        try Torch.withoutGrad {
+            let scale = try weight.to(.float32) / (runningVar.to(.float32) + eps).sqrt()
+            return (scale, try bias.to(.float32) - runningMean.to(.float32) * scale)
+        }
+    }
+
+    /// A per-channel `Mul` and `Add` (no BatchNormalization operator): works on N×C and N×C×H×W input,
+    /// as the graph's input shape says which; `spatial` picks the constants' shape.
+    public func export(_ input: String, into graph: inout InferenceGraph, spatial: Bool) throws -> String {
+        let (scale, shift) = try scaleAndShift()
+        let shape = spatial ? [-1, 1, 1] : [-1]
+        return try graph.affine(input, scale: scale.reshaped(shape), shift: shift.reshaped(shape))
+    }
+
+    /// As ``export(_:into:spatial:)`` for N×C input (BatchNorm1d, as in classifier heads); a BatchNorm on
+    /// feature maps is folded into its convolution by ``ConvBatchNorm`` instead.
+    public override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
+        try export(input, into: &graph, spatial: false)
+    }
 }
 
 /// `nn.BatchNorm2d` and `nn.BatchNorm1d` are one class here: batch norm over dimension 1.
@@ -110,16 +145,25 @@ public final class Dropout: Module {
     public override func forward(_ x: Tensor) throws -> Tensor {
         p == 0 ? x : try Functional.dropout(x, p: p, training: isTraining)
     }
+
+    /// Identity in eval mode.
+    public override func export(_ input: String, into graph: inout InferenceGraph) throws -> String { input }
 }
 
 /// max(0, x), element-wise.
 public final class ReLU: Module {
     public override func forward(_ x: Tensor) throws -> Tensor { try x.relu() }
+    public override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
+        graph.add("Relu", [input])
+    }
 }
 
 /// min(max(x, 0), 6).
 public final class ReLU6: Module {
     public override func forward(_ x: Tensor) throws -> Tensor { try x.relu6() }
+    public override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
+        try graph.clip(input, low: 0, high: 6)
+    }
 }
 
 /// Max or average pooling over square windows (`nn.MaxPool2d`, `nn.AvgPool2d`).
@@ -169,6 +213,9 @@ public final class AdaptiveMaxPool2d: Module {
 /// Flattens everything after the batch dimension.
 public final class Flatten: Module {
     public override func forward(_ x: Tensor) throws -> Tensor { try x.flattened(from: 1) }
+    public override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
+        graph.add("Flatten", [input], [("axis", .int(1))])
+    }
 }
 
 /// Runs its children in order; they are named "0", "1", … as in `torch.nn.Sequential`.
@@ -180,6 +227,10 @@ public final class Sequential: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         try children.reduce(x) { try $1.module($0) }
+    }
+
+    public override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
+        try children.reduce(input) { try $1.module.export($0, into: &graph) }
     }
 }
 

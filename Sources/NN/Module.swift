@@ -21,6 +21,12 @@ open class Module {
 
     public func callAsFunction(_ input: Tensor) throws -> Tensor { try forward(input) }
 
+    /// Adds this layer, in eval mode, to `graph` after `input` and returns the name of its output (ONNX export).
+    /// Layers without an export throw, naming themselves, so no architecture is exported half-way.
+    open func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
+        throw TorchError("\(type(of: self)) cannot be exported to ONNX")
+    }
+
     // MARK: registration
 
     /// Registers a trainable tensor (gradients on) and returns it.

@@ -10,6 +10,11 @@ public enum ModelExport {
     public enum Format: String, CaseIterable, Sendable {
         /// Inference weights as safetensors (`body.*`, `head.*`) and a JSON file describing input and output.
         case safetensors
+        /// An ONNX model (opset 13): BatchNorm folded, normalisation baked in, the description in metadata_props.
+        case onnx
+
+        /// The file extension of the format.
+        public var fileExtension: String { rawValue }
     }
 
     /// Writes `saved` to `out` (a `.safetensors` path; the JSON description goes beside it); returns both paths.

@@ -176,6 +176,17 @@ struct CLITests {
             try (fresh(x) - saved.classifier(x.contiguous(.channelsLast))).abs().max().item()
         }
         #expect(difference < 1e-4, "exported weights give logits \(difference) away from the model file's")
+
+        // ONNX, with a parity sample of one photo: the file, the sample and the command that checks it.
+        let photo = model.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("test/1.jpg")
+        let onnx = try quadrat(["export", model.path, "--format", "onnx", "--parity-sample", photo.path])
+        let onnxURL = model.deletingLastPathComponent().appendingPathComponent("model-inference.onnx")
+        #expect(onnx.status == 0 && onnx.output.contains("scripts/onnx_parity.py"), "\(onnx.errors)")
+        #expect(FileManager.default.fileExists(atPath: onnxURL.path))
+        let sample = try Safetensors.read(onnxURL.deletingPathExtension().appendingPathExtension("parity.safetensors"))
+        #expect(sample.tensors["image"]?.shape == [1, 3, 32, 32] && sample.tensors["probabilities"]?.shape == [1, 2])
+        let mismatched = try quadrat(["export", model.path, "--parity-sample", photo.path])
+        #expect(mismatched.status == 64 && mismatched.errors.contains("--parity-sample goes with --format onnx"))
     }
 
     @Test func edgeCasesExitNonZeroWithOneClearLine() throws {

@@ -13,6 +13,8 @@ public protocol Backbone: Module {
     func bodyGroups(lateStage: Int) -> [[Module]]
     /// Folds BatchNorm into the convolutions (eval-only copies), storing the folded weights as `dtype` in `format`.
     func foldBatchNorms(dtype: DType, format: MemoryFormat) throws
+    /// ``features(_:)`` in eval mode as nodes of `graph` (BatchNorm folded), for a square input of `side` pixels.
+    func exportFeatures(_ input: String, side: Int, into graph: inout InferenceGraph) throws -> String
 }
 
 extension Backbone {

@@ -47,4 +47,10 @@ public final class Classifier: Module {
     public var layerGroups: [[Module]] { body.bodyGroups(lateStage: architecture.meta.lateStage) + [[head]] }
 
     public override func forward(_ x: Tensor) throws -> Tensor { try head(body.features(x)) }
+
+    /// The whole network in eval mode as graph nodes: body then head, from `input` (normalised, N×3×side×side)
+    /// to the logits.
+    public func export(_ input: String, side: Int, into graph: inout InferenceGraph) throws -> String {
+        try head.export(body.exportFeatures(input, side: side, into: &graph), into: &graph)
+    }
 }

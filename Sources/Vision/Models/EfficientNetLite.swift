@@ -109,6 +109,16 @@ public final class EfficientNetLite: Module {
         return try classifier(Functional.dropout(pooled, p: dropout, training: isTraining))
     }
 
+    /// ``features(_:)`` as graph nodes for a square input of `side` pixels (the SAME padding depends on it).
+    public func exportFeatures(_ input: String, side: Int, into graph: inout InferenceGraph) throws -> String {
+        let (before, after) = samePadding(side, kernel: 3, stride: 2)
+        var y = try graph.clip(
+            stem.export(input, into: &graph, pads: [before, before, after, after]), low: 0, high: 6)
+        var side = (side + 1) / 2
+        for block in blocks { (y, side) = try block.export(y, side: side, into: &graph) }
+        return try graph.clip(head.export(y, into: &graph), low: 0, high: 6)
+    }
+
     /// Folds every BatchNorm into its convolution (for an eval-only copy).
     public func foldBatchNorms(dtype: DType = .float32, format: MemoryFormat = .contiguous) throws {
         try stem.fold(dtype: dtype, format: format)
@@ -169,6 +179,19 @@ public final class MBConvBlock: Module {
         return try x + input
     }
 
+    /// ``forward(_:)`` in eval mode as graph nodes; returns the output and its side length.
+    func export(_ input: String, side: Int, into graph: inout InferenceGraph) throws -> (String, Int) {
+        var x = input
+        if let expand { x = try graph.clip(expand.export(x, into: &graph), low: 0, high: 6) }
+        let (before, after) =
+            stride == 1 ? ((kernel - 1) / 2, (kernel - 1) / 2) : samePadding(side, kernel: kernel, stride: stride)
+        x = try graph.clip(
+            depthwise.export(x, into: &graph, pads: [before, before, after, after]), low: 0, high: 6)
+        x = try project.export(x, into: &graph)
+        let outSide = (side + stride - 1) / stride
+        return (hasResidual ? graph.add("Add", [x, input]) : x, outSide)
+    }
+
     func foldBatchNorms(dtype: DType, format: MemoryFormat) throws {
         try expand?.fold(dtype: dtype, format: format)
         try depthwise.fold(dtype: dtype, format: format)
@@ -180,14 +203,17 @@ public final class MBConvBlock: Module {
 /// output size ⌈input / stride⌉, the odd pixel of padding on the bottom/right.
 func tfSamePad(_ x: Tensor, kernel: Int, stride: Int) throws -> Tensor {
     let shape = x.shape
-    func pads(_ size: Int) -> (Int, Int) {
-        let out = (size + stride - 1) / stride
-        let total = max((out - 1) * stride + kernel - size, 0)
-        return (total / 2, total - total / 2)
-    }
-    let (top, bottom) = pads(shape[2]), (left, right) = pads(shape[3])
+    let (top, bottom) = samePadding(shape[2], kernel: kernel, stride: stride)
+    let (left, right) = samePadding(shape[3], kernel: kernel, stride: stride)
     if top == 0, bottom == 0, left == 0, right == 0 { return x }
     return try Functional.pad(x, [left, right, top, bottom])
+}
+
+/// TensorFlow "SAME" padding of one side of length `size`: (before, after), the odd pixel after.
+func samePadding(_ size: Int, kernel: Int, stride: Int) -> (Int, Int) {
+    let out = (size + stride - 1) / stride
+    let total = max((out - 1) * stride + kernel - size, 0)
+    return (total / 2, total - total / 2)
 }
 
 /// Drops whole samples of a residual branch with probability `p`, scaling the kept ones by 1 / (1 − p).

@@ -8,6 +8,12 @@ public final class AdaptiveConcatPool2d: Module {
             [Functional.adaptiveMaxPool2d(x, outputSize: (1, 1)), Functional.adaptiveAvgPool2d(x, outputSize: (1, 1))],
             dim: 1)
     }
+
+    public override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
+        graph.add(
+            "Concat", [graph.add("GlobalMaxPool", [input]), graph.add("GlobalAveragePool", [input])],
+            [("axis", .int(1))])
+    }
 }
 
 /// The classifier put on a backbone body.

@@ -85,6 +85,16 @@ public final class ResNet: Module {
         return try classifier(Functional.adaptiveAvgPool2d(f, outputSize: (1, 1)).flattened(from: 1))
     }
 
+    /// ``features(_:)`` as graph nodes (any input size: ResNet's padding does not depend on it).
+    public func exportFeatures(_ input: String, side: Int, into graph: inout InferenceGraph) throws -> String {
+        var y = graph.add("Relu", [try stem.export(input, into: &graph)])
+        y = graph.add(
+            "MaxPool", [y],
+            [("kernel_shape", .ints([3, 3])), ("strides", .ints([2, 2])), ("pads", .ints([1, 1, 1, 1]))])
+        for layer in layers { y = try layer.export(y, into: &graph) }
+        return y
+    }
+
     /// Folds every BatchNorm into its convolution (for an eval-only copy).
     public func foldBatchNorms(dtype: DType = .float32, format: MemoryFormat = .contiguous) throws {
         try stem.fold(dtype: dtype, format: format)
@@ -127,6 +137,11 @@ final class BasicBlock: Module {
         return try (y + (shortcut?(x) ?? x)).relu()
     }
 
+    override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
+        let y = try second.export(graph.add("Relu", [first.export(input, into: &graph)]), into: &graph)
+        return graph.add("Relu", [graph.add("Add", [y, try shortcut?.export(input, into: &graph) ?? input])])
+    }
+
     func foldBatchNorms(dtype: DType, format: MemoryFormat) throws {
         try first.fold(dtype: dtype, format: format)
         try second.fold(dtype: dtype, format: format)
@@ -159,6 +174,12 @@ final class Bottleneck: Module {
     override func forward(_ x: Tensor) throws -> Tensor {
         let y = try expand(spatial(reduce(x).relu()).relu())
         return try (y + (shortcut?(x) ?? x)).relu()
+    }
+
+    override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
+        var y = graph.add("Relu", [try reduce.export(input, into: &graph)])
+        y = try expand.export(graph.add("Relu", [spatial.export(y, into: &graph)]), into: &graph)
+        return graph.add("Relu", [graph.add("Add", [y, try shortcut?.export(input, into: &graph) ?? input])])
     }
 
     func foldBatchNorms(dtype: DType, format: MemoryFormat) throws {

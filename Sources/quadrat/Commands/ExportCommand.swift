@@ -9,11 +9,20 @@ extension ModelExport.Format: ExpressibleByArgument {}
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a trained model for other tools: inference weights and a description of their input.",
+        abstract: "Write a trained model for other tools: ONNX, or inference weights as safetensors.",
         discussion: """
+            onnx: MODEL-inference.onnx, opset 13, for ONNX Runtime, OpenVINO and the like. Input `image`: float32 \
+            N×3×SIZE×SIZE, RGB on the 0–255 scale (normalisation is inside the model); outputs `logits` and \
+            `probabilities`. BatchNorm is folded. metadata_props hold the classes, size and preprocessing.
             safetensors: MODEL-inference.safetensors (weights only: no optimizer state or history; keys body.* and \
             head.*) and MODEL-inference.json (architecture, classes, input size, normalisation, preprocessing).
-            Example: quadrat export runs/invasive/model.safetensors --out invasive.safetensors
+
+            To check an ONNX export against ONNX Runtime, add --parity-sample with a few photos, then run
+            scripts/onnx_parity.py (Python with the onnxruntime package).
+
+            Examples:
+              quadrat export runs/invasive/model.safetensors --format onnx --out invasive.onnx
+              quadrat export runs/invasive/model.safetensors --out invasive.safetensors
             """
     )
 
@@ -21,8 +30,21 @@ struct ExportCommand: ParsableCommand {
     var model: String
     @Option(help: "Output format: \(ModelExport.Format.allCases.map(\.rawValue).joined(separator: ", ")).")
     var format: ModelExport.Format = .safetensors
-    @Option(help: "Where to write (default: beside MODEL, named MODEL-inference.safetensors).")
+    @Option(help: "Where to write (default: beside MODEL, named MODEL-inference.onnx or .safetensors).")
     var out: String?
+    @Option(
+        name: .customLong("parity-sample"), parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Photos (files, or one folder) to write OUT.parity.safetensors from: the inputs the exported model takes "
+                + "and Quadrat's probabilities for them (onnx only).", valueName: "photo"))
+    var paritySample: [String] = []
+    @OptionGroup var limits: ImageLimitOptions
+
+    func validate() throws {
+        if !paritySample.isEmpty && format != .onnx {
+            throw ValidationError("--parity-sample goes with --format onnx")
+        }
+    }
 
     func run() throws {
         let url = URL(fileURLWithPath: model)
@@ -30,11 +52,21 @@ struct ExportCommand: ParsableCommand {
         let target =
             out.map { URL(fileURLWithPath: $0) }
             ?? url.deletingLastPathComponent().appendingPathComponent(
-                url.deletingPathExtension().lastPathComponent + "-inference.safetensors")
+                url.deletingPathExtension().lastPathComponent + "-inference." + format.fileExtension)
         switch format {
         case .safetensors:
             let (weights, description) = try ModelExport.safetensors(saved, to: target)
             print("weights: \(weights.path)\ndescription: \(description.path)")
+        case .onnx:
+            try ModelExport.onnx(saved, to: target)
+            print("onnx: \(target.path)")
+            if !paritySample.isEmpty {
+                let photos = try PredictCommand.dataset(paritySample).items.map(\.url)
+                let sample = target.deletingPathExtension().appendingPathExtension("parity.safetensors")
+                try ModelExport.paritySample(saved, photos: photos, to: sample)
+                print("parity sample (\(photos.count) photos): \(sample.path)")
+                print("check: python3 scripts/onnx_parity.py \(target.path) \(sample.path)")
+            }
         }
     }
 }

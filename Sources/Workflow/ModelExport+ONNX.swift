@@ -1,0 +1,66 @@
+import Foundation
+import Learn
+import NN
+import ONNX
+import Torch
+import Vision
+
+extension ModelExport {
+    /// Writes `saved` as an ONNX model (opset 13) to `out`.
+    ///
+    /// The graph takes `image`, float32 N×3×size×size RGB on the 0–255 scale (the batch dimension is dynamic),
+    /// normalises it itself (the mean and std are baked in as a scale and shift), and gives `logits` and
+    /// `probabilities` (softmax), N×classes. Every BatchNorm is folded into its convolution, or into a scale and
+    /// shift in the head; dropout is gone. The model's metadata_props carry the classes, the input size, the
+    /// preprocessing that makes a photo into `image` and the model's training metadata.
+    public static func onnx(_ saved: SavedModel, to out: URL) throws {
+        let info = Description(saved)
+        var graph = InferenceGraph()
+        let (mean, std) = (saved.normalization.mean, saved.normalization.std)
+        let normalised = try graph.affine(
+            "image", scale: Tensor(std.map { Float(1 / $0) }, shape: [3, 1, 1]),
+            shift: Tensor(zip(mean, std).map { Float(-$0 / $1) }, shape: [3, 1, 1]))
+        let logits = try saved.classifier.export(normalised, side: saved.size, into: &graph)
+        graph.add("Identity", [logits], output: "logits")
+        graph.add("Softmax", ["logits"], [("axis", .int(1))], output: "probabilities")
+
+        let side = ONNXModel.Port.Dimension.fixed(saved.size)
+        let classes = ONNXModel.Port.Dimension.fixed(saved.classes.count)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let classList = String(decoding: try encoder.encode(saved.classes), as: UTF8.self)
+        var metadata: [(String, String)] = [
+            ("format", "quadrat-onnx-1"), ("architecture", info.architecture), ("classes", classList),
+            ("size", String(info.size)),
+            ("input", "image: float32 N×3×\(info.size)×\(info.size), RGB, pixels on the 0–255 scale (not normalised)"),
+            ("normalization", "baked in: (x − mean) / std with mean \(info.mean), std \(info.std)"),
+            ("preprocessing", info.preprocessing),
+            ("output", "logits and probabilities (softmax), N×\(saved.classes.count), in the order of `classes`"),
+        ]
+        // The model file's own entries, but not its per-step and per-epoch history (megabytes of JSON).
+        metadata += saved.metadata.sorted { $0.key < $1.key }.filter { !["history", "steps"].contains($0.key) }
+            .map { ("quadrat.\($0.key)", $0.value) }
+        let model = try ONNXModel.message(
+            graph, name: "quadrat-\(info.architecture)",
+            inputs: [
+                .init("image", [.named("N"), .fixed(3), side, side], doc: "RGB, 0–255, shorter side presized")
+            ],
+            outputs: [.init("logits", [.named("N"), classes]), .init("probabilities", [.named("N"), classes])],
+            metadata: metadata, producerVersion: quadratVersion)
+        try AtomicFile.write(try model.serializedData(), to: out)
+    }
+
+    /// Writes what a check against another runtime needs, as safetensors: `image`, the inputs the ONNX model
+    /// takes for `photos` (prepared exactly as `predict` prepares them), and `probabilities`, Quadrat's own
+    /// answer for them. `scripts/onnx_parity.py MODEL.onnx SAMPLE` compares ONNX Runtime's answer with it.
+    public static func paritySample(_ saved: SavedModel, photos: [URL], to out: URL) throws {
+        let inputs = try photos.map { url in try saved.input(imageBytes: try FileBytes.read(url), source: url) }
+        let probabilities = try saved.probabilities(inputs: inputs)
+        let n = inputs.count, c = saved.classes.count
+        let image = try Tensor(inputs.flatMap { $0 }, shape: [n, 3, saved.size, saved.size])
+        let p = try Tensor(probabilities.flatMap { $0.map(Float.init) }, shape: [n, c])
+        try Safetensors.write(
+            ["image": image, "probabilities": p],
+            metadata: ["photos": photos.map(\.lastPathComponent).joined(separator: "\n")], to: out)
+    }
+}

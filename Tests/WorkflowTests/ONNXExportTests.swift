@@ -1,0 +1,101 @@
+import Foundation
+import Learn
+import NN
+import ONNX
+import TestSupport
+import Testing
+import Torch
+import Vision
+import Workflow
+
+/// `quadrat export --format onnx`: a valid ONNX file (read back with the generated messages), which gives the same
+/// probabilities as the model file, run by an independent reading here and by ONNX Runtime when Python has it.
+@Suite struct ONNXExportTests {
+    /// A model file for `architecture` with random weights and random BatchNorm statistics (so that folding them
+    /// matters), written the way training writes one.
+    static func modelFile(_ architecture: Architecture, size: Int, in folder: URL) throws -> URL {
+        Torch.manualSeed(7)
+        let classifier = try Classifier(architecture, classes: ["cat", "dog", "owl"], pretrained: false)
+        try Torch.withoutGrad {
+            for (_, module) in classifier.namedModules() {
+                guard let bn = module as? BatchNorm else { continue }
+                let n = bn.runningMean.shape[0]
+                try bn.runningMean.copyInPlace(from: Tensor.randn([n]) * 0.1)
+                try bn.runningVar.copyInPlace(from: Tensor.rand([n]) + 0.5)
+                try bn.weight.copyInPlace(from: Tensor.rand([n]) + 0.5)
+                try bn.bias.copyInPlace(from: Tensor.randn([n]) * 0.1)
+            }
+        }
+        var tensors: [String: Tensor] = [:]
+        for (name, t) in classifier.stateDict() { tensors["model.\(name)"] = t }
+        var metadata = try SavedModel.metadata(
+            architecture: architecture, classes: classifier.classes, size: size, presize: size * 5 / 4,
+            head: classifier.headKind, options: "{}")
+        metadata["format"] = Learner.checkpointFormat
+        let url = folder.appendingPathComponent("\(architecture.rawValue).safetensors")
+        try Safetensors.write(tensors, metadata: metadata, to: url)
+        return url
+    }
+
+    /// Python with onnxruntime, if this machine has one (Debian's python3 or the first on PATH).
+    static let python: String? = ["/usr/bin/python3", "/usr/local/bin/python3"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
+    // 57 px: odd sides, so EfficientNet's TensorFlow-style padding is asymmetric at every stride.
+    @Test(arguments: Architecture.allCases)
+    func exportedModelGivesTheModelFilesProbabilities(_ architecture: Architecture) throws {
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let size = architecture.rawValue.hasPrefix("resnet") ? 64 : 57
+        let saved = try SavedModel(Self.modelFile(architecture, size: size, in: folder))
+        let onnxURL = folder.appendingPathComponent("model.onnx")
+        try ModelExport.onnx(saved, to: onnxURL)
+
+        let model = try Onnx_ModelProto(serializedBytes: Data(contentsOf: onnxURL))
+        #expect(model.opsetImport.first?.version == 13 && model.irVersion == 7)
+        let dims = model.graph.input.first?.type.tensorType.shape.dim.map {
+            $0.dimParam.isEmpty ? "\($0.dimValue)" : $0.dimParam
+        }
+        #expect(dims == ["N", "3", "\(size)", "\(size)"])
+        #expect(model.graph.output.map(\.name) == ["logits", "probabilities"])
+        #expect(!model.graph.node.contains { $0.opType == "BatchNormalization" || $0.opType == "Dropout" })
+        let metadata = Dictionary(uniqueKeysWithValues: model.metadataProps.map { ($0.key, $0.value) })
+        #expect(metadata["classes"] == #"["cat","dog","owl"]"# && metadata["size"] == "\(size)")
+        #expect(
+            metadata["architecture"] == architecture.rawValue && metadata["normalization"]?.hasPrefix("baked") == true)
+
+        // Four photo-like inputs on the 0–255 scale, through the model file and through the exported graph.
+        let inputs = try (0..<4).map { _ in try (Tensor.rand([3 * size * size]) * 255).toArray(Float.self) }
+        let expected = try saved.probabilities(inputs: inputs)
+        let image = try Tensor(inputs.flatMap { $0 }, shape: [4, 3, size, size])
+        let outputs = try Torch.withoutGrad { try ONNXReference(model: model).run(["image": image]) }
+        let probabilities = try #require(outputs["probabilities"])
+        let difference = try maxAbsDifference(
+            probabilities, Tensor(expected.flatMap { $0.map(Float.init) }, shape: [4, 3]))
+        #expect(difference < 1e-4, "\(architecture.rawValue): ONNX graph probabilities \(difference) away")
+
+        // ONNX Runtime, when this machine's Python has it (scripts/onnx_parity.py exits 2 when it does not).
+        guard let python = Self.python else { return }
+        let sample = folder.appendingPathComponent("sample.parity.safetensors")
+        try Safetensors.write(
+            ["image": image, "probabilities": try Tensor(expected.flatMap { $0.map(Float.init) }, shape: [4, 3])],
+            to: sample)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../scripts/onnx_parity.py").standardized
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script.path, onnxURL.path, sample.path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        if process.terminationStatus == 2 {
+            print("ONNX Runtime parity skipped: \(text)")
+            return
+        }
+        #expect(process.terminationStatus == 0, "onnx_parity.py: \(text)")
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import ONNX
+import Torch
+
+/// Runs a decoded ONNX model with libtorch's operators: an independent reading of the file Quadrat wrote (what
+/// the protobuf says, not what the exporter meant), for the operators Quadrat's exports use.
+struct ONNXReference {
+    let model: Onnx_ModelProto
+
+    /// The graph's outputs for `inputs`, by name.
+    func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        var values = inputs
+        for t in model.graph.initializer { values[t.name] = try tensor(t) }
+        for node in model.graph.node {
+            let x = try node.input.map { name in
+                guard let v = values[name] else { throw TorchError("\(node.name): input \(name) is not defined yet") }
+                return v
+            }
+            values[node.output[0]] = try evaluate(node, x)
+        }
+        return values.filter { name, _ in model.graph.output.contains { $0.name == name } }
+    }
+
+    func tensor(_ t: Onnx_TensorProto) throws -> Tensor {
+        guard t.dataType == Int32(Onnx_TensorProto.DataType.float.rawValue) else {
+            throw TorchError("\(t.name): data type \(t.dataType)")
+        }
+        let floats = t.rawData.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return try Tensor(floats, shape: t.dims.map(Int.init))
+    }
+
+    func ints(_ node: Onnx_NodeProto, _ name: String) -> [Int]? {
+        node.attribute.first { $0.name == name }.map { $0.ints.map(Int.init) }
+    }
+
+    func int(_ node: Onnx_NodeProto, _ name: String) -> Int? {
+        node.attribute.first { $0.name == name }.map { Int($0.i) }
+    }
+
+    func evaluate(_ node: Onnx_NodeProto, _ x: [Tensor]) throws -> Tensor {
+        switch node.opType {
+        case "Add": return try x[0] + x[1]
+        case "Mul": return try x[0] * x[1]
+        case "Relu": return try x[0].relu()
+        case "Identity": return x[0]
+        case "Clip":
+            guard try x[1].item() == 0, try x[2].item() == 6 else { throw TorchError("Clip other than ReLU6") }
+            return try x[0].relu6()
+        case "Conv":
+            let p = ints(node, "pads") ?? [0, 0, 0, 0], s = ints(node, "strides") ?? [1, 1]
+            let d = ints(node, "dilations") ?? [1, 1]
+            let padded = try Functional.pad(x[0], [p[1], p[3], p[0], p[2]])
+            return try Functional.conv2d(
+                padded, weight: x[1], bias: x.count > 2 ? x[2] : nil, stride: (s[0], s[1]), padding: (0, 0),
+                dilation: (d[0], d[1]), groups: int(node, "group") ?? 1)
+        case "MaxPool":
+            let k = ints(node, "kernel_shape") ?? [], s = ints(node, "strides") ?? [1, 1]
+            let p = ints(node, "pads") ?? [0, 0, 0, 0]
+            guard p[0] == p[2], p[1] == p[3] else { throw TorchError("asymmetric MaxPool pads") }
+            return try Functional.maxPool2d(x[0], kernel: (k[0], k[1]), stride: (s[0], s[1]), padding: (p[0], p[1]))
+        case "GlobalMaxPool": return try Functional.adaptiveMaxPool2d(x[0], outputSize: (1, 1))
+        case "GlobalAveragePool": return try Functional.adaptiveAvgPool2d(x[0], outputSize: (1, 1))
+        case "Concat": return try Tensor.cat(x, dim: int(node, "axis") ?? 0)
+        case "Flatten": return try x[0].flattened(from: int(node, "axis") ?? 1)
+        case "Gemm":
+            guard int(node, "transB") == 1 else { throw TorchError("Gemm without transB") }
+            return try Functional.linear(x[0], weight: x[1], bias: x.count > 2 ? x[2] : nil)
+        case "Softmax": return try Functional.softmax(x[0], dim: int(node, "axis") ?? -1)
+        default: throw TorchError("operator \(node.opType) is not in the reference")
+        }
+    }
+}
