@@ -21,6 +21,15 @@ struct Prediction: Codable, Sendable {
     /// The decision threshold on the second class's probability (binary models; 0.5 until one is calibrated).
     var threshold: Double?
     var timing: Timing
+    /// With `?explain=1`: the Grad-CAM heat map of the top class over the model's view of the photo (a PNG data URL:
+    /// the crop the model saw and the same with the map over it, side by side).
+    var explanation: Explanation?
+
+    struct Explanation: Codable, Sendable {
+        var `class`: String
+        var method: String
+        var overlay: String
+    }
 }
 
 /// `POST /v1/predict/batch`: one answer per file, in the order sent.

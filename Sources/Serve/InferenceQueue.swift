@@ -16,10 +16,20 @@ public final class InferenceQueue: @unchecked Sendable {
         public var seconds: Double
     }
 
+    /// One request's answer: probabilities, the time it waited, the size of its batch and, when asked for, the
+    /// Grad-CAM heat map of its top class.
+    public struct Answer: Sendable {
+        public var probabilities: [Double]
+        public var queueSeconds: Double
+        public var batchSize: Int
+        public var heatMap: GradCAM.Map?
+    }
+
     private struct Job {
         var input: [Float]
+        var explain: Bool
         var enqueued: Date
-        var done: @Sendable (Result<(probabilities: [Double], queueSeconds: Double, batchSize: Int), Error>) -> Void
+        var done: @Sendable (Result<Answer, Error>) -> Void
     }
 
     private let model: SavedModel
@@ -51,16 +61,15 @@ public final class InferenceQueue: @unchecked Sendable {
     }
 
     /// The class probabilities for one prepared input (see ``SavedModel/input(imageBytes:source:)``), with the
-    /// time it waited and the size of the batch it ran in.
-    public func predict(
-        _ input: [Float]
-    ) async throws -> (probabilities: [Double], queueSeconds: Double, batchSize: Int) {
+    /// time it waited and the size of the batch it ran in; with `explain`, also its Grad-CAM heat map (computed
+    /// on the worker after the batch, since it needs a backward pass through the shared model).
+    public func predict(_ input: [Float], explain: Bool = false) async throws -> Answer {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             defer { condition.unlock() }
             guard !stopping else { return continuation.resume(throwing: ServeError.stopping) }
             guard jobs.count < options.queueLimit else { return continuation.resume(throwing: ServeError.busy) }
-            jobs.append(Job(input: input, enqueued: Date()) { continuation.resume(with: $0) })
+            jobs.append(Job(input: input, explain: explain, enqueued: Date()) { continuation.resume(with: $0) })
             condition.broadcast()
         }
     }
@@ -84,7 +93,15 @@ public final class InferenceQueue: @unchecked Sendable {
             onBatch(BatchReport(size: batch.count, seconds: seconds))
             for (i, job) in batch.enumerated() {
                 let waited = start.timeIntervalSince(job.enqueued)
-                job.done(result.map { ($0[i], waited, batch.count) })
+                job.done(
+                    result.flatMap { probabilities in
+                        Result {
+                            let map = job.explain ? try model.gradCAM(inputs: [job.input]).first : nil
+                            return Answer(
+                                probabilities: probabilities[i], queueSeconds: waited, batchSize: batch.count,
+                                heatMap: map)
+                        }
+                    })
             }
         }
         condition.lock()

@@ -74,7 +74,7 @@ public struct PredictionServer: @unchecked Sendable {
             try await respond {
                 let uploads = try await self.uploads(request)
                 guard let first = uploads.first else { throw RequestProblem(.badRequest, "the request has no image") }
-                return try json(try await predict(first))
+                return try json(try await predict(first, explain: request.uri.queryParameters["explain"] == "1"))
             }
         }
         router.post("v1/predict/batch") { request, _ in
@@ -103,8 +103,9 @@ public struct PredictionServer: @unchecked Sendable {
         return router
     }
 
-    /// One uploaded image through the same preparation as `quadrat predict`, then the queue.
-    func predict(_ upload: Upload) async throws -> Prediction {
+    /// One uploaded image through the same preparation as `quadrat predict`, then the queue; with `explain`, the
+    /// answer carries the Grad-CAM overlay of the top class as a PNG data URL.
+    func predict(_ upload: Upload, explain: Bool = false) async throws -> Prediction {
         let start = Date()
         let input: [Float]
         do {
@@ -113,15 +114,23 @@ public struct PredictionServer: @unchecked Sendable {
             throw RequestProblem(.unprocessableContent, error.problem, file: upload.name)
         }
         let prepared = Date()
-        let (probabilities, queued, batchSize) = try await queue.predict(input)
+        let answer = try await queue.predict(input, explain: explain)
+        let (probabilities, queued, batchSize) = (answer.probabilities, answer.queueSeconds, answer.batchSize)
         let best = Metrics.argmax(probabilities)
+        let explanation = try answer.heatMap.map { map in
+            let png = try PNGWriter.data(model.heatMapPicture(input: input, map: map))
+            return Prediction.Explanation(
+                class: model.classes[map.classIndex], method: "grad-cam",
+                overlay: "data:image/png;base64," + png.base64EncodedString())
+        }
         return Prediction(
             file: upload.name, classes: model.classes, probabilities: probabilities,
             top: .init(class: model.classes[best], probability: probabilities[best]),
             threshold: model.classes.count == 2 ? 0.5 : nil,
             timing: .init(
                 decodeMs: prepared.timeIntervalSince(start) * 1000, queueMs: queued * 1000,
-                totalMs: Date().timeIntervalSince(start) * 1000, batchSize: batchSize))
+                totalMs: Date().timeIntervalSince(start) * 1000, batchSize: batchSize),
+            explanation: explanation)
     }
 
     /// The images of a request: its whole body, or each file of a multipart form.

@@ -1,6 +1,7 @@
 /// The page at `/`: pick or drop photos, see each with its class probabilities as bars. Self-contained (no
 /// external assets), so it works offline. `?token=…` is passed on to the API; `?example=NAME` predicts a photo of
-/// the server's `--examples` folder at once (how the headless browser check drives it).
+/// the server's `--examples` folder at once (how the headless browser check drives it); `?explain=1` ticks the
+/// heat-map box.
 enum UploadPage {
     static func html(modelName: String, classes: [String]) -> String {
         let classList = classes.map(escape).joined(separator: ", ")
@@ -32,19 +33,24 @@ enum UploadPage {
             .bar .value { text-align: right; font-variant-numeric: tabular-nums; }
             .error { color: #b00020; font-size: 14px; }
             .meta { font-size: 12px; color: #5b6675; margin-top: 6px; }
+            .options { margin-top: 10px; font-size: 14px; color: #3d4856; }
+            .card img.heat { width: 100%; height: auto; background: none; margin-top: 8px; border-radius: 4px; }
             </style></head>
             <body>
             <header><h1>Quadrat — \(escape(modelName))</h1><p>classes: \(classList)</p></header>
             <main>
             <div id="drop" tabindex="0">Drop photos here, or click to choose (JPEG or PNG)
               <input id="files" type="file" accept="image/jpeg,image/png" multiple hidden></div>
+            <label class="options"><input id="explain" type="checkbox"> show where the evidence is (Grad-CAM heat map:
+              what the model sees, and the same with bright yellow where the evidence for its answer is strongest)</label>
             <div id="results"></div>
             </main>
             <script>
             const query = new URLSearchParams(location.search);
             const headers = query.get('token') ? { 'Authorization': 'Bearer ' + query.get('token') } : {};
             const drop = document.getElementById('drop'), input = document.getElementById('files');
-            const results = document.getElementById('results');
+            const results = document.getElementById('results'), explain = document.getElementById('explain');
+            explain.checked = query.get('explain') === '1';
             drop.onclick = () => input.click();
             input.onchange = () => [...input.files].forEach(f => predict(f, f.name));
             drop.ondragover = e => { e.preventDefault(); drop.classList.add('over'); };
@@ -59,7 +65,8 @@ enum UploadPage {
               body.append(el('div', 'name', name), el('div', 'meta', 'predicting…'));
               card.append(img, body); results.prepend(card);
               try {
-                const r = await fetch('v1/predict', { method: 'POST', body: blob, headers });
+                const url = 'v1/predict' + (explain.checked ? '?explain=1' : '');
+                const r = await fetch(url, { method: 'POST', body: blob, headers });
                 const answer = await r.json();
                 body.lastChild.remove();
                 if (!r.ok) { body.append(el('div', 'error', answer.error || r.statusText)); return; }
@@ -70,6 +77,10 @@ enum UploadPage {
                   fill.style.width = (100 * p).toFixed(1) + '%'; track.append(fill);
                   row.append(el('span', '', c), track, el('span', 'value', p.toFixed(3))); body.append(row);
                 });
+                if (answer.explanation) {
+                  const heat = el('img', 'heat'); heat.src = answer.explanation.overlay;
+                  heat.alt = 'heat map for ' + answer.explanation.class; body.append(heat);
+                }
                 body.append(el('div', 'meta', 'batch of ' + answer.timing.batch_size + ', ' +
                   answer.timing.total_ms.toFixed(0) + ' ms'));
               } catch (e) { body.lastChild.remove(); body.append(el('div', 'error', String(e))); }

@@ -109,6 +109,29 @@ struct ServeTests {
         }
     }
 
+    /// `?explain=1`: the same probabilities plus the Grad-CAM picture of the top class as a PNG data URL (crop and
+    /// overlay side by side); without it, no explanation.
+    @Test func explainAddsTheHeatMapPicture() async throws {
+        let jpeg = try photo(2)
+        try await withServer(options { _ in }) { http, _ in
+            let plain = try decoded(Prediction.self, try await http.send("POST", "/v1/predict", body: jpeg))
+            let explained = try decoded(
+                Prediction.self, try await http.send("POST", "/v1/predict?explain=1", body: jpeg))
+            #expect(plain.explanation == nil)
+            for (a, b) in zip(plain.probabilities, explained.probabilities) { #expect(abs(a - b) < 1e-6) }
+            let explanation = try #require(explained.explanation)
+            #expect(explanation.class == explained.top.class && explanation.method == "grad-cam")
+            let prefix = "data:image/png;base64,"
+            #expect(explanation.overlay.hasPrefix(prefix))
+            let png = try #require(Data(base64Encoded: String(explanation.overlay.dropFirst(prefix.count))))
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("explained-\(UUID()).png")
+            try png.write(to: url)
+            defer { try? FileManager.default.removeItem(at: url) }
+            let picture = try ImageDecoder().decode(url)
+            #expect(picture.width == 2 * 32 + 4 && picture.height == 32)
+        }
+    }
+
     @Test func everyRouteAndEveryErrorStatus() async throws {
         let jpeg = try photo(1)
         try await withServer(
