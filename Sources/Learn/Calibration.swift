@@ -1,0 +1,158 @@
+import Foundation
+
+/// How far to trust a model's probabilities, and where to cut a binary decision.
+///
+/// Temperature scaling (Guo et al., 2017) is fitted on the validation set: probabilities are raised to 1/T and
+/// renormalised, which on logits is softmax(z / T). Applied to the probabilities the model outputs (plain or the
+/// TTA average), it keeps every ranking (accuracy and ROC AUC do not move) and fixes over- or under-confidence.
+/// For two classes, the decision threshold on the second class's probability is chosen on the same set.
+public struct Calibration: Codable, Sendable, Equatable {
+    /// Temperature (1: unchanged; above 1 softens over-confident probabilities).
+    public var temperature: Double
+    /// Binary models: predict the second class when its (calibrated) probability is at least this.
+    public var threshold: Double?
+    /// How the threshold was chosen: "youden" (max TPR − FPR) or "recall ≥ R".
+    public var thresholdRule: String?
+
+    public init(temperature: Double = 1, threshold: Double? = nil, thresholdRule: String? = nil) {
+        (self.temperature, self.threshold, self.thresholdRule) = (temperature, threshold, thresholdRule)
+    }
+
+    /// Fits the temperature (and, for two classes, the threshold) on `probabilities` with their true `labels`.
+    /// `targetRecall` picks the highest threshold whose recall of the second class is at least that, instead of
+    /// Youden's J.
+    public static func fit(probabilities: [[Double]], labels: [Int], targetRecall: Double? = nil) -> Calibration {
+        let temperature = fitTemperature(probabilities: probabilities, labels: labels)
+        var fit = Calibration(temperature: temperature)
+        if probabilities.first?.count == 2 {
+            let scores = probabilities.map { scaled($0, temperature: temperature)[1] }
+            let positives = labels.map { $0 == 1 }
+            if let target = targetRecall {
+                fit.threshold = thresholdForRecall(scores: scores, positives: positives, target: target)
+                fit.thresholdRule = String(format: "recall ≥ %.2f", target)
+            } else {
+                fit.threshold = youdenThreshold(scores: scores, positives: positives)
+                fit.thresholdRule = "youden"
+            }
+        }
+        return fit
+    }
+
+    /// `p` with this temperature applied.
+    public func apply(_ p: [Double]) -> [Double] { Self.scaled(p, temperature: temperature) }
+
+    /// The class decided for calibrated probabilities `p`: the threshold for binary models, else the largest.
+    public func decide(_ p: [Double]) -> Int {
+        if let threshold, p.count == 2 { return p[1] >= threshold ? 1 : 0 }
+        return Metrics.argmax(p)
+    }
+
+    /// p^(1/T), renormalised (probabilities of 0 stay 0).
+    public static func scaled(_ p: [Double], temperature: Double) -> [Double] {
+        guard temperature != 1 else { return p }
+        let logs = p.map { $0 > 0 ? Foundation.log($0) / temperature : -Double.infinity }
+        let peak = logs.max() ?? 0
+        let e = logs.map { $0.isFinite ? exp($0 - peak) : 0 }
+        let sum = e.reduce(0, +)
+        return e.map { $0 / sum }
+    }
+
+    /// Mean negative log-likelihood of the labels.
+    static func nll(_ probabilities: [[Double]], _ labels: [Int], temperature: Double) -> Double {
+        var total = 0.0
+        for (p, l) in zip(probabilities, labels) {
+            total -= Foundation.log(max(scaled(p, temperature: temperature)[l], 1e-12))
+        }
+        return total / Double(max(1, labels.count))
+    }
+
+    /// The temperature with the lowest NLL: golden-section search on log T over [−3, 3] (T from 0.05 to 20);
+    /// NLL is convex in 1/T, so the search finds the minimum.
+    public static func fitTemperature(probabilities: [[Double]], labels: [Int]) -> Double {
+        guard !labels.isEmpty else { return 1 }
+        var (a, b) = (-3.0, 3.0)
+        let ratio = (5.0.squareRoot() - 1) / 2
+        var c = b - ratio * (b - a), d = a + ratio * (b - a)
+        var fc = nll(probabilities, labels, temperature: exp(c)), fd = nll(probabilities, labels, temperature: exp(d))
+        for _ in 0..<60 {
+            if fc < fd {
+                (b, d, fd) = (d, c, fc)
+                c = b - ratio * (b - a)
+                fc = nll(probabilities, labels, temperature: exp(c))
+            } else {
+                (a, c, fc) = (c, d, fd)
+                d = a + ratio * (b - a)
+                fd = nll(probabilities, labels, temperature: exp(d))
+            }
+        }
+        return exp((a + b) / 2)
+    }
+
+    /// One bin of a reliability diagram: the mean top-class confidence, the accuracy and the count in it.
+    public struct Bin: Sendable {
+        public var confidence: Double, accuracy: Double
+        public var count: Int
+    }
+
+    /// The reliability diagram: top-class confidence in `bins` equal-width bins (empty bins left out).
+    public static func reliability(probabilities: [[Double]], labels: [Int], bins: Int = 15) -> [Bin] {
+        var sums = [(confidence: Double, correct: Double, count: Int)](repeating: (0, 0, 0), count: bins)
+        for (p, l) in zip(probabilities, labels) {
+            let top = Metrics.argmax(p), confidence = p[top]
+            let b = min(bins - 1, Int(confidence * Double(bins)))
+            sums[b].confidence += confidence
+            sums[b].correct += top == l ? 1 : 0
+            sums[b].count += 1
+        }
+        return sums.filter { $0.count > 0 }.map {
+            Bin(confidence: $0.confidence / Double($0.count), accuracy: $0.correct / Double($0.count), count: $0.count)
+        }
+    }
+
+    /// Expected calibration error: the count-weighted mean |accuracy − confidence| over the reliability bins.
+    public static func expectedCalibrationError(probabilities: [[Double]], labels: [Int], bins: Int = 15) -> Double {
+        let n = Double(max(1, labels.count))
+        return reliability(probabilities: probabilities, labels: labels, bins: bins).reduce(0) {
+            $0 + Double($1.count) / n * abs($1.accuracy - $1.confidence)
+        }
+    }
+
+    /// The score threshold with the largest TPR − FPR (Youden's J); between tied scores, the midpoint.
+    public static func youdenThreshold(scores: [Double], positives: [Bool]) -> Double {
+        let pos = Double(positives.filter { $0 }.count), neg = Double(positives.count) - pos
+        guard pos > 0, neg > 0 else { return 0.5 }
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        var tp = 0.0, fp = 0.0, best = -1.0, threshold = 0.5
+        for (k, i) in order.enumerated() {
+            if positives[i] { tp += 1 } else { fp += 1 }
+            // Cut only between distinct scores: everything at or above scores[i] is called positive.
+            guard k + 1 == order.count || scores[order[k + 1]] != scores[i] else { continue }
+            let j = tp / pos - fp / neg
+            if j > best {
+                best = j
+                threshold = k + 1 < order.count ? (scores[i] + scores[order[k + 1]]) / 2 : scores[i]
+            }
+        }
+        return threshold
+    }
+
+    /// The highest threshold that still calls at least `target` of the positives positive.
+    public static func thresholdForRecall(scores: [Double], positives: [Bool], target: Double) -> Double {
+        let positiveScores = zip(scores, positives).filter(\.1).map(\.0).sorted(by: >)
+        guard !positiveScores.isEmpty else { return 0.5 }
+        let needed = max(1, Int((target * Double(positiveScores.count)).rounded(.up)))
+        return positiveScores[min(needed, positiveScores.count) - 1]
+    }
+}
+
+extension Metrics {
+    /// Wilson score interval of a proportion (`successes` of `n`) at 95 % (z = 1.96): honest for small n and
+    /// for proportions near 0 or 1, where the normal approximation is not.
+    public static func wilsonInterval(successes: Int, of n: Int, z: Double = 1.96) -> (low: Double, high: Double) {
+        guard n > 0 else { return (0, 1) }
+        let p = Double(successes) / Double(n), nn = Double(n), z2 = z * z
+        let centre = (p + z2 / (2 * nn)) / (1 + z2 / nn)
+        let half = z / (1 + z2 / nn) * (p * (1 - p) / nn + z2 / (4 * nn * nn)).squareRoot()
+        return (max(0, centre - half), min(1, centre + half))
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Learn
+import Testing
+import Vision
+
+@Suite struct CalibrationTests {
+    /// Labels drawn from known probabilities, and a model that reports those probabilities cubed (renormalised):
+    /// over-confident by a temperature of 3. Fitting recovers about 3 and lowers NLL and ECE.
+    @Test func temperatureScalingRepairsAnOverconfidentModel() {
+        var rng = SeededRandom(seed: 11)
+        var honest: [[Double]] = [], labels: [Int] = []
+        for _ in 0..<4000 {
+            let p1 = Double(rng.next() % 1000) / 1000 * 0.8 + 0.1
+            honest.append([1 - p1, p1])
+            labels.append(Double(rng.next() % 10_000) / 10_000 < p1 ? 1 : 0)
+        }
+        let overconfident = honest.map { Calibration.scaled($0, temperature: 1.0 / 3) }
+        let fit = Calibration.fit(probabilities: overconfident, labels: labels)
+        #expect(abs(fit.temperature - 3) < 0.3, "fitted temperature \(fit.temperature)")
+        let repaired = overconfident.map(fit.apply)
+        let before = Metrics.logLoss(probabilities: overconfident, labels: labels)
+        let after = Metrics.logLoss(probabilities: repaired, labels: labels)
+        #expect(after < before - 0.05, "NLL \(before) → \(after)")
+        let eceBefore = Calibration.expectedCalibrationError(probabilities: overconfident, labels: labels)
+        let eceAfter = Calibration.expectedCalibrationError(probabilities: repaired, labels: labels)
+        #expect(eceBefore > 0.08 && eceAfter < 0.03, "ECE \(eceBefore) → \(eceAfter)")
+        // Rankings do not move: the same top class everywhere.
+        #expect(zip(overconfident, repaired).allSatisfy { Metrics.argmax($0) == Metrics.argmax($1) })
+    }
+
+    @Test func scalingByOneOrZeroProbabilitiesIsExact() {
+        #expect(Calibration.scaled([0.2, 0.8], temperature: 1) == [0.2, 0.8])
+        let sharpened = Calibration.scaled([0.2, 0.8], temperature: 0.5)  // p² renormalised: 0.04 / 0.68, 0.64 / 0.68
+        #expect(abs(sharpened[0] - 0.04 / 0.68) < 1e-12 && abs(sharpened[1] - 0.64 / 0.68) < 1e-12)
+        #expect(Calibration.scaled([0, 1], temperature: 2) == [0, 1])
+    }
+
+    /// Scores 0.1 … 0.9 where the positives are 0.4 and above except 0.7: the cut between 0.3 and 0.4 gives
+    /// TPR 5/5 − FPR 1/4 = 0.75, the best J.
+    @Test func thresholdsByYoudenAndByRecall() {
+        let scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+        let positives = [false, false, false, true, true, true, false, true, true]
+        #expect(abs(Calibration.youdenThreshold(scores: scores, positives: positives) - 0.35) < 1e-12)
+        // Recall ≥ 0.6 needs 3 of 5 positives: the third-highest positive score, 0.6.
+        #expect(Calibration.thresholdForRecall(scores: scores, positives: positives, target: 0.6) == 0.6)
+        let fit = Calibration(temperature: 1, threshold: 0.35)
+        #expect(fit.decide([0.62, 0.38]) == 1 && fit.decide([0.7, 0.3]) == 0)
+    }
+
+    /// Reference values from the formula evaluated independently (Python, double precision).
+    @Test func wilsonIntervals() {
+        let a = Metrics.wilsonInterval(successes: 8, of: 10)
+        #expect(abs(a.low - 0.490157) < 1e-6 && abs(a.high - 0.943319) < 1e-6)
+        let b = Metrics.wilsonInterval(successes: 37, of: 40)
+        #expect(abs(b.low - 0.801355) < 1e-6 && abs(b.high - 0.974164) < 1e-6)
+        let c = Metrics.wilsonInterval(successes: 0, of: 20)
+        #expect(c.low == 0 && abs(c.high - 0.161130) < 1e-6)
+    }
+}
