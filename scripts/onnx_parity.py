@@ -40,7 +40,8 @@ def main():
     expected = sample["probabilities"]
     difference = float(np.abs(probabilities - expected).max())
     agree = int((probabilities.argmax(1) == expected.argmax(1)).sum())
-    softmax = np.exp(logits - logits.max(1, keepdims=True))
+    scaled = logits / float(meta.get("temperature", "1"))
+    softmax = np.exp(scaled - scaled.max(1, keepdims=True))
     softmax /= softmax.sum(1, keepdims=True)
     print(json.dumps({
         "architecture": meta.get("architecture"),

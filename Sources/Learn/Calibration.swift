@@ -145,6 +145,15 @@ public struct Calibration: Codable, Sendable, Equatable {
     }
 }
 
+/// The calibrations a model file carries (metadata key `calibration`): one for plain predictions and one for
+/// TTA, whose averaged probabilities are less extreme.
+public struct ModelCalibration: Codable, Sendable, Equatable {
+    public var plain: Calibration
+    public var tta: Calibration?
+
+    public init(plain: Calibration, tta: Calibration?) { (self.plain, self.tta) = (plain, tta) }
+}
+
 extension Metrics {
     /// Wilson score interval of a proportion (`successes` of `n`) at 95 % (z = 1.96): honest for small n and
     /// for proportions near 0 or 1, where the normal approximation is not.

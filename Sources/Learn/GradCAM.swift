@@ -88,4 +88,15 @@ extension SavedModel {
         let crop = try RGBImage(tensor: Tensor(input, shape: [3, size, size]))
         return HeatMap.sideBySide(crop, HeatMap.overlay(crop, values: map.values, width: map.width, height: map.height))
     }
+
+    /// The heat map of the top class over the model's view of the photo at `url` (nil when the photo cannot be
+    /// read: reports then show the photo alone).
+    public func heatMapOverlay(of url: URL) -> RGBImage? {
+        // Unreadable photos are listed in the report's problems section; here they just get no heat map.
+        guard let input = try? input(imageBytes: FileBytes.read(url), source: url),
+            let map = try? gradCAM(inputs: [input]).first,
+            let crop = try? RGBImage(tensor: Tensor(input, shape: [3, size, size]))
+        else { return nil }
+        return HeatMap.overlay(crop, values: map.values, width: map.width, height: map.height)
+    }
 }

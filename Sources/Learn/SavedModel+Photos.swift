@@ -12,7 +12,8 @@ extension SavedModel {
         return ItemTransform(size: size).apply(image, random: &noRandom)
     }
 
-    /// Class probabilities for inputs made by ``input(imageBytes:source:)``, in one forward pass.
+    /// Class probabilities for inputs made by ``input(imageBytes:source:)``, in one forward pass, calibrated as
+    /// ``predict(_:ttaViews:augmentation:batchSize:mixedPrecision:calibrated:)`` calibrates plain predictions.
     public func probabilities(inputs: [[Float]], mixedPrecision: Bool = false) throws -> [[Double]] {
         guard !inputs.isEmpty else { return [] }
         var planes: [Float] = []
@@ -24,6 +25,10 @@ extension SavedModel {
             return try Functional.softmax(logits.to(.float32), dim: 1)
         }
         let flat = try p.toArray(Float.self), c = p.shape[1]
-        return (0..<p.shape[0]).map { i in flat[(i * c)..<((i + 1) * c)].map(Double.init) }
+        let calibration = self.calibration(tta: false)
+        return (0..<p.shape[0]).map { i in
+            let row = flat[(i * c)..<((i + 1) * c)].map(Double.init)
+            return calibration?.apply(row) ?? row
+        }
     }
 }

@@ -71,11 +71,28 @@ public struct SavedModel {
         try classifier.convert(to: .channelsLast)
     }
 
-    /// Class probabilities for `dataset`'s images (TTA with `ttaViews` > 0). Unreadable images are
-    /// left out and listed in `skipped`; `items` gives the positions predicted.
+    /// The calibration fitted when the model was trained (nil in files from before it existed): the plain one,
+    /// or the one for TTA.
+    public func calibration(tta: Bool) -> Calibration? {
+        // An unreadable entry counts as none: the probabilities are then given as the network computes them.
+        guard let text = metadata["calibration"],
+            let both = try? JSONDecoder().decode(ModelCalibration.self, from: Data(text.utf8))
+        else { return nil }
+        return tta ? both.tta ?? both.plain : both.plain
+    }
+
+    /// The class decided for (calibrated) probabilities `p`: at the model's threshold for binary models, the most
+    /// probable class otherwise.
+    public func decide(_ p: [Double], tta: Bool = false) -> Int {
+        calibration(tta: tta)?.decide(p) ?? Metrics.argmax(p)
+    }
+
+    /// Class probabilities for `dataset`'s images (TTA with `ttaViews` > 0), calibrated with the temperature
+    /// fitted at training unless `calibrated` is false. Unreadable images are left out and listed in `skipped`;
+    /// `items` gives the positions predicted.
     public func predict(
         _ dataset: ImageDataset, ttaViews: Int = 0, augmentation: Augmentation = .sideOn, batchSize: Int = 32,
-        mixedPrecision: Bool = false
+        mixedPrecision: Bool = false, calibrated: Bool = true
     )
         throws -> (probabilities: [[Double]], items: [Int], skipped: [DataProblem])
     {
@@ -85,7 +102,8 @@ public struct SavedModel {
         learner.verbose = false
         learner.inferenceMixedPrecision = mixedPrecision
         let (p, items) = try learner.predictWithTTA(loader, views: ttaViews, augmentation: augmentation)
-        return (p, items, loader.skipped.all)
+        let calibration = calibrated ? self.calibration(tta: ttaViews > 0) : nil
+        return (calibration.map { c in p.map(c.apply) } ?? p, items, loader.skipped.all)
     }
 }
 

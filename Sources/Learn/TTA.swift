@@ -12,6 +12,15 @@ extension Learner {
     public func predictWithTTA(
         _ loader: DataLoader, views: Int = 4, augmentation: Augmentation = .sideOn
     ) throws -> (probabilities: [[Double]], items: [Int]) {
+        let result = try predictionsWithTTA(loader, views: views, augmentation: augmentation)
+        return (result.probabilities, result.items)
+    }
+
+    /// As ``predictWithTTA(_:views:augmentation:)``, also giving the plain view's probabilities alone (`plain`,
+    /// the same as `probabilities` when `views` is 0), which calibration fits separately.
+    public func predictionsWithTTA(
+        _ loader: DataLoader, views: Int = 4, augmentation: Augmentation = .sideOn
+    ) throws -> (probabilities: [[Double]], plain: [[Double]], items: [Int]) {
         let original = loader.augmentation
         defer { loader.augmentation = original }
         let base = original ?? augmentation
@@ -20,6 +29,7 @@ extension Learner {
         model.eval()
         var sums: [Int: [Double]] = [:]
         var counts: [Int: Int] = [:]
+        var plain: [Int: [Double]] = [:]
         let label = views == 0 ? "predict" : "predict with TTA ×\(views + 1)"
         let progress = Feedback.start(label, total: loader.dataset.items.count * (views + 1))
         for view in 0...views {
@@ -32,6 +42,7 @@ extension Learner {
                     for (k, item) in batch.indices.enumerated() {
                         let row = flat[(k * c)..<((k + 1) * c)].map(Double.init)
                         sums[item] = zip(sums[item] ?? Array(repeating: 0, count: c), row).map { $0 + $1 }
+                        if view == 0 { plain[item] = row }
                         counts[item, default: 0] += 1
                     }
                     progress.advance(by: batch.indices.count)
@@ -39,6 +50,8 @@ extension Learner {
             }
         }
         let items = sums.keys.sorted()
-        return (items.map { i in (sums[i] ?? []).map { $0 / Double(counts[i] ?? 1) } }, items)
+        return (
+            items.map { i in (sums[i] ?? []).map { $0 / Double(counts[i] ?? 1) } }, items.map { plain[$0] ?? [] }, items
+        )
     }
 }

@@ -46,7 +46,8 @@ public enum SVG {
             let yMax = all.map(\.y).max()
         else { return "<p>(no data for \(escape(title)))</p>" }
         let xAxis = Axis(xMin, xMax, log: logX, widen: false)
-        let yAxis = yRange.map { Axis($0.lowerBound, $0.upperBound, log: logY, widen: false) }
+        let yAxis =
+            yRange.map { Axis($0.lowerBound, $0.upperBound, log: logY, widen: false) }
             ?? Axis(yMin, yMax, log: logY, widen: true)
         let (left, right, top, bottom) = (62.0, 16.0, 30.0, 42.0)
         let w = Double(width) - left - right, h = Double(height) - top - bottom

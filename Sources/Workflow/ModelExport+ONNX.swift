@@ -22,7 +22,14 @@ extension ModelExport {
             shift: Tensor(zip(mean, std).map { Float(-$0 / $1) }, shape: [3, 1, 1]))
         let logits = try saved.classifier.export(normalised, side: saved.size, into: &graph)
         graph.add("Identity", [logits], output: "logits")
-        graph.add("Softmax", ["logits"], [("axis", .int(1))], output: "probabilities")
+        // The temperature fitted at training, as `predict` applies it: softmax(logits / T).
+        let calibration = saved.calibration(tta: false)
+        var scaled = "logits"
+        if let t = calibration?.temperature, t != 1 {
+            scaled = graph.add(
+                "Div", ["logits", try graph.constant(Tensor([Float(t)], shape: []), name: "temperature")])
+        }
+        graph.add("Softmax", [scaled], [("axis", .int(1))], output: "probabilities")
 
         let side = ONNXModel.Port.Dimension.fixed(saved.size)
         let classes = ONNXModel.Port.Dimension.fixed(saved.classes.count)
@@ -35,8 +42,17 @@ extension ModelExport {
             ("input", "image: float32 N×3×\(info.size)×\(info.size), RGB, pixels on the 0–255 scale (not normalised)"),
             ("normalization", "baked in: (x − mean) / std with mean \(info.mean), std \(info.std)"),
             ("preprocessing", info.preprocessing),
-            ("output", "logits and probabilities (softmax), N×\(saved.classes.count), in the order of `classes`"),
+            (
+                "output",
+                "logits, and probabilities = softmax(logits / temperature), N×\(saved.classes.count), in the order of `classes`"
+            ),
+            ("temperature", String(calibration?.temperature ?? 1)),
         ]
+        if let threshold = calibration?.threshold {
+            metadata.append(("threshold", String(threshold)))
+            metadata.append(
+                ("decision", "class \(saved.classes[1]) when its probability ≥ threshold, else \(saved.classes[0])"))
+        }
         // The model file's own entries, but not its per-step and per-epoch history (megabytes of JSON).
         metadata += saved.metadata.sorted { $0.key < $1.key }.filter { !["history", "steps"].contains($0.key) }
             .map { ("quadrat.\($0.key)", $0.value) }

@@ -50,11 +50,14 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var progressive = false
     /// A checkpoint (from Ctrl-C) to continue from: its weights are loaded and only the unfrozen phase runs.
     public var resume: String?
+    /// Binary models: choose the decision threshold as the highest that keeps at least this recall of the second
+    /// class on validation (nil: Youden's J, the best TPR − FPR).
+    public var targetRecall: Double?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, out, arch, size, presize, batchSize, validFraction, seed, augmentation, maxRotation, maxZoom,
             maxLighting, weights, nameColumn, labelColumn, recipe, lrFind, epochs, headEpochs, lr, budget, patience,
-            monitor, precision, progressive, resume
+            monitor, precision, progressive, resume, targetRecall
     }
 
     public init(data: String, out: String) {
@@ -93,6 +96,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         try take(.precision, &precision)
         try take(.progressive, &progressive)
         resume = try c.decodeIfPresent(String.self, forKey: .resume)
+        targetRecall = try c.decodeIfPresent(Double.self, forKey: .targetRecall)
     }
 
     /// The preset named by `augmentation` with the limits given in the options.
@@ -147,6 +151,9 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         }
         if let budget, !(budget >= 10) { throw WorkflowError("--budget must be at least 10 s, not \(budget) s") }
         if let patience, patience < 1 { throw WorkflowError("--patience must be at least 1, not \(patience)") }
+        if let targetRecall, !(targetRecall > 0 && targetRecall <= 1) {
+            throw WorkflowError("--target-recall must be above 0 and at most 1, not \(targetRecall)")
+        }
         guard ["valid_loss", "accuracy", "roc_auc"].contains(monitor) else {
             throw WorkflowError("--monitor must be valid_loss, accuracy or roc_auc, not '\(monitor)'")
         }

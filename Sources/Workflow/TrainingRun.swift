@@ -194,10 +194,27 @@ public struct TrainingRun {
         }
 
         // Final validation score, with TTA.
-        let (probabilities, items) = try times.time("TTA") {
-            try learner.predictWithTTA(validLoader, views: recipe.ttaViews, augmentation: augmentation)
+        let (rawProbabilities, plainProbabilities, items) = try times.time("TTA") {
+            try learner.predictionsWithTTA(validLoader, views: recipe.ttaViews, augmentation: augmentation)
         }
         let labels = try items.map { validSet.items[$0] }.labels()
+        // Calibration on validation: a temperature (and a binary threshold) for plain predictions and for TTA.
+        let calibration = ModelCalibration(
+            plain: Calibration.fit(
+                probabilities: plainProbabilities, labels: labels, targetRecall: options.targetRecall),
+            tta: recipe.ttaViews > 0
+                ? Calibration.fit(probabilities: rawProbabilities, labels: labels, targetRecall: options.targetRecall)
+                : nil)
+        let shown = calibration.tta ?? calibration.plain
+        let probabilities = rawProbabilities.map(shown.apply)
+        learner.checkpointMetadata["calibration"] = String(
+            decoding: try JSONEncoder().encode(calibration), as: UTF8.self)
+        emit(
+            String(
+                format: "calibration: temperature %.2f, expected calibration error %.3f → %.3f%@", shown.temperature,
+                Calibration.expectedCalibrationError(probabilities: rawProbabilities, labels: labels),
+                Calibration.expectedCalibrationError(probabilities: probabilities, labels: labels),
+                shown.threshold.map { String(format: "; threshold %.3f (%@)", $0, shown.thresholdRule ?? "") } ?? ""))
         let accuracy = Metrics.accuracy(probabilities: probabilities, labels: labels)
         let auc = Metrics.rocAUC(probabilities: probabilities, labels: labels)
         emit(String(format: "validation with TTA: accuracy %.4f, ROC AUC %.4f", accuracy, auc))
@@ -225,18 +242,23 @@ public struct TrainingRun {
         times.phases["total"] = Date().timeIntervalSince(total)
         times.order.append("total")
         let reportURL = out.appendingPathComponent("report.html")
+        let validItems = items.map { validSet.items[$0] }
+        let saved = try SavedModel(modelURL)
         let report = try ReportBuilder.training(
-            dataset: dataset, validSet: validSet, classes: dataset.classes, recorder: learner.recorder,
-            lrFinder: lrFinder,
-            probabilities: probabilities, validItems: items.map { validSet.items[$0] }, times: times, problems: skipped,
-            cache: cache,
+            dataset: dataset, validSet: validSet, recorder: learner.recorder, lrFinder: lrFinder,
+            evaluation: EvaluationInput(
+                probabilities: probabilities, items: validItems, classes: dataset.classes, calibration: shown,
+                uncalibrated: rawProbabilities, heatMap: { saved.heatMapOverlay(of: validItems[$0].url) },
+                heading: recipe.ttaViews > 0 ? "Validation (with TTA ×\(recipe.ttaViews + 1))" : "Validation"),
+            times: times, problems: skipped, cache: cache,
             title: "Quadrat — \(architecture.rawValue) on \(URL(fileURLWithPath: options.data).lastPathComponent)",
             run: RunFacts(
                 learningRate: recipe.headRate, bestEpoch: keepBest.bestEpoch, monitor: options.monitor,
                 notes: [
                     "plan: \(plan.summary)" + (options.budget.map { " (budget \(Feedback.clock($0)))" } ?? ""),
                     "precision: " + profile.summary(options.precision) + " on \(MachineProfile.machineKey)",
-                ]))
+                ], settings: settings(used, architecture: architecture, started: total)),
+            augmentation: AugmentationPreview.rows(dataset, augmentation: augmentation, size: size, cache: cache))
         try AtomicFile.write(report, to: reportURL)
         emit(
             "phase times: "

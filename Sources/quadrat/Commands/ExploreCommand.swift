@@ -14,6 +14,9 @@ struct ExploreCommand: ParsableCommand {
 
     @Argument(help: "A labelled data folder or labels CSV.") var data: String
     @Option(help: "Where to write the HTML page.") var out: String = "explore.html"
+    @Option(help: "The augmentation preset to preview: one photo per class, as training would see it.")
+    var augmentation: Augmentation.Preset = .sideOn
+    @Option(help: "The model input size for the preview.") var size = 224
     @OptionGroup var columns: CSVColumns
 
     @OptionGroup var limits: ImageLimitOptions
@@ -38,8 +41,18 @@ struct ExploreCommand: ParsableCommand {
         if !dataset.problems.isEmpty {
             print("\(dataset.problems.count) problem(s) in the labels: run `quadrat check \(data)`")
         }
+        // A Kaggle-layout folder has its unlabelled photos in test/: count them too.
+        let testFolder = URL(fileURLWithPath: data).appendingPathComponent("test")
+        var isFolder: ObjCBool = false
+        let test =
+            FileManager.default.fileExists(atPath: testFolder.path, isDirectory: &isFolder) && isFolder.boolValue
+            ? try DataSource.unlabelled(testFolder) : nil
+        if let test { print("test/: \(test.items.count) unlabelled images") }
+        let preview = AugmentationPreview.rows(
+            dataset, augmentation: Augmentation(preset: augmentation.rawValue) ?? .sideOn, size: size)
         let page = ReportBuilder.exploration(
-            dataset, brightness: brightness, title: "Quadrat — \(URL(fileURLWithPath: data).lastPathComponent)")
+            dataset, test: test, brightness: brightness, augmentation: preview,
+            title: "Quadrat — \(URL(fileURLWithPath: data).lastPathComponent)")
         try AtomicFile.write(page, to: URL(fileURLWithPath: out))
         print("page: \(out)")
     }

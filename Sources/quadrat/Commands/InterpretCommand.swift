@@ -18,9 +18,17 @@ struct InterpretCommand: ParsableCommand {
 
     func run() throws {
         let p = try arguments.predictions()
+        let saved = p.saved, items = p.items
+        let calibration = saved.calibration(tta: arguments.tta)
+        let evaluation = EvaluationInput(
+            probabilities: p.probabilities, items: items, classes: saved.classes, calibration: calibration,
+            // Undo the temperature for the reliability diagram's "before": (p^(1/T))^T renormalised is p.
+            uncalibrated: calibration.map { c in
+                p.probabilities.map { Calibration.scaled($0, temperature: 1 / c.temperature) }
+            },
+            heatMap: { saved.heatMapOverlay(of: items[$0].url) }, heading: "Error analysis")
         let html = try ReportBuilder.interpretation(
-            probabilities: p.probabilities, items: p.items, classes: p.saved.classes, problems: p.skipped,
-            cache: p.saved.presizeCache,
+            evaluation, problems: p.skipped, cache: saved.presizeCache,
             title: "Quadrat — error analysis on \(URL(fileURLWithPath: arguments.data).lastPathComponent)")
         try AtomicFile.write(html, to: URL(fileURLWithPath: out))
         print(

@@ -74,6 +74,11 @@ struct TrainFlags: ParsableArguments {
     var monitor: String?
     @Option(help: "auto (default: time both on this machine, once), fp32 or bf16 (bfloat16 autocast).")
     var precision: Precision?
+    @Option(
+        help: """
+            Binary models: pick the decision threshold that keeps at least this recall of the second class on             validation (default: Youden's J, the best true-positive minus false-positive rate).
+            """)
+    var targetRecall: Double?
     @Flag(help: "Progressive resizing: the first half of the unfrozen epochs at three quarters of the size.")
     var progressive = false
     @Flag(name: .customLong("no-mixed-precision"), help: "Same as --precision fp32.")
@@ -144,6 +149,7 @@ struct TrainFlags: ParsableArguments {
         if progressive { o.progressive = true }
         if noLRFind { o.lrFind = false }
         if let resume { o.resume = resume }
+        if let targetRecall { o.targetRecall = targetRecall }
         do {
             try o.validate()
         } catch let error as WorkflowError {
