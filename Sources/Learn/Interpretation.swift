@@ -7,20 +7,25 @@ public struct Interpretation: Sendable {
     public let probabilities: [[Double]]
     public let labels: [Int]
     public let classes: [String]
+    /// The class decided for each image (a binary model's threshold), or nil for the most probable one.
+    public let decisions: [Int]?
 
-    public init(probabilities: [[Double]], labels: [Int], classes: [String]) {
+    public init(probabilities: [[Double]], labels: [Int], classes: [String], decisions: [Int]? = nil) {
         self.probabilities = probabilities
         self.labels = labels
         self.classes = classes
+        self.decisions = decisions
     }
 
-    public func predicted(_ i: Int) -> Int { Metrics.argmax(probabilities[i]) }
+    public func predicted(_ i: Int) -> Int { decisions?[i] ?? Metrics.argmax(probabilities[i]) }
     public func isCorrect(_ i: Int) -> Bool { predicted(i) == labels[i] }
     /// The probability of the predicted class.
     public func confidence(_ i: Int) -> Double { probabilities[i][predicted(i)] }
 
     public var confusionMatrix: [[Int]] {
-        Metrics.confusionMatrix(probabilities: probabilities, labels: labels, classes: classes.count)
+        var m = [[Int]](repeating: [Int](repeating: 0, count: classes.count), count: classes.count)
+        for i in labels.indices where labels[i] < classes.count { m[labels[i]][predicted(i)] += 1 }
+        return m
     }
 
     /// Up to `count` random correct (or incorrect) predictions, seeded.

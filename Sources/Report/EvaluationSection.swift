@@ -41,8 +41,9 @@ enum EvaluationSection {
                 + "its probability is at least \(String(format: "%.3f", threshold)) "
                 + "(\(escape(input.calibration?.thresholdRule ?? "")); 0.5 would be the plain choice).</p>"
         }
-        var matrix = [[Int]](repeating: [Int](repeating: 0, count: classes.count), count: classes.count)
-        for (l, d) in zip(labels, decided) where l < classes.count { matrix[l][d] += 1 }
+        let matrix = Interpretation(
+            probabilities: input.probabilities, labels: labels, classes: classes, decisions: decided
+        ).confusionMatrix
         html += "<div class='tables'><div><h3>Confusion matrix (counts)</h3>" + confusion(matrix, classes, rates: false)
         html += "</div><div><h3>Share of each true class</h3>" + confusion(matrix, classes, rates: true) + "</div>"
         html += "<div><h3>Per class</h3>"
@@ -128,7 +129,8 @@ enum EvaluationSection {
     }
 
     static func grids(_ input: EvaluationInput, labels: [Int], decided: [Int], cache: PresizeCache?) -> String {
-        let interp = Interpretation(probabilities: input.probabilities, labels: labels, classes: input.classes)
+        let interp = Interpretation(
+            probabilities: input.probabilities, labels: labels, classes: input.classes, decisions: decided)
         let classes = input.classes
         func caption(_ i: Int) -> String {
             let p = input.probabilities[i], loss = -log(max(p[labels[i]], 1e-12))

@@ -6,7 +6,7 @@ import Vision
 /// The page around the report's sections, and its pictures: one self-contained HTML file (inline SVG charts,
 /// base64 JPEG thumbnails, no script, no external asset), so it opens offline and can be mailed as is.
 ///
-/// Thumbnails are stored at 256 px and shown at 112; clicking one (it takes focus) shows it large over the page,
+/// Thumbnails are stored at 256 px and shown at 120; clicking one (it takes focus) shows it large over the page,
 /// clicking elsewhere closes it. Error grids can carry a Grad-CAM picture per photo, shown instead of the photo
 /// when the section's "show heat maps" box is ticked. All of it is CSS.
 enum ReportPage {
@@ -21,10 +21,10 @@ enum ReportPage {
         table { border-collapse: collapse; margin: .5em 0; }
         td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
         td.text, th.text { text-align: left; } tr.best td { background: #e8f4e0; font-weight: 600; }
-        th { background: #f4f4f4; } .grid { display: flex; flex-wrap: wrap; gap: 8px; }
+        th { background: #f4f4f4; } .grid { display: flex; flex-wrap: wrap; gap: 6px; }
         .tables { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
-        figure { margin: 0; width: 120px; font-size: .72em; text-align: center; cursor: zoom-in; outline: none; }
-        figure img { width: 112px; height: 112px; object-fit: cover; border: 3px solid #ccc; display: block; }
+        figure { margin: 0; width: 126px; font-size: .72em; text-align: center; cursor: zoom-in; outline: none; }
+        figure img { width: 120px; height: 120px; object-fit: cover; border: 3px solid #ccc; display: block; }
         figure.ok img { border-color: #2ca02c; } figure.bad img { border-color: #d62728; }
         figure:focus img { position: fixed; z-index: 10; top: 50%; left: 50%; transform: translate(-50%, -50%);
           width: min(80vw, 80vh); height: min(80vw, 80vh); object-fit: contain; background: #111; cursor: zoom-out;
@@ -69,16 +69,19 @@ enum ReportPage {
         return jpeg.base64EncodedString()
     }
 
-    /// A two-column-or-more table: `header` then `rows`, the first column left-aligned.
+    /// A table: `header` then `rows`; numbers (and percentages) right-aligned, text left-aligned.
     static func table(_ header: [String], _ rows: [[String]], highlight: Int? = nil) -> String {
-        "<table><tr>"
-            + header.enumerated().map { "<th\($0.offset == 0 ? " class='text'" : "")>\(escape($0.element))</th>" }
-            .joined()
-            + "</tr>"
+        func isNumber(_ text: String) -> Bool {
+            Double(text.hasSuffix("%") ? String(text.dropLast()) : text) != nil || text == "–"
+        }
+        let numeric = header.indices.map { c in !rows.isEmpty && rows.allSatisfy { c < $0.count && isNumber($0[c]) } }
+        func cell(_ tag: String, _ c: Int, _ text: String) -> String {
+            "<\(tag)\(c < numeric.count && numeric[c] ? "" : " class='text'")>\(escape(text))</\(tag)>"
+        }
+        return "<table><tr>" + header.enumerated().map { cell("th", $0.offset, $0.element) }.joined() + "</tr>"
             + rows.enumerated().map { r, row in
                 (r == highlight ? "<tr class='best'>" : "<tr>")
-                    + row.enumerated().map { "<td\($0.offset == 0 ? " class='text'" : "")>\(escape($0.element))</td>" }
-                    .joined() + "</tr>"
+                    + row.enumerated().map { cell("td", $0.offset, $0.element) }.joined() + "</tr>"
             }.joined() + "</table>"
     }
 }

@@ -49,7 +49,10 @@ public enum SVG {
         let yAxis =
             yRange.map { Axis($0.lowerBound, $0.upperBound, log: logY, widen: false) }
             ?? Axis(yMin, yMax, log: logY, widen: true)
-        let (left, right, top, bottom) = (62.0, 16.0, 30.0, 42.0)
+        // The legend goes in a row under the x-axis title, where no line, mark or label can run into it.
+        let named = series.filter { !$0.name.isEmpty }
+        let legendRows = legendLayout(named.map(\.name), left: 62, width: Double(width)).last?.row ?? -1
+        let (left, right, top, bottom) = (62.0, 16.0, 30.0, 42.0 + 16 + 12 * Double(legendRows))
         let w = Double(width) - left - right, h = Double(height) - top - bottom
         func px(_ x: Double) -> Double { left + xAxis.fraction(x) * w }
         func py(_ y: Double) -> Double { top + (1 - min(max(yAxis.fraction(y), 0), 1)) * h }
@@ -77,7 +80,7 @@ public enum SVG {
                 "<line x1='\(fmt(x))' x2='\(fmt(x))' y1='\(top + h)' y2='\(top + h + 4)' stroke='#999'/><text x='\(fmt(x))' y='\(top + h + 16)' text-anchor='middle' class='tick'>\(xAxis.label(v))</text>"
         }
         s +=
-            "<text x='\(left + w / 2)' y='\(Double(height) - 6)' text-anchor='middle' class='label'>\(escape(xLabel))</text>"
+            "<text x='\(left + w / 2)' y='\(fmt(top + h + 32))' text-anchor='middle' class='label'>\(escape(xLabel))</text>"
         s +=
             "<text x='14' y='\(top + h / 2)' transform='rotate(-90 14 \(top + h / 2))' text-anchor='middle' class='label'>\(escape(yLabel))</text>"
         for serie in series {
@@ -92,17 +95,11 @@ public enum SVG {
                     + pts.map { "\(fmt(px($0.x))),\(fmt(py($0.y)))" }.joined(separator: " ") + "'/>"
             }
         }
-        // Legend: one row per series, top right, on a white backing so lines do not run through it.
-        let named = series.filter { !$0.name.isEmpty }
-        if !named.isEmpty {
-            let legendWidth = Double(named.map(\.name.count).max() ?? 0) * 6.2 + 22
+        // Legend: entries side by side under the x-axis title, wrapping to new rows.
+        for (serie, place) in zip(named, legendLayout(named.map(\.name), left: left, width: Double(width))) {
+            let y = top + h + 48 + 12 * Double(place.row)
             s +=
-                "<rect x='\(fmt(left + w - legendWidth - 4))' y='\(top + 4)' width='\(fmt(legendWidth))' height='\(named.count * 14 + 4)' fill='white' fill-opacity='0.85'/>"
-            for (i, serie) in named.enumerated() {
-                let y = top + 16 + Double(i) * 14
-                s +=
-                    "<line x1='\(fmt(left + w - legendWidth))' x2='\(fmt(left + w - legendWidth + 12))' y1='\(fmt(y - 4))' y2='\(fmt(y - 4))' stroke='\(serie.color)' stroke-width='3'/><text x='\(fmt(left + w - legendWidth + 16))' y='\(fmt(y))' class='tick' fill='#333'>\(escape(serie.name))</text>"
-            }
+                "<line x1='\(fmt(place.x))' x2='\(fmt(place.x + 12))' y1='\(fmt(y - 4))' y2='\(fmt(y - 4))' stroke='\(serie.color)' stroke-width='3'/><text x='\(fmt(place.x + 16))' y='\(fmt(y))' class='tick' fill='#333'>\(escape(serie.name))</text>"
         }
         // Marks: labels go on the first row where they do not overlap the previous label on that row.
         var rowEnds: [Double] = []
@@ -124,6 +121,10 @@ public enum SVG {
         color: String = "#1f77b4", width: Int = 420, height: Int = 240
     ) -> String {
         guard let lo = values.min(), let hi = values.max() else { return "<p>(no data for \(escape(title)))</p>" }
+        if lo == hi {
+            let value = String(format: "%g", lo)
+            return "<p>\(escape(title)): all \(values.count) are \(value) \(escape(xLabel)).</p>"
+        }
         let span = max(hi - lo, 1)
         var counts = [Int](repeating: 0, count: bins)
         for v in values { counts[min(bins - 1, Int((v - lo) / span * Double(bins)))] += 1 }
@@ -155,6 +156,20 @@ public enum SVG {
     }
 
     static func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    /// Where each legend entry goes: its x and its row (0 first), entries side by side until `width` is used.
+    static func legendLayout(_ names: [String], left: Double, width: Double) -> [(x: Double, row: Int)] {
+        var x = left, row = 0
+        return names.map { name in
+            let entry = Double(name.count) * 5.6 + 30
+            if x + entry > width && x > left {
+                x = left
+                row += 1
+            }
+            defer { x += entry }
+            return (x, row)
+        }
+    }
 }
 
 /// One chart axis: its range (widened to whole ticks when asked) and where its ticks go.

@@ -77,7 +77,7 @@ enum TrainingSection {
                         let k = s.rates.count == groups ? g : (g == groups - 1 ? s.rates.count - 1 : -1)
                         return k >= 0 && s.rates[k] > 0 ? (Double(i), s.rates[k]) : nil
                     }, color: colors[g % 4])
-            }, title: "Learning rate of each layer group", xLabel: "step", yLabel: "learning rate (log scale)",
+            }, title: "Learning rate of each layer group", xLabel: "step", yLabel: "rate (log scale)",
             logY: true, regions: stepRegions)
         let metricNames = recorder.epochs.first?.metrics.map(\.name) ?? []
         var bestMark: [(x: Double, label: String)] = []

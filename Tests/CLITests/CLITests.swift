@@ -72,12 +72,14 @@ struct CLITests {
         try exportWritesInferenceWeightsThatGiveTheSameLogits(run.appendingPathComponent("model.safetensors"))
         // The report has every section.
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
-        for id in ["summary", "dataset", "training", "evaluation", "problems"] {
+        for id in ["summary", "dataset", "augmentation", "training", "evaluation", "problems"] {
             #expect(html.contains("<section id='\(id)'>"), "\(id)")
         }
         for heading in [
             "Random correct", "Random incorrect", "Most confident correct", "Most confident incorrect",
-            "Most uncertain", "Confusion matrix", "ROC curve",
+            "Most uncertain", "Confusion matrix", "Share of each true class", "ROC curve", "Reliability",
+            "95% interval",
+            "Baseline: always answering", "--batch-size", "class='heat-toggle'", "class='heat' alt=", " · loss ",
         ] {
             #expect(html.contains(heading), "\(heading)")
         }
@@ -140,7 +142,11 @@ struct CLITests {
         #expect(
             explore.status == 0 && explore.output.contains("hint: classes 0 and 1 differ in brightness"),
             "\(explore.output)")
-        #expect(try String(contentsOf: explorePage, encoding: .utf8).contains("<section id='brightness'>"))
+        let explored = try String(contentsOf: explorePage, encoding: .utf8)
+        #expect(explored.contains("<section id='brightness'>") && explored.contains("<section id='augmentation'>"))
+        // test/ is counted; the augmentation preview has the validation view and six augmented ones per class.
+        #expect(explore.output.contains("test/: 5 unlabelled images") && explored.contains("Unlabelled test folder: 5"))
+        #expect(explored.components(separatedBy: "augmented 6").count == 3)
 
         // A model file from a newer Quadrat is refused.
         let check = try quadrat(["check", data.path])
