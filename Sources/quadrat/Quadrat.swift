@@ -23,7 +23,8 @@ struct Quadrat: ParsableCommand {
         subcommands: [
             CheckCommand.self, ExploreCommand.self, PresizeCommand.self, LRFindCommand.self, TrainCommand.self,
             PredictCommand.self, EvaluateCommand.self, InterpretCommand.self, ClassifyCommand.self, BenchCommand.self,
-            ExplainCommand.self, DemoCommand.self, ServeCommand.self, ExportCommand.self, DoctorCommand.self,
+            ExplainCommand.self, AuditCommand.self, DemoCommand.self, ServeCommand.self, ExportCommand.self,
+            DoctorCommand.self,
         ]
     )
 

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Learn
+import Report
+import Torch
+import Vision
+import Workflow
+
+extension ConfidentLearning.Ranking: ExpressibleByArgument {}
+
+/// `quadrat audit DATA`: likely label errors.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Find photos whose labels look wrong (confident learning on out-of-fold predictions).",
+        discussion: """
+            Trains one head per fold on the pretrained network's features (the network itself is not fine-tuned, \
+            so no photo influences its own prediction), predicts every photo from the fold that left it out, and \
+            flags the photos whose out-of-fold prediction confidently says another class. Writes OUT/audit.csv \
+            (every photo, most suspicious first) and OUT/audit.html (the top photos with their evidence), and \
+            prints the cross-validated accuracy of that head.
+
+            Example: quadrat audit ~/invasive --out audit --folds 5
+            """
+    )
+
+    @Argument(help: "A labelled data folder or labels CSV.") var data: String
+    @Option(help: "Folder for audit.csv and audit.html.") var out = "audit"
+    @Option(help: "Folds for the out-of-fold predictions.") var folds = 5
+    @Option(help: "The pretrained network giving the features.") var arch: Architecture = .efficientNetLite0
+    @Option(help: "Input size (default: the network's own).") var size: Int?
+    @Option(help: "Head epochs per fold.") var epochs = 6
+    @Option(help: "Order of the suspects: self-confidence or normalized-margin.")
+    var ranking: ConfidentLearning.Ranking = .selfConfidence
+    @Option(help: "Photos shown on the page.") var top = 100
+    @Option(help: "Seed of the folds and the heads.") var seed: UInt64 = 42
+    @OptionGroup var columns: CSVColumns
+    @OptionGroup var limits: ImageLimitOptions
+
+    func validate() throws {
+        guard folds >= 2 else { throw ValidationError("--folds must be at least 2") }
+        guard epochs >= 1, top >= 1 else { throw ValidationError("--epochs and --top must be at least 1") }
+    }
+
+    func run() throws {
+        Torch.useAllCores()
+        let dataset = try columns.labelled(data)
+        for p in dataset.problems { Console.warn("left out: \(p)") }
+        var options = LabelAudit.Options()
+        (options.folds, options.architecture, options.size) = (folds, arch, size)
+        (options.epochs, options.seed, options.ranking) = (epochs, seed, ranking)
+        let outcome = try LabelAudit(options: options).run(dataset) { print($0) }
+        for p in outcome.skipped { Console.warn("skipped: \(p)") }
+        let classes = dataset.classes
+        let labels = outcome.verdicts.sorted { $0.index < $1.index }.map(\.given)
+        let joint = ConfidentLearning.confidentJoint(
+            probabilities: outcome.probabilities, labels: labels, classes: classes.count)
+        let flagged = outcome.verdicts.filter(\.flagged).count
+        let accuracy = outcome.foldAccuracies.meanAndDeviation, auc = outcome.foldAUCs.meanAndDeviation
+        let summary = [
+            String(
+                format:
+                    "%d photos, %d folds: out-of-fold accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f (mean ± sd over folds)",
+                outcome.items.count, folds, accuracy.mean, accuracy.sd, auc.mean, auc.sd),
+            "\(flagged) photos flagged as likely label errors (\(String(format: "%.1f", 100 * Double(flagged) / Double(max(1, outcome.items.count))))%)",
+        ]
+        for line in summary { print(line) }
+        let folder = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try AtomicFile.write(LabelAudit.csv(outcome, classes: classes), to: folder.appendingPathComponent("audit.csv"))
+        let rows = outcome.verdicts.prefix(top).map { v in
+            AuditPage.Row(
+                item: outcome.items[v.index], given: classes[v.given], suspected: classes[v.suspected], verdict: v,
+                probabilities: outcome.probabilities[v.index])
+        }
+        let html = AuditPage.html(
+            title: "Quadrat — label audit of \(URL(fileURLWithPath: data).lastPathComponent)", summary: summary,
+            classes: classes, joint: joint, rows: rows, cache: nil)
+        try AtomicFile.write(html, to: folder.appendingPathComponent("audit.html"))
+        print("wrote \(folder.appendingPathComponent("audit.csv").path) and audit.html")
+    }
+}
