@@ -143,6 +143,7 @@ extension Learner {
                         FeatureBatches(features: $0.features, labels: $0.labels, shuffle: false)
                     }, metrics: metrics)
                 headLearner.recorder.phase = "head-precomputed"
+                headLearner.lossFunction = lossFunction
                 headLearner.verbose = verbose
                 headLearner.seed = seed
                 try headLearner.fitSGDR(rates: [recipe.headRate], cycles: recipe.precomputeEpochs)

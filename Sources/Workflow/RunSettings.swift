@@ -24,6 +24,7 @@ extension TrainingRun {
             ("--tta", String(recipe.ttaViews)),
             ("--precision", used.precision.rawValue),
             ("--monitor", used.monitor),
+            ("--class-weights", used.classWeights.rawValue),
             ("started", formatter.string(from: started)),
             ("machine", MachineProfile.machineKey),
             ("Quadrat", quadratVersion),

@@ -53,11 +53,14 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// Binary models: choose the decision threshold as the highest that keeps at least this recall of the second
     /// class on validation (nil: Youden's J, the best TPR − FPR).
     public var targetRecall: Double?
+    /// Class weights in the loss: none, or auto (inverse frequency in the training split, so that every class
+    /// weighs as much in total).
+    public var classWeights = ClassWeights.none
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, out, arch, size, presize, batchSize, validFraction, seed, augmentation, maxRotation, maxZoom,
             maxLighting, weights, nameColumn, labelColumn, recipe, lrFind, epochs, headEpochs, lr, budget, patience,
-            monitor, precision, progressive, resume, targetRecall
+            monitor, precision, progressive, resume, targetRecall, classWeights
     }
 
     public init(data: String, out: String) {
@@ -97,6 +100,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         try take(.progressive, &progressive)
         resume = try c.decodeIfPresent(String.self, forKey: .resume)
         targetRecall = try c.decodeIfPresent(Double.self, forKey: .targetRecall)
+        try take(.classWeights, &classWeights)
     }
 
     /// The preset named by `augmentation` with the limits given in the options.

@@ -74,6 +74,15 @@ public struct TrainingRun {
         let metrics: [Metric] = dataset.classes.count == 2 ? [.accuracy, .rocAUC] : [.accuracy]
         let learner = try Learner(classifier, train: trainLoader, valid: validLoader, metrics: metrics)
         learner.seed = options.seed
+        var trainCounts = [Int](repeating: 0, count: dataset.classes.count)
+        for item in trainSet.items { if let l = item.label { trainCounts[l] += 1 } }
+        if let weights = options.classWeights.weights(counts: trainCounts) {
+            let w = try Tensor(weights.map(Float.init))
+            learner.lossFunction = { try Functional.crossEntropy($0, target: $1, weight: w) }
+            emit(
+                "class weights: "
+                    + zip(dataset.classes, weights).map { String(format: "%@ %.2f", $0, $1) }.joined(separator: ", "))
+        }
         learner.checkpointMetadata = try SavedModel.metadata(
             architecture: architecture, classes: dataset.classes, size: size, presize: cache.shorterSide,
             head: classifier.headKind, options: String(decoding: JSONEncoder().encode(options), as: UTF8.self))

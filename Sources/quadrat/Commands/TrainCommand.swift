@@ -79,6 +79,8 @@ struct TrainFlags: ParsableArguments {
             Binary models: pick the decision threshold that keeps at least this recall of the second class on             validation (default: Youden's J, the best true-positive minus false-positive rate).
             """)
     var targetRecall: Double?
+    @Option(help: "none, or auto: weigh each class by its inverse frequency in the loss (rare classes count more).")
+    var classWeights: ClassWeights?
     @Flag(help: "Progressive resizing: the first half of the unfrozen epochs at three quarters of the size.")
     var progressive = false
     @Flag(name: .customLong("no-mixed-precision"), help: "Same as --precision fp32.")
@@ -150,6 +152,7 @@ struct TrainFlags: ParsableArguments {
         if noLRFind { o.lrFind = false }
         if let resume { o.resume = resume }
         if let targetRecall { o.targetRecall = targetRecall }
+        if let classWeights { o.classWeights = classWeights }
         do {
             try o.validate()
         } catch let error as WorkflowError {
@@ -160,6 +163,7 @@ struct TrainFlags: ParsableArguments {
 }
 
 extension Precision: ExpressibleByArgument {}
+extension ClassWeights: ExpressibleByArgument {}
 extension Architecture: ExpressibleByArgument {}
 extension Augmentation.Preset: ExpressibleByArgument {}
 
