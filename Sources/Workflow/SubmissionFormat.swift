@@ -8,8 +8,10 @@ public enum SubmissionFormat: String, CaseIterable, Sendable {
 
     /// Kaggle: `name,<positive class>` with the positive-class probability for a binary model
     /// (the header uses the training CSV's label column name), one column per class otherwise.
+    /// `decide` gives the predicted class (csv and json): the model's threshold, or the most probable class.
     public func render(
-        probabilities: [[Double]], items: [ImageItem], classes: [String], labelColumn: String
+        probabilities: [[Double]], items: [ImageItem], classes: [String], labelColumn: String,
+        decide: ([Double]) -> Int = Metrics.argmax
     ) throws -> String {
         switch self {
         case .kaggle:
@@ -25,12 +27,12 @@ public enum SubmissionFormat: String, CaseIterable, Sendable {
             return CSVTable.row(["name", "file", "predicted"] + classes.map { "p_\($0)" }) + "\n"
                 + zip(items, probabilities).map {
                     CSVTable.row(
-                        [$0.name, $0.url.path, classes[Metrics.argmax($1)]] + $1.map { String(format: "%.6f", $0) })
+                        [$0.name, $0.url.path, classes[decide($1)]] + $1.map { String(format: "%.6f", $0) })
                 }.joined(separator: "\n") + "\n"
         case .json:
             let rows = zip(items, probabilities).map { item, p in
                 [
-                    "name": item.name, "file": item.url.path, "predicted": classes[Metrics.argmax(p)],
+                    "name": item.name, "file": item.url.path, "predicted": classes[decide(p)],
                     "probabilities": Dictionary(uniqueKeysWithValues: zip(classes, p)),
                 ] as [String: Any]
             }

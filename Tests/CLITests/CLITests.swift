@@ -70,6 +70,7 @@ struct CLITests {
         #expect(predictedEmpty.status == 1, "\(predictedEmpty.errors)")
         #expect(predictedEmpty.errors.contains("empty.jpg: is empty (0 bytes)"), "\(predictedEmpty.errors)")
         try exportWritesInferenceWeightsThatGiveTheSameLogits(run.appendingPathComponent("model.safetensors"))
+        try shardedPredictionsMergeToTheUnshardedOnes(run.appendingPathComponent("model.safetensors"), data: data)
         // The report has every section.
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
         for id in ["summary", "dataset", "augmentation", "training", "evaluation", "problems"] {
@@ -151,6 +152,28 @@ struct CLITests {
         // A model file from a newer Quadrat is refused.
         let check = try quadrat(["check", data.path])
         #expect(check.status == 0 && check.output.contains("no problems found"), "\(check.output)")
+    }
+
+    /// `predict --shard i/N` then `--merge`: the same rows, in the same order, as one unsharded run; a part
+    /// given twice is refused naming it; a bad shard is a usage error.
+    func shardedPredictionsMergeToTheUnshardedOnes(_ model: URL, data: URL) throws {
+        let test = data.appendingPathComponent("test").path
+        let whole = try quadrat(["predict", model.path, test, "--format", "csv"])
+        #expect(whole.status == 0, "\(whole.errors)")
+        var parts: [String] = []
+        for i in 1...3 {
+            let part = data.appendingPathComponent("part\(i).csv").path
+            let r = try quadrat(["predict", model.path, test, "--shard", "\(i)/3", "--out", part])
+            #expect(r.status == 0, "\(r.errors)")
+            parts.append(part)
+        }
+        // Given out of order: the merge restores the listing's order.
+        let merged = try quadrat(["predict", model.path, "--format", "csv", "--merge"] + parts.reversed())
+        #expect(merged.status == 0 && merged.output == whole.output, "\(merged.errors)\n\(merged.output)")
+        let twice = try quadrat(["predict", model.path, "--merge", parts[0], parts[0]])
+        #expect(twice.status == 1 && twice.errors.contains("part1.csv:2: photo 0 is also in"), "\(twice.errors)")
+        let bad = try quadrat(["predict", model.path, test, "--shard", "4/3"])
+        #expect(bad.status == 64 && bad.errors.contains("--shard must be i/N"), "\(bad.errors)")
     }
 
     /// `quadrat export`: weights only (no optimizer state), a description other tools can follow, and the same

@@ -19,7 +19,7 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "The model file written by `quadrat train`.")
     var model: String
     @Argument(help: "Image files, or one folder of images.")
-    var inputs: [String]
+    var inputs: [String] = []
     @Flag(help: "Test-time augmentation: the plain image and the views the model was validated with.")
     var tta = false
     @Option(help: "auto (what `train` measured on this machine; fp32 before that), fp32 or bf16.")
@@ -28,32 +28,75 @@ struct PredictCommand: ParsableCommand {
     var format: SubmissionFormat = .kaggle
     @Option(help: "Write here instead of standard output.")
     var out: String?
+    @Option(
+        help: ArgumentHelp(
+            "Predict only the i-th of N equal parts of the folder's sorted listing, as a part file for --merge.",
+            valueName: "i/N"))
+    var shard: String?
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp("Join part files written with --shard, in the listing's order.", valueName: "part"))
+    var merge: [String] = []
 
     @OptionGroup var limits: ImageLimitOptions
+
+    func validate() throws {
+        if !merge.isEmpty {
+            guard inputs.isEmpty, shard == nil else { throw ValidationError("--merge takes part files, not photos") }
+        } else if inputs.isEmpty {
+            throw ValidationError("give image files or a folder (or --merge with part files)")
+        }
+        if let shard, PredictionShards.Shard(shard) == nil {
+            throw ValidationError("--shard must be i/N with 1 ≤ i ≤ N, such as 2/4, not '\(shard)'")
+        }
+    }
 
     func run() throws {
         Torch.useAllCores()
         let saved = try SavedModel(URL(fileURLWithPath: model))
-        let dataset = try Self.dataset(inputs)
+        if !merge.isEmpty {
+            let (probabilities, items) = try PredictionShards.merge(
+                merge.map { URL(fileURLWithPath: $0) }, classes: saved.classes)
+            return try write(
+                format.render(
+                    probabilities: probabilities, items: items, classes: saved.classes,
+                    labelColumn: saved.labelColumnName(), decide: { saved.decide($0, tta: tta) }),
+                count: items.count)
+        }
+        var dataset = try Self.dataset(inputs)
+        let part = shard.flatMap(PredictionShards.Shard.init)
+        let positions = Array(part.map { $0.range(of: dataset.items.count) } ?? 0..<dataset.items.count)
+        dataset.items = positions.map { dataset.items[$0] }
         let (probabilities, items, skipped) = try saved.predict(
             dataset, ttaViews: tta ? saved.ttaViews() : 0, augmentation: saved.augmentation(),
             mixedPrecision: saved.predictsInBF16(precision))
         for problem in skipped { Console.warn("skipped \(problem)") }
         guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
+        if part != nil {
+            return try write(
+                PredictionShards.part(
+                    probabilities: probabilities, items: items.map { dataset.items[$0] },
+                    positions: items.map { positions[$0] }, classes: saved.classes),
+                count: items.count)
+        }
         let text = try format.render(
             probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes,
-            labelColumn: saved.labelColumnName())
+            labelColumn: saved.labelColumnName(), decide: { saved.decide($0, tta: tta) })
         // A few photos: say in words what each is, on standard error (the Kaggle format shows only a probability).
         if items.count <= 10 {
             for (i, p) in zip(items, probabilities) {
-                let best = Metrics.argmax(p)
+                let best = saved.decide(p, tta: tta)
                 Console.warn(
                     String(format: "%@: %@ (%.1f %%)", dataset.items[i].name, saved.classes[best], 100 * p[best]))
             }
         }
+        try write(text, count: items.count)
+    }
+
+    func write(_ text: String, count: Int) throws {
         if let out {
             try AtomicFile.write(text, to: URL(fileURLWithPath: out))
-            FileHandle.standardError.write(Data("wrote \(items.count) predictions to \(out)\n".utf8))
+            FileHandle.standardError.write(Data("wrote \(count) predictions to \(out)\n".utf8))
         } else {
             print(text, terminator: "")
         }

@@ -1,0 +1,75 @@
+import Foundation
+import Vision
+
+/// Prediction of a big folder in parts: `predict MODEL DIR --shard i/N` predicts the i-th of N contiguous blocks
+/// of the folder's sorted listing and writes a part file (CSV: `index,name,file,p_<class>…`, the index being the
+/// photo's place in the whole listing); `predict MODEL --merge PART…` joins the parts in the listing's order and
+/// writes any output format. Parts can run on different machines.
+public enum PredictionShards {
+    /// Shard `index` (1-based) of `count`, written `i/N`.
+    public struct Shard: Sendable, Equatable {
+        public var index: Int, count: Int
+
+        public init(index: Int, count: Int) { (self.index, self.count) = (index, count) }
+
+        /// Reads `i/N` with 1 ≤ i ≤ N (nil otherwise).
+        public init?(_ text: String) {
+            let parts = text.split(separator: "/")
+            guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (1...n).contains(i) else {
+                return nil
+            }
+            (index, count) = (i, n)
+        }
+
+        /// The positions of this shard among `total` photos: contiguous, sizes differing by at most one.
+        public func range(of total: Int) -> Range<Int> {
+            let start = total * (index - 1) / count, end = total * index / count
+            return start..<end
+        }
+    }
+
+    /// The part file for `items` (their places in the whole listing are `positions`).
+    public static func part(
+        probabilities: [[Double]], items: [ImageItem], positions: [Int], classes: [String]
+    ) -> String {
+        CSVTable.row(["index", "name", "file"] + classes.map { "p_\($0)" }) + "\n"
+            + zip(positions, zip(items, probabilities)).map { position, row in
+                CSVTable.row([String(position), row.0.name, row.0.url.path] + row.1.map { String(format: "%.6f", $0) })
+            }.joined(separator: "\n") + "\n"
+    }
+
+    /// The parts' rows in the whole listing's order. Each part must have the model's classes; a photo in two
+    /// parts, or a malformed row, is an error naming the file and line.
+    public static func merge(
+        _ parts: [URL], classes: [String]
+    ) throws -> (probabilities: [[Double]], items: [ImageItem]) {
+        var rows: [(position: Int, item: ImageItem, p: [Double])] = []
+        var seen: [Int: String] = [:]
+        let expected = ["index", "name", "file"] + classes.map { "p_\($0)" }
+        for url in parts {
+            let table = try CSVTable(url: url)
+            guard table.header == expected else {
+                throw WorkflowError(
+                    "\(url.path): not a prediction part for this model (header \(table.header.joined(separator: ",")), "
+                        + "expected \(expected.joined(separator: ",")))")
+            }
+            for (line, fields) in table.rows {
+                guard fields.count == expected.count, let position = Int(fields[0]) else {
+                    throw WorkflowError("\(url.path):\(line): expected \(expected.count) fields with an index first")
+                }
+                let p = fields[3...].compactMap(Double.init)
+                guard p.count == classes.count else {
+                    throw WorkflowError("\(url.path):\(line): the probabilities are not numbers")
+                }
+                if let other = seen[position] {
+                    throw WorkflowError(
+                        "\(url.path):\(line): photo \(position) is also in \(other): a part given twice?")
+                }
+                seen[position] = url.path
+                rows.append((position, ImageItem(url: URL(fileURLWithPath: fields[2]), name: fields[1], label: nil), p))
+            }
+        }
+        rows.sort { $0.position < $1.position }
+        return (rows.map(\.p), rows.map(\.item))
+    }
+}
