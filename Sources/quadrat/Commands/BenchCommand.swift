@@ -13,13 +13,14 @@ struct BenchCommand: ParsableCommand {
                     NCHW vs channels-last vs the inference copy; with --pytorch, the same in PyTorch.
             data    img/s of decoding, decode + presize (cold cache) and the augmenting loader, on ELPV and on
                     generated 1154×866 JPEGs.
+            allreduce  ms per gradient all-reduce between two ranks over loopback (c10d, Gloo), Lite0 and ResNet-34.
 
             Example: swift build -c release && .build/release/quadrat bench core
             """
     )
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case core, models, data
+        case core, models, data, allreduce
     }
 
     @Argument(help: "Which benchmark: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -51,6 +52,7 @@ struct BenchCommand: ParsableCommand {
             try PrecisionAgreement.run()
             if pytorch { try PyTorchComparison.run(swiftRows: rows) }
         case .data: try DataBenchmark().run()
+        case .allreduce: try AllReduceBenchmark(iterations: iterations).run()
         }
     }
 }

@@ -1,0 +1,108 @@
+// distributed.cpp — the process group: PyTorch's c10d TCPStore for the rendezvous and ProcessGroupGloo for
+// the collectives, as torchrun and DistributedDataParallel use them. Built only when Gloo's headers are present
+// (Debian: libgloo-dev); otherwise every call fails with a message saying so.
+#include "ctorch.h"
+#include "shim.hpp"
+
+#if __has_include(<gloo/algorithm.h>)
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+struct qt_process_group_s {
+    c10::intrusive_ptr<c10d::Store> store;
+    c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+};
+
+namespace {
+std::vector<at::Tensor> tensors(qt_tensor *handles, int count) {
+    std::vector<at::Tensor> out;
+    for (int i = 0; i < count; i++) out.push_back(qt::unwrap(handles[i]));
+    return out;
+}
+
+qt_process_group_s &unwrap(qt_process_group pg) {
+    if (!pg) throw std::invalid_argument("no process group");
+    return *pg;
+}
+}  // namespace
+
+qt_process_group qt_pg_create(const char *host, int port, int rank, int world, int64_t timeout_ms) {
+    QT_GUARD(nullptr, {
+        auto timeout = std::chrono::milliseconds(timeout_ms);
+        c10d::TCPStoreOptions options;
+        options.port = static_cast<uint16_t>(port);
+        options.isServer = rank == 0;
+        options.numWorkers = world;
+        options.waitWorkers = false;
+        options.timeout = timeout;
+        auto store = c10::make_intrusive<c10d::TCPStore>(host, options);
+        auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
+        gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+        auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, gloo);
+        return new qt_process_group_s{store, group};
+    })
+}
+
+// A c10d collective's tensor list means one tensor per local device, all of one shape; several tensors of
+// different shapes are one collective each, all started before any is waited on.
+int qt_pg_allreduce_sum(qt_process_group pg, qt_tensor *handles, int count) {
+    QT_GUARD(-1, {
+        std::vector<c10::intrusive_ptr<c10d::Work>> works;
+        for (auto &t : tensors(handles, count)) {
+            std::vector<at::Tensor> one{t};
+            works.push_back(unwrap(pg).group->allreduce(one));
+        }
+        for (auto &w : works) w->wait();
+        return 0;
+    })
+}
+
+int qt_pg_broadcast(qt_process_group pg, qt_tensor *handles, int count, int root) {
+    QT_GUARD(-1, {
+        c10d::BroadcastOptions options;
+        options.rootRank = root;
+        std::vector<c10::intrusive_ptr<c10d::Work>> works;
+        for (auto &t : tensors(handles, count)) {
+            std::vector<at::Tensor> one{t};
+            works.push_back(unwrap(pg).group->broadcast(one, options));
+        }
+        for (auto &w : works) w->wait();
+        return 0;
+    })
+}
+
+int qt_pg_barrier(qt_process_group pg) {
+    QT_GUARD(-1, {
+        unwrap(pg).group->barrier()->wait();
+        return 0;
+    })
+}
+
+void qt_pg_free(qt_process_group pg) { delete pg; }
+
+#else
+
+struct qt_process_group_s {};
+
+static const char *no_gloo = "this build of Quadrat has no process groups: Gloo's headers were missing when it was "
+                             "compiled (Debian: apt-get install libgloo-dev, then rebuild)";
+
+qt_process_group qt_pg_create(const char *, int, int, int, int64_t) {
+    qt::set_error(no_gloo);
+    return nullptr;
+}
+int qt_pg_allreduce_sum(qt_process_group, qt_tensor *, int) {
+    qt::set_error(no_gloo);
+    return -1;
+}
+int qt_pg_broadcast(qt_process_group, qt_tensor *, int, int) {
+    qt::set_error(no_gloo);
+    return -1;
+}
+int qt_pg_barrier(qt_process_group) {
+    qt::set_error(no_gloo);
+    return -1;
+}
+void qt_pg_free(qt_process_group) {}
+
+#endif
