@@ -1,50 +1,14 @@
 import Foundation
+import TestSupport
 import Testing
 import Torch
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// c10d over loopback: two ranks as two threads of this process, each with its own process group, talking TCP.
 @Suite("Process groups (c10d, Gloo)", .serialized)
 struct ProcessGroupTests {
-    /// A TCP port nobody listens on now (bound to port 0, read back, closed).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw TorchError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    /// Runs `body(rank)` for ranks 0..<world on their own threads; returns their results in rank order.
-    static func ranks<T: Sendable>(_ world: Int, _ body: @escaping @Sendable (Int) throws -> T) throws -> [T] {
-        let results = Locked([Int: Result<T, Error>]())
-        let group = DispatchGroup()
-        for rank in 0..<world {
-            group.enter()
-            Thread {
-                let result = Result { try body(rank) }
-                results.withLock { $0[rank] = result }
-                group.leave()
-            }.start()
-        }
-        group.wait()
-        return try (0..<world).map { rank in try results.withLock { $0[rank] }!.get() }
-    }
-
     @Test func allReduceBroadcastAndBarrierAgreeOnEveryRank() throws {
-        let port = try Self.freePort()
-        let outcomes = try Self.ranks(2) { rank -> [[Float]] in
+        let port = try Ranks.freePort()
+        let outcomes = try Ranks.run(2) { rank -> [[Float]] in
             let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 20)
             // Rank r holds [r + 1, 10 (r + 1)] and a 2×2 of r: the sums are [3, 30] and a 2×2 of 1.
             let a = try Tensor([Float(rank + 1), Float(10 * (rank + 1))])
@@ -62,8 +26,8 @@ struct ProcessGroupTests {
 
     /// A peer that leaves: the next collective on the other rank is an error within the timeout, not a hang.
     @Test func aPeerThatLeavesIsAnErrorOnTheOther() throws {
-        let port = try Self.freePort()
-        let outcomes = try Self.ranks(2) { rank -> String in
+        let port = try Ranks.freePort()
+        let outcomes = try Ranks.run(2) { rank -> String in
             let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 5)
             try group.barrier()
             guard rank == 0 else { return "left" }  // rank 1 drops its group here
@@ -81,7 +45,7 @@ struct ProcessGroupTests {
 
     /// A peer that never comes: an error naming the group within the timeout, not a hang.
     @Test func aMissingPeerIsAnErrorWithinTheTimeout() throws {
-        let port = try Self.freePort()
+        let port = try Ranks.freePort()
         let start = Date()
         do {
             _ = try ProcessGroup(port: port, rank: 0, worldSize: 2, timeout: 2)
