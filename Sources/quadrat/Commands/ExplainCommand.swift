@@ -18,8 +18,7 @@ struct ExplainCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model file written by `quadrat train`.")
-    var model: String
+    @OptionGroup var model: ModelArgument
     @Argument(help: "Image files, or one folder of images.")
     var inputs: [String]
     @Option(help: "Folder for the pictures.")
@@ -30,7 +29,7 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         Torch.useAllCores()
-        let saved = try SavedModel(URL(fileURLWithPath: model))
+        let saved = try model.load()
         let photos = try PredictCommand.dataset(inputs).items.map(\.url)
         let explained = try Explanations.run(
             saved, photos: photos, out: URL(fileURLWithPath: out), className: className

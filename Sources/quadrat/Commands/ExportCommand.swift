@@ -26,8 +26,7 @@ struct ExportCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model file written by `quadrat train`.")
-    var model: String
+    @OptionGroup var model: ModelArgument
     @Option(help: "Output format: \(ModelExport.Format.allCases.map(\.rawValue).joined(separator: ", ")).")
     var format: ModelExport.Format = .safetensors
     @Option(help: "Where to write (default: beside MODEL, named MODEL-inference.onnx or .safetensors).")
@@ -47,8 +46,8 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let url = URL(fileURLWithPath: model)
-        let saved = try SavedModel(url)
+        let url = model.url
+        let saved = try model.load()
         let target =
             out.map { URL(fileURLWithPath: $0) }
             ?? url.deletingLastPathComponent().appendingPathComponent(

@@ -16,8 +16,7 @@ struct PredictCommand: ParsableCommand {
             "Example: quadrat predict runs/invasive/model.safetensors ~/invasive/test --tta --out submission.csv"
     )
 
-    @Argument(help: "The model file written by `quadrat train`.")
-    var model: String
+    @OptionGroup var model: ModelArgument
     @Argument(help: "Image files, or one folder of images.")
     var inputs: [String] = []
     @Flag(help: "Test-time augmentation: the plain image and the views the model was validated with.")
@@ -53,7 +52,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         Torch.useAllCores()
-        let saved = try SavedModel(URL(fileURLWithPath: model))
+        let saved = try model.load()
         if !merge.isEmpty {
             let (probabilities, items) = try PredictionShards.merge(
                 merge.map { URL(fileURLWithPath: $0) }, classes: saved.classes)

@@ -17,8 +17,7 @@ struct ServeCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model file written by `quadrat train`.")
-    var model: String
+    @OptionGroup var model: ModelArgument
     @Option(help: "Address to listen on (loopback by default; 0.0.0.0 for every interface).")
     var host = "127.0.0.1"
     @Option(help: "Port to listen on (0: any free one, printed at start).")
@@ -56,7 +55,7 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("\(error)")
         }
         Torch.useAllCores()
-        let url = URL(fileURLWithPath: model)
+        let url = model.url
         options.mixedPrecision = try SavedModel(url).predictsInBF16(precision)
         let server = try PredictionServer(
             modelURL: url, options: options, examples: examples.map { URL(fileURLWithPath: $0) })

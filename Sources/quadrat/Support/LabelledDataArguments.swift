@@ -4,7 +4,7 @@ import Workflow
 
 /// The arguments of commands that score a saved model on labelled data (`evaluate`, `interpret`).
 struct LabelledDataArguments: ParsableArguments {
-    @Argument(help: "The model file written by `quadrat train`.") var model: String
+    @OptionGroup var model: ModelArgument
     @Argument(help: "A labelled data folder (Kaggle layout or class folders) or a labels CSV.") var data: String
     @Flag(help: "Test-time augmentation (the plain image and the views the model was validated with).") var tta = false
     @Option(help: "auto (what `train` measured on this machine; fp32 before that), fp32 or bf16.")
@@ -15,7 +15,7 @@ struct LabelledDataArguments: ParsableArguments {
     /// The model's predictions on the data.
     func predictions() throws -> LabelledPredictions {
         try LabelledPredictions(
-            model: URL(fileURLWithPath: model), data: URL(fileURLWithPath: data),
+            model: model.url, data: URL(fileURLWithPath: data),
             nameColumn: columns.nameColumn, labelColumn: columns.labelColumn, tta: tta, precision: precision)
     }
 }
