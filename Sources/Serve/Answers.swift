@@ -18,7 +18,8 @@ struct Prediction: Codable, Sendable {
     /// In the order of `classes`.
     var probabilities: [Double]
     var top: Top
-    /// The decision threshold on the second class's probability (binary models; 0.5 until one is calibrated).
+    /// The decision threshold on the second class's probability (binary models): the one chosen on validation
+    /// at training, 0.5 for model files from before calibration. `top` is decided with it.
     var threshold: Double?
     var timing: Timing
     /// With `?explain=1`: the Grad-CAM heat map of the top class over the model's view of the photo (a PNG data URL:

@@ -116,7 +116,8 @@ public struct PredictionServer: @unchecked Sendable {
         let prepared = Date()
         let answer = try await queue.predict(input, explain: explain)
         let (probabilities, queued, batchSize) = (answer.probabilities, answer.queueSeconds, answer.batchSize)
-        let best = Metrics.argmax(probabilities)
+        // The class decided as `predict` decides it: the model's calibrated threshold for binary models.
+        let best = model.decide(probabilities)
         let explanation = try answer.heatMap.map { map in
             let png = try PNGWriter.data(model.heatMapPicture(input: input, map: map))
             return Prediction.Explanation(
@@ -126,7 +127,7 @@ public struct PredictionServer: @unchecked Sendable {
         return Prediction(
             file: upload.name, classes: model.classes, probabilities: probabilities,
             top: .init(class: model.classes[best], probability: probabilities[best]),
-            threshold: model.classes.count == 2 ? 0.5 : nil,
+            threshold: model.classes.count == 2 ? model.calibration(tta: false)?.threshold ?? 0.5 : nil,
             timing: .init(
                 decodeMs: prepared.timeIntervalSince(start) * 1000, queueMs: queued * 1000,
                 totalMs: Date().timeIntervalSince(start) * 1000, batchSize: batchSize),

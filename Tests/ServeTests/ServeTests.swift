@@ -103,7 +103,10 @@ struct ServeTests {
             for (i, want) in expected.enumerated() {
                 let got = answers[i]
                 for (a, b) in zip(got.probabilities, want) { #expect(abs(a - b) < 1e-5, "\(names[i]): \(a) vs \(b)") }
-                #expect(got.classes == ["0", "1"] && got.top.probability == got.probabilities.max())
+                // The top class is decided at the model's threshold, as `predict` decides it.
+                let threshold = try #require(got.threshold)
+                #expect(threshold == saved.calibration(tta: false)?.threshold && threshold != 0.5)
+                #expect(got.classes == ["0", "1"] && got.top.class == (got.probabilities[1] >= threshold ? "1" : "0"))
             }
             #expect(answers.contains { $0.timing.batchSize > 1 }, "no request shared a batch")
         }
@@ -157,7 +160,11 @@ struct ServeTests {
             // A photo as the body; a multipart form with two files for the batch route.
             let one = try await http.send("POST", "/v1/predict", headers: auth, body: jpeg)
             #expect(one.status == 200)
-            #expect(try decoded(Prediction.self, one).threshold == 0.5)
+            // The threshold chosen on validation at training (binary model).
+            let served = try #require(ServedModel.trained)
+            let threshold = try SavedModel(served.0).calibration(tta: false)?.threshold
+            let answered = try decoded(Prediction.self, one).threshold
+            #expect(threshold != nil && answered == threshold)
             let boundary = "XyZ"
             var form = [UInt8]()
             for name in ["a.jpg", "b.jpg"] {
