@@ -34,9 +34,11 @@ struct DataParallelTests {
         let single = try Self.train(
             Self.model(seed: 1), source: FeatureBatches(features: x, labels: y, batchSize: 32, seed: 5), callbacks: [])
         let port = try Ranks.freePort()
+        // Built here, one after the other: the seed is process-wide, so threads seeding it would race.
+        // Rank 1 starts from other weights: the broadcast at the start must replace them with rank 0's.
+        let models = Models([try Self.model(seed: 1), try Self.model(seed: 2)])
         let ranks = try Ranks.run(2) { rank -> [Float] in
-            // Rank 1 starts from other weights: the broadcast at the start must replace them with rank 0's.
-            let model = try Self.model(seed: rank == 0 ? 1 : 2)
+            let model = models.list[rank]
             let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 30)
             let global = FeatureBatches(features: x, labels: y, batchSize: 32, seed: 5)
             return try Self.train(
@@ -50,4 +52,10 @@ struct DataParallelTests {
         let start = try Self.model(seed: 1).parameters.flatMap { try $0.flattened().toArray(Float.self) }
         #expect((zip(start, single).map { abs($0 - $1) }.max() ?? 0) > 1e-3)
     }
+}
+
+/// The ranks' models, handed to their threads (each thread touches only its own).
+final class Models: @unchecked Sendable {
+    let list: [Sequential]
+    init(_ list: [Sequential]) { self.list = list }
 }
