@@ -85,8 +85,13 @@ extension SavedModel {
     /// The picture of a heat map: what the model sees of the photo (the crop at its input size, from the `input`
     /// the map was computed for) beside the same with the map over it.
     public func heatMapPicture(input: [Float], map: GradCAM.Map) throws -> RGBImage {
-        let crop = try RGBImage(tensor: Tensor(input, shape: [3, size, size]))
+        let crop = try view(input)
         return HeatMap.sideBySide(crop, HeatMap.overlay(crop, values: map.values, width: map.width, height: map.height))
+    }
+
+    /// What the model sees of a photo: its input (made by ``input(imageBytes:source:)``) as an image.
+    func view(_ input: [Float]) throws -> RGBImage {
+        try RGBImage(tensor: Tensor(input, shape: [3, size, size]))
     }
 
     /// The heat map of the top class over the model's view of the photo at `url` (nil when the photo cannot be
@@ -95,7 +100,7 @@ extension SavedModel {
         // Unreadable photos are listed in the report's problems section; here they just get no heat map.
         guard let input = try? input(imageBytes: FileBytes.read(url), source: url),
             let map = try? gradCAM(inputs: [input]).first,
-            let crop = try? RGBImage(tensor: Tensor(input, shape: [3, size, size]))
+            let crop = try? view(input)
         else { return nil }
         return HeatMap.overlay(crop, values: map.values, width: map.width, height: map.height)
     }

@@ -27,6 +27,8 @@ public struct LabelAudit {
     /// and each fold's accuracy.
     public struct Outcome {
         public var items: [ImageItem]
+        /// The given label of each item.
+        public var labels: [Int]
         public var probabilities: [[Double]]
         public var verdicts: [ConfidentLearning.Verdict]
         public var foldAccuracies: [Double]
@@ -89,7 +91,7 @@ public struct LabelAudit {
         let verdicts = ConfidentLearning.audit(
             probabilities: probabilities, labels: labels, classes: classes.count, ranking: options.ranking)
         return Outcome(
-            items: items, probabilities: probabilities, verdicts: verdicts, foldAccuracies: accuracies,
+            items: items, labels: labels, probabilities: probabilities, verdicts: verdicts, foldAccuracies: accuracies,
             foldAUCs: aucs, skipped: loader.skipped.all)
     }
 

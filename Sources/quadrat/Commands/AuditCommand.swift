@@ -52,9 +52,8 @@ struct AuditCommand: ParsableCommand {
         let outcome = try LabelAudit(options: options).run(dataset) { print($0) }
         for p in outcome.skipped { Console.warn("skipped: \(p)") }
         let classes = dataset.classes
-        let labels = outcome.verdicts.sorted { $0.index < $1.index }.map(\.given)
         let joint = ConfidentLearning.confidentJoint(
-            probabilities: outcome.probabilities, labels: labels, classes: classes.count)
+            probabilities: outcome.probabilities, labels: outcome.labels, classes: classes.count)
         let flagged = outcome.verdicts.filter(\.flagged).count
         let accuracy = outcome.foldAccuracies.meanAndDeviation, auc = outcome.foldAUCs.meanAndDeviation
         let summary = [
