@@ -10,12 +10,21 @@ import Torch
 /// travel as one flat bucket per step (one collective, not one per tensor). BatchNorm layers that update their
 /// statistics see only their rank's slice (as DDP without SyncBatchNorm); the recipe's unfrozen phase keeps
 /// them fixed.
+///
+/// Stopping early must happen after the same step on every rank, or one rank would wait for the others'
+/// gradients forever: each rank's ``wantsToStop`` answer (Ctrl-C) travels in the gradient bucket, and
+/// ``stopAgreed`` turns true on every rank after the step in which any rank wanted to stop.
 public final class DataParallel: Callback {
     public let group: ProcessGroup
+    /// Asked after every backward pass: does this rank want the fit to end?
+    public var wantsToStop: () -> Bool = { false }
+    /// True on every rank once any rank wanted to stop.
+    public private(set) var stopAgreed = false
 
     public init(group: ProcessGroup) { self.group = group }
 
     public func beforeFit(_ learner: Learner) throws {
+        learner.randomStream = UInt64(group.rank)
         try Torch.withoutGrad {
             try group.broadcast(learner.model.parameters + learner.model.namedBuffers().map(\.tensor), from: 0)
         }
@@ -25,8 +34,10 @@ public final class DataParallel: Callback {
         try Torch.withoutGrad {
             let gradients = try learner.model.parameters.compactMap { try $0.grad }
             guard !gradients.isEmpty else { return }
-            let bucket = try Tensor.cat(gradients.map { try $0.to(.float32).flattened() })
+            let vote = try Tensor([Float(wantsToStop() ? 1 : 0)])
+            let bucket = try Tensor.cat(gradients.map { try $0.to(.float32).flattened() } + [vote])
             try group.allReduceSum([bucket])
+            if try bucket.narrowed(dim: 0, (bucket.count - 1)..<bucket.count).item() > 0 { stopAgreed = true }
             let mean = try bucket / Double(group.worldSize)
             var offset = 0
             for g in gradients {

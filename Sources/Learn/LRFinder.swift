@@ -3,7 +3,7 @@ import Torch
 import Vision
 
 /// The result of the learning-rate range test.
-public struct LRFinderResult: Sendable {
+public struct LRFinderResult: Codable, Sendable {
     public var rates: [Double]
     /// Smoothed losses (exponential moving average, bias-corrected), finite only.
     public var losses: [Double]
@@ -152,10 +152,14 @@ extension Classifier {
     ) throws -> LRFinderResult {
         let features = try precompute(
             loader, cacheKey: cacheKey, label: "precompute train", mixedPrecision: mixedPrecision)
+        return try findHeadLearningRate(features: features.features, labels: features.labels, seed: seed)
+    }
+
+    /// The LR finder on the new head, on pooled activations already computed.
+    public func findHeadLearningRate(features: Tensor, labels: Tensor, seed: UInt64 = 42) throws -> LRFinderResult {
         let tail = headAfterPooling
         let probe = Learner(
-            model: tail, groups: [[tail]],
-            train: FeatureBatches(features: features.features, labels: features.labels, seed: seed),
+            model: tail, groups: [[tail]], train: FeatureBatches(features: features, labels: labels, seed: seed),
             valid: nil)
         return try probe.findLearningRate()
     }

@@ -33,6 +33,13 @@ public final class Learner {
     public var verbose = true
     /// Seeds libtorch's generator before every training batch (dropout), so runs and resumed runs repeat exactly.
     public var seed: UInt64 = 42
+    /// Mixed into the per-batch seed: the ranks of data-parallel training set their rank here, so their parts of
+    /// a batch get different dropout masks (as the rows of one process's batch do).
+    public var randomStream: UInt64 = 0
+    /// In data-parallel training, the group whose ranks each predict their part of a sharded source
+    /// (``DataLoader/shard``): ``predict(_:epoch:)`` joins the parts, so every rank computes the metrics of the
+    /// whole set and takes the same decisions (best epoch, early stopping).
+    public var predictionGroup: ProcessGroup?
     /// Saved with checkpoints (architecture, classes, normalisation, size, recipe…).
     public var checkpointMetadata: [String: String] = [:]
 
@@ -178,7 +185,7 @@ public final class Learner {
             inputs = x
             targets = y
             // Seeded per batch (dropout, stochastic depth), so runs and resumed runs repeat exactly.
-            Torch.manualSeed(seed &+ UInt64(epoch) &* 1_000_003 &+ UInt64(batchIndex))
+            Torch.manualSeed(seed &+ UInt64(epoch) &* 1_000_003 &+ UInt64(batchIndex) &+ randomStream &* 0x9E37_79B9)
             try withEvents(.batch) {
                 let value = try trainOneBatch(x, y)
                 total += value * Double(x.shape[0])
@@ -265,7 +272,28 @@ public final class Learner {
                 labels += try y.toArray(Int64.self).map(Int.init)
             }
         }
+        if let group = predictionGroup {
+            (probabilities, labels, total) = try join(probabilities, labels, total, group)
+        }
         return (probabilities, labels, labels.isEmpty ? .nan : total / Double(labels.count))
+    }
+
+    /// Every rank's probabilities, labels and loss sum, in rank order.
+    private func join(
+        _ probabilities: [[Double]], _ labels: [Int], _ lossSum: Double, _ group: ProcessGroup
+    ) throws -> ([[Double]], [Int], Double) {
+        // A rank whose part is empty does not know the class count: take it from the others.
+        let withRows = try group.count(!probabilities.isEmpty)
+        let classSum = try group.sum(Double(probabilities.first?.count ?? 0))
+        guard withRows > 0 else { return ([], [], 0) }
+        let c = Int((classSum / Double(withRows)).rounded())
+        let rows = try group.gatherRows(Tensor(probabilities.flatMap { $0 }, shape: [probabilities.count, c]))
+        let flat = try rows.toArray(Double.self)
+        let all = (0..<rows.shape[0]).map { Array(flat[($0 * c)..<(($0 + 1) * c)]) }
+        return (
+            all, try group.gatherRows(Tensor(labels.map(Int64.init))).toArray(Int64.self).map(Int.init),
+            try group.sum(lossSum)
+        )
     }
 }
 

@@ -65,24 +65,31 @@ extension Classifier {
     /// Pooled features of every image of `loader` (eval mode, no augmentation), with labels,
     /// cached on disk under `cacheKey` when given.
     /// With `mixedPrecision`, the body runs under bfloat16 autocast, as it does in mixed-precision training.
+    /// With a `group`, every rank computes the part of each batch its sharded loader gives (``DataLoader/shard``)
+    /// and the parts are joined, so every rank ends with all the features (in rank order, not the loader's); the
+    /// cache is used only when every rank has it.
     public func precompute(
-        _ loader: DataLoader, cacheKey: String? = nil, label: String = "precompute", mixedPrecision: Bool = false
+        _ loader: DataLoader, cacheKey: String? = nil, label: String = "precompute", mixedPrecision: Bool = false,
+        group: ProcessGroup? = nil
     ) throws -> (features: Tensor, labels: Tensor) {
         let file = cacheKey.map(Self.featureCacheFile)
         // A cache file that is missing, half written or unreadable is a cache miss: compute afresh.
-        if let file, let cached = try? Safetensors.read(file).tensors, let f = cached["features"],
-            let l = cached["labels"]
+        var cached: (Tensor, Tensor)?
+        if let file, let tensors = try? Safetensors.read(file).tensors, let f = tensors["features"],
+            let l = tensors["labels"]
         {
-            return (f, l)
+            cached = (f, l)
         }
+        let everywhere = try group.map { try $0.count(cached != nil) == $0.worldSize } ?? true
+        if let cached, everywhere { return cached }
         let wasTraining = isTraining
         eval()
         defer { if wasTraining { train() } }
         let augmentation = loader.augmentation
         loader.augmentation = nil
         defer { loader.augmentation = augmentation }
-        var features: [Tensor] = [], labels: [Tensor] = []
-        let progress = Feedback.start(label, total: loader.dataset.items.count)
+        var features: [Tensor] = [], labels: [Tensor] = [], kept: [Int] = []
+        let progress = Feedback.start(label, total: loader.batchIndices(epoch: 0).map(\.count).reduce(0, +))
         try Torch.inferenceMode {
             for batch in loader.batches(epoch: 0) {
                 let pooled =
@@ -90,12 +97,14 @@ extension Classifier {
                     ? Torch.withAutocast { try pooledFeatures(batch.images) } : pooledFeatures(batch.images)
                 features.append(try pooled.to(.float32).contiguous())
                 if let l = batch.labels { labels.append(l) }
+                kept += batch.indices
                 progress.advance(by: batch.indices.count)
             }
         }
         guard !features.isEmpty else { throw LearnError("no images could be read for precomputing") }
         // Leave inference mode: clone into normal tensors that autograd may use.
-        let f = try Tensor.cat(features).clone(), l = try Tensor.cat(labels).clone()
+        var f = try Tensor.cat(features).clone(), l = try Tensor.cat(labels).clone()
+        if let group { (f, l) = try Self.join(f, l, kept: kept, of: loader, group: group) }
         if let file {
             do {
                 try FileManager.default.createDirectory(
@@ -108,5 +117,23 @@ extension Classifier {
             }
         }
         return (f, l)
+    }
+
+    /// Every rank's features and labels, in the order one process computes them (the unsharded loader's).
+    static func join(
+        _ features: Tensor, _ labels: Tensor, kept: [Int], of loader: DataLoader, group: ProcessGroup
+    ) throws -> (Tensor, Tensor) {
+        let items = try group.gatherRows(Tensor(kept.map(Int64.init))).toArray(Int64.self).map(Int.init)
+        let shard = loader.shard
+        loader.shard = nil
+        let order = loader.batchIndices(epoch: 0).joined()
+        loader.shard = shard
+        var position: [Int: Int] = [:]
+        for (p, item) in order.enumerated() { position[item] = p }
+        let rows = items.indices.sorted { position[items[$0], default: 0] < position[items[$1], default: 0] }
+        return (
+            try group.gatherRows(features).indexSelect(dim: 0, rows),
+            try group.gatherRows(labels).indexSelect(dim: 0, rows)
+        )
     }
 }

@@ -106,9 +106,13 @@ extension Learner {
     /// `unfrozenExtras` are callbacks for the unfrozen phase only (``ProgressiveResizing``).
     /// `resumeAt` (from a checkpoint of ``EpochStartSnapshots``) skips the phases before its phase and the epochs
     /// before its epoch: the learner must hold that checkpoint's state.
+    /// With a data-parallel `group`, the loaders are sharded (``DataLoader/shard``) and the learner carries a
+    /// ``DataParallel`` callback: the features are precomputed in parts and joined, and the head trains on them
+    /// as the other phases do, each rank on its part of every batch.
     public func run(
         _ recipe: Recipe, classifier: Classifier, trainLoader: DataLoader, validLoader: DataLoader?,
-        featureKey: String?, unfrozenExtras: [Callback] = [], resumeAt: TrainingSnapshot.Position? = nil
+        featureKey: String?, unfrozenExtras: [Callback] = [], resumeAt: TrainingSnapshot.Position? = nil,
+        group: ProcessGroup? = nil
     ) throws -> PhaseTimes {
         var times = PhaseTimes()
         mixedPrecision = recipe.mixedPrecision
@@ -126,19 +130,21 @@ extension Learner {
                 (
                     try classifier.precompute(
                         trainLoader, cacheKey: featureKey.map { $0 + "-train" }, label: "precompute train",
-                        mixedPrecision: recipe.inferenceMixedPrecision),
+                        mixedPrecision: recipe.inferenceMixedPrecision, group: group),
                     try validLoader.map {
                         try classifier.precompute(
                             $0, cacheKey: featureKey.map { $0 + "-valid" }, label: "precompute valid",
-                            mixedPrecision: recipe.inferenceMixedPrecision)
+                            mixedPrecision: recipe.inferenceMixedPrecision, group: group)
                     }
                 )
             }
             try times.time("head (precomputed)") {
                 let tail = classifier.headAfterPooling
+                let features = FeatureBatches(
+                    features: trainFeatures.features, labels: trainFeatures.labels, seed: seed)
                 let headLearner = Learner(
                     model: tail, groups: [[tail]],
-                    train: FeatureBatches(features: trainFeatures.features, labels: trainFeatures.labels, seed: seed),
+                    train: group.map { RankShard(features, rank: $0.rank, worldSize: $0.worldSize) } ?? features,
                     valid: validFeatures.map {
                         FeatureBatches(features: $0.features, labels: $0.labels, shuffle: false)
                     }, metrics: metrics)
@@ -146,6 +152,7 @@ extension Learner {
                 headLearner.lossFunction = lossFunction
                 headLearner.verbose = verbose
                 headLearner.seed = seed
+                if let group { headLearner.callbacks.append(DataParallel(group: group)) }
                 try headLearner.fitSGDR(rates: [recipe.headRate], cycles: recipe.precomputeEpochs)
                 for e in headLearner.recorder.epochs { recorder.record(epoch: e) }
                 for s in headLearner.recorder.steps { recorder.record(step: s) }

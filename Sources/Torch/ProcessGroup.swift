@@ -1,6 +1,10 @@
 import CTorch
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A group of processes that reduce tensors together: PyTorch's c10d engine, as `torchrun` and
 /// DistributedDataParallel use it. Rank 0 hosts a TCPStore at `host:port`; every rank registers there, and
 /// Gloo connects the ranks pairwise over TCP (loopback, or real interfaces between machines).
@@ -35,7 +39,7 @@ public final class ProcessGroup: @unchecked Sendable {
     public func allReduceSum(_ tensors: [Tensor]) throws {
         var handles = tensors.map { Optional($0.handle) }
         try withExtendedLifetime(tensors) {
-            try check(qt_pg_allreduce_sum(handle, &handles, Int32(handles.count)))
+            try collective("all-reduce") { qt_pg_allreduce_sum(handle, &handles, Int32(handles.count)) }
         }
     }
 
@@ -43,10 +47,39 @@ public final class ProcessGroup: @unchecked Sendable {
     public func broadcast(_ tensors: [Tensor], from root: Int) throws {
         var handles = tensors.map { Optional($0.handle) }
         try withExtendedLifetime(tensors) {
-            try check(qt_pg_broadcast(handle, &handles, Int32(handles.count), Int32(root)))
+            try collective("broadcast") { qt_pg_broadcast(handle, &handles, Int32(handles.count), Int32(root)) }
         }
     }
 
     /// Returns when every rank has reached it.
-    public func barrier() throws { try check(qt_pg_barrier(handle)) }
+    public func barrier() throws { try collective("barrier") { qt_pg_barrier(handle) } }
+
+    /// Runs a collective, turning Gloo's failure into an error that says what it means for the run.
+    private func collective(_ name: String, _ call: () -> Int32) throws {
+        do {
+            try check(call())
+        } catch let error as TorchError {
+            throw TorchError(
+                "data-parallel \(name) failed on rank \(rank) of \(worldSize): another rank stopped, or could not be "
+                    + "reached in time (\(error.message.trimmingCharacters(in: .whitespacesAndNewlines)))")
+        }
+    }
+
+    /// A loopback TCP port nobody listens on now (bound to port 0, read back, closed): for rank 0's store when
+    /// all ranks run on this machine.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard fd >= 0, bound else { throw TorchError("no free loopback port: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }

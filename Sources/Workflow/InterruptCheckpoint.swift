@@ -15,6 +15,11 @@ public final class InterruptCheckpoint: Callback, @unchecked Sendable {
     let keepBest: KeepBest?
     private let requested = Locked(false)
     public var order: Int { 90 }
+    /// Whether this process writes the checkpoint: in data-parallel training only rank 0 does.
+    public var saves = true
+    /// In data-parallel training, the callback through which the ranks agree on the step to stop after
+    /// (each rank stopping at its own Ctrl-C would leave the others waiting for its gradients).
+    public var agreement: DataParallel?
 
     /// `@unchecked Sendable`: only ``request(_:)`` runs on another thread, and it touches only the mutex.
     public init(saveTo url: URL, resumeHint: String, snapshots: EpochStartSnapshots, keepBest: KeepBest?) {
@@ -32,8 +37,12 @@ public final class InterruptCheckpoint: Callback, @unchecked Sendable {
             Data("\ninterrupted: saving a checkpoint after this batch (\(key) again to quit now)\n".utf8))
     }
 
+    /// Whether a signal asked for a checkpoint.
+    public var isRequested: Bool { requested.withLock { $0 } }
+
     public func afterBatch(_ learner: Learner) throws {
-        guard requested.withLock({ $0 }) else { return }
+        guard agreement?.stopAgreed ?? isRequested else { return }
+        guard saves else { throw InterruptedRun() }
         try learner.saveCheckpoint(
             to: url, snapshot: snapshots.latest, extra: keepBest?.checkpointEntries() ?? ([:], [:]))
         let epoch = snapshots.latest?.position.map { " (it restarts \($0.phase) epoch \($0.epoch + 1))" } ?? ""

@@ -21,10 +21,15 @@ public struct TrainingRun {
     /// The command that resumes this run after Ctrl-C, printed with the checkpoint (default: this
     /// process's command line plus `--resume`).
     public var resumeHint: String?
+    /// Data-parallel training: this process is one rank of the group (see ``DataParallel``). Every rank runs
+    /// this same workflow on the same data; rank 0 takes the decisions (precision, plan, learning rate) and
+    /// alone writes the run folder.
+    public var group: ProcessGroup?
 
-    public init(options: TrainOptions, resumeHint: String? = nil) {
+    public init(options: TrainOptions, resumeHint: String? = nil, group: ProcessGroup? = nil) {
         self.options = options
         self.resumeHint = resumeHint
+        self.group = group
     }
 
     public func run() throws -> TrainingOutcome {
@@ -35,6 +40,7 @@ public struct TrainingRun {
         let architecture = try Architecture(named: options.arch)
         let size = options.size ?? architecture.defaultSize
         let out = URL(fileURLWithPath: options.out)
+        let leads = (group?.rank ?? 0) == 0
 
         // Data and split.
         let dataset = try DataSource.labelled(
@@ -46,7 +52,7 @@ public struct TrainingRun {
                 "cannot train on \(options.data):\n" + refused.map { "  \($0)" }.joined(separator: "\n"))
         }
         // The run folder only now that data and options are valid, and checked writable before hours of work.
-        try Self.prepareRunFolder(out)
+        if leads { try Self.prepareRunFolder(out) }
         let split = Split.random(
             count: dataset.items.count, fraction: options.validFraction, seed: options.seed,
             labels: dataset.items.compactMap(\.label))
@@ -58,7 +64,7 @@ public struct TrainingRun {
         var times = PhaseTimes()
         let cache = PresizeCache(shorterSide: options.presize ?? PresizeCache.defaultShorterSide(forSize: size))
         let presizeStart = Date()
-        var skipped = cache.fill(dataset.items)
+        var skipped = try presize(dataset.items, into: cache)
         let presizeSeconds = Date().timeIntervalSince(presizeStart)
 
         let augmentation = options.augmentationSettings
@@ -68,6 +74,10 @@ public struct TrainingRun {
         let validLoader = DataLoader(
             validSet, size: size, batchSize: 64, normalization: architecture.normalization, cache: cache,
             seed: options.seed)
+        if let group {
+            trainLoader.shard = (group.rank, group.worldSize)
+            validLoader.shard = (group.rank, group.worldSize)
+        }
 
         let classifier = try Classifier(
             architecture, classes: dataset.classes, weights: options.weights.map { URL(fileURLWithPath: $0) })
@@ -99,31 +109,53 @@ public struct TrainingRun {
         let entries = part(trainSet.items) + "#" + part(validSet.items)
         let featureKey =
             "\(architecture.rawValue)-\(size)-\(options.weights ?? "bundled")-" + String(fnv1a(entries), radix: 16)
-        // Precision and plan: measured throughput (once per machine), then the epochs that fit.
-        var recipe = options.recipe
-        let profile = try machineProfile(learner, size: size)
-        recipe.mixedPrecision = profile.trainsInBF16(options.precision)
-        recipe.inferenceMixedPrecision = profile.infersInBF16(options.precision)
-        emit("precision: " + profile.summary(options.precision))
+        // Precision and plan: measured throughput (once per machine), then the epochs that fit; rank 0's for all.
+        var decisions: RunDecisions?
+        if leads {
+            var recipe = options.recipe
+            let profile = try machineProfile(learner, size: size)
+            recipe.mixedPrecision = profile.trainsInBF16(options.precision)
+            recipe.inferenceMixedPrecision = profile.infersInBF16(options.precision)
+            let plan = planRun(
+                recipe: &recipe, profile: profile, size: size, trainImages: trainSet.items.count,
+                validImages: validSet.items.count, elapsed: Date().timeIntervalSince(total),
+                featuresCached: ["-train", "-valid"].allSatisfy {
+                    FileManager.default.fileExists(atPath: Classifier.featureCacheFile(featureKey + $0).path)
+                })
+            decisions = RunDecisions(
+                recipe: recipe, plan: plan, precision: profile.summary(options.precision),
+                // Room for TTA and the report after the last epoch.
+                tailSeconds: Planner.ttaSeconds(
+                    validImages: validSet.items.count, views: recipe.ttaViews,
+                    throughput: profile.throughput(options.precision)) + 5)
+        }
+        guard let decided = try group?.share(decisions) ?? decisions else {
+            throw WorkflowError("rank 0 took no decisions")  // cannot happen: rank 0 always does
+        }
+        var recipe = decided.recipe
+        let plan = decided.plan
+        emit("precision: " + decided.precision)
         // The probe drew random numbers: start the run from the same generator state whether it ran or not.
         Torch.manualSeed(options.seed)
-        let plan = planRun(
-            recipe: &recipe, profile: profile, size: size, trainImages: trainSet.items.count,
-            validImages: validSet.items.count, elapsed: Date().timeIntervalSince(total),
-            featuresCached: ["-train", "-valid"].allSatisfy {
-                FileManager.default.fileExists(atPath: Classifier.featureCacheFile(featureKey + $0).path)
-            })
         let eta = total.addingTimeInterval(Date().timeIntervalSince(total) + plan.estimatedSeconds)
         emit(
             "plan: \(plan.summary); about \(Feedback.clock(plan.estimatedSeconds)) more, done around \(Self.clockTime(eta))"
         )
+        if let group {
+            emit("data-parallel: rank \(group.rank) of \(group.worldSize), \(Torch.threads) thread(s) each")
+        }
 
         var lrFinder: LRFinderResult?
         if options.lrFind {
             lrFinder = try times.time("lr-find") {
-                try classifier.findHeadLearningRate(
-                    trainLoader, cacheKey: featureKey + "-train",
-                    mixedPrecision: recipe.inferenceMixedPrecision, seed: options.seed)
+                guard let group else {
+                    return try classifier.findHeadLearningRate(
+                        trainLoader, cacheKey: featureKey + "-train",
+                        mixedPrecision: recipe.inferenceMixedPrecision, seed: options.seed)
+                }
+                return try findRateTogether(
+                    classifier, trainLoader, cacheKey: featureKey + "-train",
+                    mixedPrecision: recipe.inferenceMixedPrecision, group: group)
             }
             if let lrFinder {
                 emit(
@@ -149,20 +181,27 @@ public struct TrainingRun {
         let interrupt = InterruptCheckpoint(
             saveTo: interruptURL, resumeHint: resumeHint, snapshots: snapshots, keepBest: keepBest)
         learner.callbacks += [snapshots, interrupt, keepBest]
+        if let group {
+            let parallel = DataParallel(group: group)
+            parallel.wantsToStop = { interrupt.isRequested }
+            interrupt.agreement = parallel
+            interrupt.saves = leads
+            learner.callbacks.append(parallel)
+            learner.predictionGroup = group
+            learner.checkpointMetadata["world_size"] = String(group.worldSize)
+        }
         if let patience = options.patience {
             learner.callbacks.append(EarlyStopping(monitor: options.monitor, patience: patience))
         }
         if let budget = options.budget {
-            // Leave room for TTA and the report after the last epoch.
-            let tail =
-                Planner.ttaSeconds(
-                    validImages: validSet.items.count, views: recipe.ttaViews,
-                    throughput: profile.throughput(options.precision)) + 5
-            learner.callbacks.append(TimeBudget(deadline: total.addingTimeInterval(budget - tail)))
+            let timeBudget = TimeBudget(deadline: total.addingTimeInterval(budget - decided.tailSeconds))
+            timeBudget.group = group
+            learner.callbacks.append(timeBudget)
         }
         var resumeAt: TrainingSnapshot.Position?
         if let resume = options.resume {
             let metadata = try learner.loadCheckpoint(from: URL(fileURLWithPath: resume))
+            try Self.checkWorldSize(of: resume, metadata: metadata, group: group)
             try keepBest.resume(from: URL(fileURLWithPath: resume))
             // Checkpoints from before exact resume carry no position: they go on with the whole unfrozen phase.
             let position = Learner.resumePosition(in: metadata) ?? .init(phase: "unfrozen", epoch: 0)
@@ -176,6 +215,7 @@ public struct TrainingRun {
             let small = DataLoader(
                 trainSet, size: ProgressiveResizing.smallSize(for: size), batchSize: options.batchSize, shuffle: true,
                 augmentation: augmentation, normalization: architecture.normalization, cache: cache, seed: options.seed)
+            small.shard = trainLoader.shard
             let smallEpochs = recipe.unfrozenCycles * length / 2
             unfrozenExtras.append(ProgressiveResizing(small: small, smallEpochs: smallEpochs))
             emit("progressive resizing: the first \(smallEpochs) unfrozen epoch(s) at \(small.size) px")
@@ -183,7 +223,7 @@ public struct TrainingRun {
         let phaseTimes = try Interrupts.whileRunning(onFirstSignal: interrupt.request) {
             try learner.run(
                 recipe, classifier: classifier, trainLoader: trainLoader, validLoader: validLoader,
-                featureKey: featureKey, unfrozenExtras: unfrozenExtras, resumeAt: resumeAt)
+                featureKey: featureKey, unfrozenExtras: unfrozenExtras, resumeAt: resumeAt, group: group)
         }
         for name in phaseTimes.order {
             times.phases[name] = phaseTimes.phases[name]
@@ -200,6 +240,13 @@ public struct TrainingRun {
                     options.monitor, value))
             learner.checkpointMetadata["best_epoch"] = String(best + 1)
             learner.checkpointMetadata["best_\(options.monitor)"] = String(value)
+        }
+
+        // The other ranks are done: rank 0 scores, calibrates and writes the run folder with all this machine's cores.
+        guard leads else { return try Self.outcomeOfOtherRank(learner, out: out, times: times) }
+        if group != nil {
+            (trainLoader.shard, validLoader.shard, learner.predictionGroup) = (nil, nil, nil)
+            Torch.threads = ProcessInfo.processInfo.activeProcessorCount
         }
 
         // Final validation score, with TTA.
@@ -265,8 +312,9 @@ public struct TrainingRun {
                 learningRate: recipe.headRate, bestEpoch: keepBest.bestEpoch, monitor: options.monitor,
                 notes: [
                     "plan: \(plan.summary)" + (options.budget.map { " (budget \(Feedback.clock($0)))" } ?? ""),
-                    "precision: " + profile.summary(options.precision) + " on \(MachineProfile.machineKey)",
-                ], settings: settings(used, architecture: architecture, started: total)),
+                    "precision: " + decided.precision + " on \(MachineProfile.machineKey)",
+                ] + (group.map { ["data-parallel: \($0.worldSize) processes"] } ?? []),
+                settings: settings(used, architecture: architecture, started: total)),
             augmentation: AugmentationPreview.rows(dataset, augmentation: augmentation, size: size, cache: cache))
         try AtomicFile.write(report, to: reportURL)
         emit(

@@ -24,7 +24,7 @@ struct Quadrat: ParsableCommand {
             CheckCommand.self, ExploreCommand.self, PresizeCommand.self, LRFindCommand.self, TrainCommand.self,
             PredictCommand.self, EvaluateCommand.self, InterpretCommand.self, ClassifyCommand.self, BenchCommand.self,
             ExplainCommand.self, AuditCommand.self, DemoCommand.self, ServeCommand.self, ExportCommand.self,
-            DoctorCommand.self,
+            DoctorCommand.self, LaunchCommand.self,
         ]
     )
 

@@ -4,6 +4,7 @@ import NN
 import TestSupport
 import Testing
 import Torch
+import Vision
 
 /// Two ranks with batch 16 each end with the weights one process gets with batch 32: the same data order, the
 /// gradients averaged after every backward pass, parameters broadcast from rank 0 at the start.
@@ -58,4 +59,87 @@ struct DataParallelTests {
 final class Models: @unchecked Sendable {
     let list: [Sequential]
     init(_ list: [Sequential]) { self.list = list }
+}
+
+/// Ends the fit after the step in which the ranks agreed to stop (as `InterruptCheckpoint` does after Ctrl-C).
+final class StopWhenAgreed: Callback {
+    let parallel: DataParallel
+    init(_ parallel: DataParallel) { self.parallel = parallel }
+    func afterBatch(_ learner: Learner) throws { if parallel.stopAgreed { throw CancelFit("agreed") } }
+}
+
+extension DataParallelTests {
+    /// Only rank 1 wants to stop, during its third step: both ranks end after that same step, so neither waits for
+    /// gradients that never come.
+    @Test func aStopWantedByOneRankEndsEveryRankAfterTheSameStep() throws {
+        let (x, y) = try Self.data()
+        let port = try Ranks.freePort()
+        let models = Models([try Self.model(seed: 1), try Self.model(seed: 1)])
+        let steps = try Ranks.run(2) { rank -> Int in
+            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 30)
+            let learner = Learner(
+                model: models.list[rank], groups: [[models.list[rank]]],
+                train: RankShard(
+                    FeatureBatches(features: x, labels: y, batchSize: 16, seed: 5), rank: rank, worldSize: 2),
+                valid: nil, metrics: [])
+            learner.verbose = false
+            let parallel = DataParallel(group: group)
+            parallel.wantsToStop = { rank == 1 && learner.batchIndex == 2 }
+            learner.callbacks += [parallel, StopWhenAgreed(parallel)]
+            try learner.fitSGDR(rates: [0.05], cycles: 2)
+            return learner.recorder.steps.count
+        }
+        #expect(steps == [3, 3])
+    }
+}
+
+/// Precompute and validation split between two ranks give what one process computes.
+@Suite(
+    "Data-parallel precompute and validation", .serialized,
+    .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
+struct DataParallelClassifierTests {
+    @Test func sharedPrecomputeAndValidationEqualOneProcess() throws {
+        let dataset = try DataSource.labelled(makeKaggleDataSet(trainCount: 21, testCount: 1, size: 40))
+        @Sendable func loader(_ shard: (Int, Int)?) -> DataLoader {
+            let l = DataLoader(
+                dataset, size: 32, batchSize: 8, shuffle: true, normalization: .imageNet, seed: 3)
+            l.shard = shard
+            return l
+        }
+        var classifiers: [Classifier] = []
+        for _ in 0..<3 {
+            Torch.manualSeed(3)
+            classifiers.append(try Classifier(.efficientNetLite0, classes: dataset.classes))
+        }
+        let single = try classifiers[2].precompute(loader(nil))
+        let singleValidation = try Learner(classifiers[2], train: loader(nil), valid: loader(nil)).validate()
+        let shared = Classifiers(classifiers)
+        let port = try Ranks.freePort()
+        let ranks = try Ranks.run(2) { rank -> (Tensor, Tensor, Double, Double) in
+            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 60)
+            let classifier = shared.list[rank]
+            let (features, labels) = try classifier.precompute(loader((rank, 2)), group: group)
+            let learner = try Learner(classifier, train: loader((rank, 2)), valid: loader((rank, 2)))
+            learner.predictionGroup = group
+            let validation = try learner.validate()
+            return (
+                features, labels, validation.loss,
+                Metric.accuracy.compute(validation.probabilities, validation.labels)
+            )
+        }
+        let accuracy = Metric.accuracy.compute(singleValidation.probabilities, singleValidation.labels)
+        for (features, labels, loss, rankAccuracy) in ranks {
+            #expect(features.shape == single.features.shape)
+            #expect(try maxAbsDifference(features, single.features) < 1e-4)
+            #expect(try labels.toArray(Int64.self) == single.labels.toArray(Int64.self))
+            #expect(abs(loss - singleValidation.loss) < 1e-5, "\(loss) vs \(singleValidation.loss)")
+            #expect(rankAccuracy == accuracy)
+        }
+    }
+}
+
+/// The ranks' classifiers, handed to their threads (each thread touches only its own).
+final class Classifiers: @unchecked Sendable {
+    let list: [Classifier]
+    init(_ list: [Classifier]) { self.list = list }
 }

@@ -24,6 +24,30 @@ struct ProcessGroupTests {
         }
     }
 
+    /// Rows gathered in rank order (rank 1 holds none here), a value shared from rank 0, votes counted.
+    @Test func gatherShareAndCountGiveEveryRankTheSameAnswer() throws {
+        struct Decision: Codable, Equatable { var rate: Double, name: String }
+        let port = try Ranks.freePort()
+        let outcomes = try Ranks.run(3) { rank -> ([Float], [Int64], Decision, Int, Double) in
+            let group = try ProcessGroup(port: port, rank: rank, worldSize: 3, timeout: 20)
+            let rows = rank == 1 ? 0 : rank + 1  // rank 0: 1 row, rank 1: none, rank 2: 3 rows
+            let part = try Tensor((0..<(rows * 2)).map { Float(10 * rank + $0) }, shape: [rows, 2])
+            let gathered = try group.gatherRows(part)
+            let labels = try group.gatherRows(Tensor((0..<rows).map { Int64(rank * 100 + $0) }))
+            let shared = try group.share(rank == 0 ? Decision(rate: 3e-3, name: "ränk 0") : nil)
+            return (
+                try gathered.toArray(Float.self), try labels.toArray(Int64.self), shared, try group.count(rank != 1),
+                try group.sum(Double(rank) + 0.5)
+            )
+        }
+        for (rows, labels, decision, votes, sum) in outcomes {
+            #expect(rows == [0, 1, 20, 21, 22, 23, 24, 25])
+            #expect(labels == [0, 200, 201, 202])
+            #expect(decision == Decision(rate: 3e-3, name: "ränk 0"))
+            #expect(votes == 2 && sum == 4.5)
+        }
+    }
+
     /// A peer that leaves: the next collective on the other rank is an error within the timeout, not a hang.
     @Test func aPeerThatLeavesIsAnErrorOnTheOther() throws {
         let port = try Ranks.freePort()
@@ -41,6 +65,7 @@ struct ProcessGroupTests {
             }
         }
         #expect(outcomes[0].hasPrefix("error: "), "\(outcomes[0])")
+        #expect(outcomes[0].contains("all-reduce failed on rank 0 of 2: another rank stopped"), "\(outcomes[0])")
     }
 
     /// A peer that never comes: an error naming the group within the timeout, not a hang.

@@ -29,6 +29,10 @@ public final class DataLoader: @unchecked Sendable {
     public let seed: UInt64
     public var workers = 2
     public var prefetch = 3
+    /// This rank's part of every batch in data-parallel training: of each batch of n images, the ones from
+    /// position n·rank/count up to n·(rank+1)/count, so that the ranks' parts together are the one-process batch.
+    /// Augmentation draws from a stream of its own per rank. Nil (the default): whole batches.
+    public var shard: (rank: Int, count: Int)?
     /// Images left out because they could not be read (each reported once).
     public let skipped = ProblemList()
     private var skippedPaths = Set<String>()
@@ -59,7 +63,8 @@ public final class DataLoader: @unchecked Sendable {
         }
         var batches = stride(from: 0, to: n, by: batchSize).map { Array(order[$0..<min($0 + batchSize, n)]) }
         if dropLast, let last = batches.last, last.count < batchSize { batches.removeLast() }
-        return batches
+        guard let (rank, count) = shard else { return batches }
+        return batches.map { Array($0[($0.count * rank / count)..<($0.count * (rank + 1) / count)]) }
     }
 
     public var batchCount: Int { batchIndices(epoch: 0).count }
@@ -70,7 +75,10 @@ public final class DataLoader: @unchecked Sendable {
         var random: SeededRandom? =
             augmentation == nil
             ? nil
-            : SeededRandom(seed: seed, stream: (UInt64(epoch) << 32) ^ (UInt64(batch) << 8) ^ UInt64(view) ^ 0xA5A5)
+            : SeededRandom(
+                seed: seed,
+                stream: (UInt64(epoch) << 32) ^ (UInt64(batch) << 8) ^ UInt64(view) ^ 0xA5A5
+                    ^ (UInt64(shard?.rank ?? 0) << 56))
         let transform = ItemTransform(size: size)
         var planes: [Float] = []
         var kept: [Int] = []

@@ -187,6 +187,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Folder for the run's outputs.")
     var out: String
     @OptionGroup var flags: TrainFlags
+    @OptionGroup(title: "Data-parallel training (or quadrat launch -n N -- train …)")
+    var distributed: DistributedOptions
+
+    func validate() throws { _ = try distributed.settings() }
 
     func run() throws {
         let options = try flags.options(over: TrainOptions(data: data, out: out))
@@ -196,7 +200,9 @@ struct TrainCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(options), as: UTF8.self))
             return
         }
-        let outcome = try TrainingRun(options: options).run()
+        let group = try distributed.join()
+        let outcome = try TrainingRun(options: options, group: group).run()
+        guard (group?.rank ?? 0) == 0 else { return }
         print("model: \(outcome.modelURL.path)")
         print("report: \(outcome.reportURL.path)")
     }
