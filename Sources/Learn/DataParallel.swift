@@ -8,8 +8,8 @@ import Torch
 ///
 /// Before the first epoch rank 0's parameters and buffers are broadcast, so the ranks start equal. The gradients
 /// travel as one flat bucket per step (one collective, not one per tensor). BatchNorm layers that update their
-/// statistics see only their rank's slice (as DDP without SyncBatchNorm); the recipe's unfrozen phase keeps
-/// them fixed.
+/// statistics see only their rank's slice in a step (as DDP without SyncBatchNorm); their running statistics are
+/// averaged over the ranks after every epoch. The recipe's unfrozen phase keeps the body's fixed.
 ///
 /// Stopping early must happen after the same step on every rank, or one rank would wait for the others'
 /// gradients forever: each rank's ``wantsToStop`` answer (Ctrl-C) travels in the gradient bucket, and
@@ -27,6 +27,17 @@ public final class DataParallel: Callback {
         learner.randomStream = UInt64(group.rank)
         try Torch.withoutGrad {
             try group.broadcast(learner.model.parameters + learner.model.namedBuffers().map(\.tensor), from: 0)
+        }
+    }
+
+    /// BatchNorm running statistics that changed in training are averaged over the ranks after each epoch's
+    /// training, so every rank validates, and rank 0 saves, the same model.
+    public func afterTrain(_ learner: Learner) throws {
+        try Torch.withoutGrad {
+            let statistics = learner.model.namedBuffers().map(\.tensor).filter { $0.dtype == .float32 }
+            guard !statistics.isEmpty else { return }
+            try group.allReduceSum(statistics)
+            for s in statistics { try s.copyInPlace(from: s / Double(group.worldSize)) }
         }
     }
 

@@ -42,7 +42,7 @@ public final class InterruptCheckpoint: Callback, @unchecked Sendable {
 
     public func afterBatch(_ learner: Learner) throws {
         guard agreement?.stopAgreed ?? isRequested else { return }
-        guard saves else { throw InterruptedRun() }
+        guard saves else { throw InterruptedRun(savedHere: false) }
         try learner.saveCheckpoint(
             to: url, snapshot: snapshots.latest, extra: keepBest?.checkpointEntries() ?? ([:], [:]))
         let epoch = snapshots.latest?.position.map { " (it restarts \($0.phase) epoch \($0.epoch + 1))" } ?? ""
@@ -54,5 +54,9 @@ public final class InterruptCheckpoint: Callback, @unchecked Sendable {
 
 /// Thrown after an interrupted run saved its checkpoint.
 public struct InterruptedRun: Error, CustomStringConvertible {
-    public var description: String { "training interrupted (checkpoint saved)" }
+    /// False on the ranks of data-parallel training other than 0, which saves the checkpoint.
+    public var savedHere = true
+    public var description: String {
+        savedHere ? "training interrupted (checkpoint saved)" : "training interrupted (rank 0 saves the checkpoint)"
+    }
 }

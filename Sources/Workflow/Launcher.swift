@@ -10,7 +10,8 @@ import Torch
 /// `MASTER_ADDR` (loopback), `MASTER_PORT`, and `QUADRAT_THREADS` (the cores shared out between the ranks).
 ///
 /// Rank 0 speaks for the run on standard output; the other ranks' standard output is dropped, their errors are
-/// kept. When a rank fails, the others are stopped and the first failure's status is returned. SIGTERM is
+/// kept. When a rank fails, the others are stopped if they do not end by themselves within a minute; the first
+/// failure's status is returned. SIGTERM is
 /// passed on to the ranks; SIGINT from the terminal reaches them directly (they stop after an agreed step,
 /// and rank 0 saves a checkpoint).
 public struct Launcher {
@@ -50,26 +51,29 @@ public struct Launcher {
             return process
         }
         emit("launch: \(processes) processes × \(threads) thread(s), rank 0 at 127.0.0.1:\(port)")
-        return Interrupts.whileRunning(onFirstSignal: { signal in
+        let passOn: @Sendable (Int32) -> Void = { signal in
             // The terminal sent SIGINT to every rank already; anything else is passed on.
             guard signal != SIGINT else { return }
             for process in ranks where process.isRunning { kill(process.processIdentifier, signal) }
-        }) { Self.wait(for: ranks) }
+        }
+        return Interrupts.whileRunning(onFirstSignal: passOn) { Self.wait(for: ranks) }
     }
 
-    /// Waits for every rank; after the first failure, stops the rest.
-    static func wait(for ranks: [Process]) -> Int32 {
-        var failure: (rank: Int, status: Int32)?
+    /// Waits for every rank. After a failure the others get `grace` seconds to end by themselves (they notice a
+    /// rank that left at their next collective, and after Ctrl-C rank 0 is saving a checkpoint); then they are
+    /// stopped.
+    static func wait(for ranks: [Process], grace: Double = 60) -> Int32 {
+        var failure: (rank: Int, status: Int32, at: Date)?
         var running = Set(ranks.indices)
         while !running.isEmpty {
             for rank in running.sorted() where !ranks[rank].isRunning {
                 running.remove(rank)
                 let status = ranks[rank].terminationStatus
-                if status != 0, failure == nil {
-                    failure = (rank, status)
-                    Console.warn("launch: rank \(rank) failed (exit status \(status)); stopping the others")
-                    for other in running where ranks[other].isRunning { ranks[other].terminate() }
-                }
+                if status != 0, failure == nil { failure = (rank, status, Date()) }
+            }
+            if let failure, !running.isEmpty, Date().timeIntervalSince(failure.at) > grace {
+                Console.warn("launch: rank \(failure.rank) failed (exit status \(failure.status)); stopping the others")
+                for other in running where ranks[other].isRunning { ranks[other].terminate() }
             }
             if !running.isEmpty { usleep(50_000) }
         }

@@ -63,6 +63,10 @@ public final class DataLoader: @unchecked Sendable {
         }
         var batches = stride(from: 0, to: n, by: batchSize).map { Array(order[$0..<min($0 + batchSize, n)]) }
         if dropLast, let last = batches.last, last.count < batchSize { batches.removeLast() }
+        // A shuffled (training) epoch never ends on a batch that leaves a rank one image: BatchNorm in training
+        // mode cannot take a variance of one value (its running variance turns NaN).
+        let smallest = 2 * (shard?.count ?? 1)
+        if shuffle, batches.count > 1, let last = batches.last, last.count < smallest { batches.removeLast() }
         guard let (rank, count) = shard else { return batches }
         return batches.map { Array($0[($0.count * rank / count)..<($0.count * (rank + 1) / count)]) }
     }
