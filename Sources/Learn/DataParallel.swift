@@ -20,10 +20,12 @@ public final class DataParallel: Callback {
     public var wantsToStop: () -> Bool = { false }
     /// True on every rank once any rank wanted to stop.
     public private(set) var stopAgreed = false
+    private var checkedSizes = false
 
     public init(group: ProcessGroup) { self.group = group }
 
     public func beforeFit(_ learner: Learner) throws {
+        checkedSizes = false
         learner.randomStream = UInt64(group.rank)
         try Torch.withoutGrad {
             try group.broadcast(learner.model.parameters + learner.model.namedBuffers().map(\.tensor), from: 0)
@@ -45,6 +47,18 @@ public final class DataParallel: Callback {
         try Torch.withoutGrad {
             let gradients = try learner.model.parameters.compactMap { try $0.grad }
             guard !gradients.isEmpty else { return }
+            if !checkedSizes {
+                // Once per fit: every rank must send a bucket of the same layout, or the sums are garbage.
+                let total = gradients.reduce(0) { $0 + $1.count }
+                let sizes = try Tensor([Int64(total), 1])
+                try group.allReduceSum([sizes])
+                let summed = try sizes.toArray(Int64.self)
+                guard summed[0] == Int64(total) * summed[1] else {
+                    throw LearnError(
+                        "data-parallel: rank \(group.rank) has \(total) gradient values, the ranks \(summed[0]) in all")
+                }
+                checkedSizes = true
+            }
             let vote = try Tensor([Float(wantsToStop() ? 1 : 0)])
             let bucket = try Tensor.cat(gradients.map { try $0.to(.float32).flattened() } + [vote])
             try group.allReduceSum([bucket])

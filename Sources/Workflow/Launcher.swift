@@ -50,7 +50,7 @@ public struct Launcher {
             try process.run()
             return process
         }
-        emit("launch: \(processes) processes × \(threads) thread(s), rank 0 at 127.0.0.1:\(port)")
+        Console.warn("launch: \(processes) processes × \(threads) thread(s), rank 0 at 127.0.0.1:\(port)")
         let passOn: @Sendable (Int32) -> Void = { signal in
             // The terminal sent SIGINT to every rank already; anything else is passed on.
             guard signal != SIGINT else { return }

@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 import Vision
 
 /// Prediction of a big folder in parts: `predict MODEL DIR --shard i/N` predicts the i-th of N contiguous blocks
@@ -26,6 +27,18 @@ public enum PredictionShards {
             let start = total * (index - 1) / count, end = total * index / count
             return start..<end
         }
+    }
+
+    /// Every rank's predictions in the listing's order, on every rank: the rows and their positions in the whole
+    /// listing, joined over the group (the positions of the returned rows are returned as the items).
+    public static func gather(
+        _ probabilities: [[Double]], positions: [Int], classes: Int, group: ProcessGroup
+    ) throws -> (probabilities: [[Double]], positions: [Int]) {
+        let rows = try group.gatherRows(Tensor(probabilities.flatMap { $0 }, shape: [probabilities.count, classes]))
+        let places = try group.gatherRows(Tensor(positions.map(Int64.init))).toArray(Int64.self).map(Int.init)
+        let flat = try rows.toArray(Double.self)
+        let order = places.indices.sorted { places[$0] < places[$1] }
+        return (order.map { Array(flat[($0 * classes)..<(($0 + 1) * classes)]) }, order.map { places[$0] })
     }
 
     /// The part file for `items` (their places in the whole listing are `positions`).

@@ -174,6 +174,10 @@ struct CLITests {
         #expect(twice.status == 1 && twice.errors.contains("part1.csv:2: photo 0 is also in"), "\(twice.errors)")
         let bad = try quadrat(["predict", model.path, test, "--shard", "4/3"])
         #expect(bad.status == 64 && bad.errors.contains("--shard must be i/N"), "\(bad.errors)")
+        // Three processes of one group split the photos; rank 0 alone writes them all, in the listing's order.
+        let launched = try quadrat(["launch", "-n", "3", "--", "predict", model.path, test, "--format", "csv"])
+        #expect(launched.status == 0, "\(launched.errors)")
+        #expect(launched.output == whole.output, "\(launched.output)")
     }
 
     /// `quadrat export`: weights only (no optimizer state), a description other tools can follow, and the same

@@ -31,7 +31,7 @@ struct LaunchTests {
         let straight = try quadrat(
             ["launch", "-n", "2", "--", "train", data.path, "--out", straightRun.path] + Self.options)
         #expect(straight.status == 0, "\(straight.errors)")
-        #expect(straight.output.contains("launch: 2 processes × 1 thread(s)"), "\(straight.output)")
+        #expect(straight.errors.contains("launch: 2 processes × 1 thread(s)"), "\(straight.errors)")
         #expect(straight.output.contains("data-parallel: rank 0 of 2"), "\(straight.output)")
         // Only rank 0 speaks: one table, one model line.
         #expect(straight.output.components(separatedBy: "model: ").count == 2, "\(straight.output)")

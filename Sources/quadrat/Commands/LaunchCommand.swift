@@ -6,12 +6,15 @@ import Workflow
 struct LaunchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch",
-        abstract: "Run a command as N data-parallel processes on this machine (train, for one).",
+        abstract: "Run train or predict as N data-parallel processes on this machine.",
         discussion: """
             Each process is one rank of a group that averages gradients after every step (PyTorch's c10d with \
             Gloo over loopback TCP); the cores are shared out between them. Rank 0 prints and writes the run \
             folder. Across machines, start `quadrat train … --world-size N --rank R --master HOST:PORT` on each \
             (or set WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT, as torchrun does).
+
+            predict splits the photos between the processes, and rank 0 writes all the predictions in the listing's \
+            order.
 
             Example: quadrat launch -n 2 -- train ~/elpv --out runs/elpv-2
             """)
@@ -30,8 +33,8 @@ struct LaunchCommand: ParsableCommand {
         guard let first = command.first else {
             throw ValidationError("give the command after --, such as: quadrat launch -n 2 -- train DATA --out RUN")
         }
-        guard first == "train" else {
-            throw ValidationError("launch runs train (data-parallel training), not '\(first)'")
+        guard ["train", "predict"].contains(first) else {
+            throw ValidationError("launch runs train or predict, not '\(first)'")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }

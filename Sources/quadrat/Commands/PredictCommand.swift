@@ -38,8 +38,14 @@ struct PredictCommand: ParsableCommand {
     var merge: [String] = []
 
     @OptionGroup var limits: ImageLimitOptions
+    @OptionGroup(title: "Prediction split between processes (or quadrat launch -n N -- predict …)")
+    var distributed: DistributedOptions
 
     func validate() throws {
+        if try distributed.settings() != nil, shard != nil || !merge.isEmpty {
+            throw ValidationError(
+                "--shard and --merge are for separate runs; ranks of a group split the photos themselves")
+        }
         if !merge.isEmpty {
             guard inputs.isEmpty, shard == nil else { throw ValidationError("--merge takes part files, not photos") }
         } else if inputs.isEmpty {
@@ -63,21 +69,32 @@ struct PredictCommand: ParsableCommand {
                 count: items.count)
         }
         var dataset = try Self.dataset(inputs)
-        let part = shard.flatMap(PredictionShards.Shard.init)
+        let listing = dataset
+        let group = try distributed.join()
+        let part =
+            group.map { PredictionShards.Shard(index: $0.rank + 1, count: $0.worldSize) }
+            ?? shard.flatMap(PredictionShards.Shard.init)
         let positions = Array(part.map { $0.range(of: dataset.items.count) } ?? 0..<dataset.items.count)
         dataset.items = positions.map { dataset.items[$0] }
-        let (probabilities, items, skipped) = try saved.predict(
+        var (probabilities, items, skipped) = try saved.predict(
             dataset, ttaViews: tta ? saved.ttaViews() : 0, augmentation: saved.augmentation(),
             mixedPrecision: saved.predictsInBF16(precision))
         for problem in skipped { Console.warn("skipped \(problem)") }
-        guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
-        if part != nil {
+        if let group {
+            // Every rank's rows to rank 0, in the listing's order; rank 0 writes the output.
+            (probabilities, items) = try PredictionShards.gather(
+                probabilities, positions: items.map { positions[$0] }, classes: saved.classes.count, group: group)
+            guard group.rank == 0 else { return }
+            dataset = listing
+        } else if part != nil {
+            guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
             return try write(
                 PredictionShards.part(
                     probabilities: probabilities, items: items.map { dataset.items[$0] },
                     positions: items.map { positions[$0] }, classes: saved.classes),
                 count: items.count)
         }
+        guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
         let text = try format.render(
             probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes,
             labelColumn: saved.labelColumnName(), decide: { saved.decide($0, tta: tta) })
