@@ -26,7 +26,8 @@ qt_process_group_s &unwrap(qt_process_group pg) {
 }
 }  // namespace
 
-qt_process_group qt_pg_create(const char *host, int port, int rank, int world, int64_t timeout_ms) {
+qt_process_group qt_pg_create(
+    const char *host, int port, int rank, int world, int64_t timeout_ms, const char *local_address) {
     QT_GUARD(nullptr, {
         auto timeout = std::chrono::milliseconds(timeout_ms);
         c10d::TCPStoreOptions options;
@@ -37,7 +38,7 @@ qt_process_group qt_pg_create(const char *host, int port, int rank, int world, i
         options.timeout = timeout;
         auto store = c10::make_intrusive<c10d::TCPStore>(host, options);
         auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
-        gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+        gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(local_address));
         auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, gloo);
         return new qt_process_group_s{store, group};
     })
@@ -87,7 +88,7 @@ struct qt_process_group_s {};
 static const char *no_gloo = "this build of Quadrat has no process groups: Gloo's headers were missing when it was "
                              "compiled (Debian: apt-get install libgloo-dev, then rebuild)";
 
-qt_process_group qt_pg_create(const char *, int, int, int, int64_t) {
+qt_process_group qt_pg_create(const char *, int, int, int, int64_t, const char *) {
     qt::set_error(no_gloo);
     return nullptr;
 }

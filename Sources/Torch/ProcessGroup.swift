@@ -22,7 +22,9 @@ public final class ProcessGroup: @unchecked Sendable {
             throw TorchError("process group: rank \(rank) is not in 0..<\(worldSize)")
         }
         guard (1...65535).contains(port) else { throw TorchError("process group: port \(port) is not 1–65535") }
-        guard let handle = qt_pg_create(host, Int32(port), Int32(rank), Int32(worldSize), Int64(timeout * 1000))
+        let local = try Self.localAddress(toward: host, port: port)
+        guard
+            let handle = qt_pg_create(host, Int32(port), Int32(rank), Int32(worldSize), Int64(timeout * 1000), local)
         else {
             let error = TorchError.last()
             throw TorchError(
@@ -63,6 +65,34 @@ public final class ProcessGroup: @unchecked Sendable {
                 "data-parallel \(name) failed on rank \(rank) of \(worldSize): another rank stopped, or could not be "
                     + "reached in time (\(error.message.trimmingCharacters(in: .whitespacesAndNewlines)))")
         }
+    }
+
+    /// This machine's IPv4 address on the route to `host` (the kernel's choice for a UDP socket connected there;
+    /// nothing is sent): the interface the ranks' connections use. Loopback for a loopback host.
+    static func localAddress(toward host: String, port: Int) throws -> String {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &found) == 0, let first = found,
+            let target = first.pointee.ai_addr
+        else {
+            throw TorchError("process group: cannot resolve \(host) to an IPv4 address")
+        }
+        defer { freeaddrinfo(found) }
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                fd >= 0 && connect(fd, target, first.pointee.ai_addrlen) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard ok else { throw TorchError("process group: no route to \(host): \(String(cString: strerror(errno)))") }
+        var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+        inet_ntop(AF_INET, &local.sin_addr, &text, socklen_t(text.count))
+        return String(cString: text)
     }
 
     /// A loopback TCP port nobody listens on now (bound to port 0, read back, closed): for rank 0's store when

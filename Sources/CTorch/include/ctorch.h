@@ -203,7 +203,9 @@ typedef struct qt_process_group_s *qt_process_group;
 
 /// Joins the group `world` processes form through the TCPStore at host:port (rank 0 hosts it). Waits at most
 /// timeout_ms for the others; NULL on error (a peer that never comes, a port in use, a build without Gloo).
-qt_process_group qt_pg_create(const char *host, int port, int rank, int world, int64_t timeout_ms);
+/// Gloo listens on local_address, this machine's address on the network that reaches host.
+qt_process_group qt_pg_create(
+    const char *host, int port, int rank, int world, int64_t timeout_ms, const char *local_address);
 /// Sums each tensor over the group, in place on every rank. 0, or -1 on error.
 int qt_pg_allreduce_sum(qt_process_group pg, qt_tensor *tensors, int count);
 /// Copies each tensor from rank `root` to every rank, in place. 0, or -1 on error.

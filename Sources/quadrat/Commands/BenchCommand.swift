@@ -13,7 +13,9 @@ struct BenchCommand: ParsableCommand {
                     NCHW vs channels-last vs the inference copy; with --pytorch, the same in PyTorch.
             data    img/s of decoding, decode + presize (cold cache) and the augmenting loader, on ELPV and on
                     generated 1154×866 JPEGs.
-            allreduce  ms per gradient all-reduce between two ranks over loopback (c10d, Gloo), Lite0 and ResNet-34.
+            allreduce  ms per gradient all-reduce between two ranks over loopback (c10d, Gloo), Lite0 and ResNet-34;
+                    with --world-size (or under launch) between the ranks of a real group. Then this machine's
+                    training speed and the expected efficiency of 4, 16 and 64 machines on 1, 10 and 25 Gbit/s.
 
             Example: swift build -c release && .build/release/quadrat bench core
             """
@@ -41,6 +43,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "models: images per batch.")
     var batchSize = 32
 
+    @OptionGroup(title: "allreduce between processes or machines (or quadrat launch -n N -- bench allreduce)")
+    var distributed: DistributedOptions
+
     func run() throws {
         if let threads { Torch.threads = threads } else { Torch.useAllCores() }
         emit("libtorch \(Torch.version), \(Torch.threads) threads")
@@ -52,7 +57,7 @@ struct BenchCommand: ParsableCommand {
             try PrecisionAgreement.run()
             if pytorch { try PyTorchComparison.run(swiftRows: rows) }
         case .data: try DataBenchmark().run()
-        case .allreduce: try AllReduceBenchmark(iterations: iterations).run()
+        case .allreduce: try AllReduceBenchmark(iterations: iterations, group: distributed.join()).run()
         }
     }
 }

@@ -33,8 +33,8 @@ struct LaunchCommand: ParsableCommand {
         guard let first = command.first else {
             throw ValidationError("give the command after --, such as: quadrat launch -n 2 -- train DATA --out RUN")
         }
-        guard ["train", "predict"].contains(first) else {
-            throw ValidationError("launch runs train or predict, not '\(first)'")
+        guard ["train", "predict", "bench"].contains(first) else {
+            throw ValidationError("launch runs train, predict or bench allreduce, not '\(first)'")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
