@@ -339,6 +339,8 @@ public struct TrainingRun {
         emit("measuring this machine (once per CPU, model and size): training and inference in fp32 and bf16…")
         let profile = try MachineProfile.measure(
             learner, size: size, batchSize: options.batchSize, recipe: options.recipe)
+        // A rank of a group measured with its share of the cores: not what a single process on this machine gets.
+        guard group == nil else { return profile }
         do {
             try profile.store(architecture: architecture, size: size, batchSize: options.batchSize)
         } catch {
