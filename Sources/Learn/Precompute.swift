@@ -11,6 +11,8 @@ public final class FeatureBatches: BatchSource {
     public let batchSize: Int
     public let shuffle: Bool
     public let seed: UInt64
+    /// Class-balanced epochs, as ``DataLoader/balanced``.
+    public var balanced = false
 
     public init(features: Tensor, labels: Tensor, batchSize: Int = 64, shuffle: Bool = true, seed: UInt64 = 42) {
         self.features = features
@@ -27,7 +29,9 @@ public final class FeatureBatches: BatchSource {
         var order = Array(0..<n)
         if shuffle {
             var rng = SeededRandom(seed: seed, stream: UInt64(epoch) &+ 0xFEA7)
-            order = rng.permutation(n)
+            // Labels that cannot be read back are a libtorch failure: the epoch is then simply not balanced.
+            let classes = balanced ? (try? labels.toArray(Int64.self).map(Int.init)) : nil
+            order = classes.map { rng.balancedDraw(labels: $0, count: n) } ?? rng.permutation(n)
         }
         let chunks = stride(from: 0, to: n, by: batchSize).map { Array(order[$0..<min($0 + batchSize, n)]) }
         return AnySequence(
@@ -85,9 +89,10 @@ extension Classifier {
         let wasTraining = isTraining
         eval()
         defer { if wasTraining { train() } }
-        let augmentation = loader.augmentation
-        loader.augmentation = nil
-        defer { loader.augmentation = augmentation }
+        // Every image once, as it is: no augmentation, no class-balanced draw.
+        let (augmentation, balanced) = (loader.augmentation, loader.balanced)
+        (loader.augmentation, loader.balanced) = (nil, false)
+        defer { (loader.augmentation, loader.balanced) = (augmentation, balanced) }
         var features: [Tensor] = [], labels: [Tensor] = [], kept: [Int] = []
         let progress = Feedback.start(label, total: loader.batchIndices(epoch: 0).map(\.count).reduce(0, +))
         try Torch.inferenceMode {

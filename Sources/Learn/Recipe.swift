@@ -142,6 +142,7 @@ extension Learner {
                 let tail = classifier.headAfterPooling
                 let features = FeatureBatches(
                     features: trainFeatures.features, labels: trainFeatures.labels, seed: seed)
+                features.balanced = trainLoader.balanced
                 let headLearner = Learner(
                     model: tail, groups: [[tail]],
                     train: group.map { RankShard(features, rank: $0.rank, worldSize: $0.worldSize) } ?? features,

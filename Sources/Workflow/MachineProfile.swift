@@ -8,21 +8,6 @@ public enum Precision: String, Codable, Sendable, CaseIterable {
     case auto, fp32, bf16
 }
 
-/// `--class-weights`: how classes weigh in the training loss.
-public enum ClassWeights: String, Codable, Sendable, CaseIterable {
-    /// Every image weighs the same.
-    case none
-    /// Weight n / (classes × n_c) for class c: rare classes weigh more, each class the same in total.
-    case auto
-
-    /// The weights for the given class counts (nil for `none`).
-    public func weights(counts: [Int]) -> [Double]? {
-        guard self == .auto else { return nil }
-        let n = Double(counts.reduce(0, +)), k = Double(counts.count)
-        return counts.map { $0 > 0 ? n / (k * Double($0)) : 0 }
-    }
-}
-
 /// What Quadrat measured about this machine for one model and input size: training and inference
 /// throughput in float32 and bfloat16 autocast. Kept under `$QUADRAT_HOME/machine/` per CPU model, core
 /// count and libtorch version, so only the first run on a machine pays for the probe.

@@ -25,6 +25,7 @@ extension TrainingRun {
             ("--precision", used.precision.rawValue),
             ("--monitor", used.monitor),
             ("--class-weights", used.classWeights.rawValue),
+            ("--sampler", used.sampler.rawValue),
             ("started", formatter.string(from: started)),
             ("machine", MachineProfile.machineKey),
             ("Quadrat", quadratVersion),

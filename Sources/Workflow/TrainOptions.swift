@@ -56,11 +56,13 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// Class weights in the loss: none, or auto (inverse frequency in the training split, so that every class
     /// weighs as much in total).
     public var classWeights = ClassWeights.none
+    /// How training epochs draw images: shuffle (each once) or balanced (every class equally often).
+    public var sampler = Sampler.shuffle
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, out, arch, size, presize, batchSize, validFraction, seed, augmentation, maxRotation, maxZoom,
             maxLighting, weights, nameColumn, labelColumn, recipe, lrFind, epochs, headEpochs, lr, budget, patience,
-            monitor, precision, progressive, resume, targetRecall, classWeights
+            monitor, precision, progressive, resume, targetRecall, classWeights, sampler
     }
 
     public init(data: String, out: String) {
@@ -101,6 +103,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         resume = try c.decodeIfPresent(String.self, forKey: .resume)
         targetRecall = try c.decodeIfPresent(Double.self, forKey: .targetRecall)
         try take(.classWeights, &classWeights)
+        try take(.sampler, &sampler)
     }
 
     /// The preset named by `augmentation` with the limits given in the options.

@@ -74,6 +74,7 @@ public struct TrainingRun {
         let validLoader = DataLoader(
             validSet, size: size, batchSize: 64, normalization: architecture.normalization, cache: cache,
             seed: options.seed)
+        trainLoader.balanced = options.sampler == .balanced
         if let group {
             trainLoader.shard = (group.rank, group.worldSize)
             validLoader.shard = (group.rank, group.worldSize)
@@ -215,7 +216,7 @@ public struct TrainingRun {
             let small = DataLoader(
                 trainSet, size: ProgressiveResizing.smallSize(for: size), batchSize: options.batchSize, shuffle: true,
                 augmentation: augmentation, normalization: architecture.normalization, cache: cache, seed: options.seed)
-            small.shard = trainLoader.shard
+            (small.shard, small.balanced) = (trainLoader.shard, trainLoader.balanced)
             let smallEpochs = recipe.unfrozenCycles * length / 2
             unfrozenExtras.append(ProgressiveResizing(small: small, smallEpochs: smallEpochs))
             emit("progressive resizing: the first \(smallEpochs) unfrozen epoch(s) at \(small.size) px")

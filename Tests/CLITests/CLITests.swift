@@ -249,8 +249,11 @@ struct CLITests {
                         + "'side-on', 'top-down' or 'dihedral'."),
             "\(preset.errors)")
         // --print-config shows the options as they would be used; fed back as a config file, it says the same.
-        let printed = try quadrat(["train", data.path, "--out", "/tmp/x", "--batch-size", "16", "--print-config"])
+        let printed = try quadrat([
+            "train", data.path, "--out", "/tmp/x", "--batch-size", "16", "--sampler", "balanced", "--print-config",
+        ])
         #expect(printed.status == 0 && printed.output.contains("\"batchSize\" : 16"), "\(printed.errors)")
+        #expect(printed.output.contains("\"sampler\" : \"balanced\""))
         let effective = data.appendingPathComponent("effective.json")
         try printed.output.write(to: effective, atomically: true, encoding: .utf8)
         let again = try quadrat(["train", data.path, "--out", "/tmp/x", "--config", effective.path, "--print-config"])

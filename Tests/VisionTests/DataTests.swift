@@ -169,6 +169,28 @@ struct DataTests {
         #expect(try cache.entry(for: source) != before)
     }
 
+    /// A 90/10 data set: the balanced sampler's epochs draw each class about half the time, the same on every
+    /// run, another draw each epoch; shards still cut each batch into the ranks' parts; precompute is untouched.
+    @Test func balancedEpochsDrawEveryClassEquallyOften() throws {
+        let items = (0..<1000).map { i in
+            ImageItem(url: URL(fileURLWithPath: "/none/\(i).jpg"), name: "\(i)", label: i % 10 == 0 ? 1 : 0)
+        }
+        let data = ImageDataset(items: items, classes: ["common", "rare"])
+        let loader = DataLoader(data, size: 32, batchSize: 50, shuffle: true, normalization: .imageNet, seed: 3)
+        let plain = loader.batchIndices(epoch: 0).joined()
+        #expect(plain.filter { items[$0].label == 1 }.count == 100)
+        loader.balanced = true
+        let epoch = Array(loader.batchIndices(epoch: 0).joined())
+        let rare = epoch.filter { items[$0].label == 1 }.count
+        #expect(epoch.count == 1000 && (440...560).contains(rare), "\(rare) rare draws of 1000")
+        #expect(Set(epoch).count < 1000)  // with replacement: some common images are left out
+        #expect(Array(loader.batchIndices(epoch: 0).joined()) == epoch)
+        #expect(Array(loader.batchIndices(epoch: 1).joined()) != epoch)
+        loader.shard = (1, 2)
+        #expect(loader.batchIndices(epoch: 0).map(\.count) == Array(repeating: 25, count: 20))
+        #expect(loader.batchIndices(epoch: 0)[0] == Array(epoch[25..<50]))
+    }
+
     @Test func loaderIsDeterministicAndSkipsBadImages() throws {
         let root = try makeKaggleDataSet(trainCount: 10, testCount: 1)
         try Data().write(to: root.appendingPathComponent("train/4.jpg"))  // zero bytes

@@ -29,6 +29,10 @@ public final class DataLoader: @unchecked Sendable {
     public let seed: UInt64
     public var workers = 2
     public var prefetch = 3
+    /// A class-balanced epoch: as many images as the data set has, drawn with replacement, every class equally
+    /// likely (rare classes are seen as often as common ones, some images of the common ones not at all). Only
+    /// for a shuffling loader over labelled data; precompute and prediction see every image once.
+    public var balanced = false
     /// This rank's part of every batch in data-parallel training: of each batch of n images, the ones from
     /// position n·rank/count up to n·(rank+1)/count, so that the ranks' parts together are the one-process batch.
     /// Augmentation draws from a stream of its own per rank. Nil (the default): whole batches.
@@ -59,7 +63,8 @@ public final class DataLoader: @unchecked Sendable {
         var order = Array(0..<n)
         if shuffle {
             var rng = SeededRandom(seed: seed, stream: UInt64(epoch) &* 7919 &+ 1)
-            order = rng.permutation(n)
+            let labels = dataset.items.compactMap(\.label)
+            order = balanced && labels.count == n ? rng.balancedDraw(labels: labels, count: n) : rng.permutation(n)
         }
         var batches = stride(from: 0, to: n, by: batchSize).map { Array(order[$0..<min($0 + batchSize, n)]) }
         if dropLast, let last = batches.last, last.count < batchSize { batches.removeLast() }

@@ -37,4 +37,17 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         }
         return a
     }
+
+    /// `count` positions drawn with replacement from `labels` (class indices), every class equally likely and,
+    /// within a class, every item: a class-balanced sampler's epoch. Classes without items are never drawn.
+    public mutating func balancedDraw(labels: [Int], count: Int) -> [Int] {
+        var members: [Int: [Int]] = [:]
+        for (i, label) in labels.enumerated() { members[label, default: []].append(i) }
+        let classes = members.keys.sorted()
+        guard !classes.isEmpty else { return [] }
+        return (0..<count).map { _ in
+            let pool = members[classes[Int(next() % UInt64(classes.count))]] ?? []
+            return pool[Int(next() % UInt64(pool.count))]
+        }
+    }
 }

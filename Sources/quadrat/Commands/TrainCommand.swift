@@ -81,6 +81,9 @@ struct TrainFlags: ParsableArguments {
     var targetRecall: Double?
     @Option(help: "none, or auto: weigh each class by its inverse frequency in the loss (rare classes count more).")
     var classWeights: ClassWeights?
+    @Option(
+        help: "shuffle (default: every image once per epoch) or balanced (every class drawn equally often).")
+    var sampler: Sampler?
     @Flag(help: "Progressive resizing: the first half of the unfrozen epochs at three quarters of the size.")
     var progressive = false
     @Flag(name: .customLong("no-mixed-precision"), help: "Same as --precision fp32.")
@@ -153,6 +156,7 @@ struct TrainFlags: ParsableArguments {
         if let resume { o.resume = resume }
         if let targetRecall { o.targetRecall = targetRecall }
         if let classWeights { o.classWeights = classWeights }
+        if let sampler { o.sampler = sampler }
         do {
             try o.validate()
         } catch let error as WorkflowError {
@@ -164,6 +168,7 @@ struct TrainFlags: ParsableArguments {
 
 extension Precision: ExpressibleByArgument {}
 extension ClassWeights: ExpressibleByArgument {}
+extension Sampler: ExpressibleByArgument {}
 extension Architecture: ExpressibleByArgument {}
 extension Augmentation.Preset: ExpressibleByArgument {}
 
