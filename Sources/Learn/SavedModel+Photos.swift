@@ -20,9 +20,13 @@ extension SavedModel {
         planes.reserveCapacity(inputs.count * 3 * size * size)
         for input in inputs { planes += input }
         let x = try normalization.apply(Tensor(planes, shape: [inputs.count, 3, size, size])).contiguous(.channelsLast)
+        // An ensemble's members' probabilities, averaged.
         let p = try Torch.withoutGrad {
-            let logits = try (mixedPrecision ? Torch.withAutocast { try classifier(x) } : classifier(x))
-            return try Functional.softmax(logits.to(.float32), dim: 1)
+            let each = try members.map { member in
+                let logits = try (mixedPrecision ? Torch.withAutocast { try member(x) } : member(x))
+                return try Functional.softmax(logits.to(.float32), dim: 1)
+            }
+            return try Tensor.stack(each).mean([0])
         }
         let flat = try p.toArray(Float.self), c = p.shape[1]
         let calibration = self.calibration(tta: false)

@@ -3,9 +3,13 @@ import NN
 import Torch
 import Vision
 
-/// A trained classifier read back from its model file, ready to predict.
+/// A trained classifier read back from its model file, ready to predict; or an ensemble of several (a
+/// cross-validation bundle, metadata entry `ensemble`: K), whose predictions average the members' probabilities.
 public struct SavedModel {
-    public let classifier: Classifier
+    /// The model, or an ensemble's first member (what heat maps and exports use).
+    public var classifier: Classifier { members[0] }
+    /// Every member: one for a plain model file.
+    public let members: [Classifier]
     public let architecture: Architecture
     public let classes: [String]
     public let size: Int
@@ -58,17 +62,24 @@ public struct SavedModel {
         presizeCache = PresizeCache(
             shorterSide: metadata["presize"].flatMap(Int.init) ?? PresizeCache.defaultShorterSide(forSize: size))
         self.metadata = metadata
-        classifier = try Classifier(architecture, classes: classes, head: head, pretrained: false)
-        var state: [String: Tensor] = [:]
-        for (key, t) in tensors where key.hasPrefix("model.") { state[String(key.dropFirst(6))] = t }
-        try classifier.load(state)
-        classifier.eval()
-        // Inputs are channels-last: weights in the same layout spare oneDNN a reorder on every forward pass, and
-        // BatchNorm folded into the convolutions spares a pass over every feature map (Lite0 at 256 px, batch 8,
-        // 2-core Zen 3: 32.8 img/s NCHW, 38.6 channels-last, 50.4 folded). The state dict is unchanged: the
-        // folded weights are kept beside the convolutions and BatchNorms, which exports still read.
-        try classifier.body.prepareForInference()
-        try classifier.convert(to: .channelsLast)
+        let count = metadata["ensemble"].flatMap(Int.init) ?? 1
+        guard (1...100).contains(count) else { throw LearnError("\(url.path): an ensemble of \(count) members") }
+        let (architecture, classes) = (architecture, classes)
+        members = try (0..<count).map { k in
+            let prefix = metadata["ensemble"] == nil ? "model." : "member\(k).model."
+            let classifier = try Classifier(architecture, classes: classes, head: head, pretrained: false)
+            var state: [String: Tensor] = [:]
+            for (key, t) in tensors where key.hasPrefix(prefix) { state[String(key.dropFirst(prefix.count))] = t }
+            try classifier.load(state)
+            classifier.eval()
+            // Inputs are channels-last: weights in the same layout spare oneDNN a reorder on every forward pass,
+            // and BatchNorm folded into the convolutions spares a pass over every feature map (Lite0 at 256 px,
+            // batch 8, 2-core Zen 3: 32.8 img/s NCHW, 38.6 channels-last, 50.4 folded). The state dict is
+            // unchanged: the folded weights are kept beside the convolutions and BatchNorms, which exports read.
+            try classifier.body.prepareForInference()
+            try classifier.convert(to: .channelsLast)
+            return classifier
+        }
     }
 
     /// The calibration fitted when the model was trained (nil in files from before it existed): the plain one,
@@ -98,10 +109,17 @@ public struct SavedModel {
     {
         let loader = DataLoader(
             dataset, size: size, batchSize: batchSize, normalization: normalization, cache: presizeCache)
-        let learner = Learner(model: classifier, groups: [[classifier]], train: loader, valid: nil)
-        learner.verbose = false
-        learner.inferenceMixedPrecision = mixedPrecision
-        let (p, items) = try learner.predictWithTTA(loader, views: ttaViews, augmentation: augmentation)
+        var sum: [[Double]] = [], items: [Int] = []
+        for member in members {
+            let learner = Learner(model: member, groups: [[member]], train: loader, valid: nil)
+            learner.verbose = false
+            learner.inferenceMixedPrecision = mixedPrecision
+            let (p, kept) = try learner.predictWithTTA(loader, views: ttaViews, augmentation: augmentation)
+            // Every member reads the same files: an image unreadable for one is unreadable for all.
+            sum = sum.isEmpty ? p : zip(sum, p).map { zip($0, $1).map(+) }
+            items = kept
+        }
+        let p = sum.map { row in row.map { $0 / Double(members.count) } }
         let calibration = calibrated ? self.calibration(tta: ttaViews > 0) : nil
         return (calibration.map { c in p.map(c.apply) } ?? p, items, loader.skipped.all)
     }

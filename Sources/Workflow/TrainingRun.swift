@@ -12,6 +12,12 @@ public struct TrainingOutcome: Sendable {
     public var times: PhaseTimes
     public var modelURL: URL
     public var reportURL: URL
+    /// The validation images and labels, with probabilities as the network gives them (not calibrated): plain
+    /// and with TTA (the same when there is none). Empty on ranks other than 0.
+    public var validItems: [ImageItem] = []
+    public var validLabels: [Int] = []
+    public var validPlain: [[Double]] = []
+    public var validTTA: [[Double]] = []
 }
 
 /// The whole `train` workflow: data → split → presize → precomputed head → augmented head →
@@ -25,6 +31,9 @@ public struct TrainingRun {
     /// this same workflow on the same data; rank 0 takes the decisions (precision, plan, learning rate) and
     /// alone writes the run folder.
     public var group: ProcessGroup?
+    /// The validation images, by position in the data set, instead of a random `validFraction` (cross-validation
+    /// gives each fold's).
+    public var validation: [Int]?
 
     public init(options: TrainOptions, resumeHint: String? = nil, group: ProcessGroup? = nil) {
         self.options = options
@@ -53,9 +62,13 @@ public struct TrainingRun {
         }
         // The run folder only now that data and options are valid, and checked writable before hours of work.
         if leads { try Self.prepareRunFolder(out) }
-        let split = Split.random(
+        var split = Split.random(
             count: dataset.items.count, fraction: options.validFraction, seed: options.seed,
             labels: dataset.items.compactMap(\.label))
+        if let validation {
+            let held = Set(validation)
+            split = (dataset.items.indices.filter { !held.contains($0) }, validation.sorted())
+        }
         let trainSet = dataset.subset(split.train), validSet = dataset.subset(split.valid)
         emit(
             "data: \(dataset.items.count) images, classes \(zip(dataset.classes, dataset.classCounts).map { "\($0) (\($1))" }.joined(separator: ", ")); train \(trainSet.items.count), valid \(validSet.items.count)"
@@ -326,7 +339,8 @@ public struct TrainingRun {
                 format: "took %@ (planned %@)", Feedback.clock(Date().timeIntervalSince(total)),
                 Feedback.clock(eta.timeIntervalSince(total))))
         return TrainingOutcome(
-            validAccuracy: accuracy, validAUC: auc, times: times, modelURL: modelURL, reportURL: reportURL)
+            validAccuracy: accuracy, validAUC: auc, times: times, modelURL: modelURL, reportURL: reportURL,
+            validItems: validItems, validLabels: labels, validPlain: plainProbabilities, validTTA: rawProbabilities)
     }
 
     /// This machine's measured throughput for the model and size: stored from an earlier run, or measured

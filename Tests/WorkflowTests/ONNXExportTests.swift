@@ -13,8 +13,10 @@ import Workflow
 @Suite struct ONNXExportTests {
     /// A model file for `architecture` with random weights and random BatchNorm statistics (so that folding them
     /// matters), written the way training writes one.
-    static func modelFile(_ architecture: Architecture, size: Int, in folder: URL) throws -> URL {
-        Torch.manualSeed(7)
+    static func modelFile(
+        _ architecture: Architecture, size: Int, in folder: URL, seed: UInt64 = 7, name: String? = nil
+    ) throws -> URL {
+        Torch.manualSeed(seed)
         let classifier = try Classifier(architecture, classes: ["cat", "dog", "owl"], pretrained: false)
         try Torch.withoutGrad {
             for (_, module) in classifier.namedModules() {
@@ -32,7 +34,7 @@ import Workflow
             architecture: architecture, classes: classifier.classes, size: size, presize: size * 5 / 4,
             head: classifier.headKind, options: "{}")
         metadata["format"] = Learner.checkpointFormat
-        let url = folder.appendingPathComponent("\(architecture.rawValue).safetensors")
+        let url = folder.appendingPathComponent("\(name ?? architecture.rawValue).safetensors")
         try Safetensors.write(tensors, metadata: metadata, to: url)
         return url
     }

@@ -48,6 +48,11 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let url = model.url
         let saved = try model.load()
+        guard saved.members.count == 1 else {
+            throw WorkflowError(
+                "\(model.model) is an ensemble of \(saved.members.count) models (train --folds); export one of them, "
+                    + "such as fold-1/model.safetensors beside it")
+        }
         let target =
             out.map { URL(fileURLWithPath: $0) }
             ?? url.deletingLastPathComponent().appendingPathComponent(

@@ -192,10 +192,23 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Folder for the run's outputs.")
     var out: String
     @OptionGroup var flags: TrainFlags
+    @Option(
+        help: """
+            Cross-validation: train K models on stratified folds; write out-of-fold predictions, each fold's \
+            scores with mean ± sd, and the K models as one ensemble (RUN/model.safetensors) that predict, \
+            evaluate and serve average.
+            """)
+    var folds: Int?
     @OptionGroup(title: "Data-parallel training (or quadrat launch -n N -- train …)")
     var distributed: DistributedOptions
 
-    func validate() throws { _ = try distributed.settings() }
+    func validate() throws {
+        _ = try distributed.settings()
+        if let folds {
+            guard (2...20).contains(folds) else { throw ValidationError("--folds must be 2 to 20, not \(folds)") }
+            guard flags.resume == nil else { throw ValidationError("--resume continues one run, not --folds") }
+        }
+    }
 
     func run() throws {
         let options = try flags.options(over: TrainOptions(data: data, out: out))
@@ -206,6 +219,12 @@ struct TrainCommand: ParsableCommand {
             return
         }
         let group = try distributed.join()
+        if let folds {
+            let outcome = try CrossValidation(options: options, folds: folds, group: group).run()
+            guard (group?.rank ?? 0) == 0 else { return }
+            print("ensemble model: \(outcome.modelURL.path)")
+            return
+        }
         let outcome = try TrainingRun(options: options, group: group).run()
         guard (group?.rank ?? 0) == 0 else { return }
         print("model: \(outcome.modelURL.path)")

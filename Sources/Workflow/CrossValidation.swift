@@ -1,0 +1,116 @@
+import Foundation
+import Learn
+import Torch
+import Vision
+
+/// `train --folds K`: K training runs on stratified, seeded folds (each fold validates the model trained on the
+/// others), then in the run folder:
+///
+/// - `fold-1/ … fold-K/`: each run's folder (model, history, report);
+/// - `oof_predictions.csv`: every labelled image's out-of-fold prediction (calibrated on all of them);
+/// - `cross_validation.csv`: each fold's accuracy and ROC AUC, then their mean and standard deviation;
+/// - `model.safetensors`: the K models as one ensemble bundle, which `predict`, `evaluate` and `serve` read as
+///   one model whose probabilities are the members' average, calibrated on the out-of-fold predictions.
+public struct CrossValidation {
+    public var options: TrainOptions
+    public var folds: Int
+    public var group: ProcessGroup?
+
+    public init(options: TrainOptions, folds: Int, group: ProcessGroup? = nil) {
+        (self.options, self.folds, self.group) = (options, folds, group)
+    }
+
+    /// What cross-validation measured.
+    public struct Outcome: Sendable {
+        public var accuracies: [Double], aucs: [Double]
+        public var modelURL: URL
+    }
+
+    public func run() throws -> Outcome {
+        let dataset = try DataSource.labelled(
+            URL(fileURLWithPath: options.data), nameColumn: options.nameColumn, labelColumn: options.labelColumn)
+        let labels = dataset.items.compactMap(\.label)
+        guard labels.count == dataset.items.count, folds >= 2, folds <= labels.count else {
+            throw WorkflowError("--folds \(folds) needs 2 to \(labels.count) labelled images per fold split")
+        }
+        let assignment = ConfidentLearning.folds(labels: labels, folds: folds, seed: options.seed)
+        let out = URL(fileURLWithPath: options.out)
+        var outcomes: [TrainingOutcome] = []
+        for k in 0..<folds {
+            emit("== fold \(k + 1) of \(folds)")
+            var fold = options
+            fold.out = out.appendingPathComponent("fold-\(k + 1)").path
+            var run = TrainingRun(options: fold, group: group)
+            run.validation = assignment.indices.filter { assignment[$0] == k }
+            outcomes.append(try run.run())
+        }
+        let leads = (group?.rank ?? 0) == 0
+        let modelURL = out.appendingPathComponent("model.safetensors")
+        let outcome = Outcome(
+            accuracies: outcomes.map(\.validAccuracy), aucs: outcomes.map(\.validAUC), modelURL: modelURL)
+        guard leads else { return outcome }
+        try write(outcomes, classes: dataset.classes, to: out)
+        let (accuracy, auc) = (Self.meanAndDeviation(outcome.accuracies), Self.meanAndDeviation(outcome.aucs))
+        emit(
+            String(
+                format: "cross-validation, %d folds: accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f (mean ± sd)", folds,
+                accuracy.mean, accuracy.sd, auc.mean, auc.sd))
+        return outcome
+    }
+
+    /// Out-of-fold predictions, the per-fold table and the ensemble bundle.
+    func write(_ outcomes: [TrainingOutcome], classes: [String], to out: URL) throws {
+        let items = outcomes.flatMap(\.validItems), labels = outcomes.flatMap(\.validLabels)
+        let plain = outcomes.flatMap(\.validPlain), tta = outcomes.flatMap(\.validTTA)
+        let ttaUsed = zip(outcomes.map(\.validPlain), outcomes.map(\.validTTA)).contains { $0 != $1 }
+        let calibration = ModelCalibration(
+            plain: Calibration.fit(probabilities: plain, labels: labels, targetRecall: options.targetRecall),
+            tta: ttaUsed ? Calibration.fit(probabilities: tta, labels: labels, targetRecall: options.targetRecall) : nil
+        )
+        let shown = calibration.tta ?? calibration.plain
+        try PredictionsFile.write(
+            probabilities: tta.map(shown.apply), items: items, classes: classes,
+            to: out.appendingPathComponent("oof_predictions.csv"))
+
+        var table = "fold,images,accuracy,roc_auc\n"
+        for (k, o) in outcomes.enumerated() {
+            table += String(format: "%d,%d,%.4f,%.4f\n", k + 1, o.validItems.count, o.validAccuracy, o.validAUC)
+        }
+        let accuracy = Self.meanAndDeviation(outcomes.map(\.validAccuracy))
+        let auc = Self.meanAndDeviation(outcomes.map(\.validAUC))
+        table += String(format: "mean,%d,%.4f,%.4f\n", items.count, accuracy.mean, auc.mean)
+        table += String(format: "sd,,%.4f,%.4f\n", accuracy.sd, auc.sd)
+        try AtomicFile.write(table, to: out.appendingPathComponent("cross_validation.csv"))
+
+        try Self.bundle(
+            outcomes.map(\.modelURL), calibration: calibration, to: out.appendingPathComponent("model.safetensors"))
+    }
+
+    /// The members' model files as one ensemble file: each member's weights under `member<k>.`, the first
+    /// member's description (architecture, classes, size, preprocessing, options) and the given calibration.
+    public static func bundle(_ members: [URL], calibration: ModelCalibration, to url: URL) throws {
+        var tensors: [String: Tensor] = [:]
+        var metadata: [String: String] = [:]
+        for (k, member) in members.enumerated() {
+            let (state, entries) = try Learner.readCheckpoint(member)
+            for (key, t) in state where key.hasPrefix("model.") { tensors["member\(k).\(key)"] = t }
+            if k == 0 {
+                let kept = [
+                    "arch", "classes", "size", "presize", "normalization", "head", "options", "quadrat_version",
+                    "trained_at", "libtorch_version", "label_column", "format",
+                ]
+                for key in kept { metadata[key] = entries[key] }
+            }
+        }
+        metadata["ensemble"] = String(members.count)
+        metadata["calibration"] = String(decoding: try JSONEncoder().encode(calibration), as: UTF8.self)
+        try Safetensors.write(tensors, metadata: metadata, to: url)
+    }
+
+    /// Mean and sample standard deviation.
+    static func meanAndDeviation(_ values: [Double]) -> (mean: Double, sd: Double) {
+        let mean = values.reduce(0, +) / Double(max(1, values.count))
+        let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, values.count - 1))
+        return (mean, variance.squareRoot())
+    }
+}
