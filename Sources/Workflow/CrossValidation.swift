@@ -50,7 +50,7 @@ public struct CrossValidation {
             accuracies: outcomes.map(\.validAccuracy), aucs: outcomes.map(\.validAUC), modelURL: modelURL)
         guard leads else { return outcome }
         try write(outcomes, classes: dataset.classes, to: out)
-        let (accuracy, auc) = (Self.meanAndDeviation(outcome.accuracies), Self.meanAndDeviation(outcome.aucs))
+        let (accuracy, auc) = (outcome.accuracies.meanAndDeviation, outcome.aucs.meanAndDeviation)
         emit(
             String(
                 format: "cross-validation, %d folds: accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f (mean ± sd)", folds,
@@ -76,8 +76,8 @@ public struct CrossValidation {
         for (k, o) in outcomes.enumerated() {
             table += String(format: "%d,%d,%.4f,%.4f\n", k + 1, o.validItems.count, o.validAccuracy, o.validAUC)
         }
-        let accuracy = Self.meanAndDeviation(outcomes.map(\.validAccuracy))
-        let auc = Self.meanAndDeviation(outcomes.map(\.validAUC))
+        let accuracy = outcomes.map(\.validAccuracy).meanAndDeviation
+        let auc = outcomes.map(\.validAUC).meanAndDeviation
         table += String(format: "mean,%d,%.4f,%.4f\n", items.count, accuracy.mean, auc.mean)
         table += String(format: "sd,,%.4f,%.4f\n", accuracy.sd, auc.sd)
         try AtomicFile.write(table, to: out.appendingPathComponent("cross_validation.csv"))
@@ -105,12 +105,5 @@ public struct CrossValidation {
         metadata["ensemble"] = String(members.count)
         metadata["calibration"] = String(decoding: try JSONEncoder().encode(calibration), as: UTF8.self)
         try Safetensors.write(tensors, metadata: metadata, to: url)
-    }
-
-    /// Mean and sample standard deviation.
-    static func meanAndDeviation(_ values: [Double]) -> (mean: Double, sd: Double) {
-        let mean = values.reduce(0, +) / Double(max(1, values.count))
-        let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, values.count - 1))
-        return (mean, variance.squareRoot())
     }
 }

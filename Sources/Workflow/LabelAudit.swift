@@ -95,6 +95,42 @@ public struct LabelAudit {
             foldAUCs: aucs, skipped: loader.skipped.all)
     }
 
+    /// The audit of out-of-fold predictions made elsewhere: `oof_predictions.csv` from `train --folds K`
+    /// (fine-tuned models, better than the heads ``run(_:emit:)`` trains), matched to `dataset`'s photos by name.
+    /// The given labels are the data set's; the file's columns must be `name`, …, `p_<class>` for its classes.
+    public static func audit(
+        predictions url: URL, dataset: ImageDataset, ranking: ConfidentLearning.Ranking
+    ) throws -> Outcome {
+        let table = try CSVTable(url: url)
+        let columns = dataset.classes.map { "p_\($0)" }
+        let positions = columns.compactMap { table.header.firstIndex(of: $0) }
+        guard let nameColumn = table.header.firstIndex(of: "name"), positions.count == columns.count else {
+            throw WorkflowError(
+                "\(url.path): expected a name column and \(columns.joined(separator: ", ")) (oof_predictions.csv of "
+                    + "train --folds on this data), found \(table.header.joined(separator: ","))")
+        }
+        var byName: [String: [Double]] = [:]
+        for (line, fields) in table.rows {
+            let p = positions.compactMap { $0 < fields.count ? Double(fields[$0]) : nil }
+            guard nameColumn < fields.count, p.count == positions.count else {
+                throw WorkflowError("\(url.path):\(line): expected a name and \(positions.count) probabilities")
+            }
+            byName[fields[nameColumn]] = p
+        }
+        let items = dataset.items.filter { byName[$0.name] != nil && $0.label != nil }
+        guard !items.isEmpty else {
+            throw WorkflowError("\(url.path): none of its names are photos of \(dataset.items.count) in the data")
+        }
+        let labels = items.compactMap(\.label)
+        let probabilities = items.map { byName[$0.name] ?? [] }
+        return Outcome(
+            items: items, labels: labels, probabilities: probabilities,
+            verdicts: ConfidentLearning.audit(
+                probabilities: probabilities, labels: labels, classes: dataset.classes.count, ranking: ranking),
+            foldAccuracies: [Metrics.accuracy(probabilities: probabilities, labels: labels)],
+            foldAUCs: [Metrics.rocAUC(probabilities: probabilities, labels: labels)], skipped: [])
+    }
+
     /// `audit.csv`: one row per photo, most suspicious first (rank, name, file, given and suspected label, flagged,
     /// self-confidence, margin, fold-out probabilities).
     public static func csv(_ outcome: Outcome, classes: [String]) -> String {

@@ -29,6 +29,16 @@ struct CrossValidationCLITests {
         #expect(predicted.status == 0 && predicted.output.split(separator: "\n").count == 3, "\(predicted.errors)")
         let exported = try quadrat(["export", model])
         #expect(exported.status == 1 && exported.errors.contains("is an ensemble of 2 models"), "\(exported.errors)")
+        // The out-of-fold predictions feed the label audit.
+        let auditFolder = data.appendingPathComponent("audit")
+        let oofPath = run.appendingPathComponent("oof_predictions.csv").path
+        let audit = try quadrat(["audit", data.path, "--predictions", oofPath, "--out", auditFolder.path])
+        #expect(audit.status == 0 && audit.output.contains("20 photos, predictions from"), "\(audit.errors)")
+        let auditRows = try String(contentsOf: auditFolder.appendingPathComponent("audit.csv"), encoding: .utf8)
+        #expect(auditRows.split(separator: "\n").count == 21)
+        let notPredictions = try quadrat(
+            ["audit", data.path, "--predictions", run.appendingPathComponent("cross_validation.csv").path])
+        #expect(notPredictions.status == 1 && notPredictions.errors.contains("expected a name column"))
         let badFolds = try quadrat(["train", data.path, "--out", run.path, "--folds", "1"])
         #expect(badFolds.status == 64 && badFolds.errors.contains("--folds must be 2 to 20"), "\(badFolds.errors)")
     }

@@ -48,7 +48,7 @@ import Vision
     }
 
     @Test func meanAndDeviationOfFolds() {
-        let (mean, sd) = CrossValidation.meanAndDeviation([0.8, 0.9, 1.0])
+        let (mean, sd) = [0.8, 0.9, 1.0].meanAndDeviation
         #expect(abs(mean - 0.9) < 1e-12 && abs(sd - 0.1) < 1e-12)
     }
 }

@@ -34,6 +34,11 @@ struct AuditCommand: ParsableCommand {
     var ranking: ConfidentLearning.Ranking = .selfConfidence
     @Option(help: "Photos shown on the page.") var top = 100
     @Option(help: "Seed of the folds and the heads.") var seed: UInt64 = 42
+    @Option(
+        help: ArgumentHelp(
+            "Audit these out-of-fold predictions (RUN/oof_predictions.csv of train --folds K: fine-tuned models) "
+                + "instead of training heads on features.", valueName: "csv"))
+    var predictions: String?
     @OptionGroup var columns: CSVColumns
     @OptionGroup var limits: ImageLimitOptions
 
@@ -49,7 +54,11 @@ struct AuditCommand: ParsableCommand {
         var options = LabelAudit.Options()
         (options.folds, options.architecture, options.size) = (folds, arch, size)
         (options.epochs, options.seed, options.ranking) = (epochs, seed, ranking)
-        let outcome = try LabelAudit(options: options).run(dataset) { print($0) }
+        let outcome =
+            try predictions.map {
+                try LabelAudit.audit(
+                    predictions: URL(fileURLWithPath: $0), dataset: dataset, ranking: ranking)
+            } ?? LabelAudit(options: options).run(dataset) { print($0) }
         for p in outcome.skipped { Console.warn("skipped: \(p)") }
         let classes = dataset.classes
         let joint = ConfidentLearning.confidentJoint(
@@ -59,8 +68,9 @@ struct AuditCommand: ParsableCommand {
         let summary = [
             String(
                 format:
-                    "%d photos, %d folds: out-of-fold accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f (mean ± sd over folds)",
-                outcome.items.count, folds, accuracy.mean, accuracy.sd, auc.mean, auc.sd),
+                    "%d photos, %@: out-of-fold accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f (mean ± sd over folds)",
+                outcome.items.count, predictions.map { "predictions from \($0)" } ?? "\(folds) folds", accuracy.mean,
+                accuracy.sd, auc.mean, auc.sd),
             "\(flagged) photos flagged as likely label errors (\(String(format: "%.1f", 100 * Double(flagged) / Double(max(1, outcome.items.count))))%)",
         ]
         for line in summary { print(line) }
