@@ -65,12 +65,17 @@ struct AuditCommand: ParsableCommand {
             probabilities: outcome.probabilities, labels: outcome.labels, classes: classes.count)
         let flagged = outcome.verdicts.filter(\.flagged).count
         let accuracy = outcome.foldAccuracies.meanAndDeviation, auc = outcome.foldAUCs.meanAndDeviation
-        let summary = [
-            String(
+        let scores =
+            predictions == nil
+            ? String(
                 format:
-                    "%d photos, %@: out-of-fold accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f (mean ± sd over folds)",
-                outcome.items.count, predictions.map { "predictions from \($0)" } ?? "\(folds) folds", accuracy.mean,
-                accuracy.sd, auc.mean, auc.sd),
+                    "%d photos, %d folds: out-of-fold accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f (mean ± sd over folds)",
+                outcome.items.count, folds, accuracy.mean, accuracy.sd, auc.mean, auc.sd)
+            : String(
+                format: "%d photos, predictions from %@: out-of-fold accuracy %.4f, ROC AUC %.4f", outcome.items.count,
+                predictions ?? "", accuracy.mean, auc.mean)
+        let summary = [
+            scores,
             "\(flagged) photos flagged as likely label errors (\(String(format: "%.1f", 100 * Double(flagged) / Double(max(1, outcome.items.count))))%)",
         ]
         for line in summary { print(line) }
