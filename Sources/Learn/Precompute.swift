@@ -67,14 +67,15 @@ extension Classifier {
     }
 
     /// Pooled features of every image of `loader` (eval mode, no augmentation), with labels,
-    /// cached on disk under `cacheKey` when given.
+    /// cached on disk under `cacheKey` when given. With a `view` (one fixed transform, such as
+    /// ``Augmentation/symmetry(_:)``), the features are those of every image seen that way.
     /// With `mixedPrecision`, the body runs under bfloat16 autocast, as it does in mixed-precision training.
     /// With a `group`, every rank computes the part of each batch its sharded loader gives (``DataLoader/shard``)
     /// and the parts are joined, so every rank ends with all the features (in rank order, not the loader's); the
     /// cache is used only when every rank has it.
     public func precompute(
         _ loader: DataLoader, cacheKey: String? = nil, label: String = "precompute", mixedPrecision: Bool = false,
-        group: ProcessGroup? = nil
+        group: ProcessGroup? = nil, view: Augmentation? = nil
     ) throws -> (features: Tensor, labels: Tensor) {
         let file = cacheKey.map(Self.featureCacheFile)
         // A cache file that is missing, half written or unreadable is a cache miss: compute afresh.
@@ -89,9 +90,9 @@ extension Classifier {
         let wasTraining = isTraining
         eval()
         defer { if wasTraining { train() } }
-        // Every image once, as it is: no augmentation, no class-balanced draw.
+        // Every image once, as it is (or in the one view asked for): no augmentation, no class-balanced draw.
         let (augmentation, balanced) = (loader.augmentation, loader.balanced)
-        (loader.augmentation, loader.balanced) = (nil, false)
+        (loader.augmentation, loader.balanced) = (view, false)
         defer { (loader.augmentation, loader.balanced) = (augmentation, balanced) }
         var features: [Tensor] = [], labels: [Tensor] = [], kept: [Int] = []
         let progress = Feedback.start(label, total: loader.batchIndices(epoch: 0).map(\.count).reduce(0, +))

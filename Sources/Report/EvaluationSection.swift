@@ -41,9 +41,9 @@ enum EvaluationSection {
                 + "its probability is at least \(String(format: "%.3f", threshold)) "
                 + "(\(escape(input.calibration?.thresholdRule ?? "")); 0.5 would be the plain choice).</p>"
         }
-        let matrix = Interpretation(
-            probabilities: input.probabilities, labels: labels, classes: classes, decisions: decided
-        ).confusionMatrix
+        let interpretation = Interpretation(
+            probabilities: input.probabilities, labels: labels, classes: classes, decisions: decided)
+        let matrix = interpretation.confusionMatrix
         html += "<div class='tables'><div><h3>Confusion matrix (counts)</h3>" + confusion(matrix, classes, rates: false)
         html += "</div><div><h3>Share of each true class</h3>" + confusion(matrix, classes, rates: true) + "</div>"
         html += "<div><h3>Per class</h3>"
@@ -57,7 +57,7 @@ enum EvaluationSection {
         if classes.count == 2 { html += roc(input, labels: labels) }
         html += reliability(input, labels: labels)
         html += "</div>"
-        html += grids(input, labels: labels, decided: decided, cache: cache)
+        html += grids(input, interpretation, labels: labels, decided: decided, cache: cache)
         return html + "</section>"
     }
 
@@ -128,9 +128,9 @@ enum EvaluationSection {
             yLabel: "accuracy", width: 400, height: 360, yRange: 0...1)
     }
 
-    static func grids(_ input: EvaluationInput, labels: [Int], decided: [Int], cache: PresizeCache?) -> String {
-        let interp = Interpretation(
-            probabilities: input.probabilities, labels: labels, classes: input.classes, decisions: decided)
+    static func grids(
+        _ input: EvaluationInput, _ interp: Interpretation, labels: [Int], decided: [Int], cache: PresizeCache?
+    ) -> String {
         let classes = input.classes
         func caption(_ i: Int) -> String {
             let p = input.probabilities[i], loss = -log(max(p[labels[i]], 1e-12))

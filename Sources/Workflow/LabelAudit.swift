@@ -20,6 +20,10 @@ public struct LabelAudit {
         public var learningRate = 3e-3
         public var seed: UInt64 = 42
         public var ranking = ConfidentLearning.Ranking.selfConfidence
+        /// Symmetries of the square (flips and quarter turns, up to 7) whose features are averaged with the
+        /// plain photo's: each costs one more pass over the photos; for photos with no up or down, such as
+        /// solar cells or micrographs.
+        public var views = 0
         public init() {}
     }
 
@@ -49,7 +53,14 @@ public struct LabelAudit {
         let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: size))
         let loader = DataLoader(
             dataset, size: size, batchSize: 32, normalization: options.architecture.normalization, cache: cache)
-        let (features, labelTensor) = try classifier.precompute(loader, label: "features")
+        var (features, labelTensor) = try classifier.precompute(loader, label: "features")
+        let views = min(max(options.views, 0), 7)
+        if views > 0 {
+            for k in 1...views {
+                features = try features + classifier.precompute(loader, label: "view \(k)", view: .symmetry(k)).features
+            }
+            features = try features / Double(views + 1)
+        }
         let skippedPaths = Set(loader.skipped.all.map(\.path))
         let items = dataset.items.filter { !skippedPaths.contains($0.url.path) }
         let labels = try labelTensor.toArray(Int64.self).map { Int($0) }

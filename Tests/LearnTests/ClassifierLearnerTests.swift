@@ -56,6 +56,40 @@ struct ClassifierLearnerTests {
             try learner.predictWithTTA(loader, views: 4, augmentation: .dihedralOnly))
     }
 
+    @Test func precomputedFeaturesOfAViewAreThoseOfTheTransformedPhoto() throws {
+        // Photo 1 is photo 0 mirrored left to right on disk; symmetry 1 mirrors on the fly.
+        let folder = try Fixtures.temporaryFolder()
+        let size = 40
+        var pixels = [[UInt8]](repeating: [UInt8](repeating: 0, count: size * size * 3), count: 2)
+        for y in 0..<size {
+            for x in 0..<size {
+                for c in 0..<3 {
+                    let v = UInt8((x * 5 + y * y + c * 70) % 256)
+                    pixels[0][(y * size + x) * 3 + c] = v
+                    pixels[1][(y * size + (size - 1 - x)) * 3 + c] = v
+                }
+            }
+        }
+        var items: [ImageItem] = []
+        for k in 0..<2 {
+            let url = folder.appendingPathComponent("\(k).png")
+            try writePNG(RGBImage(width: size, height: size, pixels: pixels[k]), to: url)
+            items.append(ImageItem(url: url, name: "\(k)", label: k))
+        }
+        Torch.manualSeed(0)
+        let classifier = try Classifier(.efficientNetLite0, classes: ["a", "b"])
+        let loader = DataLoader(
+            ImageDataset(items: items, classes: ["a", "b"]), size: 32, batchSize: 2, normalization: .tfLite)
+        let plain = try classifier.precompute(loader).features.toArray(Float.self)
+        let mirrored = try classifier.precompute(loader, view: .symmetry(1)).features.toArray(Float.self)
+        let width = plain.count / 2
+        let same = zip(mirrored[0..<width], plain[width...]).map { abs($0 - $1) }.max() ?? 1
+        let plainGap = zip(plain[0..<width], plain[width...]).map { abs($0 - $1) }.max() ?? 0
+        #expect(same < 1e-4, "mirrored view of photo 0 against photo 1: \(same)")
+        #expect(plainGap > 1e-2, "the two photos must differ for the test to mean anything: \(plainGap)")
+        #expect(loader.augmentation == nil, "the loader's own augmentation is put back")
+    }
+
     /// Three 40×40 PNGs whose pixels are `value(|2x − 39|, |2y − 39|, y)` (plus a per-image, per-channel
     /// offset), and a pretrained Lite0 learner over them.
     func symmetricImages(_ value: (Int, Int, Int) -> Int) throws -> (Learner, DataLoader) {

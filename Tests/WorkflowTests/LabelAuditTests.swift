@@ -8,9 +8,10 @@ import Workflow
 @Suite("Label audit", .serialized)
 struct LabelAuditTests {
     /// 40 generated photos whose class shows plainly (bright with a dark square, or the reverse), 4 of them
-    /// labelled the other way on purpose: the audit ranks the 4 flipped ones in its top 8, and flags only flips.
-    @Test(.enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
-    func flippedLabelsRiseToTheTop() throws {
+    /// labelled the other way on purpose: the audit ranks the 4 flipped ones in its top 8, and flags only flips;
+    /// also with the features averaged over 3 symmetries.
+    @Test(.enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights), arguments: [0, 3])
+    func flippedLabelsRiseToTheTop(views: Int) throws {
         let flipped: Set<Int> = [3, 10, 21, 34]
         let data = try makeKaggleDataSet(trainCount: 40, testCount: 1, size: 48)
         var csv = "name,invasive\n"
@@ -22,6 +23,7 @@ struct LabelAuditTests {
         var options = LabelAudit.Options()
         options.size = 32
         options.folds = 4
+        options.views = views
         let dataset = try DataSource.labelled(data)
         let outcome = try LabelAudit(options: options).run(dataset)
         #expect(outcome.probabilities.count == 40 && outcome.foldAccuracies.count == 4)

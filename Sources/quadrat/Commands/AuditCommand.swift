@@ -30,6 +30,12 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "The pretrained network giving the features.") var arch: Architecture = .efficientNetLite0
     @Option(help: "Input size (default: the network's own).") var size: Int?
     @Option(help: "Head epochs per fold.") var epochs = 6
+    @Option(
+        help: ArgumentHelp(
+            "Also average the features of this many symmetries of each photo (flips and quarter turns, 0–7); "
+                + "each costs one more pass. For photos with no up or down: cells, micrographs, tiles.",
+            valueName: "count"))
+    var views = 0
     @Option(help: "Order of the suspects: self-confidence or normalized-margin.")
     var ranking: ConfidentLearning.Ranking = .selfConfidence
     @Option(help: "Photos shown on the page.") var top = 100
@@ -45,6 +51,7 @@ struct AuditCommand: ParsableCommand {
     func validate() throws {
         guard folds >= 2 else { throw ValidationError("--folds must be at least 2") }
         guard epochs >= 1, top >= 1 else { throw ValidationError("--epochs and --top must be at least 1") }
+        guard (0...7).contains(views) else { throw ValidationError("--views must be 0 to 7, not \(views)") }
     }
 
     func run() throws {
@@ -53,7 +60,7 @@ struct AuditCommand: ParsableCommand {
         for p in dataset.problems { Console.warn("left out: \(p)") }
         var options = LabelAudit.Options()
         (options.folds, options.architecture, options.size) = (folds, arch, size)
-        (options.epochs, options.seed, options.ranking) = (epochs, seed, ranking)
+        (options.epochs, options.seed, options.ranking, options.views) = (epochs, seed, ranking, views)
         let outcome =
             try predictions.map {
                 try LabelAudit.audit(
