@@ -3,10 +3,12 @@
 # with a share of their labels flipped on purpose (seeded), audited by `quadrat audit`; prints how many of the
 # flipped cells are among the top 2 × flipped ranked.
 #
-#   scripts/audit_flips.sh [SHARE] [ARCH]      (default 0.05, efficientnet-lite0; build first: swift build -c release)
+#   scripts/audit_flips.sh [SHARE [AUDIT OPTIONS…]]   (default 0.05; build first: swift build -c release)
+#   e.g. scripts/audit_flips.sh 0.05 --size 320 --arch efficientnet-lite2
 set -euo pipefail
 cd "$(dirname "$0")/.."
-share=${1:-0.05} arch=${2:-efficientnet-lite0}
+share=${1:-0.05}
+shift $(($# > 0 ? 1 : 0))
 elpv="${QUADRAT_HOME:-$HOME/.cache/quadrat}/data/elpv"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -28,7 +30,7 @@ with open(f"{work}/flipped.txt", "w") as out:
     out.write("\n".join(sure[i][0] for i in sorted(flip)) + "\n")
 print(f"{len(sure)} cells with sure labels, {len(flip)} flipped")
 PY
-QUADRAT_QUIET=1 .build/release/quadrat audit "$work" --out "$work/audit" --arch "$arch" | grep -E "out-of-fold|flagged"
+QUADRAT_QUIET=1 .build/release/quadrat audit "$work" --out "$work/audit" "$@" | grep -E "out-of-fold|flagged"
 python3 - "$work/audit/audit.csv" "$work/flipped.txt" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))

@@ -9,7 +9,9 @@ import Vision
 /// own prediction), then confident learning (``ConfidentLearning``) over them.
 ///
 /// Features are computed once (about a minute for 2,600 photos at 224 px on 2 cores); each fold's head trains in
-/// seconds. The OOF predictions also give a cross-validated score of that head-only model (mean ± sd over folds).
+/// seconds, so the K-fold split is repeated (``Options/repeats``) and each photo's out-of-fold probabilities
+/// averaged. The OOF predictions also give a cross-validated score of that head-only model (mean ± sd over
+/// every fold of every repeat).
 public struct LabelAudit {
     /// Settings of an audit.
     public struct Options: Sendable {
@@ -24,6 +26,9 @@ public struct LabelAudit {
         /// plain photo's: each costs one more pass over the photos; for photos with no up or down, such as
         /// solar cells or micrographs.
         public var views = 0
+        /// Times the K-fold split is drawn anew (other folds, other head seeds); each photo's probabilities are
+        /// the mean over the repeats. Heads train in seconds, and the mean is steadier than one split's.
+        public var repeats = 3
         public init() {}
     }
 
@@ -47,6 +52,7 @@ public struct LabelAudit {
     public func run(_ dataset: ImageDataset, emit: (String) -> Void = { _ in }) throws -> Outcome {
         let classes = dataset.classes
         guard options.folds >= 2 else { throw WorkflowError("--folds must be at least 2, not \(options.folds)") }
+        let repeats = max(1, options.repeats)
         Torch.manualSeed(options.seed)
         let size = options.size ?? options.architecture.defaultSize
         let classifier = try Classifier(options.architecture, classes: classes)
@@ -67,43 +73,61 @@ public struct LabelAudit {
         guard items.count == labels.count else {
             throw WorkflowError("audit: \(labels.count) feature rows for \(items.count) readable photos")
         }
-        let fold = ConfidentLearning.folds(labels: labels, folds: options.folds, seed: options.seed)
-        var probabilities = [[Double]](repeating: [], count: labels.count)
+        let c = classes.count
+        var sums = [[Double]](repeating: Array(repeating: 0, count: c), count: labels.count)
         var accuracies: [Double] = [], aucs: [Double] = []
-        for k in 0..<options.folds {
-            let train = labels.indices.filter { fold[$0] != k }, held = labels.indices.filter { fold[$0] == k }
-            let head = try Sequential(
-                HeadKind.fastai().make(features: features.shape[1] / 2, classes: classes.count).children.dropFirst(2)
-                    .map(\.module))
-            let learner = Learner(
-                model: head, groups: [[head]],
-                train: FeatureBatches(
-                    features: try features.indexSelect(dim: 0, train),
-                    labels: try labelTensor.indexSelect(dim: 0, train),
-                    seed: options.seed &+ UInt64(k)),
-                valid: nil)
-            learner.verbose = false
-            learner.seed = options.seed &+ UInt64(k)
-            try learner.fitSGDR(rates: [options.learningRate], cycles: options.epochs)
-            head.eval()
-            let p = try Torch.withoutGrad {
-                try Functional.softmax(head(features.indexSelect(dim: 0, held)), dim: 1).toArray(Float.self)
+        for round in 0..<repeats {
+            // Repeat 0 is the plain K-fold audit; later ones split differently and start their heads elsewhere.
+            let seed = options.seed &+ UInt64(round) &* 7919
+            let fold = ConfidentLearning.folds(labels: labels, folds: options.folds, seed: seed)
+            for k in 0..<options.folds {
+                let train = labels.indices.filter { fold[$0] != k }, held = labels.indices.filter { fold[$0] == k }
+                let p = try headProbabilities(
+                    features: features, labels: labelTensor, train: train, held: held, classes: c,
+                    seed: seed &+ UInt64(k))
+                var heldP: [[Double]] = []
+                for (row, i) in held.enumerated() {
+                    heldP.append(p[(row * c)..<((row + 1) * c)].map(Double.init))
+                    sums[i] = zip(sums[i], heldP[row]).map { $0 + $1 }
+                }
+                let heldL = held.map { labels[$0] }
+                accuracies.append(Metrics.accuracy(probabilities: heldP, labels: heldL))
+                aucs.append(Metrics.rocAUC(probabilities: heldP, labels: heldL))
+                emit(
+                    String(
+                        format: "%@fold %d/%d: %d photos held out, accuracy %.4f, ROC AUC %.4f",
+                        repeats > 1 ? "repeat \(round + 1)/\(repeats), " : "", k + 1, options.folds, held.count,
+                        accuracies.last ?? 0, aucs.last ?? 0))
             }
-            let c = classes.count
-            for (row, i) in held.enumerated() { probabilities[i] = p[(row * c)..<((row + 1) * c)].map(Double.init) }
-            let heldP = held.map { probabilities[$0] }, heldL = held.map { labels[$0] }
-            accuracies.append(Metrics.accuracy(probabilities: heldP, labels: heldL))
-            aucs.append(Metrics.rocAUC(probabilities: heldP, labels: heldL))
-            emit(
-                String(
-                    format: "fold %d/%d: %d photos held out, accuracy %.4f, ROC AUC %.4f", k + 1, options.folds,
-                    held.count, accuracies[k], aucs[k]))
         }
+        let probabilities = sums.map { row in row.map { $0 / Double(repeats) } }
         let verdicts = ConfidentLearning.audit(
             probabilities: probabilities, labels: labels, classes: classes.count, ranking: options.ranking)
         return Outcome(
             items: items, labels: labels, probabilities: probabilities, verdicts: verdicts, foldAccuracies: accuracies,
             foldAUCs: aucs, skipped: loader.skipped.all)
+    }
+
+    /// Class probabilities (row-major) of the `held` rows from a fresh head trained on the `train` rows.
+    private func headProbabilities(
+        features: Tensor, labels: Tensor, train: [Int], held: [Int], classes: Int, seed: UInt64
+    ) throws -> [Float] {
+        let head = try Sequential(
+            HeadKind.fastai().make(features: features.shape[1] / 2, classes: classes).children.dropFirst(2)
+                .map(\.module))
+        let learner = Learner(
+            model: head, groups: [[head]],
+            train: FeatureBatches(
+                features: try features.indexSelect(dim: 0, train), labels: try labels.indexSelect(dim: 0, train),
+                seed: seed),
+            valid: nil)
+        learner.verbose = false
+        learner.seed = seed
+        try learner.fitSGDR(rates: [options.learningRate], cycles: options.epochs)
+        head.eval()
+        return try Torch.withoutGrad {
+            try Functional.softmax(head(features.indexSelect(dim: 0, held)), dim: 1).toArray(Float.self)
+        }
     }
 
     /// The audit of out-of-fold predictions made elsewhere: `oof_predictions.csv` from `train --folds K`

@@ -9,9 +9,10 @@ import Workflow
 struct LabelAuditTests {
     /// 40 generated photos whose class shows plainly (bright with a dark square, or the reverse), 4 of them
     /// labelled the other way on purpose: the audit ranks the 4 flipped ones in its top 8, and flags only flips;
-    /// also with the features averaged over 3 symmetries.
-    @Test(.enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights), arguments: [0, 3])
-    func flippedLabelsRiseToTheTop(views: Int) throws {
+    /// also with the features averaged over 3 symmetries, and with one split instead of the default 3 repeats.
+    @Test(
+        .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights), arguments: [(0, 3), (3, 3), (0, 1)])
+    func flippedLabelsRiseToTheTop(views: Int, repeats: Int) throws {
         let flipped: Set<Int> = [3, 10, 21, 34]
         let data = try makeKaggleDataSet(trainCount: 40, testCount: 1, size: 48)
         var csv = "name,invasive\n"
@@ -24,9 +25,11 @@ struct LabelAuditTests {
         options.size = 32
         options.folds = 4
         options.views = views
+        options.repeats = repeats
         let dataset = try DataSource.labelled(data)
         let outcome = try LabelAudit(options: options).run(dataset)
-        #expect(outcome.probabilities.count == 40 && outcome.foldAccuracies.count == 4)
+        #expect(outcome.probabilities.count == 40 && outcome.foldAccuracies.count == 4 * repeats)
+        for p in outcome.probabilities { #expect(abs(p.reduce(0, +) - 1) < 1e-5) }
         let top = outcome.verdicts.prefix(8).map { Int(outcome.items[$0.index].name) ?? 0 }
         #expect(flipped.isSubset(of: Set(top)), "top 8: \(top)")
         let flagged = Set(outcome.verdicts.filter(\.flagged).map { Int(outcome.items[$0.index].name) ?? 0 })

@@ -36,6 +36,11 @@ struct AuditCommand: ParsableCommand {
                 + "each costs one more pass. For photos with no up or down: cells, micrographs, tiles.",
             valueName: "count"))
     var views = 0
+    @Option(
+        help: ArgumentHelp(
+            "Draw the folds this many times and average each photo's out-of-fold probabilities (heads train in "
+                + "seconds; the mean is steadier)."))
+    var repeats = 3
     @Option(help: "Order of the suspects: self-confidence or normalized-margin.")
     var ranking: ConfidentLearning.Ranking = .selfConfidence
     @Option(help: "Photos shown on the page.") var top = 100
@@ -51,6 +56,7 @@ struct AuditCommand: ParsableCommand {
     func validate() throws {
         guard folds >= 2 else { throw ValidationError("--folds must be at least 2") }
         guard epochs >= 1, top >= 1 else { throw ValidationError("--epochs and --top must be at least 1") }
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, not \(repeats)") }
         guard (0...7).contains(views) else { throw ValidationError("--views must be 0 to 7, not \(views)") }
     }
 
@@ -61,6 +67,7 @@ struct AuditCommand: ParsableCommand {
         var options = LabelAudit.Options()
         (options.folds, options.architecture, options.size) = (folds, arch, size)
         (options.epochs, options.seed, options.ranking, options.views) = (epochs, seed, ranking, views)
+        options.repeats = repeats
         let outcome =
             try predictions.map {
                 try LabelAudit.audit(
@@ -76,8 +83,11 @@ struct AuditCommand: ParsableCommand {
             predictions == nil
             ? String(
                 format:
-                    "%d photos, %d folds: out-of-fold accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f (mean ± sd over folds)",
-                outcome.items.count, folds, accuracy.mean, accuracy.sd, auc.mean, auc.sd)
+                    "%d photos, %d folds × %d repeats: out-of-fold accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f "
+                    + "(mean ± sd over folds); averaged over the repeats: accuracy %.4f, ROC AUC %.4f",
+                outcome.items.count, folds, repeats, accuracy.mean, accuracy.sd, auc.mean, auc.sd,
+                Metrics.accuracy(probabilities: outcome.probabilities, labels: outcome.labels),
+                Metrics.rocAUC(probabilities: outcome.probabilities, labels: outcome.labels))
             : String(
                 format: "%d photos, predictions from %@: out-of-fold accuracy %.4f, ROC AUC %.4f", outcome.items.count,
                 predictions ?? "", accuracy.mean, auc.mean)
