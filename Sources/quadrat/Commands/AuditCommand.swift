@@ -28,7 +28,11 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Folder for audit.csv and audit.html.") var out = "audit"
     @Option(help: "Folds for the out-of-fold predictions.") var folds = 5
     @Option(help: "The pretrained network giving the features.") var arch: Architecture = .efficientNetLite0
-    @Option(help: "Input size (default: the network's own).") var size: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Input size (default: the network's own). Larger helps when the evidence is small: on ELPV's cracks "
+                + "320 beat 224 (47 % against 41 % uncertain labels in the top 100)."))
+    var size: Int?
     @Option(help: "Head epochs per fold.") var epochs = 6
     @Option(
         help: ArgumentHelp(
