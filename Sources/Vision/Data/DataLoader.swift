@@ -63,7 +63,8 @@ public final class DataLoader: @unchecked Sendable {
         var order = Array(0..<n)
         if shuffle {
             var rng = SeededRandom(seed: seed, stream: UInt64(epoch) &* 7919 &+ 1)
-            let labels = dataset.items.compactMap(\.label)
+            // The labels are read only for a balanced draw (and every image must have one).
+            let labels = balanced ? dataset.items.compactMap(\.label) : []
             order = balanced && labels.count == n ? rng.balancedDraw(labels: labels, count: n) : rng.permutation(n)
         }
         var batches = stride(from: 0, to: n, by: batchSize).map { Array(order[$0..<min($0 + batchSize, n)]) }

@@ -86,15 +86,15 @@ struct PredictCommand: ParsableCommand {
                 probabilities, positions: items.map { positions[$0] }, classes: saved.classes.count, group: group)
             guard group.rank == 0 else { return }
             dataset = listing
-        } else if part != nil {
-            guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
+        }
+        guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
+        if group == nil, part != nil {
             return try write(
                 PredictionShards.part(
                     probabilities: probabilities, items: items.map { dataset.items[$0] },
                     positions: items.map { positions[$0] }, classes: saved.classes),
                 count: items.count)
         }
-        guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
         let text = try format.render(
             probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes,
             labelColumn: saved.labelColumnName(), decide: { saved.decide($0, tta: tta) })
