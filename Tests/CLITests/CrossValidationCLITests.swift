@@ -41,5 +41,9 @@ struct CrossValidationCLITests {
         #expect(notPredictions.status == 1 && notPredictions.errors.contains("expected a name column"))
         let badFolds = try quadrat(["train", data.path, "--out", run.path, "--folds", "1"])
         #expect(badFolds.status == 64 && badFolds.errors.contains("--folds must be 2 to 20"), "\(badFolds.errors)")
+        let noRepeats = try quadrat(["audit", data.path, "--repeats", "0"])
+        #expect(noRepeats.status == 64 && noRepeats.errors.contains("--repeats must be at least 1"))
+        let tooManyViews = try quadrat(["audit", data.path, "--views", "8"])
+        #expect(tooManyViews.status == 64 && tooManyViews.errors.contains("--views must be 0 to 7, not 8"))
     }
 }
