@@ -98,8 +98,12 @@ public final class BatchNorm: Module {
         registerBuffer("num_batches_tracked", batchesTracked)
     }
 
+    /// Whether a forward pass normalises with the batch's statistics (and updates the running ones); when
+    /// false, the layer is a fixed per-channel affine map that ``ConvBatchNorm`` folds into its convolution.
+    public var normalisesWithBatch: Bool { isTraining && updatesStatistics }
+
     public override func forward(_ x: Tensor) throws -> Tensor {
-        let useBatch = isTraining && updatesStatistics
+        let useBatch = normalisesWithBatch
         if useBatch {
             try Torch.withoutGrad { try batchesTracked.addInPlace(Tensor.ones([], dtype: .int64)) }
         }

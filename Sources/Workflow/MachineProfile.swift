@@ -52,10 +52,14 @@ public struct MachineProfile: Codable, Sendable, Equatable {
 }
 
 extension MachineProfile {
-    /// The CPU model, core count and libtorch version: what the measurements hold for.
+    /// The CPU model, core count, libtorch version and ``probeRevision``: what the measurements hold for.
     public static var machineKey: String {
-        "\(cpuModel) × \(ProcessInfo.processInfo.activeProcessorCount), libtorch \(Torch.version)"
+        "\(cpuModel) × \(ProcessInfo.processInfo.activeProcessorCount), libtorch \(Torch.version), probe \(probeRevision)"
     }
+
+    /// Raised whenever a change to Quadrat's training or evaluation path changes its speed (2: BatchNorm with fixed
+    /// statistics folded into its convolution), so that machines measure again instead of planning from old rates.
+    public static let probeRevision = 2
 
     /// `lscpu`'s "Model name", read from /proc/cpuinfo ("unknown CPU" where there is none).
     public static var cpuModel: String {

@@ -94,12 +94,17 @@ struct ModelsBenchmark {
         }
 
         return [
-            ("inference NCHW", { _ = try Torch.withoutGrad { try plain(x) } }),
-            ("inference channels-last", { _ = try Torch.withoutGrad { try cl(xCL) } }),
+            // In eval mode a ConvBatchNorm folds its BatchNorm on every call; the copy has it folded once.
+            ("inference NCHW (BN folded per call)", { _ = try Torch.withoutGrad { try plain(x) } }),
+            ("inference CL (BN folded per call)", { _ = try Torch.withoutGrad { try cl(xCL) } }),
             ("inference copy (BN folded, CL)", { _ = try Torch.inferenceMode { try copy(xCL) } }),
             ("inference copy bfloat16", { _ = try Torch.inferenceMode { try copyBF16(xBF16) } }),
             ("training NCHW", try trainer(.contiguous)),
             ("training channels-last", try trainer(.channelsLast)),
+            (
+                "training CL, fp32, both (the recipe)",
+                try trainer(.channelsLast, earlyBodyFrozen: true, fixedStatistics: true)
+            ),
             ("training CL, bfloat16 autocast", try trainer(.channelsLast, autocast: true)),
             ("training CL, bf16, early body frozen", try trainer(.channelsLast, autocast: true, earlyBodyFrozen: true)),
             (
