@@ -29,7 +29,11 @@ struct ConvBatchNormTests {
         for p in parameters { try p.zeroGrad() }
         let y = try forward(x)
         try (y * r).sum().backward()
-        return (try y.detached(), try parameters.map { try #require($0.grad).detached().clone() })
+        let gradients = try parameters.map { p in
+            let g = try p.grad
+            return try #require(g).detached().clone()
+        }
+        return (try y.detached(), gradients)
     }
 
     @Test(arguments: [false, true])
