@@ -112,11 +112,18 @@ public final class BatchNorm: Module {
             training: useBatch, momentum: momentum, eps: eps)
     }
 
-    /// The eval-mode transform as one scale and shift per channel: γ/√(σ²+ε) and β − μ·γ/√(σ²+ε), in float32.
+    /// The transform with the running statistics as one scale and shift per channel: γ/√(σ²+ε) and
+    /// β − μ·γ/√(σ²+ε), carrying gradients to γ and β.
+    public func affine() throws -> (scale: Tensor, shift: Tensor) {
+        let scale = try weight / (runningVar + eps).sqrt()
+        return (scale, try bias - runningMean * scale)
+    }
+
+    /// ``affine()`` as constants in float32.
     public func scaleAndShift() throws -> (scale: Tensor, shift: Tensor) {
         try Torch.withoutGrad {
-            let scale = try weight.to(.float32) / (runningVar.to(.float32) + eps).sqrt()
-            return (scale, try bias.to(.float32) - runningMean.to(.float32) * scale)
+            let (scale, shift) = try affine()
+            return (try scale.to(.float32), try shift.to(.float32))
         }
     }
 
