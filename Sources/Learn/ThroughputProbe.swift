@@ -9,14 +9,13 @@ import Torch
 public enum ThroughputProbe {
     /// Images/s of training steps with the layer groups before `trainableFrom` frozen (their BatchNorm
     /// statistics too when `fixedStatistics`), as the recipe's unfrozen phase trains. The first step is a
-    /// warm-up and not timed. When a warm-up step already takes longer than `giveUpAfter` seconds per image,
-    /// the mode is hopeless: measuring stops and returns the warm-up's rate.
+    /// warm-up and not timed.
     public static func training(
         _ learner: Learner, size: Int, batchSize: Int, trainableFrom: Int, fixedStatistics: Bool,
-        mixedPrecision: Bool, steps: Int = 2, giveUpAfter: Double = .infinity
+        mixedPrecision: Bool, steps: Int = 2
     ) throws -> Double {
         let batch = try syntheticBatch(size: size, batchSize: batchSize, classes: try classCount(learner))
-        let timer = StepTimer(giveUpAfter: giveUpAfter * Double(batchSize))
+        let timer = StepTimer()
         let (savedTrain, savedMixed, savedUpdates, savedFrozenBN) =
             (learner.train, learner.mixedPrecision, learner.updateBodyBatchNormStatistics, learner.trainFrozenBatchNorm)
         defer {
@@ -38,11 +37,9 @@ public enum ThroughputProbe {
         return timer.imagesPerSecond(batchSize: batchSize)
     }
 
-    /// Images/s of evaluation forward passes (no gradients) of `model`, after one warm-up batch. A warm-up
-    /// slower than `giveUpAfter` seconds per image ends the measurement with the warm-up's rate.
+    /// Images/s of evaluation forward passes (no gradients) of `model`, after one warm-up batch.
     public static func inference(
-        _ model: Module, size: Int, batchSize: Int, mixedPrecision: Bool, steps: Int = 2,
-        giveUpAfter: Double = .infinity
+        _ model: Module, size: Int, batchSize: Int, mixedPrecision: Bool, steps: Int = 2
     ) throws -> Double {
         let x = try syntheticBatch(size: size, batchSize: batchSize, classes: 2).inputs
         let wasTraining = model.isTraining
@@ -51,10 +48,7 @@ public enum ThroughputProbe {
         func step() throws {
             _ = try Torch.withoutGrad { try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x) }
         }
-        let warmUp = Date()
         try step()
-        let warmUpSeconds = Date().timeIntervalSince(warmUp)
-        if warmUpSeconds > giveUpAfter * Double(batchSize) { return Double(batchSize) / warmUpSeconds }
         let start = Date()
         for _ in 0..<steps { try step() }
         return Double(steps * batchSize) / max(Date().timeIntervalSince(start), 1e-9)
@@ -91,19 +85,15 @@ final class RepeatedBatch: BatchSource {
     }
 }
 
-/// Times training steps: the first is a warm-up; the fit stops early when the warm-up alone shows the
-/// mode is hopelessly slow.
+/// Times training steps: the first is a warm-up.
 final class StepTimer: Callback {
-    let giveUpAfter: Double
     private var stamps: [Date] = []
     private var start = Date()
-    init(giveUpAfter: Double) { self.giveUpAfter = giveUpAfter }
 
     func beforeFit(_ learner: Learner) throws { start = Date() }
 
     func afterBatch(_ learner: Learner) throws {
         stamps.append(Date())
-        if stamps.count == 1, stamps[0].timeIntervalSince(start) > giveUpAfter { throw CancelFit() }
     }
 
     func imagesPerSecond(batchSize: Int) -> Double {

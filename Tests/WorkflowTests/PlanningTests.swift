@@ -90,6 +90,15 @@ struct PlanningTests {
             intelLike.throughput(.auto) == Throughput(unfrozenTraining: 27.4, frozenTraining: 0.9 * 73, inference: 73))
     }
 
+    /// bf16 on a CPU without bf16 instructions (Zen 3: 0.8 img/s against 17.2) is not measured beyond its scout;
+    /// a mode within 3× (the Intel Xeon's 14.3 against 27.4, or a faster one) is measured in full.
+    @Test func onlyAHopelessPrecisionStopsAtItsScout() {
+        #expect(MachineProfile.isHopeless(scout: 0.8, against: 17.2))
+        #expect(MachineProfile.isHopeless(scout: 1.5, against: 43.8))
+        #expect(!MachineProfile.isHopeless(scout: 14.3, against: 27.4))
+        #expect(!MachineProfile.isHopeless(scout: 30, against: 20))
+    }
+
     @Test func profilesAreStoredPerMachineAndModel() throws {
         let home = try Fixtures.temporaryFolder()
         setenv("QUADRAT_HOME", home.path, 1)
