@@ -20,8 +20,10 @@ Q=.build/release/quadrat
 [ -x "$PEER_HOME/legacy/bin/python" ] || bash "$PEERS/setup.sh" legacy assets
 # Check the peer imports before the long Quadrat run, not after it. The peer's venv sees the system's packages, and
 # NumPy 2 installed system-wide (by `pip install onnxruntime`, say) breaks Debian's pandas under fastai.
-if ! "$PEER_HOME/legacy/bin/python" -c 'import fastai.vision.all' 2>/tmp/bench_recipe_peer.err; then
-    tail -1 /tmp/bench_recipe_peer.err >&2
+peer_err=$(mktemp)
+trap 'rm -f "$peer_err"' EXIT
+if ! "$PEER_HOME/legacy/bin/python" -c 'import fastai.vision.all' 2>"$peer_err"; then
+    tail -1 "$peer_err" >&2
     echo "bench_recipe: the fastai peer in $PEER_HOME/legacy cannot start; if the error above is about NumPy:" >&2
     echo "  $PEER_HOME/legacy/bin/python -m pip install numpy==1.24.2" >&2
     exit 1

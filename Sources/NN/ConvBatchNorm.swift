@@ -49,8 +49,8 @@ public final class ConvBatchNorm {
         }
     }
 
-    /// Folds the BatchNorm's running statistics into the convolution (for an eval-only copy),
-    /// computed in float32 and stored as `dtype` in `format`.
+    /// Folds the BatchNorm's running statistics into the convolution (for an eval-only copy), as
+    /// ``foldedFloat32()`` gives them, stored as `dtype` in `format`.
     public func fold(dtype: DType = .float32, format: MemoryFormat = .contiguous) throws {
         let (weight, bias) = try foldedFloat32()
         folded = (try weight.contiguous(format).to(dtype), try bias.to(dtype))

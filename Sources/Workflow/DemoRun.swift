@@ -34,7 +34,7 @@ public struct DemoRun {
         options.size = 256
         // Two symmetric TTA views (the flips). The whole group (seven views) was measured on two 8-epoch fp32 models
         // (held-out 656 cells): ROC AUC 0.939 against 0.932 and 0.927 against 0.922, accuracy 89.2 % against 88.1 %
-        // and 87.8 % against 88.1 %, for about 130 s more of a 1,000 s demo on 2 cores. Use `--tta 7` for it.
+        // and 87.8 % against 88.1 %, for about 150 s more of a 1,000 s demo on 2 cores. Use `--tta 7` for it.
         options.recipe.ttaViews = 2
         return options
     }
