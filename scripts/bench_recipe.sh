@@ -29,6 +29,7 @@ if ! "$PEER_HOME/legacy/bin/python" -c 'import fastai.vision.all' 2>"$peer_err";
     exit 1
 fi
 work=runs/bench-recipe${cells:+-$cells}
+mkdir -p "$(dirname "$work")"   # a fresh clone has no runs/ yet: tee could not open its log
 cpu=$(lscpu | sed -n 's/^Model name: *//p')
 echo "CPU: $cpu, $(nproc) cores; libtorch $($Q --version | sed 's/.*libtorch //; s/)//')"
 

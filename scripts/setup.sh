@@ -45,14 +45,20 @@ system() {
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
             || fail "apt-get install ${missing[*]} failed"
     fi
-    # libtorch uses whatever libblas.so.3 is selected; make sure it is OpenBLAS.
+    # libtorch uses whatever libblas.so.3 is selected; make sure it is the OpenMP OpenBLAS. The pthread build
+    # (pulled in by other packages, and preferred by the alternatives' priorities) is what `quadrat doctor` warns
+    # about: its threads fight libtorch's OpenMP ones.
     local blas
     blas=$(readlink -f /etc/alternatives/libblas.so.3-x86_64-linux-gnu 2>/dev/null || true)
     case "$blas" in
-        *openblas*) ;;
-        *) say "selecting OpenBLAS as libblas.so.3 (was: ${blas:-none})"
-           update-alternatives --set libblas.so.3-x86_64-linux-gnu \
-               /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 >/dev/null ;;
+        *openblas-openmp*) ;;
+        *) say "selecting the OpenMP OpenBLAS as libblas.so.3 (was: ${blas:-none})"
+           local sudo=""
+           [ "$(id -u)" -ne 0 ] && sudo="sudo"
+           $sudo update-alternatives --set libblas.so.3-x86_64-linux-gnu \
+               /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 >/dev/null \
+               || fail "could not select the OpenMP OpenBLAS: update-alternatives --set libblas.so.3-x86_64-linux-gnu"\
+" /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3" ;;
     esac
     say "system packages ok"
 }

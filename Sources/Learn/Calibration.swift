@@ -13,6 +13,9 @@ public struct Calibration: Codable, Sendable, Equatable {
     public var threshold: Double?
     /// How the threshold was chosen: "youden" (max TPR − FPR) or "recall ≥ R".
     public var thresholdRule: String?
+    /// Why the temperature was not fitted, when it was not (it is then 1): the validation set was separated
+    /// perfectly, so the likelihood keeps rising as the temperature falls and a fit only saturates the probabilities.
+    public var temperatureNote: String?
 
     public init(temperature: Double = 1, threshold: Double? = nil, thresholdRule: String? = nil) {
         (self.temperature, self.threshold, self.thresholdRule) = (temperature, threshold, thresholdRule)
@@ -21,9 +24,16 @@ public struct Calibration: Codable, Sendable, Equatable {
     /// Fits the temperature (and, for two classes, the threshold) on `probabilities` with their true `labels`.
     /// `targetRecall` picks the highest threshold whose recall of the second class is at least that, instead of
     /// Youden's J.
+    /// A validation set the model separates perfectly (every photo's true class scored highest) keeps T = 1: there
+    /// the likelihood has no minimum, and the fit ran to its bound (T = 0.05 on 37 photos), pushing every
+    /// probability to 0 or 1 and tying scores, which cost held-out ROC AUC (0.998 → 0.955).
     public static func fit(probabilities: [[Double]], labels: [Int], targetRecall: Double? = nil) -> Calibration {
-        let temperature = fitTemperature(probabilities: probabilities, labels: labels)
+        let separated = isSeparated(probabilities: probabilities, labels: labels)
+        let temperature = separated ? 1 : fitTemperature(probabilities: probabilities, labels: labels)
         var fit = Calibration(temperature: temperature)
+        if separated {
+            fit.temperatureNote = "not fitted: the \(labels.count) validation photos are separated perfectly"
+        }
         if probabilities.first?.count == 2 {
             let scores = probabilities.map { scaled($0, temperature: temperature)[1] }
             let positives = labels.map { $0 == 1 }
@@ -66,11 +76,21 @@ public struct Calibration: Codable, Sendable, Equatable {
         return total / Double(max(1, labels.count))
     }
 
-    /// The temperature with the lowest NLL: golden-section search on log T over [−3, 3] (T from 0.05 to 20);
-    /// NLL is convex in 1/T, so the search finds the minimum.
+    /// True when every photo's true class has the strictly highest probability (and there is at least one photo).
+    public static func isSeparated(probabilities: [[Double]], labels: [Int]) -> Bool {
+        !labels.isEmpty
+            && zip(probabilities, labels).allSatisfy { p, l in p.indices.allSatisfy { $0 == l || p[$0] < p[l] } }
+    }
+
+    /// The fitted temperature's range. Below 1/2 a temperature more than squares the odds: only a validation set
+    /// with (almost) no mistakes asks for that, and on a few dozen photos it is noise that saturates probabilities.
+    public static let temperatureRange = 0.5...20.0
+
+    /// The temperature with the lowest NLL within ``temperatureRange``: golden-section search on log T;
+    /// NLL is convex in 1/T, so the search finds the minimum (or the bound nearest it).
     public static func fitTemperature(probabilities: [[Double]], labels: [Int]) -> Double {
         guard !labels.isEmpty else { return 1 }
-        var (a, b) = (-3.0, 3.0)
+        var (a, b) = (log(temperatureRange.lowerBound), log(temperatureRange.upperBound))
         let ratio = (5.0.squareRoot() - 1) / 2
         var c = b - ratio * (b - a), d = a + ratio * (b - a)
         var fc = nll(probabilities, labels, temperature: exp(c)), fd = nll(probabilities, labels, temperature: exp(d))

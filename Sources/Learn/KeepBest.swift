@@ -17,6 +17,16 @@ public final class KeepBest: Callback {
         self.monitor = monitor
     }
 
+    /// At its first fit, an epoch already recorded (the head trained on precomputed activations, by another learner
+    /// over the same model) is the one to beat: the weights as they are now. The unfrozen phase can then never leave
+    /// a model below the head's own validation score.
+    public func beforeFit(_ learner: Learner) throws {
+        guard best == nil, let (value, _) = learner.recorder.latest(monitor), value.isFinite else { return }
+        best = value
+        bestEpoch = learner.recorder.epochs.count - 1
+        weights = try learner.model.stateDict().mapValues { try $0.clone().detached() }
+    }
+
     public func afterEpoch(_ learner: Learner) throws {
         guard let (value, higher) = learner.recorder.latest(monitor), value.isFinite else { return }
         if let best, higher ? value <= best : value >= best { return }

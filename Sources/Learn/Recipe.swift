@@ -35,10 +35,15 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// First layer group trained in the unfrozen phase: 0 trains every group; 1 keeps the early body
     /// (stem and high-resolution stages) fixed, BatchNorm included, which skips its backward pass.
     public var unfrozenFrom = 1
+    /// Fraction of the first unfrozen cycle spent rising to its rates (``Schedules/sgdr(cycles:cycleLength:cycleMult:minimumFraction:warmup:)``).
+    public var unfrozenWarmup = 0.3
+    /// Validate and keep an exponential moving average of the unfrozen phase's weights (``WeightAveraging``).
+    public var averageWeights = true
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case precomputeEpochs, headRate, headCycles, headCycleLength, unfrozenCycles, cycleLength, cycleMult,
-            unfrozenRates, ttaViews, mixedPrecision, inferenceMixedPrecision, freezeBatchNormStatistics, unfrozenFrom
+            unfrozenRates, ttaViews, mixedPrecision, inferenceMixedPrecision, freezeBatchNormStatistics, unfrozenFrom,
+            unfrozenWarmup, averageWeights
     }
 
     /// Every key a recipe mapping in a config file may hold.
@@ -69,6 +74,8 @@ public struct Recipe: Codable, Sendable, Equatable {
         try take(.inferenceMixedPrecision, &inferenceMixedPrecision)
         try take(.freezeBatchNormStatistics, &freezeBatchNormStatistics)
         try take(.unfrozenFrom, &unfrozenFrom)
+        try take(.unfrozenWarmup, &unfrozenWarmup)
+        try take(.averageWeights, &averageWeights)
     }
 
     /// The unfrozen phase's discriminative rates for a head rate `rate`: (early body, late body, head) at
@@ -182,7 +189,7 @@ extension Learner {
                 recorder.phase = "unfrozen"
                 try fitSGDR(
                     rates: recipe.unfrozenRates, cycles: recipe.unfrozenCycles, cycleLength: cycleLength,
-                    cycleMult: recipe.cycleMult, from: first, extra: unfrozenExtras)
+                    cycleMult: recipe.cycleMult, warmup: recipe.unfrozenWarmup, from: first, extra: unfrozenExtras)
             }
         }
         return times

@@ -47,14 +47,25 @@ public enum Schedules {
 
     /// SGDR (Loshchilov & Hutter): `cycles` cosine annealings from the rate to ~0, each restarting;
     /// cycle k lasts `cycleLength × cycleMult^k` epochs. Returns the schedule over all epochs and the total epochs.
+    /// `warmup` (a fraction of the first cycle) makes that cycle a one-cycle: a cosine rise from 1/``warmupDiv`` of
+    /// the rate to the rate, then the annealing. Unfreezing a body at its full rate knocked ELPV's validation
+    /// accuracy from the head's 0.827 to 0.735–0.763 before it recovered.
     public static func sgdr(
-        cycles: Int, cycleLength: Double = 1, cycleMult: Double = 1, minimumFraction: Double = 0.0
+        cycles: Int, cycleLength: Double = 1, cycleMult: Double = 1, minimumFraction: Double = 0.0,
+        warmup: Double = 0
     ) -> (schedule: Schedule, epochs: Double) {
         let lengths = (0..<cycles).map { cycleLength * pow(cycleMult, Double($0)) }
         let total = lengths.reduce(0, +)
-        let schedule = combined(lengths.map { $0 / total }, lengths.map { _ in cosine(1, minimumFraction) })
+        let annealings = lengths.indices.map { k -> Schedule in
+            guard k == 0, warmup > 0 else { return cosine(1, minimumFraction) }
+            return combined([warmup, 1 - warmup], [cosine(1 / warmupDiv, 1), cosine(1, minimumFraction)])
+        }
+        let schedule = combined(lengths.map { $0 / total }, annealings)
         return (schedule, total)
     }
+
+    /// Where a warm-up starts, as a divisor of the peak rate (fastai's one-cycle `div`).
+    public static let warmupDiv = 25.0
 
     /// Epochs (counted from 0) at which each SGDR cycle starts.
     public static func sgdrRestarts(cycles: Int, cycleLength: Double, cycleMult: Double) -> [Double] {

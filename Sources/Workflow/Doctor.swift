@@ -130,7 +130,14 @@ public enum Doctor {
                 continue
             }
             let expected = name.split(separator: "-").last?.split(separator: ".").first.map(String.init) ?? ""
-            if let digest = sha256(url), !digest.hasPrefix(expected) {
+            let digest: String
+            do {
+                digest = try SHA256.hex(of: url)
+            } catch {
+                problems.append("\(name) cannot be read: \(error.localizedDescription)")
+                continue
+            }
+            if !digest.hasPrefix(expected) {
                 problems.append("\(name) is damaged (sha256 \(digest.prefix(8))…)")
             } else {
                 present.append(architecture.rawValue)
@@ -189,19 +196,6 @@ public enum Doctor {
             let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
         else { return [] }
         return Set(line.split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
-    }
-
-    /// The file's sha256 in hex (Debian's sha256sum), nil when the tool is missing.
-    static func sha256(_ url: URL) -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [url.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        guard (try? process.run()) != nil else { return nil }  // no sha256sum: the check says nothing of damage
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: output, as: UTF8.self).split(separator: " ").first.map(String.init)
     }
 
     static func megabytes(_ folder: URL) -> Int {

@@ -7,12 +7,14 @@ import Torch
 /// quits at once (see ``Interrupts``).
 ///
 /// The checkpoint holds the state at the start of the interrupted epoch (``EpochStartSnapshots``) and the best
-/// epoch so far (``KeepBest``), so `--resume` trains that epoch again and ends where an uninterrupted run would.
+/// epoch so far (``KeepBest``) and the weight average at that epoch's start (``WeightAveraging``), so `--resume`
+/// trains that epoch again and ends where an uninterrupted run would.
 public final class InterruptCheckpoint: Callback, @unchecked Sendable {
     let url: URL
     let resumeHint: String
     let snapshots: EpochStartSnapshots
     let keepBest: KeepBest?
+    let averaging: WeightAveraging?
     private let requested = Locked(false)
     public var order: Int { 90 }
     /// Whether this process writes the checkpoint: in data-parallel training only rank 0 does.
@@ -22,11 +24,15 @@ public final class InterruptCheckpoint: Callback, @unchecked Sendable {
     public var agreement: DataParallel?
 
     /// `@unchecked Sendable`: only ``request(_:)`` runs on another thread, and it touches only the mutex.
-    public init(saveTo url: URL, resumeHint: String, snapshots: EpochStartSnapshots, keepBest: KeepBest?) {
+    public init(
+        saveTo url: URL, resumeHint: String, snapshots: EpochStartSnapshots, keepBest: KeepBest?,
+        averaging: WeightAveraging? = nil
+    ) {
         self.url = url
         self.resumeHint = resumeHint
         self.snapshots = snapshots
         self.keepBest = keepBest
+        self.averaging = averaging
     }
 
     /// Asks for a checkpoint after the current batch (called from the signal handler's thread).
@@ -43,8 +49,9 @@ public final class InterruptCheckpoint: Callback, @unchecked Sendable {
     public func afterBatch(_ learner: Learner) throws {
         guard agreement?.stopAgreed ?? isRequested else { return }
         guard saves else { throw InterruptedRun(savedHere: false) }
-        try learner.saveCheckpoint(
-            to: url, snapshot: snapshots.latest, extra: keepBest?.checkpointEntries() ?? ([:], [:]))
+        var extra: (tensors: [String: Tensor], metadata: [String: String]) = keepBest?.checkpointEntries() ?? ([:], [:])
+        extra.tensors.merge(averaging?.checkpointEntries() ?? [:]) { kept, _ in kept }
+        try learner.saveCheckpoint(to: url, snapshot: snapshots.latest, extra: extra)
         let epoch = snapshots.latest?.position.map { " (it restarts \($0.phase) epoch \($0.epoch + 1))" } ?? ""
         FileHandle.standardError.write(
             Data("checkpoint saved to \(url.path)\(epoch)\nresume with: \(resumeHint)\n".utf8))

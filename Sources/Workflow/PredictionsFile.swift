@@ -14,7 +14,7 @@ public enum PredictionsFile {
             var fields = [item.name]
             if labelled { fields.append(item.label.map { classes[$0] } ?? "") }
             fields.append(classes[Metrics.argmax(p)])
-            fields += p.map { String(format: "%.6f", $0) }
+            fields += p.map(ProbabilityText.text)
             lines.append(CSVTable.row(fields))
         }
         try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: url)

@@ -35,15 +35,16 @@ extension SavedModel {
         return nil
     }
 
-    /// Whether to predict in bfloat16 autocast: `precision` when forced; with `.auto`, the precision the model
-    /// was validated in when it was trained on this kind of machine (its stored profile), else float32.
+    /// Whether to predict in bfloat16 autocast: `precision` when forced; with `.auto`, only when training kept bf16
+    /// for this model (its validation predictions agreed with fp32's, ``PrecisionAgreement``) and this machine
+    /// measured bf16 faster (its stored profile), else float32.
     public func predictsInBF16(_ precision: Precision) throws -> Bool {
         switch precision {
         case .fp32: return false
         case .bf16: return true
         case .auto:
-            let batchSize = try trainOptions()?.batchSize ?? 32
-            let profile = MachineProfile.stored(architecture: architecture, size: size, batchSize: batchSize)
+            guard let options = try trainOptions(), options.recipe.inferenceMixedPrecision else { return false }
+            let profile = MachineProfile.stored(architecture: architecture, size: size, batchSize: options.batchSize)
             return profile?.infersInBF16(.auto) ?? false
         }
     }

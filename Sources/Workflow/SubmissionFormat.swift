@@ -17,17 +17,17 @@ public enum SubmissionFormat: String, CaseIterable, Sendable {
         case .kaggle:
             if classes.count == 2 {
                 return CSVTable.row(["name", labelColumn]) + "\n"
-                    + zip(items, probabilities).map { CSVTable.row([$0.name, String(format: "%.6f", $1[1])]) }
+                    + zip(items, probabilities).map { CSVTable.row([$0.name, ProbabilityText.text($1[1])]) }
                     .joined(separator: "\n") + "\n"
             }
             return CSVTable.row(["name"] + classes) + "\n"
-                + zip(items, probabilities).map { CSVTable.row([$0.name] + $1.map { String(format: "%.6f", $0) }) }
+                + zip(items, probabilities).map { CSVTable.row([$0.name] + $1.map(ProbabilityText.text)) }
                 .joined(separator: "\n") + "\n"
         case .csv:
             return CSVTable.row(["name", "file", "predicted"] + classes.map { "p_\($0)" }) + "\n"
                 + zip(items, probabilities).map {
                     CSVTable.row(
-                        [$0.name, $0.url.path, classes[decide($1)]] + $1.map { String(format: "%.6f", $0) })
+                        [$0.name, $0.url.path, classes[decide($1)]] + $1.map(ProbabilityText.text))
                 }.joined(separator: "\n") + "\n"
         case .json:
             let rows = zip(items, probabilities).map { item, p in

@@ -10,6 +10,9 @@ struct RunDecisions: Codable {
     var plan: TrainingPlan
     /// The precision line ("training fp32 (fp32 …)"), for the terminal and the report.
     var precision: String
+    /// bf16 inference measured faster under `--precision auto`: the run compares it with fp32 on validation after
+    /// training and keeps it for TTA (and the model's later predictions) only when the two agree.
+    var bf16InferenceCandidate: Bool
     /// Seconds kept free after the last epoch for TTA and the report, under a time budget.
     var tailSeconds: Double
 }

@@ -60,6 +60,12 @@ public struct TrainingRun {
             throw WorkflowError(
                 "cannot train on \(options.data):\n" + refused.map { "  \($0)" }.joined(separator: "\n"))
         }
+        // ROC AUC is recorded for two classes only: with more, keep-best and early stopping would watch nothing.
+        if options.monitor == "roc_auc", dataset.classes.count != 2 {
+            throw WorkflowError(
+                "--monitor roc_auc needs two classes, and \(options.data) has \(dataset.classes.count): "
+                    + "monitor accuracy or valid_loss")
+        }
         // The run folder only now that data and options are valid, and checked writable before hours of work.
         if leads { try Self.prepareRunFolder(out) }
         var split = Split.random(
@@ -129,7 +135,8 @@ public struct TrainingRun {
             var recipe = options.recipe
             let profile = try machineProfile(learner, size: size)
             recipe.mixedPrecision = profile.trainsInBF16(options.precision)
-            recipe.inferenceMixedPrecision = profile.infersInBF16(options.precision)
+            // Validation and precompute in fp32 unless bf16 is forced; bf16 may take over TTA (see below).
+            recipe.inferenceMixedPrecision = options.precision == .bf16
             let plan = planRun(
                 recipe: &recipe, profile: profile, size: size, trainImages: trainSet.items.count,
                 validImages: validSet.items.count, elapsed: Date().timeIntervalSince(total),
@@ -138,6 +145,7 @@ public struct TrainingRun {
                 })
             decisions = RunDecisions(
                 recipe: recipe, plan: plan, precision: profile.summary(options.precision),
+                bf16InferenceCandidate: options.precision == .auto && profile.infersInBF16(.auto),
                 // Room for TTA and the report after the last epoch.
                 tailSeconds: Planner.ttaSeconds(
                     validImages: validSet.items.count, views: recipe.ttaViews,
@@ -192,8 +200,10 @@ public struct TrainingRun {
         if !resumeHint.contains("--resume") { resumeHint += " --resume \(interruptURL.path)" }
         let keepBest = KeepBest(monitor: options.monitor)
         let snapshots = EpochStartSnapshots()
+        let averaging = recipe.averageWeights ? WeightAveraging() : nil
         let interrupt = InterruptCheckpoint(
-            saveTo: interruptURL, resumeHint: resumeHint, snapshots: snapshots, keepBest: keepBest)
+            saveTo: interruptURL, resumeHint: resumeHint, snapshots: snapshots, keepBest: keepBest,
+            averaging: averaging)
         learner.callbacks += [snapshots, interrupt, keepBest]
         if let group {
             let parallel = DataParallel(group: group)
@@ -217,6 +227,7 @@ public struct TrainingRun {
             let metadata = try learner.loadCheckpoint(from: URL(fileURLWithPath: resume))
             try Self.checkWorldSize(of: resume, metadata: metadata, group: group)
             try keepBest.resume(from: URL(fileURLWithPath: resume))
+            try averaging?.resume(from: URL(fileURLWithPath: resume))
             // Checkpoints from before exact resume carry no position: they go on with the whole unfrozen phase.
             let position = Learner.resumePosition(in: metadata) ?? .init(phase: "unfrozen", epoch: 0)
             resumeAt = position
@@ -224,7 +235,7 @@ public struct TrainingRun {
                 "resuming from \(resume) after \(learner.epochsDone) epoch(s): \(position.phase) epoch \(position.epoch + 1)"
             )
         }
-        var unfrozenExtras: [Callback] = []
+        var unfrozenExtras: [Callback] = averaging.map { [$0] } ?? []
         if options.progressive, let length = recipe.cycleLength {
             let small = DataLoader(
                 trainSet, size: ProgressiveResizing.smallSize(for: size), batchSize: options.batchSize, shuffle: true,
@@ -263,6 +274,12 @@ public struct TrainingRun {
             Torch.threads = ProcessInfo.processInfo.activeProcessorCount
         }
 
+        if decided.bf16InferenceCandidate {
+            let agreement = try learner.precisionAgreement(on: validLoader)
+            emit(agreement.summary)
+            (recipe.inferenceMixedPrecision, learner.inferenceMixedPrecision) = (agreement.agrees, agreement.agrees)
+            learner.checkpointMetadata["precision_agreement"] = agreement.summary
+        }
         // Final validation score, with TTA.
         let (rawProbabilities, plainProbabilities, items) = try times.time("TTA") {
             try learner.predictionsWithTTA(validLoader, views: recipe.ttaViews, augmentation: augmentation)
@@ -284,7 +301,8 @@ public struct TrainingRun {
                 format: "calibration: temperature %.2f, expected calibration error %.3f → %.3f%@", shown.temperature,
                 Calibration.expectedCalibrationError(probabilities: rawProbabilities, labels: labels),
                 Calibration.expectedCalibrationError(probabilities: probabilities, labels: labels),
-                shown.threshold.map { String(format: "; threshold %.3f (%@)", $0, shown.thresholdRule ?? "") } ?? ""))
+                shown.threshold.map { String(format: "; threshold %.3f (%@)", $0, shown.thresholdRule ?? "") } ?? "")
+                + (shown.temperatureNote.map { "; temperature \($0)" } ?? ""))
         let accuracy = Metrics.accuracy(probabilities: probabilities, labels: labels)
         let auc = Metrics.rocAUC(probabilities: probabilities, labels: labels)
         emit(String(format: "validation with TTA: accuracy %.4f, ROC AUC %.4f", accuracy, auc))

@@ -28,6 +28,25 @@ import Vision
         #expect(zip(overconfident, repaired).allSatisfy { Metrics.argmax($0) == Metrics.argmax($1) })
     }
 
+    /// A validation set separated perfectly (37 photos, as on a small Kaggle set) keeps T = 1 and says so: fitting
+    /// it drove T to 0.05 and tied scores. Nearly separated sets stay within the bound, and scores stay distinct.
+    @Test func perfectlySeparatedValidationKeepsTheTemperature() {
+        let scores = (0..<37).map { 0.55 + 0.4 * Double($0) / 36 }
+        let probabilities = scores.enumerated().map { i, s in i % 2 == 0 ? [s, 1 - s] : [1 - s, s] }
+        let labels = (0..<37).map { $0 % 2 }
+        let fit = Calibration.fit(probabilities: probabilities, labels: labels)
+        #expect(fit.temperature == 1 && fit.temperatureNote?.contains("37 validation photos") == true)
+        // One mistake: the likelihood has a minimum again, but not below the bound.
+        var nearly = probabilities
+        nearly[0] = [0.45, 0.55]
+        let bounded = Calibration.fit(probabilities: nearly, labels: labels)
+        #expect(bounded.temperatureNote == nil && bounded.temperature >= Calibration.temperatureRange.lowerBound)
+        let calibrated = probabilities.map { bounded.apply($0)[1] }
+        #expect(Set(calibrated).count == calibrated.count, "tied scores after calibration")
+        #expect(Calibration.isSeparated(probabilities: probabilities, labels: labels))
+        #expect(!Calibration.isSeparated(probabilities: [[0.5, 0.5]], labels: [1]))
+    }
+
     @Test func scalingByOneOrZeroProbabilitiesIsExact() {
         #expect(Calibration.scaled([0.2, 0.8], temperature: 1) == [0.2, 0.8])
         let sharpened = Calibration.scaled([0.2, 0.8], temperature: 0.5)  // p² renormalised: 0.04 / 0.68, 0.64 / 0.68

@@ -34,6 +34,17 @@ struct ScheduleAndMetricTests {
         #expect(close(schedule(2.0 / 7), 0.5))  // middle of the second cycle
     }
 
+    /// A warm-up rises from 1/25 of the rate to the rate over its fraction of the first cycle, then anneals;
+    /// later cycles restart at the full rate as before.
+    @Test func warmupRisesToThePeakInTheFirstCycleOnly() {
+        let (schedule, epochs) = Schedules.sgdr(cycles: 2, cycleLength: 4, warmup: 0.25)
+        #expect(epochs == 8)
+        #expect(close(schedule(0), 1 / Schedules.warmupDiv) && close(schedule(1.0 / 8), 1))
+        #expect(schedule(0.5 / 8) > 1 / Schedules.warmupDiv && schedule(0.5 / 8) < 1)
+        #expect(schedule(3.999 / 8) < 1e-4 && close(schedule(4.0 / 8), 1))
+        #expect(close(Schedules.sgdr(cycles: 1, cycleLength: 4).schedule(0), 1))  // no warm-up: the peak at once
+    }
+
     @Test func metricsAgainstHandComputedValues() {
         let p: [[Double]] = [[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.8, 0.2]]
         let y = [0, 0, 1, 1]

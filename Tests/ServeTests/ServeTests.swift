@@ -11,7 +11,10 @@ import Workflow
 
 /// A small model trained once for the server tests, and the data set it was trained on.
 enum ServedModel {
-    static let trained: (model: URL, data: URL)? = try? train()
+    /// The training's outcome, its error included: a test that needs the model fails with the training's message.
+    static let trained: Result<(model: URL, data: URL), TestFailure> = Result { try train() }.mapError {
+        TestFailure("training the served model failed: \($0)")
+    }
 
     static func train() throws -> (model: URL, data: URL) {
         let data = try makeKaggleDataSet(trainCount: 24, testCount: 6, size: 48)
@@ -42,7 +45,7 @@ struct ServeTests {
     func withServer(
         _ options: ServeOptions, _ body: (LoopbackHTTP, PredictionServer) async throws -> Void
     ) async throws {
-        let (model, _) = try #require(ServedModel.trained)
+        let (model, _) = try ServedModel.trained.get()
         let server = try PredictionServer(modelURL: model, options: options)
         let bound = Locked<Int?>(nil)
         let app = server.application { port in bound.withLock { $0 = port } }
@@ -65,7 +68,7 @@ struct ServeTests {
     }
 
     func photo(_ i: Int) throws -> [UInt8] {
-        let (_, data) = try #require(ServedModel.trained)
+        let (_, data) = try ServedModel.trained.get()
         return [UInt8](try Data(contentsOf: data.appendingPathComponent("test/\(i).jpg")))
     }
 
@@ -90,7 +93,7 @@ struct ServeTests {
 
     /// Concurrent requests get the probabilities `quadrat predict` gives for the same files, and share batches.
     @Test func concurrentPredictionsEqualThePredictCommand() async throws {
-        let (modelURL, data) = try #require(ServedModel.trained)
+        let (modelURL, data) = try ServedModel.trained.get()
         let saved = try SavedModel(modelURL)
         let test = try DataSource.unlabelled(data.appendingPathComponent("test"))
         let expected = try saved.predict(test).probabilities
@@ -161,7 +164,7 @@ struct ServeTests {
             let one = try await http.send("POST", "/v1/predict", headers: auth, body: jpeg)
             #expect(one.status == 200)
             // The threshold chosen on validation at training (binary model).
-            let served = try #require(ServedModel.trained)
+            let served = try ServedModel.trained.get()
             let threshold = try SavedModel(served.0).calibration(tta: false)?.threshold
             let answered = try decoded(Prediction.self, one).threshold
             #expect(threshold != nil && answered == threshold)

@@ -5,6 +5,12 @@ import Torch
 import Vision
 
 /// Helpers shared by the test targets.
+/// A failed check inside a helper that returns a value, thrown so the test that called it fails with the message.
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 public enum Fixtures {
     /// The repository's Tests/Fixtures folder.
     public static let folder: URL = URL(fileURLWithPath: #filePath)

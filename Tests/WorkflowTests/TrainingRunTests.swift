@@ -24,6 +24,20 @@ struct TrainingRunTests {
         #expect(o.size == 96 && o.augmentation == "dihedral" && o.recipe.ttaViews == 2 && o.batchSize == 32)
     }
 
+    /// ROC AUC is recorded for two classes only: monitoring it on three would keep the last epoch in silence.
+    @Test func rocAUCMonitorIsRefusedForMoreThanTwoClasses() throws {
+        let data = try makeKaggleDataSet(trainCount: 12, testCount: 1, size: 32)
+        let rows = (1...12).map { "\($0),\($0 % 3)" }.joined(separator: "\n")
+        try ("name,invasive\n" + rows + "\n").write(
+            to: data.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
+        var options = TrainOptions(data: data.path, out: data.appendingPathComponent("run").path)
+        options.monitor = "roc_auc"
+        #expect {
+            try TrainingRun(options: options).run()
+        } throws: { "\($0)".contains("--monitor roc_auc needs two classes") && "\($0)".contains("has 3") }
+        #expect(!FileManager.default.fileExists(atPath: data.appendingPathComponent("run").path))
+    }
+
     @Test func validationNamesTheFlag() {
         var o = TrainOptions(data: "d", out: "o")
         o.augmentation = "sideways"
@@ -72,7 +86,14 @@ struct TrainingRunTests {
         #expect(config.recipe.unfrozenRates == [2e-3 / 300, 2e-3 / 30, 2e-3 / 5] && !config.recipe.mixedPrecision)
         // The kept epoch is named in the model file and the report.
         let best = try #require(saved.metadata["best_epoch"].flatMap(Int.init))
-        #expect((1...6).contains(best))
+        // Keep-best keeps the lowest validation loss among the last head epoch (3) and the unfrozen ones (4, 5).
+        let history = try String(contentsOf: data.appendingPathComponent("run/history.csv"), encoding: .utf8)
+        let losses = history.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+            .map { Double($0[3]) ?? .infinity }
+        #expect(losses.count == 5)
+        let candidates = 3...5
+        let lowest = try #require(candidates.min { losses[$0 - 1] < losses[$1 - 1] })
+        #expect(best == lowest, "best epoch \(best), history:\n\(history)")
         let report = try String(contentsOf: outcome.reportURL, encoding: .utf8)
         #expect(report.contains("<tr class='best'>") && report.contains("The model kept is epoch \(best)"))
         #expect(try saved.labelColumnName() == "invasive")

@@ -34,7 +34,9 @@ struct PredictCommand: ParsableCommand {
     var shard: String?
     @Option(
         parsing: .upToNextOption,
-        help: ArgumentHelp("Join part files written with --shard, in the listing's order.", valueName: "part"))
+        help: ArgumentHelp(
+            "Join part files written with --shard, in the listing's order: the decisions of one unsharded run, and "
+                + "probabilities within 1e-4 of it (other batches pick other kernels).", valueName: "part"))
     var merge: [String] = []
 
     @OptionGroup var limits: ImageLimitOptions
