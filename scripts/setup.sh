@@ -45,21 +45,23 @@ system() {
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
             || fail "apt-get install ${missing[*]} failed"
     fi
-    # libtorch uses whatever libblas.so.3 is selected; make sure it is the OpenMP OpenBLAS. The pthread build
-    # (pulled in by other packages, and preferred by the alternatives' priorities) is what `quadrat doctor` warns
-    # about: its threads fight libtorch's OpenMP ones.
-    local blas
-    blas=$(readlink -f /etc/alternatives/libblas.so.3-x86_64-linux-gnu 2>/dev/null || true)
-    case "$blas" in
-        *openblas-openmp*) ;;
-        *) say "selecting the OpenMP OpenBLAS as libblas.so.3 (was: ${blas:-none})"
-           local sudo=""
-           [ "$(id -u)" -ne 0 ] && sudo="sudo"
-           $sudo update-alternatives --set libblas.so.3-x86_64-linux-gnu \
-               /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 >/dev/null \
-               || fail "could not select the OpenMP OpenBLAS: update-alternatives --set libblas.so.3-x86_64-linux-gnu"\
-" /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3" ;;
-    esac
+    # libtorch links libblas.so.3, liblapack.so.3 and libopenblas.so.0, each whatever its alternative selects: make
+    # them all the OpenMP OpenBLAS. The pthread build (pulled in by other packages, python3-torch for one, and
+    # preferred by the alternatives' priorities) keeps a second thread pool beside libtorch's OpenMP one, and
+    # `quadrat doctor` warns about it.
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    local lib current target
+    for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
+        target=/usr/lib/x86_64-linux-gnu/openblas-openmp/$lib
+        current=$(readlink -f "/etc/alternatives/$lib-x86_64-linux-gnu" 2>/dev/null || true)
+        case "$current" in
+            */openblas-openmp/*) ;;
+            *) say "selecting the OpenMP OpenBLAS as $lib (was: ${current:-none})"
+               $sudo update-alternatives --set "$lib-x86_64-linux-gnu" "$target" >/dev/null \
+                   || fail "could not select the OpenMP OpenBLAS: update-alternatives --set $lib-x86_64-linux-gnu $target" ;;
+        esac
+    done
     say "system packages ok"
 }
 

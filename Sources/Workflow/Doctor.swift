@@ -55,14 +55,16 @@ public enum Doctor {
                 status: .warn, name: "BLAS", detail: detail + " (slow: matrix products will dominate)",
                 fix: "apt-get install libopenblas0-openmp")
         }
-        // libtorch's own threads are OpenMP (libgomp); an OpenBLAS built for pthreads keeps a second pool.
-        if name.contains("openblas-pthread"), libraries.contains(where: { $0.contains("libgomp") }) {
+        // libtorch's own threads are OpenMP (libgomp); an OpenBLAS built for pthreads keeps a second pool. libtorch
+        // links three BLAS names (libblas.so.3, liblapack.so.3, libopenblas.so.0), each chosen by its own alternative:
+        // any one of them left on the pthread build loads it.
+        if libraries.contains(where: { $0.contains("openblas-pthread") }),
+            libraries.contains(where: { $0.contains("libgomp") })
+        {
             return Check(
                 status: .warn, name: "BLAS", detail: detail + " (a pthread OpenBLAS next to libtorch's OpenMP threads)",
-                fix:
-                    "update-alternatives --set libblas.so.3-x86_64-linux-gnu "
-                    + "/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 (libopenblas0-openmp installed)"
-            )
+                fix: "scripts/setup.sh system (selects the OpenMP OpenBLAS for libblas.so.3, liblapack.so.3 and "
+                    + "libopenblas.so.0)")
         }
         return Check(status: .ok, name: "BLAS", detail: detail)
     }

@@ -214,6 +214,7 @@ public struct TrainingRun {
             learner.predictionGroup = group
             learner.checkpointMetadata["world_size"] = String(group.worldSize)
         }
+        learner.callbacks.append(RevisedETA(start: total, plannedEnd: eta, tail: decided.tailSeconds))
         if let patience = options.patience {
             learner.callbacks.append(EarlyStopping(monitor: options.monitor, patience: patience))
         }

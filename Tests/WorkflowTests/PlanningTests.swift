@@ -1,8 +1,10 @@
 import Foundation
+import Learn
 import TestSupport
 import Testing
 import Vision
-import Workflow
+
+@testable import Workflow
 
 @Suite("Planning a run: epochs from the data, the budget and the machine")
 struct PlanningTests {
@@ -82,12 +84,42 @@ struct PlanningTests {
         for bad in ["", "m", "5x", "5m3", "-5", "abc"] { #expect(DurationText.seconds(bad) == nil, "\(bad)") }
     }
 
-    @Test func precisionChoiceFollowsTheMeasurementUnlessForced() {
-        let intelLike = MachineProfile(trainingFP32: 27.4, trainingBF16: 14.3, inferenceFP32: 44, inferenceBF16: 73)
-        #expect(!intelLike.trainsInBF16(.auto) && intelLike.infersInBF16(.auto))
-        #expect(intelLike.trainsInBF16(.bf16) && !intelLike.infersInBF16(.fp32))
+    /// `auto` trains in fp32 even where bf16 trains faster (it trained a worse model on a Zen 4), and makes bf16 only
+    /// a candidate for inference where it measured faster; the run is planned in the precisions it validates in.
+    @Test func precisionChoiceTrainsInFP32UnlessForced() {
+        let zen4Like = MachineProfile(
+            trainingFP32: 26.7, trainingBF16: 33.3, inferenceFP32: 101.3, inferenceBF16: 172.8)
+        #expect(!zen4Like.trainsInBF16(.auto) && zen4Like.infersInBF16(.auto))
+        #expect(zen4Like.trainsInBF16(.bf16) && !zen4Like.infersInBF16(.fp32) && !zen4Like.trainsInBF16(.fp32))
         #expect(
-            intelLike.throughput(.auto) == Throughput(unfrozenTraining: 27.4, frozenTraining: 0.9 * 73, inference: 73))
+            zen4Like.throughput(.auto)
+                == Throughput(unfrozenTraining: 26.7, frozenTraining: 0.9 * 101.3, inference: 101.3))
+        #expect(
+            zen4Like.throughput(.bf16)
+                == Throughput(unfrozenTraining: 33.3, frozenTraining: 0.9 * 172.8, inference: 172.8))
+        #expect(
+            zen4Like.summary(.auto).hasPrefix("training fp32") && zen4Like.summary(.auto).contains("bf16 a candidate"))
+        let zen3Like = MachineProfile(trainingFP32: 17.2, trainingBF16: 0.8, inferenceFP32: 31.5, inferenceBF16: 1.4)
+        #expect(!zen3Like.infersInBF16(.auto) && zen3Like.summary(.auto).contains("inference fp32 ("))
+    }
+
+    /// bf16 inference stands in for fp32 only when at most one decision in 200 changes and accuracy does not drop.
+    @Test func bf16InferenceIsKeptOnlyWhereItAgrees() {
+        let labels = Array(repeating: 1, count: 300)
+        let fp32 = labels.map { _ in [0.2, 0.8] }
+        var bf16 = fp32
+        bf16[0] = [0.6, 0.4]  // one decision of 300 moves, and it was right: accuracy drops
+        #expect(!PrecisionAgreement(fp32: fp32, bf16: bf16, labels: labels).agrees)
+        var labelsWrong = labels
+        labelsWrong[0] = 0  // the moved decision is now a correction: accuracy rises, 1 of 300 changed
+        let corrected = PrecisionAgreement(fp32: fp32, bf16: bf16, labels: labelsWrong)
+        #expect(corrected.agrees && corrected.changedDecisions == 1 && abs(corrected.largestChange - 0.4) < 1e-12)
+        bf16[1] = [0.7, 0.3]
+        labelsWrong[1] = 0  // two of 300: more than one in 200
+        #expect(!PrecisionAgreement(fp32: fp32, bf16: bf16, labels: labelsWrong).agrees)
+        #expect(
+            PrecisionAgreement(fp32: fp32, bf16: fp32, labels: labels).summary.hasPrefix(
+                "bf16 inference kept: 0 of 300"))
     }
 
     /// bf16 on a CPU without bf16 instructions (Zen 3: 0.8 img/s against 17.2) is not measured beyond its scout;
@@ -113,5 +145,14 @@ struct PlanningTests {
         // The file names the CPU it was measured on.
         let text = try String(contentsOf: MachineProfile.file, encoding: .utf8)
         #expect(text.contains(MachineProfile.cpuModel))
+    }
+
+    /// The revised ETA projects the mean epoch so far over the epochs left, plus the work after them.
+    @Test func revisedETAProjectsTheMeanEpoch() {
+        let now = Date(timeIntervalSince1970: 1000)
+        let end = RevisedETA.projectedEnd(now: now, epochsDone: 2, epochsLeft: 6, fitSeconds: 70, tail: 15)
+        #expect(end.timeIntervalSince(now) == 35 * 6 + 15)
+        // Under progressive resizing or an uneven first epoch the mean moves; no epochs done yet counts as one.
+        #expect(RevisedETA.projectedEnd(now: now, epochsDone: 0, epochsLeft: 1, fitSeconds: 10, tail: 0) == now + 10)
     }
 }

@@ -88,8 +88,10 @@ struct TrainingRunTests {
         let best = try #require(saved.metadata["best_epoch"].flatMap(Int.init))
         // Keep-best keeps the lowest validation loss among the last head epoch (3) and the unfrozen ones (4, 5).
         let history = try String(contentsOf: data.appendingPathComponent("run/history.csv"), encoding: .utf8)
-        let losses = history.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-            .map { Double($0[3]) ?? .infinity }
+        let losses = history.split(separator: "\n").dropFirst().map {
+            $0.split(separator: ",", omittingEmptySubsequences: false)
+        }
+        .map { Double($0[3]) ?? .infinity }
         #expect(losses.count == 5)
         let candidates = 3...5
         let lowest = try #require(candidates.min { losses[$0 - 1] < losses[$1 - 1] })
