@@ -23,6 +23,9 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var cycleMult = 1
     /// Discriminative rates for (early body, late body, head), the seed's `[lr/100, lr/10, lr]`.
     public var unfrozenRates = [1e-5, 1e-4, 6e-4]
+    /// The unfrozen rates as the head's rate divided by these, when the head's rate comes from `--lr` or the LR
+    /// finder (which then set ``unfrozenRates``): the seed's ratios, 300, 30 and 5.
+    public var unfrozenRateDivisors: [Double] = [300, 30, 5]
     /// Augmented views for the final TTA score (0: none).
     public var ttaViews = 4
     /// bfloat16 autocast for the training forward passes. `quadrat train` chooses it by timing both on the
@@ -43,7 +46,7 @@ public struct Recipe: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case precomputeEpochs, headRate, headCycles, headCycleLength, unfrozenCycles, cycleLength, cycleMult,
             unfrozenRates, ttaViews, mixedPrecision, inferenceMixedPrecision, freezeBatchNormStatistics, unfrozenFrom,
-            unfrozenWarmup, averageWeights
+            unfrozenWarmup, averageWeights, unfrozenRateDivisors
     }
 
     /// Every key a recipe mapping in a config file may hold.
@@ -76,11 +79,17 @@ public struct Recipe: Codable, Sendable, Equatable {
         try take(.unfrozenFrom, &unfrozenFrom)
         try take(.unfrozenWarmup, &unfrozenWarmup)
         try take(.averageWeights, &averageWeights)
+        try take(.unfrozenRateDivisors, &unfrozenRateDivisors)
     }
 
     /// The unfrozen phase's discriminative rates for a head rate `rate`: (early body, late body, head) at
     /// rate/300, rate/30 and rate/5, the ratios of the seed's 1e-5, 1e-4, 6e-4 to its head rate 3e-3.
-    public static func unfrozenRates(forHeadRate rate: Double) -> [Double] { [rate / 300, rate / 30, rate / 5] }
+    public static func unfrozenRates(forHeadRate rate: Double) -> [Double] {
+        Recipe().unfrozenRates(forHeadRate: rate)
+    }
+
+    /// The unfrozen phase's rates for a head rate `rate`, at this recipe's ``unfrozenRateDivisors``.
+    public func unfrozenRates(forHeadRate rate: Double) -> [Double] { unfrozenRateDivisors.map { rate / $0 } }
 
     /// Total training epochs (excluding precompute).
     public var epochs: Int {

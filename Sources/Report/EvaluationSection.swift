@@ -133,7 +133,8 @@ enum EvaluationSection {
     ) -> String {
         let classes = input.classes
         func caption(_ i: Int) -> String {
-            let p = input.probabilities[i], loss = -log(max(p[labels[i]], 1e-12))
+            // 0 − log, not −log: a certain, right answer has loss +0, not "-0.00".
+            let p = input.probabilities[i], loss = 0 - log(max(p[labels[i]], 1e-12))
             return "\(input.items[i].name): predicted \(classes[decided[i]]) \(String(format: "%.2f", p[decided[i]]))"
                 + " · true \(classes[labels[i]]) · loss \(String(format: "%.2f", loss))"
         }

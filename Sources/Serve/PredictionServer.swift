@@ -200,7 +200,7 @@ func respond(_ body: () async throws -> Response) async throws -> Response {
 
 func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     encoder.keyEncodingStrategy = .convertToSnakeCase
     return Response(
         status: status, headers: [.contentType: "application/json"],

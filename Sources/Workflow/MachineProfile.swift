@@ -37,12 +37,14 @@ public struct MachineProfile: Codable, Sendable, Equatable {
     }
 
     /// The throughput a training run is planned from, in the precisions it trains and validates in: bf16 only
-    /// when forced (under `auto` the run validates in fp32, and bf16 may serve its TTA alone). A frozen-body
-    /// training step costs about an evaluation forward pass.
+    /// when forced (under `auto` the run validates in fp32, and a faster bf16 is planned for its TTA alone). A
+    /// frozen-body training step costs about an evaluation forward pass.
     public func throughput(_ precision: Precision) -> Throughput {
         let training = trainsInBF16(precision) ? trainingBF16 : trainingFP32
         let inference = precision == .bf16 ? inferenceBF16 : inferenceFP32
-        return Throughput(unfrozenTraining: training, frozenTraining: 0.9 * inference, inference: inference)
+        // A bf16 candidate usually agrees with fp32 and then runs the TTA: plan it at bf16's rate.
+        let tta = precision == .auto && infersInBF16(.auto) ? inferenceBF16 : nil
+        return Throughput(unfrozenTraining: training, frozenTraining: 0.9 * inference, inference: inference, tta: tta)
     }
 
     /// One line for the terminal.
@@ -111,7 +113,7 @@ extension MachineProfile {
         all[Self.key(architecture: architecture, size: size, batchSize: batchSize)] = self
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try AtomicFile.write(encoder.encode(all), to: url)
     }
 

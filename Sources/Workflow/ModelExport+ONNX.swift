@@ -34,7 +34,7 @@ extension ModelExport {
         let side = ONNXModel.Port.Dimension.fixed(saved.size)
         let classes = ONNXModel.Port.Dimension.fixed(saved.classes.count)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let classList = String(decoding: try encoder.encode(saved.classes), as: UTF8.self)
         var metadata: [(String, String)] = [
             ("format", "quadrat-onnx-1"), ("architecture", info.architecture), ("classes", classList),

@@ -23,7 +23,7 @@ public enum ModelExport {
         let description = out.deletingPathExtension().appendingPathExtension("json")
         let info = Description(saved)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let text = String(decoding: try encoder.encode(info), as: UTF8.self)
         try Safetensors.write(

@@ -36,7 +36,8 @@ public enum SubmissionFormat: String, CaseIterable, Sendable {
                     "probabilities": Dictionary(uniqueKeysWithValues: zip(classes, p)),
                 ] as [String: Any]
             }
-            let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
+            let data = try JSONSerialization.data(
+                withJSONObject: rows, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             return String(decoding: data, as: UTF8.self) + "\n"
         }
     }

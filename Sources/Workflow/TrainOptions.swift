@@ -147,6 +147,19 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         try check(recipe.cycleMult, 1...10, "--cycle-mult")
         try check(recipe.ttaViews, 0...64, "--tta")
         try check(recipe.precomputeEpochs, 0...1000, "recipe.precomputeEpochs")
+        try check(recipe.unfrozenFrom, 0...2, "recipe.unfrozenFrom")
+        let rateLists = [
+            ("unfrozenRates", recipe.unfrozenRates, 10.0), ("unfrozenRateDivisors", recipe.unfrozenRateDivisors, 1e6),
+        ]
+        for (name, rates, most) in rateLists
+        where rates.isEmpty || rates.count > 3 || !rates.allSatisfy({ $0 > 0 && $0 <= most }) {
+            throw WorkflowError(
+                "recipe.\(name) must hold 1 to 3 numbers above 0 and at most \(most) (early body, late body, head), "
+                    + "not \(rates)")
+        }
+        if !(recipe.unfrozenWarmup >= 0 && recipe.unfrozenWarmup < 1) {
+            throw WorkflowError("recipe.unfrozenWarmup must be at least 0 and below 1, not \(recipe.unfrozenWarmup)")
+        }
         if let epochs, !(1...1000).contains(epochs) {
             throw WorkflowError("--epochs must be between 1 and 1000, not \(epochs)")
         }
@@ -218,8 +231,8 @@ func rejectUnknownKeys(
     }
 }
 
-/// Levenshtein distance, for did-you-mean suggestions.
-func editDistance(_ a: String, _ b: String) -> Int {
+/// Levenshtein distance, for did-you-mean suggestions (case-insensitive).
+public func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a.lowercased()), b = Array(b.lowercased())
     var previous = Array(0...b.count)
     for i in 1...max(1, a.count) where !a.isEmpty {

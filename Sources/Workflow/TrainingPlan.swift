@@ -8,9 +8,13 @@ public struct Throughput: Codable, Sendable, Equatable {
     public var frozenTraining: Double
     /// Images per second of an evaluation forward pass (validation, precompute, TTA).
     public var inference: Double
+    /// Images per second of the final TTA passes, when they run in another precision than validation (bf16 that
+    /// is expected to agree with fp32); nil: ``inference``.
+    public var tta: Double?
 
-    public init(unfrozenTraining: Double, frozenTraining: Double, inference: Double) {
+    public init(unfrozenTraining: Double, frozenTraining: Double, inference: Double, tta: Double? = nil) {
         (self.unfrozenTraining, self.frozenTraining, self.inference) = (unfrozenTraining, frozenTraining, inference)
+        self.tta = tta
     }
 }
 
@@ -71,7 +75,7 @@ public enum Planner {
 
     /// Seconds of TTA with `views` augmented views on the validation images.
     public static func ttaSeconds(validImages: Int, views: Int, throughput: Throughput) -> Double {
-        Double(validImages * (views + 1)) / throughput.inference
+        Double(validImages * (views + 1)) / (throughput.tta ?? throughput.inference)
     }
 
     /// The plan for a run: `unfrozenEpochs`, `headEpochs` and `ttaViews` when given, else the defaults; with a

@@ -188,7 +188,7 @@ public struct TrainingRun {
         }
         if let rate = options.lr ?? lrFinder.map({ Self.headRate(suggested: $0.minimum) }) {
             recipe.headRate = rate
-            recipe.unfrozenRates = Recipe.unfrozenRates(forHeadRate: rate)
+            recipe.unfrozenRates = recipe.unfrozenRates(forHeadRate: rate)
         }
         emit(
             String(
@@ -317,7 +317,7 @@ public struct TrainingRun {
         used.presize = cache.shorterSide
         used.recipe = recipe
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try AtomicFile.write(encoder.encode(used), to: out.appendingPathComponent("config.json"))
         learner.checkpointMetadata["options"] = String(decoding: try JSONEncoder().encode(used), as: UTF8.self)
         let modelURL = out.appendingPathComponent("model.safetensors")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Torch
 import Workflow
 
@@ -32,6 +33,30 @@ struct Quadrat: ParsableCommand {
         Torch.keepFreedMemory()
         Console.install()
         Interrupts.install()
-        main(nil)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let message = unknownSubcommand(in: arguments) {
+            FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch let stopped as InterruptedRun {
+            // Stopped by a signal after saving what it could: 128 + the signal, as the shell reports it.
+            FileHandle.standardError.write(Data("\(stopped)\n".utf8))
+            Foundation.exit(128 + stopped.signal)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// "unknown command 'trian'; did you mean 'train'?" when the first argument is neither a flag nor a command.
+    static func unknownSubcommand(in arguments: [String]) -> String? {
+        guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
+        let names = (configuration.subcommands.compactMap { $0.configuration.commandName }) + ["help"]
+        guard !names.contains(first) else { return nil }
+        let closest = names.min { editDistance($0, first) < editDistance($1, first) }
+        let hint = closest.map { editDistance($0, first) <= 2 ? "; did you mean '\($0)'?" : "" } ?? ""
+        return "unknown command '\(first)'\(hint) (quadrat --help lists them)"
     }
 }

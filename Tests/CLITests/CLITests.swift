@@ -125,6 +125,8 @@ struct CLITests {
             data.appendingPathComponent("test/1.jpg").path, "--format", "json",
         ])
         #expect(single.status == 0 && single.output.contains("\"name\" : \"1\""))
+        // Paths read as paths: no escaped slashes in JSON.
+        #expect(single.output.contains("\"file\" : \"\(data.path)/test/1.jpg\"") && !single.output.contains("\\/"))
 
         let evaluate = try quadrat(["evaluate", run.appendingPathComponent("model.safetensors").path, data.path])
         #expect(
@@ -253,6 +255,14 @@ struct CLITests {
                 && missing.errors.contains("does not exist"))
         let arch = try quadrat(["train", data.path, "--out", "/tmp/x", "--arch", "vgg16"])
         #expect(arch.status == 64 && arch.errors.contains("The value 'vgg16' is invalid for '--arch <arch>'"))
+        // A mistyped command gets a suggestion, not "2 unexpected arguments".
+        let typo = try quadrat(["trian", "flora"])
+        #expect(
+            typo.status == 64 && typo.errors.contains("unknown command 'trian'; did you mean 'train'?"),
+            "\(typo.errors)")
+        let far = try quadrat(["frobnicate"])
+        #expect(
+            far.status == 64 && far.errors.contains("unknown command 'frobnicate' (quadrat --help"), "\(far.errors)")
         #expect(arch.errors.contains("resnet34"), "the error lists the architectures there are")
         // A YAML config is read (its architecture is refused by name), and a flag overrides it.
         let yaml = data.appendingPathComponent("config.yaml")
@@ -368,7 +378,7 @@ struct InterruptTests {
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(seen.contains("\nunfrozen "))
-        #expect(process.terminationStatus != 0)
+        #expect(process.terminationStatus == 130, "stopped by Ctrl-C: 128 + SIGINT, as the shell reports it")
         #expect(
             errors.contains("checkpoint saved to \(run.appendingPathComponent("interrupted.safetensors").path)"),
             "\(errors)")

@@ -52,6 +52,31 @@ struct TrainingRunTests {
         }
     }
 
+    /// Recipe fields a config file can set are checked before any work: an empty rate list trained and exited 0,
+    /// and `unfrozenFrom: 99` failed only after training had started, with a libtorch message.
+    @Test func recipeFieldsOutOfRangeAreRefusedByName() {
+        func refusal(_ change: (inout Recipe) -> Void) -> String {
+            var o = TrainOptions(data: "d", out: "o")
+            change(&o.recipe)
+            do {
+                try o.validate()
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(refusal { $0.unfrozenRates = [] }.contains("recipe.unfrozenRates must hold 1 to 3 numbers"))
+        #expect(refusal { $0.unfrozenRateDivisors = [100, -1] }.contains("recipe.unfrozenRateDivisors"))
+        #expect(refusal { $0.unfrozenFrom = 99 }.contains("recipe.unfrozenFrom must be between 0 and 2"))
+        #expect(refusal { $0.unfrozenWarmup = 1 }.contains("recipe.unfrozenWarmup"))
+        #expect(refusal { _ in } == "accepted")
+        // The divisors scale the head's rate into the unfrozen rates.
+        var recipe = Recipe()
+        recipe.unfrozenRateDivisors = [100, 10, 2]
+        let rates = recipe.unfrozenRates(forHeadRate: 2e-3)
+        #expect(rates.count == 3 && zip(rates, [2e-5, 2e-4, 1e-3]).allSatisfy { abs($0 - $1) < 1e-15 }, "\(rates)")
+    }
+
     /// The whole train path as a library call on a tiny generated set: every output file is written,
     /// the model reads back, and it beats chance on its validation images.
     @Test(.enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))

@@ -8,13 +8,16 @@ import Torch
 struct DistributedOptions: ParsableArguments {
     @Option(name: .customLong("world-size"), help: "Processes training together (default: $WORLD_SIZE, or 1).")
     var worldSize: Int?
-    @Option(help: "This process's rank, 0 to world-size − 1; rank 0 writes the run folder (default: $RANK).")
+    @Option(
+        help:
+            "This process's rank, 0 to world-size − 1; rank 0 writes the outputs (the run folder, or the predictions) (default: $RANK)."
+    )
     var rank: Int?
     @Option(
         help: ArgumentHelp(
             "Where rank 0 listens for the others (default: $MASTER_ADDR:$MASTER_PORT).", valueName: "host:port"))
     var master: String?
-    @Option(help: "Seconds a rank waits for the others before giving up with an error (default 300).")
+    @Option(help: "Seconds a rank waits for the others before giving up with an error.")
     var timeout: Double = 300
 
     private static func environment(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
