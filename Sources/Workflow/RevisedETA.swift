@@ -32,9 +32,12 @@ final class RevisedETA: Callback {
         let reference = announced ?? plannedEnd
         guard abs(end.timeIntervalSince(reference)) > 0.1 * planned else { return }
         announced = end
+        let plannedLeft = plannedEnd.timeIntervalSince(now)
         emit(
             "ETA revised from the epochs so far: about \(Feedback.clock(end.timeIntervalSince(now))) more, done around "
-                + "\(TrainingRun.clockTime(end)) (planned \(TrainingRun.clockTime(plannedEnd)))")
+                + "\(TrainingRun.clockTime(end)) ("
+                + (plannedLeft > 0 ? "the plan left \(Feedback.clock(plannedLeft))" : "the plan would be done by now")
+                + ")")
     }
 
     /// When the run ends if each remaining epoch takes as long as the mean of those done.

@@ -108,7 +108,7 @@ struct TrainingRunTests {
             TrainOptions.self, from: Data(contentsOf: data.appendingPathComponent("run/config.json")))
         #expect(config.epochs == 2 && config.lr == 2e-3)
         #expect(config.recipe.cycleLength == 2 && config.recipe.unfrozenCycles == 1 && config.recipe.headRate == 2e-3)
-        #expect(config.recipe.unfrozenRates == [2e-3 / 300, 2e-3 / 30, 2e-3 / 5] && !config.recipe.mixedPrecision)
+        #expect(config.recipe.unfrozenRates == [2e-3 / 600, 2e-3 / 60, 2e-3 / 10] && !config.recipe.mixedPrecision)
         // The kept epoch is named in the model file and the report.
         let best = try #require(saved.metadata["best_epoch"].flatMap(Int.init))
         // Keep-best keeps the lowest validation loss among the last head epoch (3) and the unfrozen ones (4, 5).

@@ -55,12 +55,12 @@ struct TrainFlags: ParsableArguments {
     var ttaViews: Int?
     @Option(help: "Unfrozen epochs, one cosine cycle (default: planned from the data size, 3 to 12).")
     var epochs: Int?
-    @Option(name: .customLong("head-epochs"), help: "Head epochs with augmentation, body frozen (default 1).")
+    @Option(name: .customLong("head-epochs"), help: "Head epochs with augmentation, body frozen (default 0).")
     var headEpochs: Int?
     @Option(
         help: """
             The head's learning rate, or auto (default): a tenth of the rate at the LR finder's lowest loss. \
-            The body's rates follow it (1/300, 1/30 and 1/5).
+            In the unfrozen phase the groups train at 1/600, 1/60 and 1/10 of it (recipe.unfrozenRateDivisors).
             """)
     var lr: String?
     @Option(help: "Time for the whole run, e.g. 5m, 90s, 1h30m: epochs and TTA views are planned to fit it.")
