@@ -20,7 +20,7 @@ public final class ConvBatchNorm {
     /// the stored folded weights of an eval-only copy, or, whenever the BatchNorm uses its running statistics (eval
     /// mode, or statistics fixed while fine-tuning), weights folded for this call, differentiably in w, γ and β.
     /// Exact up to rounding, and it spares a pass over the feature map forward and backward (Lite0 at 256 px on a
-    /// 2-core Zen 3: an unfrozen ELPV epoch 120 s → 92 s, see the README).
+    /// 2-core Zen 3: an unfrozen ELPV epoch 120 s → 92 s, see docs/measurements.md).
     public func callAsFunction(_ x: Tensor, padding: (Int, Int)? = nil) throws -> Tensor {
         let pad = padding ?? conv.padding
         func convolve(_ weight: Tensor, _ bias: Tensor?) throws -> Tensor {

@@ -23,19 +23,27 @@ public enum PredictionShards {
 
         public init(index: Int, count: Int) { (self.index, self.count) = (index, count) }
 
-        /// Reads `i/N` with 1 ≤ i ≤ N (nil otherwise).
+        /// The most parts a listing is split into: far more machines than anyone has, and small enough that the
+        /// block arithmetic cannot overflow (`--shard 9223372036854775807/9223372036854775807` trapped).
+        public static let maximumCount = 1_000_000
+
+        /// Reads `i/N` with 1 ≤ i ≤ N ≤ ``maximumCount`` (nil otherwise).
         public init?(_ text: String) {
             let parts = text.split(separator: "/")
-            guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (1...n).contains(i) else {
-                return nil
-            }
+            guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), (1...Self.maximumCount).contains(n),
+                (1...n).contains(i)
+            else { return nil }
             (index, count) = (i, n)
         }
 
-        /// The positions of this shard among `total` photos: contiguous, sizes differing by at most one.
+        /// The positions of this shard among `total` photos: contiguous, sizes differing by at most one. Computed
+        /// wide, so that no listing size and shard count overflow.
         public func range(of total: Int) -> Range<Int> {
-            let start = total * (index - 1) / count, end = total * index / count
-            return start..<end
+            func bound(_ k: Int) -> Int {
+                let product = total.multipliedFullWidth(by: k)
+                return Int(truncatingIfNeeded: count.dividingFullWidth((product.high, product.low)).quotient)
+            }
+            return bound(index - 1)..<bound(index)
         }
     }
 

@@ -167,33 +167,11 @@ public struct TrainingRun {
             emit("data-parallel: rank \(group.rank) of \(group.worldSize), \(Torch.threads) thread(s) each")
         }
 
-        var lrFinder: LRFinderResult?
-        if options.lrFind {
-            lrFinder = try times.time("lr-find") {
-                guard let group else {
-                    return try classifier.findHeadLearningRate(
-                        trainLoader, cacheKey: featureKey + "-train",
-                        mixedPrecision: recipe.inferenceMixedPrecision, seed: options.seed)
-                }
-                return try findRateTogether(
-                    classifier, trainLoader, cacheKey: featureKey + "-train",
-                    mixedPrecision: recipe.inferenceMixedPrecision, group: group)
-            }
-            if let lrFinder {
-                emit(
-                    String(
-                        format: "lr-find: minimum/10 %.2e, valley %.2e, steepest %.2e", lrFinder.minimum,
-                        lrFinder.valley, lrFinder.steepest))
-            }
-        }
-        if let rate = options.lr ?? lrFinder.map({ Self.headRate(suggested: $0.minimum) }) {
-            recipe.headRate = rate
-            recipe.unfrozenRates = recipe.unfrozenRates(forHeadRate: rate)
-        }
-        emit(
-            String(
-                format: "rates: head %.2e; unfrozen %@", recipe.headRate,
-                recipe.unfrozenRates.map { String(format: "%.1e", $0) }.joined(separator: ", ")))
+        let lrFinder = try chooseRates(
+            &recipe, classifier: classifier, trainLoader: trainLoader, featureKey: featureKey, times: &times)
+        learner.checkpointMetadata[Self.ratesKey] = String(
+            decoding: try JSONEncoder().encode(Rates(head: recipe.headRate, unfrozen: recipe.unfrozenRates)),
+            as: UTF8.self)
 
         let interruptURL = out.appendingPathComponent("interrupted.safetensors")
         var resumeHint = self.resumeHint ?? CommandLine.arguments.joined(separator: " ")
@@ -357,6 +335,11 @@ public struct TrainingRun {
             String(
                 format: "took %@ (planned %@)", Feedback.clock(Date().timeIntervalSince(total)),
                 Feedback.clock(eta.timeIntervalSince(total))))
+        // The run that an interrupted one left its checkpoint for is complete: the 75 MB file has served.
+        if let resume = options.resume, URL(fileURLWithPath: resume).standardized == interruptURL.standardized {
+            try? FileManager.default.removeItem(at: interruptURL)  // already gone: nothing to do
+            emit("removed the checkpoint \(interruptURL.path): the resumed run is complete")
+        }
         return TrainingOutcome(
             validAccuracy: accuracy, validAUC: auc, times: times, modelURL: modelURL, reportURL: reportURL,
             validItems: validItems, validLabels: labels, validPlain: plainProbabilities, validTTA: rawProbabilities)
@@ -371,10 +354,20 @@ public struct TrainingRun {
             return stored
         }
         emit("measuring this machine (once per CPU, model and size): training and inference in fp32 and bf16…")
+        let busy = MachineProfile.busyCores()
         let profile = try MachineProfile.measure(
             learner, size: size, batchSize: options.batchSize, recipe: options.recipe)
         // A rank of a group measured with its share of the cores: not what a single process on this machine gets.
         guard group == nil else { return profile }
+        // Measured while other work ran: figures several times too low, which every later plan would inherit.
+        if let busy, busy >= MachineProfile.busyThreshold {
+            emit(
+                String(
+                    format: "note: other work kept %.1f of %d cores busy: these measurements plan this run only "
+                        + "and are not stored; the next run on a quieter machine measures again", busy,
+                    ProcessInfo.processInfo.activeProcessorCount))
+            return profile
+        }
         do {
             try profile.store(architecture: architecture, size: size, batchSize: options.batchSize)
         } catch {

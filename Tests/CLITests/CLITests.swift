@@ -125,6 +125,14 @@ struct CLITests {
             data.appendingPathComponent("test/1.jpg").path, "--format", "json",
         ])
         #expect(single.status == 0 && single.output.contains("\"name\" : \"1\""))
+        // The run folder stands for its model file; a folder without one is a usage error naming it.
+        let byFolder = try quadrat([
+            "predict", run.path, data.appendingPathComponent("test/1.jpg").path, "--format", "json",
+        ])
+        #expect(byFolder.status == 0 && byFolder.output == single.output, "\(byFolder.errors)")
+        let noModel = try quadrat(["predict", data.appendingPathComponent("test").path, data.path])
+        #expect(
+            noModel.status == 64 && noModel.errors.contains("is a folder without a model.safetensors"), "\(noModel.errors)")
         // Paths read as paths: no escaped slashes in JSON.
         #expect(single.output.contains("\"file\" : \"\(data.path)/test/1.jpg\"") && !single.output.contains("\\/"))
 
@@ -390,6 +398,9 @@ struct InterruptTests {
         #expect(resumed.status == 0, "\(resumed.errors)")
         #expect(resumed.output.contains("resuming from \(checkpoint.path)"), "\(resumed.output)")
         #expect(!resumed.output.contains("\nhead-augmented "), "a resumed run must not train the head again")
+        // It goes on at the rates it started with, and the checkpoint, served, is removed.
+        #expect(resumed.output.contains("rates from the checkpoint"), "\(resumed.output)")
+        #expect(!FileManager.default.fileExists(atPath: checkpoint.path))
         let straightRun = data.appendingPathComponent("straight")
         let straight = try quadrat(["train", data.path, "--out", straightRun.path] + options)
         #expect(straight.status == 0, "\(straight.errors)")

@@ -6,6 +6,23 @@ import Vision
 
 @Suite("Data sources, split, cache and loader")
 struct DataTests {
+    /// A CSV without a header lost its first photo in silence, and swapped columns gave one "not an image" per row:
+    /// both are refused, once, with what to do. Columns named by the caller are taken as given.
+    @Test func headerlessAndSwappedCSVsAreCaughtOnce() throws {
+        let root = try makeKaggleDataSet(trainCount: 6, testCount: 1, size: 32)
+        let labels = root.appendingPathComponent("train_labels.csv")
+        try "1,1\n2,0\n3,1\n4,0\n5,1\n6,0\n".write(to: labels, atomically: true, encoding: .utf8)
+        #expect {
+            try DataSource.labelled(root)
+        } throws: { "\($0)".contains("\(labels.path):1: has no header line: its first line names the image '1'") }
+        try "label,name\n1,1\n0,2\n1,3\n0,4\n1,5\n0,6\n".write(to: labels, atomically: true, encoding: .utf8)
+        #expect {
+            try DataSource.labelled(root)
+        } throws: { "\($0)".contains("--name-column name --label-column label") }
+        let named = try DataSource.labelled(root, nameColumn: "name", labelColumn: "label")
+        #expect(named.items.count == 6 && named.problems.isEmpty)
+    }
+
     @Test func kaggleLayoutWithEveryKindOfBadRow() throws {
         let root = try makeKaggleDataSet(unlisted: 2, extraRows: ["missing,1", "3,0", "25.jpg,", "26,maybe"])
         // A corrupt image on disk that the CSV names.

@@ -2,6 +2,7 @@ import Foundation
 import Learn
 import TestSupport
 import Testing
+import Torch
 import Vision
 
 @testable import Workflow
@@ -154,5 +155,33 @@ struct PlanningTests {
         #expect(end.timeIntervalSince(now) == 35 * 6 + 15)
         // Under progressive resizing or an uneven first epoch the mean moves; no epochs done yet counts as one.
         #expect(RevisedETA.projectedEnd(now: now, epochsDone: 0, epochsLeft: 1, fitSeconds: 10, tail: 0) == now + 10)
+    }
+
+    /// The probe's check for other work counts other processes' CPU time, not this process's own: a spinning child
+    /// shows as about one busy core, a spinning thread of ours as none.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/stat")))
+    func busyCoresCountOtherProcessesOnly() throws {
+        let spinner = Process()
+        spinner.executableURL = URL(fileURLWithPath: "/bin/sh")
+        spinner.arguments = ["-c", "while :; do :; done"]
+        try spinner.run()
+        // SIGKILL: a test that installed Quadrat's signal handling leaves SIGTERM ignored, and children inherit that.
+        defer { kill(spinner.processIdentifier, SIGKILL) }
+        Thread.sleep(forTimeInterval: 0.2)
+        let withChild = try #require(MachineProfile.busyCores(over: 0.5))
+        #expect(withChild >= 0.6, "a spinning child: \(withChild) busy cores")
+        kill(spinner.processIdentifier, SIGKILL)
+        spinner.waitUntilExit()
+
+        let stop = Locked(false)
+        let spinning = Thread {
+            var x = 0
+            while !stop.withLock({ $0 }) { x &+= 1 }
+            _ = x
+        }
+        spinning.start()
+        defer { stop.withLock { $0 = true } }
+        let withThread = try #require(MachineProfile.busyCores(over: 0.5))
+        #expect(withThread < 0.8, "our own thread counted as other work: \(withThread)")
     }
 }

@@ -36,6 +36,8 @@ public enum DataSource {
             files[url.deletingPathExtension().lastPathComponent] =
                 files[url.deletingPathExtension().lastPathComponent] ?? url
         }
+        try checkHeaderAndColumns(
+            table, csv: csvURL, files: files, name: nameIndex, label: labelIndex, chosen: nameColumn ?? labelColumn)
         var problems: [DataProblem] = []
         var rows: [LabelledRow] = []
         var seen: [String: Int] = [:]
@@ -90,6 +92,37 @@ public enum DataSource {
     }
 
     typealias LabelledRow = (url: URL, name: String, label: String, line: Int)
+
+    /// Two shapes that would lose rows in silence: a CSV without a header (its first row, read as the header,
+    /// names an image) and columns the other way round (the label column names the images). With columns named
+    /// by the caller (`chosen`), neither guess is made.
+    static func checkHeaderAndColumns(
+        _ table: CSVTable, csv: URL, files: [String: URL], name: Int, label: Int, chosen: String?
+    ) throws {
+        guard chosen == nil else { return }
+        func isImage(_ field: String) -> Bool {
+            !field.isEmpty && (files[field] ?? files[(field as NSString).deletingPathExtension]) != nil
+        }
+        if isImage(table.header[name]) {
+            throw DataProblem(
+                .badCSV, path: csv.path, line: 1,
+                "has no header line: its first line names the image '\(table.header[name])'. Add a header such as "
+                    + "'name,label' as the first line (otherwise that image would be lost)")
+        }
+        let sample = table.rows.prefix(50).filter { $0.fields.count > max(name, label) }
+        // Swapped: the label column names images on most rows and holds many more distinct values than the name
+        // column (a class column repeats a few values, even when one of them, such as '1', is also a photo's name).
+        let labelsNamingImages = sample.filter { isImage($0.fields[label]) }.count
+        let distinctNames = Set(sample.map { $0.fields[name] }).count
+        let distinctLabels = Set(sample.map { $0.fields[label] }).count
+        if labelsNamingImages * 2 > sample.count, distinctNames * 2 < distinctLabels {
+            throw DataProblem(
+                .badCSV, path: csv.path, line: 1,
+                "its column '\(table.header[label])' names the images, not '\(table.header[name])': the columns are "
+                    + "the other way round (give --name-column \(table.header[label]) "
+                    + "--label-column \(table.header[name]))")
+        }
+    }
 
     /// In a column of numbers (at least two distinct ones, on 75 % of the rows or more) a word such as `maybe` is a
     /// typo, not a new class: such rows are reported and left out.

@@ -54,7 +54,9 @@ struct PredictCommand: ParsableCommand {
             throw ValidationError("give image files or a folder (or --merge with part files)")
         }
         if let shard, PredictionShards.Shard(shard) == nil {
-            throw ValidationError("--shard must be i/N with 1 ≤ i ≤ N, such as 2/4, not '\(shard)'")
+            throw ValidationError(
+                "--shard must be i/N with 1 ≤ i ≤ N ≤ \(PredictionShards.Shard.maximumCount), such as 2/4, not "
+                    + "'\(shard)'")
         }
     }
 
