@@ -132,7 +132,8 @@ struct CLITests {
         #expect(byFolder.status == 0 && byFolder.output == single.output, "\(byFolder.errors)")
         let noModel = try quadrat(["predict", data.appendingPathComponent("test").path, data.path])
         #expect(
-            noModel.status == 64 && noModel.errors.contains("is a folder without a model.safetensors"), "\(noModel.errors)")
+            noModel.status == 64 && noModel.errors.contains("is a folder without a model.safetensors"),
+            "\(noModel.errors)")
         // Paths read as paths: no escaped slashes in JSON.
         #expect(single.output.contains("\"file\" : \"\(data.path)/test/1.jpg\"") && !single.output.contains("\\/"))
 
