@@ -1,7 +1,8 @@
 import Foundation
 import Vision
 
-/// libFuzzer entry: the CSV reader (UTF-8 check, separator sniffing, RFC 4180 quoting), then the writer:
+/// libFuzzer entry: the CSV reader (UTF-8 check, separator sniffing, RFC 4180 quoting), the labels CSV's header and
+/// column checks, then the writer:
 /// every row written back with `CSVTable.row` must parse to the same fields.
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzCSV(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
@@ -14,6 +15,17 @@ func fuzzCSV(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         return 0  // not UTF-8, or empty: an error naming the file
     } catch {
         preconditionFailure("unexpected error type: \(error)")
+    }
+    // The header and column guesses of a labels CSV: an error naming the file, or nothing; never a trap.
+    if table.header.count >= 2 {
+        let photo = URL(fileURLWithPath: "/fuzz/train/1.jpg")
+        do {
+            try DataSource.checkHeaderAndColumns(
+                table, csv: source, files: ["1": photo, "1.jpg": photo], name: 0, label: 1, chosen: nil)
+        } catch is DataProblem {
+        } catch {
+            preconditionFailure("unexpected error type: \(error)")
+        }
     }
     for row in table.rows.prefix(4) where !row.fields.contains(where: { $0.contains("\n") || $0.contains("\r") }) {
         let text = "a,b\n" + CSVTable.row(row.fields) + "\n"

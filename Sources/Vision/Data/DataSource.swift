@@ -96,7 +96,7 @@ public enum DataSource {
     /// Two shapes that would lose rows in silence: a CSV without a header (its first row, read as the header,
     /// names an image) and columns the other way round (the label column names the images). With columns named
     /// by the caller (`chosen`), neither guess is made.
-    static func checkHeaderAndColumns(
+    public static func checkHeaderAndColumns(
         _ table: CSVTable, csv: URL, files: [String: URL], name: Int, label: Int, chosen: String?
     ) throws {
         guard chosen == nil else { return }

@@ -54,7 +54,7 @@ struct BenchCommand: ParsableCommand {
         case .models:
             let rows = try ModelsBenchmark(batch: batchSize, size: size).run()
             guard size == 224, batchSize == 32 else { return }  // the comparisons below are made at 224 px, batch 32
-            try PrecisionAgreement.run()
+            try ImageNetPrecisionAgreement.run()
             if pytorch { try PyTorchComparison.run(swiftRows: rows) }
         case .data: try DataBenchmark().run()
         case .allreduce: try AllReduceBenchmark(iterations: iterations, group: distributed.join()).run()

@@ -5,7 +5,7 @@ import Workflow
 
 /// How often the bfloat16 inference copy picks the same ImageNet top-1 class as float32,
 /// on real photos: the set-up samples and the first ELPV images.
-enum PrecisionAgreement {
+enum ImageNetPrecisionAgreement {
     static func run(architecture: Architecture = .efficientNetLite0, limit: Int = 256) throws {
         var files = ["chelsea.png", "coffee.png"].map { QuadratPaths.home.appendingPathComponent("samples/\($0)") }
         let elpv = QuadratPaths.elpv.appendingPathComponent("images")
