@@ -11,7 +11,7 @@ public struct Calibration: Codable, Sendable, Equatable {
     public var temperature: Double
     /// Binary models: predict the second class when its (calibrated) probability is at least this.
     public var threshold: Double?
-    /// How the threshold was chosen: "youden" (max TPR − FPR) or "recall ≥ R".
+    /// How the threshold was chosen: "accuracy" (0.5), "youden" (max TPR − FPR) or "recall ≥ R".
     public var thresholdRule: String?
     /// Why the temperature was not fitted, when it was not (it is then 1): the validation set was separated
     /// perfectly, so the likelihood keeps rising as the temperature falls and a fit only saturates the probabilities.
@@ -22,12 +22,15 @@ public struct Calibration: Codable, Sendable, Equatable {
     }
 
     /// Fits the temperature (and, for two classes, the threshold) on `probabilities` with their true `labels`.
-    /// `targetRecall` picks the highest threshold whose recall of the second class is at least that, instead of
-    /// Youden's J.
+    /// The threshold serves `goal`: 0.5 on the calibrated probabilities for accuracy (the Bayes decision when they
+    /// are calibrated, and the cut the headline accuracy is measured at), Youden's J for balanced accuracy, or, with
+    /// `targetRecall`, the highest threshold whose recall of the second class is at least that.
     /// A validation set the model separates perfectly (every photo's true class scored highest) keeps T = 1: there
     /// the likelihood has no minimum, and the fit ran to its bound (T = 0.05 on 37 photos), pushing every
     /// probability to 0 or 1 and tying scores, which cost held-out ROC AUC (0.998 → 0.955).
-    public static func fit(probabilities: [[Double]], labels: [Int], targetRecall: Double? = nil) -> Calibration {
+    public static func fit(
+        probabilities: [[Double]], labels: [Int], goal: DecisionGoal = .accuracy, targetRecall: Double? = nil
+    ) -> Calibration {
         let separated = isSeparated(probabilities: probabilities, labels: labels)
         let temperature = separated ? 1 : fitTemperature(probabilities: probabilities, labels: labels)
         var fit = Calibration(temperature: temperature)
@@ -40,12 +43,28 @@ public struct Calibration: Codable, Sendable, Equatable {
             if let target = targetRecall {
                 fit.threshold = thresholdForRecall(scores: scores, positives: positives, target: target)
                 fit.thresholdRule = String(format: "recall ≥ %.2f", target)
-            } else {
+            } else if goal == .balancedAccuracy {
                 fit.threshold = youdenThreshold(scores: scores, positives: positives)
                 fit.thresholdRule = "youden"
+            } else {
+                fit.threshold = 0.5
+                fit.thresholdRule = "accuracy"
             }
         }
         return fit
+    }
+
+    /// The threshold as every page and command prints it: three decimals ("0.500").
+    public static func thresholdText(_ threshold: Double) -> String { String(format: "%.3f", threshold) }
+
+    /// What the threshold serves, in words: "accuracy (0.5 on calibrated probabilities)".
+    public var ruleDescription: String {
+        switch thresholdRule {
+        case "accuracy": return "accuracy: the more probable class, after calibration"
+        case "youden": return "balanced accuracy: Youden's J on validation"
+        case let rule?: return rule + " on validation"
+        case nil: return "the more probable class"
+        }
     }
 
     /// `p` with this temperature applied.
@@ -163,6 +182,15 @@ public struct Calibration: Codable, Sendable, Equatable {
         let needed = max(1, Int((target * Double(positiveScores.count)).rounded(.up)))
         return positiveScores[min(needed, positiveScores.count) - 1]
     }
+}
+
+/// What a binary model's decision threshold is chosen for (`train --decide-for`).
+public enum DecisionGoal: String, Codable, Sendable, CaseIterable {
+    /// The most decisions right: 0.5 on calibrated probabilities (the default).
+    case accuracy
+    /// The mean of the two classes' recalls (Youden's J): for classes of very different sizes, where missing the
+    /// rare one costs more than accuracy counts it.
+    case balancedAccuracy = "balanced-accuracy"
 }
 
 /// The calibrations a model file carries (metadata key `calibration`): one for plain predictions and one for

@@ -7,6 +7,12 @@ public enum Metrics {
         return Double(zip(probabilities, labels).filter { argmax($0.0) == $0.1 }.count) / Double(labels.count)
     }
 
+    /// The share of `decisions` equal to `labels` (the accuracy of decisions made at a threshold).
+    public static func accuracy(decisions: [Int], labels: [Int]) -> Double {
+        guard !labels.isEmpty else { return .nan }
+        return Double(zip(decisions, labels).filter { $0 == $1 }.count) / Double(labels.count)
+    }
+
     public static func errorRate(probabilities: [[Double]], labels: [Int]) -> Double {
         1 - accuracy(probabilities: probabilities, labels: labels)
     }

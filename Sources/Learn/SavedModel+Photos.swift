@@ -3,13 +3,13 @@ import Torch
 import Vision
 
 /// Predictions for photos held in memory (an upload), prepared exactly as ``SavedModel/predict(_:ttaViews:augmentation:batchSize:mixedPrecision:)``
-/// prepares files: the presize cache's steps, the centre crop, resize and normalisation of the validation loader.
+/// prepares files: the presize cache's steps, the crop (or squish or pad), resize and normalisation of the validation loader.
 extension SavedModel {
     /// The model input for one photo, planar 3 × size × size on the 0–255 scale (not yet normalised).
     public func input(imageBytes: [UInt8], source: URL) throws -> [Float] {
         let image = try presizeCache.image(bytes: imageBytes, source: source)
         var noRandom: SeededRandom? = nil
-        return ItemTransform(size: size).apply(image, random: &noRandom)
+        return ItemTransform(size: size, method: resize).apply(image, random: &noRandom)
     }
 
     /// Class probabilities for inputs made by ``input(imageBytes:source:)``, in one forward pass, calibrated as

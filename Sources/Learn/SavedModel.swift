@@ -17,6 +17,10 @@ public struct SavedModel {
     /// see the same resampling (files written before this entry existed get the default, 1.25 × size).
     public let presizeCache: PresizeCache
     public let normalization: Normalization
+    /// How photos become the square input, as in training (files from before the entry: the centre crop).
+    public let resize: ResizeMethod
+    /// The names shown for the classes (metadata `class_names`; default: ``displayNames(classes:labelColumn:)``).
+    public let classNames: [String]
     public let metadata: [String: String]
 
     /// The metadata a model file carries besides the learner's own entries.
@@ -62,6 +66,13 @@ public struct SavedModel {
         presizeCache = PresizeCache(
             shorterSide: metadata["presize"].flatMap(Int.init) ?? PresizeCache.defaultShorterSide(forSize: size))
         self.metadata = metadata
+        resize = metadata["resize"].flatMap(ResizeMethod.init(rawValue:)) ?? .crop
+        let classCount = classes.count, defaultNames = Self.displayNames(
+            classes: classes, labelColumn: metadata["label_column"])
+        // An unreadable entry, or names that do not match the classes one for one (a hand-edited file), fall back
+        // to the default names.
+        let named = metadata["class_names"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+        classNames = named.flatMap { $0.count == classCount ? $0 : nil } ?? defaultNames
         let count = metadata["ensemble"].flatMap(Int.init) ?? 1
         guard (1...100).contains(count) else { throw LearnError("\(url.path): an ensemble of \(count) members") }
         let (architecture, classes) = (architecture, classes)
@@ -109,6 +120,7 @@ public struct SavedModel {
     {
         let loader = DataLoader(
             dataset, size: size, batchSize: batchSize, normalization: normalization, cache: presizeCache)
+        loader.resize = resize
         var sum: [[Double]] = [], items: [Int] = []
         for member in members {
             let learner = Learner(model: member, groups: [[member]], train: loader, valid: nil)
@@ -122,6 +134,17 @@ public struct SavedModel {
         let p = sum.map { row in row.map { $0 / Double(members.count) } }
         let calibration = calibrated ? self.calibration(tta: ttaViews > 0) : nil
         return (calibration.map { c in p.map(c.apply) } ?? p, items, loader.skipped.all)
+    }
+}
+
+extension SavedModel {
+    /// The names to show for `classes` when none were given: the label values, except that 0/1 labels of a column
+    /// such as `invasive` read "not invasive" and "invasive" (a column named like `label` or `class` keeps 0 and 1).
+    public static func displayNames(classes: [String], labelColumn: String?) -> [String] {
+        guard classes == ["0", "1"], let column = labelColumn?.trimmingCharacters(in: .whitespaces), !column.isEmpty,
+            !["label", "labels", "class", "target", "y", "category"].contains(column.lowercased())
+        else { return classes }
+        return ["not \(column)", column]
     }
 }
 

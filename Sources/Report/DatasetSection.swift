@@ -9,7 +9,8 @@ enum DatasetSection {
     static let samplesPerClass = 8, sampleSeed: UInt64 = 42
 
     static func html(
-        _ dataset: ImageDataset, validSet: ImageDataset?, test: ImageDataset? = nil, cache: PresizeCache?
+        _ dataset: ImageDataset, validSet: ImageDataset?, test: ImageDataset? = nil, testLabelled: Bool = false,
+        cache: PresizeCache?
     ) -> String {
         var html = "<section id='dataset'><h2>Data set</h2>"
         let total = max(1, dataset.items.count)
@@ -34,7 +35,12 @@ enum DatasetSection {
                     [$0, String($1), String(format: "%.1f%%", 100 * Double($1) / Double(total))]
                 })
         }
-        if let test {
+        if let test, testLabelled {
+            let counts = zip(dataset.classes, test.classCounts).map { "\(escape($0)) \($1)" }.joined(separator: ", ")
+            html +=
+                "<p>Labelled test folder: \(test.items.count) images (\(counts)), held out: train scores the model on "
+                + "them after training and chooses nothing with them.</p>"
+        } else if let test {
             html += "<p>Unlabelled test folder: \(test.items.count) images.</p>"
         }
         // Statistics of the readable images; the problems section lists the others.

@@ -15,6 +15,10 @@ public struct EvaluationInput {
     /// The Grad-CAM picture of item `i` (the model's view with the map over it); nil: no heat maps.
     public var heatMap: ((Int) -> RGBImage?)?
     public var heading: String
+    /// Which set the photos are, for the summary's words on how far to trust the figure.
+    public var set = EvaluatedSet.labelled
+    /// The section's id, unique on the page (a report can show validation and held-out test).
+    public var anchor = "evaluation"
 
     public init(
         probabilities: [[Double]], items: [ImageItem], classes: [String], calibration: Calibration? = nil,
@@ -28,18 +32,29 @@ public struct EvaluationInput {
     func decided(_ i: Int) -> Int { calibration?.decide(probabilities[i]) ?? Metrics.argmax(probabilities[i]) }
 }
 
+/// Which photos a report's figures come from: it decides how much the figure can be trusted.
+public enum EvaluatedSet: Sendable, Equatable {
+    /// The run's validation photos, which also chose the kept epoch and fitted the calibration.
+    case validation
+    /// Labelled test photos that no choice of the run saw, named by where they came from.
+    case heldOut(String)
+    /// A labelled folder given to `interpret`.
+    case labelled
+    /// Cross-validation's out-of-fold predictions.
+    case outOfFold
+}
+
 /// Scores, confusion matrices, per-class figures, ROC and reliability charts, and the photo grids.
 enum EvaluationSection {
     static func html(_ input: EvaluationInput, cache: PresizeCache?) throws -> String {
         let labels = try input.items.labels()
         let classes = input.classes
         let decided = input.items.indices.map(input.decided)
-        var html = "<section id='evaluation'><h2>\(escape(input.heading))</h2>"
-        if let threshold = input.calibration?.threshold, classes.count == 2 {
+        var html = "<section id='\(input.anchor)'><h2>\(escape(input.heading))</h2>"
+        if let calibration = input.calibration, let threshold = calibration.threshold, classes.count == 2 {
             html +=
-                "<p class='note'>Decisions below use the threshold chosen on validation: \(escape(classes[1])) when "
-                + "its probability is at least \(String(format: "%.3f", threshold)) "
-                + "(\(escape(input.calibration?.thresholdRule ?? "")); 0.5 would be the plain choice).</p>"
+                "<p class='note'>Decisions below: \(escape(classes[1])) when its calibrated probability is at least "
+                + "\(Calibration.thresholdText(threshold)) (\(escape(calibration.ruleDescription))).</p>"
         }
         let interpretation = Interpretation(
             probabilities: input.probabilities, labels: labels, classes: classes, decisions: decided)
@@ -94,7 +109,7 @@ enum EvaluationSection {
             let fp = zip(scores, positives).filter { $0.0 >= threshold && !$0.1 }.count
             series.append(
                 .init(
-                    String(format: "threshold %.3f", threshold), [(Double(fp) / neg, Double(tp) / pos)],
+                    "threshold " + Calibration.thresholdText(threshold), [(Double(fp) / neg, Double(tp) / pos)],
                     color: "#d62728", dots: true))
         }
         return SVG.lineChart(
@@ -153,10 +168,11 @@ enum EvaluationSection {
             "<p class='note'>Green frames: right; red: wrong. Click a photo to enlarge it. The loss is −log of the "
             + "probability given to the true class.</p>"
         if input.heatMap != nil {
+            let id = "heat-\(input.anchor)"
             html +=
-                "<input type='checkbox' id='heat-toggle' class='heat-toggle'>"
-                + "<label for='heat-toggle'> show heat maps (Grad-CAM: where the evidence "
-                + "for the predicted class is strongest, bright yellow; over the model's centre crop)</label>"
+                "<input type='checkbox' id='\(id)' class='heat-toggle'>"
+                + "<label for='\(id)'> show heat maps (Grad-CAM: where the evidence "
+                + "for the predicted class is strongest, bright yellow; over the model's view of the photo)</label>"
         }
         html += grid("Random correct", interp.random(correct: true))
         html += grid("Random incorrect", interp.random(correct: false))

@@ -8,6 +8,8 @@ import Vision
 public struct RunFacts: Sendable {
     /// The head's learning rate (marked on the LR-finder chart).
     public var learningRate: Double?
+    /// Why that rate: "set by --lr", "the finder's min/10, kept within …".
+    public var learningRateReason: String?
     /// Index into the recorder's epochs of the epoch whose weights were kept.
     public var bestEpoch: Int?
     /// What chose the best epoch ("valid_loss"…).
@@ -32,14 +34,18 @@ public enum ReportBuilder {
     /// The full report of a training run.
     public static func training(
         dataset: ImageDataset, validSet: ImageDataset, recorder: Recorder, lrFinder: LRFinderResult?,
-        evaluation: EvaluationInput, times: PhaseTimes, problems: [DataProblem], cache: PresizeCache?, title: String,
-        run: RunFacts = RunFacts(), augmentation: [(String, [RGBImage])] = []
+        evaluation: EvaluationInput, heldOut: EvaluationInput? = nil, times: PhaseTimes, problems: [DataProblem],
+        cache: PresizeCache?, title: String, run: RunFacts = RunFacts(), augmentation: [(String, [RGBImage])] = []
     ) throws -> String {
-        var sections = [try summary(evaluation, times: times, run: run)]
+        // The held-out score leads when there is one: it is the figure to expect on new photos.
+        var sections = [try summary([heldOut, evaluation].compactMap { $0 }, times: times, run: run)]
         sections.append(DatasetSection.html(dataset, validSet: validSet, cache: cache))
         if !augmentation.isEmpty { sections.append(DatasetSection.augmentationPreview(augmentation)) }
-        if let lrFinder { sections.append(TrainingSection.lrFinder(lrFinder, used: run.learningRate)) }
+        if let lrFinder {
+            sections.append(TrainingSection.lrFinder(lrFinder, used: run.learningRate, reason: run.learningRateReason))
+        }
         sections.append(TrainingSection.html(recorder, best: run.bestEpoch, monitor: run.monitor))
+        if let heldOut { sections.append(try EvaluationSection.html(heldOut, cache: cache)) }
         sections.append(try EvaluationSection.html(evaluation, cache: cache))
         sections.append(problemsSection(problems))
         return ReportPage.page(title: title, sections: sections)
@@ -53,19 +59,19 @@ public enum ReportBuilder {
         ReportPage.page(
             title: title,
             sections: [
-                try summary(evaluation, times: nil, run: run), try EvaluationSection.html(evaluation, cache: cache),
+                try summary([evaluation], times: nil, run: run), try EvaluationSection.html(evaluation, cache: cache),
                 problemsSection(problems),
             ])
     }
 
     /// The data-set page of `quadrat explore`.
     public static func exploration(
-        _ dataset: ImageDataset, test: ImageDataset? = nil, brightness: BrightnessSummary? = nil,
-        augmentation: [(String, [RGBImage])] = [], title: String
+        _ dataset: ImageDataset, test: ImageDataset? = nil, testLabelled: Bool = false,
+        brightness: BrightnessSummary? = nil, augmentation: [(String, [RGBImage])] = [], title: String
     ) -> String {
         ReportPage.page(
             title: title,
-            sections: [DatasetSection.html(dataset, validSet: nil, test: test, cache: nil)]
+            sections: [DatasetSection.html(dataset, validSet: nil, test: test, testLabelled: testLabelled, cache: nil)]
                 + (brightness.map { [DatasetSection.brightness($0, classes: dataset.classes)] } ?? [])
                 + (augmentation.isEmpty ? [] : [DatasetSection.augmentationPreview(augmentation)]))
     }
@@ -75,36 +81,16 @@ public enum ReportBuilder {
         ReportPage.page(title: title, sections: [TrainingSection.lrFinder(result)])
     }
 
-    /// The headline: accuracy with its 95 % Wilson interval against the majority-class baseline, ROC AUC, log
-    /// loss; then the phase times, notes and settings.
-    static func summary(_ evaluation: EvaluationInput, times: PhaseTimes?, run: RunFacts) throws -> String {
-        let labels = try evaluation.items.labels()
-        let p = evaluation.probabilities, n = labels.count, classes = evaluation.classes
-        let correct = zip(p, labels).filter { Metrics.argmax($0.0) == $0.1 }.count
-        let interval = Metrics.wilsonInterval(successes: correct, of: n)
-        var counts = [Int](repeating: 0, count: classes.count)
-        for l in labels where l < counts.count { counts[l] += 1 }
-        let majority = counts.indices.max { counts[$0] < counts[$1] } ?? 0
-        var html =
-            "<section id='summary'><h2>Summary</h2><p class='big'>"
-            + String(
-                format: "accuracy <b>%.1f%%</b> (95%% interval %.1f–%.1f%%)", 100 * Double(correct) / Double(max(1, n)),
-                100 * interval.low, 100 * interval.high)
-        if classes.count >= 2 {
-            html += String(format: " · ROC AUC <b>%.4f</b>", Metrics.rocAUC(probabilities: p, labels: labels))
-            html += String(format: " · log loss %.4f", Metrics.logLoss(probabilities: p, labels: labels))
+    /// The headline: for each scored set (the first leads), the accuracy of the decisions with its 95 % Wilson
+    /// interval, ROC AUC and log loss, and what the set is; then how decisions are made, the majority-class
+    /// baseline, the phase times, notes and settings.
+    static func summary(_ evaluations: [EvaluationInput], times: PhaseTimes?, run: RunFacts) throws -> String {
+        var html = "<section id='summary'><h2>Summary</h2>"
+        for (k, evaluation) in evaluations.enumerated() {
+            html += try scoreLines(evaluation, leads: k == 0, others: evaluations.map(\.set))
         }
-        html += " on \(n) images</p>"
-        html +=
-            "<p class='note'>Baseline: always answering the most common class, \(escape(classes[majority])), would be "
-            + String(format: "right %.1f%% of the time.", 100 * Double(counts[majority]) / Double(max(1, n)))
-        if let threshold = evaluation.calibration?.threshold, classes.count == 2 {
-            let decided = zip(p, labels).filter { ($0.0[1] >= threshold ? 1 : 0) == $0.1 }.count
-            html += String(
-                format: " At the chosen threshold %.3f the accuracy is %.1f%%.", threshold,
-                100 * Double(decided) / Double(max(1, n)))
-        }
-        html += "</p>" + run.notes.map { "<p class='note'>\(escape($0))</p>" }.joined()
+        if let lead = evaluations.first { html += try decisionAndBaseline(lead) }
+        html += run.notes.map { "<p class='note'>\(escape($0))</p>" }.joined()
         html += "<div class='tables'>"
         if let times {
             html += ReportPage.table(
@@ -112,6 +98,84 @@ public enum ReportBuilder {
         }
         if !run.settings.isEmpty { html += ReportPage.table(["setting", "value"], run.settings.map { [$0.0, $0.1] }) }
         return html + "</div></section>"
+    }
+
+    /// One set's figures and what they mean: "Held-out test (…): accuracy 88.4 % (95 % interval …) · ROC AUC …".
+    static func scoreLines(_ evaluation: EvaluationInput, leads: Bool, others: [EvaluatedSet]) throws -> String {
+        let labels = try evaluation.items.labels()
+        let p = evaluation.probabilities, n = labels.count
+        let correct = evaluation.items.indices.filter { evaluation.decided($0) == labels[$0] }.count
+        let interval = Metrics.wilsonInterval(successes: correct, of: n)
+        var line = "<b>\(escape(title(of: evaluation.set)))</b>: "
+        line += String(
+            format: "accuracy <b>%.1f%%</b> (95%% interval %.1f–%.1f%%)", 100 * Double(correct) / Double(max(1, n)),
+            100 * interval.low, 100 * interval.high)
+        if evaluation.classes.count >= 2 {
+            line += String(format: " · ROC AUC <b>%.4f</b>", Metrics.rocAUC(probabilities: p, labels: labels))
+            line += String(format: " · log loss %.4f", Metrics.logLoss(probabilities: p, labels: labels))
+        }
+        line += " on \(n) photos"
+        var meaning = self.meaning(of: evaluation.set, heldOutShown: others.contains { $0 != evaluation.set })
+        if n < 200 {
+            meaning += String(
+                format: " With %d photos the interval spans %.0f points: smaller differences are noise.", n,
+                100 * (interval.high - interval.low))
+        }
+        return "<p class='\(leads ? "big" : "second")'>\(line)</p><p class='note'>\(escape(meaning))</p>"
+    }
+
+    static func title(of set: EvaluatedSet) -> String {
+        switch set {
+        case .validation: return "Validation"
+        case .heldOut(let name): return "Held-out test (\(name))"
+        case .labelled: return "These photos"
+        case .outOfFold: return "Cross-validated (out of fold)"
+        }
+    }
+
+    /// How far to trust a set's figure.
+    static func meaning(of set: EvaluatedSet, heldOutShown: Bool) -> String {
+        switch set {
+        case .heldOut:
+            return "Photos no choice of the run saw (not the epoch kept, not the calibration): the figure to expect "
+                + "on new photos like these."
+        case .validation:
+            return "Validation photos also chose the epoch kept and fitted the calibration, so this figure may "
+                + "flatter the model a little."
+                + (heldOutShown
+                    ? "" : " For an unbiased one, put labelled photos in test/ with test_labels.csv beside it.")
+        case .labelled:
+            return "Photos given to interpret: if the model trained on them or chose anything with them, the "
+                + "figure flatters it."
+        case .outOfFold:
+            return "Each photo scored by the fold model that did not train on it."
+        }
+    }
+
+    /// How decisions are made (binary models: the threshold, and what the more probable class would score when the
+    /// threshold serves another goal), then the majority-class baseline.
+    static func decisionAndBaseline(_ evaluation: EvaluationInput) throws -> String {
+        let labels = try evaluation.items.labels()
+        let p = evaluation.probabilities, n = labels.count, classes = evaluation.classes
+        var html = "<p class='note'>"
+        if let calibration = evaluation.calibration, let threshold = calibration.threshold, classes.count == 2 {
+            html +=
+                "Accuracy counts the decisions as predict writes them: \(escape(classes[1])) when its calibrated "
+                + "probability is at least \(Calibration.thresholdText(threshold)) "
+                + "(\(escape(calibration.ruleDescription))). "
+            if calibration.thresholdRule != "accuracy" {
+                html += String(
+                    format: "Taking the more probable class instead would score %.1f%%. ",
+                    100 * Metrics.accuracy(probabilities: p, labels: labels))
+            }
+        }
+        var counts = [Int](repeating: 0, count: classes.count)
+        for l in labels where l < counts.count { counts[l] += 1 }
+        let majority = counts.indices.max { counts[$0] < counts[$1] } ?? 0
+        html +=
+            "Baseline: always answering the most common class, \(escape(classes[majority])), would be "
+            + String(format: "right %.1f%% of the time.", 100 * Double(counts[majority]) / Double(max(1, n)))
+        return html + "</p>"
     }
 
     static func problemsSection(_ problems: [DataProblem]) -> String {

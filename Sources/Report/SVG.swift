@@ -56,7 +56,7 @@ public enum SVG {
         let w = Double(width) - left - right, h = Double(height) - top - bottom
         func px(_ x: Double) -> Double { left + xAxis.fraction(x) * w }
         func py(_ y: Double) -> Double { top + (1 - min(max(yAxis.fraction(y), 0), 1)) * h }
-        var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' class='chart'>"
+        var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' viewBox='0 0 \(width) \(height)' class='chart'>"
         s += "<text x='\(Int(left))' y='16' class='title'>\(escape(title))</text>"
         for (i, region) in regions.enumerated() {
             let a = px(max(region.from, xAxis.low)), b = px(min(region.to, xAxis.high))
@@ -103,12 +103,14 @@ public enum SVG {
         }
         // Marks: labels go on the first row where they do not overlap the previous label on that row.
         var rowEnds: [Double] = []
+        // A label near the right edge ends at its line instead of starting there: its extent is then to the left.
         for m in marks.sorted(by: { $0.x < $1.x }) where (!logX || m.x > 0) && xAxis.contains(m.x) {
             let x = px(m.x), labelWidth = Double(m.label.count) * 6 + 6
-            let row = rowEnds.firstIndex { $0 < x } ?? rowEnds.count
-            if row == rowEnds.count { rowEnds.append(0) }
-            rowEnds[row] = x + labelWidth
             let anchorLeft = x + labelWidth > left + w
+            let (start, end) = anchorLeft ? (x - labelWidth, x) : (x, x + labelWidth)
+            let row = rowEnds.firstIndex { $0 < start } ?? rowEnds.count
+            if row == rowEnds.count { rowEnds.append(-.infinity) }
+            rowEnds[row] = end
             s +=
                 "<line x1='\(fmt(x))' x2='\(fmt(x))' y1='\(top)' y2='\(top + h)' stroke='#d62728' stroke-dasharray='4 3'/><text x='\(fmt(anchorLeft ? x - 3 : x + 3))' y='\(fmt(top + 12 + Double(row) * 13))' text-anchor='\(anchorLeft ? "end" : "start")' class='tick' fill='#d62728'>\(escape(m.label))</text>"
         }
@@ -133,7 +135,7 @@ public enum SVG {
         let yAxis = Axis(0, Double(counts.max() ?? 1), log: false, widen: true, integers: true)
         let xAxis = Axis(lo, lo + span, log: false, widen: false)
         var s =
-            "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' class='chart'><text x='\(Int(left))' y='16' class='title'>\(escape(title))</text>"
+            "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' viewBox='0 0 \(width) \(height)' class='chart'><text x='\(Int(left))' y='16' class='title'>\(escape(title))</text>"
         for v in yAxis.ticks {
             let y = top + (1 - yAxis.fraction(v)) * h
             s +=

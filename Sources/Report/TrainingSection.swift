@@ -4,7 +4,9 @@ import Learn
 /// The LR-finder chart and the training charts: losses, the rate schedule of every layer group (log scale), the
 /// validation metrics, each with the training phases shaded; the epoch table with the kept epoch highlighted.
 enum TrainingSection {
-    static func lrFinder(_ r: LRFinderResult, used: Double? = nil) -> String {
+    /// The LR finder's curve with its suggestions marked; `used` is the rate the head trained at and `reason` why
+    /// that one ("the finder's min/10, kept within …").
+    static func lrFinder(_ r: LRFinderResult, used: Double? = nil, reason: String? = nil) -> String {
         var marks: [(x: Double, label: String)] = [
             (r.valley, String(format: "valley %.1e", r.valley)),
             (r.steepest, String(format: "steepest %.1e", r.steepest)),
@@ -13,14 +15,16 @@ enum TrainingSection {
             marks.append((r.minimum, String(format: "min/10 %.1e", r.minimum)))
         }
         if let used, used != r.valley, used != r.minimum { marks.append((used, String(format: "used %.1e", used))) }
-        let usedText = used.map { String(format: " Trained the head at %.2e.", $0) } ?? ""
+        let usedText =
+            used.map { String(format: " The head trained at %.2e", $0) + (reason.map { ": \($0)." } ?? ".") } ?? ""
         return "<section id='lr-finder'><h2>Learning-rate finder</h2>"
             + SVG.lineChart(
                 [.init("smoothed loss", Array(zip(r.rates, r.losses)), color: "#1f77b4")],
                 title: "Loss against learning rate", xLabel: "learning rate (log scale)", yLabel: "loss",
                 logX: true, marks: marks)
             + "<p>Suggested rates: a tenth of the lowest loss's \(String(format: "%.2e", r.minimum)), valley "
-            + "\(String(format: "%.2e", r.valley)), steepest slope \(String(format: "%.2e", r.steepest)).\(usedText)</p></section>"
+            + "\(String(format: "%.2e", r.valley)), steepest slope \(String(format: "%.2e", r.steepest))."
+            + "\(escape(usedText))</p></section>"
     }
 
     /// Contiguous runs of the same phase in `phases`, as regions from index `offset + start − 0.5` to the end.

@@ -5,6 +5,8 @@ import Learn
 struct Prediction: Codable, Sendable {
     struct Top: Codable, Sendable {
         var `class`: String
+        /// The name shown for the class (`train --class-names`, or "invasive" for the label 1 of `invasive`).
+        var name: String
         var probability: Double
     }
     struct Timing: Codable, Sendable {
@@ -15,6 +17,8 @@ struct Prediction: Codable, Sendable {
     }
     var file: String
     var classes: [String]
+    /// The names shown for `classes`, in their order.
+    var classNames: [String]
     /// In the order of `classes`.
     var probabilities: [Double]
     var top: Top
@@ -49,6 +53,11 @@ struct ModelDescription: Codable, Sendable {
     var file: String
     var architecture: String
     var classes: [String]
+    var classNames: [String]
+    /// How photos become the square input: crop, squish or pad.
+    var resize: String
+    /// The decision threshold on the second class's probability (binary models), as `predict` applies it.
+    var threshold: Double?
     var size: Int
     var presize: Int
     var quadratVersion: String?
@@ -60,6 +69,9 @@ struct ModelDescription: Codable, Sendable {
         file = url.lastPathComponent
         architecture = model.architecture.rawValue
         classes = model.classes
+        classNames = model.classNames
+        resize = model.resize.rawValue
+        threshold = model.classes.count == 2 ? model.calibration(tta: false)?.threshold ?? 0.5 : nil
         size = model.size
         presize = model.presizeCache.shorterSide
         quadratVersion = model.metadata["quadrat_version"]

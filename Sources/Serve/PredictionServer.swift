@@ -62,7 +62,7 @@ public struct PredictionServer: @unchecked Sendable {
         router.get("/") { _, _ in
             let folder = modelURL.deletingLastPathComponent().lastPathComponent
             let title = "\(folder)/\(modelURL.lastPathComponent) · \(model.architecture.rawValue), \(model.size) px"
-            return html(UploadPage.html(modelName: title, classes: model.classes))
+            return html(UploadPage.html(modelName: title, classes: model.classNames))
         }
         router.get("metrics") { _, _ in
             Response(
@@ -125,8 +125,8 @@ public struct PredictionServer: @unchecked Sendable {
                 overlay: "data:image/png;base64," + png.base64EncodedString())
         }
         return Prediction(
-            file: upload.name, classes: model.classes, probabilities: probabilities,
-            top: .init(class: model.classes[best], probability: probabilities[best]),
+            file: upload.name, classes: model.classes, classNames: model.classNames, probabilities: probabilities,
+            top: .init(class: model.classes[best], name: model.classNames[best], probability: probabilities[best]),
             threshold: model.classes.count == 2 ? model.calibration(tta: false)?.threshold ?? 0.5 : nil,
             timing: .init(
                 decodeMs: prepared.timeIntervalSince(start) * 1000, queueMs: queued * 1000,

@@ -70,12 +70,12 @@ enum UploadPage {
                 const answer = await r.json();
                 body.lastChild.remove();
                 if (!r.ok) { body.append(el('div', 'error', answer.error || r.statusText)); return; }
-                body.append(el('div', 'top', answer.top.class + ' · ' + (100 * answer.top.probability).toFixed(1) + ' %'));
+                body.append(el('div', 'top', answer.top.name + ' · ' + (100 * answer.top.probability).toFixed(1) + ' %'));
                 answer.classes.forEach((c, i) => {
                   const p = answer.probabilities[i], row = el('div', 'bar' + (c === answer.top.class ? ' best' : ''));
                   const track = el('div', 'track'), fill = el('div', 'fill');
                   fill.style.width = (100 * p).toFixed(1) + '%'; track.append(fill);
-                  row.append(el('span', '', c), track, el('span', 'value', p.toFixed(3))); body.append(row);
+                  row.append(el('span', '', answer.class_names[i]), track, el('span', 'value', p.toFixed(3))); body.append(row);
                 });
                 if (answer.explanation) {
                   const heat = el('img', 'heat'); heat.src = answer.explanation.overlay;

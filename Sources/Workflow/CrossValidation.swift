@@ -42,6 +42,8 @@ public struct CrossValidation {
             fold.out = out.appendingPathComponent("fold-\(k + 1)").path
             var run = TrainingRun(options: fold, group: group)
             run.validation = assignment.indices.filter { assignment[$0] == k }
+            // The folds' models are scored on their folds; a labelled test/ is for the ensemble (`evaluate`).
+            run.heldOut = .none
             outcomes.append(try run.run())
         }
         let leads = (group?.rank ?? 0) == 0
@@ -64,8 +66,12 @@ public struct CrossValidation {
         let plain = outcomes.flatMap(\.validPlain), tta = outcomes.flatMap(\.validTTA)
         let ttaUsed = zip(outcomes.map(\.validPlain), outcomes.map(\.validTTA)).contains { $0 != $1 }
         let calibration = ModelCalibration(
-            plain: Calibration.fit(probabilities: plain, labels: labels, targetRecall: options.targetRecall),
-            tta: ttaUsed ? Calibration.fit(probabilities: tta, labels: labels, targetRecall: options.targetRecall) : nil
+            plain: Calibration.fit(
+                probabilities: plain, labels: labels, goal: options.decideFor, targetRecall: options.targetRecall),
+            tta: ttaUsed
+                ? Calibration.fit(
+                    probabilities: tta, labels: labels, goal: options.decideFor, targetRecall: options.targetRecall)
+                : nil
         )
         let shown = calibration.tta ?? calibration.plain
         try PredictionsFile.write(

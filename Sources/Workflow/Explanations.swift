@@ -20,9 +20,12 @@ public enum Explanations {
         skipped: (URL, Error) -> Void
     ) throws -> [Explained] {
         let classIndex = try className.map { name in
-            guard let i = saved.classes.firstIndex(of: name) else {
+            // A label value ("1") or the name shown for it ("invasive").
+            guard let i = saved.classes.firstIndex(of: name) ?? saved.classNames.firstIndex(of: name) else {
                 throw WorkflowError(
-                    "class '\(name)' is not one of the model's: \(saved.classes.joined(separator: ", "))")
+                    "class '\(name)' is not one of the model's: \(saved.classes.joined(separator: ", "))"
+                        + (saved.classNames == saved.classes
+                            ? "" : " (shown as \(saved.classNames.joined(separator: ", ")))"))
             }
             return i
         }

@@ -38,7 +38,8 @@ extension ModelExport {
         let classList = String(decoding: try encoder.encode(saved.classes), as: UTF8.self)
         var metadata: [(String, String)] = [
             ("format", "quadrat-onnx-1"), ("architecture", info.architecture), ("classes", classList),
-            ("size", String(info.size)),
+            ("size", String(info.size)), ("resize", saved.resize.rawValue),
+            ("class_names", String(decoding: try encoder.encode(saved.classNames), as: UTF8.self)),
             ("input", "image: float32 N×3×\(info.size)×\(info.size), RGB, pixels on the 0–255 scale (not normalised)"),
             ("normalization", "baked in: (x − mean) / std with mean \(info.mean), std \(info.std)"),
             ("preprocessing", info.preprocessing),

@@ -56,9 +56,15 @@ public enum ModelExport {
             input = "float32 N×3×\(saved.size)×\(saved.size), RGB, pixels on the 0–255 scale, then (x − mean) / std"
             mean = saved.normalization.mean
             std = saved.normalization.std
+            let square =
+                switch saved.resize {
+                case .crop: "centre square crop"
+                case .squish: "the whole image stretched to a square"
+                case .pad: "the whole image centred on black bars to a square"
+                }
             preprocessing =
-                "shorter side resized to \(saved.presizeCache.shorterSide) px (antialiased), centre square crop, "
-                + "bilinear resize to \(saved.size) px"
+                "shorter side resized to \(saved.presizeCache.shorterSide) px (antialiased), \(square) "
+                + "(resize: \(saved.resize.rawValue)), bilinear resize to \(saved.size) px"
             output = "N×\(saved.classes.count) logits in the order of `classes`; softmax gives probabilities"
             head = saved.classifier.headKind
             keys =

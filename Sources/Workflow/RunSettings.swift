@@ -21,7 +21,10 @@ extension TrainingRun {
             ("head rate (--lr)", String(format: "%.2e%@", recipe.headRate, used.lr == nil ? " (auto)" : "")),
             ("body rates", recipe.unfrozenRates.map { String(format: "%.1e", $0) }.joined(separator: ", ")),
             ("--augmentation", used.augmentation),
-            ("--tta", String(recipe.ttaViews)),
+            ("--tta", "\(recipe.ttaViews) view(s) besides the photo (TTA ×\(recipe.ttaViews + 1))"),
+            ("--resize", used.resize.rawValue),
+            ("--decide-for", used.targetRecall.map { String(format: "recall ≥ %.2f (--target-recall)", $0) }
+                ?? used.decideFor.rawValue),
             ("--precision", used.precision.rawValue),
             ("--monitor", used.monitor),
             ("--class-weights", used.classWeights.rawValue),

@@ -51,8 +51,16 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// A checkpoint (from Ctrl-C) to continue from: its weights are loaded and only the unfrozen phase runs.
     public var resume: String?
     /// Binary models: choose the decision threshold as the highest that keeps at least this recall of the second
-    /// class on validation (nil: Youden's J, the best TPR − FPR).
+    /// class on validation (nil: the threshold serves `decideFor`).
     public var targetRecall: Double?
+    /// Binary models: what the decision threshold serves, accuracy (0.5 on calibrated probabilities) or balanced
+    /// accuracy (Youden's J on validation).
+    public var decideFor = DecisionGoal.accuracy
+    /// How a photo becomes the model's square input: centre crop, squish or pad.
+    public var resize = ResizeMethod.crop
+    /// Names shown for the classes, in the order of the label values (nil: the values themselves, or for 0/1 labels
+    /// "not COLUMN" and "COLUMN"). Files the program writes keep the label values.
+    public var classNames: [String]?
     /// Class weights in the loss: none, or auto (inverse frequency in the training split, so that every class
     /// weighs as much in total).
     public var classWeights = ClassWeights.none
@@ -62,7 +70,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, out, arch, size, presize, batchSize, validFraction, seed, augmentation, maxRotation, maxZoom,
             maxLighting, weights, nameColumn, labelColumn, recipe, lrFind, epochs, headEpochs, lr, budget, patience,
-            monitor, precision, progressive, resume, targetRecall, classWeights, sampler
+            monitor, precision, progressive, resume, targetRecall, decideFor, resize, classNames, classWeights, sampler
     }
 
     public init(data: String, out: String) {
@@ -102,6 +110,9 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         try take(.progressive, &progressive)
         resume = try c.decodeIfPresent(String.self, forKey: .resume)
         targetRecall = try c.decodeIfPresent(Double.self, forKey: .targetRecall)
+        try take(.decideFor, &decideFor)
+        try take(.resize, &resize)
+        classNames = try c.decodeIfPresent([String].self, forKey: .classNames)
         try take(.classWeights, &classWeights)
         try take(.sampler, &sampler)
     }
@@ -173,6 +184,11 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         if let patience, patience < 1 { throw WorkflowError("--patience must be at least 1, not \(patience)") }
         if let targetRecall, !(targetRecall > 0 && targetRecall <= 1) {
             throw WorkflowError("--target-recall must be above 0 and at most 1, not \(targetRecall)")
+        }
+        if let classNames, classNames.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty })
+            || Set(classNames).count != classNames.count
+        {
+            throw WorkflowError("--class-names must be distinct, non-empty names, not \(classNames)")
         }
         guard ["valid_loss", "accuracy", "roc_auc"].contains(monitor) else {
             throw WorkflowError("--monitor must be valid_loss, accuracy or roc_auc, not '\(monitor)'")

@@ -81,8 +81,9 @@ public enum Planner {
     /// The plan for a run: `unfrozenEpochs`, `headEpochs` and `ttaViews` when given, else the defaults; with a
     /// `budget` (seconds from now), as many unfrozen epochs as fit, then as many TTA views as still fit. `safety` scales every estimate (data loading, machine noise);
     /// `smallEpochSpeedup` is how much faster the first half of the unfrozen epochs run under progressive resizing.
+    /// `testImages`: a held-out test set, scored with the validation's TTA after training.
     public static func plan(
-        trainImages: Int, validImages: Int, throughput: Throughput, budget: Double? = nil,
+        trainImages: Int, validImages: Int, testImages: Int = 0, throughput: Throughput, budget: Double? = nil,
         unfrozenEpochs: Int? = nil, headEpochs: Int? = nil, ttaViews: Int = 4, lrFind: Bool = true,
         precomputeEpochs: Int = 3, safety: Double = 1.1, smallEpochSpeedup: Double = 1, featuresCached: Bool = false
     ) -> TrainingPlan {
@@ -99,7 +100,7 @@ public enum Planner {
         func cost(_ p: TrainingPlan) -> Double {
             safety
                 * (fixed + Double(p.headEpochs) * head + Double(p.unfrozenEpochs) * unfrozen
-                    + ttaSeconds(validImages: validImages, views: p.ttaViews, throughput: throughput))
+                    + ttaSeconds(validImages: validImages + testImages, views: p.ttaViews, throughput: throughput))
         }
         var p = TrainingPlan(
             precomputeEpochs: precomputeEpochs, headEpochs: headEpochs ?? 0,

@@ -73,7 +73,7 @@ struct CLITests {
         try shardedPredictionsMergeToTheUnshardedOnes(run.appendingPathComponent("model.safetensors"), data: data)
         // The report has every section.
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
-        for id in ["summary", "dataset", "augmentation", "training", "evaluation", "problems"] {
+        for id in ["summary", "dataset", "augmentation", "training", "validation", "problems"] {
             #expect(html.contains("<section id='\(id)'>"), "\(id)")
         }
         for heading in [

@@ -33,6 +33,8 @@ public final class DataLoader: @unchecked Sendable {
     /// likely (rare classes are seen as often as common ones, some images of the common ones not at all). Only
     /// for a shuffling loader over labelled data; precompute and prediction see every image once.
     public var balanced = false
+    /// How each photo becomes the square input (crop, squish or pad).
+    public var resize = ResizeMethod.crop
     /// This rank's part of every batch in data-parallel training: of each batch of n images, the ones from
     /// position n·rank/count up to n·(rank+1)/count, so that the ranks' parts together are the one-process batch.
     /// Augmentation draws from a stream of its own per rank. Nil (the default): whole batches.
@@ -89,7 +91,7 @@ public final class DataLoader: @unchecked Sendable {
                 seed: seed,
                 stream: (UInt64(epoch) << 32) ^ (UInt64(batch) << 8) ^ UInt64(view) ^ 0xA5A5
                     ^ (UInt64(shard?.rank ?? 0) << 56))
-        let transform = ItemTransform(size: size)
+        let transform = ItemTransform(size: size, method: resize)
         var planes: [Float] = []
         var kept: [Int] = []
         planes.reserveCapacity(indices.count * 3 * size * size)

@@ -203,8 +203,8 @@ public enum DataSource {
         }
         if !isDir.boolValue, root.pathExtension.lowercased() == "csv" {
             return try csv(
-                images: root.deletingLastPathComponent().appendingPathComponent("train"), labels: root,
-                nameColumn: nameColumn, labelColumn: labelColumn, classes: classes)
+                images: imageFolder(forLabels: root), labels: root, nameColumn: nameColumn, labelColumn: labelColumn,
+                classes: classes)
         }
         let names: [String]
         do {
@@ -218,12 +218,54 @@ public enum DataSource {
         let labelsCSV =
             csvs.first { $0 == "train_labels.csv" } ?? csvs.first { $0 == "labels.csv" }
             ?? (csvs.count == 1 ? csvs.first : nil)
+        // A folder of photos whose labels lie beside it (`test/` and `test_labels.csv`).
+        // Only for a folder holding photos itself: class folders beside a CSV of the same name stay class folders.
+        if labelsCSV == nil, !hasTrain, let beside = Self.labelsCSV(for: root),
+            beside.deletingLastPathComponent().standardized != root.standardized,
+            (try? imageFiles(in: root))?.isEmpty == false  // unreadable: read as class folders, which says why
+        {
+            return try csv(
+                images: root, labels: beside, nameColumn: nameColumn, labelColumn: labelColumn, classes: classes)
+        }
         if let labelsCSV {
             return try csv(
                 images: hasTrain ? train : root, labels: root.appendingPathComponent(labelsCSV),
                 nameColumn: nameColumn, labelColumn: labelColumn, classes: classes)
         }
         return try folders(hasTrain ? train : root, classes: classes)
+    }
+
+    /// The labels CSV of a folder of photos: `NAME_labels.csv` beside the folder `NAME/`, or `labels.csv` inside it.
+    public static func labelsCSV(for folder: URL) -> URL? {
+        let folder = folder.standardized
+        let beside = folder.deletingLastPathComponent().appendingPathComponent(folder.lastPathComponent + "_labels.csv")
+        let inside = folder.appendingPathComponent("labels.csv")
+        return [beside, inside].first { FileManager.default.fileExists(atPath: $0.path) }
+    }
+
+    /// The photos a labels CSV names: `NAME/` beside `NAME_labels.csv` when that folder exists, else `train/`
+    /// beside it (the Kaggle layout's `labels.csv` or `train_labels.csv`).
+    static func imageFolder(forLabels csv: URL) -> URL {
+        let parent = csv.deletingLastPathComponent()
+        let stem = csv.deletingPathExtension().lastPathComponent
+        if stem.hasSuffix("_labels") {
+            let named = parent.appendingPathComponent(String(stem.dropLast("_labels".count)))
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: named.path, isDirectory: &isDir), isDir.boolValue { return named }
+        }
+        return parent.appendingPathComponent("train")
+    }
+
+    /// The labelled test folder of a Kaggle-layout data folder (`data` itself, or the folder of a labels CSV given
+    /// as `data`): `test/` with its labels in `test_labels.csv` beside it or `labels.csv` inside it, read with the
+    /// training's classes and columns. Nil when there is none (an unlabelled `test/` included).
+    public static func labelledTest(
+        besides data: URL, classes: [String], nameColumn: String? = nil, labelColumn: String? = nil
+    ) throws -> ImageDataset? {
+        let root = data.pathExtension.lowercased() == "csv" ? data.deletingLastPathComponent() : data
+        let test = root.appendingPathComponent("test")
+        guard let labels = labelsCSV(for: test) else { return nil }
+        return try csv(images: test, labels: labels, nameColumn: nameColumn, labelColumn: labelColumn, classes: classes)
     }
 
     static func finish(_ dataset: ImageDataset, source: URL) throws -> ImageDataset {

@@ -1,7 +1,7 @@
 import Foundation
 import Torch
 
-/// What training sees of a photo: for one seeded-random photo per class, the validation view (centre crop) and
+/// What training sees of a photo: for one seeded-random photo per class, the validation view (centre crop, squish or pad) and
 /// `views` augmented views, made by the same steps as the training loader (random crop along the longer side,
 /// then the batch augmentation). Shown by `explore` and the training report to choose a preset by eye.
 public enum AugmentationPreview {
@@ -9,7 +9,7 @@ public enum AugmentationPreview {
     /// passed over for the next one of the class.
     public static func rows(
         _ dataset: ImageDataset, augmentation: Augmentation, size: Int, views: Int = 6, cache: PresizeCache? = nil,
-        seed: UInt64 = 42
+        seed: UInt64 = 42, resize: ResizeMethod = .crop
     ) -> [(String, [RGBImage])] {
         dataset.classes.enumerated().compactMap { c, name in
             var random = SeededRandom(seed: seed &+ UInt64(c))
@@ -17,7 +17,7 @@ public enum AugmentationPreview {
                 // A photo that cannot be read is passed over; `check` and the report's problems list it.
                 guard let image = try? cache?.image(for: item.url) ?? ImageDecoder(minimumSide: size).decode(item.url),
                     let pictures = try? pictures(
-                        image, augmentation: augmentation, size: size, views: views, seed: seed)
+                        image, augmentation: augmentation, size: size, views: views, seed: seed, resize: resize)
                 else { continue }
                 return (name, pictures)
             }
@@ -27,9 +27,10 @@ public enum AugmentationPreview {
 
     /// The validation view of `image` and `views` augmented ones.
     public static func pictures(
-        _ image: RGBImage, augmentation: Augmentation, size: Int, views: Int, seed: UInt64
+        _ image: RGBImage, augmentation: Augmentation, size: Int, views: Int, seed: UInt64,
+        resize: ResizeMethod = .crop
     ) throws -> [RGBImage] {
-        let transform = ItemTransform(size: size)
+        let transform = ItemTransform(size: size, method: resize)
         var none: SeededRandom? = nil
         var crops = [transform.apply(image, random: &none)]
         var cropRandom: SeededRandom? = SeededRandom(seed: seed, stream: 0xC0)

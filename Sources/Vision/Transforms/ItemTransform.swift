@@ -1,46 +1,82 @@
+/// How a photo of any shape becomes the model's square input (fastai's `ResizeMethod`).
+public enum ResizeMethod: String, Codable, Sendable, CaseIterable {
+    /// The largest centred square (in training, at a random place along the longer side): the subject must be
+    /// near the centre; the edges of an oblong photo are cut away.
+    case crop
+    /// The whole photo stretched to a square: nothing is cut, shapes are distorted by the aspect ratio.
+    case squish
+    /// The whole photo, centred on black bars to a square: nothing is cut or distorted, fewer pixels for it.
+    case pad
+}
+
 /// The per-image step of the pipeline, in plain Swift so worker threads do not compete
-/// with training for libtorch's thread pool: a square crop of the (presized) image,
+/// with training for libtorch's thread pool: the photo's square view (``ResizeMethod``) of the (presized) image,
 /// resized bilinearly to `size`, as planar float 0–255 (C×H×W).
 public struct ItemTransform: Sendable {
     public var size: Int
+    public var method: ResizeMethod
 
-    public init(size: Int) { self.size = size }
+    public init(size: Int, method: ResizeMethod = .crop) { (self.size, self.method) = (size, method) }
 
-    /// `random` picks the crop position along the longer side (training); nil centres it.
+    /// `random` picks the crop position along the longer side (training, `crop` only); nil centres it.
     public func apply(_ image: RGBImage, random: inout SeededRandom?) -> [Float] {
-        let side = min(image.width, image.height)
-        let slackX = image.width - side, slackY = image.height - side
-        var x0 = slackX / 2, y0 = slackY / 2
-        if random != nil {
-            x0 = slackX > 0 ? Int(random!.next() % UInt64(slackX + 1)) : 0
-            y0 = slackY > 0 ? Int(random!.next() % UInt64(slackY + 1)) : 0
+        switch method {
+        case .squish:
+            return resample(image, x0: 0, y0: 0, width: image.width, height: image.height)
+        case .pad:
+            let padded = Self.paddedToSquare(image)
+            return resample(padded, x0: 0, y0: 0, width: padded.width, height: padded.height)
+        case .crop:
+            let side = min(image.width, image.height)
+            let slackX = image.width - side, slackY = image.height - side
+            var x0 = slackX / 2, y0 = slackY / 2
+            if var generator = random {
+                x0 = slackX > 0 ? Int(generator.next() % UInt64(slackX + 1)) : 0
+                y0 = slackY > 0 ? Int(generator.next() % UInt64(slackY + 1)) : 0
+                random = generator
+            }
+            return resample(image, x0: x0, y0: y0, width: side, height: side)
         }
-        return resizeCrop(image, x0: x0, y0: y0, side: side)
     }
 
-    /// Bilinear resample of the square (x0, y0, side) to size×size (pixel centres aligned, like align_corners=false).
-    func resizeCrop(_ image: RGBImage, x0: Int, y0: Int, side: Int) -> [Float] {
+    /// `image` centred on a black square whose side is its longer side.
+    static func paddedToSquare(_ image: RGBImage) -> RGBImage {
+        let side = max(image.width, image.height)
+        guard side != image.width || side != image.height else { return image }
+        let left = (side - image.width) / 2, top = (side - image.height) / 2
+        var pixels = [UInt8](repeating: 0, count: side * side * 3)
+        let rowBytes = image.width * 3
+        for y in 0..<image.height {
+            let from = y * rowBytes, to = ((top + y) * side + left) * 3
+            pixels[to..<(to + rowBytes)] = image.pixels[from..<(from + rowBytes)]
+        }
+        return RGBImage(width: side, height: side, pixels: pixels)
+    }
+
+    /// Bilinear resample of the rectangle (x0, y0, width, height) to size×size (pixel centres aligned, like
+    /// align_corners=false).
+    func resample(_ image: RGBImage, x0: Int, y0: Int, width: Int, height: Int) -> [Float] {
         let n = size
-        let scale = Double(side) / Double(n)
         // Source column/row and weight for every destination column/row.
-        func taps(_ offset: Int, _ limit: Int) -> (lo: [Int], hi: [Int], w: [Float]) {
+        func taps(_ offset: Int, _ extent: Int) -> (lo: [Int], hi: [Int], w: [Float]) {
+            let scale = Double(extent) / Double(n)
             var lo = [Int](repeating: 0, count: n), hi = lo, w = [Float](repeating: 0, count: n)
             for i in 0..<n {
                 let s = max(0, (Double(i) + 0.5) * scale - 0.5)
                 let f = Int(s)
-                lo[i] = offset + min(f, side - 1)
-                hi[i] = offset + min(f + 1, side - 1)
+                lo[i] = offset + min(f, extent - 1)
+                hi[i] = offset + min(f + 1, extent - 1)
                 w[i] = Float(s - Double(f))
             }
             return (lo, hi, w)
         }
-        let xs = taps(x0, image.width), ys = taps(y0, image.height)
+        let xs = taps(x0, width), ys = taps(y0, height)
         var out = [Float](repeating: 0, count: 3 * n * n)
-        let width = image.width
+        let stride = image.width
         image.pixels.withUnsafeBufferPointer { p in
             out.withUnsafeMutableBufferPointer { o in
                 for y in 0..<n {
-                    let r0 = ys.lo[y] * width, r1 = ys.hi[y] * width, wy = ys.w[y]
+                    let r0 = ys.lo[y] * stride, r1 = ys.hi[y] * stride, wy = ys.w[y]
                     for x in 0..<n {
                         let wx = xs.w[x]
                         let a = (r0 + xs.lo[x]) * 3, b = (r0 + xs.hi[x]) * 3, c = (r1 + xs.lo[x]) * 3,

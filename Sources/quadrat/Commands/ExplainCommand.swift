@@ -12,7 +12,8 @@ struct ExplainCommand: ParsableCommand {
         discussion: """
             For each photo, OUT/NAME-gradcam.png holds what the model sees (the centre crop at its input size) and \
             the same with the heat map over it: bright yellow where the evidence for the class is strongest, dark \
-            where there is none. The class probabilities are printed.
+            where there is none. The class probabilities are printed calibrated, with the decision, as predict gives \
+            them.
 
             Example: quadrat explain runs/invasive/model.safetensors ~/invasive/test/12.jpg --out explained
             """
@@ -35,12 +36,15 @@ struct ExplainCommand: ParsableCommand {
             saved, photos: photos, out: URL(fileURLWithPath: out), className: className
         ) { photo, error in Console.warn("skipped \(photo.path): \(error)") }
         guard !explained.isEmpty else { throw WorkflowError("none of the \(photos.count) images could be read") }
+        let names = saved.classNames, calibration = saved.calibration(tta: false)
         for e in explained {
-            let ranked = zip(saved.classes, e.map.probabilities).sorted { $0.1 > $1.1 }
-            let text = ranked.map { "\($0.0) \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
+            // The same probabilities and decision as `predict` without TTA: calibrated, at the model's threshold.
+            let p = calibration?.apply(e.map.probabilities) ?? e.map.probabilities
+            let ranked = zip(names, p).sorted { $0.1 > $1.1 }
+            let text = ranked.map { "\($0.0) \(ProbabilityText.text($0.1))" }.joined(separator: ", ")
             print(
-                "\(e.photo.lastPathComponent): \(text); heat map for \(saved.classes[e.map.classIndex]) → \(e.picture.path)"
-            )
+                "\(e.photo.lastPathComponent): \(text); decided \(names[saved.decide(p)]); heat map for "
+                    + "\(names[e.map.classIndex]) → \(e.picture.path)")
         }
     }
 }

@@ -41,20 +41,44 @@ struct ExploreCommand: ParsableCommand {
         if !dataset.problems.isEmpty {
             print("\(dataset.problems.count) problem(s) in the labels: run `quadrat check \(data)`")
         }
-        // A Kaggle-layout folder has its unlabelled photos in test/: count them too.
-        let testFolder = URL(fileURLWithPath: data).appendingPathComponent("test")
-        var isFolder: ObjCBool = false
-        let test =
-            FileManager.default.fileExists(atPath: testFolder.path, isDirectory: &isFolder) && isFolder.boolValue
-            ? try DataSource.unlabelled(testFolder) : nil
-        if let test { print("test/: \(test.items.count) unlabelled images") }
+        // A Kaggle-layout folder has its test photos in test/: labelled (test_labels.csv beside it) or not.
+        let (test, testLabelled) = try testFolder(classes: dataset.classes)
+        if let test {
+            if testLabelled {
+                let counts = zip(dataset.classes, test.classCounts).map { "\($0) \($1)" }.joined(separator: ", ")
+                print(
+                    "test/: \(test.items.count) labelled images (\(counts)): held out, scored by train after training "
+                        + "and by `quadrat evaluate MODEL \(URL(fileURLWithPath: data).appendingPathComponent("test").path)`")
+            } else {
+                print("test/: \(test.items.count) unlabelled images")
+            }
+        }
         let preview = AugmentationPreview.rows(
             dataset, augmentation: Augmentation(preset: augmentation.rawValue) ?? .sideOn, size: size)
         let page = ReportBuilder.exploration(
-            dataset, test: test, brightness: brightness, augmentation: preview,
+            dataset, test: test, testLabelled: testLabelled, brightness: brightness, augmentation: preview,
             title: "Quadrat — \(URL(fileURLWithPath: data).lastPathComponent)")
         try AtomicFile.write(page, to: URL(fileURLWithPath: out))
         print("page: \(out)")
+    }
+}
+
+extension ExploreCommand {
+    /// The data folder's `test/`, with its labels when a CSV for it is there (`test_labels.csv` beside it).
+    func testFolder(classes: [String]) throws -> (ImageDataset?, labelled: Bool) {
+        let root = URL(fileURLWithPath: data)
+        if let labelled = try DataSource.labelledTest(
+            besides: root, classes: classes, nameColumn: columns.nameColumn, labelColumn: columns.labelColumn)
+        {
+            return (labelled, true)
+        }
+        let folder = (root.pathExtension.lowercased() == "csv" ? root.deletingLastPathComponent() : root)
+            .appendingPathComponent("test")
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
+            return (nil, false)
+        }
+        return (try DataSource.unlabelled(folder), false)
     }
 }
 

@@ -20,20 +20,26 @@ struct InterpretCommand: ParsableCommand {
         let p = try arguments.predictions()
         let saved = p.saved, items = p.items
         let calibration = saved.calibration(tta: arguments.tta)
-        let evaluation = EvaluationInput(
-            probabilities: p.probabilities, items: items, classes: saved.classes, calibration: calibration,
+        var evaluation = EvaluationInput(
+            probabilities: p.probabilities, items: items, classes: saved.classNames, calibration: calibration,
             // Undo the temperature for the reliability diagram's "before": (p^(1/T))^T renormalised is p.
             uncalibrated: calibration.map { c in
                 p.probabilities.map { Calibration.scaled($0, temperature: 1 / c.temperature) }
             },
             heatMap: { saved.heatMapOverlay(of: items[$0].url) }, heading: "Error analysis")
+        evaluation.set = .labelled
+        emit("writing the report: Grad-CAM heat maps for the photos it shows (about a second each)…")
+        let started = Date()
         let html = try ReportBuilder.interpretation(
             evaluation, problems: p.skipped, cache: saved.presizeCache,
             title: "Quadrat — error analysis on \(URL(fileURLWithPath: arguments.data).lastPathComponent)")
         try AtomicFile.write(html, to: URL(fileURLWithPath: out))
+        let decisions = p.probabilities.map { calibration?.decide($0) ?? Metrics.argmax($0) }
         print(
             String(
-                format: "accuracy %.4f on %d images; report: %@",
-                Metrics.accuracy(probabilities: p.probabilities, labels: p.labels), p.items.count, out))
+                format: "accuracy %.4f on %d images%@ (report written in %.0f s): %@",
+                Metrics.accuracy(decisions: decisions, labels: p.labels), p.items.count,
+                calibration?.threshold.map { " at threshold \(Calibration.thresholdText($0))" } ?? "",
+                Date().timeIntervalSince(started), out))
     }
 }

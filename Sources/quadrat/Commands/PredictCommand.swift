@@ -107,7 +107,7 @@ struct PredictCommand: ParsableCommand {
             for (i, p) in zip(items, probabilities) {
                 let best = saved.decide(p, tta: tta)
                 Console.warn(
-                    String(format: "%@: %@ (%.1f %%)", dataset.items[i].name, saved.classes[best], 100 * p[best]))
+                    String(format: "%@: %@ (%.1f %%)", dataset.items[i].name, saved.classNames[best], 100 * p[best]))
             }
         }
         try write(text, count: items.count)

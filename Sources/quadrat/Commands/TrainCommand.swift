@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Learn
 import Vision
 import Workflow
 
@@ -76,9 +77,30 @@ struct TrainFlags: ParsableArguments {
     var precision: Precision?
     @Option(
         help: """
-            Binary models: pick the decision threshold that keeps at least this recall of the second class on             validation (default: Youden's J, the best true-positive minus false-positive rate).
+            Binary models: pick the decision threshold that keeps at least this recall of the second class on \
+            validation (instead of --decide-for).
             """)
     var targetRecall: Double?
+    @Option(
+        name: .customLong("decide-for"),
+        help: """
+            Binary models: what the decision threshold serves, accuracy (default: 0.5 on calibrated probabilities) \
+            or balanced-accuracy (Youden's J on validation: for a rare class that matters).
+            """)
+    var decideFor: DecisionGoal?
+    @Option(
+        help: """
+            How a photo becomes the square input: crop (default: the centre square), squish (the whole photo, \
+            stretched) or pad (the whole photo, black bars).
+            """)
+    var resize: ResizeMethod?
+    @Option(
+        name: .customLong("class-names"),
+        help: """
+            Names to show for the classes, comma-separated in the order of the label values (e.g. 'healthy,invasive' \
+            for 0,1); written files keep the values. Default: the values, or 'not COLUMN'/'COLUMN' for 0/1 labels.
+            """)
+    var classNames: String?
     @Option(help: "none, or auto: weigh each class by its inverse frequency in the loss (rare classes count more).")
     var classWeights: ClassWeights?
     @Option(
@@ -155,6 +177,13 @@ struct TrainFlags: ParsableArguments {
         if noLRFind { o.lrFind = false }
         if let resume { o.resume = resume }
         if let targetRecall { o.targetRecall = targetRecall }
+        if let decideFor { o.decideFor = decideFor }
+        if let resize { o.resize = resize }
+        if let classNames {
+            o.classNames = classNames.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+        }
         if let classWeights { o.classWeights = classWeights }
         if let sampler { o.sampler = sampler }
         do {
@@ -169,6 +198,8 @@ struct TrainFlags: ParsableArguments {
 extension Precision: ExpressibleByArgument {}
 extension ClassWeights: ExpressibleByArgument {}
 extension Sampler: ExpressibleByArgument {}
+extension DecisionGoal: ExpressibleByArgument {}
+extension ResizeMethod: ExpressibleByArgument {}
 extension Architecture: ExpressibleByArgument {}
 extension Augmentation.Preset: ExpressibleByArgument {}
 

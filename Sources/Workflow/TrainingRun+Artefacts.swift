@@ -1,0 +1,136 @@
+import Foundation
+import Learn
+import Report
+import Torch
+import Vision
+
+extension TrainingRun {
+    /// Stage 7: config.json, the model file, history.csv, valid_predictions.csv (and test_predictions.csv with a
+    /// held-out test), the report; the served checkpoint of a resumed run is removed.
+    func writeRunFolder(
+        _ data: RunData, learner: Learner, recipe: Recipe, decided: RunDecisions, scores: RunScores,
+        lrFinder: LRFinderResult?, bestEpoch: Int?, start: Date, times: PhaseTimes
+    ) throws -> TrainingOutcome {
+        let skipped = (data.skipped + data.trainLoader.skipped.all + scores.skipped).onePerImage()
+        report(problems: skipped, skipped: true)
+        // The model file and config.json carry the options as used: the user's, with the size, presize and the
+        // recipe as planned (precision included, which `predict` and the demo follow).
+        var used = options
+        used.size = data.size
+        used.presize = data.cache.shorterSide
+        used.recipe = recipe
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(encoder.encode(used), to: data.out.appendingPathComponent("config.json"))
+        learner.checkpointMetadata["options"] = String(decoding: try JSONEncoder().encode(used), as: UTF8.self)
+        let modelURL = data.out.appendingPathComponent("model.safetensors")
+        try learner.saveCheckpoint(to: modelURL)
+        try AtomicFile.write(learner.recorder.historyCSV(), to: data.out.appendingPathComponent("history.csv"))
+        try PredictionsFile.write(
+            probabilities: scores.validation.probabilities, items: scores.validation.items,
+            classes: data.dataset.classes, to: data.out.appendingPathComponent("valid_predictions.csv"))
+        if let test = scores.heldOut {
+            try PredictionsFile.write(
+                probabilities: test.probabilities, items: test.items, classes: data.dataset.classes,
+                to: data.out.appendingPathComponent("test_predictions.csv"))
+        }
+        var times = times
+        times.phases["presize"] = data.presizeSeconds
+        times.order.insert("presize", at: 0)
+        times.phases["total"] = Date().timeIntervalSince(start)
+        times.order.append("total")
+        let reportURL = data.out.appendingPathComponent("report.html")
+        let saved = try SavedModel(modelURL)
+        let page = try ReportBuilder.training(
+            dataset: data.dataset.renamed(saved.classNames), validSet: data.validSet.renamed(saved.classNames),
+            recorder: learner.recorder, lrFinder: lrFinder,
+            evaluation: evaluation(scores.validation, scores: scores, saved: saved, views: recipe.ttaViews),
+            heldOut: scores.heldOut.map { evaluation($0, scores: scores, saved: saved, views: recipe.ttaViews) },
+            times: times, problems: skipped, cache: data.cache,
+            title: "Quadrat — \(data.architecture.rawValue) on \(URL(fileURLWithPath: options.data).lastPathComponent)",
+            run: runFacts(used, recipe: recipe, decided: decided, lrFinder: lrFinder, bestEpoch: bestEpoch, start: start,
+                architecture: data.architecture),
+            augmentation: AugmentationPreview.rows(
+                data.dataset.renamed(saved.classNames), augmentation: options.augmentationSettings, size: data.size,
+                cache: data.cache, resize: options.resize))
+        try AtomicFile.write(page, to: reportURL)
+        emit(
+            "phase times: "
+                + times.order.map { String(format: "%@ %.0fs", $0, times.phases[$0] ?? 0) }.joined(separator: ", "))
+        emit(
+            String(
+                format: "took %@ (planned %@)", Feedback.clock(Date().timeIntervalSince(start)),
+                Feedback.clock((decided.plannedEnd ?? start).timeIntervalSince(start))))
+        removeServedCheckpoint(in: data.out)
+        return TrainingOutcome(
+            validAccuracy: scores.validation.accuracy, validAUC: scores.validation.rocAUC, times: times,
+            modelURL: modelURL, reportURL: reportURL, validItems: scores.validation.items,
+            validLabels: scores.validation.labels, validPlain: scores.validPlain,
+            validTTA: scores.validation.uncalibrated, heldOut: scores.heldOut)
+    }
+
+    /// What the report shows of a scored set, with the saved model's class names and heat maps.
+    func evaluation(_ score: SetScore, scores: RunScores, saved: SavedModel, views: Int) -> EvaluationInput {
+        let tta = views > 0 ? " (with TTA ×\(views + 1))" : ""
+        let isValidation = score.name == "validation"
+        var input = EvaluationInput(
+            probabilities: score.probabilities, items: score.items, classes: saved.classNames,
+            calibration: scores.shown, uncalibrated: score.uncalibrated,
+            heatMap: { saved.heatMapOverlay(of: score.items[$0].url) },
+            heading: isValidation ? "Validation\(tta)" : "Held-out test: \(score.name)\(tta)")
+        input.set = isValidation ? .validation : .heldOut(score.name)
+        input.anchor = isValidation ? "validation" : "held-out"
+        return input
+    }
+
+    /// What the report says of the run's decisions: the rate and why, the epoch kept, notes and settings.
+    func runFacts(
+        _ used: TrainOptions, recipe: Recipe, decided: RunDecisions, lrFinder: LRFinderResult?, bestEpoch: Int?,
+        start: Date, architecture: Architecture
+    ) -> RunFacts {
+        var facts = RunFacts(
+            learningRate: recipe.headRate, bestEpoch: bestEpoch, monitor: options.monitor, notes: notes(decided),
+            settings: settings(used, architecture: architecture, started: start))
+        if options.resume != nil {
+            facts.learningRateReason = "the rate of the run this one resumes"
+        } else if options.lr != nil {
+            facts.learningRateReason = "set with --lr"
+        } else if let lrFinder {
+            facts.learningRateReason =
+                recipe.headRate == lrFinder.minimum
+                ? "the finder's min/10"
+                : String(
+                    format: "the finder's min/10 (%.1e) brought within %.0e to %.0e, where the head trains well "
+                        + "(a flat or noisy curve can put its minimum far outside)", lrFinder.minimum,
+                    Self.headRateRange.lowerBound, Self.headRateRange.upperBound)
+        }
+        return facts
+    }
+
+    /// The plan and precision lines under the report's summary.
+    func notes(_ decided: RunDecisions) -> [String] {
+        [
+            "plan: \(decided.plan.summary)" + (options.budget.map { " (budget \(Feedback.clock($0)))" } ?? ""),
+            "precision: " + decided.precision + " on \(MachineProfile.machineKey)",
+        ] + (group.map { ["data-parallel: \($0.worldSize) processes"] } ?? [])
+    }
+
+    /// The run that an interrupted one left its checkpoint for is complete: the 75 MB file has served.
+    func removeServedCheckpoint(in out: URL) {
+        let interruptURL = out.appendingPathComponent("interrupted.safetensors")
+        guard let resume = options.resume, URL(fileURLWithPath: resume).standardized == interruptURL.standardized
+        else { return }
+        try? FileManager.default.removeItem(at: interruptURL)  // already gone: nothing to do
+        emit("removed the checkpoint \(interruptURL.path): the resumed run is complete")
+    }
+}
+
+extension ImageDataset {
+    /// The same photos with the classes shown under other names.
+    func renamed(_ names: [String]) -> ImageDataset {
+        guard names.count == classes.count else { return self }
+        var copy = self
+        copy.classes = names
+        return copy
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import Learn
+import NN
+import Torch
+import Vision
+
+/// The run's data, ready to train on: what the first stage of ``TrainingRun`` produces and every later one reads.
+struct RunData {
+    var out: URL
+    var architecture: Architecture
+    var size: Int
+    var dataset: ImageDataset
+    var trainSet: ImageDataset
+    var validSet: ImageDataset
+    /// The labelled test photos and what to call them ("test/ (test_labels.csv)").
+    var heldOut: (dataset: ImageDataset, name: String)?
+    var cache: PresizeCache
+    var trainLoader: DataLoader
+    var validLoader: DataLoader
+    var presizeSeconds: Double
+    /// Images the presize step could not read.
+    var skipped: [DataProblem]
+    /// The key of the precomputed activations on disk (see ``TrainingRun/featureKey(_:_:_:)``).
+    var featureKey: String
+}
+
+extension TrainingRun {
+    /// Stage 1: reads and checks the data, splits it, finds the held-out test set, prepares the run folder (rank 0),
+    /// fills the presize cache and makes the loaders.
+    func loadData() throws -> RunData {
+        let architecture = try Architecture(named: options.arch)
+        let size = options.size ?? architecture.defaultSize
+        let out = URL(fileURLWithPath: options.out)
+        let dataset = try DataSource.labelled(
+            URL(fileURLWithPath: options.data), nameColumn: options.nameColumn, labelColumn: options.labelColumn)
+        report(problems: dataset.problems)
+        try check(dataset)
+        let heldOut = try findHeldOut(classes: dataset.classes)
+        // The run folder only now that data and options are valid, and checked writable before hours of work.
+        if leads { try Self.prepareRunFolder(out) }
+        var split = Split.random(
+            count: dataset.items.count, fraction: options.validFraction, seed: options.seed,
+            labels: dataset.items.compactMap(\.label))
+        if let validation {
+            let held = Set(validation)
+            split = (dataset.items.indices.filter { !held.contains($0) }, validation.sorted())
+        }
+        let trainSet = dataset.subset(split.train), validSet = dataset.subset(split.valid)
+        let counts = zip(dataset.classes, dataset.classCounts).map { "\($0) (\($1))" }.joined(separator: ", ")
+        emit(
+            "data: \(dataset.items.count) images, classes \(counts); train \(trainSet.items.count), "
+                + "valid \(validSet.items.count)"
+                + (heldOut.map { "; held-out test \($0.dataset.items.count) (\($0.name))" } ?? ""))
+
+        let cache = PresizeCache(shorterSide: options.presize ?? PresizeCache.defaultShorterSide(forSize: size))
+        let presizeStart = Date()
+        let skipped = try presize(dataset.items + (heldOut?.dataset.items ?? []), into: cache)
+        let presizeSeconds = Date().timeIntervalSince(presizeStart)
+        let trainLoader = DataLoader(
+            trainSet, size: size, batchSize: options.batchSize, shuffle: true,
+            augmentation: options.augmentationSettings, normalization: architecture.normalization, cache: cache,
+            seed: options.seed)
+        let validLoader = evaluationLoader(validSet, size: size, architecture: architecture, cache: cache)
+        trainLoader.balanced = options.sampler == .balanced
+        trainLoader.resize = options.resize
+        if let group {
+            trainLoader.shard = (group.rank, group.worldSize)
+            validLoader.shard = (group.rank, group.worldSize)
+        }
+        return RunData(
+            out: out, architecture: architecture, size: size, dataset: dataset, trainSet: trainSet,
+            validSet: validSet, heldOut: heldOut, cache: cache, trainLoader: trainLoader, validLoader: validLoader,
+            presizeSeconds: presizeSeconds, skipped: skipped,
+            featureKey: featureKey(trainSet, validSet, cache, architecture: architecture, size: size))
+    }
+
+    /// A loader that sees every photo once, unaugmented, as validation and prediction do.
+    func evaluationLoader(
+        _ set: ImageDataset, size: Int, architecture: Architecture, cache: PresizeCache
+    ) -> DataLoader {
+        let loader = DataLoader(
+            set, size: size, batchSize: 64, normalization: architecture.normalization, cache: cache,
+            seed: options.seed)
+        loader.resize = options.resize
+        return loader
+    }
+
+    /// Refuses data that cannot train (a class without photos…) and a monitor that would watch nothing.
+    func check(_ dataset: ImageDataset) throws {
+        let refused = DataCheck.trainingProblems(in: dataset)
+        guard refused.isEmpty else {
+            throw WorkflowError(
+                "cannot train on \(options.data):\n" + refused.map { "  \($0)" }.joined(separator: "\n"))
+        }
+        // ROC AUC is recorded for two classes only: with more, keep-best and early stopping would watch nothing.
+        if options.monitor == "roc_auc", dataset.classes.count != 2 {
+            throw WorkflowError(
+                "--monitor roc_auc needs two classes, and \(options.data) has \(dataset.classes.count): "
+                    + "monitor accuracy or valid_loss")
+        }
+    }
+
+    /// The held-out test set as ``heldOut`` says: given, found beside the data, or none. Its rows that cannot be
+    /// used are reported; a test set with none usable is left out with a note.
+    func findHeldOut(classes: [String]) throws -> (dataset: ImageDataset, name: String)? {
+        switch heldOut {
+        case .none: return nil
+        case .given(let set, let name): return (set, name)
+        case .besideData:
+            let data = URL(fileURLWithPath: options.data)
+            do {
+                guard
+                    let set = try DataSource.labelledTest(
+                        besides: data, classes: classes, nameColumn: options.nameColumn,
+                        labelColumn: options.labelColumn)
+                else { return nil }
+                for problem in set.problems { Console.warn("held-out test: left out: \(problem)") }
+                let root = data.pathExtension.lowercased() == "csv" ? data.deletingLastPathComponent() : data
+                let labels = DataSource.labelsCSV(for: root.appendingPathComponent("test"))?.lastPathComponent ?? ""
+                return (set, "test/, \(labels)")
+            } catch let problem as DataProblem where problem.kind == .noImages {
+                Console.warn("note: the labelled test folder is not scored: \(problem)")
+                return nil
+            }
+        }
+    }
+
+    /// Precomputed activations are cached on disk under a key of everything they depend on: architecture,
+    /// weights, size, resize method, the split and each image's presize entry (which changes when the image does).
+    /// An image that cannot be read is skipped by the loader (and reported): an empty part of the key.
+    func featureKey(
+        _ trainSet: ImageDataset, _ validSet: ImageDataset, _ cache: PresizeCache, architecture: Architecture,
+        size: Int
+    ) -> String {
+        func part(_ items: [ImageItem]) -> String {
+            items.map { (try? cache.entry(for: $0.url).lastPathComponent) ?? "" }.joined(separator: "|")
+        }
+        let entries = part(trainSet.items) + "#" + part(validSet.items)
+        // The centre crop keeps the key it always had, so caches from before the resize methods stay valid.
+        let method = options.resize == .crop ? "" : "-\(options.resize.rawValue)"
+        return "\(architecture.rawValue)-\(size)\(method)-\(options.weights ?? "bundled")-"
+            + String(fnv1a(entries), radix: 16)
+    }
+
+    /// Stage 2: the network, its learner with the run's metrics and loss, and the metadata its checkpoints carry.
+    func makeLearner(_ data: RunData) throws -> (Classifier, Learner) {
+        let classes = data.dataset.classes
+        let classifier = try Classifier(
+            data.architecture, classes: classes, weights: options.weights.map { URL(fileURLWithPath: $0) })
+        let metrics: [Metric] = classes.count == 2 ? [.accuracy, .rocAUC] : [.accuracy]
+        let learner = try Learner(classifier, train: data.trainLoader, valid: data.validLoader, metrics: metrics)
+        learner.seed = options.seed
+        var trainCounts = [Int](repeating: 0, count: classes.count)
+        for item in data.trainSet.items { if let l = item.label { trainCounts[l] += 1 } }
+        if let weights = options.classWeights.weights(counts: trainCounts) {
+            let w = try Tensor(weights.map(Float.init))
+            learner.lossFunction = { try Functional.crossEntropy($0, target: $1, weight: w) }
+            emit("class weights: " + zip(classes, weights).map { String(format: "%@ %.2f", $0, $1) }.joined(separator: ", "))
+        }
+        learner.checkpointMetadata = try SavedModel.metadata(
+            architecture: data.architecture, classes: classes, size: data.size, presize: data.cache.shorterSide,
+            head: classifier.headKind, options: String(decoding: JSONEncoder().encode(options), as: UTF8.self))
+        // The Kaggle header of later predictions, kept in the model so it survives the data moving.
+        let labelColumn =
+            options.labelColumn ?? SavedModel.labelColumn(inData: URL(fileURLWithPath: options.data)) ?? "label"
+        learner.checkpointMetadata["label_column"] = labelColumn
+        learner.checkpointMetadata["resize"] = options.resize.rawValue
+        let names = try classNames(classes: classes, labelColumn: labelColumn)
+        learner.checkpointMetadata["class_names"] = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
+        return (classifier, learner)
+    }
+
+    /// `--class-names` when given (one per class), else the default names for these labels.
+    func classNames(classes: [String], labelColumn: String) throws -> [String] {
+        guard let given = options.classNames else {
+            return SavedModel.displayNames(classes: classes, labelColumn: labelColumn)
+        }
+        guard given.count == classes.count else {
+            throw WorkflowError(
+                "--class-names gives \(given.count) name(s) for \(classes.count) classes "
+                    + "(\(classes.joined(separator: ", "))): give one per class, in that order")
+        }
+        return given
+    }
+
+    /// Creates the run folder and proves it writable with a probe file, naming the folder when it is not.
+    static func prepareRunFolder(_ out: URL) throws {
+        let probe = out.appendingPathComponent(".quadrat-write-test-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            AtomicFile.removeLeftovers(in: out)  // of a run killed while it saved
+            try Data().write(to: probe)
+            try FileManager.default.removeItem(at: probe)
+        } catch {
+            throw WorkflowError("the run folder \(out.path) is not writable: \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Learn
+import Torch
+import Vision
+
+extension TrainingRun {
+    /// Stage 3: rank 0 measures the machine (once per CPU, model and size), picks the precision and plans the
+    /// epochs (and under a budget the TTA views); every rank takes rank 0's decisions.
+    func decide(_ data: RunData, learner: Learner, start: Date) throws -> RunDecisions {
+        var decisions: RunDecisions?
+        if leads {
+            var recipe = options.recipe
+            let profile = try machineProfile(learner, size: data.size)
+            recipe.mixedPrecision = profile.trainsInBF16(options.precision)
+            // Validation and precompute in fp32 unless bf16 is forced; bf16 may take over TTA (see `score`).
+            recipe.inferenceMixedPrecision = options.precision == .bf16
+            let plan = planRun(
+                recipe: &recipe, profile: profile, size: data.size, trainImages: data.trainSet.items.count,
+                validImages: data.validSet.items.count, testImages: data.heldOut?.dataset.items.count ?? 0,
+                elapsed: Date().timeIntervalSince(start),
+                featuresCached: ["-train", "-valid"].allSatisfy {
+                    FileManager.default.fileExists(atPath: Classifier.featureCacheFile(data.featureKey + $0).path)
+                })
+            decisions = RunDecisions(
+                recipe: recipe, plan: plan, precision: profile.summary(options.precision),
+                bf16InferenceCandidate: options.precision == .auto && profile.infersInBF16(.auto),
+                // Room for TTA (validation and held-out test) and the report after the last epoch.
+                tailSeconds: Planner.ttaSeconds(
+                    validImages: data.validSet.items.count + (data.heldOut?.dataset.items.count ?? 0),
+                    views: recipe.ttaViews, throughput: profile.throughput(options.precision)) + 5)
+        }
+        guard let decided = try group?.share(decisions) ?? decisions else {
+            throw WorkflowError("rank 0 took no decisions")  // cannot happen: rank 0 always does
+        }
+        emit("precision: " + decided.precision)
+        let eta = start.addingTimeInterval(Date().timeIntervalSince(start) + decided.plan.estimatedSeconds)
+        emit(
+            "plan: \(decided.plan.summary); about \(Feedback.clock(decided.plan.estimatedSeconds)) more, done around "
+                + Self.clockTime(eta))
+        if let group {
+            emit("data-parallel: rank \(group.rank) of \(group.worldSize), \(Torch.threads) thread(s) each")
+        }
+        var result = decided
+        result.plannedEnd = eta
+        return result
+    }
+
+    /// This machine's measured throughput for the model and size: stored from an earlier run, or measured
+    /// now (a few seconds to a minute) and stored. Measured even when the precision is forced: the plan and its
+    /// ETA need the figures.
+    func machineProfile(_ learner: Learner, size: Int) throws -> MachineProfile {
+        let architecture = try Architecture(named: options.arch)
+        if let stored = MachineProfile.stored(architecture: architecture, size: size, batchSize: options.batchSize) {
+            return stored
+        }
+        emit("measuring this machine (once per CPU, model and size): training and inference in fp32 and bf16…")
+        let busy = MachineProfile.busyCores()
+        let profile = try MachineProfile.measure(
+            learner, size: size, batchSize: options.batchSize, recipe: options.recipe)
+        // A rank of a group measured with its share of the cores: not what a single process on this machine gets.
+        guard group == nil else { return profile }
+        // Measured while other work ran: figures several times too low, which every later plan would inherit.
+        if let busy, busy >= MachineProfile.busyThreshold {
+            emit(
+                String(
+                    format: "note: other work kept %.1f of %d cores busy: these measurements plan this run only "
+                        + "and are not stored; the next run on a quieter machine measures again", busy,
+                    ProcessInfo.processInfo.activeProcessorCount))
+            return profile
+        }
+        do {
+            try profile.store(architecture: architecture, size: size, batchSize: options.batchSize)
+        } catch {
+            Console.warn("note: could not store the measurements in \(MachineProfile.file.path): \(error)")
+        }
+        return profile
+    }
+
+    /// Plans the epochs (and, under a budget, the TTA views) into `recipe`: `--epochs` as given, or from the
+    /// budget, or from the data size, as one cosine cycle; SGDR cycles when the flags or the config ask for them
+    /// (`--cycles`, `--cycle-len`, `--cycle-mult`) and neither `--epochs` nor `--budget` is given.
+    func planRun(
+        recipe: inout Recipe, profile: MachineProfile, size: Int, trainImages: Int, validImages: Int, testImages: Int,
+        elapsed: Double, featuresCached: Bool
+    ) -> TrainingPlan {
+        let sgdr =
+            options.epochs == nil && options.budget == nil
+            && (recipe.cycleLength != nil || recipe.unfrozenCycles != 1 || recipe.cycleMult != 1)
+        func plan(unfrozen: Int?) -> TrainingPlan {
+            Planner.plan(
+                trainImages: trainImages, validImages: validImages, testImages: testImages,
+                throughput: profile.throughput(options.precision),
+                budget: options.budget.map { $0 - elapsed }, unfrozenEpochs: unfrozen,
+                headEpochs: options.headEpochs ?? recipe.headCycles * recipe.headCycleLength, ttaViews: recipe.ttaViews,
+                lrFind: options.lrFind, precomputeEpochs: recipe.precomputeEpochs,
+                smallEpochSpeedup: options.progressive
+                    ? pow(Double(size) / Double(ProgressiveResizing.smallSize(for: size)), 2) : 1,
+                featuresCached: featuresCached)
+        }
+        var result = plan(unfrozen: options.epochs)
+        if sgdr {
+            // The cycles as asked; a missing first-cycle length spreads the planned epochs over them.
+            let units = (0..<recipe.unfrozenCycles).map { Int(pow(Double(recipe.cycleMult), Double($0))) }.reduce(0, +)
+            if recipe.cycleLength == nil {
+                recipe.cycleLength = max(1, Int((Double(result.unfrozenEpochs) / Double(max(1, units))).rounded()))
+            }
+            result = plan(unfrozen: units * (recipe.cycleLength ?? 1))
+        } else {
+            recipe.unfrozenCycles = result.unfrozenEpochs > 0 ? 1 : 0
+            recipe.cycleLength = max(1, result.unfrozenEpochs)
+            recipe.cycleMult = 1
+        }
+        (recipe.headCycles, recipe.headCycleLength) = (result.headEpochs > 0 ? 1 : 0, max(1, result.headEpochs))
+        recipe.ttaViews = result.ttaViews
+        return result
+    }
+
+    /// The head's rate from the LR finder's suggestion (a tenth of the rate at the lowest loss), kept within
+    /// the range where the head trains well (a flat or noisy curve can put its minimum far outside it).
+    /// On ELPV the curve's minimum was at 1.8e-2, so 1.8e-3; the fastai "valley" rule gave 1.7e-4 there, on the
+    /// flat start of the curve, and trained the body ten times too slowly.
+    static func headRate(suggested: Double) -> Double {
+        min(headRateRange.upperBound, max(headRateRange.lowerBound, suggested))
+    }
+
+    /// The rates the LR finder's suggestion is kept within.
+    static let headRateRange = 3e-4...1e-2
+}
