@@ -7,7 +7,8 @@ import Vision
 /// base64 JPEG thumbnails, no script, no external asset), so it opens offline and can be mailed as is.
 ///
 /// Thumbnails are stored at 256 px and shown at 120; clicking one (it takes focus) shows it large over the page,
-/// clicking elsewhere closes it. Error grids can carry a Grad-CAM picture per photo, shown instead of the photo
+/// clicking elsewhere closes it. On a phone the charts shrink to the screen's width (they carry a viewBox) and wide
+/// tables scroll inside their box. Error grids can carry a Grad-CAM picture per photo, shown instead of the photo
 /// when the section's "show heat maps" box is ticked. All of it is CSS.
 enum ReportPage {
     static func page(title: String, sections: [String]) -> String {
@@ -18,7 +19,9 @@ enum ReportPage {
         <style>
         body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 16px; color: #222; }
         h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
-        table { border-collapse: collapse; margin: .5em 0; }
+        table { border-collapse: collapse; margin: .5em 0; display: block; max-width: 100%; overflow-x: auto; }
+        td:first-child, th { white-space: nowrap; } .tables > div { max-width: 100%; min-width: 0; }
+        svg.chart { max-width: 100%; height: auto; } .second { font-size: 1.1em; margin-bottom: 0; }
         td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
         td.text, th.text { text-align: left; } tr.best td { background: #e8f4e0; font-weight: 600; }
         th { background: #f4f4f4; } .grid { display: flex; flex-wrap: wrap; gap: 6px; }
@@ -34,7 +37,9 @@ enum ReportPage {
         .heat-toggle:checked ~ .grid figure img.photo { display: none; }
         .chart text.title { font-weight: 600; font-size: 13px; } .chart text.tick { font-size: 10px; }
         .chart text.label { font-size: 11px; } .chart text.region { font-size: 10px; fill: #667; }
-        .charts { display: flex; flex-wrap: wrap; gap: 16px; } .big { font-size: 1.3em; } .note { color: #555; }
+        .charts { display: flex; flex-wrap: wrap; gap: 16px; } .charts > * { max-width: 100%; }
+        .big { font-size: 1.3em; margin-bottom: 0; } .note { color: #555; }
+        @media (max-width: 600px) { body { margin: 1em auto; padding: 0 10px; } .big { font-size: 1.1em; } }
         </style></head><body>
         <h1>\(escape(title))</h1>
         \(sections.joined(separator: "\n"))

@@ -66,6 +66,21 @@ import Vision
         #expect(fit.decide([0.62, 0.38]) == 1 && fit.decide([0.7, 0.3]) == 0)
     }
 
+    /// The threshold serves its goal: 0.5 for accuracy (the default, where the headline is measured), Youden's J for
+    /// balanced accuracy, the recall target over both; all printed with three decimals.
+    @Test func theThresholdServesTheChosenGoal() {
+        let p = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9].map { [1 - $0, $0] }
+        let labels = [0, 0, 0, 1, 1, 1, 0, 1, 1]
+        let accuracy = Calibration.fit(probabilities: p, labels: labels)
+        #expect(accuracy.threshold == 0.5 && accuracy.thresholdRule == "accuracy")
+        let balanced = Calibration.fit(probabilities: p, labels: labels, goal: .balancedAccuracy)
+        #expect(balanced.thresholdRule == "youden" && balanced.threshold != 0.5)
+        let recall = Calibration.fit(probabilities: p, labels: labels, goal: .balancedAccuracy, targetRecall: 1)
+        #expect(recall.thresholdRule == "recall ≥ 1.00")
+        #expect(Calibration.thresholdText(0.49871) == "0.499" && Calibration.thresholdText(0.5) == "0.500")
+        #expect(DecisionGoal(rawValue: "balanced-accuracy") == .balancedAccuracy)
+    }
+
     /// Reference values from the formula evaluated independently (Python, double precision).
     @Test func wilsonIntervals() {
         let a = Metrics.wilsonInterval(successes: 8, of: 10)

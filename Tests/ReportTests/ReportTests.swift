@@ -54,6 +54,45 @@ struct ReportTests {
         #expect(svg.contains("y='42.0'") && svg.contains("y='55.0'"), "labels on rows 1 and 2")
     }
 
+    /// Near the right edge a label ends at its line and reaches left: over a label that starts at a line before it
+    /// (the report once printed "valley 5.2e-0min/10 6.1e-02"). It goes on the next row.
+    @Test func marksNearTheRightEdgeDoNotCollide() {
+        let svg = SVG.lineChart(
+            [.init("loss", (1...60).map { (1e-6 * pow(10, Double($0) / 10), 1.0 / Double($0)) }, color: "#000")],
+            title: "t", xLabel: "x", yLabel: "y", logX: true,
+            marks: [(0.05, "valley 5.0e-02"), (0.9, "min/10 9.0e-01")])
+        #expect(svg.contains("y='42.0'") && svg.contains("y='55.0'"), "labels on rows 1 and 2")
+        #expect(svg.components(separatedBy: "text-anchor='end' class='tick' fill='#d62728'").count == 2)
+        #expect(svg.contains("viewBox='0 0 530 300'"), "the chart scales with the page")
+    }
+
+    /// The summary leads with the held-out score, says what validation was used for, counts the decisions at the
+    /// threshold, and explains the other accuracy only when the threshold serves another goal.
+    @Test func summaryNamesEachSetAndLeadsWithTheHeldOutScore() throws {
+        let items = (0..<4).map { ImageItem(url: URL(fileURLWithPath: "/x/\($0).jpg"), name: "\($0)", label: $0 % 2) }
+        let p: [[Double]] = [[0.8, 0.2], [0.45, 0.55], [0.35, 0.65], [0.1, 0.9]]
+        var validation = EvaluationInput(
+            probabilities: p, items: items, classes: ["healthy", "invasive"],
+            calibration: Calibration(temperature: 1, threshold: 0.5, thresholdRule: "accuracy"), heading: "v")
+        validation.set = .validation
+        var test = validation
+        test.set = .heldOut("test/, test_labels.csv")
+        // Decisions at 0.5: 0, 1, 1, 1 against labels 0, 1, 0, 1: 3 of 4.
+        let both = try ReportBuilder.summary([test, validation], times: nil, run: RunFacts())
+        let lead = try #require(both.range(of: "<p class='big'><b>Held-out test (test/, test_labels.csv)</b>"))
+        let second = try #require(both.range(of: "<p class='second'><b>Validation</b>: accuracy <b>75.0%</b>"))
+        #expect(lead.lowerBound < second.lowerBound)
+        #expect(both.contains("also chose the epoch kept") && !both.contains("For an unbiased one"))
+        #expect(both.contains("invasive when its calibrated probability is at least 0.500"))
+        #expect(both.contains("With 4 photos the interval spans") && !both.contains("instead would score"))
+        // Validation alone: the way to an unbiased figure. A Youden threshold of 0.6: decisions 0, 0, 1, 1 (2 of 4),
+        // and the more probable class's 75 % explained in a sentence.
+        validation.calibration = Calibration(temperature: 1, threshold: 0.6, thresholdRule: "youden")
+        let alone = try ReportBuilder.summary([validation], times: nil, run: RunFacts())
+        #expect(alone.contains("accuracy <b>50.0%</b>") && alone.contains("For an unbiased one"))
+        #expect(alone.contains("Taking the more probable class instead would score 75.0%"))
+    }
+
     @Test func lrFinderPageIsSelfContainedAndMarksTheSuggestions() {
         let rates = (0..<50).map { 1e-6 * pow(10, Double($0) / 7) }
         let losses = rates.map { 1 + pow(log10($0) + 3, 2) / 10 }

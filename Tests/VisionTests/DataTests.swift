@@ -234,6 +234,52 @@ struct DataTests {
         #expect(batch.images.shape[0] == batch.indices.count)
     }
 
+    /// A 4×2 photo, left half white, right half black, made square at 2 px: crop keeps the centre (one white, one
+    /// black column), squish keeps both halves, pad puts the photo on black bars (top and bottom rows black).
+    @Test func cropSquishAndPadMakeTheExpectedSquares() {
+        var pixels = [UInt8](repeating: 0, count: 4 * 2 * 3)
+        for y in 0..<2 { for x in 0..<2 { for c in 0..<3 { pixels[(y * 4 + x) * 3 + c] = 255 } } }
+        let photo = RGBImage(width: 4, height: 2, pixels: pixels)
+        var none: SeededRandom? = nil
+        func red(_ method: ResizeMethod, size: Int) -> [Float] {
+            Array(ItemTransform(size: size, method: method).apply(photo, random: &none)[0..<(size * size)])
+        }
+        #expect(red(.crop, size: 2) == [255, 0, 255, 0])
+        #expect(red(.squish, size: 2) == [255, 0, 255, 0])
+        #expect(red(.squish, size: 4) == Array([[Float]](repeating: [255, 255, 0, 0], count: 4).joined()))
+        // Padded to 4×4 with a black row above and below; at 4 px the input is that square itself.
+        let padded = ItemTransform.paddedToSquare(photo)
+        #expect(padded.width == 4 && padded.height == 4 && padded[x: 0, y: 0].r == 0 && padded[x: 0, y: 1].r == 255)
+        #expect(red(.pad, size: 4) == [0, 0, 0, 0, 255, 255, 0, 0, 255, 255, 0, 0, 0, 0, 0, 0])
+        // Training draws a crop position only for crop; squish and pad show the whole photo every time.
+        for method in [ResizeMethod.squish, .pad] {
+            var random: SeededRandom? = SeededRandom(seed: 1)
+            let transform = ItemTransform(size: 4, method: method)
+            #expect(transform.apply(photo, random: &random) == transform.apply(photo, random: &none))
+        }
+    }
+
+    /// A test folder's labels beside it (`test_labels.csv`) are found from the folder and from the CSV, each read
+    /// against its own photos (their names repeat the training photos'); the data folder finds them too.
+    @Test func aTestFolderFindsItsLabelsBesideIt() throws {
+        let root = try makeKaggleDataSet(trainCount: 6, testCount: 4)
+        try "name,invasive\n1,1\n2,0\n3,1\n4,0\n".write(
+            to: root.appendingPathComponent("test_labels.csv"), atomically: true, encoding: .utf8)
+        let test = root.appendingPathComponent("test")
+        #expect(DataSource.labelsCSV(for: test)?.lastPathComponent == "test_labels.csv")
+        let byFolder = try DataSource.labelled(test)
+        let byCSV = try DataSource.labelled(root.appendingPathComponent("test_labels.csv"))
+        #expect(byFolder.items.map(\.url) == byCSV.items.map(\.url) && byFolder.items.count == 4)
+        #expect(byFolder.items.allSatisfy { $0.url.deletingLastPathComponent().lastPathComponent == "test" })
+        #expect(byFolder.items.map(\.label) == [1, 0, 1, 0])
+        let found = try #require(try DataSource.labelledTest(besides: root, classes: ["0", "1"]))
+        #expect(found.items.count == 4)
+        // The training data is still train/ with train_labels.csv, and a data folder without test labels has none.
+        #expect(try DataSource.labelled(root).items.count == 6)
+        try FileManager.default.removeItem(at: root.appendingPathComponent("test_labels.csv"))
+        #expect(try DataSource.labelledTest(besides: root, classes: ["0", "1"]) == nil)
+    }
+
     @Test func augmentationMovesAMarkedCornerWhereTheTransformSays() throws {
         // A 1×1×8×8 image with one bright pixel at the top-left.
         var values = [Float](repeating: 0, count: 3 * 64)

@@ -40,7 +40,7 @@ public struct ItemTransform: Sendable {
     }
 
     /// `image` centred on a black square whose side is its longer side.
-    static func paddedToSquare(_ image: RGBImage) -> RGBImage {
+    public static func paddedToSquare(_ image: RGBImage) -> RGBImage {
         let side = max(image.width, image.height)
         guard side != image.width || side != image.height else { return image }
         let left = (side - image.width) / 2, top = (side - image.height) / 2
