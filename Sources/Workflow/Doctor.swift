@@ -118,7 +118,9 @@ public enum Doctor {
             "\(key.components(separatedBy: " | ").last ?? key): \(profile.summary(.auto))"
         }
         return Check(
-            status: .ok, name: "precision", detail: lines.joined(separator: "\n" + String(repeating: " ", count: 18)))
+            status: .ok, name: "precision",
+            detail: (lines + ["(measured once; `quadrat doctor --measure` measures again)"])
+                .joined(separator: "\n" + String(repeating: " ", count: 18)))
     }
 
     /// The bundled ImageNet checkpoints: present, and their sha256 beginning with the 8 hex digits in their names.

@@ -100,6 +100,32 @@ extension MachineProfile {
         return all[key(architecture: architecture, size: size, batchSize: batchSize)]
     }
 
+    /// Every stored profile, by key (an unreadable or absent file: none).
+    static func storedProfiles() -> [String: MachineProfile] {
+        // A damaged file is treated as empty: the next probe rewrites it.
+        guard let data = try? Data(contentsOf: file) else { return [:] }
+        return (try? JSONDecoder().decode([String: MachineProfile].self, from: data)) ?? [:]
+    }
+
+    /// Forgets this machine's stored profiles (only the one for a model, size and batch when they are given), so
+    /// that the next run measures again. Returns how many were forgotten.
+    @discardableResult
+    public static func forget(architecture: Architecture? = nil, size: Int? = nil, batchSize: Int? = nil) throws -> Int {
+        var all = storedProfiles()
+        let doomed = all.keys.filter { key in
+            if let architecture, let size, let batchSize {
+                return key == Self.key(architecture: architecture, size: size, batchSize: batchSize)
+            }
+            return key.hasPrefix(machineKey + " |")
+        }
+        guard !doomed.isEmpty else { return 0 }
+        for key in doomed { all[key] = nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(encoder.encode(all), to: file)
+        return doomed.count
+    }
+
     /// Stores a profile (written to a temporary file and renamed).
     public func store(architecture: Architecture, size: Int, batchSize: Int) throws {
         let url = Self.file

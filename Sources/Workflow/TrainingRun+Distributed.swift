@@ -15,10 +15,14 @@ struct RunDecisions: Codable {
     var bf16InferenceCandidate: Bool
     /// Seconds kept free after the last epoch for TTA and the report, under a time budget.
     var tailSeconds: Double
+    /// Seconds an unfrozen epoch should take by the stored machine profile (nil: measured in this run).
+    var expectedEpochSeconds: Double?
     /// When the plan expects the run to end (set by each rank after sharing: clocks differ between machines).
     var plannedEnd: Date?
 
-    enum CodingKeys: String, CodingKey { case recipe, plan, precision, bf16InferenceCandidate, tailSeconds }
+    enum CodingKeys: String, CodingKey {
+        case recipe, plan, precision, bf16InferenceCandidate, tailSeconds, expectedEpochSeconds
+    }
 }
 
 /// The parts of ``TrainingRun`` that differ when it is one rank of a data-parallel group.

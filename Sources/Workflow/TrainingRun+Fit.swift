@@ -60,6 +60,7 @@ extension TrainingRun {
             times.order.append(name)
         }
         try keepBestEpoch(keepBest, learner: learner)
+        if leads { reviewStoredProfile(learner, decided: decided, data: data) }
         return FitResult(bestEpoch: keepBest.bestEpoch)
     }
 

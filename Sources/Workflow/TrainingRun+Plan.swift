@@ -10,7 +10,7 @@ extension TrainingRun {
         var decisions: RunDecisions?
         if leads {
             var recipe = options.recipe
-            let profile = try machineProfile(learner, size: data.size)
+            let (profile, wasStored) = try machineProfile(learner, size: data.size)
             recipe.mixedPrecision = profile.trainsInBF16(options.precision)
             // Validation and precompute in fp32 unless bf16 is forced; bf16 may take over TTA (see `score`).
             recipe.inferenceMixedPrecision = options.precision == .bf16
@@ -27,7 +27,12 @@ extension TrainingRun {
                 // Room for TTA (validation and held-out test) and the report after the last epoch.
                 tailSeconds: Planner.ttaSeconds(
                     validImages: data.validSet.items.count + (data.heldOut?.dataset.items.count ?? 0),
-                    views: recipe.ttaViews, throughput: profile.throughput(options.precision)) + 5)
+                    views: recipe.ttaViews, throughput: profile.throughput(options.precision)) + 5,
+                expectedEpochSeconds: wasStored
+                    ? Planner.epochSeconds(
+                        trainImages: data.trainSet.items.count, validImages: data.validSet.items.count,
+                        rate: profile.throughput(options.precision).unfrozenTraining,
+                        throughput: profile.throughput(options.precision)) : nil)
         }
         guard let decided = try group?.share(decisions) ?? decisions else {
             throw WorkflowError("rank 0 took no decisions")  // cannot happen: rank 0 always does
@@ -48,32 +53,34 @@ extension TrainingRun {
     /// This machine's measured throughput for the model and size: stored from an earlier run, or measured
     /// now (a few seconds to a minute) and stored. Measured even when the precision is forced: the plan and its
     /// ETA need the figures.
-    func machineProfile(_ learner: Learner, size: Int) throws -> MachineProfile {
+    func machineProfile(_ learner: Learner, size: Int) throws -> (profile: MachineProfile, wasStored: Bool) {
         let architecture = try Architecture(named: options.arch)
         if let stored = MachineProfile.stored(architecture: architecture, size: size, batchSize: options.batchSize) {
-            return stored
+            return (stored, true)
         }
         emit("measuring this machine (once per CPU, model and size): training and inference in fp32 and bf16…")
-        let busy = MachineProfile.busyCores()
-        let profile = try MachineProfile.measure(
-            learner, size: size, batchSize: options.batchSize, recipe: options.recipe)
-        // A rank of a group measured with its share of the cores: not what a single process on this machine gets.
-        guard group == nil else { return profile }
-        // Measured while other work ran: figures several times too low, which every later plan would inherit.
-        if let busy, busy >= MachineProfile.busyThreshold {
-            emit(
-                String(
-                    format: "note: other work kept %.1f of %d cores busy: these measurements plan this run only "
-                        + "and are not stored; the next run on a quieter machine measures again", busy,
-                    ProcessInfo.processInfo.activeProcessorCount))
-            return profile
+        // A rank of a group measures with its share of the cores: not what a single process on this machine gets.
+        let (profile, note) = try MachineProfile.probe(
+            learner, architecture: architecture, size: size, batchSize: options.batchSize, recipe: options.recipe,
+            store: group == nil)
+        if let note { emit("note: " + note + " (these measurements plan this run only)") }
+        return (profile, false)
+    }
+
+    /// After the fit: a stored profile whose prediction the unfrozen epochs contradict is forgotten (see
+    /// ``MachineProfile/review(observedEpochSeconds:expectedEpochSeconds:architecture:size:batchSize:)``).
+    /// The first unfrozen epoch is left out (warm-up), and so are runs whose plan did not come from the store.
+    func reviewStoredProfile(_ learner: Learner, decided: RunDecisions, data: RunData) {
+        guard let expected = decided.expectedEpochSeconds, group == nil, !options.progressive else { return }
+        let epochs = learner.recorder.epochs.filter { $0.phase == "unfrozen" }.dropFirst()
+        guard !epochs.isEmpty else { return }
+        let observed = epochs.map(\.seconds).reduce(0, +) / Double(epochs.count)
+        if let note = MachineProfile.review(
+            observedEpochSeconds: observed, expectedEpochSeconds: expected, architecture: data.architecture,
+            size: data.size, batchSize: options.batchSize)
+        {
+            emit(note)
         }
-        do {
-            try profile.store(architecture: architecture, size: size, batchSize: options.batchSize)
-        } catch {
-            Console.warn("note: could not store the measurements in \(MachineProfile.file.path): \(error)")
-        }
-        return profile
     }
 
     /// Plans the epochs (and, under a budget, the TTA views) into `recipe`: `--epochs` as given, or from the

@@ -146,6 +146,30 @@ struct PlanningTests {
         // The file names the CPU it was measured on.
         let text = try String(contentsOf: MachineProfile.file, encoding: .utf8)
         #expect(text.contains(MachineProfile.cpuModel))
+        // Epochs near the prediction keep the profile; epochs 3× slower forget it (and only it), so the next run
+        // measures again.
+        let args = (architecture: Architecture.efficientNetLite0, size: 224, batchSize: 32)
+        #expect(
+            MachineProfile.review(
+                observedEpochSeconds: 60, expectedEpochSeconds: 45, architecture: args.architecture, size: args.size,
+                batchSize: args.batchSize) == nil)
+        let note = try #require(
+            MachineProfile.review(
+                observedEpochSeconds: 150, expectedEpochSeconds: 50, architecture: args.architecture, size: args.size,
+                batchSize: args.batchSize))
+        #expect(note.contains("took 150 s each where") && note.contains("the next run measures again"), "\(note)")
+        #expect(MachineProfile.stored(architecture: .efficientNetLite0, size: 224, batchSize: 32) == nil)
+        #expect(MachineProfile.stored(architecture: .efficientNetLite0, size: 256, batchSize: 32) != nil)
+        // doctor --measure's first step: every profile of this machine forgotten.
+        #expect(try MachineProfile.forget() == 1)
+        #expect(MachineProfile.stored(architecture: .efficientNetLite0, size: 256, batchSize: 32) == nil)
+        // …then a fresh measurement, stored unless other work kept the cores busy.
+        try profile.store(architecture: .efficientNetLite0, size: 224, batchSize: 32)
+        let (measured, forgotten, notStored) = try MachineProfile.measureAgain(
+            architecture: .efficientNetLite0, size: 64, batchSize: 4)
+        #expect(forgotten == 1 && measured.trainingFP32 > 0 && measured.inferenceFP32 > 0)
+        #expect(
+            (MachineProfile.stored(architecture: .efficientNetLite0, size: 64, batchSize: 4) == measured) == (notStored == nil))
     }
 
     /// The revised ETA projects the mean epoch so far over the epochs left, plus the work after them.
