@@ -67,8 +67,9 @@ public struct SavedModel {
             shorterSide: metadata["presize"].flatMap(Int.init) ?? PresizeCache.defaultShorterSide(forSize: size))
         self.metadata = metadata
         resize = metadata["resize"].flatMap(ResizeMethod.init(rawValue:)) ?? .crop
-        let classCount = classes.count, defaultNames = Self.displayNames(
-            classes: classes, labelColumn: metadata["label_column"])
+        let classCount = classes.count,
+            defaultNames = Self.displayNames(
+                classes: classes, labelColumn: metadata["label_column"])
         // An unreadable entry, or names that do not match the classes one for one (a hand-edited file), fall back
         // to the default names.
         let named = metadata["class_names"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }

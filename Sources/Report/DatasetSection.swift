@@ -86,7 +86,8 @@ enum DatasetSection {
     static func augmentationPreview(_ rows: [(String, [RGBImage])]) -> String {
         var html =
             "<section id='augmentation'><h2>Augmentation preview</h2><p class='note'>The first picture of each row is "
-            + "the validation view (centre crop); the others are what training sees of the same photo.</p>"
+            + "the validation view (the square the model sees: crop, squish or pad, as --resize says); the others are "
+            + "what training sees of the same photo.</p>"
         for (name, pictures) in rows {
             html += "<h3>\(escape(name))</h3><div class='grid'>"
             for (k, picture) in pictures.enumerated() {

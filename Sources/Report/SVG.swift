@@ -56,7 +56,8 @@ public enum SVG {
         let w = Double(width) - left - right, h = Double(height) - top - bottom
         func px(_ x: Double) -> Double { left + xAxis.fraction(x) * w }
         func py(_ y: Double) -> Double { top + (1 - min(max(yAxis.fraction(y), 0), 1)) * h }
-        var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' viewBox='0 0 \(width) \(height)' class='chart'>"
+        var s =
+            "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' viewBox='0 0 \(width) \(height)' class='chart'>"
         s += "<text x='\(Int(left))' y='16' class='title'>\(escape(title))</text>"
         for (i, region) in regions.enumerated() {
             let a = px(max(region.from, xAxis.low)), b = px(min(region.to, xAxis.high))

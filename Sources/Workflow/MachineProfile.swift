@@ -110,7 +110,8 @@ extension MachineProfile {
     /// Forgets this machine's stored profiles (only the one for a model, size and batch when they are given), so
     /// that the next run measures again. Returns how many were forgotten.
     @discardableResult
-    public static func forget(architecture: Architecture? = nil, size: Int? = nil, batchSize: Int? = nil) throws -> Int {
+    public static func forget(architecture: Architecture? = nil, size: Int? = nil, batchSize: Int? = nil) throws -> Int
+    {
         var all = storedProfiles()
         let doomed = all.keys.filter { key in
             if let architecture, let size, let batchSize {

@@ -23,8 +23,11 @@ extension TrainingRun {
             ("--augmentation", used.augmentation),
             ("--tta", "\(recipe.ttaViews) view(s) besides the photo (TTA ×\(recipe.ttaViews + 1))"),
             ("--resize", used.resize.rawValue),
-            ("--decide-for", used.targetRecall.map { String(format: "recall ≥ %.2f (--target-recall)", $0) }
-                ?? used.decideFor.rawValue),
+            (
+                "--decide-for",
+                used.targetRecall.map { String(format: "recall ≥ %.2f (--target-recall)", $0) }
+                    ?? used.decideFor.rawValue
+            ),
             ("--precision", used.precision.rawValue),
             ("--monitor", used.monitor),
             ("--class-weights", used.classWeights.rawValue),

@@ -185,8 +185,9 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         if let targetRecall, !(targetRecall > 0 && targetRecall <= 1) {
             throw WorkflowError("--target-recall must be above 0 and at most 1, not \(targetRecall)")
         }
-        if let classNames, classNames.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty })
-            || Set(classNames).count != classNames.count
+        if let classNames,
+            classNames.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty })
+                || Set(classNames).count != classNames.count
         {
             throw WorkflowError("--class-names must be distinct, non-empty names, not \(classNames)")
         }

@@ -48,7 +48,8 @@ extension TrainingRun {
             heldOut: scores.heldOut.map { evaluation($0, scores: scores, saved: saved, views: recipe.ttaViews) },
             times: times, problems: skipped, cache: data.cache,
             title: "Quadrat — \(data.architecture.rawValue) on \(URL(fileURLWithPath: options.data).lastPathComponent)",
-            run: runFacts(used, recipe: recipe, decided: decided, lrFinder: lrFinder, bestEpoch: bestEpoch, start: start,
+            run: runFacts(
+                used, recipe: recipe, decided: decided, lrFinder: lrFinder, bestEpoch: bestEpoch, start: start,
                 architecture: data.architecture),
             augmentation: AugmentationPreview.rows(
                 data.dataset.renamed(saved.classNames), augmentation: options.augmentationSettings, size: data.size,

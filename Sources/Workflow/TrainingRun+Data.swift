@@ -155,7 +155,9 @@ extension TrainingRun {
         if let weights = options.classWeights.weights(counts: trainCounts) {
             let w = try Tensor(weights.map(Float.init))
             learner.lossFunction = { try Functional.crossEntropy($0, target: $1, weight: w) }
-            emit("class weights: " + zip(classes, weights).map { String(format: "%@ %.2f", $0, $1) }.joined(separator: ", "))
+            emit(
+                "class weights: "
+                    + zip(classes, weights).map { String(format: "%@ %.2f", $0, $1) }.joined(separator: ", "))
         }
         learner.checkpointMetadata = try SavedModel.metadata(
             architecture: data.architecture, classes: classes, size: data.size, presize: data.cache.shorterSide,

@@ -76,7 +76,8 @@ extension TrainingRun {
         // Checkpoints from before exact resume carry no position: they go on with the whole unfrozen phase.
         let position = Learner.resumePosition(in: metadata) ?? .init(phase: "unfrozen", epoch: 0)
         emit(
-            "resuming from \(resume) after \(learner.epochsDone) epoch(s): \(position.phase) epoch \(position.epoch + 1)")
+            "resuming from \(resume) after \(learner.epochsDone) epoch(s): \(position.phase) epoch \(position.epoch + 1)"
+        )
         return position
     }
 

@@ -59,7 +59,8 @@ extension TrainingRun {
         let labels = try items.labels()
         // Calibration on validation: a temperature (and a binary threshold) for plain predictions and for TTA.
         func fitted(_ p: [[Double]]) -> Calibration {
-            Calibration.fit(probabilities: p, labels: labels, goal: options.decideFor, targetRecall: options.targetRecall)
+            Calibration.fit(
+                probabilities: p, labels: labels, goal: options.decideFor, targetRecall: options.targetRecall)
         }
         let calibration = ModelCalibration(plain: fitted(plain), tta: views > 0 ? fitted(raw) : nil)
         let shown = calibration.tta ?? calibration.plain
@@ -72,7 +73,8 @@ extension TrainingRun {
         var heldOut: SetScore?
         var skipped = data.validLoader.skipped.all
         if let test = data.heldOut {
-            let loader = evaluationLoader(test.dataset, size: data.size, architecture: data.architecture, cache: data.cache)
+            let loader = evaluationLoader(
+                test.dataset, size: data.size, architecture: data.architecture, cache: data.cache)
             let (p, _, kept) = try times.time("held-out test") {
                 try learner.predictionsWithTTA(loader, views: views, augmentation: augmentation)
             }

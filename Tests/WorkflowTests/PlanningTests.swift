@@ -169,7 +169,8 @@ struct PlanningTests {
             architecture: .efficientNetLite0, size: 64, batchSize: 4)
         #expect(forgotten == 1 && measured.trainingFP32 > 0 && measured.inferenceFP32 > 0)
         #expect(
-            (MachineProfile.stored(architecture: .efficientNetLite0, size: 64, batchSize: 4) == measured) == (notStored == nil))
+            (MachineProfile.stored(architecture: .efficientNetLite0, size: 64, batchSize: 4) == measured)
+                == (notStored == nil))
     }
 
     /// The revised ETA projects the mean epoch so far over the epochs left, plus the work after them.

@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import Workflow
 
+/// The options the demo trains with unless flags say otherwise, quoted in its help.
+private let demoDefaults = DemoRun.defaultOptions(workdir: URL(fileURLWithPath: "."))
+
 /// `quadrat demo`: the main job on real data, no arguments.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,8 +13,12 @@ struct DemoCommand: ParsableCommand {
         discussion: """
             Lays ELPV out in the Kaggle layout (train/, train_labels.csv with name,defective, test/, and the test labels
             apart in answers/), trains with the default recipe (dihedral augmentation: flips and quarter turns only, 256 px),
-            writes a submission for test/ and prints the held-out accuracy and ROC AUC. Needs `make setup` first (make demo
-            does it).
+            scores test/ against the answers after training (the report leads with that held-out score), writes a
+            submission for test/ and prints the held-out accuracy and ROC AUC. Needs `make setup` first (make demo does it).
+
+            The demo's own defaults: --augmentation \(demoDefaults.augmentation), --size \(demoDefaults.size ?? 0), \
+            --tta \(demoDefaults.recipe.ttaViews). \
+            The training options below show train's defaults; any of them given here overrides the demo's.
             """
     )
 

@@ -36,10 +36,14 @@ struct DoctorCommand: ParsableCommand {
         if measure {
             Torch.useAllCores()
             let size = self.size ?? arch.defaultSize
-            print("measuring \(arch.rawValue) at \(size) px, batch \(batchSize): training and inference in fp32 and bf16…")
+            print(
+                "measuring \(arch.rawValue) at \(size) px, batch \(batchSize): training and inference in fp32 and bf16…"
+            )
             let (profile, forgotten, note) = try MachineProfile.measureAgain(
                 architecture: arch, size: size, batchSize: batchSize)
-            print("forgot \(forgotten) stored measurement(s) of this machine; other models and sizes measure on their next run")
+            print(
+                "forgot \(forgotten) stored measurement(s) of this machine; other models and sizes measure on their next run"
+            )
             print("measured: " + profile.summary(.auto))
             print(note.map { "not stored: " + $0 } ?? "stored in \(MachineProfile.file.path)")
         }

@@ -23,7 +23,8 @@ struct EvaluateCommand: ParsableCommand {
         print("images: \(p.items.count)")
         var how = ""
         if let calibration, let threshold = calibration.threshold, names.count == 2 {
-            how = " (decisions as predict writes them: \(names[1]) at probability ≥ "
+            how =
+                " (decisions as predict writes them: \(names[1]) at probability ≥ "
                 + "\(Calibration.thresholdText(threshold)), \(calibration.ruleDescription))"
         }
         print(String(format: "accuracy: %.4f", Metrics.accuracy(decisions: decided, labels: p.labels)) + how)

@@ -48,7 +48,8 @@ struct ExploreCommand: ParsableCommand {
                 let counts = zip(dataset.classes, test.classCounts).map { "\($0) \($1)" }.joined(separator: ", ")
                 print(
                     "test/: \(test.items.count) labelled images (\(counts)): held out, scored by train after training "
-                        + "and by `quadrat evaluate MODEL \(URL(fileURLWithPath: data).appendingPathComponent("test").path)`")
+                        + "and by `quadrat evaluate MODEL \(URL(fileURLWithPath: data).appendingPathComponent("test").path)`"
+                )
             } else {
                 print("test/: \(test.items.count) unlabelled images")
             }
