@@ -7,14 +7,15 @@ import Vision
 import Workflow
 
 /// Starts the built `quadrat` binary (make test builds it first) with quiet progress; returns its output pipes.
-func launchQuadrat(_ arguments: [String]) throws -> (process: Process, out: Pipe, err: Pipe) {
+/// `home` replaces the tests' shared `QUADRAT_HOME` (for a command that changes what is stored there).
+func launchQuadrat(_ arguments: [String], home: URL? = nil) throws -> (process: Process, out: Pipe, err: Pipe) {
     let process = Process()
     process.executableURL = Fixtures.folder.deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent(".build/debug/quadrat")
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["QUADRAT_QUIET"] = "1"
-    environment["QUADRAT_HOME"] = Fixtures.isolatedHome.path
+    environment["QUADRAT_HOME"] = (home ?? Fixtures.isolatedHome).path
     process.environment = environment
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
@@ -35,8 +36,8 @@ func readOutput(_ pipe: Pipe, until marker: String) -> String {
 }
 
 /// Runs `quadrat` to the end.
-func quadrat(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-    let (process, out, err) = try launchQuadrat(arguments)
+func quadrat(_ arguments: [String], home: URL? = nil) throws -> (status: Int32, output: String, errors: String) {
+    let (process, out, err) = try launchQuadrat(arguments, home: home)
     // Read both pipes while the process runs, so a full pipe cannot block it.
     nonisolated(unsafe) var errorData = Data()
     let reader = Thread { errorData = err.fileHandleForReading.readDataToEndOfFile() }

@@ -27,6 +27,9 @@ enum ServedModel {
         options.precision = .fp32
         options.recipe.ttaViews = 1
         options.lrFind = false
+        // Youden's threshold (not the default 0.5), so that the test sees the server apply a fitted one.
+        options.decideFor = .balancedAccuracy
+        options.classNames = ["healthy", "invasive"]
         return (try TrainingRun(options: options, resumeHint: "test").run().modelURL, data)
     }
 }
@@ -110,6 +113,9 @@ struct ServeTests {
                 let threshold = try #require(got.threshold)
                 #expect(threshold == saved.calibration(tta: false)?.threshold && threshold != 0.5)
                 #expect(got.classes == ["0", "1"] && got.top.class == (got.probabilities[1] >= threshold ? "1" : "0"))
+                #expect(
+                    got.classNames == ["healthy", "invasive"]
+                        && got.top.name == (got.top.class == "1" ? "invasive" : "healthy"))
             }
             #expect(answers.contains { $0.timing.batchSize > 1 }, "no request shared a batch")
         }

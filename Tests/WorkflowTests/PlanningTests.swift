@@ -163,14 +163,6 @@ struct PlanningTests {
         // doctor --measure's first step: every profile of this machine forgotten.
         #expect(try MachineProfile.forget() == 1)
         #expect(MachineProfile.stored(architecture: .efficientNetLite0, size: 256, batchSize: 32) == nil)
-        // …then a fresh measurement, stored unless other work kept the cores busy.
-        try profile.store(architecture: .efficientNetLite0, size: 224, batchSize: 32)
-        let (measured, forgotten, notStored) = try MachineProfile.measureAgain(
-            architecture: .efficientNetLite0, size: 64, batchSize: 4)
-        #expect(forgotten == 1 && measured.trainingFP32 > 0 && measured.inferenceFP32 > 0)
-        #expect(
-            (MachineProfile.stored(architecture: .efficientNetLite0, size: 64, batchSize: 4) == measured)
-                == (notStored == nil))
     }
 
     /// The revised ETA projects the mean epoch so far over the epochs left, plus the work after them.
