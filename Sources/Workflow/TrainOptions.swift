@@ -226,7 +226,28 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         }
         merged["data"] = base.data
         merged["out"] = base.out
-        return try JSONDecoder().decode(TrainOptions.self, from: JSONSerialization.data(withJSONObject: merged))
+        do {
+            return try JSONDecoder().decode(TrainOptions.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch DecodingError.typeMismatch(let type, let context) {
+            throw WorkflowError(typeMismatch(type, context, yaml: yaml))
+        }
+    }
+
+    /// "option 'classNames[0]' must be a String (YAML reads yes, no, on and off as true or false: quote them)".
+    static func typeMismatch(_ type: Any.Type, _ context: DecodingError.Context, yaml: Bool) -> String {
+        var path = ""
+        for key in context.codingPath {
+            if let index = key.intValue {
+                path += "[\(index)]"
+            } else {
+                path += (path.isEmpty ? "" : ".") + key.stringValue
+            }
+        }
+        let hint =
+            yaml && type == String.self
+            ? " (YAML reads yes, no, on and off as true or false, and bare digits as numbers: quote them, as in 'no')"
+            : ""
+        return "option '\(path)' must be a \(type)\(hint)"
     }
 }
 

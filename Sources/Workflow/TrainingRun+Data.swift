@@ -10,6 +10,10 @@ struct RunData {
     var architecture: Architecture
     var size: Int
     var dataset: ImageDataset
+    /// The names shown for the classes (`--class-names`, or "not invasive"/"invasive" for 0/1 labels of `invasive`).
+    var classNames: [String]
+    /// The label column of a Kaggle-layout CSV, kept in the model for the header of later submissions.
+    var labelColumn: String
     var trainSet: ImageDataset
     var validSet: ImageDataset
     /// The labelled test photos and what to call them ("test/ (test_labels.csv)").
@@ -35,6 +39,9 @@ extension TrainingRun {
             URL(fileURLWithPath: options.data), nameColumn: options.nameColumn, labelColumn: options.labelColumn)
         report(problems: dataset.problems)
         try check(dataset)
+        let labelColumn =
+            options.labelColumn ?? SavedModel.labelColumn(inData: URL(fileURLWithPath: options.data)) ?? "label"
+        let names = try classNames(classes: dataset.classes, labelColumn: labelColumn)
         let heldOut = try findHeldOut(classes: dataset.classes)
         // The run folder only now that data and options are valid, and checked writable before hours of work.
         if leads { try Self.prepareRunFolder(out) }
@@ -46,7 +53,7 @@ extension TrainingRun {
             split = (dataset.items.indices.filter { !held.contains($0) }, validation.sorted())
         }
         let trainSet = dataset.subset(split.train), validSet = dataset.subset(split.valid)
-        let counts = zip(dataset.classes, dataset.classCounts).map { "\($0) (\($1))" }.joined(separator: ", ")
+        let counts = zip(names, dataset.classCounts).map { "\($0) (\($1))" }.joined(separator: ", ")
         emit(
             "data: \(dataset.items.count) images, classes \(counts); train \(trainSet.items.count), "
                 + "valid \(validSet.items.count)"
@@ -68,7 +75,8 @@ extension TrainingRun {
             validLoader.shard = (group.rank, group.worldSize)
         }
         return RunData(
-            out: out, architecture: architecture, size: size, dataset: dataset, trainSet: trainSet,
+            out: out, architecture: architecture, size: size, dataset: dataset, classNames: names,
+            labelColumn: labelColumn, trainSet: trainSet,
             validSet: validSet, heldOut: heldOut, cache: cache, trainLoader: trainLoader, validLoader: validLoader,
             presizeSeconds: presizeSeconds, skipped: skipped,
             featureKey: featureKey(trainSet, validSet, cache, architecture: architecture, size: size))
@@ -163,12 +171,10 @@ extension TrainingRun {
             architecture: data.architecture, classes: classes, size: data.size, presize: data.cache.shorterSide,
             head: classifier.headKind, options: String(decoding: JSONEncoder().encode(options), as: UTF8.self))
         // The Kaggle header of later predictions, kept in the model so it survives the data moving.
-        let labelColumn =
-            options.labelColumn ?? SavedModel.labelColumn(inData: URL(fileURLWithPath: options.data)) ?? "label"
-        learner.checkpointMetadata["label_column"] = labelColumn
+        learner.checkpointMetadata["label_column"] = data.labelColumn
         learner.checkpointMetadata["resize"] = options.resize.rawValue
-        let names = try classNames(classes: classes, labelColumn: labelColumn)
-        learner.checkpointMetadata["class_names"] = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
+        learner.checkpointMetadata["class_names"] = String(
+            decoding: try JSONEncoder().encode(data.classNames), as: UTF8.self)
         return (classifier, learner)
     }
 

@@ -36,6 +36,35 @@ struct OptionCheckTests {
         #expect((try? TrainOptions.decodingConfig(written ?? Data(), yaml: false, over: base)) == full)
     }
 
+    /// Class names: one per class, distinct and not empty, refused before the run folder is made; the new options
+    /// read back from a config file.
+    @Test func classNamesAreCheckedAgainstTheClasses() throws {
+        let data = try makeKaggleDataSet(trainCount: 6, testCount: 1)
+        var options = TrainOptions(data: data.path, out: data.appendingPathComponent("run").path)
+        options.classNames = ["a", "b", "c"]
+        let many = message { _ = try TrainingRun(options: options).run() }
+        #expect(many.contains("--class-names gives 3 name(s) for 2 classes (0, 1)"), "\(many)")
+        #expect(!FileManager.default.fileExists(atPath: options.out))
+        options.classNames = ["a", "a"]
+        #expect(message { try options.validate() }.contains("--class-names must be distinct, non-empty names"))
+        options.classNames = ["healthy", "invasive"]
+        (options.resize, options.decideFor) = (.pad, .balancedAccuracy)
+        let config = try JSONEncoder().encode(options)
+        #expect(
+            try TrainOptions.decodingConfig(config, yaml: false, over: TrainOptions(data: "", out: "")).resize == .pad)
+        let yaml = try TrainOptions.decodingConfig(
+            Data("resize: squish\ndecideFor: balanced-accuracy\nclassNames: ['no', 'yes']\n".utf8), yaml: true,
+            over: TrainOptions(data: "d", out: "o"))
+        #expect(yaml.resize == .squish && yaml.decideFor == .balancedAccuracy && yaml.classNames == ["no", "yes"])
+        // Unquoted, YAML reads them as booleans: the message names the field and says to quote them.
+        let unquoted = message {
+            _ = try TrainOptions.decodingConfig(
+                Data("classNames: [no, yes]\n".utf8), yaml: true, over: TrainOptions(data: "d", out: "o"))
+        }
+        #expect(
+            unquoted.contains("option 'classNames[0]' must be a String") && unquoted.contains("quote"), "\(unquoted)")
+    }
+
     @Test(arguments: [
         ("batch", "--batch-size"), ("size", "--size"), ("valid", "--valid-fraction"), ("cycles", "--cycles"),
         ("tta", "--tta"), ("epochs", "--epochs"), ("lr", "--lr"), ("budget", "--budget"), ("monitor", "--monitor"),
