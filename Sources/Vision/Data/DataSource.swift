@@ -243,15 +243,21 @@ public enum DataSource {
         return [beside, inside].first { FileManager.default.fileExists(atPath: $0.path) }
     }
 
-    /// The photos a labels CSV names: `NAME/` beside `NAME_labels.csv` when that folder exists, else `train/`
-    /// beside it (the Kaggle layout's `labels.csv` or `train_labels.csv`).
+    /// The photos a labels CSV names: `NAME/` beside `NAME_labels.csv` when that folder exists (or beside the CSV's
+    /// folder: answers kept apart in `answers/test_labels.csv` name the photos in `test/`), else `train/` beside it
+    /// (the Kaggle layout's `labels.csv` or `train_labels.csv`).
     static func imageFolder(forLabels csv: URL) -> URL {
         let parent = csv.deletingLastPathComponent()
         let stem = csv.deletingPathExtension().lastPathComponent
         if stem.hasSuffix("_labels") {
-            let named = parent.appendingPathComponent(String(stem.dropLast("_labels".count)))
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: named.path, isDirectory: &isDir), isDir.boolValue { return named }
+            let name = String(stem.dropLast("_labels".count))
+            for folder in [parent, parent.deletingLastPathComponent()] {
+                let named = folder.appendingPathComponent(name)
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: named.path, isDirectory: &isDir), isDir.boolValue {
+                    return named
+                }
+            }
         }
         return parent.appendingPathComponent("train")
     }

@@ -28,7 +28,7 @@ struct InterpretCommand: ParsableCommand {
             },
             heatMap: { saved.heatMapOverlay(of: items[$0].url) }, heading: "Error analysis")
         evaluation.set = .labelled
-        emit("writing the report: Grad-CAM heat maps for the photos it shows (about a second each)…")
+        emit("writing the report: Grad-CAM heat maps of the photos it shows…")
         let started = Date()
         let html = try ReportBuilder.interpretation(
             evaluation, problems: p.skipped, cache: saved.presizeCache,
