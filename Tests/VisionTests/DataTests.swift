@@ -274,6 +274,14 @@ struct DataTests {
         #expect(byFolder.items.map(\.label) == [1, 0, 1, 0])
         let found = try #require(try DataSource.labelledTest(besides: root, classes: ["0", "1"]))
         #expect(found.items.count == 4)
+        // Answers kept apart (the demo's answers/test_labels.csv) name the photos in test/ too.
+        let answers = root.appendingPathComponent("answers")
+        try FileManager.default.createDirectory(at: answers, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: root.appendingPathComponent("test_labels.csv"), to: answers.appendingPathComponent("test_labels.csv"))
+        #expect(
+            try DataSource.labelled(answers.appendingPathComponent("test_labels.csv")).items.map(\.url)
+                == byFolder.items.map(\.url))
         // The training data is still train/ with train_labels.csv, and a data folder without test labels has none.
         #expect(try DataSource.labelled(root).items.count == 6)
         try FileManager.default.removeItem(at: root.appendingPathComponent("test_labels.csv"))
