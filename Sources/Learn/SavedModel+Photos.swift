@@ -29,10 +29,9 @@ extension SavedModel {
             return try Tensor.stack(each).mean([0])
         }
         let flat = try p.toArray(Float.self), c = p.shape[1]
+        let rows = (0..<p.shape[0]).map { i in flat[(i * c)..<((i + 1) * c)].map(Double.init) }
+        try checkFinite(rows)
         let calibration = self.calibration(tta: false)
-        return (0..<p.shape[0]).map { i in
-            let row = flat[(i * c)..<((i + 1) * c)].map(Double.init)
-            return calibration?.apply(row) ?? row
-        }
+        return rows.map { calibration?.apply($0) ?? $0 }
     }
 }

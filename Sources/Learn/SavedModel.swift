@@ -22,6 +22,8 @@ public struct SavedModel {
     /// The names shown for the classes (metadata `class_names`; default: ``displayNames(classes:labelColumn:)``).
     public let classNames: [String]
     public let metadata: [String: String]
+    /// The file it was read from, for messages.
+    public let source: URL
 
     /// The metadata a model file carries besides the learner's own entries.
     public static func metadata(
@@ -58,13 +60,25 @@ public struct SavedModel {
         guard let archName = metadata["arch"], let size = metadata["size"].flatMap(Int.init) else {
             throw LearnError("\(url.path) lacks the architecture or input size in its metadata")
         }
+        // What training can write; anything else is a damaged or crafted file (a negative size trapped).
+        guard (32...1024).contains(size) else {
+            throw LearnError("\(url.path): its metadata gives an input size of \(size) px; models are 32 to 1024 px")
+        }
+        source = url
         architecture = try Architecture(named: archName)
         classes = try field("classes", [String].self)
+        guard classes.count >= 2, Set(classes).count == classes.count, !classes.contains("") else {
+            throw LearnError(
+                "\(url.path): its metadata lists the classes \(classes); a model needs two or more distinct names")
+        }
         normalization = try field("normalization", Normalization.self)
         let head = try field("head", HeadKind.self)
         self.size = size
-        presizeCache = PresizeCache(
-            shorterSide: metadata["presize"].flatMap(Int.init) ?? PresizeCache.defaultShorterSide(forSize: size))
+        let presize = metadata["presize"].flatMap(Int.init) ?? PresizeCache.defaultShorterSide(forSize: size)
+        guard (32...4096).contains(presize) else {
+            throw LearnError("\(url.path): its metadata gives a presize of \(presize) px; it must be 32 to 4096")
+        }
+        presizeCache = PresizeCache(shorterSide: presize)
         self.metadata = metadata
         resize = metadata["resize"].flatMap(ResizeMethod.init(rawValue:)) ?? .crop
         let classCount = classes.count,
@@ -133,12 +147,22 @@ public struct SavedModel {
             items = kept
         }
         let p = sum.map { row in row.map { $0 / Double(members.count) } }
+        try checkFinite(p)
         let calibration = calibrated ? self.calibration(tta: ttaViews > 0) : nil
         return (calibration.map { c in p.map(c.apply) } ?? p, items, loader.skipped.all)
     }
 }
 
 extension SavedModel {
+    /// Refuses probabilities that are not numbers: a model whose weights hold NaN or infinity gives NaN for every
+    /// photo, and writing those (or scoring them) would pass the damage on in silence.
+    func checkFinite(_ probabilities: [[Double]]) throws {
+        guard let row = probabilities.firstIndex(where: { $0.contains { !$0.isFinite } }) else { return }
+        throw LearnError(
+            "\(source.path) gives probabilities that are not numbers (\(probabilities[row].map { String($0) }.joined(separator: ", ")) "
+                + "for photo \(row + 1)): its weights are damaged (NaN or infinite); retrain or restore the file")
+    }
+
     /// The names to show for `classes` when none were given: the label values, except that 0/1 labels of a column
     /// such as `invasive` read "not invasive" and "invasive" (a column named like `label` or `class` keeps 0 and 1).
     public static func displayNames(classes: [String], labelColumn: String?) -> [String] {

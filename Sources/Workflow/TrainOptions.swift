@@ -205,6 +205,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// Reads a JSON or YAML config file over `base` (keys as in config.json: arch, size, seed,
     /// augmentation, recipe…; a `recipe` mapping sets only the fields it names); `data` and `out` stay `base`'s.
     public static func decodingConfig(_ bytes: Data, yaml: Bool, over base: TrainOptions) throws -> TrainOptions {
+        try ConfigLimits.check(bytes, yaml: yaml)
         let given: Any? =
             yaml
             ? try Yams.load(yaml: String(decoding: bytes, as: UTF8.self))

@@ -274,6 +274,12 @@ struct CLITests {
         #expect(
             far.status == 64 && far.errors.contains("unknown command 'frobnicate' (quadrat --help"), "\(far.errors)")
         #expect(arch.errors.contains("resnet34"), "the error lists the architectures there are")
+        // Sizes far beyond memory are usage errors before any work (explore --size 100000 tried to allocate 120 GB).
+        for (command, limit) in [("explore", "32 to 1024"), ("lr-find", "32 to 1024"), ("audit", "32 to 1024")] {
+            let huge = try quadrat([command, data.path, "--size", "100000"])
+            #expect(
+                huge.status == 64 && huge.errors.contains("--size must be \(limit), not 100000"), "\(huge.errors)")
+        }
         // A YAML config is read (its architecture is refused by name), and a flag overrides it.
         let yaml = data.appendingPathComponent("config.yaml")
         try "arch: alexnet\nrecipe:\n  ttaViews: 2\n".write(to: yaml, atomically: true, encoding: .utf8)

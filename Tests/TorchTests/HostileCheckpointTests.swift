@@ -77,6 +77,17 @@ struct HostileCheckpointTests {
         #expect(text.contains("too deeply"), "\(text)")
     }
 
+    /// 300,000 lists each inside the next (a few KB once compressed): an error, not a stack overflow while the
+    /// nest is built, walked or freed.
+    @Test func deeplyNestedContainersAreAnError() throws {
+        let depth = 300_000
+        let lists = [0x80, 0x02] + [UInt8](repeating: 0x5D, count: depth) + [UInt8](repeating: 0x61, count: depth - 1)
+        let text = try #require(message(legacy(root: lists + [0x2E])))
+        #expect(text.contains("/data/hostile.pth") && text.contains("nests"), "\(text)")
+        let tuples = [0x80, 0x02, 0x29] + [UInt8](repeating: 0x85, count: depth)  // (), then TUPLE1 again and again
+        #expect(try #require(message(legacy(root: tuples + [0x2E]))).contains("nests"))
+    }
+
     @Test func aDamagedZipDirectoryIsAnError() throws {
         var bytes = [UInt8](try Data(contentsOf: Fixtures.url("checkpoint_zip.pth")))
         let signature: [UInt8] = [0x50, 0x4B, 0x01, 0x02]

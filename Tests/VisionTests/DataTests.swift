@@ -288,6 +288,25 @@ struct DataTests {
         #expect(try DataSource.labelledTest(besides: root, classes: ["0", "1"]) == nil)
     }
 
+    /// A FIFO and a link to /dev/zero among the photos are skipped with what they are; the photo beside them is
+    /// still read (the FIFO blocked a whole predict run until it was killed).
+    @Test(.timeLimit(.minutes(1))) func specialFilesAreSkippedWithoutBlocking() throws {
+        let root = try makeKaggleDataSet(trainCount: 2, testCount: 1)
+        let test = root.appendingPathComponent("test")
+        #expect(mkfifo(test.appendingPathComponent("fifo.jpg").path, 0o644) == 0)
+        try FileManager.default.createSymbolicLink(
+            atPath: test.appendingPathComponent("zero.jpg").path, withDestinationPath: "/dev/zero")
+        let dataset = try DataSource.unlabelled(test)
+        #expect(dataset.items.count == 3)
+        let loader = DataLoader(dataset, size: 32, batchSize: 4, normalization: .imageNet)
+        let batches = Array(loader.batches(epoch: 0))
+        #expect(batches.flatMap(\.indices).map { dataset.items[$0].name } == ["1"])
+        let reasons = loader.skipped.all.map(\.description).sorted()
+        #expect(reasons.count == 2 && reasons[0].contains("is a FIFO (named pipe), not an image file"), "\(reasons)")
+        #expect(reasons[1].contains("zero.jpg") && reasons[1].contains("is a device"), "\(reasons)")
+        #expect(throws: ImageError.self) { try ImageDecoder.size(of: test.appendingPathComponent("fifo.jpg")) }
+    }
+
     @Test func augmentationMovesAMarkedCornerWhereTheTransformSays() throws {
         // A 1×1×8×8 image with one bright pixel at the top-left.
         var values = [Float](repeating: 0, count: 3 * 64)

@@ -36,6 +36,37 @@ struct OptionCheckTests {
         #expect((try? TrainOptions.decodingConfig(written ?? Data(), yaml: false, over: base)) == full)
     }
 
+    /// Config bombs are refused on their text, before a parser sees them: deep nesting (which overflowed the
+    /// stack), aliases (ten levels of nine expanded past 19 GB) and sheer size. Real configs still read.
+    @Test func configBombsAreRefusedBeforeParsing() throws {
+        let base = TrainOptions(data: "d", out: "o")
+        func refusal(_ text: String, yaml: Bool = true) -> String {
+            message { _ = try TrainOptions.decodingConfig(Data(text.utf8), yaml: yaml, over: base) }
+        }
+        let flow = refusal("recipe: " + String(repeating: "[", count: 100_000))
+        #expect(flow.contains("line 1: nests more than 32 levels deep"), "\(flow)")
+        #expect(refusal(String(repeating: "[", count: 100_000), yaml: false).contains("nests more than 32"))
+        let block = (0..<60).map { String(repeating: " ", count: 2 * $0) + "k\($0):" }.joined(separator: "\n")
+        #expect(refusal(block).contains("line 33: nests more than 32"), "\(refusal(block))")
+        #expect(refusal(String(repeating: "- ", count: 40) + "x").contains("nests more than 32"))
+        var bomb = "a: &a [\"lol\", \"lol\"]\n"
+        for level in 1...9 {
+            bomb +=
+                "\(level == 9 ? "seed" : "a\(level)"): &a\(level) ["
+                + Array(repeating: "*a", count: 9).joined(separator: ", ") + "]\n"
+        }
+        #expect(
+            refusal(bomb).contains("line 1: YAML anchors and aliases (& and *) are not accepted"), "\(refusal(bomb))")
+        #expect(refusal("data: x\n" + String(repeating: "# padding\n", count: 30_000)).contains("at most 262144"))
+        // Stars and ampersands inside values, quotes and comments are fine.
+        let fine = try TrainOptions.decodingConfig(
+            Data(
+                "# a & b *c\naugmentation: 'dihedral'  # *not an alias*\nclassNames: [\"R&D\", x*y]\nrecipe:\n  ttaViews: 2\n"
+                    .utf8),
+            yaml: true, over: base)
+        #expect(fine.classNames == ["R&D", "x*y"] && fine.recipe.ttaViews == 2)
+    }
+
     /// Class names: one per class, distinct and not empty, refused before the run folder is made; the new options
     /// read back from a config file.
     @Test func classNamesAreCheckedAgainstTheClasses() throws {

@@ -198,7 +198,10 @@ struct PlanningTests {
         }
         spinning.start()
         defer { stop.withLock { $0 = true } }
-        let withThread = try #require(MachineProfile.busyCores(over: 0.5))
+        // Other work on the machine (a build beside the tests) also counts: the least of three samples is ours alone
+        // or close to it, and stays under one core only if our own spinning thread is left out.
+        var withThread = Double.infinity
+        for _ in 0..<3 { withThread = min(withThread, try #require(MachineProfile.busyCores(over: 0.5))) }
         #expect(withThread < 0.8, "our own thread counted as other work: \(withThread)")
     }
 }

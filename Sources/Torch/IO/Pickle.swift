@@ -36,9 +36,19 @@ public indirect enum PickleValue {
 }
 
 /// A mutable list (pickle's APPENDS mutates lists that may be memoised).
-public final class PickleList { public var items: [PickleValue] = [] }
+public final class PickleList {
+    public var items: [PickleValue] = []
+    /// Containers nested in it, itself included (see ``Unpickler``).
+    public internal(set) var depth = 1
+    /// Put inside another container: no longer changed, so its depth is final.
+    var sealed = false
+}
 /// A mutable, insertion-ordered dictionary.
-public final class PickleDict { public var items: [(key: PickleValue, value: PickleValue)] = [] }
+public final class PickleDict {
+    public var items: [(key: PickleValue, value: PickleValue)] = []
+    public internal(set) var depth = 1
+    var sealed = false
+}
 
 /// A storage that a checkpoint refers to by key.
 public struct StorageReference: Sendable {
@@ -63,12 +73,26 @@ public struct TensorReference: Sendable {
 /// itself; it never imports or calls anything. Globals outside a short allow-list
 /// (`collections.OrderedDict`, tensor rebuild functions, typed storages) are refused
 /// with an error, so loading a checkpoint can never run code.
+///
+/// Containers may nest at most ``maximumDepth`` deep: a few kilobytes of compressed pickle can nest lists or tuples
+/// 300,000 deep, and building, walking or freeing that overflows the stack. Each value on the stack carries its
+/// depth; a container put inside another is sealed (pickles fill a container before they nest it), so the depths
+/// recorded are final and a nest is refused as it grows past the limit, before it is deep enough to hurt.
 struct Unpickler {
+    /// A value on the stack or in the memo, with the depth of the containers nested in it.
+    private struct Entry {
+        var value: PickleValue
+        var depth: Int
+    }
+
+    /// The deepest nest of containers accepted; a state dict nests 3 or 4.
+    static let maximumDepth = 100
+
     private let bytes: [UInt8]
     private var position: Int
-    private var stack: [PickleValue] = []
+    private var stack: [Entry] = []
     private var marks: [Int] = []
-    private var memo: [Int: PickleValue] = [:]
+    private var memo: [Int: Entry] = [:]
     private let source: String
 
     /// Storage dtypes by their class name in `torch`.
@@ -111,17 +135,61 @@ struct Unpickler {
         return text
     }
 
-    private mutating func pop() throws -> PickleValue {
-        guard let v = stack.popLast() else { throw fail("stack underflow") }
-        return v
+    private mutating func pop() throws -> PickleValue { try popEntry().value }
+
+    private mutating func popEntry() throws -> Entry {
+        guard let entry = stack.popLast() else { throw fail("stack underflow") }
+        return entry
     }
 
-    /// Pops everything above the last MARK.
-    private mutating func popMark() throws -> [PickleValue] {
+    /// Pops everything above the last MARK, with the depth of the deepest.
+    private mutating func popMark() throws -> (items: [PickleValue], depth: Int) {
         guard let m = marks.popLast(), m <= stack.count else { throw fail("MARK missing") }
-        let items = Array(stack[m...])
+        let entries = stack[m...]
         stack.removeSubrange(m...)
-        return items
+        return (entries.map(\.value), entries.map(depth(of:)).max() ?? 0)
+    }
+
+    private mutating func push(_ value: PickleValue, depth: Int = 0) throws {
+        guard depth <= Self.maximumDepth else {
+            throw fail("nests containers more than \(Self.maximumDepth) deep (a state dict nests a few)")
+        }
+        stack.append(Entry(value: value, depth: depth))
+    }
+
+    /// An entry's depth: a list's or dict's own (it grows as they are filled), else the one recorded.
+    private func depth(of entry: Entry) -> Int {
+        switch entry.value {
+        case .list(let list): list.depth
+        case .dict(let dict): dict.depth
+        default: entry.depth
+        }
+    }
+
+    /// Marks the containers among `values` as nested: changing them afterwards is refused.
+    private func seal(_ values: [PickleValue]) {
+        for value in values {
+            if case .list(let list) = value { list.sealed = true }
+            if case .dict(let dict) = value { dict.sealed = true }
+        }
+    }
+
+    /// Records that the container on top of the stack now holds entries `depth` deep (refused once it is sealed).
+    private mutating func deepen(toHold depth: Int) throws {
+        guard let top = stack.last else { throw fail("stack underflow") }
+        let needed = depth + 1
+        switch top.value {
+        case .list(let list):
+            guard !list.sealed else { throw fail("changes a list after nesting it in another") }
+            list.depth = max(list.depth, needed)
+        case .dict(let dict):
+            guard !dict.sealed else { throw fail("changes a dict after nesting it in another") }
+            dict.depth = max(dict.depth, needed)
+        default: break
+        }
+        guard needed <= Self.maximumDepth else {
+            throw fail("nests containers more than \(Self.maximumDepth) deep (a state dict nests a few)")
+        }
     }
 
     /// Signed little-endian integer of `n` bytes (LONG1/LONG4).
@@ -145,88 +213,99 @@ struct Unpickler {
             case 0x2E:  // STOP
                 return try pop()
             case 0x28: marks.append(stack.count)  // MARK
-            case 0x4E: stack.append(.none)
-            case 0x88: stack.append(.bool(true))
-            case 0x89: stack.append(.bool(false))
-            case 0x4B: stack.append(.int(try readUInt(1)))  // BININT1
-            case 0x4D: stack.append(.int(try readUInt(2)))  // BININT2
-            case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try readUInt(4)))))  // BININT
-            case 0x8A: stack.append(.int(try readLong(try readUInt(1))))  // LONG1
-            case 0x8B: stack.append(.int(try readLong(try readUInt(4))))  // LONG4
+            case 0x4E: try push(.none)
+            case 0x88: try push(.bool(true))
+            case 0x89: try push(.bool(false))
+            case 0x4B: try push(.int(try readUInt(1)))  // BININT1
+            case 0x4D: try push(.int(try readUInt(2)))  // BININT2
+            case 0x4A: try push(.int(Int(Int32(truncatingIfNeeded: try readUInt(4)))))  // BININT
+            case 0x8A: try push(.int(try readLong(try readUInt(1))))  // LONG1
+            case 0x8B: try push(.int(try readLong(try readUInt(4))))  // LONG4
             case 0x47:  // BINFLOAT, big-endian
                 let raw = try read(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                stack.append(.float(Double(bitPattern: raw)))
-            case 0x58: stack.append(.string(String(decoding: try read(try readUInt(4)), as: UTF8.self)))  // BINUNICODE
+                try push(.float(Double(bitPattern: raw)))
+            case 0x58: try push(.string(String(decoding: try read(try readUInt(4)), as: UTF8.self)))  // BINUNICODE
             // SHORT_BINUNICODE
-            case 0x8C: stack.append(.string(String(decoding: try read(try readUInt(1)), as: UTF8.self)))
-            case 0x8D: stack.append(.string(String(decoding: try read(try readUInt(8)), as: UTF8.self)))  // BINUNICODE8
+            case 0x8C: try push(.string(String(decoding: try read(try readUInt(1)), as: UTF8.self)))
+            case 0x8D: try push(.string(String(decoding: try read(try readUInt(8)), as: UTF8.self)))  // BINUNICODE8
             // SHORT_BINSTRING
-            case 0x55: stack.append(.string(String(decoding: try read(try readUInt(1)), as: UTF8.self)))
-            case 0x54: stack.append(.string(String(decoding: try read(try readUInt(4)), as: UTF8.self)))  // BINSTRING
-            case 0x43: stack.append(.bytes(Array(try read(try readUInt(1)))))  // SHORT_BINBYTES
-            case 0x42: stack.append(.bytes(Array(try read(try readUInt(4)))))  // BINBYTES
-            case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
-            case 0x85: stack.append(.tuple([try pop()]))  // TUPLE1
-            case 0x86:  // TUPLE2
-                let b = try pop(), a = try pop()
-                stack.append(.tuple([a, b]))
-            case 0x87:  // TUPLE3
-                let c = try pop(), b = try pop(), a = try pop()
-                stack.append(.tuple([a, b, c]))
-            case 0x74: stack.append(.tuple(try popMark()))  // TUPLE
-            case 0x5D: stack.append(.list(PickleList()))  // EMPTY_LIST
-            case 0x7D: stack.append(.dict(PickleDict()))  // EMPTY_DICT
+            case 0x55: try push(.string(String(decoding: try read(try readUInt(1)), as: UTF8.self)))
+            case 0x54: try push(.string(String(decoding: try read(try readUInt(4)), as: UTF8.self)))  // BINSTRING
+            case 0x43: try push(.bytes(Array(try read(try readUInt(1)))))  // SHORT_BINBYTES
+            case 0x42: try push(.bytes(Array(try read(try readUInt(4)))))  // BINBYTES
+            case 0x29: try push(.tuple([]), depth: 1)  // EMPTY_TUPLE
+            case 0x85, 0x86, 0x87:  // TUPLE1, TUPLE2, TUPLE3
+                var entries: [Entry] = []
+                for _ in 0..<Int(opcode - 0x84) { entries.insert(try popEntry(), at: 0) }
+                try pushTuple(entries.map(\.value), depth: entries.map(depth(of:)).max() ?? 0)
+            case 0x74:  // TUPLE
+                let (items, depth) = try popMark()
+                try pushTuple(items, depth: depth)
+            case 0x5D: try push(.list(PickleList()), depth: 1)  // EMPTY_LIST
+            case 0x7D: try push(.dict(PickleDict()), depth: 1)  // EMPTY_DICT
             case 0x6C:  // LIST
+                let (items, depth) = try popMark()
+                seal(items)
                 let list = PickleList()
-                list.items = try popMark()
-                stack.append(.list(list))
+                (list.items, list.depth) = (items, depth + 1)
+                try push(.list(list), depth: list.depth)
             case 0x61:  // APPEND
-                let item = try pop()
-                guard case .list(let list) = stack.last else { throw fail("APPEND to a non-list") }
-                list.items.append(item)
+                let item = try popEntry()
+                guard case .list(let list) = stack.last?.value else { throw fail("APPEND to a non-list") }
+                try deepen(toHold: depth(of: item))
+                seal([item.value])
+                list.items.append(item.value)
             case 0x65:  // APPENDS
-                let items = try popMark()
-                guard case .list(let list) = stack.last else { throw fail("APPENDS to a non-list") }
+                let (items, depth) = try popMark()
+                guard case .list(let list) = stack.last?.value else { throw fail("APPENDS to a non-list") }
+                try deepen(toHold: depth)
+                seal(items)
                 list.items += items
             case 0x73:  // SETITEM
-                let value = try pop(), key = try pop()
-                guard case .dict(let dict) = stack.last else { throw fail("SETITEM on a non-dict") }
-                dict.items.append((key, value))
+                let value = try popEntry(), key = try popEntry()
+                guard case .dict(let dict) = stack.last?.value else { throw fail("SETITEM on a non-dict") }
+                try deepen(toHold: max(depth(of: key), depth(of: value)))
+                seal([key.value, value.value])
+                dict.items.append((key.value, value.value))
             case 0x75:  // SETITEMS
-                let items = try popMark()
-                guard case .dict(let dict) = stack.last, items.count % 2 == 0 else {
+                let (items, depth) = try popMark()
+                guard case .dict(let dict) = stack.last?.value, items.count % 2 == 0 else {
                     throw fail("SETITEMS on a non-dict")
                 }
+                try deepen(toHold: depth)
+                seal(items)
                 for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i], items[i + 1])) }
             case 0x71: memo[try readUInt(1)] = stack.last  // BINPUT
             case 0x72: memo[try readUInt(4)] = stack.last  // LONG_BINPUT
             case 0x94: memo[memo.count] = stack.last  // MEMOIZE
             case 0x68, 0x6A:  // BINGET, LONG_BINGET
                 let key = try readUInt(opcode == 0x68 ? 1 : 4)
-                guard let v = memo[key] else { throw fail("memo key \(key) missing") }
-                stack.append(v)
+                guard let entry = memo[key] else { throw fail("memo key \(key) missing") }
+                try push(entry.value, depth: depth(of: entry))
             case 0x63:  // GLOBAL
                 let module = try readLine(), name = try readLine()
-                stack.append(try global(module, name))
+                try push(try global(module, name))
             case 0x93:  // STACK_GLOBAL
                 guard let name = try pop().asString, let module = try pop().asString else {
                     throw fail("STACK_GLOBAL needs two strings")
                 }
-                stack.append(try global(module, name))
-            case 0x52:  // REDUCE
-                let args = try pop(), callable = try pop()
-                stack.append(try reduce(callable, args.asTuple ?? []))
-            case 0x81:  // NEWOBJ
-                let args = try pop(), cls = try pop()
-                stack.append(try reduce(cls, args.asTuple ?? []))
+                try push(try global(module, name))
+            case 0x52, 0x81:  // REDUCE, NEWOBJ: the result holds at most what its arguments held
+                let args = try popEntry(), callable = try pop()
+                try push(try reduce(callable, args.value.asTuple ?? []), depth: depth(of: args))
             case 0x62:  // BUILD: state for the object below; a state dict's `_metadata` is not needed
                 _ = try pop()
             case 0x51:  // BINPERSID
-                stack.append(try persistentLoad(try pop()))
+                try push(try persistentLoad(try pop()))
             default:
                 throw fail(String(format: "unsupported pickle opcode 0x%02X", opcode))
             }
         }
+    }
+
+    private mutating func pushTuple(_ items: [PickleValue], depth: Int) throws {
+        seal(items)
+        try push(.tuple(items), depth: depth + 1)
     }
 
     private func global(_ module: String, _ name: String) throws -> PickleValue {

@@ -26,7 +26,7 @@ extension ImageDecoder {
     /// Width and height from the file header, without decoding the pixels (EXIF rotation not applied).
     public static func size(of url: URL) throws -> (width: Int, height: Int) {
         let bytes: [UInt8]
-        do { bytes = [UInt8](try Data(contentsOf: url)) } catch { throw ImageError(url, "cannot be read") }
+        bytes = try FileBytes.read(url)  // a FIFO or a device is refused, not waited on
         switch format(of: bytes) {
         case .jpeg:
             guard let handle = tjInitDecompress() else { throw ImageError(url, "cannot start the JPEG decoder") }

@@ -4,13 +4,18 @@ import Foundation
 /// link to /mnt/card/x.jpg, which does not exist", "is a symbolic link loop") rather than Foundation's
 /// "NSCocoaErrorDomain error 256".
 public enum FileBytes {
+    /// Only regular files are read: a FIFO would block the whole run (opened without O_NONBLOCK, or read), and a
+    /// device such as /dev/zero never ends.
     public static func read(_ url: URL) throws -> [UInt8] {
-        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw ImageError(url, problem(url, errno)) }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw ImageError(url, problem(url, errno)) }
         guard info.st_mode & S_IFMT != S_IFDIR else { throw ImageError(url, "is a folder, not an image") }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw ImageError(url, "is \(kind(info.st_mode)), not an image file")
+        }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Int(info.st_size))
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -20,6 +25,16 @@ public enum FileBytes {
             guard n >= 0 else { throw ImageError(url, problem(url, errno)) }
             if n == 0 { return bytes }
             bytes += chunk[0..<n]
+        }
+    }
+
+    /// "a FIFO", "a device", "a socket": what a path that is not a regular file is.
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: "a FIFO (named pipe)"
+        case S_IFCHR, S_IFBLK: "a device"
+        case S_IFSOCK: "a socket"
+        default: "not a regular file"
         }
     }
 

@@ -62,6 +62,7 @@ struct AuditCommand: ParsableCommand {
         guard epochs >= 1, top >= 1 else { throw ValidationError("--epochs and --top must be at least 1") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, not \(repeats)") }
         guard (0...7).contains(views) else { throw ValidationError("--views must be 0 to 7, not \(views)") }
+        if let size, !(32...1024).contains(size) { throw ValidationError("--size must be 32 to 1024, not \(size)") }
     }
 
     func run() throws {

@@ -21,6 +21,10 @@ struct ExploreCommand: ParsableCommand {
 
     @OptionGroup var limits: ImageLimitOptions
 
+    func validate() throws {
+        guard (32...1024).contains(size) else { throw ValidationError("--size must be 32 to 1024, not \(size)") }
+    }
+
     func run() throws {
         let dataset = try columns.labelled(data)
         print("\(dataset.items.count) images in \(dataset.classes.count) classes")

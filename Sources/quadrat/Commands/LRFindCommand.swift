@@ -26,6 +26,10 @@ struct LRFindCommand: ParsableCommand {
     @OptionGroup var limits: ImageLimitOptions
     @OptionGroup var columns: CSVColumns
 
+    func validate() throws {
+        if let size, !(32...1024).contains(size) { throw ValidationError("--size must be 32 to 1024, not \(size)") }
+    }
+
     func run() throws {
         Torch.useAllCores()
         let architecture = try Architecture(named: arch)

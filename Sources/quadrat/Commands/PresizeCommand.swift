@@ -17,6 +17,10 @@ struct PresizeCommand: ParsableCommand {
     @OptionGroup var limits: ImageLimitOptions
     @OptionGroup var columns: CSVColumns
 
+    func validate() throws {
+        guard (32...4096).contains(size) else { throw ValidationError("--size must be 32 to 4096, not \(size)") }
+    }
+
     func run() throws {
         let url = URL(fileURLWithPath: data)
         let dataset = unlabelled ? try DataSource.unlabelled(url) : try columns.labelled(data)

@@ -1,0 +1,90 @@
+import Foundation
+
+/// What a config file may hold, checked on its text before a YAML or JSON parser sees it: a parser given 100,000
+/// nested sequences overflowed the stack, and ten levels of nine aliases (1 KB of YAML) expanded past 19 GB.
+/// Options nest two levels (`recipe.headRate`); these limits leave room for any real config and none for a bomb.
+enum ConfigLimits {
+    static let maximumBytes = 256 * 1024
+    static let maximumDepth = 32
+
+    /// Refuses a config larger than ``maximumBytes``, nesting deeper than ``maximumDepth`` (flow brackets, block
+    /// indentation and sequence dashes together), or using YAML anchors and aliases (`&name`, `*name`).
+    static func check(_ bytes: Data, yaml: Bool) throws {
+        guard bytes.count <= maximumBytes else {
+            throw WorkflowError("is \(bytes.count) bytes; a config file may hold at most \(maximumBytes)")
+        }
+        var scanner = Scanner(yaml: yaml)
+        for (number, line) in String(decoding: bytes, as: UTF8.self).split(
+            separator: "\n", omittingEmptySubsequences: false
+        )
+        .enumerated() {
+            try scanner.scan(Substring(line), line: number + 1)
+        }
+    }
+
+    /// Reads the text line by line, outside quotes and comments.
+    struct Scanner {
+        let yaml: Bool
+        var flowDepth = 0
+        var indents: [Int] = []
+        var quote: Character?
+
+        init(yaml: Bool) { self.yaml = yaml }
+
+        mutating func scan(_ line: Substring, line number: Int) throws {
+            var blockDepth = 0
+            if yaml, flowDepth == 0, quote == nil {
+                let indent = line.prefix { $0 == " " }.count
+                let rest = line.dropFirst(indent)
+                if !rest.isEmpty, !rest.hasPrefix("#") {
+                    while let last = indents.last, last >= indent { indents.removeLast() }
+                    indents.append(indent)
+                    // "- - - x": each dash opens a sequence inside the last.
+                    var dashes = rest[...]
+                    while dashes.hasPrefix("- ") || dashes == "-" {
+                        blockDepth += 1
+                        dashes = dashes.dropFirst(2).drop { $0 == " " }
+                    }
+                }
+            }
+            var previous: Character = " "
+            var escaped = false
+            for c in line {
+                defer { previous = c }
+                if let open = quote {
+                    if escaped {
+                        escaped = false
+                    } else if c == "\\" && open == "\"" {
+                        escaped = true
+                    } else if c == open {
+                        quote = nil
+                    }
+                    continue
+                }
+                let startsToken = " \t[{,:-".contains(previous)
+                switch c {
+                case "\"",
+                    "'" where yaml || c == "\"":
+                    quote = c
+                case "#" where yaml && (previous == " " || previous == "\t"): return try limit(blockDepth, number)
+                case "[", "{": flowDepth += 1
+                case "]", "}": flowDepth = max(0, flowDepth - 1)
+                case "&" where yaml && startsToken, "*" where yaml && startsToken:
+                    throw WorkflowError(
+                        "line \(number): YAML anchors and aliases (& and *) are not accepted in a config file; "
+                            + "quote a value that starts with one")
+                default: break
+                }
+                try limit(blockDepth, number)
+            }
+            try limit(blockDepth, number)
+        }
+
+        func limit(_ blockDepth: Int, _ number: Int) throws {
+            guard indents.count + blockDepth + flowDepth <= ConfigLimits.maximumDepth else {
+                throw WorkflowError(
+                    "line \(number): nests more than \(ConfigLimits.maximumDepth) levels deep (options nest two)")
+            }
+        }
+    }
+}
