@@ -26,6 +26,8 @@ struct RunData {
     var skipped: [DataProblem]
     /// The key of the precomputed activations on disk (see ``TrainingRun/featureKey(_:_:_:)``).
     var featureKey: String
+    /// Rank 0's hold on the run folder, for as long as the run lives.
+    var lock: RunFolderLock?
 }
 
 extension TrainingRun {
@@ -44,7 +46,7 @@ extension TrainingRun {
         let names = try classNames(classes: dataset.classes, labelColumn: labelColumn)
         let heldOut = try findHeldOut(classes: dataset.classes)
         // The run folder only now that data and options are valid, and checked writable before hours of work.
-        if leads { try Self.prepareRunFolder(out) }
+        let lock = leads ? try Self.prepareRunFolder(out) : nil
         var split = Split.random(
             count: dataset.items.count, fraction: options.validFraction, seed: options.seed,
             labels: dataset.items.compactMap(\.label))
@@ -79,7 +81,7 @@ extension TrainingRun {
             labelColumn: labelColumn, trainSet: trainSet,
             validSet: validSet, heldOut: heldOut, cache: cache, trainLoader: trainLoader, validLoader: validLoader,
             presizeSeconds: presizeSeconds, skipped: skipped,
-            featureKey: featureKey(trainSet, validSet, cache, architecture: architecture, size: size))
+            featureKey: featureKey(trainSet, validSet, cache, architecture: architecture, size: size), lock: lock)
     }
 
     /// A loader that sees every photo once, unaugmented, as validation and prediction do.
@@ -191,16 +193,23 @@ extension TrainingRun {
         return given
     }
 
-    /// Creates the run folder and proves it writable with a probe file, naming the folder when it is not.
-    static func prepareRunFolder(_ out: URL) throws {
+    /// Creates the run folder, takes its lock (one run per folder) and proves it writable with a probe file,
+    /// naming the folder when it is not.
+    static func prepareRunFolder(_ out: URL) throws -> RunFolderLock {
         let probe = out.appendingPathComponent(".quadrat-write-test-\(UUID().uuidString)")
         do {
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        } catch {
+            throw WorkflowError("the run folder \(out.path) is not writable: \(error.localizedDescription)")
+        }
+        let lock = try RunFolderLock(out)
+        do {
             AtomicFile.removeLeftovers(in: out)  // of a run killed while it saved
             try Data().write(to: probe)
             try FileManager.default.removeItem(at: probe)
         } catch {
             throw WorkflowError("the run folder \(out.path) is not writable: \(error.localizedDescription)")
         }
+        return lock
     }
 }

@@ -71,6 +71,15 @@ struct CLITests {
         #expect(predictedEmpty.status == 1, "\(predictedEmpty.errors)")
         #expect(predictedEmpty.errors.contains("empty.jpg: is empty (0 bytes)"), "\(predictedEmpty.errors)")
         try exportWritesInferenceWeightsThatGiveTheSameLogits(run.appendingPathComponent("model.safetensors"))
+        // Exporting over the model being read is refused before anything is written.
+        let before = try Data(contentsOf: run.appendingPathComponent("model.safetensors"))
+        let overItself = try quadrat([
+            "export", run.path, "--format", "onnx", "--out", run.appendingPathComponent("./model.safetensors").path,
+        ])
+        #expect(
+            overItself.status == 64 && overItself.errors.contains("is the model being exported"), "\(overItself.errors)"
+        )
+        #expect(try Data(contentsOf: run.appendingPathComponent("model.safetensors")) == before)
         try shardedPredictionsMergeToTheUnshardedOnes(run.appendingPathComponent("model.safetensors"), data: data)
         // The report has every section.
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)

@@ -11,8 +11,15 @@ public enum AtomicFile {
     static let marker = ".quadrat-partial-"
     private static let inProgress = Locked<Set<String>>([])
 
-    /// Writes `data` to `url` atomically; the error names the file and the system's reason.
+    /// Writes `data` to `url` atomically; the error names the file and the system's reason. A symbolic link is
+    /// followed (its target is written, the link stays); a FIFO or a device (`--out /dev/stdout`) is written into
+    /// as a stream, which cannot be atomic.
     public static func write(_ data: Data, to url: URL) throws {
+        let url = resolvingLinks(url)
+        var info = stat()
+        if stat(url.path, &info) == 0, [S_IFIFO, S_IFCHR].contains(info.st_mode & S_IFMT) {
+            return try writeAll(data, to: url.path, flags: O_WRONLY | O_CLOEXEC)
+        }
         let partial = url.deletingLastPathComponent()
             .appendingPathComponent(
                 ".\(url.lastPathComponent)\(marker)\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
@@ -50,8 +57,26 @@ public enum AtomicFile {
         return removed
     }
 
-    private static func writeAll(_ data: Data, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    /// The path a chain of symbolic links at `url` ends at (at most 40 links, as the kernel allows; a loop or a
+    /// longer chain is left for the write to report).
+    static func resolvingLinks(_ url: URL) -> URL {
+        var current = url
+        for _ in 0..<40 {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: current.path) else {
+                return current
+            }
+            current =
+                target.hasPrefix("/")
+                ? URL(fileURLWithPath: target)
+                : current.deletingLastPathComponent().appendingPathComponent(target).standardized
+        }
+        return url
+    }
+
+    private static func writeAll(
+        _ data: Data, to path: String, flags: Int32 = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+    ) throws {
+        let fd = open(path, flags, 0o644)
         guard fd >= 0 else { throw FileWriteError(URL(fileURLWithPath: path), errno) }
         defer { close(fd) }
         try data.withUnsafeBytes { raw in

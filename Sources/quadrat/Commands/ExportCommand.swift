@@ -43,6 +43,17 @@ struct ExportCommand: ParsableCommand {
         if !paritySample.isEmpty && format != .onnx {
             throw ValidationError("--parity-sample goes with --format onnx")
         }
+        // Writing over the file being read would destroy the model before the export could succeed.
+        if let out, Self.sameFile(URL(fileURLWithPath: out), model.url) {
+            throw ValidationError("--out \(out) is the model being exported: give another file")
+        }
+    }
+
+    /// Whether two paths name one file (through links or other spellings): the same device and inode.
+    static func sameFile(_ a: URL, _ b: URL) -> Bool {
+        var first = stat(), second = stat()
+        guard stat(a.path, &first) == 0, stat(b.path, &second) == 0 else { return false }
+        return first.st_dev == second.st_dev && first.st_ino == second.st_ino
     }
 
     func run() throws {
