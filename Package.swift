@@ -72,6 +72,7 @@ let package = Package(
             name: "Serve",
             dependencies: [
                 "Workflow", "FormData", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
         .executableTarget(

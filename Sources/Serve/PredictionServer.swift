@@ -1,6 +1,7 @@
 import FormData
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Learn
 import NIOCore
 import Torch
@@ -49,7 +50,10 @@ public struct PredictionServer: @unchecked Sendable {
     {
         Application(
             router: router(),
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "quadrat"),
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(options.idleSeconds * 1000)))),
+            configuration: .init(
+                address: .hostname(options.host, port: options.port), serverName: "quadrat",
+                availableConnectionsDelegate: MaximumAvailableConnections(options.maxConnections)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) })
     }
 
@@ -57,7 +61,10 @@ public struct PredictionServer: @unchecked Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: MetricsMiddleware(metrics: metrics))
-        router.add(middleware: BearerTokenMiddleware(token: options.token, open: ["/healthz"]))
+        router.add(
+            middleware: BearerTokenMiddleware(
+                token: options.token, protected: ["", "metrics", "v1/model", "v1/predict", "v1/predict/batch"],
+                protectedPrefixes: ["examples"]))
         router.get("healthz") { _, _ in "ok\n" }
         router.get("/") { _, _ in
             let folder = modelURL.deletingLastPathComponent().lastPathComponent

@@ -18,6 +18,11 @@ public struct ServeOptions: Sendable {
     public var timeoutSeconds = 30.0
     /// Bearer token required on every route but /healthz (nil: no authentication).
     public var token: String?
+    /// Open connections at most: more wait in the listen backlog until one closes (a client opening many cannot
+    /// take every file descriptor).
+    public var maxConnections = 256
+    /// Seconds a connection may stay idle (no bytes from the client) before it is closed.
+    public var idleSeconds = 30.0
     /// bfloat16 autocast for inference (what `train` measured on this machine).
     public var mixedPrecision = false
 
@@ -35,6 +40,11 @@ public struct ServeOptions: Sendable {
         try check(maxBodyBytes >= 1024, "--max-body must be at least 1024 bytes, not \(maxBodyBytes)")
         try check(timeoutSeconds > 0, "--timeout must be above 0 seconds, not \(timeoutSeconds)")
         try check(token.map { !$0.isEmpty } ?? true, "--token must not be empty")
+        try check(
+            (1...100_000).contains(maxConnections),
+            "--max-connections must be between 1 and 100000, not \(maxConnections)")
+        try check(
+            (1...3600).contains(idleSeconds), "--idle-timeout must be between 1 and 3600 seconds, not \(idleSeconds)")
     }
 }
 

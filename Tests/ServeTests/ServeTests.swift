@@ -158,6 +158,14 @@ struct ServeTests {
             let refused = try await http.send("GET", "/v1/model")
             #expect(refused.status == 401 && refused.headers["www-authenticate"] == "Bearer")
             #expect(try await http.send("GET", "/v1/model", headers: ["Authorization": "Bearer s3cre"]).status == 401)
+            // The scheme is case-insensitive (RFC 7235); no spelling of a route gets past; unknown paths are 404.
+            #expect(try await http.send("GET", "/v1/model", headers: ["Authorization": "bearer s3cret"]).status == 200)
+            for spelling in ["/v1/model/", "//v1//model", "/v1/%6Dodel", "/V1/Model", "/./v1/model", "/examples/x.jpg"]
+            {
+                #expect(try await http.send("GET", spelling).status == 401, "\(spelling)")
+            }
+            #expect(try await http.send("GET", "/no/such/route").status == 404)
+            #expect(try await http.send("GET", "/no/such/route", headers: auth).status == 404)
             let described = try await http.send("GET", "/v1/model", headers: auth)
             #expect(described.status == 200)
             let model = try decoded(ModelDescription.self, described)
@@ -207,6 +215,51 @@ struct ServeTests {
     }
 
     /// A full queue answers 503 with Retry-After at once instead of piling requests up.
+    /// A client that connects and sends nothing is closed after the idle timeout; past the connection limit new
+    /// clients wait for a free slot instead of taking more; /healthz answers at once while a batch is predicted.
+    @Test func idleClientsAreClosedAndConnectionsLimited() async throws {
+        try await withServer(
+            options {
+                $0.idleSeconds = 2
+                $0.maxConnections = 2
+            }
+        ) { http, _ in
+            let idle = try http.connected()
+            defer { close(idle) }
+            let start = Date()
+            var byte: UInt8 = 0
+            let n = recv(idle, &byte, 1, 0)  // blocks until the server closes the connection
+            let closedAfter = Date().timeIntervalSince(start)
+            #expect(n == 0 && closedAfter > 1 && closedAfter < 10, "closed after \(closedAfter) s (recv \(n))")
+
+            // Two idle connections take both slots: a third request is served only once the server closes one.
+            let (a, b) = (try http.connected(), try http.connected())
+            defer { (close(a), close(b)) }
+            try await Task.sleep(for: .milliseconds(200))
+            let asked = Date()
+            #expect(try await http.send("GET", "/healthz").status == 200)
+            let waited = Date().timeIntervalSince(asked)
+            #expect(waited > 1, "served after \(waited) s while the idle clients held the slots")
+        }
+        let jpeg = try photo(1)
+        try await withServer(options { $0.maxBatch = 4 }) { http, _ in
+            var body: [UInt8] = []
+            for i in 0..<48 {
+                body += Array(
+                    "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(i).jpg\"\r\n\r\n".utf8)
+                body += jpeg + Array("\r\n".utf8)
+            }
+            body += Array("--XyZ--\r\n".utf8)
+            async let batch = http.send(
+                "POST", "/v1/predict/batch", headers: ["Content-Type": "multipart/form-data; boundary=XyZ"], body: body)
+            try await Task.sleep(for: .milliseconds(100))
+            let asked = Date()
+            #expect(try await http.send("GET", "/healthz").status == 200)
+            #expect(Date().timeIntervalSince(asked) < 2, "health check queued behind inference")
+            #expect(try await batch.status == 200)
+        }
+    }
+
     @Test func aFullQueueAnswers503WithRetryAfter() async throws {
         let jpeg = try photo(2)
         try await withServer(

@@ -38,6 +38,12 @@ struct ServeCommand: ParsableCommand {
     var examples: String?
     @Option(help: "auto (what `train` measured on this machine; fp32 before that), fp32 or bf16.")
     var precision: Precision = .auto
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Open connections at most; more wait until one closes (slow or idle clients cannot take them all).")
+    var maxConnections = 256
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing before it is closed.")
+    var idleTimeout = 30.0
 
     func run() throws {
         var options = ServeOptions()
@@ -48,6 +54,8 @@ struct ServeCommand: ParsableCommand {
         options.queueLimit = queueLimit
         options.maxBodyBytes = maxBody
         options.timeoutSeconds = timeout
+        options.maxConnections = maxConnections
+        options.idleSeconds = idleTimeout
         options.token = token ?? ProcessInfo.processInfo.environment["QUADRAT_TOKEN"]
         do {
             try options.validate()
