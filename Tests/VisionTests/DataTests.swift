@@ -259,6 +259,16 @@ struct DataTests {
         }
     }
 
+    /// Averaging k × k blocks in bytes (what presize does first to a photo four or more times its target, so that
+    /// a 16-bit 10,000 × 10,000 PNG stays near 1 GB instead of 2): exact block means, partial blocks dropped.
+    @Test func boxShrinkingAveragesWholeBlocks() {
+        // 5 × 2, grey levels 0, 10, 20, 30, 40 in each row; k = 2 keeps two blocks: (0+10)/2 and (20+30)/2.
+        let pixels = (0..<2).flatMap { _ in (0..<5).flatMap { x in [UInt8](repeating: UInt8(10 * x), count: 3) } }
+        let shrunk = RGBImage(width: 5, height: 2, pixels: pixels).boxShrunk(by: 2)
+        #expect(shrunk.width == 2 && shrunk.height == 1 && shrunk.pixels == [5, 5, 5, 25, 25, 25])
+        #expect(RGBImage(width: 1, height: 1, pixels: [1, 2, 3]).boxShrunk(by: 2).pixels == [1, 2, 3])
+    }
+
     /// A test folder's labels beside it (`test_labels.csv`) are found from the folder and from the CSV, each read
     /// against its own photos (their names repeat the training photos'); the data folder finds them too.
     @Test func aTestFolderFindsItsLabelsBesideIt() throws {

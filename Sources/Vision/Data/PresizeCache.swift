@@ -82,7 +82,11 @@ public struct PresizeCache: Sendable {
             : (Int((Double(decoded.width) * scale).rounded()), shorterSide)
         // The DCT scaling already did the heavy shrinking; what is left is mild, where plain bilinear is right.
         if scale >= 0.5 { return decoded.resizedBilinear(width: w, height: h) }
-        return try RGBImage(tensor: Resize.shorterSide(decoded.tensor(), to: shorterSide))
+        // A photo four or more times the target (a PNG: no DCT scaling) is first averaged over k × k blocks in
+        // bytes, so that the antialiased resize's float copy (12 bytes a pixel) is of a small image.
+        let k = side / (2 * shorterSide)
+        let reduced = k >= 2 ? decoded.boxShrunk(by: k) : decoded
+        return try RGBImage(tensor: Resize.shorterSide(reduced.tensor(), to: shorterSide))
     }
 
     @discardableResult

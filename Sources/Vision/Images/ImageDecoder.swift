@@ -153,34 +153,39 @@ public struct ImageDecoder: Sendable {
         let w = Int(image.width), h = Int(image.height)
         try checkPixels(w, h, source: source)
         let bg = [Int(background.r), Int(background.g), Int(background.b)]
-        var rgb = [UInt8](repeating: 0, count: w * h * 3)
-        if image.format & 4 != 0 {
-            // 16-bit file: libpng would treat it as linear light and gamma-encode it when reading to 8 bits.
-            // Read the raw 16-bit values (alpha premultiplied in this mode) and keep their high byte.
-            image.format = 3 | 4  // PNG_FORMAT_LINEAR_RGB_ALPHA
-            var rgba = [UInt16](repeating: 0, count: w * h * 4)
-            let ok = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-            guard ok != 0 else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
-            for i in 0..<(w * h) {
-                let a = Int(rgba[i * 4 + 3])
-                for c in 0..<3 {
-                    let value = Int(rgba[i * 4 + c]) + bg[c] * 257 * (65535 - a) / 65535
-                    rgb[i * 3 + c] = UInt8(min(65535, value) >> 8)
+        // One buffer, read into and then packed to RGB in place (the packed bytes never overtake the unread
+        // ones): a 16-bit 10,000 × 10,000 PNG peaked at 2.0 GB with a second buffer and a float copy.
+        let sixteen = image.format & 4 != 0
+        // 16-bit file: libpng would treat it as linear light and gamma-encode it when reading to 8 bits. Read the
+        // raw 16-bit values (alpha premultiplied in that mode) and keep their high byte. Else 8-bit sRGB RGBA with
+        // straight alpha.
+        image.format = sixteen ? 3 | 4 : 3  // PNG_FORMAT_LINEAR_RGB_ALPHA or PNG_FORMAT_RGBA
+        var buffer = [UInt8](repeating: 0, count: w * h * (sixteen ? 8 : 4))
+        let ok = buffer.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+        guard ok != 0 else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
+        buffer.withUnsafeMutableBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            if sixteen {
+                let words = UnsafeMutableRawBufferPointer(raw)
+                for i in 0..<(w * h) {
+                    func word(_ k: Int) -> Int { Int(words.load(fromByteOffset: (i * 4 + k) * 2, as: UInt16.self)) }
+                    let a = word(3), r = word(0), g = word(1), b = word(2)
+                    for (c, v) in [r, g, b].enumerated() {
+                        bytes[i * 3 + c] = UInt8(min(65535, v + bg[c] * 257 * (65535 - a) / 65535) >> 8)
+                    }
                 }
-            }
-        } else {
-            image.format = 3  // PNG_FORMAT_RGBA: 8-bit sRGB with straight alpha
-            var rgba = [UInt8](repeating: 0, count: w * h * 4)
-            let ok = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-            guard ok != 0 else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
-            for i in 0..<(w * h) {
-                let a = Int(rgba[i * 4 + 3])
-                for c in 0..<3 {
-                    rgb[i * 3 + c] = UInt8((Int(rgba[i * 4 + c]) * a + bg[c] * (255 - a) + 127) / 255)
+            } else {
+                for i in 0..<(w * h) {
+                    let a = Int(bytes[i * 4 + 3])
+                    let (r, g, b) = (Int(bytes[i * 4]), Int(bytes[i * 4 + 1]), Int(bytes[i * 4 + 2]))
+                    for (c, v) in [r, g, b].enumerated() {
+                        bytes[i * 3 + c] = UInt8((v * a + bg[c] * (255 - a) + 127) / 255)
+                    }
                 }
             }
         }
-        return RGBImage(width: w, height: h, pixels: rgb)
+        buffer.removeLast(buffer.count - w * h * 3)
+        return RGBImage(width: w, height: h, pixels: buffer)
     }
 }
 

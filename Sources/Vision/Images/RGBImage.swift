@@ -29,6 +29,29 @@ public struct RGBImage: Sendable {
         self.init(width: s[2], height: s[1], pixels: try hwc.toArray(UInt8.self))
     }
 
+    /// The image averaged over `k` × `k` blocks (the last partial row and column of blocks dropped).
+    public func boxShrunk(by k: Int) -> RGBImage {
+        let w = width / k, h = height / k
+        guard k > 1, w > 0, h > 0 else { return self }
+        var out = [UInt8](repeating: 0, count: w * h * 3)
+        var sums = [UInt32](repeating: 0, count: w * 3)
+        let area = UInt32(k * k)
+        pixels.withUnsafeBufferPointer { p in
+            for by in 0..<h {
+                for i in sums.indices { sums[i] = 0 }
+                for y in (by * k)..<(by * k + k) {
+                    let row = y * width * 3
+                    for x in 0..<(w * k) {
+                        let bx = x / k
+                        for c in 0..<3 { sums[bx * 3 + c] += UInt32(p[row + x * 3 + c]) }
+                    }
+                }
+                for i in sums.indices { out[by * w * 3 + i] = UInt8((sums[i] + area / 2) / area) }
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: out)
+    }
+
     /// The pixel at (x, y).
     public subscript(x x: Int, y y: Int) -> (r: UInt8, g: UInt8, b: UInt8) {
         let i = (y * width + x) * 3
