@@ -259,6 +259,21 @@ struct DataTests {
         }
     }
 
+    /// A presize cache that cannot be written (a file where its folder should be) costs time, not photos: every
+    /// image is still presized and read, and nothing is reported unreadable.
+    @Test func anUnwritableCacheIsGoneWithout() throws {
+        let root = try makeKaggleDataSet(trainCount: 4, testCount: 1)
+        let blocker = root.appendingPathComponent("not-a-folder")
+        try Data("x".utf8).write(to: blocker)
+        let cache = PresizeCache(shorterSide: 40, folder: blocker)
+        let dataset = try DataSource.labelled(root)
+        #expect(cache.fill(dataset.items).isEmpty)
+        let image = try cache.image(for: dataset.items[0].url)
+        #expect(min(image.width, image.height) == 40)
+        let loader = DataLoader(dataset, size: 32, batchSize: 4, normalization: .imageNet, cache: cache)
+        #expect(Array(loader.batches(epoch: 0)).flatMap(\.indices).count == 4 && loader.skipped.all.isEmpty)
+    }
+
     /// Averaging k × k blocks in bytes (what presize does first to a photo four or more times its target, so that
     /// a 16-bit 10,000 × 10,000 PNG stays near 1 GB instead of 2): exact block means, partial blocks dropped.
     @Test func boxShrinkingAveragesWholeBlocks() {

@@ -42,10 +42,48 @@ public struct PresizeCache: Sendable {
             return image
         }
         // Return what the cache now holds (the JPEG round trip), so the first use and later ones see the same pixels.
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let stored = try store(try presizedJPEG(source), at: cached)
-        return try ImageDecoder().decode([UInt8](stored), source: cached)
+        let bytes = try presizedJPEG(source)
+        storeIfPossible(bytes, at: cached)
+        return try ImageDecoder().decode([UInt8](bytes), source: cached)
     }
+
+    /// Stores an entry; a cache that cannot be written (a file where its folder should be, a read-only or full
+    /// disk) only costs time: the run goes on without it, and says so once, naming the folder.
+    func storeIfPossible(_ bytes: Data, at url: URL) {
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try store(bytes, at: url)
+        } catch {
+            let first = Self.unwritable.withLock { $0.insert(folder.path).inserted }
+            guard first else { return }
+            FileHandle.standardError.write(
+                Data(
+                    ("note: the presize cache \(folder.path) cannot be written (\(Self.reason(folder, error))); going on "
+                        + "without it: photos are decoded again each time (QUADRAT_HOME moves the cache)\n").utf8))
+        }
+    }
+
+    /// Why `folder` cannot be written, in words: the ancestor that is a file, or the system's reason.
+    static func reason(_ folder: URL, _ error: Error) -> String {
+        var path = folder
+        while path.path != "/" {
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path.path, isDirectory: &isFolder) {
+                if !isFolder.boolValue { return "\(path.path) is a file, not a folder" }
+                if access(path.path, W_OK) != 0 { return "\(path.path): \(String(cString: strerror(errno)))" }
+                break
+            }
+            path.deleteLastPathComponent()
+        }
+        if let posix = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain
+        {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        return error.localizedDescription
+    }
+
+    /// Cache folders already reported as unwritable.
+    private static let unwritable = Locked<Set<String>>([])
 
     /// The cache entry's bytes for `source`: a 4:2:0 JPEG (quality 92) of ``presized(_:)``.
     public func presizedJPEG(_ source: URL) throws -> Data {
@@ -118,7 +156,7 @@ public struct PresizeCache: Sendable {
                 guard i < items.count else { return }
                 do {
                     let cached = try entry(for: items[i].url)
-                    if access(cached.path, F_OK) != 0 { try store(try presizedJPEG(items[i].url), at: cached) }
+                    if access(cached.path, F_OK) != 0 { storeIfPossible(try presizedJPEG(items[i].url), at: cached) }
                 } catch {
                     problems.append(.unreadable(items[i].url, error))
                 }
