@@ -47,49 +47,13 @@ public struct SavedModel {
 
     public init(_ url: URL) throws {
         let (tensors, metadata) = try Learner.readCheckpoint(url)
-        func field<T: Decodable>(_ key: String, _ type: T.Type) throws -> T {
-            guard let text = metadata[key] else {
-                throw LearnError("\(url.path) lacks a '\(key)' entry in its metadata")
-            }
-            do {
-                return try JSONDecoder().decode(T.self, from: Data(text.utf8))
-            } catch {
-                throw LearnError("\(url.path): the '\(key)' entry of its metadata cannot be read: \(error)")
-            }
-        }
-        guard let archName = metadata["arch"], let size = metadata["size"].flatMap(Int.init) else {
-            throw LearnError("\(url.path) lacks the architecture or input size in its metadata")
-        }
-        // What training can write; anything else is a damaged or crafted file (a negative size trapped).
-        guard (32...1024).contains(size) else {
-            throw LearnError("\(url.path): its metadata gives an input size of \(size) px; models are 32 to 1024 px")
-        }
+        let header = try Header(metadata, source: url)
         source = url
-        architecture = try Architecture(named: archName)
-        classes = try field("classes", [String].self)
-        guard classes.count >= 2, Set(classes).count == classes.count, !classes.contains("") else {
-            throw LearnError(
-                "\(url.path): its metadata lists the classes \(classes); a model needs two or more distinct names")
-        }
-        normalization = try field("normalization", Normalization.self)
-        let head = try field("head", HeadKind.self)
-        self.size = size
-        let presize = metadata["presize"].flatMap(Int.init) ?? PresizeCache.defaultShorterSide(forSize: size)
-        guard (32...4096).contains(presize) else {
-            throw LearnError("\(url.path): its metadata gives a presize of \(presize) px; it must be 32 to 4096")
-        }
-        presizeCache = PresizeCache(shorterSide: presize)
-        self.metadata = metadata
-        resize = metadata["resize"].flatMap(ResizeMethod.init(rawValue:)) ?? .crop
-        let classCount = classes.count,
-            defaultNames = Self.displayNames(
-                classes: classes, labelColumn: metadata["label_column"])
-        // An unreadable entry, or names that do not match the classes one for one (a hand-edited file), fall back
-        // to the default names.
-        let named = metadata["class_names"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
-        classNames = named.flatMap { $0.count == classCount ? $0 : nil } ?? defaultNames
-        let count = metadata["ensemble"].flatMap(Int.init) ?? 1
-        guard (1...100).contains(count) else { throw LearnError("\(url.path): an ensemble of \(count) members") }
+        (architecture, classes, size, normalization) =
+            (header.architecture, header.classes, header.size, header.normalization)
+        presizeCache = PresizeCache(shorterSide: header.presize)
+        (resize, classNames, self.metadata) = (header.resize, header.classNames, metadata)
+        let (count, head) = (header.members, header.head)
         let (architecture, classes) = (architecture, classes)
         members = try (0..<count).map { k in
             let prefix = metadata["ensemble"] == nil ? "model." : "member\(k).model."

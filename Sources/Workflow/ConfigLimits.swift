@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// What a config file may hold, checked on its text before a YAML or JSON parser sees it: a parser given 100,000
 /// nested sequences overflowed the stack, and ten levels of nine aliases (1 KB of YAML) expanded past 19 GB.
@@ -20,6 +21,47 @@ enum ConfigLimits {
         .enumerated() {
             try scanner.scan(Substring(line), line: number + 1)
         }
+    }
+
+    /// A composed YAML document as JSON-like values (dictionaries with string keys, arrays, numbers, booleans,
+    /// strings, NSNull), built here rather than by Yams' constructor, which traps on a key that is not a string
+    /// (`? - 9` made it force-unwrap nil; found by FuzzConfig). Depth is bounded by ``check(_:yaml:)`` first.
+    static func plainValue(_ node: Node?) throws -> Any? {
+        guard let node else { return nil }
+        switch node {
+        case .scalar(let scalar):
+            // A quoted scalar is a string; a plain one is null, a boolean or a number when it reads as one (YAML's
+            // core resolution, as Yams would resolve it).
+            guard scalar.style == .plain else { return scalar.string }
+            if let null = node.null { return null }
+            if let bool = node.bool { return bool }
+            return number(scalar.string) ?? scalar.string
+        case .mapping(let mapping):
+            var object: [String: Any] = [:]
+            for (key, value) in mapping {
+                guard case .scalar(let scalar) = key else {
+                    let line = key.mark.map { "line \($0.line): " } ?? ""
+                    throw WorkflowError("\(line)a key must be a plain name, not a list or a mapping")
+                }
+                object[scalar.string] = try plainValue(value) ?? NSNull()
+            }
+            return object
+        case .sequence(let sequence):
+            return try sequence.map { try plainValue($0) ?? NSNull() }
+        }
+    }
+
+    /// A plain scalar as a number: decimal integers and decimal or exponent floats, parsed here (Yams' own
+    /// integer constructor overflowed and trapped on sexagesimal text such as `7:777777777777777`; found by
+    /// FuzzConfig). An integer too large for Int is a Double.
+    static func number(_ text: String) -> Any? {
+        let digits = text.drop { $0 == "-" || $0 == "+" }
+        guard text.count - digits.count <= 1, !digits.isEmpty,
+            digits.allSatisfy({ $0.isASCII && ($0.isNumber || ".eE+-".contains($0)) }),
+            digits.first.map({ $0.isNumber || $0 == "." }) == true
+        else { return nil }
+        if digits.allSatisfy(\.isNumber) { return Int(text) ?? Double(text) }
+        return Double(text)
     }
 
     /// Reads the text line by line, outside quotes and comments.

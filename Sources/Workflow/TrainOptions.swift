@@ -208,7 +208,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         try ConfigLimits.check(bytes, yaml: yaml)
         let given: Any? =
             yaml
-            ? try Yams.load(yaml: String(decoding: bytes, as: UTF8.self))
+            ? try ConfigLimits.plainValue(Yams.compose(yaml: String(decoding: bytes, as: UTF8.self)))
             : try JSONSerialization.jsonObject(with: bytes)
         guard let given = given as? [String: Any] else {
             throw WorkflowError("a config file must be a mapping of option names to values")

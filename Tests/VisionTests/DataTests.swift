@@ -274,6 +274,24 @@ struct DataTests {
         #expect(Array(loader.batches(epoch: 0)).flatMap(\.indices).count == 4 && loader.skipped.all.isEmpty)
     }
 
+    /// File names in decomposed Unicode (NFD, as macOS writes them) match the composed names of a labels CSV, and
+    /// the other way round.
+    @Test func decomposedAndComposedNamesMatch() throws {
+        let root = try makeKaggleDataSet(trainCount: 4, testCount: 1)
+        let train = root.appendingPathComponent("train")
+        let nfd = "cafe\u{301}", nfc = "caf\u{E9}"
+        #expect(Array(nfd.utf8) != Array(nfc.utf8))
+        try FileManager.default.moveItem(
+            at: train.appendingPathComponent("1.jpg"), to: train.appendingPathComponent("\(nfd).jpg"))
+        try FileManager.default.moveItem(
+            at: train.appendingPathComponent("2.jpg"), to: train.appendingPathComponent("na\u{EF}ve.jpg"))
+        try "name,invasive\n\(nfc),1\nnai\u{308}ve,0\n3,1\n4,0\n".write(
+            to: root.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
+        let dataset = try DataSource.labelled(root)
+        #expect(dataset.items.count == 4 && dataset.problems.isEmpty, "\(dataset.problems)")
+        #expect(dataset.items.allSatisfy { FileManager.default.fileExists(atPath: $0.url.path) })
+    }
+
     /// Averaging k × k blocks in bytes (what presize does first to a photo four or more times its target, so that
     /// a 16-bit 10,000 × 10,000 PNG stays near 1 GB instead of 2): exact block means, partial blocks dropped.
     @Test func boxShrinkingAveragesWholeBlocks() {

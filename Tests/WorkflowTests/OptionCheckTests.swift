@@ -58,6 +58,14 @@ struct OptionCheckTests {
         #expect(
             refusal(bomb).contains("line 1: YAML anchors and aliases (& and *) are not accepted"), "\(refusal(bomb))")
         #expect(refusal("data: x\n" + String(repeating: "# padding\n", count: 30_000)).contains("at most 262144"))
+        // A key that is a list: Yams' own constructor force-unwrapped nil on it (found by FuzzConfig).
+        #expect(refusal("?              -     9").contains("a key must be a plain name"), "\(refusal("? - 9"))")
+        #expect(refusal("[1, 2]: 3\n").contains("a key must be a plain name"))
+        // Sexagesimal text overflowed Yams' integer constructor (a trap); here it is a string, refused by type.
+        #expect(refusal("seed: 7:777777777777777777777\n").contains("option 'seed' must be a"))
+        #expect(
+            try TrainOptions.decodingConfig(Data("epochs: 12\nvalidFraction: 2.5e-1\n".utf8), yaml: true, over: base)
+                .epochs == 12)
         // Stars and ampersands inside values, quotes and comments are fine.
         let fine = try TrainOptions.decodingConfig(
             Data(
