@@ -156,6 +156,16 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         try check(recipe.unfrozenCycles, 0...100, "--cycles")
         try check(recipe.cycleLength, 1...1000, "--cycle-len")
         try check(recipe.cycleMult, 1...10, "--cycle-mult")
+        // SGDR's epochs grow geometrically: 100 cycles at ×10 is 10^99 epochs, which overflowed the plan (a trap).
+        let sgdrEpochs =
+            (0..<recipe.unfrozenCycles).reduce(0.0) { total, k in
+                total + pow(Double(recipe.cycleMult), Double(k))
+            } * Double(recipe.cycleLength ?? 1)
+        if sgdrEpochs > 1000 {
+            throw WorkflowError(
+                "--cycles \(recipe.unfrozenCycles) with --cycle-mult \(recipe.cycleMult) and --cycle-len "
+                    + "\(recipe.cycleLength ?? 1) make \(String(format: "%.3g", sgdrEpochs)) epochs; at most 1000")
+        }
         try check(recipe.ttaViews, 0...64, "--tta")
         try check(recipe.precomputeEpochs, 0...1000, "recipe.precomputeEpochs")
         try check(recipe.unfrozenFrom, 0...2, "recipe.unfrozenFrom")

@@ -75,6 +75,15 @@ struct OptionCheckTests {
         #expect(fine.classNames == ["R&D", "x*y"] && fine.recipe.ttaViews == 2)
     }
 
+    /// SGDR cycles that multiply past any run (100 cycles at ×10) are refused, not left to overflow the plan.
+    @Test func cyclesThatMultiplyPastAnyRunAreRefused() {
+        var options = TrainOptions(data: "d", out: "o")
+        (options.recipe.unfrozenCycles, options.recipe.cycleMult, options.recipe.cycleLength) = (100, 10, 1)
+        #expect(message { try options.validate() }.contains("make 1.11e+99 epochs; at most 1000"))
+        (options.recipe.unfrozenCycles, options.recipe.cycleMult, options.recipe.cycleLength) = (3, 2, 2)
+        #expect(message { try options.validate() } == "(no error)")
+    }
+
     /// Class names: one per class, distinct and not empty, refused before the run folder is made; the new options
     /// read back from a config file.
     @Test func classNamesAreCheckedAgainstTheClasses() throws {
