@@ -28,6 +28,8 @@ struct RunData {
     var featureKey: String
     /// Rank 0's hold on the run folder, for as long as the run lives.
     var lock: RunFolderLock?
+    /// The network, built (and `--weights` read) before the photos are presized: bad weights stop the run at once.
+    var classifier: Classifier
 }
 
 extension TrainingRun {
@@ -61,6 +63,8 @@ extension TrainingRun {
                 + "valid \(validSet.items.count)"
                 + (heldOut.map { "; held-out test \($0.dataset.items.count) (\($0.name))" } ?? ""))
 
+        let classifier = try Classifier(
+            architecture, classes: dataset.classes, weights: options.weights.map { URL(fileURLWithPath: $0) })
         let cache = PresizeCache(shorterSide: options.presize ?? PresizeCache.defaultShorterSide(forSize: size))
         let presizeStart = Date()
         let skipped = try presize(dataset.items + (heldOut?.dataset.items ?? []), into: cache)
@@ -81,7 +85,8 @@ extension TrainingRun {
             labelColumn: labelColumn, trainSet: trainSet,
             validSet: validSet, heldOut: heldOut, cache: cache, trainLoader: trainLoader, validLoader: validLoader,
             presizeSeconds: presizeSeconds, skipped: skipped,
-            featureKey: featureKey(trainSet, validSet, cache, architecture: architecture, size: size), lock: lock)
+            featureKey: featureKey(trainSet, validSet, cache, architecture: architecture, size: size), lock: lock,
+            classifier: classifier)
     }
 
     /// A loader that sees every photo once, unaugmented, as validation and prediction do.
@@ -154,9 +159,7 @@ extension TrainingRun {
 
     /// Stage 2: the network, its learner with the run's metrics and loss, and the metadata its checkpoints carry.
     func makeLearner(_ data: RunData) throws -> (Classifier, Learner) {
-        let classes = data.dataset.classes
-        let classifier = try Classifier(
-            data.architecture, classes: classes, weights: options.weights.map { URL(fileURLWithPath: $0) })
+        let (classes, classifier) = (data.dataset.classes, data.classifier)
         let metrics: [Metric] = classes.count == 2 ? [.accuracy, .rocAUC] : [.accuracy]
         let learner = try Learner(classifier, train: data.trainLoader, valid: data.validLoader, metrics: metrics)
         learner.seed = options.seed
