@@ -153,6 +153,42 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         if !(validFraction > 0 && validFraction < 1) {
             throw WorkflowError("--valid-fraction must be above 0 and below 1, not \(validFraction)")
         }
+        try validateRecipe()
+        if let epochs, !(1...1000).contains(epochs) {
+            throw WorkflowError("--epochs must be between 1 and 1000, not \(epochs)")
+        }
+        if let headEpochs, !(0...100).contains(headEpochs) {
+            throw WorkflowError("--head-epochs must be between 0 and 100, not \(headEpochs)")
+        }
+        if let lr, !(lr > 0 && lr < 1) {
+            throw WorkflowError("--lr must be 'auto' or a rate between 0 and 1, not \(lr)")
+        }
+        if let budget, !(budget >= 10) { throw WorkflowError("--budget must be at least 10 s, not \(budget) s") }
+        if let patience, patience < 1 { throw WorkflowError("--patience must be at least 1, not \(patience)") }
+        if let targetRecall, !(targetRecall > 0 && targetRecall <= 1) {
+            throw WorkflowError("--target-recall must be above 0 and at most 1, not \(targetRecall)")
+        }
+        if let classNames,
+            classNames.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty })
+                || Set(classNames).count != classNames.count
+        {
+            throw WorkflowError("--class-names must be distinct, non-empty names, not \(classNames)")
+        }
+        guard ["valid_loss", "accuracy", "roc_auc"].contains(monitor) else {
+            throw WorkflowError("--monitor must be valid_loss, accuracy or roc_auc, not '\(monitor)'")
+        }
+        if let resume, !FileManager.default.fileExists(atPath: resume) {
+            throw WorkflowError("checkpoint \(resume) does not exist")
+        }
+    }
+
+    /// The recipe's fields, as flags (`--cycles`, `--tta`) or config keys (`recipe.unfrozenRates`) name them.
+    func validateRecipe() throws {
+        func check<T: Comparable>(_ value: T?, _ range: ClosedRange<T>, _ flag: String) throws {
+            if let value, !range.contains(value) {
+                throw WorkflowError("\(flag) must be between \(range.lowerBound) and \(range.upperBound), not \(value)")
+            }
+        }
         try check(recipe.unfrozenCycles, 0...100, "--cycles")
         try check(recipe.cycleLength, 1...1000, "--cycle-len")
         try check(recipe.cycleMult, 1...10, "--cycle-mult")
@@ -180,32 +216,6 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         }
         if !(recipe.unfrozenWarmup >= 0 && recipe.unfrozenWarmup < 1) {
             throw WorkflowError("recipe.unfrozenWarmup must be at least 0 and below 1, not \(recipe.unfrozenWarmup)")
-        }
-        if let epochs, !(1...1000).contains(epochs) {
-            throw WorkflowError("--epochs must be between 1 and 1000, not \(epochs)")
-        }
-        if let headEpochs, !(0...100).contains(headEpochs) {
-            throw WorkflowError("--head-epochs must be between 0 and 100, not \(headEpochs)")
-        }
-        if let lr, !(lr > 0 && lr < 1) {
-            throw WorkflowError("--lr must be 'auto' or a rate between 0 and 1, not \(lr)")
-        }
-        if let budget, !(budget >= 10) { throw WorkflowError("--budget must be at least 10 s, not \(budget) s") }
-        if let patience, patience < 1 { throw WorkflowError("--patience must be at least 1, not \(patience)") }
-        if let targetRecall, !(targetRecall > 0 && targetRecall <= 1) {
-            throw WorkflowError("--target-recall must be above 0 and at most 1, not \(targetRecall)")
-        }
-        if let classNames,
-            classNames.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty })
-                || Set(classNames).count != classNames.count
-        {
-            throw WorkflowError("--class-names must be distinct, non-empty names, not \(classNames)")
-        }
-        guard ["valid_loss", "accuracy", "roc_auc"].contains(monitor) else {
-            throw WorkflowError("--monitor must be valid_loss, accuracy or roc_auc, not '\(monitor)'")
-        }
-        if let resume, !FileManager.default.fileExists(atPath: resume) {
-            throw WorkflowError("checkpoint \(resume) does not exist")
         }
     }
 
