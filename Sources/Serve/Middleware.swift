@@ -1,30 +1,38 @@
 import Foundation
 import Hummingbird
 
-/// Requires `Authorization: Bearer TOKEN` (or `?token=TOKEN`, for the page in a browser) on the `protected` routes
-/// (and those under `protectedPrefixes`); compares in constant time, so the answer's timing does not tell how much
-/// of a guess was right. Other paths go on to the router: `/healthz` answers, an unknown path is 404 (not 401).
-/// A path counts as protected however it is spelt (case, repeated or trailing slashes, percent escapes), so that
-/// no spelling the router would still match gets past.
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String?
-    /// Routes as "v1/model", without slashes around them; "" is the page.
-    let protected: Set<String>
-    var protectedPrefixes: [String] = []
+/// The server's routes by template, and the template a request path is for, however it is spelt (case, repeated or
+/// trailing slashes, percent escapes, `/./`): authentication must cover every spelling the router would still
+/// match, and metrics must label by template, never by the raw path (random 404 paths would grow the label set
+/// without bound).
+enum Routes {
+    static let open: Set<String> = ["/healthz"]
+    static let protected: Set<String> = ["/", "/metrics", "/v1/model", "/v1/predict", "/v1/predict/batch"]
 
-    func isProtected(_ path: String) -> Bool {
+    /// "/v1/model" for "//V1/model/", "/examples/:name" for any photo under /examples, nil for an unknown path.
+    static func template(_ path: String) -> String? {
         let decoded = (path.removingPercentEncoding ?? path).lowercased()
         let parts = decoded.split(separator: "/").filter { !$0.isEmpty && $0 != "." }
-        return protected.contains(parts.joined(separator: "/"))
-            || parts.first.map { protectedPrefixes.contains(String($0)) } == true
+        if parts.first == "examples" { return "/examples/:name" }
+        let route = "/" + parts.joined(separator: "/")
+        return open.contains(route) || protected.contains(route) ? route : nil
     }
+}
+
+/// Requires `Authorization: Bearer TOKEN` (or `?token=TOKEN`, for the page in a browser) on every route but the
+/// open ones (``Routes``); compares in constant time, so the answer's timing does not tell how much of a guess was
+/// right. An unknown path goes on to the router, which answers 404 (not 401).
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String?
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws
         -> Response
     {
-        guard let token, isProtected(request.uri.path) else { return try await next(request, context) }
+        guard let token, let route = Routes.template(request.uri.path), !Routes.open.contains(route) else {
+            return try await next(request, context)
+        }
         let header = request.headers[.authorization] ?? ""
         // The scheme is case-insensitive (RFC 7235): "bearer", "BEARER" and "Bearer" alike.
         let offered =
@@ -50,13 +58,15 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         -> Response
     {
         let start = Date()
-        let route = request.uri.path.hasPrefix("/examples/") ? "/examples" : request.uri.path
+        let route = Routes.template(request.uri.path) ?? "unmatched"
         do {
             let response = try await next(request, context)
             metrics.request(route: route, status: Int(response.status.code), seconds: Date().timeIntervalSince(start))
             return response
-        } catch let error as HTTPError {
-            metrics.request(route: route, status: Int(error.status.code), seconds: Date().timeIntervalSince(start))
+        } catch {
+            // Every failure is counted: an HTTPError with its status, anything else as the 500 it becomes.
+            let status = (error as? HTTPError).map { Int($0.status.code) } ?? 500
+            metrics.request(route: route, status: status, seconds: Date().timeIntervalSince(start))
             throw error
         }
     }

@@ -61,10 +61,7 @@ public struct PredictionServer: @unchecked Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: MetricsMiddleware(metrics: metrics))
-        router.add(
-            middleware: BearerTokenMiddleware(
-                token: options.token, protected: ["", "metrics", "v1/model", "v1/predict", "v1/predict/batch"],
-                protectedPrefixes: ["examples"]))
+        router.add(middleware: BearerTokenMiddleware(token: options.token))
         router.get("healthz") { _, _ in "ok\n" }
         router.get("/") { _, _ in
             let folder = modelURL.deletingLastPathComponent().lastPathComponent

@@ -210,6 +210,9 @@ struct ServeTests {
             // Metrics count what happened.
             let metrics = try await http.send("GET", "/metrics", headers: auth).text
             #expect(metrics.contains("quadrat_requests_total{route=\"/v1/predict\",status=\"422\"} 1"), "\(metrics)")
+            // Labelled by route template: unknown paths share one label, however many a client makes up.
+            #expect(metrics.contains("route=\"unmatched\",status=\"404\"} 2") && !metrics.contains("no/such"))
+            #expect(metrics.contains("route=\"/v1/model\",status=\"401\"} "), "\(metrics)")
             #expect(metrics.contains("quadrat_batch_size_count") && metrics.contains("quadrat_queue_depth 0"))
         }
     }
