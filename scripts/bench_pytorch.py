@@ -1,5 +1,7 @@
 """The PyTorch side of `quadrat bench models --pytorch`: the same models, batch, size and modes
-in Python PyTorch (Debian's python3-torch, the same libtorch). Prints arch<TAB>mode<TAB>img/s."""
+in Python PyTorch (Debian's python3-torch, the same libtorch). Prints arch<TAB>mode<TAB>img/s.
+
+    python3 scripts/bench_pytorch.py [SIZE [BATCH]]      (default 224 px, batch 32)"""
 import os
 import sys
 import time
@@ -9,7 +11,9 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
 from backbones import import_efficientnet_lite  # noqa: E402
 
-BATCH, SIZE, BATCHES = 32, 224, 3
+SIZE = int(sys.argv[1]) if len(sys.argv) > 1 else 224
+BATCH = int(sys.argv[2]) if len(sys.argv) > 2 else 32
+BATCHES = 3
 torch.set_num_threads(os.cpu_count())
 torch.manual_seed(0)
 

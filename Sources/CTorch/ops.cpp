@@ -25,7 +25,6 @@ at::Tensor binary(int op, const at::Tensor &a, const at::Tensor &b) {
         case QT_GT: return at::gt(a, b);
         case QT_GE: return at::ge(a, b);
         case QT_ATAN2: return at::atan2(a, b);
-        case QT_REM: return at::remainder(a, b);
         default: throw std::invalid_argument("unknown binary op " + std::to_string(op));
     }
 }
@@ -45,7 +44,6 @@ at::Tensor binary_scalar(int op, const at::Tensor &a, const at::Scalar &s) {
         case QT_LE: return at::le(a, s);
         case QT_GT: return at::gt(a, s);
         case QT_GE: return at::ge(a, s);
-        case QT_REM: return at::remainder(a, s);
         default: throw std::invalid_argument("unknown scalar op " + std::to_string(op));
     }
 }
@@ -210,10 +208,6 @@ qt_tensor qt_nll_loss(qt_tensor logp, qt_tensor target, qt_tensor weight, int re
     QT_GUARD(nullptr, return wrap(at::nll_loss(unwrap(logp), unwrap(target), optional(weight), reduction, -100));)
 }
 
-qt_tensor qt_bce_with_logits(qt_tensor logits, qt_tensor target, int reduction) {
-    QT_GUARD(nullptr, return wrap(at::binary_cross_entropy_with_logits(unwrap(logits), unwrap(target), {}, {}, reduction));)
-}
-
 qt_tensor qt_pad(qt_tensor x, const int64_t *pads, int n, double value) {
     QT_GUARD(nullptr, return wrap(at::constant_pad_nd(unwrap(x), at::IntArrayRef(pads, n), value));)
 }
@@ -237,7 +231,6 @@ qt_tensor qt_grid_sample(qt_tensor x, qt_tensor grid, int mode, int padding, int
 
 int qt_copy_(qt_tensor dst, qt_tensor src) { QT_GUARD(-1, { unwrap(dst).copy_(unwrap(src)); return 0; }) }
 int qt_set_data(qt_tensor t, qt_tensor src) { QT_GUARD(-1, { unwrap(t).set_data(unwrap(src)); return 0; }) }
-int qt_zero_(qt_tensor t) { QT_GUARD(-1, { unwrap(t).zero_(); return 0; }) }
 int qt_add_(qt_tensor t, qt_tensor o, double alpha) {
     QT_GUARD(-1, {
         const at::Tensor &self = unwrap(t);

@@ -99,11 +99,6 @@ open class Module {
     /// Sets evaluation mode here and below.
     public func eval() { train(false) }
 
-    /// Turns gradients on or off for every parameter here and below.
-    public func setRequiresGrad(_ flag: Bool) throws {
-        for p in parameters { try p.requiringGrad(flag) }
-    }
-
     /// Drops every parameter's gradient.
     public func zeroGrad() throws {
         for p in parameters { try p.zeroGrad() }

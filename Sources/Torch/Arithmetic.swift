@@ -10,7 +10,7 @@ struct BinaryOp {
     static let add = BinaryOp(QT_ADD), sub = BinaryOp(QT_SUB), mul = BinaryOp(QT_MUL), div = BinaryOp(QT_DIV)
     static let pow = BinaryOp(QT_POW), maximum = BinaryOp(QT_MAXIMUM), minimum = BinaryOp(QT_MINIMUM)
     static let eq = BinaryOp(QT_EQ), ne = BinaryOp(QT_NE), lt = BinaryOp(QT_LT), le = BinaryOp(QT_LE)
-    static let gt = BinaryOp(QT_GT), ge = BinaryOp(QT_GE), atan2 = BinaryOp(QT_ATAN2), rem = BinaryOp(QT_REM)
+    static let gt = BinaryOp(QT_GT), ge = BinaryOp(QT_GE), atan2 = BinaryOp(QT_ATAN2)
 }
 
 /// An element-wise operation of one tensor: a code of ctorch.h.
@@ -54,7 +54,6 @@ extension Tensor {
     public func pow(_ exponent: Tensor) throws -> Tensor { try binary(.pow, exponent) }
     public func maximum(_ other: Tensor) throws -> Tensor { try binary(.maximum, other) }
     public func minimum(_ other: Tensor) throws -> Tensor { try binary(.minimum, other) }
-    public func remainder(_ divisor: Double) throws -> Tensor { try binary(.rem, divisor) }
 
     // Comparisons give bool tensors. They are methods, not `==`, so Tensor stays out of Equatable.
     public func eq(_ other: Tensor) throws -> Tensor { try binary(.eq, other) }
@@ -114,7 +113,6 @@ extension Tensor {
     /// Swaps in `source`'s data (shape, layout, dtype) while keeping this tensor's identity,
     /// so layers and optimizers holding it see the change (`p.data = source`).
     public func setData(_ source: Tensor) throws { try check(qt_set_data(handle, source.handle)) }
-    public func zeroInPlace() throws { try check(qt_zero_(handle)) }
     /// self += alpha × other
     public func addInPlace(_ other: Tensor, alpha: Double = 1) throws {
         try check(qt_add_(handle, other.handle, alpha))

@@ -107,12 +107,6 @@ public enum Functional {
         try wrap(qt_nll_loss(logProbabilities.handle, target.handle, weight?.handle, reduction.code))
     }
 
-    public static func binaryCrossEntropyWithLogits(
-        _ logits: Tensor, target: Tensor, reduction: Reduction = .mean
-    ) throws -> Tensor {
-        try wrap(qt_bce_with_logits(logits.handle, target.handle, reduction.code))
-    }
-
     /// Constant padding; `pads` holds (before, after) pairs starting from the last dimension.
     public static func pad(_ x: Tensor, _ pads: [Int], value: Double = 0) throws -> Tensor {
         try withInt64s(pads) { p, n in try wrap(qt_pad(x.handle, p, n, value)) }

@@ -113,7 +113,7 @@ int qt_backward(qt_tensor t, qt_tensor gradient);
 
 enum {
     QT_ADD = 0, QT_SUB, QT_MUL, QT_DIV, QT_POW, QT_MAXIMUM, QT_MINIMUM,
-    QT_EQ, QT_NE, QT_LT, QT_LE, QT_GT, QT_GE, QT_ATAN2, QT_REM
+    QT_EQ, QT_NE, QT_LT, QT_LE, QT_GT, QT_GE, QT_ATAN2
 };
 qt_tensor qt_binary(int op, qt_tensor a, qt_tensor b);
 qt_tensor qt_binary_scalar(int op, qt_tensor a, double s);
@@ -173,7 +173,6 @@ qt_tensor qt_log_softmax(qt_tensor x, int64_t dim);
 /// reduction: a QT_REDUCTION_ code. weight may be NULL.
 qt_tensor qt_cross_entropy(qt_tensor logits, qt_tensor target, qt_tensor weight, int reduction, double label_smoothing);
 qt_tensor qt_nll_loss(qt_tensor logp, qt_tensor target, qt_tensor weight, int reduction);
-qt_tensor qt_bce_with_logits(qt_tensor logits, qt_tensor target, int reduction);
 /// pads: pairs (left, right) starting from the last dimension, as torch.nn.functional.pad.
 qt_tensor qt_pad(qt_tensor x, const int64_t *pads, int n, double value);
 /// Bilinear resize of an NCHW float tensor to out_size (h, w).
@@ -188,7 +187,6 @@ qt_tensor qt_grid_sample(qt_tensor x, qt_tensor grid, int mode, int padding, int
 int qt_copy_(qt_tensor dst, qt_tensor src);
 /// Replaces t's data (shape, layout, dtype) with src's, keeping t's identity and requires_grad (`t.data = src`).
 int qt_set_data(qt_tensor t, qt_tensor src);
-int qt_zero_(qt_tensor t);
 /// t += alpha * other
 int qt_add_(qt_tensor t, qt_tensor other, double alpha);
 int qt_mul_scalar_(qt_tensor t, double s);
