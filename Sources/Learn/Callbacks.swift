@@ -13,6 +13,8 @@ public protocol Callback: AnyObject {
     func afterPrediction(_ learner: Learner) throws
     func afterLoss(_ learner: Learner) throws
     func afterBackward(_ learner: Learner) throws
+    func beforeBackward(_ learner: Learner) throws
+    func beforeStep(_ learner: Learner) throws
     func afterStep(_ learner: Learner) throws
     func afterBatch(_ learner: Learner) throws
     func afterTrain(_ learner: Learner) throws
@@ -33,6 +35,8 @@ extension Callback {
     public func afterPrediction(_ learner: Learner) throws {}
     public func afterLoss(_ learner: Learner) throws {}
     public func afterBackward(_ learner: Learner) throws {}
+    public func beforeBackward(_ learner: Learner) throws {}
+    public func beforeStep(_ learner: Learner) throws {}
     public func afterStep(_ learner: Learner) throws {}
     public func afterBatch(_ learner: Learner) throws {}
     public func afterTrain(_ learner: Learner) throws {}
@@ -44,7 +48,7 @@ extension Callback {
 
 /// The nested stages of the training loop that callbacks hear about before and after.
 public enum LoopStage: Sendable {
-    case fit, epoch, train, validate, batch
+    case fit, epoch, train, validate, batch, backward, step
 }
 
 extension Callback {
@@ -57,6 +61,8 @@ extension Callback {
         case .train: try beforeTrain(learner)
         case .validate: try beforeValidate(learner)
         case .batch: try beforeBatch(learner)
+        case .backward: try beforeBackward(learner)
+        case .step: try beforeStep(learner)
         }
     }
 
@@ -67,6 +73,8 @@ extension Callback {
         case .train: try afterTrain(learner)
         case .validate: try afterValidate(learner)
         case .batch: try afterBatch(learner)
+        case .backward: try afterBackward(learner)
+        case .step: try afterStep(learner)
         }
     }
 }
@@ -79,6 +87,17 @@ public protocol LoopCancellation: Error {
 /// Skips the rest of the current batch (no backward or step).
 public struct CancelBatch: LoopCancellation {
     public var stage: LoopStage { .batch }
+    public init() {}
+}
+/// Skips the backward pass of the current batch (from `beforeBackward`): no gradients from it.
+public struct CancelBackward: LoopCancellation {
+    public var stage: LoopStage { .backward }
+    public init() {}
+}
+/// Skips the optimizer step of the current batch (from `beforeStep`): its gradients are kept and add to the next
+/// batch's, since they are zeroed only after a step.
+public struct CancelStep: LoopCancellation {
+    public var stage: LoopStage { .step }
     public init() {}
 }
 /// Ends the current epoch's training early; validation still runs.

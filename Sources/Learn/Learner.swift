@@ -48,10 +48,13 @@ public final class Learner {
     public private(set) var epoch = 0
     public private(set) var epochCount = 0
     public private(set) var batchIndex = 0
-    public private(set) var loss: Tensor?
-    public private(set) var prediction: Tensor?
-    public private(set) var inputs: Tensor?
-    public private(set) var targets: Tensor?
+    // The batch in training, which callbacks may replace (fastai's open loop): `inputs` and `targets` in
+    // `beforeBatch` (MixUp, a crop of their own), `prediction` in `afterPrediction`, `loss` in `afterLoss` (a
+    // scaled or extra term); the loop goes on with what they leave.
+    public var loss: Tensor?
+    public var prediction: Tensor?
+    public var inputs: Tensor?
+    public var targets: Tensor?
     /// Epochs already trained by this learner (resumes count from here).
     public internal(set) var epochsDone = 0
     private var fitStart = 0
@@ -181,13 +184,15 @@ public final class Learner {
         defer { isTraining = false }
         var total = 0.0, count = 0
         batchIndex = 0
+        // Gradients are zeroed after each step (so a cancelled step lets them add up) and before the first.
+        try optimizer.zeroGrad()
         for (x, y) in train.batches(for: epoch) {
             inputs = x
             targets = y
             // Seeded per batch (dropout, stochastic depth), so runs and resumed runs repeat exactly.
             Torch.manualSeed(seed &+ UInt64(epoch) &* 1_000_003 &+ UInt64(batchIndex) &+ randomStream &* 0x9E37_79B9)
             try withEvents(.batch) {
-                let value = try trainOneBatch(x, y)
+                let value = try trainOneBatch()
                 total += value * Double(x.shape[0])
                 count += x.shape[0]
             }
@@ -200,20 +205,24 @@ public final class Learner {
         return count > 0 ? total / Double(count) : .nan
     }
 
-    /// Forward, loss, backward and step for one batch; returns its loss.
-    private func trainOneBatch(_ x: Tensor, _ y: Tensor) throws -> Double {
-        let out = try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x)
-        prediction = out
+    /// Forward, loss, backward and step for the batch in `inputs` and `targets` (as `beforeBatch` left them); each
+    /// of prediction and loss may be replaced by the callbacks that hear of it. Returns the batch's loss.
+    private func trainOneBatch() throws -> Double {
+        guard let x = inputs, let y = targets else { throw LearnError("a callback removed the batch") }
+        prediction = try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x)
         try send { try $0.afterPrediction(self) }
-        let l = try lossFunction(out.to(.float32), y)
-        loss = l
+        guard let out = prediction else { throw LearnError("a callback removed the prediction") }
+        let computed = try lossFunction(out.to(.float32), y)
+        loss = computed
         try send { try $0.afterLoss(self) }
-        try optimizer.zeroGrad()
-        try l.backward()
-        try send { try $0.afterBackward(self) }
-        try optimizer.step()
-        try send { try $0.afterStep(self) }
-        let value = try l.item()
+        guard let l = loss else { throw LearnError("a callback removed the loss") }
+        try withEvents(.backward) { try l.backward() }
+        try withEvents(.step) {
+            try optimizer.step()
+            try optimizer.zeroGrad()
+        }
+        // The history records the loss function's value, whatever a callback made of it for the gradients.
+        let value = try computed.item()
         recorder.record(
             step: .init(
                 phase: recorder.phase, loss: value, rates: optimizer.groups.map(\.learningRate),
