@@ -57,7 +57,14 @@ extension SavedModel {
             }
             head = try field("head", HeadKind.self)
             self.size = size
-            presize = metadata["presize"].flatMap(Int.init) ?? PresizeCache.defaultShorterSide(forSize: size)
+            // Absent in files from before the entry: the default. Present but unreadable: refused, not guessed.
+            presize =
+                try metadata["presize"].map { text in
+                    guard let value = Int(text) else {
+                        throw LearnError("\(url.path): its metadata gives a presize of '\(text)', not a number")
+                    }
+                    return value
+                } ?? PresizeCache.defaultShorterSide(forSize: size)
             guard (32...4096).contains(presize) else {
                 throw LearnError("\(url.path): its metadata gives a presize of \(presize) px; it must be 32 to 4096")
             }
@@ -65,7 +72,14 @@ extension SavedModel {
             guard (1...100).contains(members) else {
                 throw LearnError("\(url.path): its metadata gives an ensemble of \(members) members (1 to 100)")
             }
-            resize = metadata["resize"].flatMap(ResizeMethod.init(rawValue:)) ?? .crop
+            resize =
+                try metadata["resize"].map { text in
+                    guard let method = ResizeMethod(rawValue: text) else {
+                        throw LearnError(
+                            "\(url.path): its metadata gives the resize method '\(text)', not crop, squish or pad")
+                    }
+                    return method
+                } ?? .crop
             // An unreadable entry, or names that do not match the classes one for one (a hand-edited file), fall
             // back to the default names.
             let defaults = SavedModel.displayNames(classes: classes, labelColumn: metadata["label_column"])

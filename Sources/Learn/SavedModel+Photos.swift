@@ -30,7 +30,8 @@ extension SavedModel {
         }
         let flat = try p.toArray(Float.self), c = p.shape[1]
         let rows = (0..<p.shape[0]).map { i in flat[(i * c)..<((i + 1) * c)].map(Double.init) }
-        try checkFinite(rows)
+        // Every row NaN: the weights, refused. One NaN row among good ones: its photo's, for the caller to refuse.
+        _ = try nonFiniteRows(rows)
         let calibration = self.calibration(tta: false)
         return rows.map { calibration?.apply($0) ?? $0 }
     }

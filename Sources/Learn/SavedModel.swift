@@ -110,21 +110,31 @@ public struct SavedModel {
             sum = sum.isEmpty ? p : zip(sum, p).map { zip($0, $1).map(+) }
             items = kept
         }
-        let p = sum.map { row in row.map { $0 / Double(members.count) } }
-        try checkFinite(p)
+        var p = sum.map { row in row.map { $0 / Double(members.count) } }
+        // A photo whose output is not a number is left out like an unreadable one (all of them: the weights).
+        let bad = try nonFiniteRows(p)
+        let problems = bad.map {
+            DataProblem(
+                .corruptImage, path: dataset.items[items[$0]].url.path,
+                "gets probabilities that are not numbers from the model: left out")
+        }
+        for row in bad.reversed() { (p.remove(at: row), items.remove(at: row)) }
         let calibration = calibrated ? self.calibration(tta: ttaViews > 0) : nil
-        return (calibration.map { c in p.map(c.apply) } ?? p, items, loader.skipped.all)
+        return (calibration.map { c in p.map(c.apply) } ?? p, items, loader.skipped.all + problems)
     }
 }
 
 extension SavedModel {
-    /// Refuses probabilities that are not numbers: a model whose weights hold NaN or infinity gives NaN for every
-    /// photo, and writing those (or scoring them) would pass the damage on in silence.
-    func checkFinite(_ probabilities: [[Double]]) throws {
-        guard let row = probabilities.firstIndex(where: { $0.contains { !$0.isFinite } }) else { return }
+    /// The rows of `probabilities` that are not numbers; refuses them all being so: a model whose weights hold NaN
+    /// or infinity gives NaN for every photo, and writing those (or scoring them) would pass the damage on in
+    /// silence. One bad row among good ones is that photo's (an overflow on it), left to the caller.
+    func nonFiniteRows(_ probabilities: [[Double]]) throws -> [Int] {
+        let bad = probabilities.indices.filter { probabilities[$0].contains { !$0.isFinite } }
+        guard !bad.isEmpty, bad.count == probabilities.count else { return bad }
+        let example = probabilities[bad[0]].map { String($0) }.joined(separator: ", ")
         throw LearnError(
-            "\(source.path) gives probabilities that are not numbers (\(probabilities[row].map { String($0) }.joined(separator: ", ")) "
-                + "for photo \(row + 1)): its weights are damaged (NaN or infinite); retrain or restore the file")
+            "\(source.path) gives probabilities that are not numbers (\(example)) for every photo: its weights are "
+                + "damaged (NaN or infinite); retrain or restore the file")
     }
 
     /// The names to show for `classes` when none were given: the label values, except that 0/1 labels of a column

@@ -120,6 +120,10 @@ public struct PredictionServer: @unchecked Sendable {
         let prepared = Date()
         let answer = try await queue.predict(input, explain: explain)
         let (probabilities, queued, batchSize) = (answer.probabilities, answer.queueSeconds, answer.batchSize)
+        guard probabilities.allSatisfy(\.isFinite) else {
+            throw RequestProblem(
+                .unprocessableContent, "the model's probabilities for this photo are not numbers", file: upload.name)
+        }
         // The class decided as `predict` decides it: the model's calibrated threshold for binary models.
         let best = model.decide(probabilities)
         let explanation = try answer.heatMap.map { map in

@@ -89,8 +89,11 @@ enum ConfigLimits {
                     }
                 }
             }
+            // Quotes, anchors and aliases count only where a YAML node starts (line start, after "[", "{", ",", or
+            // after ":", "-", "?" and a space): "it's" and "cats & dogs" are plain text, not a quote or an anchor.
             var previous: Character = " "
             var escaped = false
+            var atNodeStart = true, afterIndicator = false
             for c in line {
                 defer { previous = c }
                 if let open = quote {
@@ -100,22 +103,32 @@ enum ConfigLimits {
                         escaped = true
                     } else if c == open {
                         quote = nil
+                        atNodeStart = false
                     }
                     continue
                 }
-                let startsToken = " \t[{,:-".contains(previous)
+                if c == " " || c == "\t" {
+                    if afterIndicator { (atNodeStart, afterIndicator) = (true, false) }
+                    continue
+                }
+                afterIndicator = false
                 switch c {
-                case "\"",
-                    "'" where yaml || c == "\"":
-                    quote = c
+                case "\"" where !yaml || atNodeStart, "'" where yaml && atNodeStart: quote = c
                 case "#" where yaml && (previous == " " || previous == "\t"): return try limit(blockDepth, number)
-                case "[", "{": flowDepth += 1
-                case "]", "}": flowDepth = max(0, flowDepth - 1)
-                case "&" where yaml && startsToken, "*" where yaml && startsToken:
+                case "[", "{":
+                    flowDepth += 1
+                    atNodeStart = true
+                case ",": atNodeStart = true
+                case "]", "}":
+                    flowDepth = max(0, flowDepth - 1)
+                    atNodeStart = false
+                case ":", "-", "?":
+                    (afterIndicator, atNodeStart) = (true, false)
+                case "&" where yaml && atNodeStart, "*" where yaml && atNodeStart:
                     throw WorkflowError(
                         "line \(number): YAML anchors and aliases (& and *) are not accepted in a config file; "
                             + "quote a value that starts with one")
-                default: break
+                default: atNodeStart = false
                 }
                 try limit(blockDepth, number)
             }

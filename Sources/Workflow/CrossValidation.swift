@@ -103,7 +103,7 @@ public struct CrossValidation {
             if k == 0 {
                 let kept = [
                     "arch", "classes", "size", "presize", "normalization", "head", "options", "quadrat_version",
-                    "trained_at", "libtorch_version", "label_column", "format",
+                    "trained_at", "libtorch_version", "label_column", "format", "resize", "class_names",
                 ]
                 for key in kept { metadata[key] = entries[key] }
             }

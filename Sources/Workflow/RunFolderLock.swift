@@ -10,13 +10,18 @@ final class RunFolderLock {
     /// Takes the lock of `folder` (which exists), or throws naming the process that holds it.
     init(_ folder: URL) throws {
         let path = folder.appendingPathComponent(Self.fileName).path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // O_NOFOLLOW: a link planted at the lock's name must not make us truncate its target.
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
             throw WorkflowError("cannot open \(path): \(String(cString: strerror(errno)))")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
             let holder = Self.readPid(fd)
             close(fd)
+            guard code == EWOULDBLOCK else {
+                throw WorkflowError("cannot lock \(path): \(String(cString: strerror(code)))")
+            }
             throw WorkflowError(
                 "another run is writing into \(folder.path)"
                     + (holder.map { " (process \($0))" } ?? "")

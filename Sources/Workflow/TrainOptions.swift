@@ -251,11 +251,14 @@ public struct TrainOptions: Codable, Sendable, Equatable {
             return try JSONDecoder().decode(TrainOptions.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch DecodingError.typeMismatch(let type, let context) {
             throw WorkflowError(typeMismatch(type, context, yaml: yaml))
+        } catch DecodingError.dataCorrupted(let context) {
+            // An enum's unknown value ("resize: stretch"): the field and what it says.
+            throw WorkflowError("option '\(path(context))': \(context.debugDescription)")
         }
     }
 
-    /// "option 'classNames[0]' must be a String (YAML reads yes, no, on and off as true or false: quote them)".
-    static func typeMismatch(_ type: Any.Type, _ context: DecodingError.Context, yaml: Bool) -> String {
+    /// "recipe.unfrozenRates[1]": where in the options a decoding error is.
+    static func path(_ context: DecodingError.Context) -> String {
         var path = ""
         for key in context.codingPath {
             if let index = key.intValue {
@@ -264,6 +267,12 @@ public struct TrainOptions: Codable, Sendable, Equatable {
                 path += (path.isEmpty ? "" : ".") + key.stringValue
             }
         }
+        return path
+    }
+
+    /// "option 'classNames[0]' must be a String (YAML reads yes, no, on and off as true or false: quote them)".
+    static func typeMismatch(_ type: Any.Type, _ context: DecodingError.Context, yaml: Bool) -> String {
+        let path = path(context)
         let hint =
             yaml && type == String.self
             ? " (YAML reads yes, no, on and off as true or false, and bare digits as numbers: quote them, as in 'no')"

@@ -120,7 +120,9 @@ extension TrainingRun {
     func findHeldOut(classes: [String]) throws -> (dataset: ImageDataset, name: String)? {
         switch heldOut {
         case .none: return nil
-        case .given(let set, let name): return (set, name)
+        case .given(let set, let name):
+            for problem in set.problems { Console.warn("held-out test: left out: \(problem)") }
+            return (set, name)
         case .besideData:
             let data = URL(fileURLWithPath: options.data)
             do {
@@ -133,7 +135,8 @@ extension TrainingRun {
                 let root = data.pathExtension.lowercased() == "csv" ? data.deletingLastPathComponent() : data
                 let labels = DataSource.labelsCSV(for: root.appendingPathComponent("test"))?.lastPathComponent ?? ""
                 return (set, "test/, \(labels)")
-            } catch let problem as DataProblem where problem.kind == .noImages {
+            } catch let problem as DataProblem {
+                // The training data is fine; a test folder that cannot be read only costs its score.
                 Console.warn("note: the labelled test folder is not scored: \(problem)")
                 return nil
             }

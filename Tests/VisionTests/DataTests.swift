@@ -247,10 +247,14 @@ struct DataTests {
         #expect(red(.crop, size: 2) == [255, 0, 255, 0])
         #expect(red(.squish, size: 2) == [255, 0, 255, 0])
         #expect(red(.squish, size: 4) == Array([[Float]](repeating: [255, 255, 0, 0], count: 4).joined()))
-        // Padded to 4×4 with a black row above and below; at 4 px the input is that square itself.
-        let padded = ItemTransform.paddedToSquare(photo)
-        #expect(padded.width == 4 && padded.height == 4 && padded[x: 0, y: 0].r == 0 && padded[x: 0, y: 1].r == 255)
+        // Padded to 4×4 with a black row above and below; at 4 px the input is that square itself, at 2 px its
+        // halves (each output pixel the mean of a 2 × 2 block: half bar, half photo).
         #expect(red(.pad, size: 4) == [0, 0, 0, 0, 255, 255, 0, 0, 255, 255, 0, 0, 0, 0, 0, 0])
+        #expect(red(.pad, size: 2) == [127.5, 0, 127.5, 0])
+        // A long strip is padded without making its square (60,000 × 100: a 10 GB square before).
+        let strip = RGBImage(width: 60_000, height: 100, pixels: [UInt8](repeating: 200, count: 60_000 * 100 * 3))
+        let view = ItemTransform(size: 64, method: .pad).apply(strip, random: &none)
+        #expect(view.count == 3 * 64 * 64 && view.allSatisfy { $0 >= 0 && $0 <= 255 })
         // Training draws a crop position only for crop; squish and pad show the whole photo every time.
         for method in [ResizeMethod.squish, .pad] {
             var random: SeededRandom? = SeededRandom(seed: 1)
@@ -325,6 +329,20 @@ struct DataTests {
         #expect(
             try DataSource.labelled(answers.appendingPathComponent("test_labels.csv")).items.map(\.url)
                 == byFolder.items.map(\.url))
+        // Test labels never label the training photos: class folders, or a Kaggle `train.csv`, beside them stay so.
+        let folders = try Fixtures.temporaryFolder()
+        for (c, name) in ["cat", "dog"].enumerated() {
+            let dir = folders.appendingPathComponent("train/\(name)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            for i in 0..<2 {
+                try FileManager.default.copyItem(
+                    at: root.appendingPathComponent("train/\(1 + c * 2 + i).jpg"),
+                    to: dir.appendingPathComponent("\(i).jpg"))
+            }
+        }
+        try "name,label\nx,cat\n".write(
+            to: folders.appendingPathComponent("test_labels.csv"), atomically: true, encoding: .utf8)
+        #expect(try DataSource.labelled(folders).classes == ["cat", "dog"])
         // The training data is still train/ with train_labels.csv, and a data folder without test labels has none.
         #expect(try DataSource.labelled(root).items.count == 6)
         try FileManager.default.removeItem(at: root.appendingPathComponent("test_labels.csv"))

@@ -15,6 +15,12 @@ import Vision
         let members = try [7, 8].map {
             try ONNXExportTests.modelFile(.efficientNetLite0, size: 48, in: folder, seed: UInt64($0), name: "m\($0)")
         }
+        // The members' resize method and class names carry over to the bundle.
+        for member in members {
+            var (tensors, metadata) = try Learner.readCheckpoint(member)
+            (metadata["resize"], metadata["class_names"]) = ("pad", #"["c","d","o"]"#)
+            try Safetensors.write(tensors, metadata: metadata, to: member)
+        }
         let calibration = ModelCalibration(plain: Calibration(temperature: 2), tta: nil)
         let bundle = folder.appendingPathComponent("ensemble.safetensors")
         try CrossValidation.bundle(members, calibration: calibration, to: bundle)
@@ -22,6 +28,7 @@ import Vision
         let ensemble = try SavedModel(bundle)
         #expect(ensemble.members.count == 2 && ensemble.classes == ["cat", "dog", "owl"] && ensemble.size == 48)
         #expect(ensemble.calibration(tta: false) == calibration.plain)
+        #expect(ensemble.resize == .pad && ensemble.classNames == ["c", "d", "o"])
         let photos = try ["baseline.jpg", "exif3.jpg", "exif6.jpg"].map { name in
             ImageItem(url: Fixtures.url("images/\(name)"), name: name, label: nil)
         }

@@ -66,6 +66,12 @@ struct OptionCheckTests {
         #expect(
             try TrainOptions.decodingConfig(Data("epochs: 12\nvalidFraction: 2.5e-1\n".utf8), yaml: true, over: base)
                 .epochs == 12)
+        // An apostrophe inside a plain value is not a quote: what follows is still checked, and "cats & dogs" is text.
+        #expect(refusal("arch: it's\na: &a [1, 2]\n").contains("line 2: YAML anchors and aliases"), "\(refusal("x"))")
+        #expect(refusal("arch: it's\nb: " + String(repeating: "[", count: 100)).contains("nests more than 32"))
+        let apostrophes = try TrainOptions.decodingConfig(
+            Data("out: bob's\nclassNames: ['cats & dogs', cats & dogs]\n".utf8), yaml: true, over: base)
+        #expect(apostrophes.classNames == ["cats & dogs", "cats & dogs"])
         // Stars and ampersands inside values, quotes and comments are fine.
         let fine = try TrainOptions.decodingConfig(
             Data(
@@ -111,6 +117,11 @@ struct OptionCheckTests {
         }
         #expect(
             unquoted.contains("option 'classNames[0]' must be a String") && unquoted.contains("quote"), "\(unquoted)")
+        let stretch = message {
+            _ = try TrainOptions.decodingConfig(
+                Data("resize: stretch\n".utf8), yaml: true, over: TrainOptions(data: "d", out: "o"))
+        }
+        #expect(stretch.contains("option 'resize': ") && stretch.contains("stretch"), "\(stretch)")
     }
 
     @Test(arguments: [

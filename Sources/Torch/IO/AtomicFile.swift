@@ -15,11 +15,13 @@ public enum AtomicFile {
     /// followed (its target is written, the link stays); a FIFO or a device (`--out /dev/stdout`) is written into
     /// as a stream, which cannot be atomic.
     public static func write(_ data: Data, to url: URL) throws {
-        let url = resolvingLinks(url)
+        // stat(2) follows links the way the kernel does (/dev/stdout → /proc/self/fd/1 → a pipe): anything that is
+        // there and not a regular file or folder is opened as it is, through the path given.
         var info = stat()
-        if stat(url.path, &info) == 0, [S_IFIFO, S_IFCHR].contains(info.st_mode & S_IFMT) {
+        if stat(url.path, &info) == 0, ![S_IFREG, S_IFDIR].contains(info.st_mode & S_IFMT) {
             return try writeAll(data, to: url.path, flags: O_WRONLY | O_CLOEXEC)
         }
+        let url = resolvingLinks(url)
         let partial = url.deletingLastPathComponent()
             .appendingPathComponent(
                 ".\(url.lastPathComponent)\(marker)\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
@@ -57,9 +59,14 @@ public enum AtomicFile {
         return removed
     }
 
-    /// The path a chain of symbolic links at `url` ends at (at most 40 links, as the kernel allows; a loop or a
-    /// longer chain is left for the write to report).
+    /// The path a chain of symbolic links at `url` ends at: the kernel's answer (realpath) when the target exists,
+    /// else the links followed one by one (at most 40, as the kernel allows; a loop or a longer chain is left as
+    /// given).
     static func resolvingLinks(_ url: URL) -> URL {
+        if let resolved = realpath(url.path, nil) {
+            defer { free(resolved) }
+            return URL(fileURLWithPath: String(cString: resolved))
+        }
         var current = url
         for _ in 0..<40 {
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: current.path) else {

@@ -212,7 +212,13 @@ public enum DataSource {
         } catch {
             throw DataProblem(.missingFile, path: root.path, "cannot be read: \(error.localizedDescription)")
         }
-        let csvs = names.filter { $0.lowercased().hasSuffix(".csv") }.sorted()
+        // Labels of another folder (`test_labels.csv` for `test/`, what a held-out test set adds) never label the
+        // training photos.
+        let csvs = names.filter { name in
+            let lower = name.lowercased()
+            guard lower.hasSuffix(".csv") else { return false }
+            return !lower.hasSuffix("_labels.csv") || lower == "train_labels.csv"
+        }.sorted()
         let train = root.appendingPathComponent("train")
         let hasTrain = fm.fileExists(atPath: train.path, isDirectory: &isDir) && isDir.boolValue
         let labelsCSV =

@@ -24,8 +24,7 @@ public struct ItemTransform: Sendable {
         case .squish:
             return resample(image, x0: 0, y0: 0, width: image.width, height: image.height)
         case .pad:
-            let padded = Self.paddedToSquare(image)
-            return resample(padded, x0: 0, y0: 0, width: padded.width, height: padded.height)
+            return resamplePadded(image)
         case .crop:
             let side = min(image.width, image.height)
             let slackX = image.width - side, slackY = image.height - side
@@ -39,18 +38,44 @@ public struct ItemTransform: Sendable {
         }
     }
 
-    /// `image` centred on a black square whose side is its longer side.
-    public static func paddedToSquare(_ image: RGBImage) -> RGBImage {
-        let side = max(image.width, image.height)
-        guard side != image.width || side != image.height else { return image }
+    /// Bilinear resample of `image` centred on a black square whose side is its longer side, without making that
+    /// square (a 60,000 × 100 strip would need 10 GB): taps that fall on the bars read black.
+    func resamplePadded(_ image: RGBImage) -> [Float] {
+        let n = size, side = max(image.width, image.height)
         let left = (side - image.width) / 2, top = (side - image.height) / 2
-        var pixels = [UInt8](repeating: 0, count: side * side * 3)
-        let rowBytes = image.width * 3
-        for y in 0..<image.height {
-            let from = y * rowBytes, to = ((top + y) * side + left) * 3
-            pixels[to..<(to + rowBytes)] = image.pixels[from..<(from + rowBytes)]
+        let scale = Double(side) / Double(n)
+        // For each output column (row): the two source columns (rows) in the image, or -1 on a bar, and the weight.
+        func taps(_ offset: Int, _ extent: Int) -> (lo: [Int], hi: [Int], w: [Float]) {
+            var lo = [Int](repeating: -1, count: n), hi = lo, w = [Float](repeating: 0, count: n)
+            for i in 0..<n {
+                let s = max(0, (Double(i) + 0.5) * scale - 0.5)
+                let f = Int(s)
+                let (a, b) = (min(f, side - 1) - offset, min(f + 1, side - 1) - offset)
+                (lo[i], hi[i]) = ((0..<extent).contains(a) ? a : -1, (0..<extent).contains(b) ? b : -1)
+                w[i] = Float(s - Double(f))
+            }
+            return (lo, hi, w)
         }
-        return RGBImage(width: side, height: side, pixels: pixels)
+        let xs = taps(left, image.width), ys = taps(top, image.height)
+        var out = [Float](repeating: 0, count: 3 * n * n)
+        let stride = image.width
+        image.pixels.withUnsafeBufferPointer { p in
+            func pixel(_ row: Int, _ column: Int, _ channel: Int) -> Float {
+                row < 0 || column < 0 ? 0 : Float(p[(row * stride + column) * 3 + channel])
+            }
+            for y in 0..<n {
+                let (r0, r1, wy) = (ys.lo[y], ys.hi[y], ys.w[y])
+                for x in 0..<n {
+                    let (c0, c1, wx) = (xs.lo[x], xs.hi[x], xs.w[x])
+                    for ch in 0..<3 {
+                        let upper = pixel(r0, c0, ch) * (1 - wx) + pixel(r0, c1, ch) * wx
+                        let lower = pixel(r1, c0, ch) * (1 - wx) + pixel(r1, c1, ch) * wx
+                        out[ch * n * n + y * n + x] = upper * (1 - wy) + lower * wy
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Bilinear resample of the rectangle (x0, y0, width, height) to size×size (pixel centres aligned, like

@@ -72,10 +72,14 @@ extension ExploreCommand {
     /// The data folder's `test/`, with its labels when a CSV for it is there (`test_labels.csv` beside it).
     func testFolder(classes: [String]) throws -> (ImageDataset?, labelled: Bool) {
         let root = URL(fileURLWithPath: data)
-        if let labelled = try DataSource.labelledTest(
-            besides: root, classes: classes, nameColumn: columns.nameColumn, labelColumn: columns.labelColumn)
-        {
-            return (labelled, true)
+        do {
+            if let labelled = try DataSource.labelledTest(
+                besides: root, classes: classes, nameColumn: columns.nameColumn, labelColumn: columns.labelColumn)
+            {
+                return (labelled, true)
+            }
+        } catch let problem as DataProblem {
+            print("test/: its labels cannot be used (\(problem)); counted as unlabelled")
         }
         let folder = (root.pathExtension.lowercased() == "csv" ? root.deletingLastPathComponent() : root)
             .appendingPathComponent("test")
