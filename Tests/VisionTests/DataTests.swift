@@ -303,6 +303,9 @@ struct DataTests {
         let pixels = (0..<2).flatMap { _ in (0..<5).flatMap { x in [UInt8](repeating: UInt8(10 * x), count: 3) } }
         let shrunk = RGBImage(width: 5, height: 2, pixels: pixels).boxShrunk(by: 2)
         #expect(shrunk.width == 2 && shrunk.height == 1 && shrunk.pixels == [5, 5, 5, 25, 25, 25])
+        // Blocks of other widths and heights (squish's pre-shrink of an oblong photo): 5 × 2 by 2 × 2 and by 5 × 1.
+        #expect(
+            RGBImage(width: 5, height: 2, pixels: pixels).boxShrunk(byX: 5, byY: 1).pixels == [20, 20, 20, 20, 20, 20])
         #expect(RGBImage(width: 1, height: 1, pixels: [1, 2, 3]).boxShrunk(by: 2).pixels == [1, 2, 3])
     }
 

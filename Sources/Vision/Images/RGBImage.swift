@@ -30,19 +30,22 @@ public struct RGBImage: Sendable {
     }
 
     /// The image averaged over `k` × `k` blocks (the last partial row and column of blocks dropped).
-    public func boxShrunk(by k: Int) -> RGBImage {
-        let w = width / k, h = height / k
-        guard k > 1, w > 0, h > 0 else { return self }
+    public func boxShrunk(by k: Int) -> RGBImage { boxShrunk(byX: k, byY: k) }
+
+    /// The image averaged over `kx` × `ky` blocks (the last partial row and column of blocks dropped).
+    public func boxShrunk(byX kx: Int, byY ky: Int) -> RGBImage {
+        let w = width / max(1, kx), h = height / max(1, ky)
+        guard kx * ky > 1, w > 0, h > 0 else { return self }
         var out = [UInt8](repeating: 0, count: w * h * 3)
         var sums = [UInt32](repeating: 0, count: w * 3)
-        let area = UInt32(k * k)
+        let area = UInt32(kx * ky)
         pixels.withUnsafeBufferPointer { p in
             for by in 0..<h {
                 for i in sums.indices { sums[i] = 0 }
-                for y in (by * k)..<(by * k + k) {
+                for y in (by * ky)..<(by * ky + ky) {
                     let row = y * width * 3
-                    for x in 0..<(w * k) {
-                        let bx = x / k
+                    for x in 0..<(w * kx) {
+                        let bx = x / kx
                         for c in 0..<3 { sums[bx * 3 + c] += UInt32(p[row + x * 3 + c]) }
                     }
                 }

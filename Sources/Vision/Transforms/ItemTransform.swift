@@ -22,9 +22,12 @@ public struct ItemTransform: Sendable {
     public func apply(_ image: RGBImage, random: inout SeededRandom?) -> [Float] {
         switch method {
         case .squish:
-            return resample(image, x0: 0, y0: 0, width: image.width, height: image.height)
+            // Bilinear taps alias in a large shrink (presize bounds only the shorter side): blocks are averaged first
+            // down to between 2 and 4 times the size.
+            let reduced = image.boxShrunk(byX: max(1, image.width / (2 * size)), byY: max(1, image.height / (2 * size)))
+            return resample(reduced, x0: 0, y0: 0, width: reduced.width, height: reduced.height)
         case .pad:
-            return resamplePadded(image)
+            return resamplePadded(image.boxShrunk(by: max(1, max(image.width, image.height) / (2 * size))))
         case .crop:
             let side = min(image.width, image.height)
             let slackX = image.width - side, slackY = image.height - side
