@@ -121,8 +121,10 @@ public struct PresizeCache: Sendable {
         // The DCT scaling already did the heavy shrinking; what is left is mild, where plain bilinear is right.
         if scale >= 0.5 { return decoded.resizedBilinear(width: w, height: h) }
         // A photo four or more times the target (a PNG: no DCT scaling) is first averaged over k × k blocks in
-        // bytes, so that the antialiased resize's float copy (12 bytes a pixel) is of a small image.
-        let k = side / (2 * shorterSide)
+        // bytes, so that the antialiased resize's float copy (12 bytes a pixel) is of a small image; a long strip
+        // (100,000 × 1,000: its shorter side near the target) as far as its shorter side allows.
+        var k = side / (2 * shorterSide)
+        if decoded.width * decoded.height > 16_000_000 { k = max(k, side / shorterSide) }
         let reduced = k >= 2 ? decoded.boxShrunk(by: k) : decoded
         return try RGBImage(tensor: Resize.shorterSide(reduced.tensor(), to: shorterSide))
     }
