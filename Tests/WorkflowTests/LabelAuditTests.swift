@@ -38,5 +38,17 @@ struct LabelAuditTests {
         // Every photo was predicted by a head that never saw it: the out-of-fold accuracy counts the flips wrong.
         let csvText = LabelAudit.csv(outcome, classes: dataset.classes)
         #expect(csvText.split(separator: "\n").count == 41 && csvText.hasPrefix("rank,name,file,given,suspected"))
+        // What `quadrat audit` prints and writes, as the library does it.
+        let summary = LabelAudit.summary(outcome, folds: 4, repeats: repeats, predictions: nil)
+        #expect(summary[0].hasPrefix("40 photos, 4 folds × \(repeats) repeats: out-of-fold accuracy"), "\(summary)")
+        #expect(
+            summary[1]
+                == "\(flagged.count) photos flagged as likely label errors (\(String(format: "%.1f", 2.5 * Double(flagged.count)))%)"
+        )
+        let folder = data.appendingPathComponent("audit")
+        try LabelAudit.writeReport(outcome, classes: dataset.classes, summary: summary, top: 8, title: "t", to: folder)
+        #expect(try String(contentsOf: folder.appendingPathComponent("audit.csv"), encoding: .utf8) == csvText)
+        let page = try String(contentsOf: folder.appendingPathComponent("audit.html"), encoding: .utf8)
+        #expect(page.contains(summary[1]) && page.hasSuffix("</html>"))
     }
 }

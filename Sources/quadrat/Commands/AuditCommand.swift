@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Learn
-import Report
 import Torch
 import Vision
 import Workflow
@@ -79,40 +78,12 @@ struct AuditCommand: ParsableCommand {
                     predictions: URL(fileURLWithPath: $0), dataset: dataset, ranking: ranking)
             } ?? LabelAudit(options: options).run(dataset) { print($0) }
         for p in outcome.skipped { Console.warn("skipped: \(p)") }
-        let classes = dataset.classes
-        let joint = ConfidentLearning.confidentJoint(
-            probabilities: outcome.probabilities, labels: outcome.labels, classes: classes.count)
-        let flagged = outcome.verdicts.filter(\.flagged).count
-        let accuracy = outcome.foldAccuracies.meanAndDeviation, auc = outcome.foldAUCs.meanAndDeviation
-        let scores =
-            predictions == nil
-            ? String(
-                format:
-                    "%d photos, %d folds × %d repeats: out-of-fold accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f "
-                    + "(mean ± sd over folds); averaged over the repeats: accuracy %.4f, ROC AUC %.4f",
-                outcome.items.count, folds, repeats, accuracy.mean, accuracy.sd, auc.mean, auc.sd,
-                Metrics.accuracy(probabilities: outcome.probabilities, labels: outcome.labels),
-                Metrics.rocAUC(probabilities: outcome.probabilities, labels: outcome.labels))
-            : String(
-                format: "%d photos, predictions from %@: out-of-fold accuracy %.4f, ROC AUC %.4f", outcome.items.count,
-                predictions ?? "", accuracy.mean, auc.mean)
-        let summary = [
-            scores,
-            "\(flagged) photos flagged as likely label errors (\(String(format: "%.1f", 100 * Double(flagged) / Double(max(1, outcome.items.count))))%)",
-        ]
+        let summary = LabelAudit.summary(outcome, folds: folds, repeats: repeats, predictions: predictions)
         for line in summary { print(line) }
         let folder = URL(fileURLWithPath: out)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try AtomicFile.write(LabelAudit.csv(outcome, classes: classes), to: folder.appendingPathComponent("audit.csv"))
-        let rows = outcome.verdicts.prefix(top).map { v in
-            AuditPage.Row(
-                item: outcome.items[v.index], given: classes[v.given], suspected: classes[v.suspected], verdict: v,
-                probabilities: outcome.probabilities[v.index])
-        }
-        let html = AuditPage.html(
-            title: "Quadrat — label audit of \(URL(fileURLWithPath: data).lastPathComponent)", summary: summary,
-            classes: classes, joint: joint, rows: rows, cache: nil)
-        try AtomicFile.write(html, to: folder.appendingPathComponent("audit.html"))
+        try LabelAudit.writeReport(
+            outcome, classes: dataset.classes, summary: summary, top: top,
+            title: "Quadrat — label audit of \(URL(fileURLWithPath: data).lastPathComponent)", to: folder)
         print("wrote \(folder.appendingPathComponent("audit.csv").path) and audit.html")
     }
 }
