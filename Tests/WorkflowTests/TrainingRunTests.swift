@@ -101,6 +101,11 @@ struct TrainingRunTests {
         #expect(outcome.validAccuracy > 0.5, "\(outcome.validAccuracy)")
         let saved = try SavedModel(outcome.modelURL)
         #expect(saved.size == 32 && saved.presizeCache.shorterSide == 40)
+        // evaluate's job on the training folder: its figures, the class names (0/1 of `invasive`), the matrix.
+        let evaluated = EvaluationSummary.lines(
+            try LabelledPredictions(model: outcome.modelURL, data: data), tta: false)
+        #expect(evaluated.first == "images: 24" && evaluated[1].contains("invasive at probability ≥ 0.500"))
+        #expect(evaluated.contains { $0.hasPrefix("not invasive ") } && evaluated.last?.hasPrefix("  ") == true)
         // --epochs and --lr round-trip into the model file and config.json, with the recipe they resolved to.
         let stored = try #require(try saved.trainOptions())
         #expect(stored.epochs == 2 && stored.lr == 2e-3 && stored.precision == .fp32)

@@ -1,0 +1,50 @@
+import Foundation
+import Learn
+
+/// What `quadrat evaluate` prints for a model's predictions on a labelled folder: the accuracy of the decisions as
+/// `predict` writes them (at the model's threshold), ROC AUC, log loss, calibration error, per-class precision,
+/// recall and F1 under the names shown for the classes, and the confusion matrix.
+public enum EvaluationSummary {
+    public static func lines(_ p: LabelledPredictions, tta: Bool) -> [String] {
+        let names = p.saved.classNames
+        let calibration = p.saved.calibration(tta: tta)
+        // One accuracy: the decisions `predict` writes (at the model's threshold for binary models).
+        let decided = p.probabilities.map { calibration?.decide($0) ?? Metrics.argmax($0) }
+        var how = ""
+        if let calibration, let threshold = calibration.threshold, names.count == 2 {
+            how =
+                " (decisions as predict writes them: \(names[1]) at probability ≥ "
+                + "\(Calibration.thresholdText(threshold)), \(calibration.ruleDescription))"
+        }
+        var lines = [
+            "images: \(p.items.count)",
+            String(format: "accuracy: %.4f", Metrics.accuracy(decisions: decided, labels: p.labels)) + how,
+            String(format: "roc_auc: %.4f", Metrics.rocAUC(probabilities: p.probabilities, labels: p.labels)),
+            String(format: "log_loss: %.4f", Metrics.logLoss(probabilities: p.probabilities, labels: p.labels)),
+            String(
+                format: "expected_calibration_error: %.4f",
+                Calibration.expectedCalibrationError(probabilities: p.probabilities, labels: p.labels)),
+        ]
+        if let rule = calibration?.thresholdRule, rule != "accuracy", names.count == 2 {
+            lines.append(
+                String(
+                    format: "accuracy_most_probable_class: %.4f (at probability 0.5 instead of the threshold)",
+                    Metrics.accuracy(probabilities: p.probabilities, labels: p.labels)))
+        }
+        let matrix = Interpretation(
+            probabilities: p.probabilities, labels: p.labels, classes: p.saved.classes, decisions: decided
+        ).confusionMatrix
+        let width = max(12, (names.map(\.count).max() ?? 0) + 1)
+        lines.append("class".padding(toLength: width, withPad: " ", startingAt: 0) + " precision  recall     f1")
+        for (c, m) in Metrics.precisionRecallF1(matrix).enumerated() {
+            lines.append(
+                names[c].padding(toLength: width, withPad: " ", startingAt: 0)
+                    + String(format: " %.4f     %.4f     %.4f", m.precision, m.recall, m.f1))
+        }
+        lines.append("confusion matrix (rows: true, columns: predicted; order \(names.joined(separator: ", "))):")
+        for row in matrix {
+            lines.append("  " + row.map { String($0).padding(toLength: 6, withPad: " ", startingAt: 0) }.joined())
+        }
+        return lines
+    }
+}
