@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Vision
 
@@ -60,6 +61,21 @@ struct CSVTests {
             } catch {
                 #expect("\(error)".contains("/data/labels.csv"))
             }
+        }
+    }
+
+    /// Extensions are removed by hand: NSString's path functions trapped on a field of slashes and dots (FuzzCSV).
+    @Test func extensionsAreRemovedWithoutFoundationsPathFunctions() throws {
+        #expect(DataSource.removingExtension("12.jpg") == "12" && DataSource.removingExtension("a.b/c") == "a.b/c")
+        #expect(DataSource.removingExtension(".hidden") == ".hidden" && DataSource.removingExtension("x") == "x")
+        let odd = String(repeating: "/", count: 32) + "." + String(repeating: "/", count: 60)
+        #expect(DataSource.removingExtension(odd) == odd)
+        let root = Fixtures.folder.deletingLastPathComponent().deletingLastPathComponent()
+        let bytes = try Data(contentsOf: root.appendingPathComponent("Fuzz/Corpus/csv/slashes-and-dots.csv"))
+        let table = try CSVTable(data: bytes, source: URL(fileURLWithPath: "/x.csv"))
+        if table.header.count >= 2 {
+            try? DataSource.checkHeaderAndColumns(
+                table, csv: URL(fileURLWithPath: "/x.csv"), files: [:], name: 0, label: 1, chosen: nil)
         }
     }
 }

@@ -50,7 +50,7 @@ public enum DataSource {
                 continue
             }
             let name = fields[nameIndex], label = fields[labelIndex]
-            let stem = (name as NSString).deletingPathExtension
+            let stem = removingExtension(name)
             if let first = seen[stem] {
                 problems.append(
                     DataProblem(
@@ -86,12 +86,21 @@ public enum DataSource {
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         let items = rows.map {
             ImageItem(
-                url: $0.url, name: ($0.url.lastPathComponent as NSString).deletingPathExtension, label: index[$0.label])
+                url: $0.url, name: removingExtension($0.url.lastPathComponent), label: index[$0.label])
         }
         return try finish(ImageDataset(items: items, classes: classes, problems: problems), source: csvURL)
     }
 
     typealias LabelledRow = (url: URL, name: String, label: String, line: Int)
+
+    /// `name` without its extension ("12.jpg" → "12"; "a.b/c", ".hidden" unchanged). Not NSString's
+    /// `deletingPathExtension`, which traps on some strings of slashes and dots (found by FuzzCSV: "////./////…").
+    public static func removingExtension(_ name: String) -> String {
+        guard let dot = name.lastIndex(of: ".") else { return name }
+        let lastComponent = name.lastIndex(of: "/").map { name.index(after: $0) } ?? name.startIndex
+        guard dot > lastComponent else { return name }
+        return String(name[..<dot])
+    }
 
     /// Two shapes that would lose rows in silence: a CSV without a header (its first row, read as the header,
     /// names an image) and columns the other way round (the label column names the images). With columns named
@@ -101,7 +110,7 @@ public enum DataSource {
     ) throws {
         guard chosen == nil else { return }
         func isImage(_ field: String) -> Bool {
-            !field.isEmpty && (files[field] ?? files[(field as NSString).deletingPathExtension]) != nil
+            !field.isEmpty && (files[field] ?? files[removingExtension(field)]) != nil
         }
         if isImage(table.header[name]) {
             throw DataProblem(

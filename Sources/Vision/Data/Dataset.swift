@@ -109,7 +109,11 @@ func imageFiles(in folder: URL) throws -> [URL] {
     } catch {
         throw DataProblem(.missingFile, path: folder.path, "folder does not exist or cannot be read")
     }
-    return names.filter { imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) && !$0.hasPrefix(".") }
-        .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
-        .map { folder.appendingPathComponent($0) }
+    // The extension after the last dot, found by hand (NSString's path functions trapped on odd names).
+    return names.filter { name in
+        guard !name.hasPrefix("."), let dot = name.lastIndex(of: ".") else { return false }
+        return imageExtensions.contains(name[name.index(after: dot)...].lowercased())
+    }
+    .sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+    .map { folder.appendingPathComponent($0) }
 }
