@@ -106,6 +106,14 @@ struct TrainingRunTests {
             try LabelledPredictions(model: outcome.modelURL, data: data), tta: false)
         #expect(evaluated.first == "images: 24" && evaluated[1].contains("invasive at probability ≥ 0.500"))
         #expect(evaluated.contains { $0.hasPrefix("not invasive ") } && evaluated.last?.hasPrefix("  ") == true)
+        // interpret's job: the page, named for the set it is, and the line the command prints.
+        let page = data.appendingPathComponent("interpret.html")
+        let line = try InterpretationReport.write(
+            LabelledPredictions(model: outcome.modelURL, data: data), tta: false, title: "t", to: page)
+        #expect(line.hasPrefix("accuracy ") && line.contains("on 24 images at threshold 0.500"), "\(line)")
+        let html = try String(contentsOf: page, encoding: .utf8)
+        #expect(
+            html.contains("<b>These photos</b>") && html.contains("Most uncertain") && html.contains("not invasive"))
         // --epochs and --lr round-trip into the model file and config.json, with the recipe they resolved to.
         let stored = try #require(try saved.trainOptions())
         #expect(stored.epochs == 2 && stored.lr == 2e-3 && stored.precision == .fp32)

@@ -1,0 +1,33 @@
+import Foundation
+import Learn
+import Report
+import Torch
+
+/// `quadrat interpret`'s job: the error-analysis page of a model on a labelled folder (scores, confusion matrices,
+/// ROC and reliability before and after calibration, photo grids with heat maps), written to `url`; returns the
+/// line the command prints.
+public enum InterpretationReport {
+    public static func write(_ p: LabelledPredictions, tta: Bool, title: String, to url: URL) throws -> String {
+        let saved = p.saved, items = p.items
+        let calibration = saved.calibration(tta: tta)
+        var evaluation = EvaluationInput(
+            probabilities: p.probabilities, items: items, classes: saved.classNames, calibration: calibration,
+            // Undo the temperature for the reliability diagram's "before": (p^(1/T))^T renormalised is p.
+            uncalibrated: calibration.map { c in
+                p.probabilities.map { Calibration.scaled($0, temperature: 1 / c.temperature) }
+            },
+            heatMap: { saved.heatMapOverlay(of: items[$0].url) }, heading: "Error analysis")
+        evaluation.set = .labelled
+        emit("writing the report: Grad-CAM heat maps of the photos it shows…")
+        let started = Date()
+        let html = try ReportBuilder.interpretation(
+            evaluation, problems: p.skipped, cache: saved.presizeCache, title: title)
+        try AtomicFile.write(html, to: url)
+        let decisions = p.probabilities.map { calibration?.decide($0) ?? Metrics.argmax($0) }
+        return String(
+            format: "accuracy %.4f on %d images%@ (report written in %.0f s): %@",
+            Metrics.accuracy(decisions: decisions, labels: p.labels), p.items.count,
+            calibration?.threshold.map { " at threshold \(Calibration.thresholdText($0))" } ?? "",
+            Date().timeIntervalSince(started), url.path)
+    }
+}
