@@ -114,6 +114,12 @@ struct TrainingRunTests {
         let html = try String(contentsOf: page, encoding: .utf8)
         #expect(
             html.contains("<b>These photos</b>") && html.contains("Most uncertain") && html.contains("not invasive"))
+        // explore's job: counts, sizes, brightness and its hint, the test folder, the page.
+        var said: [String] = []
+        try DataExploration(data: data).run(page: data.appendingPathComponent("explore.html")) { said.append($0) }
+        #expect(said.first == "24 images in 2 classes" && said.contains("test/: 1 unlabelled images"), "\(said)")
+        #expect(said.contains { $0.hasPrefix("hint: classes 0 and 1 differ in brightness") }, "\(said)")
+        #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("explore.html").path))
         // --epochs and --lr round-trip into the model file and config.json, with the recipe they resolved to.
         let stored = try #require(try saved.trainOptions())
         #expect(stored.epochs == 2 && stored.lr == 2e-3 && stored.precision == .fp32)

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
-import Report
-import Torch
 import Vision
+import Workflow
 
 /// `quadrat explore DATA`.
 struct ExploreCommand: ParsableCommand {
@@ -26,78 +25,9 @@ struct ExploreCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dataset = try columns.labelled(data)
-        print("\(dataset.items.count) images in \(dataset.classes.count) classes")
-        for (name, count) in zip(dataset.classes, dataset.classCounts) {
-            print(
-                "  " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
-                    + String(format: "%6d  %5.1f%%", count, 100 * Double(count) / Double(max(1, dataset.items.count))))
-        }
-        // Statistics of the readable images; `quadrat check` lists the others.
-        let sizes = dataset.items.compactMap { try? ImageDecoder.size(of: $0.url) }
-        if !sizes.isEmpty {
-            let widths = sizes.map(\.width).sorted(), heights = sizes.map(\.height).sorted()
-            print("widths:  min \(widths[0]), median \(widths[widths.count / 2]), max \(widths[widths.count - 1])")
-            print("heights: min \(heights[0]), median \(heights[heights.count / 2]), max \(heights[heights.count - 1])")
-        }
-        let brightness = BrightnessSummary.measure(dataset)
-        printBrightness(brightness, classes: dataset.classes)
-        if !dataset.problems.isEmpty {
-            print("\(dataset.problems.count) problem(s) in the labels: run `quadrat check \(data)`")
-        }
-        // A Kaggle-layout folder has its test photos in test/: labelled (test_labels.csv beside it) or not.
-        let (test, testLabelled) = try testFolder(classes: dataset.classes)
-        if let test {
-            if testLabelled {
-                let counts = zip(dataset.classes, test.classCounts).map { "\($0) \($1)" }.joined(separator: ", ")
-                print(
-                    "test/: \(test.items.count) labelled images (\(counts)): held out, scored by train after training "
-                        + "and by `quadrat evaluate MODEL \(URL(fileURLWithPath: data).appendingPathComponent("test").path)`"
-                )
-            } else {
-                print("test/: \(test.items.count) unlabelled images")
-            }
-        }
-        let preview = AugmentationPreview.rows(
-            dataset, augmentation: Augmentation(preset: augmentation.rawValue) ?? .sideOn, size: size)
-        let page = ReportBuilder.exploration(
-            dataset, test: test, testLabelled: testLabelled, brightness: brightness, augmentation: preview,
-            title: "Quadrat — \(URL(fileURLWithPath: data).lastPathComponent)")
-        try AtomicFile.write(page, to: URL(fileURLWithPath: out))
-        print("page: \(out)")
+        var job = DataExploration(data: URL(fileURLWithPath: data))
+        (job.nameColumn, job.labelColumn) = (columns.nameColumn, columns.labelColumn)
+        (job.augmentation, job.size) = (Augmentation(preset: augmentation.rawValue) ?? .sideOn, size)
+        try job.run(page: URL(fileURLWithPath: out)) { print($0) }
     }
-}
-
-extension ExploreCommand {
-    /// The data folder's `test/`, with its labels when a CSV for it is there (`test_labels.csv` beside it).
-    func testFolder(classes: [String]) throws -> (ImageDataset?, labelled: Bool) {
-        let root = URL(fileURLWithPath: data)
-        do {
-            if let labelled = try DataSource.labelledTest(
-                besides: root, classes: classes, nameColumn: columns.nameColumn, labelColumn: columns.labelColumn)
-            {
-                return (labelled, true)
-            }
-        } catch let problem as DataProblem {
-            print("test/: its labels cannot be used (\(problem)); counted as unlabelled")
-        }
-        let folder = (root.pathExtension.lowercased() == "csv" ? root.deletingLastPathComponent() : root)
-            .appendingPathComponent("test")
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
-            return (nil, false)
-        }
-        return (try DataSource.unlabelled(folder), false)
-    }
-}
-
-/// Prints each class's mean brightness, and a hint when brightness alone tells classes apart.
-func printBrightness(_ summary: BrightnessSummary, classes: [String]) {
-    print("brightness (mean luma, 0–255, up to 300 images a class):")
-    for (i, name) in classes.enumerated() where summary.counts[i] > 0 {
-        print(
-            "  " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
-                + String(format: "%6.1f ± %4.1f", summary.means[i], summary.deviations[i]))
-    }
-    if let hint = summary.hint(classes: classes) { print("hint: " + hint) }
 }
