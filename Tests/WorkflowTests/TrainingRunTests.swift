@@ -120,6 +120,16 @@ struct TrainingRunTests {
         #expect(said.first == "24 images in 2 classes" && said.contains("test/: 1 unlabelled images"), "\(said)")
         #expect(said.contains { $0.hasPrefix("hint: classes 0 and 1 differ in brightness") }, "\(said)")
         #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("explore.html").path))
+        // lr-find's job: the suggestions, the rate train would use (within its range), the plot and the curve.
+        var finder = LRFinding(data: data)
+        finder.size = 32
+        var found: [String] = []
+        let result = try finder.run(page: data.appendingPathComponent("lr.html")) { found.append($0) }
+        #expect(found.first?.hasPrefix("suggested learning rate: ") == true && found[0].contains("train would use"))
+        let curve = try String(contentsOf: data.appendingPathComponent("lr.csv"), encoding: .utf8)
+        #expect(
+            curve.hasPrefix("learning_rate,smoothed_loss\n")
+                && result.rates.count + 2 == curve.split(separator: "\n").count + 1)
         // --epochs and --lr round-trip into the model file and config.json, with the recipe they resolved to.
         let stored = try #require(try saved.trainOptions())
         #expect(stored.epochs == 2 && stored.lr == 2e-3 && stored.precision == .fp32)
