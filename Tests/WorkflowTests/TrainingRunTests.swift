@@ -120,6 +120,15 @@ struct TrainingRunTests {
         #expect(said.first == "24 images in 2 classes" && said.contains("test/: 1 unlabelled images"), "\(said)")
         #expect(said.contains { $0.hasPrefix("hint: classes 0 and 1 differ in brightness") }, "\(said)")
         #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("explore.html").path))
+        // predict's job: the Kaggle text for the test folder, the photo said in words; a shard gives a part file.
+        var said2: [String] = []
+        var predicting = PredictionJob(model: saved)
+        let predicted = try #require(
+            try predicting.run(DataSource.unlabelled(data.appendingPathComponent("test"))) { said2.append($0) })
+        #expect(predicted.count == 1 && predicted.text.hasPrefix("name,invasive\n1,") && said2.count == 1)
+        predicting.shard = PredictionShards.Shard(index: 1, count: 1)
+        let part = try #require(try predicting.run(DataSource.unlabelled(data.appendingPathComponent("test"))) { _ in })
+        #expect(part.text != predicted.text && part.count == 1)
         // lr-find's job: the suggestions, the rate train would use (within its range), the plot and the curve.
         var finder = LRFinding(data: data)
         finder.size = 32

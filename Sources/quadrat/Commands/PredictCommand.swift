@@ -62,55 +62,15 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         Torch.useAllCores()
-        let saved = try model.load()
+        var job = PredictionJob(model: try model.load())
+        (job.tta, job.precision, job.format) = (tta, precision, format)
         if !merge.isEmpty {
-            let (probabilities, items) = try PredictionShards.merge(
-                merge.map { URL(fileURLWithPath: $0) }, classes: saved.classes)
-            return try write(
-                format.render(
-                    probabilities: probabilities, items: items, classes: saved.classes,
-                    labelColumn: saved.labelColumnName(), decide: { saved.decide($0, tta: tta) }),
-                count: items.count)
+            let (text, count) = try job.merged(merge.map { URL(fileURLWithPath: $0) })
+            return try write(text, count: count)
         }
-        var dataset = try Self.dataset(inputs)
-        let listing = dataset
-        let group = try distributed.join()
-        let part =
-            group.map { PredictionShards.Shard(index: $0.rank + 1, count: $0.worldSize) }
-            ?? shard.flatMap(PredictionShards.Shard.init)
-        let positions = Array(part.map { $0.range(of: dataset.items.count) } ?? 0..<dataset.items.count)
-        dataset.items = positions.map { dataset.items[$0] }
-        var (probabilities, items, skipped) = try saved.predict(
-            dataset, ttaViews: tta ? saved.ttaViews() : 0, augmentation: saved.augmentation(),
-            mixedPrecision: saved.predictsInBF16(precision))
-        for problem in skipped { Console.warn("skipped \(problem)") }
-        if let group {
-            // Every rank's rows to rank 0, in the listing's order; rank 0 writes the output.
-            (probabilities, items) = try PredictionShards.gather(
-                probabilities, positions: items.map { positions[$0] }, classes: saved.classes.count, group: group)
-            guard group.rank == 0 else { return }
-            dataset = listing
-        }
-        guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
-        if group == nil, part != nil {
-            return try write(
-                PredictionShards.part(
-                    probabilities: probabilities, items: items.map { dataset.items[$0] },
-                    positions: items.map { positions[$0] }, classes: saved.classes),
-                count: items.count)
-        }
-        let text = try format.render(
-            probabilities: probabilities, items: items.map { dataset.items[$0] }, classes: saved.classes,
-            labelColumn: saved.labelColumnName(), decide: { saved.decide($0, tta: tta) })
-        // A few photos: say in words what each is, on standard error (the Kaggle format shows only a probability).
-        if items.count <= 10 {
-            for (i, p) in zip(items, probabilities) {
-                let best = saved.decide(p, tta: tta)
-                Console.warn(
-                    String(format: "%@: %@ (%.1f %%)", dataset.items[i].name, saved.classNames[best], 100 * p[best]))
-            }
-        }
-        try write(text, count: items.count)
+        (job.shard, job.group) = (shard.flatMap(PredictionShards.Shard.init), try distributed.join())
+        guard let (text, count) = try job.run(Self.dataset(inputs), say: Console.warn) else { return }
+        try write(text, count: count)
     }
 
     func write(_ text: String, count: Int) throws {

@@ -1,0 +1,64 @@
+import Foundation
+import Learn
+import Torch
+import Vision
+
+/// `quadrat predict`'s job: a model's predictions for photos, in the chosen format, for the whole listing or one
+/// shard of it (`--shard i/N`, or this rank's part when `group` is set: the ranks' rows are gathered to rank 0, which
+/// alone gets the text). Photos that cannot be read are said and left out; for up to 10 photos, what each is said
+/// in words (the Kaggle format shows only a probability).
+public struct PredictionJob {
+    public var model: SavedModel
+    public var tta = false
+    public var precision = Precision.auto
+    public var format = SubmissionFormat.kaggle
+    public var shard: PredictionShards.Shard?
+    public var group: ProcessGroup?
+
+    public init(model: SavedModel) { self.model = model }
+
+    /// The text to write and its row count; nil on ranks other than 0.
+    public func run(_ listing: ImageDataset, say: (String) -> Void) throws -> (text: String, count: Int)? {
+        let part = group.map { PredictionShards.Shard(index: $0.rank + 1, count: $0.worldSize) } ?? shard
+        let positions = Array(part.map { $0.range(of: listing.items.count) } ?? 0..<listing.items.count)
+        var dataset = listing
+        dataset.items = positions.map { listing.items[$0] }
+        var (probabilities, items, skipped) = try model.predict(
+            dataset, ttaViews: tta ? model.ttaViews() : 0, augmentation: model.augmentation(),
+            mixedPrecision: model.predictsInBF16(precision))
+        for problem in skipped { say("skipped \(problem)") }
+        if let group {
+            // Every rank's rows to rank 0, in the listing's order; rank 0 writes the output.
+            (probabilities, items) = try PredictionShards.gather(
+                probabilities, positions: items.map { positions[$0] }, classes: model.classes.count, group: group)
+            guard group.rank == 0 else { return nil }
+            dataset = listing
+        }
+        guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
+        if group == nil, part != nil {
+            let text = try PredictionShards.part(
+                probabilities: probabilities, items: items.map { dataset.items[$0] },
+                positions: items.map { positions[$0] }, classes: model.classes)
+            return (text, items.count)
+        }
+        if items.count <= 10 {
+            for (i, p) in zip(items, probabilities) {
+                let best = model.decide(p, tta: tta)
+                say(String(format: "%@: %@ (%.1f %%)", dataset.items[i].name, model.classNames[best], 100 * p[best]))
+            }
+        }
+        return (try render(probabilities, items.map { dataset.items[$0] }), items.count)
+    }
+
+    /// Part files written with `--shard` joined in the listing's order, as one unsharded run writes them.
+    public func merged(_ parts: [URL]) throws -> (text: String, count: Int) {
+        let (probabilities, items) = try PredictionShards.merge(parts, classes: model.classes)
+        return (try render(probabilities, items), items.count)
+    }
+
+    func render(_ probabilities: [[Double]], _ items: [ImageItem]) throws -> String {
+        try format.render(
+            probabilities: probabilities, items: items, classes: model.classes,
+            labelColumn: model.labelColumnName(), decide: { model.decide($0, tta: tta) })
+    }
+}
