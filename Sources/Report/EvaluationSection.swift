@@ -19,6 +19,8 @@ public struct EvaluationInput {
     public var set = EvaluatedSet.labelled
     /// The section's id, unique on the page (a report can show validation and held-out test).
     public var anchor = "evaluation"
+    /// The model sees the whole photo (`--resize squish` or `pad`): thumbnails show all of it, not a centre crop.
+    public var wholePhoto = false
 
     public init(
         probabilities: [[Double]], items: [ImageItem], classes: [String], calibration: Calibration? = nil,
@@ -161,7 +163,8 @@ enum EvaluationSection {
                         + indices.map { i in
                             ReportPage.figure(
                                 input.items[i], caption: caption(i), cache: cache,
-                                style: decided[i] == labels[i] ? "ok" : "bad", heat: input.heatMap?(i))
+                                style: (decided[i] == labels[i] ? "ok" : "bad") + (input.wholePhoto ? " whole" : ""),
+                                heat: input.heatMap?(i))
                         }.joined() + "</div>")
         }
         var html =

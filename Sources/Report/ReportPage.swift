@@ -29,6 +29,7 @@ enum ReportPage {
         figure { margin: 0; width: 126px; font-size: .72em; text-align: center; cursor: zoom-in; outline: none; }
         figure img { width: 120px; height: 120px; object-fit: cover; border: 3px solid #ccc; display: block; }
         figure.ok img { border-color: #2ca02c; } figure.bad img { border-color: #d62728; }
+        figure.whole img.photo { object-fit: contain; background: #111; }
         figure:focus img { position: fixed; z-index: 10; top: 50%; left: 50%; transform: translate(-50%, -50%);
           width: min(80vw, 80vh); height: min(80vw, 80vh); object-fit: contain; background: #111; cursor: zoom-out;
           box-shadow: 0 0 0 100vmax rgba(0, 0, 0, .65); }

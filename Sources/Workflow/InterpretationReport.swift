@@ -18,6 +18,7 @@ public enum InterpretationReport {
             },
             heatMap: { saved.heatMapOverlay(of: items[$0].url) }, heading: "Error analysis")
         evaluation.set = .labelled
+        evaluation.wholePhoto = saved.resize != .crop
         emit("writing the report: Grad-CAM heat maps of the photos it shows…")
         let started = Date()
         let html = try ReportBuilder.interpretation(

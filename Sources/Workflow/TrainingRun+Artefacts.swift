@@ -81,6 +81,7 @@ extension TrainingRun {
             heading: isValidation ? "Validation\(tta)" : "Held-out test: \(score.name)\(tta)")
         input.set = isValidation ? .validation : .heldOut(score.name)
         input.anchor = isValidation ? "validation" : "held-out"
+        input.wholePhoto = saved.resize != .crop
         return input
     }
 

@@ -43,6 +43,8 @@ struct HeldOutTests {
         #expect(html.contains("also chose the epoch kept and fitted the calibration"))
         #expect(html.contains("<th>healthy</th>") && html.contains("<th>invasive</th>"))
         #expect(html.contains("id='heat-held-out'") && html.contains("id='heat-validation'"))
+        // A squish model sees whole photos: its thumbnails show them whole (a crop model's are centre crops).
+        #expect(html.contains("<figure class='ok whole'") || html.contains("<figure class='bad whole'"))
         let model = try SavedModel(run.appendingPathComponent("model.safetensors"))
         #expect(model.resize == .squish && model.classNames == ["healthy", "invasive"] && model.classes == ["0", "1"])
 
