@@ -102,12 +102,21 @@ public enum SVG {
             s +=
                 "<line x1='\(fmt(place.x))' x2='\(fmt(place.x + 12))' y1='\(fmt(y - 4))' y2='\(fmt(y - 4))' stroke='\(serie.color)' stroke-width='3'/><text x='\(fmt(place.x + 16))' y='\(fmt(y))' class='tick' fill='#333'>\(escape(serie.name))</text>"
         }
-        // Marks: labels go on the first row where they do not overlap the previous label on that row.
+        s += markLines(
+            marks.filter { (!logX || $0.x > 0) && xAxis.contains($0.x) }.map { (px($0.x), $0.label) }, top: top,
+            height: h, right: left + w)
+        return s + "</svg>"
+    }
+
+    /// Dashed vertical lines at pixel positions with their labels. A label goes on the first row where it overlaps
+    /// no earlier label; near the right edge it ends at its line instead of starting there, so it reaches left.
+    static func markLines(_ marks: [(x: Double, label: String)], top: Double, height h: Double, right: Double) -> String
+    {
+        var s = ""
         var rowEnds: [Double] = []
-        // A label near the right edge ends at its line instead of starting there: its extent is then to the left.
-        for m in marks.sorted(by: { $0.x < $1.x }) where (!logX || m.x > 0) && xAxis.contains(m.x) {
-            let x = px(m.x), labelWidth = Double(m.label.count) * 6 + 6
-            let anchorLeft = x + labelWidth > left + w
+        for m in marks.sorted(by: { $0.x < $1.x }) {
+            let x = m.x, labelWidth = Double(m.label.count) * 6 + 6
+            let anchorLeft = x + labelWidth > right
             let (start, end) = anchorLeft ? (x - labelWidth, x) : (x, x + labelWidth)
             let row = rowEnds.firstIndex { $0 < start } ?? rowEnds.count
             if row == rowEnds.count { rowEnds.append(-.infinity) }
@@ -115,7 +124,7 @@ public enum SVG {
             s +=
                 "<line x1='\(fmt(x))' x2='\(fmt(x))' y1='\(top)' y2='\(top + h)' stroke='#d62728' stroke-dasharray='4 3'/><text x='\(fmt(anchorLeft ? x - 3 : x + 3))' y='\(fmt(top + 12 + Double(row) * 13))' text-anchor='\(anchorLeft ? "end" : "start")' class='tick' fill='#d62728'>\(escape(m.label))</text>"
         }
-        return s + "</svg>"
+        return s
     }
 
     /// A histogram of `values` in `bins` bins, counts on the y axis.

@@ -233,48 +233,8 @@ struct Unpickler {
             case 0x54: try push(.string(String(decoding: try read(try readUInt(4)), as: UTF8.self)))  // BINSTRING
             case 0x43: try push(.bytes(Array(try read(try readUInt(1)))))  // SHORT_BINBYTES
             case 0x42: try push(.bytes(Array(try read(try readUInt(4)))))  // BINBYTES
-            case 0x29: try push(.tuple([]), depth: 1)  // EMPTY_TUPLE
-            case 0x85, 0x86, 0x87:  // TUPLE1, TUPLE2, TUPLE3
-                var entries: [Entry] = []
-                for _ in 0..<Int(opcode - 0x84) { entries.insert(try popEntry(), at: 0) }
-                try pushTuple(entries.map(\.value), depth: entries.map(depth(of:)).max() ?? 0)
-            case 0x74:  // TUPLE
-                let (items, depth) = try popMark()
-                try pushTuple(items, depth: depth)
-            case 0x5D: try push(.list(PickleList()), depth: 1)  // EMPTY_LIST
-            case 0x7D: try push(.dict(PickleDict()), depth: 1)  // EMPTY_DICT
-            case 0x6C:  // LIST
-                let (items, depth) = try popMark()
-                seal(items)
-                let list = PickleList()
-                (list.items, list.depth) = (items, depth + 1)
-                try push(.list(list), depth: list.depth)
-            case 0x61:  // APPEND
-                let item = try popEntry()
-                guard case .list(let list) = stack.last?.value else { throw fail("APPEND to a non-list") }
-                try deepen(toHold: depth(of: item))
-                seal([item.value])
-                list.items.append(item.value)
-            case 0x65:  // APPENDS
-                let (items, depth) = try popMark()
-                guard case .list(let list) = stack.last?.value else { throw fail("APPENDS to a non-list") }
-                try deepen(toHold: depth)
-                seal(items)
-                list.items += items
-            case 0x73:  // SETITEM
-                let value = try popEntry(), key = try popEntry()
-                guard case .dict(let dict) = stack.last?.value else { throw fail("SETITEM on a non-dict") }
-                try deepen(toHold: max(depth(of: key), depth(of: value)))
-                seal([key.value, value.value])
-                dict.items.append((key.value, value.value))
-            case 0x75:  // SETITEMS
-                let (items, depth) = try popMark()
-                guard case .dict(let dict) = stack.last?.value, items.count % 2 == 0 else {
-                    throw fail("SETITEMS on a non-dict")
-                }
-                try deepen(toHold: depth)
-                seal(items)
-                for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i], items[i + 1])) }
+            case 0x29, 0x85, 0x86, 0x87, 0x74, 0x5D, 0x7D, 0x6C, 0x61, 0x65, 0x73, 0x75:
+                try container(opcode)
             case 0x71: memo[try readUInt(1)] = stack.last  // BINPUT
             case 0x72: memo[try readUInt(4)] = stack.last  // LONG_BINPUT
             case 0x94: memo[memo.count] = stack.last  // MEMOIZE
@@ -300,6 +260,55 @@ struct Unpickler {
             default:
                 throw fail(String(format: "unsupported pickle opcode 0x%02X", opcode))
             }
+        }
+    }
+
+    /// The opcodes that build tuples, lists and dicts, each nest's depth recorded (see ``maximumDepth``).
+    private mutating func container(_ opcode: UInt8) throws {
+        switch opcode {
+        case 0x29: try push(.tuple([]), depth: 1)  // EMPTY_TUPLE
+        case 0x85, 0x86, 0x87:  // TUPLE1, TUPLE2, TUPLE3
+            var entries: [Entry] = []
+            for _ in 0..<Int(opcode - 0x84) { entries.insert(try popEntry(), at: 0) }
+            try pushTuple(entries.map(\.value), depth: entries.map(depth(of:)).max() ?? 0)
+        case 0x74:  // TUPLE
+            let (items, depth) = try popMark()
+            try pushTuple(items, depth: depth)
+        case 0x5D: try push(.list(PickleList()), depth: 1)  // EMPTY_LIST
+        case 0x7D: try push(.dict(PickleDict()), depth: 1)  // EMPTY_DICT
+        case 0x6C:  // LIST
+            let (items, depth) = try popMark()
+            seal(items)
+            let list = PickleList()
+            (list.items, list.depth) = (items, depth + 1)
+            try push(.list(list), depth: list.depth)
+        case 0x61:  // APPEND
+            let item = try popEntry()
+            guard case .list(let list) = stack.last?.value else { throw fail("APPEND to a non-list") }
+            try deepen(toHold: depth(of: item))
+            seal([item.value])
+            list.items.append(item.value)
+        case 0x65:  // APPENDS
+            let (items, depth) = try popMark()
+            guard case .list(let list) = stack.last?.value else { throw fail("APPENDS to a non-list") }
+            try deepen(toHold: depth)
+            seal(items)
+            list.items += items
+        case 0x73:  // SETITEM
+            let value = try popEntry(), key = try popEntry()
+            guard case .dict(let dict) = stack.last?.value else { throw fail("SETITEM on a non-dict") }
+            try deepen(toHold: max(depth(of: key), depth(of: value)))
+            seal([key.value, value.value])
+            dict.items.append((key.value, value.value))
+        case 0x75:  // SETITEMS
+            let (items, depth) = try popMark()
+            guard case .dict(let dict) = stack.last?.value, items.count % 2 == 0 else {
+                throw fail("SETITEMS on a non-dict")
+            }
+            try deepen(toHold: depth)
+            seal(items)
+            for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i], items[i + 1])) }
+        default: throw fail(String(format: "opcode 0x%02X is not a container opcode", opcode))
         }
     }
 
