@@ -42,8 +42,6 @@ public enum EvaluatedSet: Sendable, Equatable {
     case heldOut(String)
     /// A labelled folder given to `interpret`.
     case labelled
-    /// Cross-validation's out-of-fold predictions.
-    case outOfFold
 }
 
 /// Scores, confusion matrices, per-class figures, ROC and reliability charts, and the photo grids.

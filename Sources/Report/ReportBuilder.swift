@@ -129,7 +129,6 @@ public enum ReportBuilder {
         case .validation: return "Validation"
         case .heldOut(let name): return "Held-out test (\(name))"
         case .labelled: return "These photos"
-        case .outOfFold: return "Cross-validated (out of fold)"
         }
     }
 
@@ -147,8 +146,6 @@ public enum ReportBuilder {
         case .labelled:
             return "Photos given to interpret: if the model trained on them or chose anything with them, the "
                 + "figure flatters it."
-        case .outOfFold:
-            return "Each photo scored by the fold model that did not train on it."
         }
     }
 

@@ -62,7 +62,6 @@ public struct DemoRun {
             labels: data.appendingPathComponent("answers/test_labels.csv"), classes: classes)
         var run = TrainingRun(options: options)
         run.heldOut = .given(answers, name: "test/, answers/test_labels.csv")
-        let testStart = Date()
         let training = try run.run()
         guard let test = training.heldOut else {
             throw WorkflowError("none of the held-out test images in \(data.path)/test could be read")
@@ -73,7 +72,7 @@ public struct DemoRun {
         try AtomicFile.write(rows, to: submission)
         return Outcome(
             training: training, testAccuracy: test.accuracy, testAUC: test.rocAUC, testCount: test.labels.count,
-            testSeconds: training.times.phases["held-out test"] ?? Date().timeIntervalSince(testStart),
+            testSeconds: training.times.phases["held-out test"] ?? 0,
             submissionURL: submission)
     }
 }

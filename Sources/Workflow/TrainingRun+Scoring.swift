@@ -22,9 +22,6 @@ public struct SetScore: Sendable {
     public var rocAUC: Double { Metrics.rocAUC(probabilities: probabilities, labels: labels) }
 }
 
-/// The score of the held-out test photos, which no choice of the run saw.
-public typealias HeldOutScore = SetScore
-
 /// What the score stage measured: validation (which chose the epoch and fits the calibration) and the held-out test.
 struct RunScores {
     var validation: SetScore

@@ -20,7 +20,7 @@ public struct TrainingOutcome: Sendable {
     public var validPlain: [[Double]] = []
     public var validTTA: [[Double]] = []
     /// The labelled test set's score, when the run had one (nil on ranks other than 0).
-    public var heldOut: HeldOutScore?
+    public var heldOut: SetScore?
 }
 
 /// Where a run finds the labelled photos it scores after training and never uses for any choice.
