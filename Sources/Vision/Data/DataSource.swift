@@ -88,7 +88,8 @@ public enum DataSource {
             ImageItem(
                 url: $0.url, name: removingExtension($0.url.lastPathComponent), label: index[$0.label])
         }
-        return try finish(ImageDataset(items: items, classes: classes, problems: problems), source: csvURL)
+        return try finish(
+            ImageDataset(items: items, classes: classes, problems: problems, labelsFile: csvURL), source: csvURL)
     }
 
     typealias LabelledRow = (url: URL, name: String, label: String, line: Int)

@@ -32,11 +32,14 @@ public struct ImageDataset: Sendable {
     public var classes: [String]
     /// Problems found while reading the source (missing files, bad labels…); the items exclude them.
     public var problems: [DataProblem]
+    /// The labels CSV the items come from (nil for class folders): where other columns, such as a group, are read.
+    public var labelsFile: URL?
 
-    public init(items: [ImageItem], classes: [String], problems: [DataProblem] = []) {
+    public init(items: [ImageItem], classes: [String], problems: [DataProblem] = [], labelsFile: URL? = nil) {
         self.items = items
         self.classes = classes
         self.problems = problems
+        self.labelsFile = labelsFile
     }
 
     /// Number of images per class, in class order.
@@ -48,7 +51,7 @@ public struct ImageDataset: Sendable {
 
     /// The items at `indices`.
     public func subset(_ indices: [Int]) -> ImageDataset {
-        ImageDataset(items: indices.map { items[$0] }, classes: classes, problems: [])
+        ImageDataset(items: indices.map { items[$0] }, classes: classes, problems: [], labelsFile: labelsFile)
     }
 
     /// Sorts class names: numerically when all are integers ("0" < "2" < "10"), else alphabetically.

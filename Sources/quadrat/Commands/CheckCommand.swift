@@ -1,13 +1,21 @@
 import ArgumentParser
 import Foundation
 import Vision
+import Workflow
 
-/// `quadrat check DATA`: every problem in a data set, at once.
+/// `quadrat check DATA`: every problem in a data set, at once, and the copies and bursts in it.
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Verify images and labels; list every problem and exit non-zero if there are any.",
-        discussion: "Example: quadrat check ~/invasive --quarantine ~/invasive-bad"
+        discussion: """
+            Also finds exact and near-duplicate photos (resized, recompressed, slightly cropped or brightened \
+            copies) within the data and between it and its test/ folder, and counts the photos without an EXIF \
+            capture time (each of those is a burst of its own for --group-by burst). Duplicates are reported, \
+            not counted as problems.
+
+            Example: quadrat check ~/invasive --quarantine ~/invasive-bad --near-duplicates dups.csv
+            """
     )
 
     @Argument(
@@ -19,9 +27,24 @@ struct CheckCommand: ParsableCommand {
     var unlabelled = false
     @Option(help: "Move unreadable images into this folder.")
     var quarantine: String?
+    @Option(help: "Write the duplicate clusters to this CSV (cluster,image,kind).")
+    var nearDuplicates: String?
+    @Option(
+        help:
+            "The likeness (0–1) at which two photos count as copies; lower finds more edited copies, and more false ones."
+    )
+    var duplicateSimilarity = NearDuplicates.threshold
+    @Flag(help: "Skip the duplicate and burst search (it presizes every photo the first time).")
+    var noDuplicates = false
     @OptionGroup var columns: CSVColumns
 
     @OptionGroup var limits: ImageLimitOptions
+
+    func validate() throws {
+        guard (0...1).contains(duplicateSimilarity) else {
+            throw ValidationError("--duplicate-similarity must be 0 to 1, not \(duplicateSimilarity)")
+        }
+    }
 
     func run() throws {
         let url = URL(fileURLWithPath: data)
@@ -40,6 +63,7 @@ struct CheckCommand: ParsableCommand {
             dataset.classes.isEmpty
             ? "" : ", " + zip(dataset.classes, dataset.classCounts).map { "\($0): \($1)" }.joined(separator: ", ")
         print("\(dataset.items.count) images\(counts)")
+        if !noDuplicates { try survey(dataset) }
         guard !problems.isEmpty else {
             print("no problems found")
             return
@@ -52,5 +76,29 @@ struct CheckCommand: ParsableCommand {
             for line in result.failed { print("  \(line)") }
         }
         throw ExitCode.failure
+    }
+
+    /// The duplicate search within the data and against its test folder, printed (and written when asked).
+    func survey(_ dataset: ImageDataset) throws {
+        let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: TrainOptions.defaultSize))
+        let survey = try PhotoSurvey.run(dataset.items, cache: cache, threshold: duplicateSimilarity)
+        survey.summary().forEach { print($0) }
+        if let nearDuplicates {
+            try survey.writeClusters(to: URL(fileURLWithPath: nearDuplicates))
+            print("clusters: \(nearDuplicates)")
+        }
+        guard !unlabelled,
+            let test = try? DataSource.unlabelled(PhotoSurvey.testFolder(besides: URL(fileURLWithPath: data)))
+        else { return }  // no readable test folder beside the data: nothing to compare with
+        let copies = try survey.copies(in: PhotoSurvey.run(test.items, cache: cache, threshold: duplicateSimilarity))
+        print(
+            "test/: \(copies.count) of \(test.items.count) photos are copies of training photos"
+                + (copies.isEmpty
+                    ? ""
+                    : " ("
+                        + copies.prefix(5).map {
+                            "\(test.items[$0.other].name) ≈ "
+                                + dataset.items[$0.here].name
+                        }.joined(separator: ", ") + (copies.count > 5 ? ", …" : "") + ")"))
     }
 }

@@ -1,0 +1,52 @@
+import Foundation
+import Torch
+
+/// What Quadrat reads of each photo to find its copies and its burst: a hash of its bytes, a small likeness of its
+/// presized view, and when and with which camera it was taken.
+public struct PhotoPrint: Sendable {
+    /// FNV-1a of the file's bytes: equal for byte-identical files.
+    public var content: UInt64
+    public var thumbprint: Thumbprint
+    public var exif: EXIF.Tags
+
+    public init(content: UInt64, thumbprint: Thumbprint, exif: EXIF.Tags = EXIF.Tags()) {
+        (self.content, self.thumbprint, self.exif) = (content, thumbprint, exif)
+    }
+
+    /// The print of one photo: its file's bytes and its presize-cache entry (made now when missing), decoded at a
+    /// reduced scale (the thumbprint needs 16 × 16).
+    public init(_ item: ImageItem, cache: PresizeCache) throws {
+        let bytes = try FileBytes.read(item.url)
+        let entry = try cache.entry(for: item.url)
+        let view: RGBImage
+        if let cached = try? FileBytes.read(entry) {  // a missing or unreadable entry is made again below
+            view = try ImageDecoder(minimumSide: 128).decode(cached, source: entry)
+        } else {
+            view = try cache.image(for: item.url)
+        }
+        content = fnv1a(bytes: bytes, hash: fnv1a(bytes: "\(bytes.count):".utf8))
+        thumbprint = Thumbprint(view)
+        exif = ImageDecoder.format(of: bytes) == .jpeg ? EXIF.tags(in: bytes) : EXIF.Tags()
+    }
+
+    /// The prints of `items` on every core, with a progress bar; nil for a photo that cannot be read (reported by
+    /// whoever presized it).
+    public static func measure(_ items: [ImageItem], cache: PresizeCache) -> [PhotoPrint?] {
+        let progress = Feedback.start("fingerprints", total: items.count)
+        let prints = Locked([PhotoPrint?](repeating: nil, count: items.count))
+        let next = AtomicCounter()
+        let mainThreads = Torch.threads
+        defer { Torch.threads = mainThreads }
+        DispatchQueue.concurrentPerform(iterations: max(1, ProcessInfo.processInfo.activeProcessorCount)) { _ in
+            Torch.threads = 1
+            while true {
+                let i = next.increment()
+                guard i < items.count else { return }
+                let print = try? PhotoPrint(items[i], cache: cache)  // unreadable: nil, reported by the presize step
+                prints.withLock { $0[i] = print }
+                progress.advance()
+            }
+        }
+        return prints.withLock { $0 }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Torch
+import Vision
+
+/// Which photos are copies of each other and which were taken in one burst: the search behind `check`, `explore`
+/// and `train`'s split. Reads each photo's bytes, EXIF and presize-cache entry once (``PhotoPrint``).
+public struct PhotoSurvey: Sendable {
+    public var items: [ImageItem]
+    public var prints: [PhotoPrint?]
+    public var clusters: [NearDuplicates.Cluster]
+    /// The similarity copies reach.
+    public var threshold = NearDuplicates.threshold
+    /// The seconds the search took (prints and clusters; after the presize).
+    public var seconds: Double
+
+    /// Presizes `items` into `cache` (what is not there yet), prints them and finds the clusters.
+    public static func run(
+        _ items: [ImageItem], cache: PresizeCache, threshold: Double = NearDuplicates.threshold
+    ) throws -> PhotoSurvey {
+        _ = cache.fill(items)  // unreadable photos are reported by whoever read the data set
+        let start = Date()
+        let prints = PhotoPrint.measure(items, cache: cache)
+        let clusters = try NearDuplicates.clusters(prints, threshold: threshold)
+        return PhotoSurvey(
+            items: items, prints: prints, clusters: clusters, threshold: threshold,
+            seconds: Date().timeIntervalSince(start))
+    }
+
+    /// The photos in a cluster.
+    public var clusteredCount: Int { clusters.reduce(0) { $0 + $1.members.count } }
+
+    /// Each photo's group when clusters must stay on one side of a split: the cluster's first member, else itself.
+    public var clusterNumbers: [Int] {
+        var numbers = Array(items.indices)
+        for cluster in clusters { for i in cluster.members { numbers[i] = cluster.members[0] } }
+        return numbers
+    }
+
+    /// Lines for a terminal: the clusters (the first few by name) and the photos without a capture time.
+    public func summary(listing limit: Int = 5) -> [String] {
+        var lines: [String] = []
+        let readable = prints.compactMap { $0 }.count
+        if clusters.isEmpty {
+            lines.append(
+                "near-duplicates: none among \(readable) photos" + String(format: " (searched in %.1f s)", seconds))
+        } else {
+            let exact = clusters.filter(\.exact).count
+            lines.append(
+                "near-duplicates: \(clusters.count) cluster(s) holding \(clusteredCount) photos (\(exact) of them "
+                    + "byte-identical)" + String(format: ", searched in %.1f s", seconds))
+            for cluster in clusters.prefix(limit) {
+                let names = cluster.members.prefix(6).map { items[$0].name }.joined(separator: ", ")
+                lines.append(
+                    "  \(cluster.exact ? "exact" : "near "): \(names)\(cluster.members.count > 6 ? ", …" : "")")
+            }
+            if clusters.count > limit {
+                lines.append("  … and \(clusters.count - limit) more (--near-duplicates FILE)")
+            }
+        }
+        let untimed = prints.compactMap { $0 }.filter { $0.exif.takenSeconds == nil }.count
+        if untimed > 0 {
+            lines.append(
+                "capture time (EXIF DateTimeOriginal): missing on \(untimed) of \(readable) photos; "
+                    + "each of those is an event of its own")
+        }
+        return lines
+    }
+
+    /// The events (bursts) of the photos at a gap of `gap` seconds.
+    public func events(gap: Double) -> [Bursts.Event] {
+        Bursts.events(items, tags: prints.map { $0?.exif }, gap: gap)
+    }
+
+    /// `cluster,image,kind`: one row per photo in a cluster (`kind`: exact or near), the image by name.
+    public func writeClusters(to url: URL) throws {
+        var csv = "cluster,image,kind\n"
+        for (k, cluster) in clusters.enumerated() {
+            for i in cluster.members {
+                csv += CSVTable.row(["\(k + 1)", items[i].name, cluster.exact ? "exact" : "near"]) + "\n"
+            }
+        }
+        try AtomicFile.write(Data(csv.utf8), to: url)
+    }
+
+    /// How many of `others` (a test folder's photos, surveyed alike) are copies of a photo here.
+    public func copies(in others: PhotoSurvey) throws -> [(other: Int, here: Int)] {
+        try NearDuplicates.matches(of: others.prints, in: prints, threshold: threshold).enumerated().compactMap {
+            q, r in r.map { (q, $0) }
+        }
+    }
+}
+
+extension PhotoSurvey {
+    /// The `test/` folder of a Kaggle-layout data folder, or of the folder of a labels CSV given as `data`.
+    public static func testFolder(besides data: URL) -> URL {
+        (data.pathExtension.lowercased() == "csv" ? data.deletingLastPathComponent() : data)
+            .appendingPathComponent("test")
+    }
+}
