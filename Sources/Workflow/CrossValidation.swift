@@ -33,7 +33,9 @@ public struct CrossValidation {
         guard labels.count == dataset.items.count, folds >= 2, folds <= labels.count else {
             throw WorkflowError("--folds \(folds) needs 2 to \(labels.count) labelled images per fold split")
         }
-        let assignment = ConfidentLearning.folds(labels: labels, folds: folds, seed: options.seed)
+        let size = try options.size ?? Architecture(named: options.arch).defaultSize
+        let cache = PresizeCache(shorterSide: options.presize ?? PresizeCache.defaultShorterSide(forSize: size))
+        let assignment = try SplitGrouping(options).folds(dataset, cache: cache, folds: folds, seed: options.seed)
         let out = URL(fileURLWithPath: options.out)
         var outcomes: [TrainingOutcome] = []
         for k in 0..<folds {

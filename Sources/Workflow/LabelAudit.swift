@@ -29,6 +29,8 @@ public struct LabelAudit {
         /// Times the K-fold split is drawn anew (other folds, other head seeds); each photo's probabilities are
         /// the mean over the repeats. Heads train in seconds, and the mean is steadier than one split's.
         public var repeats = 3
+        /// What keeps photos in one fold (`--group-by`, near-duplicate clusters); nil: stratified folds alone.
+        public var grouping: SplitGrouping?
         public init() {}
     }
 
@@ -73,13 +75,16 @@ public struct LabelAudit {
         guard items.count == labels.count else {
             throw WorkflowError("audit: \(labels.count) feature rows for \(items.count) readable photos")
         }
+        let groups = try auditGroups(items, labelsFile: dataset.labelsFile, cache: cache)
         let c = classes.count
         var sums = [[Double]](repeating: Array(repeating: 0, count: c), count: labels.count)
         var accuracies: [Double] = [], aucs: [Double] = []
         for round in 0..<repeats {
             // Repeat 0 is the plain K-fold audit; later ones split differently and start their heads elsewhere.
             let seed = options.seed &+ UInt64(round) &* 7919
-            let fold = ConfidentLearning.folds(labels: labels, folds: options.folds, seed: seed)
+            let fold =
+                groups.map { Split.groupedFolds(labels: labels, groups: $0, folds: options.folds, seed: seed) }
+                ?? ConfidentLearning.folds(labels: labels, folds: options.folds, seed: seed)
             for k in 0..<options.folds {
                 let train = labels.indices.filter { fold[$0] != k }, held = labels.indices.filter { fold[$0] == k }
                 let p = try headProbabilities(
@@ -128,6 +133,16 @@ public struct LabelAudit {
         return try Torch.withoutGrad {
             try Functional.softmax(head(features.indexSelect(dim: 0, held)), dim: 1).toArray(Float.self)
         }
+    }
+
+    /// The groups of the readable photos when ``Options/grouping`` asks for them (printed), else nil.
+    func auditGroups(_ items: [ImageItem], labelsFile: URL?, cache: PresizeCache) throws -> [Int]? {
+        guard let grouping = options.grouping else { return nil }
+        let survey = grouping.needsSurvey ? try PhotoSurvey.run(items, cache: cache, presized: true) : nil
+        let groups = try grouping.groups(
+            ImageDataset(items: items, classes: [], labelsFile: labelsFile), survey: survey)
+        guard grouping.column != nil || survey?.clusters.isEmpty == false else { return nil }
+        return groups
     }
 
     /// The audit of out-of-fold predictions made elsewhere: `oof_predictions.csv` from `train --folds K`

@@ -13,11 +13,11 @@ public struct PhotoSurvey: Sendable {
     /// The seconds the search took (prints and clusters; after the presize).
     public var seconds: Double
 
-    /// Presizes `items` into `cache` (what is not there yet), prints them and finds the clusters.
+    /// Presizes `items` into `cache` (what is not there yet, unless `presized`), prints them and finds the clusters.
     public static func run(
-        _ items: [ImageItem], cache: PresizeCache, threshold: Double = NearDuplicates.threshold
+        _ items: [ImageItem], cache: PresizeCache, threshold: Double = NearDuplicates.threshold, presized: Bool = false
     ) throws -> PhotoSurvey {
-        _ = cache.fill(items)  // unreadable photos are reported by whoever read the data set
+        if !presized { _ = cache.fill(items) }  // unreadable photos are reported by whoever read the data set
         let start = Date()
         let prints = PhotoPrint.measure(items, cache: cache)
         let clusters = try NearDuplicates.clusters(prints, threshold: threshold)

@@ -14,6 +14,8 @@ public struct PredictionJob {
     public var format = SubmissionFormat.kaggle
     public var shard: PredictionShards.Shard?
     public var group: ProcessGroup?
+    /// Where to write one row per burst (``EventTable``) and the burst gap in seconds; nil: no event table.
+    public var events: (url: URL, gap: Double)?
 
     public init(model: SavedModel) { self.model = model }
 
@@ -40,6 +42,14 @@ public struct PredictionJob {
                 probabilities: probabilities, items: items.map { dataset.items[$0] },
                 positions: items.map { positions[$0] }, classes: model.classes)
             return (text, items.count)
+        }
+        if let events {
+            let table = EventTable.render(
+                items.map { dataset.items[$0] }, probabilities: probabilities, model: model, tta: tta, gap: events.gap)
+            try AtomicFile.write(table.text, to: events.url)
+            say(
+                "wrote \(table.events) events of \(items.count) photos to \(events.url.path)"
+                    + (table.untimed > 0 ? " (\(table.untimed) without an EXIF capture time, each an event of its own)" : ""))
         }
         if items.count <= 10 {
             for (i, p) in zip(items, probabilities) {

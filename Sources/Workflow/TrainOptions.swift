@@ -66,11 +66,20 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var classWeights = ClassWeights.none
     /// How training epochs draw images: shuffle (each once) or balanced (every class equally often).
     public var sampler = Sampler.shuffle
+    /// What keeps photos together in the split (and in `--folds`): a column of the labels CSV (site, camera, module,
+    /// patient), or `burst` for the events of EXIF capture times within ``burstGap``. Nil: each photo alone.
+    public var groupBy: String?
+    /// The most seconds between two photos of one burst (`--group-by burst`, `predict --events`).
+    public var burstGap = 60.0
+    /// Let copies of a photo fall on both sides of the split (by default each cluster of near-duplicates stays on
+    /// one side).
+    public var splitDuplicates = false
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case data, out, arch, size, presize, batchSize, validFraction, seed, augmentation, maxRotation, maxZoom,
             maxLighting, weights, nameColumn, labelColumn, recipe, lrFind, epochs, headEpochs, lr, budget, patience,
-            monitor, precision, progressive, resume, targetRecall, decideFor, resize, classNames, classWeights, sampler
+            monitor, precision, progressive, resume, targetRecall, decideFor, resize, classNames, classWeights, sampler,
+            groupBy, burstGap, splitDuplicates
     }
 
     /// The input size of the default architecture: what `check` and `explore` presize for, so `train` finds it.
@@ -118,6 +127,9 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         classNames = try c.decodeIfPresent([String].self, forKey: .classNames)
         try take(.classWeights, &classWeights)
         try take(.sampler, &sampler)
+        groupBy = try c.decodeIfPresent(String.self, forKey: .groupBy)
+        try take(.burstGap, &burstGap)
+        try take(.splitDuplicates, &splitDuplicates)
     }
 
     /// The preset named by `augmentation` with the limits given in the options.
@@ -153,6 +165,12 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         try check(size, 32...1024, "--size", " pixels")
         try check(presize, 32...4096, "--presize", " pixels")
         try check(batchSize, 1...1024, "--batch-size")
+        if groupBy?.trimmingCharacters(in: .whitespaces).isEmpty == true {
+            throw WorkflowError("--group-by needs a column of the labels CSV, or burst")
+        }
+        if !(burstGap >= 0 && burstGap <= 366 * 86_400) {
+            throw WorkflowError("--burst-gap must be 0 s to a year, not \(burstGap) s")
+        }
         if !(validFraction > 0 && validFraction < 1) {
             throw WorkflowError("--valid-fraction must be above 0 and below 1, not \(validFraction)")
         }

@@ -50,7 +50,8 @@ extension TrainingRun {
             title: "Quadrat — \(data.architecture.rawValue) on \(URL(fileURLWithPath: options.data).lastPathComponent)",
             run: runFacts(
                 used, recipe: recipe, decided: decided, lrFinder: lrFinder, bestEpoch: bestEpoch, start: start,
-                architecture: data.architecture, agreement: learner.checkpointMetadata["precision_agreement"]),
+                architecture: data.architecture, agreement: learner.checkpointMetadata["precision_agreement"],
+                splitNotes: data.splitNotes),
             augmentation: AugmentationPreview.rows(
                 data.dataset.renamed(saved.classNames), augmentation: options.augmentationSettings, size: data.size,
                 cache: data.cache, resize: options.resize))
@@ -88,11 +89,11 @@ extension TrainingRun {
     /// What the report says of the run's decisions: the rate and why, the epoch kept, notes and settings.
     func runFacts(
         _ used: TrainOptions, recipe: Recipe, decided: RunDecisions, lrFinder: LRFinderResult?, bestEpoch: Int?,
-        start: Date, architecture: Architecture, agreement: String?
+        start: Date, architecture: Architecture, agreement: String?, splitNotes: [String]
     ) -> RunFacts {
         var facts = RunFacts(
             learningRate: recipe.headRate, bestEpoch: bestEpoch, monitor: options.monitor,
-            notes: notes(decided) + (agreement.map { [$0] } ?? []),
+            notes: splitNotes + notes(decided) + (agreement.map { [$0] } ?? []),
             settings: settings(used, architecture: architecture, started: start))
         if options.resume != nil {
             facts.learningRateReason = "the rate of the run this one resumes"

@@ -24,6 +24,8 @@ struct RunData {
     var presizeSeconds: Double
     /// Images the presize step could not read.
     var skipped: [DataProblem]
+    /// What the report says of the split: groups, near-duplicate clusters, held-out photos with copies in training.
+    var splitNotes: [String]
     /// The key of the precomputed activations on disk (see ``TrainingRun/featureKey(_:_:_:)``).
     var featureKey: String
     /// Rank 0's hold on the run folder, for as long as the run lives.
@@ -49,13 +51,14 @@ extension TrainingRun {
         let heldOut = try findHeldOut(classes: dataset.classes)
         // The run folder only now that data and options are valid, and checked writable before hours of work.
         let lock = leads ? try Self.prepareRunFolder(out) : nil
-        var split = Split.random(
-            count: dataset.items.count, fraction: options.validFraction, seed: options.seed,
-            labels: dataset.items.compactMap(\.label))
-        if let validation {
-            let held = Set(validation)
-            split = (dataset.items.indices.filter { !held.contains($0) }, validation.sorted())
-        }
+        let classifier = try Classifier(
+            architecture, classes: dataset.classes, weights: options.weights.map { URL(fileURLWithPath: $0) })
+        let cache = PresizeCache(shorterSide: options.presize ?? PresizeCache.defaultShorterSide(forSize: size))
+        let presizeStart = Date()
+        let skipped = try presize(dataset.items + (heldOut?.dataset.items ?? []), into: cache)
+        let presizeSeconds = Date().timeIntervalSince(presizeStart)
+        let split = try self.split(dataset, heldOut: heldOut?.dataset, cache: cache)
+        split.notes.forEach(emit)
         let trainSet = dataset.subset(split.train), validSet = dataset.subset(split.valid)
         let counts = zip(names, dataset.classCounts).map { "\($0) (\($1))" }.joined(separator: ", ")
         emit(
@@ -63,12 +66,6 @@ extension TrainingRun {
                 + "valid \(validSet.items.count)"
                 + (heldOut.map { "; held-out test \($0.dataset.items.count) (\($0.name))" } ?? ""))
 
-        let classifier = try Classifier(
-            architecture, classes: dataset.classes, weights: options.weights.map { URL(fileURLWithPath: $0) })
-        let cache = PresizeCache(shorterSide: options.presize ?? PresizeCache.defaultShorterSide(forSize: size))
-        let presizeStart = Date()
-        let skipped = try presize(dataset.items + (heldOut?.dataset.items ?? []), into: cache)
-        let presizeSeconds = Date().timeIntervalSince(presizeStart)
         let trainLoader = DataLoader(
             trainSet, size: size, batchSize: options.batchSize, shuffle: true,
             augmentation: options.augmentationSettings, normalization: architecture.normalization, cache: cache,
@@ -84,7 +81,7 @@ extension TrainingRun {
             out: out, architecture: architecture, size: size, dataset: dataset, classNames: names,
             labelColumn: labelColumn, trainSet: trainSet,
             validSet: validSet, heldOut: heldOut, cache: cache, trainLoader: trainLoader, validLoader: validLoader,
-            presizeSeconds: presizeSeconds, skipped: skipped,
+            presizeSeconds: presizeSeconds, skipped: skipped, splitNotes: split.notes,
             featureKey: featureKey(trainSet, validSet, cache, architecture: architecture, size: size), lock: lock,
             classifier: classifier)
     }
@@ -106,6 +103,10 @@ extension TrainingRun {
         guard refused.isEmpty else {
             throw WorkflowError(
                 "cannot train on \(options.data):\n" + refused.map { "  \($0)" }.joined(separator: "\n"))
+        }
+        // A group column that is missing or has an empty cell stops the run before any photo is presized.
+        if let column = options.groupBy, column != "burst" {
+            _ = try GroupColumn.values(column, of: dataset, nameColumn: options.nameColumn)
         }
         // ROC AUC is recorded for two classes only: with more, keep-best and early stopping would watch nothing.
         if options.monitor == "roc_auc", dataset.classes.count != 2 {

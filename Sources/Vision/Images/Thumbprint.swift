@@ -20,36 +20,57 @@ public struct Thumbprint: Sendable {
 
     /// The thumbprint of `image` (any size of at least 1 × 1).
     public init(_ image: RGBImage) {
-        let (w, h) = (Double(image.width), Double(image.height)), c = Self.cut
+        let (w, h) = (image.width, image.height), c = Self.cut
+        let table = Self.integralLuma(image)
         let boxes = [(0.0, 0.0, 1.0, 1.0), (0, 0, 1, 1 - c), (0, c, 1, 1), (0, 0, 1 - c, 1), (c, 0, 1, 1)]
         var values: [Float] = []
         values.reserveCapacity(Self.viewCount * Self.side * Self.side)
         for (x0, y0, x1, y1) in boxes {
-            let view = Self.areaAveragedLuma(
-                image, x: Int(x0 * w)..<max(Int(x0 * w) + 1, Int(x1 * w)),
-                y: Int(y0 * h)..<max(Int(y0 * h) + 1, Int(y1 * h)))
-            values += Self.standardized(view)
+            let x = Int(x0 * Double(w))..<max(Int(x0 * Double(w)) + 1, Int(x1 * Double(w)))
+            let y = Int(y0 * Double(h))..<max(Int(y0 * Double(h)) + 1, Int(y1 * Double(h)))
+            values += Self.standardized(Self.cellMeans(table, width: w, x: x, y: y))
         }
         self.values = values
     }
 
-    /// Luma averaged over a ``side`` × ``side`` grid of the pixels in the box (each pixel counted in one cell; a
-    /// box smaller than the grid repeats pixels).
-    static func areaAveragedLuma(_ image: RGBImage, x: Range<Int>, y: Range<Int>) -> [Double] {
-        let n = side, (bw, bh) = (x.count, y.count)
-        var sums = [Double](repeating: 0, count: n * n), counts = [Double](repeating: 0, count: n * n)
+    /// The summed-area table of the photo's luma (0.299 R + 0.587 G + 0.114 B, ×1000 as integers): entry
+    /// (y, x) of the (h + 1) × (w + 1) table holds the sum over the pixels above and left of it.
+    static func integralLuma(_ image: RGBImage) -> [Int] {
+        let (w, h) = (image.width, image.height)
+        var table = [Int](repeating: 0, count: (w + 1) * (h + 1))
         image.pixels.withUnsafeBufferPointer { p in
-            for row in 0..<max(bh, n) {
-                let py = y.lowerBound + row * bh / max(bh, n), cy = row * n / max(bh, n)
-                for col in 0..<max(bw, n) {
-                    let px = x.lowerBound + col * bw / max(bw, n), cx = col * n / max(bw, n)
-                    let o = (py * image.width + px) * 3
-                    sums[cy * n + cx] += 0.299 * Double(p[o]) + 0.587 * Double(p[o + 1]) + 0.114 * Double(p[o + 2])
-                    counts[cy * n + cx] += 1
+            for y in 0..<h {
+                var row = 0
+                for x in 0..<w {
+                    let o = (y * w + x) * 3
+                    row += 299 * Int(p[o]) + 587 * Int(p[o + 1]) + 114 * Int(p[o + 2])
+                    table[(y + 1) * (w + 1) + x + 1] = table[y * (w + 1) + x + 1] + row
                 }
             }
         }
-        return zip(sums, counts).map { $0 / max($1, 1) }
+        return table
+    }
+
+    /// The mean luma of each cell of a ``side`` × ``side`` grid over the box, from the summed-area table; a box
+    /// narrower than the grid gives its cells at least one pixel each.
+    static func cellMeans(_ table: [Int], width w: Int, x: Range<Int>, y: Range<Int>) -> [Double] {
+        let n = side
+        func edges(_ range: Range<Int>) -> [Int] {
+            (0...n).map { range.lowerBound + $0 * range.count / n }
+        }
+        let (xs, ys) = (edges(x), edges(y))
+        var means = [Double](repeating: 0, count: n * n)
+        for cy in 0..<n {
+            let (top, bottom) = (ys[cy], max(ys[cy + 1], ys[cy] + 1))
+            for cx in 0..<n {
+                let (left, right) = (xs[cx], max(xs[cx + 1], xs[cx] + 1))
+                let sum =
+                    table[bottom * (w + 1) + right] - table[top * (w + 1) + right] - table[bottom * (w + 1) + left]
+                    + table[top * (w + 1) + left]
+                means[cy * n + cx] = Double(sum) / Double(1000 * (right - left) * (bottom - top))
+            }
+        }
+        return means
     }
 
     /// Zero mean, unit variance (a flat view stays all zeros).

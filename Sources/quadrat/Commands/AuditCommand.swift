@@ -47,6 +47,12 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "Order of the suspects: self-confidence or normalized-margin.")
     var ranking: ConfidentLearning.Ranking = .selfConfidence
     @Option(help: "Photos shown on the page.") var top = 100
+    @Option(
+        name: .customLong("group-by"),
+        help: "Keep photos that belong together in one fold: a column of the labels CSV, or 'burst' (EXIF times).")
+    var groupBy: String?
+    @Flag(help: "Let near-duplicate photos fall into different folds (by default each cluster stays in one).")
+    var splitDuplicates = false
     @Option(help: "Seed of the folds and the heads.") var seed: UInt64 = 42
     @Option(
         help: ArgumentHelp(
@@ -72,6 +78,8 @@ struct AuditCommand: ParsableCommand {
         (options.folds, options.architecture, options.size) = (folds, arch, size)
         (options.epochs, options.seed, options.ranking, options.views) = (epochs, seed, ranking, views)
         options.repeats = repeats
+        options.grouping = SplitGrouping(
+            column: groupBy, keepCopiesTogether: !splitDuplicates, nameColumn: columns.nameColumn)
         let outcome =
             try predictions.map {
                 try LabelAudit.audit(

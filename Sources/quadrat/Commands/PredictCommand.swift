@@ -39,6 +39,14 @@ struct PredictCommand: ParsableCommand {
                 + "probabilities within 1e-4 of it (other batches pick other kernels).", valueName: "part"))
     var merge: [String] = []
 
+    @Option(
+        help: """
+            Also write one row per event to this CSV: photos by one camera in one folder taken within --burst-gap \
+            of each other (EXIF capture time), with each class's highest probability and the event's class.
+            """)
+    var events: String?
+    @Option(help: "The most time between two photos of one event, e.g. 60s, 5m (default 60s).")
+    var burstGap = "60s"
     @OptionGroup var limits: ImageLimitOptions
     @OptionGroup(title: "Prediction split between processes (or quadrat launch -n N -- predict …)")
     var distributed: DistributedOptions
@@ -69,6 +77,13 @@ struct PredictCommand: ParsableCommand {
             return try write(text, count: count)
         }
         (job.shard, job.group) = (shard.flatMap(PredictionShards.Shard.init), try distributed.join())
+        if let events {
+            guard let gap = DurationText.seconds(burstGap), gap >= 0 else {
+                throw ValidationError("--burst-gap \(burstGap) is not a duration (e.g. 60s, 5m, 1h)")
+            }
+            guard shard == nil else { throw ValidationError("--events needs every photo: it cannot be used with --shard") }
+            job.events = (URL(fileURLWithPath: events), gap)
+        }
         guard let (text, count) = try job.run(Self.dataset(inputs), say: Console.warn) else { return }
         try write(text, count: count)
     }

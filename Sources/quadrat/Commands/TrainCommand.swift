@@ -106,6 +106,18 @@ struct TrainFlags: ParsableArguments {
     @Option(
         help: "shuffle (default: every image once per epoch) or balanced (every class drawn equally often).")
     var sampler: Sampler?
+    @Option(
+        name: .customLong("group-by"),
+        help: """
+            Keep photos that belong together on one side of the split and in one fold: a column of the labels CSV \
+            (site, camera, module, patient), or 'burst' for photos taken within --burst-gap of each other by one \
+            camera (EXIF capture time).
+            """)
+    var groupBy: String?
+    @Option(help: "The most time between two photos of one burst, e.g. 60s, 5m (default 60s).")
+    var burstGap: String?
+    @Flag(help: "Let near-duplicate photos fall on both sides of the split (by default each cluster stays on one side).")
+    var splitDuplicates = false
     @Flag(help: "Progressive resizing: the first half of the unfrozen epochs at three quarters of the size.")
     var progressive = false
     @Flag(name: .customLong("no-mixed-precision"), help: "Same as --precision fp32.")
@@ -186,6 +198,14 @@ struct TrainFlags: ParsableArguments {
         }
         if let classWeights { o.classWeights = classWeights }
         if let sampler { o.sampler = sampler }
+        if let groupBy { o.groupBy = groupBy }
+        if let burstGap {
+            guard let seconds = DurationText.seconds(burstGap), seconds >= 0 else {
+                throw ValidationError("--burst-gap \(burstGap) is not a duration (e.g. 60s, 5m, 1h)")
+            }
+            o.burstGap = seconds
+        }
+        if splitDuplicates { o.splitDuplicates = true }
         do {
             try o.validate()
         } catch let error as WorkflowError {
