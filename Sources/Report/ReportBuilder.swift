@@ -67,12 +67,14 @@ public enum ReportBuilder {
     /// The data-set page of `quadrat explore`.
     public static func exploration(
         _ dataset: ImageDataset, test: ImageDataset? = nil, testLabelled: Bool = false,
-        brightness: BrightnessSummary? = nil, augmentation: [(String, [RGBImage])] = [], title: String
+        brightness: BrightnessSummary? = nil, augmentation: [(String, [RGBImage])] = [],
+        duplicates: DuplicateListing? = nil, cache: PresizeCache? = nil, title: String
     ) -> String {
         ReportPage.page(
             title: title,
             sections: [DatasetSection.html(dataset, validSet: nil, test: test, testLabelled: testLabelled, cache: nil)]
                 + (brightness.map { [DatasetSection.brightness($0, classes: dataset.classes)] } ?? [])
+                + (duplicates.map { [DuplicatesSection.html($0, classes: dataset.classes, cache: cache)] } ?? [])
                 + (augmentation.isEmpty ? [] : [DatasetSection.augmentationPreview(augmentation)]))
     }
 

@@ -13,6 +13,8 @@ public struct DataExploration {
     /// What the preview shows: training's view of one photo per class.
     public var augmentation = Augmentation.sideOn
     public var size = 224
+    /// Search for exact and near-duplicate photos (presizes every photo the first time).
+    public var searchDuplicates = true
 
     public init(data: URL) { self.data = data }
 
@@ -45,10 +47,12 @@ public struct DataExploration {
         } else if let test {
             say("test/: \(test.items.count) unlabelled images")
         }
+        let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: TrainOptions.defaultSize))
+        let duplicates = try findDuplicates(dataset, test: test, cache: cache, say: say)
         let preview = AugmentationPreview.rows(dataset, augmentation: augmentation, size: size)
         let html = ReportBuilder.exploration(
             dataset, test: test, testLabelled: testLabelled, brightness: brightness, augmentation: preview,
-            title: "Quadrat — \(data.lastPathComponent)")
+            duplicates: duplicates, cache: cache, title: "Quadrat — \(data.lastPathComponent)")
         try AtomicFile.write(html, to: page)
         say("page: \(page.path)")
     }
@@ -72,6 +76,33 @@ public struct DataExploration {
             return (nil, false)
         }
         return (try DataSource.unlabelled(folder), false)
+    }
+
+    /// The duplicate search within the data and against its test folder: said, and listed for the page.
+    func findDuplicates(
+        _ dataset: ImageDataset, test: ImageDataset?, cache: PresizeCache, say: (String) -> Void
+    ) throws -> DuplicateListing? {
+        guard searchDuplicates else { return nil }
+        let survey = try PhotoSurvey.run(dataset.items, cache: cache)
+        survey.summary().forEach(say)
+        var copies: [(test: ImageItem, train: ImageItem)] = []
+        if let test {
+            let testSurvey = try PhotoSurvey.run(test.items, cache: cache)
+            copies = try survey.copies(in: testSurvey).map { (test.items[$0.other], dataset.items[$0.here]) }
+            say("test/: \(copies.count) of \(test.items.count) photos are copies of training photos")
+        }
+        let clusters = survey.clusters.map { cluster in
+            let contents = cluster.members.map { survey.prints[$0]?.content }
+            return cluster.members.map { i in
+                (
+                    item: dataset.items[i],
+                    exact: contents.filter { $0 != nil && $0 == survey.prints[i]?.content }.count > 1
+                )
+            }
+        }
+        return DuplicateListing(
+            clusters: clusters, testCopies: copies, searched: (dataset.items.count, test?.items.count ?? 0),
+            seconds: survey.seconds)
     }
 
     /// Each class's mean brightness, and a hint when brightness alone tells classes apart.

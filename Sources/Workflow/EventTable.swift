@@ -15,12 +15,15 @@ public enum EventTable {
     ) -> (text: String, events: Int, untimed: Int) {
         let tags = items.map { item in
             // An unreadable file was already left out of the predictions; here it only loses its capture time.
-            (try? FileBytes.read(item.url)).map { ImageDecoder.format(of: $0) == .jpeg ? EXIF.tags(in: $0) : EXIF.Tags() }
+            (try? FileBytes.read(item.url)).map {
+                ImageDecoder.format(of: $0) == .jpeg ? EXIF.tags(in: $0) : EXIF.Tags()
+            }
         }
         let events = Bursts.events(items, tags: tags, gap: gap)
-        var text = CSVTable.row(
-            ["event", "photos", "first_taken", "last_taken", "camera"] + model.classes.map { "max_\($0)" }
-                + ["decided", "images"]) + "\n"
+        var text =
+            CSVTable.row(
+                ["event", "photos", "first_taken", "last_taken", "camera"] + model.classes.map { "max_\($0)" }
+                    + ["decided", "images"]) + "\n"
         for (e, event) in events.enumerated() {
             let highest = model.classes.indices.map { c in event.members.map { probabilities[$0][c] }.max() ?? 0 }
             let decided =
@@ -29,8 +32,10 @@ public enum EventTable {
             let camera = tags[event.members[0]]?.model ?? ""
             text +=
                 CSVTable.row(
-                    ["\(e + 1)", "\(event.members.count)", event.first.map(Bursts.text) ?? "",
-                        event.last.map(Bursts.text) ?? "", camera]
+                    [
+                        "\(e + 1)", "\(event.members.count)", event.first.map(Bursts.text) ?? "",
+                        event.last.map(Bursts.text) ?? "", camera,
+                    ]
                         + highest.map { ProbabilityText.text($0) }
                         + [model.classes[decided], event.members.map { items[$0].name }.joined(separator: " ")]) + "\n"
         }

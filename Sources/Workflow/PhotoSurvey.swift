@@ -26,6 +26,14 @@ public struct PhotoSurvey: Sendable {
             seconds: Date().timeIntervalSince(start))
     }
 
+    /// The photos of a cluster with another photo of the same bytes in it.
+    public var withTwins: Int {
+        clusters.reduce(0) { total, cluster in
+            let contents = cluster.members.compactMap { prints[$0]?.content }
+            return total + contents.filter { c in contents.filter { $0 == c }.count > 1 }.count
+        }
+    }
+
     /// The photos in a cluster.
     public var clusteredCount: Int { clusters.reduce(0) { $0 + $1.members.count } }
 
@@ -44,10 +52,9 @@ public struct PhotoSurvey: Sendable {
             lines.append(
                 "near-duplicates: none among \(readable) photos" + String(format: " (searched in %.1f s)", seconds))
         } else {
-            let exact = clusters.filter(\.exact).count
             lines.append(
-                "near-duplicates: \(clusters.count) cluster(s) holding \(clusteredCount) photos (\(exact) of them "
-                    + "byte-identical)" + String(format: ", searched in %.1f s", seconds))
+                "near-duplicates: \(clusters.count) cluster(s) holding \(clusteredCount) photos (\(withTwins) with a "
+                    + "byte-identical twin)" + String(format: ", searched in %.1f s", seconds))
             for cluster in clusters.prefix(limit) {
                 let names = cluster.members.prefix(6).map { items[$0].name }.joined(separator: ", ")
                 lines.append(
@@ -71,12 +78,15 @@ public struct PhotoSurvey: Sendable {
         Bursts.events(items, tags: prints.map { $0?.exif }, gap: gap)
     }
 
-    /// `cluster,image,kind`: one row per photo in a cluster (`kind`: exact or near), the image by name.
+    /// `cluster,image,kind`: one row per photo in a cluster, the image by name; `kind` is `exact` when another photo
+    /// of the cluster has the same bytes, else `near`.
     public func writeClusters(to url: URL) throws {
         var csv = "cluster,image,kind\n"
         for (k, cluster) in clusters.enumerated() {
+            let contents = cluster.members.compactMap { prints[$0]?.content }
             for i in cluster.members {
-                csv += CSVTable.row(["\(k + 1)", items[i].name, cluster.exact ? "exact" : "near"]) + "\n"
+                let twins = contents.filter { $0 == prints[i]?.content }.count
+                csv += CSVTable.row(["\(k + 1)", items[i].name, twins > 1 ? "exact" : "near"]) + "\n"
             }
         }
         try AtomicFile.write(Data(csv.utf8), to: url)

@@ -16,6 +16,10 @@ public struct PredictionJob {
     public var group: ProcessGroup?
     /// Where to write one row per burst (``EventTable``) and the burst gap in seconds; nil: no event table.
     public var events: (url: URL, gap: Double)?
+    /// Compare the photos with the training ones (``DeploymentCheck``) when the model has a reference.
+    public var driftCheck = true
+    /// Where to write each photo's deployment-check figures.
+    public var driftReport: URL?
 
     public init(model: SavedModel) { self.model = model }
 
@@ -43,13 +47,32 @@ public struct PredictionJob {
                 positions: items.map { positions[$0] }, classes: model.classes)
             return (text, items.count)
         }
+        if driftCheck, group == nil, part == nil {
+            let predicted = items.map { dataset.items[$0] }
+            if let check = try DeploymentCheck.run(model, items: predicted, probabilities: probabilities) {
+                say(check.summary)
+                if let driftReport {
+                    try AtomicFile.write(
+                        check.csv(
+                            items: predicted, probabilities: probabilities, decide: { model.decide($0, tta: tta) },
+                            classes: model.classes), to: driftReport)
+                    say("wrote the deployment check of each photo to \(driftReport.path)")
+                }
+            } else if driftReport != nil {
+                say(
+                    "no deployment check: \(model.source.deletingLastPathComponent().path) has no "
+                        + "\(DriftReference.fileName) made with this model (models trained before it existed have none)"
+                )
+            }
+        }
         if let events {
             let table = EventTable.render(
                 items.map { dataset.items[$0] }, probabilities: probabilities, model: model, tta: tta, gap: events.gap)
             try AtomicFile.write(table.text, to: events.url)
             say(
                 "wrote \(table.events) events of \(items.count) photos to \(events.url.path)"
-                    + (table.untimed > 0 ? " (\(table.untimed) without an EXIF capture time, each an event of its own)" : ""))
+                    + (table.untimed > 0
+                        ? " (\(table.untimed) without an EXIF capture time, each an event of its own)" : ""))
         }
         if items.count <= 10 {
             for (i, p) in zip(items, probabilities) {

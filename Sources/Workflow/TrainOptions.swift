@@ -83,7 +83,9 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     }
 
     /// The input size of the default architecture: what `check` and `explore` presize for, so `train` finds it.
-    public static var defaultSize: Int { (try? Architecture(named: TrainOptions(data: "", out: "").arch))?.defaultSize ?? 224 }
+    public static var defaultSize: Int {
+        (try? Architecture(named: TrainOptions(data: "", out: "").arch))?.defaultSize ?? 224
+    }
 
     public init(data: String, out: String) {
         self.data = data

@@ -25,6 +25,12 @@ extension TrainingRun {
         learner.checkpointMetadata["options"] = String(decoding: try JSONEncoder().encode(used), as: UTF8.self)
         let modelURL = data.out.appendingPathComponent("model.safetensors")
         try learner.saveCheckpoint(to: modelURL)
+        let saved = try SavedModel(modelURL)
+        var times = times
+        let driftStart = Date()
+        writeDriftReference(saved, data: data, scores: scores)
+        times.phases["deployment reference"] = Date().timeIntervalSince(driftStart)
+        times.order.append("deployment reference")
         try AtomicFile.write(learner.recorder.historyCSV(), to: data.out.appendingPathComponent("history.csv"))
         try PredictionsFile.write(
             probabilities: scores.validation.probabilities, items: scores.validation.items,
@@ -34,13 +40,11 @@ extension TrainingRun {
                 probabilities: test.probabilities, items: test.items, classes: data.dataset.classes,
                 to: data.out.appendingPathComponent("test_predictions.csv"))
         }
-        var times = times
         times.phases["presize"] = data.presizeSeconds
         times.order.insert("presize", at: 0)
         times.phases["total"] = Date().timeIntervalSince(start)
         times.order.append("total")
         let reportURL = data.out.appendingPathComponent("report.html")
-        let saved = try SavedModel(modelURL)
         let page = try ReportBuilder.training(
             dataset: data.dataset.renamed(saved.classNames), validSet: data.validSet.renamed(saved.classNames),
             recorder: learner.recorder, lrFinder: lrFinder,
@@ -84,6 +88,24 @@ extension TrainingRun {
         input.anchor = isValidation ? "validation" : "held-out"
         input.wholePhoto = saved.resize != .crop
         return input
+    }
+
+    /// `drift.safetensors` beside the model, for `predict`'s deployment check; a failure costs only the check.
+    func writeDriftReference(_ saved: SavedModel, data: RunData, scores: RunScores) {
+        let url = data.out.appendingPathComponent(DriftReference.fileName)
+        do {
+            let reference = try DriftReference.fit(
+                saved, train: data.trainSet.items, valid: scores.validation.items,
+                validProbabilities: scores.validation.probabilities, seed: options.seed)
+            try reference.write(to: url)
+            emit(
+                String(
+                    format: "deployment reference: %d training photos; 99 %% of validation within distance %.4f",
+                    reference.reference.shape[0], reference.threshold))
+        } catch {
+            try? FileManager.default.removeItem(at: url)  // a reference of an older model must not stay
+            Console.warn("note: no deployment reference (predict will not check new photos): \(error)")
+        }
     }
 
     /// What the report says of the run's decisions: the rate and why, the epoch kept, notes and settings.

@@ -13,7 +13,9 @@ extension TrainingRun {
             let held = Set(validation)
             return (dataset.items.indices.filter { !held.contains($0) }, validation.sorted(), [])
         }
-        let survey = SplitGrouping(options).needsSurvey || heldOut != nil ? try PhotoSurvey.run(dataset.items, cache: cache, presized: true) : nil
+        let survey =
+            SplitGrouping(options).needsSurvey || heldOut != nil
+            ? try PhotoSurvey.run(dataset.items, cache: cache, presized: true) : nil
         var notes: [String] = []
         let clusters = options.splitDuplicates ? [] : survey?.clusters ?? []
         var split: (train: [Int], valid: [Int])

@@ -53,7 +53,9 @@ struct GroupingTests {
         do {
             _ = try GroupColumn.values("camera", of: dataset)
         } catch let problem as DataProblem {
-            #expect(problem.description.contains("no column 'camera'") && problem.description.contains("name, invasive, site"))
+            #expect(
+                problem.description.contains("no column 'camera'")
+                    && problem.description.contains("name, invasive, site"))
         }
         try "name,invasive,site\n1,1,a\n2,0,\n3,1,b\n4,0,b\n5,1,c\n6,0,c\n".write(
             to: csv, atomically: true, encoding: .utf8)

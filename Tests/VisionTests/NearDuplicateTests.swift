@@ -36,8 +36,11 @@ struct NearDuplicateTests {
             let rows = image.height * 92 / 100
             return try ImageEncoder.jpeg(
                 RGBImage(width: image.width, height: rows, pixels: Array(image.pixels.prefix(image.width * rows * 3))))
-        default: return try ImageEncoder.jpeg(RGBImage(
-                width: image.width, height: image.height, pixels: image.pixels.map { UInt8(min(255, Double($0) * 1.15)) }))
+        default:
+            return try ImageEncoder.jpeg(
+                RGBImage(
+                    width: image.width, height: image.height,
+                    pixels: image.pixels.map { UInt8(min(255, Double($0) * 1.15)) }))
         }
     }
 
@@ -66,7 +69,9 @@ struct NearDuplicateTests {
         #expect(clusters.filter(\.exact).map { Set($0.members.map { items[$0].name }) } == [["o4", "x4"]])
 
         let originals = Array(prints.prefix(16)), copies = Array(prints.suffix(5))
-        let unrelated = (16..<20).map { PhotoPrint?(try? PhotoPrint(itemFor(seed: $0, in: folder, cache: cache), cache: cache)) }
+        let unrelated: [PhotoPrint?] = try (16..<20).map {
+            try PhotoPrint(itemFor(seed: $0, in: folder, cache: cache), cache: cache)
+        }
         let matches = try NearDuplicates.matches(of: copies + unrelated, in: originals)
         #expect(matches == [0, 1, 2, 3, 4, nil, nil, nil, nil], "\(matches)")
     }

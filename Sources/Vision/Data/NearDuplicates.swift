@@ -62,8 +62,12 @@ public enum NearDuplicates {
             near[i, default: []].append((j, s))
             near[j, default: []].append((i, s))
         }
-        let top = near.mapValues { Set($0.sorted { ($0.similarity, -$0.other) > ($1.similarity, -$1.other) }.prefix(k).map(\.other)) }
-        return pairs.filter { top[$0.0]?.contains($0.1) == true && top[$0.1]?.contains($0.0) == true }.map { ($0.0, $0.1) }
+        let top = near.mapValues {
+            Set($0.sorted { ($0.similarity, -$0.other) > ($1.similarity, -$1.other) }.prefix(k).map(\.other))
+        }
+        return pairs.filter { top[$0.0]?.contains($0.1) == true && top[$0.1]?.contains($0.0) == true }.map {
+            ($0.0, $0.1)
+        }
     }
 
     /// The mean whole view of `prints` (zeros for none).
@@ -112,7 +116,8 @@ public enum NearDuplicates {
             let whole = try left.whole.narrowed(dim: 0, start..<(start + rows))
             let cropped = try left.cropped.narrowed(dim: 0, (start * crops)..<((start + rows) * crops))
             let otherWhole = try rightWhole.narrowed(dim: 1, columns)
-            let otherCropped = try rightCropped.narrowed(dim: 1, (columns.lowerBound * crops)..<(columns.upperBound * crops))
+            let otherCropped = try rightCropped.narrowed(
+                dim: 1, (columns.lowerBound * crops)..<(columns.upperBound * crops))
             // whole·whole (rows × m), whole·each cropped view (rows × 4m), each cropped view·whole (4 rows × m).
             let ww = try whole.matmul(otherWhole).contiguous().toArray(Float.self)
             let wc = try whole.matmul(otherCropped).contiguous().toArray(Float.self)

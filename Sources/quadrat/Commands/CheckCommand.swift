@@ -82,7 +82,7 @@ struct CheckCommand: ParsableCommand {
     func survey(_ dataset: ImageDataset) throws {
         let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: TrainOptions.defaultSize))
         let survey = try PhotoSurvey.run(dataset.items, cache: cache, threshold: duplicateSimilarity)
-        survey.summary().forEach { print($0) }
+        for line in survey.summary() { print(line) }
         if let nearDuplicates {
             try survey.writeClusters(to: URL(fileURLWithPath: nearDuplicates))
             print("clusters: \(nearDuplicates)")

@@ -24,10 +24,14 @@ struct ExploreCommand: ParsableCommand {
         guard (32...1024).contains(size) else { throw ValidationError("--size must be 32 to 1024, not \(size)") }
     }
 
+    @Flag(help: "Skip the duplicate search (it presizes every photo the first time).")
+    var noDuplicates = false
+
     func run() throws {
         var job = DataExploration(data: URL(fileURLWithPath: data))
         (job.nameColumn, job.labelColumn) = (columns.nameColumn, columns.labelColumn)
         (job.augmentation, job.size) = (Augmentation(preset: augmentation.rawValue) ?? .sideOn, size)
+        job.searchDuplicates = !noDuplicates
         try job.run(page: URL(fileURLWithPath: out)) { print($0) }
     }
 }

@@ -47,6 +47,10 @@ struct PredictCommand: ParsableCommand {
     var events: String?
     @Option(help: "The most time between two photos of one event, e.g. 60s, 5m (default 60s).")
     var burstGap = "60s"
+    @Flag(help: "Skip the deployment check (a pass over the photos comparing them with the training ones).")
+    var noDriftCheck = false
+    @Option(help: "Write each photo's distance from the training photos and its confidence to this CSV.")
+    var driftReport: String?
     @OptionGroup var limits: ImageLimitOptions
     @OptionGroup(title: "Prediction split between processes (or quadrat launch -n N -- predict …)")
     var distributed: DistributedOptions
@@ -77,11 +81,14 @@ struct PredictCommand: ParsableCommand {
             return try write(text, count: count)
         }
         (job.shard, job.group) = (shard.flatMap(PredictionShards.Shard.init), try distributed.join())
+        (job.driftCheck, job.driftReport) = (!noDriftCheck, driftReport.map { URL(fileURLWithPath: $0) })
         if let events {
             guard let gap = DurationText.seconds(burstGap), gap >= 0 else {
                 throw ValidationError("--burst-gap \(burstGap) is not a duration (e.g. 60s, 5m, 1h)")
             }
-            guard shard == nil else { throw ValidationError("--events needs every photo: it cannot be used with --shard") }
+            guard shard == nil else {
+                throw ValidationError("--events needs every photo: it cannot be used with --shard")
+            }
             job.events = (URL(fileURLWithPath: events), gap)
         }
         guard let (text, count) = try job.run(Self.dataset(inputs), say: Console.warn) else { return }

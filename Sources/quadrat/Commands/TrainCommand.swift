@@ -116,7 +116,8 @@ struct TrainFlags: ParsableArguments {
     var groupBy: String?
     @Option(help: "The most time between two photos of one burst, e.g. 60s, 5m (default 60s).")
     var burstGap: String?
-    @Flag(help: "Let near-duplicate photos fall on both sides of the split (by default each cluster stays on one side).")
+    @Flag(
+        help: "Let near-duplicate photos fall on both sides of the split (by default each cluster stays on one side).")
     var splitDuplicates = false
     @Flag(help: "Progressive resizing: the first half of the unfrozen epochs at three quarters of the size.")
     var progressive = false

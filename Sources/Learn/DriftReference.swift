@@ -1,0 +1,96 @@
+import Foundation
+import Torch
+import Vision
+
+/// How far photos lie from the training photos, in what the trained model sees: the cosine distance of a photo's
+/// pooled body features to its ``neighbours`` nearest among a sample of the training photos'. Fitted when training
+/// ends (`drift.safetensors` beside the model) with the distance 99 % of validation photos stay within; `predict`
+/// then says how many new photos lie farther, the sign of photos unlike the training ones (another site, camera or
+/// season), where the validation score no longer holds.
+public struct DriftReference: Sendable {
+    public static let fileName = "drift.safetensors"
+    public static let neighbours = 5
+    /// Training photos kept as the reference (a seeded sample; all when fewer).
+    public static let sampleSize = 500
+    /// The share of validation photos within ``threshold``.
+    public static let quantile = 0.99
+
+    /// The reference features, one unit row per training photo.
+    public var reference: Tensor
+    /// The distance that ``quantile`` of validation photos stay within.
+    public var threshold: Double
+    /// Validation's mean highest class probability (calibrated), the confidence new photos are compared with.
+    public var validationConfidence: Double
+    /// The model file's size and content fingerprint: a reference fits the model it was made with only.
+    public var modelFingerprint: String
+
+    /// Pooled body features of `items` (the plain evaluation view) by the model's first member, as unit rows, and
+    /// the positions of the photos read (unreadable ones are left out).
+    public static func features(_ model: SavedModel, items: [ImageItem]) throws -> (unit: Tensor, kept: [Int]) {
+        // The loader hands labels back; the features do not depend on them.
+        let set = ImageDataset(
+            items: items.map { ImageItem(url: $0.url, name: $0.name, label: 0) }, classes: model.classes)
+        let loader = DataLoader(
+            set, size: model.size, batchSize: 32, normalization: model.normalization, cache: model.presizeCache)
+        loader.resize = model.resize
+        let features = try model.classifier.precompute(loader, label: "deployment check").features
+        let skipped = Set(loader.skipped.all.map(\.path))
+        let kept = items.indices.filter { !skipped.contains(items[$0].url.path) }
+        let norms = try (features * features).sum([1], keepDim: true).sqrt().clamp(1e-12, 1e30)
+        return (try (features / norms).contiguous(), kept)
+    }
+
+    /// The reference for `model` from its training and validation photos and validation's probabilities.
+    public static func fit(
+        _ model: SavedModel, train: [ImageItem], valid: [ImageItem], validProbabilities: [[Double]], seed: UInt64
+    ) throws -> DriftReference {
+        var rng = SeededRandom(seed: seed)
+        let sample = rng.permutation(train.count).prefix(sampleSize).sorted().map { train[$0] }
+        let reference = try features(model, items: sample).unit
+        var drift = DriftReference(
+            reference: reference, threshold: 0,
+            validationConfidence: validProbabilities.map { $0.max() ?? 0 }.reduce(0, +)
+                / Double(max(1, validProbabilities.count)),
+            modelFingerprint: try fingerprint(of: model.source))
+        let distances = try drift.distances(try features(model, items: valid).unit).sorted()
+        guard !distances.isEmpty else { throw LearnError("no validation photo could be read for the drift reference") }
+        drift.threshold =
+            distances[min(distances.count - 1, Int((Double(distances.count) * quantile).rounded(.up)) - 1)]
+        return drift
+    }
+
+    /// Each row's distance to the reference: 1 − the mean cosine similarity of its nearest reference rows.
+    public func distances(_ unit: Tensor) throws -> [Double] {
+        guard unit.shape[0] > 0 else { return [] }
+        let k = min(Self.neighbours, reference.shape[0])
+        let nearest = try unit.matmul(reference.transposed(0, 1)).topk(k, dim: 1).values.mean([1])
+        return try nearest.toArray(Float.self).map { 1 - Double($0) }
+    }
+
+    static func fingerprint(of model: URL) throws -> String {
+        let size = (try FileManager.default.attributesOfItem(atPath: model.path)[.size] as? Int) ?? 0
+        return "\(size)-\(String(try contentFingerprint(of: model), radix: 16))"
+    }
+
+    public func write(to url: URL) throws {
+        try Safetensors.write(
+            ["reference": reference],
+            metadata: [
+                "threshold": String(threshold), "validation_confidence": String(validationConfidence),
+                "model": modelFingerprint,
+            ], to: url)
+    }
+
+    /// The reference saved beside `model` (nil: none there, or one made for another model file).
+    public static func beside(_ model: SavedModel) throws -> DriftReference? {
+        let url = model.source.deletingLastPathComponent().appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let (tensors, metadata) = try Safetensors.read(url)
+        guard let reference = tensors["reference"], let threshold = metadata["threshold"].flatMap(Double.init),
+            let confidence = metadata["validation_confidence"].flatMap(Double.init), let made = metadata["model"]
+        else { throw LearnError("\(url.path) is not a drift reference (retrain, or delete it)") }
+        guard made == (try fingerprint(of: model.source)) else { return nil }
+        return DriftReference(
+            reference: reference, threshold: threshold, validationConfidence: confidence, modelFingerprint: made)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Learn
+import Torch
+import Vision
+
+/// `predict`'s deployment check: whether new photos look like the training ones (``DriftReference``), said in one
+/// line with how many photos to check by hand, and optionally each photo's figures in a CSV (`--drift-report`).
+public struct DeploymentCheck {
+    /// Each predicted photo's distance to the training photos and whether it lies beyond the reference's threshold.
+    public var distances: [Double]
+    public var beyond: [Bool]
+    /// The mean highest probability of the new photos, and validation's.
+    public var confidence: Double, validationConfidence: Double
+
+    /// Checks the photos `items` (those predicted) with their calibrated `probabilities`; nil when the model has no
+    /// reference beside it.
+    public static func run(
+        _ model: SavedModel, items: [ImageItem], probabilities: [[Double]]
+    ) throws -> DeploymentCheck? {
+        guard let reference = try DriftReference.beside(model) else { return nil }
+        let (unit, kept) = try DriftReference.features(model, items: items)
+        var distances = [Double](repeating: .nan, count: items.count)
+        for (row, d) in zip(kept, try reference.distances(unit)) { distances[row] = d }
+        return DeploymentCheck(
+            distances: distances, beyond: distances.map { $0 > reference.threshold },
+            confidence: probabilities.map { $0.max() ?? 0 }.reduce(0, +) / Double(max(1, probabilities.count)),
+            validationConfidence: reference.validationConfidence)
+    }
+
+    /// Photos to check by hand to know their accuracy within ±10 points (95 %; normal approximation at p = ½ with
+    /// the finite-population correction): 96 for many photos, fewer for few.
+    public static func sampleSize(of population: Int, margin: Double = 0.10) -> Int {
+        let n0 = 1.96 * 1.96 * 0.25 / (margin * margin)
+        return min(population, Int((n0 / (1 + (n0 - 1) / Double(max(population, 1)))).rounded(.up)))
+    }
+
+    /// The line `predict` prints: a warning when clearly more photos than the 1 % validation allows lie beyond the
+    /// threshold (more than 1 % + 3 standard deviations of a binomial count), else a plain count.
+    public var summary: String {
+        let n = beyond.count, far = beyond.filter { $0 }.count
+        let expected = 0.01 * Double(n), spread = (Double(n) * 0.01 * 0.99).squareRoot()
+        let confidenceText = String(format: "mean confidence %.2f (validation %.2f)", confidence, validationConfidence)
+        if Double(far) > expected + 3 * spread + 1 {
+            return "deployment check: \(far) of \(n) photos lie farther from the training photos than 99 % of "
+                + "validation did: expect lower accuracy than validation's; check a sample of "
+                + "\(Self.sampleSize(of: far)) of them by hand (±10 points at 95 %); \(confidenceText)"
+        }
+        return "deployment check: \(far) of \(n) photos lie farther from the training photos than 99 % of validation "
+            + "did, as expected of photos like the training ones; \(confidenceText)"
+    }
+
+    /// `name,distance,beyond,confidence,decided`: one row per photo.
+    public func csv(
+        items: [ImageItem], probabilities: [[Double]], decide: ([Double]) -> Int, classes: [String]
+    ) -> String {
+        var text = "name,distance,beyond_validation_99,confidence,decided\n"
+        for (i, item) in items.enumerated() {
+            text +=
+                CSVTable.row([
+                    item.name, distances[i].isNaN ? "" : String(format: "%.5f", distances[i]), beyond[i] ? "1" : "0",
+                    String(format: "%.4f", probabilities[i].max() ?? 0), classes[decide(probabilities[i])],
+                ]) + "\n"
+        }
+        return text
+    }
+}
