@@ -33,15 +33,21 @@ extension TrainingRun {
                     "near-duplicates: \(straddling) cluster(s) of look-alike photos lie in groups on both sides "
                         + "(`quadrat check --near-duplicates FILE` lists them)")
             }
+        } else if !clusters.isEmpty {
+            // Each cluster a group, every other photo a group of its own: stratified as well as the clusters allow
+            // (moving whole clusters after a random split could empty a class from validation).
+            let groups = try SplitGrouping(options).groups(dataset, survey: survey)
+            split = Split.grouped(labels: labels, groups: groups, fraction: options.validFraction, seed: options.seed)
+            let random = Split.random(
+                count: dataset.items.count, fraction: options.validFraction, seed: options.seed, labels: labels)
+            let straddling = SplitGrouping(options).straddling(random.train, random.valid, survey: survey)
+            notes.append(
+                "near-duplicates: \(clusters.count) cluster(s) of \(clusters.reduce(0) { $0 + $1.members.count }) "
+                    + "photos, each kept on one side of the split (a random split would have put \(straddling) of "
+                    + "them on both sides; --split-duplicates allows it)")
         } else {
             split = Split.random(
                 count: dataset.items.count, fraction: options.validFraction, seed: options.seed, labels: labels)
-            let moved = Split.keepingTogether(&split, clusters: clusters.map(\.members))
-            if !clusters.isEmpty {
-                notes.append(
-                    "near-duplicates: \(clusters.count) cluster(s) of \(clusters.reduce(0) { $0 + $1.members.count }) "
-                        + "photos kept on one side of the split (\(moved) moved; --split-duplicates to allow both)")
-            }
         }
         if options.splitDuplicates, let survey {
             notes.append(copiesNote(train: split.train, others: split.valid, survey: survey, name: "validation"))

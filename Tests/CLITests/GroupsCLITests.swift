@@ -43,6 +43,17 @@ struct GroupsCLITests {
         let report = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
         #expect(report.contains("split by &#39;site&#39;") || report.contains("split by 'site'"))
 
+        // Without --group-by, the byte-identical pair stays on one side: both in validation, or neither.
+        let plain = data.appendingPathComponent("plain")
+        let kept = try quadrat([
+            "train", data.path, "--out", plain.path, "--size", "32", "--presize", "44", "--batch-size", "8",
+            "--epochs", "1", "--head-epochs", "1", "--tta", "0", "--no-lr-find",
+        ])
+        #expect(kept.status == 0 && kept.output.contains("each kept on one side of the split"), "\(kept.output)")
+        let validNames = try String(contentsOf: plain.appendingPathComponent("valid_predictions.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().map { String($0.split(separator: ",")[0]) }
+        #expect(validNames.contains("1") == validNames.contains("25"), "\(validNames)")
+
         // Four photos: two of camera A 5 s apart, one of A an hour later, one without EXIF: three events.
         let photos = data.appendingPathComponent("trap")
         try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)

@@ -33,13 +33,6 @@ struct GroupingTests {
         #expect(Split.groupedFolds(labels: labels, groups: groups, folds: 5, seed: 7) != folds)
     }
 
-    @Test func straddlingClustersMoveToTheSideHoldingMostOfThem() {
-        var split = (train: [0, 1, 2, 3, 4, 5], valid: [6, 7, 8, 9])
-        let moved = Split.keepingTogether(&split, clusters: [[0, 6], [1, 7, 8], [2, 3], [9, 4, 5]])
-        #expect(moved == 3)
-        #expect(split.train == [0, 2, 3, 4, 5, 6, 9] && split.valid == [1, 7, 8])
-    }
-
     /// The group column is read by photo name; a missing column names the header, an empty cell its line, and
     /// class folders say that a CSV is needed.
     @Test func groupColumnErrorsNameTheColumnAndTheLine() throws {

@@ -125,7 +125,9 @@ struct TrainingRunTests {
         var predicting = PredictionJob(model: saved)
         let predicted = try #require(
             try predicting.run(DataSource.unlabelled(data.appendingPathComponent("test"))) { said2.append($0) })
-        #expect(predicted.count == 1 && predicted.text.hasPrefix("name,invasive\n1,") && said2.count == 1)
+        // The photo in words, and the deployment check against the reference `train` left beside the model.
+        #expect(predicted.count == 1 && predicted.text.hasPrefix("name,invasive\n1,") && said2.count == 2, "\(said2)")
+        #expect(said2.contains { $0.hasPrefix("deployment check: ") && $0.contains(" of 1 photos lie") }, "\(said2)")
         predicting.shard = PredictionShards.Shard(index: 1, count: 1)
         let part = try #require(try predicting.run(DataSource.unlabelled(data.appendingPathComponent("test"))) { _ in })
         #expect(part.text != predicted.text && part.count == 1)

@@ -87,22 +87,3 @@ extension Split {
         return (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
     }
 }
-
-extension Split {
-    /// Moves every cluster that straddles the split to the side holding most of its photos (training on a tie), so
-    /// no photo is validated against a copy of itself. Returns how many clusters moved.
-    @discardableResult
-    public static func keepingTogether(_ split: inout (train: [Int], valid: [Int]), clusters: [[Int]]) -> Int {
-        var valid = Set(split.valid)
-        var moved = 0
-        for members in clusters {
-            let inValid = members.filter(valid.contains).count
-            guard inValid > 0, inValid < members.count else { continue }
-            moved += 1
-            if inValid * 2 > members.count { valid.formUnion(members) } else { valid.subtract(members) }
-        }
-        let all = (split.train + split.valid).sorted()
-        split = (all.filter { !valid.contains($0) }, all.filter(valid.contains))
-        return moved
-    }
-}
