@@ -36,6 +36,21 @@ struct OptionCheckTests {
         #expect((try? TrainOptions.decodingConfig(written ?? Data(), yaml: false, over: base)) == full)
     }
 
+    /// The grouping options travel through a config and are checked: an empty column and a negative gap are refused
+    /// naming their flags.
+    @Test func groupingOptionsReadFromAConfigAndAreChecked() throws {
+        let base = TrainOptions(data: "d", out: "o")
+        let read = try TrainOptions.decodingConfig(
+            Data("groupBy: site\nburstGap: 120\nsplitDuplicates: true\n".utf8), yaml: true, over: base)
+        #expect(read.groupBy == "site" && read.burstGap == 120 && read.splitDuplicates)
+        var empty = base
+        empty.groupBy = " "
+        #expect(message { try empty.validate() }.contains("--group-by needs a column"))
+        var negative = base
+        negative.burstGap = -1
+        #expect(message { try negative.validate() }.contains("--burst-gap must be"))
+    }
+
     /// Config bombs are refused on their text, before a parser sees them: deep nesting (which overflowed the
     /// stack), aliases (ten levels of nine expanded past 19 GB) and sheer size. Real configs still read.
     @Test func configBombsAreRefusedBeforeParsing() throws {

@@ -199,6 +199,19 @@ struct TrainFlags: ParsableArguments {
         }
         if let classWeights { o.classWeights = classWeights }
         if let sampler { o.sampler = sampler }
+        try mergeGrouping(into: &o)
+        do {
+            try o.validate()
+        } catch let error as WorkflowError {
+            throw ValidationError(error.message)
+        }
+        return o
+    }
+}
+
+extension TrainFlags {
+    /// `--group-by`, `--burst-gap` and `--split-duplicates` over the options.
+    func mergeGrouping(into o: inout TrainOptions) throws {
         if let groupBy { o.groupBy = groupBy }
         if let burstGap {
             guard let seconds = DurationText.seconds(burstGap), seconds >= 0 else {
@@ -207,12 +220,6 @@ struct TrainFlags: ParsableArguments {
             o.burstGap = seconds
         }
         if splitDuplicates { o.splitDuplicates = true }
-        do {
-            try o.validate()
-        } catch let error as WorkflowError {
-            throw ValidationError(error.message)
-        }
-        return o
     }
 }
 
