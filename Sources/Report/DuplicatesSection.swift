@@ -52,7 +52,7 @@ enum DuplicatesSection {
         }
         if listing.searched.test > 0 {
             html +=
-                "<h3>Test photos that are copies of training photos: \(listing.testCopies.count) of "
+                "<h3>Test photos with a near-duplicate in training (a copy or a look-alike): \(listing.testCopies.count) of "
                 + "\(listing.searched.test)</h3>"
             html += "<div class='grid'>"
             for copy in listing.testCopies.prefix(shown) {

@@ -89,7 +89,9 @@ public struct DataExploration {
         if let test {
             let testSurvey = try PhotoSurvey.run(test.items, cache: cache)
             copies = try survey.copies(in: testSurvey).map { (test.items[$0.other], dataset.items[$0.here]) }
-            say("test/: \(copies.count) of \(test.items.count) photos are copies of training photos")
+            say(
+                "test/: \(copies.count) of \(test.items.count) photos have a near-duplicate in training (a copy or a look-alike)"
+            )
         }
         let clusters = survey.clusters.map { cluster in
             let contents = cluster.members.map { survey.prints[$0]?.content }

@@ -92,7 +92,7 @@ struct CheckCommand: ParsableCommand {
         else { return }  // no readable test folder beside the data: nothing to compare with
         let copies = try survey.copies(in: PhotoSurvey.run(test.items, cache: cache, threshold: duplicateSimilarity))
         print(
-            "test/: \(copies.count) of \(test.items.count) photos are copies of training photos"
+            "test/: \(copies.count) of \(test.items.count) photos have a near-duplicate in training (a copy or a look-alike)"
                 + (copies.isEmpty
                     ? ""
                     : " ("
