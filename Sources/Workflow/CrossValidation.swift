@@ -35,7 +35,10 @@ public struct CrossValidation {
         }
         let size = try options.size ?? Architecture(named: options.arch).defaultSize
         let cache = PresizeCache(shorterSide: options.presize ?? PresizeCache.defaultShorterSide(forSize: size))
-        let assignment = try SplitGrouping(options).folds(dataset, cache: cache, folds: folds, seed: options.seed)
+        // Rank 0 draws the folds and shares them: the duplicate search behind them compares float similarities
+        // with a threshold, which two machines could round to different sides.
+        let draw = { try SplitGrouping(options).folds(dataset, cache: cache, folds: folds, seed: options.seed) }
+        let assignment = try group.map { try $0.share($0.rank == 0 ? try draw() : nil) } ?? draw()
         let out = URL(fileURLWithPath: options.out)
         var outcomes: [TrainingOutcome] = []
         for k in 0..<folds {

@@ -12,6 +12,11 @@ public struct DeploymentCheck {
     /// The mean highest probability of the new photos, and validation's.
     public var confidence: Double, validationConfidence: Double
 
+    public init(distances: [Double], beyond: [Bool], confidence: Double, validationConfidence: Double) {
+        (self.distances, self.beyond, self.confidence) = (distances, beyond, confidence)
+        self.validationConfidence = validationConfidence
+    }
+
     /// Checks the photos `items` (those predicted) with their calibrated `probabilities`; nil when the model has no
     /// reference beside it.
     public static func run(

@@ -37,17 +37,13 @@ public struct PhotoSurvey: Sendable {
     /// The photos in a cluster.
     public var clusteredCount: Int { clusters.reduce(0) { $0 + $1.members.count } }
 
-    /// Each photo's group when clusters must stay on one side of a split: the cluster's first member, else itself.
-    public var clusterNumbers: [Int] {
-        var numbers = Array(items.indices)
-        for cluster in clusters { for i in cluster.members { numbers[i] = cluster.members[0] } }
-        return numbers
-    }
-
     /// Lines for a terminal: the clusters (the first few by name) and the photos without a capture time.
     public func summary(listing limit: Int = 5) -> [String] {
         var lines: [String] = []
         let readable = prints.compactMap { $0 }.count
+        if unreadable > 0 {
+            lines.append("\(unreadable) photo(s) could not be fingerprinted (unreadable): in no cluster")
+        }
         if clusters.isEmpty {
             lines.append(
                 "near-duplicates: none among \(readable) photos" + String(format: " (searched in %.1f s)", seconds))
@@ -92,12 +88,17 @@ public struct PhotoSurvey: Sendable {
         try AtomicFile.write(Data(csv.utf8), to: url)
     }
 
-    /// How many of `others` (a test folder's photos, surveyed alike) are copies of a photo here.
-    public func copies(in others: PhotoSurvey) throws -> [(other: Int, here: Int)] {
+    /// The photos of `others` (a test folder's, surveyed alike) with a near-duplicate here, each with one of its
+    /// near-duplicates; only near-duplicates among `amongst` (indices here) count when it is given.
+    public func copies(in others: PhotoSurvey, amongst: Set<Int>? = nil) throws -> [(other: Int, here: Int)] {
         try NearDuplicates.matches(of: others.prints, in: prints, threshold: threshold).enumerated().compactMap {
-            q, r in r.map { (q, $0) }
+            q, matches in
+            matches.first { amongst?.contains($0) ?? true }.map { (q, $0) }
         }
     }
+
+    /// Photos that could not be fingerprinted (unreadable, or their presized view could not be made).
+    public var unreadable: Int { prints.filter { $0 == nil }.count }
 }
 
 extension PhotoSurvey {

@@ -48,21 +48,11 @@ public struct PredictionJob {
             return (text, items.count)
         }
         if driftCheck, group == nil, part == nil {
-            let predicted = items.map { dataset.items[$0] }
-            if let check = try DeploymentCheck.run(model, items: predicted, probabilities: probabilities) {
-                say(check.summary)
-                if let driftReport {
-                    try AtomicFile.write(
-                        check.csv(
-                            items: predicted, probabilities: probabilities, decide: { model.decide($0, tta: tta) },
-                            classes: model.classes), to: driftReport)
-                    say("wrote the deployment check of each photo to \(driftReport.path)")
-                }
-            } else if driftReport != nil {
-                say(
-                    "no deployment check: \(model.source.deletingLastPathComponent().path) has no "
-                        + "\(DriftReference.fileName) made with this model (models trained before it existed have none)"
-                )
+            // The check only informs: its failure (a damaged reference file…) must not cost the predictions.
+            do {
+                try checkDeployment(items.map { dataset.items[$0] }, probabilities: probabilities, say: say)
+            } catch {
+                say("note: no deployment check: \(error)")
             }
         }
         if let events {
@@ -81,6 +71,28 @@ public struct PredictionJob {
             }
         }
         return (try render(probabilities, items.map { dataset.items[$0] }), items.count)
+    }
+
+    /// The deployment check of the predicted photos (``DeploymentCheck``), said in one line; each photo's figures to
+    /// ``driftReport`` when set.
+    func checkDeployment(_ predicted: [ImageItem], probabilities: [[Double]], say: (String) -> Void) throws {
+        guard let check = try DeploymentCheck.run(model, items: predicted, probabilities: probabilities) else {
+            if driftReport != nil {
+                say(
+                    "no deployment check: \(model.source.deletingLastPathComponent().path) has no "
+                        + "\(DriftReference.fileName) made with this model (models trained before it existed have none)"
+                )
+            }
+            return
+        }
+        say(check.summary)
+        if let driftReport {
+            try AtomicFile.write(
+                check.csv(
+                    items: predicted, probabilities: probabilities, decide: { model.decide($0, tta: tta) },
+                    classes: model.classes), to: driftReport)
+            say("wrote the deployment check of each photo to \(driftReport.path)")
+        }
     }
 
     /// Part files written with `--shard` joined in the listing's order, as one unsharded run writes them.

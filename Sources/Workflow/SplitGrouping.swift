@@ -30,7 +30,7 @@ public struct SplitGrouping: Sendable {
     /// Each photo's group number (the smallest index in its group): the column's value or the burst; without
     /// either, the survey's near-duplicate clusters when copies are kept together. Clusters do not join the groups
     /// a column or bursts make: look-alikes of two sites would chain whole sites together, and the user's groups
-    /// are the stronger statement (``straddling(_:_:survey:)`` counts the clusters they split).
+    /// are the stronger statement (``straddling(_:survey:)`` counts the clusters they split).
     public func groups(_ dataset: ImageDataset, survey: PhotoSurvey?) throws -> [Int] {
         var sets = DisjointSets(count: dataset.items.count)
         if column == "burst", let survey {
@@ -49,8 +49,8 @@ public struct SplitGrouping: Sendable {
         return dataset.items.indices.map { sets.root($0) }
     }
 
-    /// The near-duplicate clusters with photos on both sides of a split.
-    public func straddling(_ train: [Int], _ valid: [Int], survey: PhotoSurvey?) -> Int {
+    /// The near-duplicate clusters with photos on both sides of a split whose validation part is `valid`.
+    public func straddling(_ valid: [Int], survey: PhotoSurvey?) -> Int {
         let validSet = Set(valid)
         return survey?.clusters.filter { c in
             c.members.contains(where: validSet.contains) && !c.members.allSatisfy(validSet.contains)
@@ -65,6 +65,11 @@ public struct SplitGrouping: Sendable {
         let groups = try self.groups(dataset, survey: survey)
         guard column != nil || survey?.clusters.isEmpty == false else {
             return ConfidentLearning.folds(labels: labels, folds: k, seed: seed)
+        }
+        let distinct = Set(groups).count
+        guard distinct >= k else {
+            throw WorkflowError(
+                "\(k) folds need \(k) groups at least; --group-by \(column ?? "(near-duplicates)") gives \(distinct)")
         }
         return Split.groupedFolds(labels: labels, groups: groups, folds: k, seed: seed)
     }

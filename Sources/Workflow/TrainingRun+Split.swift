@@ -1,33 +1,47 @@
 import Foundation
+import Torch
 import Vision
+
+/// The split a run trains on, and what its report says of it; Codable so rank 0 can share it with the other ranks.
+struct RunSplit: Codable {
+    var train: [Int], valid: [Int]
+    var notes: [String]
+}
 
 extension TrainingRun {
     /// The training and validation photos (indices into `dataset`) and what the report says of the split: groups
-    /// (`--group-by`) never straddle it, clusters of near-duplicates stay on one side (unless `--split-duplicates`),
-    /// and the held-out photos that have a copy in training are counted.
-    func split(
-        _ dataset: ImageDataset, heldOut: ImageDataset?, cache: PresizeCache
-    ) throws -> (train: [Int], valid: [Int], notes: [String]) {
-        let labels = dataset.items.compactMap(\.label)
+    /// (`--group-by`) never straddle it, clusters of near-duplicates stay on one side without a group column (unless
+    /// `--split-duplicates`), and the held-out photos that have a near-duplicate in training are counted. Rank 0
+    /// decides and shares it: the search compares float similarities with a threshold, which two machines (or two
+    /// thread counts) could round to different sides.
+    func split(_ dataset: ImageDataset, heldOut: ImageDataset?, cache: PresizeCache) throws -> RunSplit {
         if let validation {  // cross-validation chose the fold, with the groups in mind
             let held = Set(validation)
-            return (dataset.items.indices.filter { !held.contains($0) }, validation.sorted(), [])
+            return RunSplit(
+                train: dataset.items.indices.filter { !held.contains($0) }, valid: validation.sorted(), notes: [])
         }
+        guard let group else { return try decideSplit(dataset, heldOut: heldOut, cache: cache) }
+        return try group.share(group.rank == 0 ? try decideSplit(dataset, heldOut: heldOut, cache: cache) : nil)
+    }
+
+    func decideSplit(_ dataset: ImageDataset, heldOut: ImageDataset?, cache: PresizeCache) throws -> RunSplit {
+        let labels = dataset.items.compactMap(\.label)
+        let grouping = SplitGrouping(options)
         let survey =
-            SplitGrouping(options).needsSurvey || heldOut != nil
+            grouping.needsSurvey || heldOut != nil || options.splitDuplicates
             ? try PhotoSurvey.run(dataset.items, cache: cache, presized: true) : nil
-        var notes: [String] = []
+        if let survey, survey.unreadable > 0 {
+            Console.warn("note: \(survey.unreadable) photo(s) could not be fingerprinted; they are in no cluster")
+        }
         let clusters = options.splitDuplicates ? [] : survey?.clusters ?? []
         var split: (train: [Int], valid: [Int])
+        var notes: [String] = []
         if let column = options.groupBy {
-            let groups = try SplitGrouping(options).groups(dataset, survey: survey)
+            let groups = try grouping.groups(dataset, survey: survey)
+            try checkGroupCount(groups, column: column)
             split = Split.grouped(labels: labels, groups: groups, fraction: options.validFraction, seed: options.seed)
-            let count = { (side: [Int]) in Set(side.map { groups[$0] }).count }
-            notes.append(
-                "split by \(column == "burst" ? "burst (EXIF capture times \(Int(options.burstGap)) s apart)" : "'\(column)'")"
-                    + ": \(count(split.train)) groups (\(split.train.count) photos) in training, "
-                    + "\(count(split.valid)) groups (\(split.valid.count) photos) in validation; none on both sides")
-            let straddling = SplitGrouping(options).straddling(split.train, split.valid, survey: survey)
+            notes.append(groupedSplitNote(column, groups: groups, split: split))
+            let straddling = grouping.straddling(split.valid, survey: survey)
             if straddling > 0 {
                 notes.append(
                     "near-duplicates: \(straddling) cluster(s) of look-alike photos lie in groups on both sides "
@@ -36,30 +50,63 @@ extension TrainingRun {
         } else if !clusters.isEmpty {
             // Each cluster a group, every other photo a group of its own: stratified as well as the clusters allow
             // (moving whole clusters after a random split could empty a class from validation).
-            let groups = try SplitGrouping(options).groups(dataset, survey: survey)
+            let groups = try grouping.groups(dataset, survey: survey)
             split = Split.grouped(labels: labels, groups: groups, fraction: options.validFraction, seed: options.seed)
             let random = Split.random(
                 count: dataset.items.count, fraction: options.validFraction, seed: options.seed, labels: labels)
-            let straddling = SplitGrouping(options).straddling(random.train, random.valid, survey: survey)
             notes.append(
                 "near-duplicates: \(clusters.count) cluster(s) of \(clusters.reduce(0) { $0 + $1.members.count }) "
-                    + "photos, each kept on one side of the split (a random split would have put \(straddling) of "
-                    + "them on both sides; --split-duplicates allows it)")
+                    + "photos, each kept on one side of the split (a random split would have put "
+                    + "\(grouping.straddling(random.valid, survey: survey)) of them on both sides; "
+                    + "--split-duplicates allows it)")
         } else {
             split = Split.random(
                 count: dataset.items.count, fraction: options.validFraction, seed: options.seed, labels: labels)
         }
+        try checkSides(split, labels: labels, classes: dataset.classes)
         if options.splitDuplicates, let survey {
             notes.append(copiesNote(train: split.train, others: split.valid, survey: survey, name: "validation"))
         }
         if let heldOut, let survey {
             let test = try PhotoSurvey.run(heldOut.items, cache: cache, presized: true)
-            let copies = try survey.copies(in: test).filter { Set(split.train).contains($0.here) }
+            let training = Set(split.train)
+            let copies = Set(try survey.copies(in: test, amongst: training).map(\.other))
             notes.append(
-                "held-out test: \(Set(copies.map(\.other)).count) of \(heldOut.items.count) photos have a "
-                    + "near-duplicate in training")
+                "held-out test: \(copies.count) of \(heldOut.items.count) photos have a near-duplicate in training")
         }
-        return (split.train, split.valid, notes)
+        return RunSplit(train: split.train, valid: split.valid, notes: notes)
+    }
+
+    /// "split by 'site': 32 groups (1,280 photos) in training, 8 groups (320 photos) in validation; …".
+    func groupedSplitNote(_ column: String, groups: [Int], split: (train: [Int], valid: [Int])) -> String {
+        let count = { (side: [Int]) in Set(side.map { groups[$0] }).count }
+        let by =
+            column == "burst"
+            ? "burst (EXIF capture times within \(Int(options.burstGap)) s of each other)" : "'\(column)'"
+        return "split by \(by): \(count(split.train)) groups (\(split.train.count) photos) in training, "
+            + "\(count(split.valid)) groups (\(split.valid.count) photos) in validation; none on both sides"
+    }
+
+    /// A grouped split needs two groups at least.
+    func checkGroupCount(_ groups: [Int], column: String) throws {
+        let distinct = Set(groups).count
+        guard distinct >= 2 else {
+            throw WorkflowError(
+                "--group-by \(column): all \(groups.count) photos are in one group; a split needs 2 groups at least")
+        }
+    }
+
+    /// Refuses a split with an empty side, and says when a class has no photo in validation.
+    func checkSides(_ split: (train: [Int], valid: [Int]), labels: [Int], classes: [String]) throws {
+        guard !split.train.isEmpty, !split.valid.isEmpty else {
+            throw WorkflowError(
+                "the split left \(split.train.isEmpty ? "training" : "validation") empty (\(split.train.count) "
+                    + "training, \(split.valid.count) validation photos): use more groups or another --valid-fraction")
+        }
+        let validClasses = Set(split.valid.map { labels[$0] })
+        for (c, name) in classes.enumerated() where !validClasses.contains(c) {
+            Console.warn("note: validation has no photo of class '\(name)': its recall cannot be measured")
+        }
     }
 
     /// "validation: 12 of 400 photos have a near-duplicate in training".

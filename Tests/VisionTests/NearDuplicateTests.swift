@@ -73,7 +73,35 @@ struct NearDuplicateTests {
             try PhotoPrint(itemFor(seed: $0, in: folder, cache: cache), cache: cache)
         }
         let matches = try NearDuplicates.matches(of: copies + unrelated, in: originals)
-        #expect(matches == [0, 1, 2, 3, 4, nil, nil, nil, nil], "\(matches)")
+        #expect(matches == [[0], [1], [2], [3], [4], [], [], [], []], "\(matches)")
+    }
+
+    /// Eight recompressions of one photo form one cluster (more copies than the three nearest each photo links to);
+    /// flat photos of different greys, which have nothing to compare, form none.
+    @Test func manyCopiesFormOneClusterAndFlatPhotosNone() throws {
+        setenv("QUADRAT_HOME", Fixtures.isolatedHome.path, 1)
+        defer { unsetenv("QUADRAT_HOME") }
+        let folder = try Fixtures.temporaryFolder()
+        var items: [ImageItem] = []
+        func add(_ name: String, _ bytes: Data) throws {
+            let url = folder.appendingPathComponent("\(name).jpg")
+            try bytes.write(to: url)
+            items.append(ImageItem(url: url, name: name, label: 0))
+        }
+        for k in 0..<8 { try add("burst\(k)", try ImageEncoder.jpeg(Self.photo(seed: 500), quality: 60 + 4 * k)) }
+        for k in 0..<40 { try add("o\(k)", try ImageEncoder.jpeg(Self.photo(seed: UInt64(600 + k)))) }
+        for (k, grey) in [0, 128, 255].enumerated() {
+            try add(
+                "flat\(k)",
+                try ImageEncoder.jpeg(
+                    RGBImage(width: 64, height: 48, pixels: [UInt8](repeating: UInt8(grey), count: 64 * 48 * 3))))
+        }
+        let cache = PresizeCache(shorterSide: 96)
+        _ = cache.fill(items)
+        let clusters = try NearDuplicates.clusters(PhotoPrint.measure(items, cache: cache))
+        let named = clusters.map { Set($0.members.map { items[$0].name }) }
+        #expect(named.contains(Set((0..<8).map { "burst\($0)" })), "\(named)")
+        #expect(!named.contains { $0.contains { $0.hasPrefix("flat") } }, "\(named)")
     }
 
     /// An unrelated photo written into `folder` and presized.

@@ -41,13 +41,6 @@ public enum Bursts {
         Event(members: shots.map(\.index), first: shots.first?.time, last: shots.last?.time)
     }
 
-    /// Each photo's event number (its position in `events`).
-    public static func eventNumbers(_ events: [Event], count: Int) -> [Int] {
-        var numbers = [Int](repeating: 0, count: count)
-        for (e, event) in events.enumerated() { for i in event.members { numbers[i] = e } }
-        return numbers
-    }
-
     /// A capture time as EXIF writes it ("2026:05:01 12:00:03"), from seconds since 1970.
     public static func text(_ seconds: Double) -> String {
         let s = Int(seconds.rounded(.down))

@@ -12,6 +12,10 @@ public enum NearDuplicates {
     /// background) join into clusters of hundreds; with it, 97 % of planted copies still cluster.
     public static let neighbours = 3
 
+    /// A similarity at which two photos link whatever their neighbours: many near-identical frames (a burst of a still
+    /// scene, one photo exported at several sizes) each have more than three such neighbours.
+    public static let strongLink = 0.97
+
     /// The least centred similarity of copies. On planted copies of ELPV cells (resized to 60–90 %, recompressed at
     /// quality 40–75, cropped by up to 10 %, brightness ±20 %), 0.90 found 97 % of them: see docs/measurements.md.
     public static let threshold = 0.90
@@ -42,14 +46,14 @@ public enum NearDuplicates {
         }.sorted { ($0.members.count, -$0.members[0]) > ($1.members.count, -$1.members[0]) }
     }
 
-    /// For each of `queries`, a photo of `reference` it is a copy of (nil: none): the search run on both sets
-    /// together, a query matching a reference photo of its cluster.
+    /// For each of `queries`, the photos of `reference` in its cluster when the search runs on both sets together
+    /// (empty: it is a copy of none).
     public static func matches(
         of queries: [PhotoPrint?], in reference: [PhotoPrint?], threshold: Double = threshold
-    ) throws -> [Int?] {
-        var match = [Int?](repeating: nil, count: queries.count)
+    ) throws -> [[Int]] {
+        var match = [[Int]](repeating: [], count: queries.count)
         for cluster in try clusters(reference + queries, threshold: threshold) {
-            guard let here = cluster.members.first(where: { $0 < reference.count }) else { continue }
+            let here = cluster.members.filter { $0 < reference.count }
             for i in cluster.members where i >= reference.count { match[i - reference.count] = here }
         }
         return match
@@ -65,9 +69,9 @@ public enum NearDuplicates {
         let top = near.mapValues {
             Set($0.sorted { ($0.similarity, -$0.other) > ($1.similarity, -$1.other) }.prefix(k).map(\.other))
         }
-        return pairs.filter { top[$0.0]?.contains($0.1) == true && top[$0.1]?.contains($0.0) == true }.map {
-            ($0.0, $0.1)
-        }
+        return pairs.filter {
+            Double($0.2) >= strongLink || (top[$0.0]?.contains($0.1) == true && top[$0.1]?.contains($0.0) == true)
+        }.map { ($0.0, $0.1) }
     }
 
     /// The mean whole view of `prints` (zeros for none).
@@ -87,7 +91,10 @@ public enum NearDuplicates {
         cropped.reserveCapacity(prints.count * d * (views - 1))
         for print in prints {
             for v in 0..<views {
-                var row = (0..<d).map { print.values[v * d + $0] - mean[$0] }
+                // A flat view (all zeros: nothing to compare) stays zero, similar to nothing; centred, every flat
+                // photo would be the same vector, a copy of every other.
+                let flat = (0..<d).allSatisfy { print.values[v * d + $0] == 0 }
+                var row = (0..<d).map { flat ? 0 : print.values[v * d + $0] - mean[$0] }
                 let norm = row.reduce(0) { $0 + $1 * $1 }.squareRoot()
                 if norm > 1e-6 { row = row.map { $0 / norm } }
                 if v == 0 { whole += row } else { cropped += row }

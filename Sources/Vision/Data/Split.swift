@@ -70,14 +70,17 @@ extension Split {
         return groups.map { foldOfGroup[$0] ?? 0 }
     }
 
-    /// A validation part of about `fraction` that shares no group with training: the first of
-    /// round(1 / fraction) grouped folds (see ``groupedFolds(labels:groups:folds:seed:)``). Both lists are sorted.
+    /// A validation part of about `fraction` that shares no group with training: one of round(1 / fraction)
+    /// grouped folds (see ``groupedFolds(labels:groups:folds:seed:)``), chosen by the seed (the first fold always
+    /// holds the most uneven group). Both lists are sorted.
     public static func grouped(
         labels: [Int], groups: [Int], fraction: Double = 0.2, seed: UInt64 = 42
     ) -> (train: [Int], valid: [Int]) {
         let k = max(2, Int((1 / max(fraction, 1e-9)).rounded()))
         let fold = groupedFolds(labels: labels, groups: groups, folds: k, seed: seed)
-        return (labels.indices.filter { fold[$0] != 0 }, labels.indices.filter { fold[$0] == 0 })
+        var rng = SeededRandom(seed: seed ^ 0x5EED_F01D)
+        let held = Int(rng.next() % UInt64(k))
+        return (labels.indices.filter { fold[$0] != held }, labels.indices.filter { fold[$0] == held })
     }
 
     /// The population standard deviation.

@@ -37,6 +37,15 @@ public enum EXIF {
         }
     }
 
+    /// The tags of the photo file at `url` from its first 64 KiB (where a JPEG's metadata lies); none for a file
+    /// that is not a JPEG or cannot be read.
+    public static func tags(ofFile url: URL) -> Tags {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return Tags() }  // unreadable: no tags
+        defer { try? handle.close() }  // closing a file opened for reading cannot lose data
+        let head = [UInt8]((try? handle.read(upToCount: 65_536)) ?? nil ?? Data())  // a read error: no tags
+        return ImageDecoder.format(of: head) == .jpeg ? tags(in: head) : Tags()
+    }
+
     /// 1–8, or 1 when the JPEG has no (readable) orientation.
     public static func orientation(in jpeg: [UInt8]) -> Int { tags(in: jpeg).orientation }
 
@@ -110,7 +119,8 @@ public enum EXIF {
             }
             let start = count <= 4 ? entry + 8 : u32(entry + 8) ?? -1
             guard start >= 0, start + count <= bytes.count else { return nil }
-            let text = bytes[start..<(start + count)].prefix { $0 != 0 }
+            // EXIF text is 7-bit ASCII: anything else is damage, left out (it would not print, and could grow).
+            let text = bytes[start..<(start + count)].prefix { $0 != 0 }.filter { (32...126).contains($0) }
             let string = String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespaces)
             return string.isEmpty ? nil : string
         }

@@ -91,14 +91,12 @@ struct CheckCommand: ParsableCommand {
             let test = try? DataSource.unlabelled(PhotoSurvey.testFolder(besides: URL(fileURLWithPath: data)))
         else { return }  // no readable test folder beside the data: nothing to compare with
         let copies = try survey.copies(in: PhotoSurvey.run(test.items, cache: cache, threshold: duplicateSimilarity))
+        let examples: [String] = copies.prefix(5).map {
+            "\(test.items[$0.other].name) ≈ \(dataset.items[$0.here].name)"
+        }
+        let listed = examples.isEmpty ? "" : " (" + examples.joined(separator: ", ") + (copies.count > 5 ? ", …)" : ")")
         print(
-            "test/: \(copies.count) of \(test.items.count) photos have a near-duplicate in training (a copy or a look-alike)"
-                + (copies.isEmpty
-                    ? ""
-                    : " ("
-                        + copies.prefix(5).map {
-                            "\(test.items[$0.other].name) ≈ "
-                                + dataset.items[$0.here].name
-                        }.joined(separator: ", ") + (copies.count > 5 ? ", …" : "") + ")"))
+            "test/: \(copies.count) of \(test.items.count) photos have a near-duplicate in training (a copy or a "
+                + "look-alike)" + listed)
     }
 }
