@@ -47,7 +47,7 @@ public struct PredictionJob {
                 positions: items.map { positions[$0] }, classes: model.classes)
             return (text, items.count)
         }
-        if driftCheck, group == nil, part == nil {
+        if driftCheck {  // a shard part returned above; with a group, rank 0 holds every row here
             // The check only informs: its failure (a damaged reference file…) must not cost the predictions.
             do {
                 try checkDeployment(items.map { dataset.items[$0] }, probabilities: probabilities, say: say)

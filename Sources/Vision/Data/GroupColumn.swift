@@ -21,14 +21,15 @@ public enum GroupColumn {
         let nameIndex = nameColumn.flatMap { table.header.firstIndex(of: $0) } ?? 0
         var byName: [String: String] = [:]
         for (line, fields) in table.rows where fields.count > nameIndex {
-            let name = DataSource.removingExtension(fields[nameIndex])
+            let name = fields[nameIndex]
             let value = fields.count > groupIndex ? fields[groupIndex].trimmingCharacters(in: .whitespaces) : ""
             guard !value.isEmpty else {
                 throw DataProblem(
                     .badCSV, path: csv.path, line: line,
-                    "has no '\(column)' value for '\(fields[nameIndex])': every photo needs a group for --group-by")
+                    "has no '\(column)' value for '\(name)': every photo needs a group for --group-by")
             }
-            if byName[name] == nil { byName[name] = value }
+            // By the name as written and without its extension, as the data set matches rows to files.
+            for key in [name, DataSource.removingExtension(name)] where byName[key] == nil { byName[key] = value }
         }
         return try dataset.items.map { item in
             guard let value = byName[item.name] else {

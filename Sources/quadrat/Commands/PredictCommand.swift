@@ -56,6 +56,10 @@ struct PredictCommand: ParsableCommand {
     var distributed: DistributedOptions
 
     func validate() throws {
+        if !merge.isEmpty || shard != nil {
+            if driftReport != nil { throw ValidationError("--drift-report needs every photo: not with --shard or --merge") }
+            if events != nil { throw ValidationError("--events needs every photo: not with --shard or --merge") }
+        }
         if try distributed.settings() != nil, shard != nil || !merge.isEmpty {
             throw ValidationError(
                 "--shard and --merge are for separate runs; ranks of a group split the photos themselves")
