@@ -92,6 +92,14 @@ struct GroupingTests {
         #expect(try ImageDecoder().decode(tagged, source: URL(fileURLWithPath: "/t.jpg")).width == 8)
     }
 
+    /// A file Pillow wrote (an independent writer: IFD0 with Model and orientation, the Exif sub-IFD with
+    /// DateTimeOriginal) reads the same; the scripts that generate test sets write EXIF this way.
+    @Test func exifWrittenByPillowReads() throws {
+        let tags = EXIF.tags(ofFile: Fixtures.url("images/exif-datetime-model.jpg"))
+        #expect(tags == EXIF.Tags(orientation: 6, taken: "2026:05:01 12:00:03", model: "TrailCam-07"))
+        #expect(EXIF.tags(ofFile: Fixtures.url("images/no-such-file.jpg")) == EXIF.Tags())
+    }
+
     /// Bursts: one camera in one folder within the gap; another folder or camera is another event; a photo without
     /// a time is an event of its own; the gap itself still joins.
     @Test func burstsByCameraFolderAndGap() {
