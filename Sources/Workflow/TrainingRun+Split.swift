@@ -72,7 +72,8 @@ extension TrainingRun {
             let training = Set(split.train)
             let copies = Set(try survey.copies(in: test, amongst: training).map(\.other))
             notes.append(
-                "held-out test: \(copies.count) of \(heldOut.items.count) photos have a near-duplicate in training")
+                "held-out test: \(copies.count) of \(heldOut.items.count) photos have a near-duplicate (a copy or a look-alike) in training"
+            )
         }
         return RunSplit(train: split.train, valid: split.valid, notes: notes)
     }
