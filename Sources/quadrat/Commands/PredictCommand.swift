@@ -57,7 +57,9 @@ struct PredictCommand: ParsableCommand {
 
     func validate() throws {
         if !merge.isEmpty || shard != nil {
-            if driftReport != nil { throw ValidationError("--drift-report needs every photo: not with --shard or --merge") }
+            if driftReport != nil {
+                throw ValidationError("--drift-report needs every photo: not with --shard or --merge")
+            }
             if events != nil { throw ValidationError("--events needs every photo: not with --shard or --merge") }
         }
         if try distributed.settings() != nil, shard != nil || !merge.isEmpty {
