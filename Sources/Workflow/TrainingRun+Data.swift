@@ -51,6 +51,10 @@ extension TrainingRun {
         let heldOut = try findHeldOut(classes: dataset.classes)
         // The run folder only now that data and options are valid, and checked writable before hours of work.
         let lock = leads ? try Self.prepareRunFolder(out) : nil
+        let counts = zip(names, dataset.classCounts).map { "\($0) (\($1))" }.joined(separator: ", ")
+        emit(
+            "data: \(dataset.items.count) images, classes \(counts)"
+                + (heldOut.map { "; held-out test \($0.dataset.items.count) (\($0.name))" } ?? ""))
         let classifier = try Classifier(
             architecture, classes: dataset.classes, weights: options.weights.map { URL(fileURLWithPath: $0) })
         let cache = PresizeCache(shorterSide: options.presize ?? PresizeCache.defaultShorterSide(forSize: size))
@@ -60,11 +64,7 @@ extension TrainingRun {
         let split = try self.split(dataset, heldOut: heldOut?.dataset, cache: cache)
         split.notes.forEach(emit)
         let trainSet = dataset.subset(split.train), validSet = dataset.subset(split.valid)
-        let counts = zip(names, dataset.classCounts).map { "\($0) (\($1))" }.joined(separator: ", ")
-        emit(
-            "data: \(dataset.items.count) images, classes \(counts); train \(trainSet.items.count), "
-                + "valid \(validSet.items.count)"
-                + (heldOut.map { "; held-out test \($0.dataset.items.count) (\($0.name))" } ?? ""))
+        emit("split: train \(trainSet.items.count), valid \(validSet.items.count)")
 
         let trainLoader = DataLoader(
             trainSet, size: size, batchSize: options.batchSize, shuffle: true,

@@ -188,9 +188,13 @@ struct CLITests {
             #expect(r.status == 0, "\(r.errors)")
             parts.append(part)
         }
-        // Given out of order: the merge restores the listing's order.
+        // Given out of order: the merge restores the listing's order. Each shard ran in batches of its own, so the
+        // promise is the one of every other split of the work: the same photos in the same order with the same
+        // decisions, probabilities within PredictionShards.tolerance (a last digit can differ).
         let merged = try quadrat(["predict", model.path, "--format", "csv", "--merge"] + parts.reversed())
-        #expect(merged.status == 0 && merged.output == whole.output, "\(merged.errors)\n\(merged.output)")
+        #expect(merged.status == 0, "\(merged.errors)")
+        let mergedDifference = try csvPredictionsDifference(merged.output, whole.output)
+        #expect(mergedDifference <= PredictionShards.tolerance, "\(merged.output)\n\(whole.output)")
         let twice = try quadrat(["predict", model.path, "--merge", parts[0], parts[0]])
         #expect(twice.status == 1 && twice.errors.contains("part1.csv:2: photo 0 is also in"), "\(twice.errors)")
         let bad = try quadrat(["predict", model.path, test, "--shard", "4/3"])
