@@ -41,7 +41,8 @@ extension TrainingRun {
                 to: data.out.appendingPathComponent("test_predictions.csv"))
         }
         times.phases["presize"] = data.presizeSeconds
-        times.order.insert("presize", at: 0)
+        times.phases["split (duplicate search)"] = data.splitSeconds
+        times.order.insert(contentsOf: ["presize", "split (duplicate search)"], at: 0)
         times.phases["total"] = Date().timeIntervalSince(start)
         times.order.append("total")
         let reportURL = data.out.appendingPathComponent("report.html")

@@ -22,6 +22,8 @@ struct RunData {
     var trainLoader: DataLoader
     var validLoader: DataLoader
     var presizeSeconds: Double
+    /// The seconds the split took: the near-duplicate search (and bursts, groups) behind it.
+    var splitSeconds: Double
     /// Images the presize step could not read.
     var skipped: [DataProblem]
     /// What the report says of the split: groups, near-duplicate clusters, held-out photos with copies in training.
@@ -61,7 +63,9 @@ extension TrainingRun {
         let presizeStart = Date()
         let skipped = try presize(dataset.items + (heldOut?.dataset.items ?? []), into: cache)
         let presizeSeconds = Date().timeIntervalSince(presizeStart)
+        let splitStart = Date()
         let split = try self.split(dataset, heldOut: heldOut?.dataset, cache: cache)
+        let splitSeconds = Date().timeIntervalSince(splitStart)
         split.notes.forEach(emit)
         let trainSet = dataset.subset(split.train), validSet = dataset.subset(split.valid)
         emit("split: train \(trainSet.items.count), valid \(validSet.items.count)")
@@ -81,7 +85,7 @@ extension TrainingRun {
             out: out, architecture: architecture, size: size, dataset: dataset, classNames: names,
             labelColumn: labelColumn, trainSet: trainSet,
             validSet: validSet, heldOut: heldOut, cache: cache, trainLoader: trainLoader, validLoader: validLoader,
-            presizeSeconds: presizeSeconds, skipped: skipped, splitNotes: split.notes,
+            presizeSeconds: presizeSeconds, splitSeconds: splitSeconds, skipped: skipped, splitNotes: split.notes,
             featureKey: featureKey(trainSet, validSet, cache, architecture: architecture, size: size), lock: lock,
             classifier: classifier)
     }
