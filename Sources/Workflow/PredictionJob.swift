@@ -15,7 +15,7 @@ public struct PredictionJob {
     public var shard: PredictionShards.Shard?
     public var group: ProcessGroup?
     /// Where to write one row per burst (``EventTable``) and the burst gap in seconds; nil: no event table.
-    public var events: (url: URL, gap: Double)?
+    public var events: (url: URL, gap: Double, emptyClass: Int?)?
     /// Compare the photos with the training ones (``DeploymentCheck``) when the model has a reference.
     public var driftCheck = true
     /// Where to write each photo's deployment-check figures.
@@ -57,7 +57,8 @@ public struct PredictionJob {
         }
         if let events {
             let table = EventTable.render(
-                items.map { dataset.items[$0] }, probabilities: probabilities, model: model, tta: tta, gap: events.gap)
+                items.map { dataset.items[$0] }, probabilities: probabilities, model: model, tta: tta, gap: events.gap,
+                emptyClass: events.emptyClass)
             try AtomicFile.write(table.text, to: events.url)
             say(
                 "wrote \(table.events) events of \(items.count) photos to \(events.url.path)"

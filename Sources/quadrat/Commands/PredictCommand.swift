@@ -45,6 +45,12 @@ struct PredictCommand: ParsableCommand {
             of each other (EXIF capture time), with each class's highest probability and the event's class.
             """)
     var events: String?
+    @Option(
+        help: """
+            With --events: the class meaning 'nothing there' (e.g. empty). An event is that class only when every \
+            photo is; otherwise the other class most probable in any photo.
+            """)
+    var emptyClass: String?
     @Option(help: "The most time between two photos of one event, e.g. 60s, 5m (default 60s).")
     var burstGap = "60s"
     @Flag(help: "Skip the deployment check (a pass over the photos comparing them with the training ones).")
@@ -56,6 +62,7 @@ struct PredictCommand: ParsableCommand {
     var distributed: DistributedOptions
 
     func validate() throws {
+        if emptyClass != nil, events == nil { throw ValidationError("--empty-class is for --events") }
         if !merge.isEmpty || shard != nil {
             if driftReport != nil {
                 throw ValidationError("--drift-report needs every photo: not with --shard or --merge")
@@ -95,7 +102,16 @@ struct PredictCommand: ParsableCommand {
             guard shard == nil else {
                 throw ValidationError("--events needs every photo: it cannot be used with --shard")
             }
-            job.events = (URL(fileURLWithPath: events), gap)
+            var empty: Int?
+            if let emptyClass {
+                guard let index = job.model.classes.firstIndex(of: emptyClass) else {
+                    throw ValidationError(
+                        "--empty-class \(emptyClass) is not a class of the model (\(job.model.classes.joined(separator: ", ")))"
+                    )
+                }
+                empty = index
+            }
+            job.events = (URL(fileURLWithPath: events), gap, empty)
         }
         guard let (text, count) = try job.run(Self.dataset(inputs), say: Console.warn) else { return }
         try write(text, count: count)
