@@ -69,8 +69,7 @@ public struct DataExploration {
         } catch let problem as DataProblem {
             say("test/: its labels cannot be used (\(problem)); counted as unlabelled")
         }
-        let folder = (data.pathExtension.lowercased() == "csv" ? data.deletingLastPathComponent() : data)
-            .appendingPathComponent("test")
+        let folder = DataSource.testFolder(besides: data)
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
             return (nil, false)
@@ -94,13 +93,7 @@ public struct DataExploration {
             )
         }
         let clusters = survey.clusters.map { cluster in
-            let contents = cluster.members.map { survey.prints[$0]?.content }
-            return cluster.members.map { i in
-                (
-                    item: dataset.items[i],
-                    exact: contents.filter { $0 != nil && $0 == survey.prints[i]?.content }.count > 1
-                )
-            }
+            cluster.members.map { (item: dataset.items[$0], exact: survey.hasTwin($0, in: cluster)) }
         }
         return DuplicateListing(
             clusters: clusters, testCopies: copies, searched: (dataset.items.count, test?.items.count ?? 0),

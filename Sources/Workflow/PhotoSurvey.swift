@@ -26,12 +26,15 @@ public struct PhotoSurvey: Sendable {
             seconds: Date().timeIntervalSince(start))
     }
 
+    /// Whether another photo of `cluster` has the same bytes as photo `i`.
+    public func hasTwin(_ i: Int, in cluster: NearDuplicates.Cluster) -> Bool {
+        guard let content = prints[i]?.content else { return false }
+        return cluster.members.contains { $0 != i && prints[$0]?.content == content }
+    }
+
     /// The photos of a cluster with another photo of the same bytes in it.
     public var withTwins: Int {
-        clusters.reduce(0) { total, cluster in
-            let contents = cluster.members.compactMap { prints[$0]?.content }
-            return total + contents.filter { c in contents.filter { $0 == c }.count > 1 }.count
-        }
+        clusters.reduce(0) { total, cluster in total + cluster.members.filter { hasTwin($0, in: cluster) }.count }
     }
 
     /// The photos in a cluster.
@@ -79,10 +82,8 @@ public struct PhotoSurvey: Sendable {
     public func writeClusters(to url: URL) throws {
         var csv = "cluster,image,kind\n"
         for (k, cluster) in clusters.enumerated() {
-            let contents = cluster.members.compactMap { prints[$0]?.content }
             for i in cluster.members {
-                let twins = contents.filter { $0 == prints[i]?.content }.count
-                csv += CSVTable.row(["\(k + 1)", items[i].name, twins > 1 ? "exact" : "near"]) + "\n"
+                csv += CSVTable.row(["\(k + 1)", items[i].name, hasTwin(i, in: cluster) ? "exact" : "near"]) + "\n"
             }
         }
         try AtomicFile.write(Data(csv.utf8), to: url)
@@ -99,12 +100,4 @@ public struct PhotoSurvey: Sendable {
 
     /// Photos that could not be fingerprinted (unreadable, or their presized view could not be made).
     public var unreadable: Int { prints.filter { $0 == nil }.count }
-}
-
-extension PhotoSurvey {
-    /// The `test/` folder of a Kaggle-layout data folder, or of the folder of a labels CSV given as `data`.
-    public static func testFolder(besides data: URL) -> URL {
-        (data.pathExtension.lowercased() == "csv" ? data.deletingLastPathComponent() : data)
-            .appendingPathComponent("test")
-    }
 }

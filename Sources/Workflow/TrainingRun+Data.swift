@@ -137,8 +137,7 @@ extension TrainingRun {
                         labelColumn: options.labelColumn)
                 else { return nil }
                 for problem in set.problems { Console.warn("held-out test: left out: \(problem)") }
-                let root = data.pathExtension.lowercased() == "csv" ? data.deletingLastPathComponent() : data
-                let labels = DataSource.labelsCSV(for: root.appendingPathComponent("test"))?.lastPathComponent ?? ""
+                let labels = DataSource.labelsCSV(for: DataSource.testFolder(besides: data))?.lastPathComponent ?? ""
                 return (set, "test/, \(labels)")
             } catch let problem as DataProblem {
                 // The training data is fine; a test folder that cannot be read only costs its score.

@@ -52,11 +52,7 @@ struct NearDuplicateTests {
         defer { unsetenv("QUADRAT_HOME") }
         let folder = try Fixtures.temporaryFolder()
         var items: [ImageItem] = []
-        func add(_ name: String, _ bytes: Data) throws {
-            let url = folder.appendingPathComponent("\(name).jpg")
-            try bytes.write(to: url)
-            items.append(ImageItem(url: url, name: name, label: 0))
-        }
+        func add(_ name: String, _ bytes: Data) throws { items.append(try Self.write(bytes, named: name, in: folder)) }
         for k in 0..<16 { try add("o\(k)", try ImageEncoder.jpeg(Self.photo(seed: UInt64(100 + k)))) }
         for k in 0..<4 { try add("c\(k)", try Self.edited(Self.photo(seed: UInt64(100 + k)), edit: k)) }
         try add("x4", try Data(contentsOf: items[4].url))
@@ -83,11 +79,7 @@ struct NearDuplicateTests {
         defer { unsetenv("QUADRAT_HOME") }
         let folder = try Fixtures.temporaryFolder()
         var items: [ImageItem] = []
-        func add(_ name: String, _ bytes: Data) throws {
-            let url = folder.appendingPathComponent("\(name).jpg")
-            try bytes.write(to: url)
-            items.append(ImageItem(url: url, name: name, label: 0))
-        }
+        func add(_ name: String, _ bytes: Data) throws { items.append(try Self.write(bytes, named: name, in: folder)) }
         for k in 0..<8 { try add("burst\(k)", try ImageEncoder.jpeg(Self.photo(seed: 500), quality: 60 + 4 * k)) }
         for k in 0..<40 { try add("o\(k)", try ImageEncoder.jpeg(Self.photo(seed: UInt64(600 + k)))) }
         for (k, grey) in [0, 128, 255].enumerated() {
@@ -102,6 +94,13 @@ struct NearDuplicateTests {
         let named = clusters.map { Set($0.members.map { items[$0].name }) }
         #expect(named.contains(Set((0..<8).map { "burst\($0)" })), "\(named)")
         #expect(!named.contains { $0.contains { $0.hasPrefix("flat") } }, "\(named)")
+    }
+
+    /// `bytes` written as `folder/NAME.jpg`, as an item of class 0.
+    static func write(_ bytes: Data, named name: String, in folder: URL) throws -> ImageItem {
+        let url = folder.appendingPathComponent("\(name).jpg")
+        try bytes.write(to: url)
+        return ImageItem(url: url, name: name, label: 0)
     }
 
     /// An unrelated photo written into `folder` and presized.

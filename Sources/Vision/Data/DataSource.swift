@@ -39,6 +39,27 @@ public enum DataSource {
         try checkHeaderAndColumns(
             table, csv: csvURL, files: files, name: nameIndex, label: labelIndex, chosen: nameColumn ?? labelColumn)
         var problems: [DataProblem] = []
+        var rows = usableRows(
+            table, csv: csvURL, files: files, folder: folder, columns: (nameIndex, labelIndex), classes: fixedClasses,
+            problems: &problems)
+        if fixedClasses == nil { rows = leavingOutStrayLabels(rows, csv: csvURL, problems: &problems) }
+        let classes = fixedClasses ?? ImageDataset.orderedClasses(rows.map(\.label))
+        let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+        let items = rows.map {
+            ImageItem(
+                url: $0.url, name: removingExtension($0.url.lastPathComponent), label: index[$0.label])
+        }
+        return try finish(
+            ImageDataset(items: items, classes: classes, problems: problems, labelsFile: csvURL), source: csvURL)
+    }
+
+    /// The rows of a labels CSV that name an image of `files` once, with a label (one of `classes` when given); every
+    /// other row becomes a problem naming its line.
+    static func usableRows(
+        _ table: CSVTable, csv csvURL: URL, files: [String: URL], folder: URL, columns: (name: Int, label: Int),
+        classes fixedClasses: [String]?, problems: inout [DataProblem]
+    ) -> [LabelledRow] {
+        let (nameIndex, labelIndex) = columns
         var rows: [LabelledRow] = []
         var seen: [String: Int] = [:]
         for (line, fields) in table.rows {
@@ -81,15 +102,7 @@ public enum DataSource {
             }
             rows.append((url, stem, label, line))
         }
-        if fixedClasses == nil { rows = leavingOutStrayLabels(rows, csv: csvURL, problems: &problems) }
-        let classes = fixedClasses ?? ImageDataset.orderedClasses(rows.map(\.label))
-        let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
-        let items = rows.map {
-            ImageItem(
-                url: $0.url, name: removingExtension($0.url.lastPathComponent), label: index[$0.label])
-        }
-        return try finish(
-            ImageDataset(items: items, classes: classes, problems: problems, labelsFile: csvURL), source: csvURL)
+        return rows
     }
 
     typealias LabelledRow = (url: URL, name: String, label: String, line: Int)
@@ -278,14 +291,19 @@ public enum DataSource {
         return parent.appendingPathComponent("train")
     }
 
+    /// The `test/` folder of a Kaggle-layout data folder: `data/test`, or `test/` beside a labels CSV given as `data`.
+    public static func testFolder(besides data: URL) -> URL {
+        (data.pathExtension.lowercased() == "csv" ? data.deletingLastPathComponent() : data)
+            .appendingPathComponent("test")
+    }
+
     /// The labelled test folder of a Kaggle-layout data folder (`data` itself, or the folder of a labels CSV given
     /// as `data`): `test/` with its labels in `test_labels.csv` beside it or `labels.csv` inside it, read with the
     /// training's classes and columns. Nil when there is none (an unlabelled `test/` included).
     public static func labelledTest(
         besides data: URL, classes: [String], nameColumn: String? = nil, labelColumn: String? = nil
     ) throws -> ImageDataset? {
-        let root = data.pathExtension.lowercased() == "csv" ? data.deletingLastPathComponent() : data
-        let test = root.appendingPathComponent("test")
+        let test = testFolder(besides: data)
         guard let labels = labelsCSV(for: test) else { return nil }
         return try csv(images: test, labels: labels, nameColumn: nameColumn, labelColumn: labelColumn, classes: classes)
     }

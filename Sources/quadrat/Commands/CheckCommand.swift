@@ -88,7 +88,7 @@ struct CheckCommand: ParsableCommand {
             print("clusters: \(nearDuplicates)")
         }
         guard !unlabelled,
-            let test = try? DataSource.unlabelled(PhotoSurvey.testFolder(besides: URL(fileURLWithPath: data)))
+            let test = try? DataSource.unlabelled(DataSource.testFolder(besides: URL(fileURLWithPath: data)))
         else { return }  // no readable test folder beside the data: nothing to compare with
         let copies = try survey.copies(in: PhotoSurvey.run(test.items, cache: cache, threshold: duplicateSimilarity))
         let examples: [String] = copies.prefix(5).map {
