@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "LearnTests", dependencies: ["Learn", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "ONNX", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Workflow", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Workflow", "TestSupport", "quadrat"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "FormData", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -5,7 +5,7 @@ import Vision
 
 /// The seed's transfer-learning workflow as data: head on precomputed activations → head with
 /// augmentation (SGDR) → all layers with discriminative rates (SGDR, cycle_mult) → TTA.
-/// Every field is saved with the model and in config.json.
+/// Every field is saved with the model and in config.json, and is a key of a config file's `recipe` mapping.
 public struct Recipe: Codable, Sendable, Equatable {
     /// Epochs of the head on precomputed (un-augmented) activations; 0 skips the phase.
     public var precomputeEpochs = 3
@@ -46,44 +46,9 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Validate and keep an exponential moving average of the unfrozen phase's weights (``WeightAveraging``).
     public var averageWeights = true
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case precomputeEpochs, headRate, headCycles, headCycleLength, unfrozenCycles, cycleLength, cycleMult,
-            unfrozenRates, ttaViews, mixedPrecision, inferenceMixedPrecision, freezeBatchNormStatistics, unfrozenFrom,
-            unfrozenWarmup, averageWeights, unfrozenRateDivisors
-    }
-
-    /// Every key a recipe mapping in a config file may hold.
-    public static var optionNames: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
-
+    /// A recipe with the defaults above. Read from a file, it is laid over them by the reader of the options it is
+    /// part of, so a file that names some fields (or predates some) keeps the defaults of the rest.
     public init() {}
-
-    public init(from decoder: Decoder) throws {
-        // Decode over the defaults: a config file may set any subset, and model files from older
-        // versions lack the newer fields.
-        self.init()
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        func take<T: Decodable>(_ key: CodingKeys, _ field: inout T) throws {
-            if let value = try c.decodeIfPresent(T.self, forKey: key) { field = value }
-        }
-        try take(.precomputeEpochs, &precomputeEpochs)
-        try take(.headRate, &headRate)
-        try take(.headCycles, &headCycles)
-        try take(.headCycleLength, &headCycleLength)
-        try take(.unfrozenCycles, &unfrozenCycles)
-        cycleLength = try c.decodeIfPresent(Int.self, forKey: .cycleLength)
-        try take(.cycleMult, &cycleMult)
-        try take(.unfrozenRates, &unfrozenRates)
-        try take(.ttaViews, &ttaViews)
-        try take(.mixedPrecision, &mixedPrecision)
-        // Files from before the two were told apart used one setting for both.
-        inferenceMixedPrecision = mixedPrecision
-        try take(.inferenceMixedPrecision, &inferenceMixedPrecision)
-        try take(.freezeBatchNormStatistics, &freezeBatchNormStatistics)
-        try take(.unfrozenFrom, &unfrozenFrom)
-        try take(.unfrozenWarmup, &unfrozenWarmup)
-        try take(.averageWeights, &averageWeights)
-        try take(.unfrozenRateDivisors, &unfrozenRateDivisors)
-    }
 
     /// The unfrozen phase's discriminative rates for a head rate `rate`: (early body, late body, head) at the
     /// default ``unfrozenRateDivisors``.

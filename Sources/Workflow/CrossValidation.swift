@@ -33,7 +33,7 @@ public struct CrossValidation {
         guard labels.count == dataset.items.count, folds >= 2, folds <= labels.count else {
             throw WorkflowError("--folds \(folds) needs 2 to \(labels.count) labelled images per fold split")
         }
-        let size = try options.size ?? Architecture(named: options.arch).defaultSize
+        let size = options.size ?? options.arch.defaultSize
         let cache = PresizeCache(shorterSide: options.presize ?? PresizeCache.defaultShorterSide(forSize: size))
         // Rank 0 draws the folds and shares them: the duplicate search behind them compares float similarities
         // with a threshold, which two machines could round to different sides.

@@ -30,7 +30,7 @@ public struct DemoRun {
         var options = TrainOptions(
             data: workdir.appendingPathComponent("elpv").path,
             out: workdir.appendingPathComponent("run").path)
-        options.augmentation = "dihedral"
+        options.augmentation = .dihedral
         options.size = 256
         // TTA over the whole symmetry group (seven views besides the cell). Against the two flips alone it raised the
         // held-out ROC AUC on each of three models (656 cells): 0.939 against 0.932, 0.927 against 0.922 (AMD Zen 3,

@@ -18,9 +18,9 @@ extension TrainingRun {
             ("--batch-size", String(used.batchSize)),
             ("--seed", String(used.seed)),
             ("--valid-fraction", String(format: "%.2f", used.validFraction)),
-            ("head rate (--lr)", String(format: "%.2e%@", recipe.headRate, used.lr == nil ? " (auto)" : "")),
+            ("head rate (--lr)", String(format: "%.2e%@", recipe.headRate, used.lr == .auto ? " (auto)" : "")),
             ("body rates", recipe.unfrozenRates.map { String(format: "%.1e", $0) }.joined(separator: ", ")),
-            ("--augmentation", used.augmentation),
+            ("--augmentation", used.augmentation.rawValue),
             ("--tta", "\(recipe.ttaViews) view(s) besides the photo (TTA ×\(recipe.ttaViews + 1))"),
             ("--resize", used.resize.rawValue),
             (
@@ -29,7 +29,7 @@ extension TrainingRun {
                     ?? used.decideFor.rawValue
             ),
             ("--precision", used.precision.rawValue),
-            ("--monitor", used.monitor),
+            ("--monitor", used.monitor.rawValue),
             ("--class-weights", used.classWeights.rawValue),
             ("--sampler", used.sampler.rawValue),
             ("started", formatter.string(from: started)),

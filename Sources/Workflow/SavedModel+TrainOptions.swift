@@ -8,7 +8,7 @@ extension SavedModel {
     public func trainOptions() throws -> TrainOptions? {
         guard let text = metadata["options"] else { return nil }
         do {
-            return try JSONDecoder().decode(TrainOptions.self, from: Data(text.utf8))
+            return try TrainOptions.reading(stored: Data(text.utf8))
         } catch {
             throw WorkflowError("the model's training options cannot be read: \(error)")
         }

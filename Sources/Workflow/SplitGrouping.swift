@@ -20,7 +20,7 @@ public struct SplitGrouping: Sendable {
     /// The grouping `train` options ask for.
     public init(_ options: TrainOptions) {
         self.init(
-            column: options.groupBy, burstGap: options.burstGap, keepCopiesTogether: !options.splitDuplicates,
+            column: options.groupBy, burstGap: options.burstGap.seconds, keepCopiesTogether: !options.splitDuplicates,
             nameColumn: options.nameColumn)
     }
 

@@ -115,12 +115,12 @@ extension TrainingRun {
         start: Date, architecture: Architecture, agreement: String?, splitNotes: [String]
     ) -> RunFacts {
         var facts = RunFacts(
-            learningRate: recipe.headRate, bestEpoch: bestEpoch, monitor: options.monitor,
+            learningRate: recipe.headRate, bestEpoch: bestEpoch, monitor: options.monitor.rawValue,
             notes: splitNotes + notes(decided) + (agreement.map { [$0] } ?? []),
             settings: settings(used, architecture: architecture, started: start))
         if options.resume != nil {
             facts.learningRateReason = "the rate of the run this one resumes"
-        } else if options.lr != nil {
+        } else if options.lr != .auto {
             facts.learningRateReason = "set with --lr"
         } else if let lrFinder {
             facts.learningRateReason =
@@ -137,7 +137,7 @@ extension TrainingRun {
     /// The plan and precision lines under the report's summary.
     func notes(_ decided: RunDecisions) -> [String] {
         [
-            "plan: \(decided.plan.summary)" + (options.budget.map { " (budget \(Feedback.clock($0)))" } ?? ""),
+            "plan: \(decided.plan.summary)" + (options.budget.map { " (budget \(Feedback.clock($0.seconds)))" } ?? ""),
             "precision: " + decided.precision + " on \(MachineProfile.machineKey)",
         ] + (group.map { ["data-parallel: \($0.worldSize) processes"] } ?? [])
     }

@@ -40,7 +40,7 @@ extension TrainingRun {
     /// Stage 1: reads and checks the data, splits it, finds the held-out test set, prepares the run folder (rank 0),
     /// fills the presize cache and makes the loaders.
     func loadData() throws -> RunData {
-        let architecture = try Architecture(named: options.arch)
+        let architecture = options.arch
         let size = options.size ?? architecture.defaultSize
         let out = URL(fileURLWithPath: options.out)
         let dataset = try DataSource.labelled(
@@ -113,10 +113,11 @@ extension TrainingRun {
             _ = try GroupColumn.values(column, of: dataset, nameColumn: options.nameColumn)
         }
         // ROC AUC is recorded for two classes only: with more, keep-best and early stopping would watch nothing.
-        if options.monitor == "roc_auc", dataset.classes.count != 2 {
+        if options.monitor == .rocAUC, dataset.classes.count != 2 {
             throw WorkflowError(
-                "--monitor roc_auc needs two classes, and \(options.data) has \(dataset.classes.count): "
-                    + "monitor accuracy or valid_loss")
+                option: "monitor",
+                "roc_auc needs two classes, and \(options.data) has \(dataset.classes.count): monitor accuracy or "
+                    + "valid_loss")
         }
     }
 
@@ -197,7 +198,8 @@ extension TrainingRun {
         }
         guard given.count == classes.count else {
             throw WorkflowError(
-                "--class-names gives \(given.count) name(s) for \(classes.count) classes "
+                option: "classNames",
+                "gives \(given.count) name(s) for \(classes.count) classes "
                     + "(\(classes.joined(separator: ", "))): give one per class, in that order")
         }
         return given

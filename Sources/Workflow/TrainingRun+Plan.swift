@@ -54,7 +54,7 @@ extension TrainingRun {
     /// now (a few seconds to a minute) and stored. Measured even when the precision is forced: the plan and its
     /// ETA need the figures.
     func machineProfile(_ learner: Learner, size: Int) throws -> (profile: MachineProfile, wasStored: Bool) {
-        let architecture = try Architecture(named: options.arch)
+        let architecture = options.arch
         if let stored = MachineProfile.stored(architecture: architecture, size: size, batchSize: options.batchSize) {
             return (stored, true)
         }
@@ -97,7 +97,7 @@ extension TrainingRun {
             Planner.plan(
                 trainImages: trainImages, validImages: validImages, testImages: testImages,
                 throughput: profile.throughput(options.precision),
-                budget: options.budget.map { $0 - elapsed }, unfrozenEpochs: unfrozen,
+                budget: options.budget.map { $0.seconds - elapsed }, unfrozenEpochs: unfrozen,
                 headEpochs: options.headEpochs ?? recipe.headCycles * recipe.headCycleLength, ttaViews: recipe.ttaViews,
                 lrFind: options.lrFind, precomputeEpochs: recipe.precomputeEpochs,
                 smallEpochSpeedup: options.progressive

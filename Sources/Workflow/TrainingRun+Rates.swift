@@ -42,7 +42,7 @@ extension TrainingRun {
                             lrFinder.valley, lrFinder.steepest))
                 }
             }
-            if let rate = options.lr ?? lrFinder.map({ Self.headRate(suggested: $0.minimum) }) {
+            if let rate = options.lr.given ?? lrFinder.map({ Self.headRate(suggested: $0.minimum) }) {
                 recipe.headRate = rate
                 recipe.unfrozenRates = recipe.unfrozenRates(forHeadRate: rate)
             }

@@ -83,7 +83,7 @@ extension TrainingRun {
         let count = { (side: [Int]) in Set(side.map { groups[$0] }).count }
         let by =
             column == "burst"
-            ? "burst (EXIF capture times within \(Int(options.burstGap)) s of each other)" : "'\(column)'"
+            ? "burst (EXIF capture times within \(Int(options.burstGap.seconds)) s of each other)" : "'\(column)'"
         return "split by \(by): \(count(split.train)) groups (\(split.train.count) photos) in training, "
             + "\(count(split.valid)) groups (\(split.valid.count) photos) in validation; none on both sides"
     }

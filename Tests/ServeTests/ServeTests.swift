@@ -23,7 +23,7 @@ enum ServedModel {
         options.size = 32
         options.batchSize = 8
         options.epochs = 1
-        options.lr = 2e-3
+        options.lr = .value(2e-3)
         options.precision = .fp32
         options.recipe.ttaViews = 1
         options.lrFind = false

@@ -31,7 +31,10 @@ struct OptionCheckTests {
         #expect(far.contains("unknown option 'zzzzzzzzzz'") && !far.contains("did you mean"), "\(far)")
         // Every option written to config.json reads back.
         var full = base
-        (full.epochs, full.lr, full.budget, full.recipe.cycleLength) = (3, 1e-3, 60, 2)
+        (full.epochs, full.lr, full.budget, full.recipe.cycleLength) = (3, .value(1e-3), TimeSpan(seconds: 60), 2)
+        (full.arch, full.augmentation, full.monitor, full.burstGap) = (
+            .resNet18, .dihedral, .rocAUC, TimeSpan(seconds: 5)
+        )
         let written = try? JSONEncoder().encode(full)
         #expect((try? TrainOptions.decodingConfig(written ?? Data(), yaml: false, over: base)) == full)
     }
@@ -42,13 +45,13 @@ struct OptionCheckTests {
         let base = TrainOptions(data: "d", out: "o")
         let read = try TrainOptions.decodingConfig(
             Data("groupBy: site\nburstGap: 120\nsplitDuplicates: true\n".utf8), yaml: true, over: base)
-        #expect(read.groupBy == "site" && read.burstGap == 120 && read.splitDuplicates)
+        #expect(read.groupBy == "site" && read.burstGap.seconds == 120 && read.splitDuplicates)
         var empty = base
         empty.groupBy = " "
-        #expect(message { try empty.validate() }.contains("--group-by needs a column"))
+        #expect(message { try empty.validate() }.contains("option 'groupBy' needs a column"))
         var negative = base
-        negative.burstGap = -1
-        #expect(message { try negative.validate() }.contains("--burst-gap must be"))
+        negative.burstGap = TimeSpan(seconds: -1)
+        #expect(message { try negative.validate() }.contains("option 'burstGap' must be"))
     }
 
     /// Config bombs are refused on their text, before a parser sees them: deep nesting (which overflowed the
@@ -112,10 +115,10 @@ struct OptionCheckTests {
         var options = TrainOptions(data: data.path, out: data.appendingPathComponent("run").path)
         options.classNames = ["a", "b", "c"]
         let many = message { _ = try TrainingRun(options: options).run() }
-        #expect(many.contains("--class-names gives 3 name(s) for 2 classes (0, 1)"), "\(many)")
+        #expect(many.contains("option 'classNames' gives 3 name(s) for 2 classes (0, 1)"), "\(many)")
         #expect(!FileManager.default.fileExists(atPath: options.out))
         options.classNames = ["a", "a"]
-        #expect(message { try options.validate() }.contains("--class-names must be distinct, non-empty names"))
+        #expect(message { try options.validate() }.contains("option 'classNames' must be distinct, non-empty names"))
         options.classNames = ["healthy", "invasive"]
         (options.resize, options.decideFor) = (.pad, .balancedAccuracy)
         let config = try JSONEncoder().encode(options)
@@ -136,14 +139,31 @@ struct OptionCheckTests {
             _ = try TrainOptions.decodingConfig(
                 Data("resize: stretch\n".utf8), yaml: true, over: TrainOptions(data: "d", out: "o"))
         }
-        #expect(stretch.contains("option 'resize': ") && stretch.contains("stretch"), "\(stretch)")
+        #expect(stretch.contains("option 'resize' must be one of crop, squish, pad, not 'stretch'"), "\(stretch)")
+        let monitor = message {
+            _ = try TrainOptions.decodingConfig(
+                Data("monitor: speed\n".utf8), yaml: true, over: TrainOptions(data: "d", out: "o"))
+        }
+        #expect(
+            monitor.contains("option 'monitor' must be one of valid_loss, accuracy, roc_auc, not 'speed'"), "\(monitor)"
+        )
+        let budget = message {
+            _ = try TrainOptions.decodingConfig(
+                Data("budget: soon\n".utf8), yaml: true, over: TrainOptions(data: "d", out: "o"))
+        }
+        #expect(budget.contains("option 'budget'") && budget.contains("duration such as 5m"), "\(budget)")
+        let minutes = try TrainOptions.decodingConfig(
+            Data("budget: 5m\nlr: auto\n".utf8), yaml: true, over: TrainOptions(data: "d", out: "o"))
+        #expect(minutes.budget?.seconds == 300 && minutes.lr == .auto)
     }
 
     @Test(arguments: [
-        ("batch", "--batch-size"), ("size", "--size"), ("valid", "--valid-fraction"), ("cycles", "--cycles"),
-        ("tta", "--tta"), ("epochs", "--epochs"), ("lr", "--lr"), ("budget", "--budget"), ("monitor", "--monitor"),
+        ("batch", "'batchSize'"), ("size", "'size'"), ("valid", "'validFraction'"),
+        ("cycles", "'recipe.unfrozenCycles'"),
+        ("tta", "'recipe.ttaViews'"), ("epochs", "'epochs'"), ("lr", "'lr'"), ("budget", "'budget'"),
+        ("recall", "'targetRecall'"),
     ])
-    func outOfRangeNumbersNameTheirFlag(field: String, flag: String) {
+    func outOfRangeNumbersNameTheirOption(field: String, option: String) {
         var o = TrainOptions(data: "d", out: "o")
         switch field {
         case "batch": o.batchSize = 0
@@ -152,12 +172,12 @@ struct OptionCheckTests {
         case "cycles": o.recipe.unfrozenCycles = -1
         case "tta": o.recipe.ttaViews = -1
         case "epochs": o.epochs = 0
-        case "lr": o.lr = 2
-        case "budget": o.budget = 1
-        default: o.monitor = "speed"
+        case "lr": o.lr = .value(2)
+        case "budget": o.budget = TimeSpan(seconds: 1)
+        default: o.targetRecall = 1.5
         }
         let text = message { try o.validate() }
-        #expect(text.contains(flag), "\(text)")
+        #expect(text.contains("option \(option) must"), "\(text)")
     }
 
     @Test func csvRowsQuoteWhatNeedsQuotingAndReadBack() throws {

@@ -59,7 +59,7 @@ public struct Augmentation: Codable, Sendable, Equatable {
     }
 
     /// The presets, by the names the command line and config files use.
-    public enum Preset: String, CaseIterable, Sendable {
+    public enum Preset: String, CaseIterable, Codable, Sendable {
         case sideOn = "side-on"
         case topDown = "top-down"
         case dihedral

@@ -7,35 +7,35 @@ import Workflow
 /// The defaults `train` starts from, quoted in the help below so that it tells the truth when they change.
 private let defaults = TrainOptions(data: "", out: "")
 
-/// Options shared by commands that train: flags override a JSON config file.
+/// `train`'s flags, one per option: each property is named after the field of ``TrainOptions`` (or of its
+/// recipe) that it sets, and ``TrainFlags/given()`` reads them by that name, so a new option is its field, its
+/// flag here and its use. Flags override a JSON or YAML config file.
 struct TrainFlags: ParsableArguments {
     @OptionGroup var limits: ImageLimitOptions
-    @Option(help: "The network (default \(defaults.arch)).")
+    @Option(help: "The network (default \(defaults.arch.rawValue)).")
     var arch: Architecture?
     @Option(help: "Input size in pixels (default: the architecture's, 224 for Lite0).")
     var size: Int?
     @Option(help: "Shorter side of the presize cache (default: 1.25 × size).")
     var presize: Int?
-    @Option(name: .customLong("batch-size"), help: "Images per batch (default \(defaults.batchSize)).")
+    @Option(help: "Images per batch (default \(defaults.batchSize)).")
     var batchSize: Int?
     @Option(help: "Seed for split, initialisation, shuffling and augmentation (default \(defaults.seed)).")
     var seed: UInt64?
-    @Option(
-        name: .customLong("valid-fraction"),
-        help: "Share of the labelled images held out for validation (default \(defaults.validFraction)).")
+    @Option(help: "Share of the labelled images held out for validation (default \(defaults.validFraction)).")
     var validFraction: Double?
     @Option(
-        help:
-            "Augmentation: side-on (photos from the side), top-down (photos from above: adds vertical flips and 90° turns) or dihedral (flips and 90° turns only: aligned images whose brightness and borders matter); default \(defaults.augmentation)."
-    )
+        help: """
+            Augmentation: side-on (photos from the side), top-down (photos from above: adds vertical flips and 90° \
+            turns) or dihedral (flips and 90° turns only: aligned images whose brightness and borders matter); \
+            default \(defaults.augmentation.rawValue).
+            """)
     var augmentation: Augmentation.Preset?
-    @Option(name: .customLong("max-rotation"), help: "Largest random rotation either way, in degrees (default 10).")
+    @Option(help: "Largest random rotation either way, in degrees (default 10).")
     var maxRotation: Double?
-    @Option(name: .customLong("max-zoom"), help: "Largest random zoom factor (default 1.1; 1 for none).")
+    @Option(help: "Largest random zoom factor (default 1.1; 1 for none).")
     var maxZoom: Double?
-    @Option(
-        name: .customLong("max-lighting"),
-        help: "Largest random brightness and contrast change (default 0.2, that is ±20 %; 0 for none).")
+    @Option(help: "Largest random brightness and contrast change (default 0.2, that is ±20 %; 0 for none).")
     var maxLighting: Double?
     @Option(
         help: """
@@ -44,11 +44,11 @@ struct TrainFlags: ParsableArguments {
             """)
     var weights: String?
     @OptionGroup var columns: CSVColumns
-    @Option(help: "Unfrozen SGDR cycles (epochs grow with cycle-mult).")
-    var cycles: Int?
+    @Option(name: .customLong("cycles"), help: "Unfrozen SGDR cycles (epochs grow with cycle-mult).")
+    var unfrozenCycles: Int?
     @Option(name: .customLong("cycle-len"), help: "Epochs of the first unfrozen SGDR cycle.")
     var cycleLength: Int?
-    @Option(name: .customLong("cycle-mult"), help: "SGDR cycle-length multiplier.")
+    @Option(help: "SGDR cycle-length multiplier.")
     var cycleMult: Int?
     @Option(
         name: .customLong("tta"),
@@ -56,23 +56,20 @@ struct TrainFlags: ParsableArguments {
     var ttaViews: Int?
     @Option(help: "Unfrozen epochs, one cosine cycle (default: planned from the data size, 3 to 12).")
     var epochs: Int?
-    @Option(name: .customLong("head-epochs"), help: "Head epochs with augmentation, body frozen (default 0).")
+    @Option(help: "Head epochs with augmentation, body frozen (default 0).")
     var headEpochs: Int?
     @Option(
         help: """
             The head's learning rate, or auto (default): a tenth of the rate at the LR finder's lowest loss. \
             In the unfrozen phase the groups train at 1/600, 1/60 and 1/10 of it (recipe.unfrozenRateDivisors).
             """)
-    var lr: String?
+    var lr: LearningRate?
     @Option(help: "Time for the whole run, e.g. 5m, 90s, 1h30m: epochs and TTA views are planned to fit it.")
-    var budget: String?
+    var budget: TimeSpan?
     @Option(help: "Stop when the monitored value has not improved for N epochs.")
     var patience: Int?
-    @Option(
-        help:
-            "What picks the epoch whose weights are kept: valid_loss, accuracy or roc_auc (default \(defaults.monitor))."
-    )
-    var monitor: String?
+    @Option(help: "What picks the epoch whose weights are kept (default \(defaults.monitor.rawValue)).")
+    var monitor: Monitor?
     @Option(help: "auto (default: time both on this machine, once), fp32 or bf16 (bfloat16 autocast).")
     var precision: Precision?
     @Option(
@@ -82,7 +79,6 @@ struct TrainFlags: ParsableArguments {
             """)
     var targetRecall: Double?
     @Option(
-        name: .customLong("decide-for"),
         help: """
             Binary models: what the decision threshold serves, accuracy (default: 0.5 on calibrated probabilities) \
             or balanced-accuracy (Youden's J on validation: for a rare class that matters).
@@ -95,19 +91,16 @@ struct TrainFlags: ParsableArguments {
             """)
     var resize: ResizeMethod?
     @Option(
-        name: .customLong("class-names"),
         help: """
             Names to show for the classes, comma-separated in the order of the label values (e.g. 'healthy,invasive' \
             for 0,1); written files keep the values. Default: the values, or 'not COLUMN'/'COLUMN' for 0/1 labels.
             """)
-    var classNames: String?
+    var classNames: NameList?
     @Option(help: "none, or auto: weigh each class by its inverse frequency in the loss (rare classes count more).")
     var classWeights: ClassWeights?
-    @Option(
-        help: "shuffle (default: every image once per epoch) or balanced (every class drawn equally often).")
+    @Option(help: "shuffle (default: every image once per epoch) or balanced (every class drawn equally often).")
     var sampler: Sampler?
     @Option(
-        name: .customLong("group-by"),
         help: """
             Keep photos that belong together on one side of the split and in one fold: a column of the labels CSV \
             (site, camera, module, patient), or 'burst' for photos taken within --burst-gap of each other by one \
@@ -115,7 +108,7 @@ struct TrainFlags: ParsableArguments {
             """)
     var groupBy: String?
     @Option(help: "The most time between two photos of one burst, e.g. 60s, 5m (default 60s).")
-    var burstGap: String?
+    var burstGap: TimeSpan?
     @Flag(
         help: "Let near-duplicate photos fall on both sides of the split (by default each cluster stays on one side).")
     var splitDuplicates = false
@@ -126,104 +119,74 @@ struct TrainFlags: ParsableArguments {
     @Option(
         help: "Continue from a checkpoint saved by Ctrl-C: the interrupted epoch again, then what was left.")
     var resume: String?
-    @Flag(name: .customLong("no-lr-find"), help: "Skip the learning-rate finder.")
-    var noLRFind = false
+    @Flag(inversion: .prefixedNo, help: "Run the learning-rate finder (default) or skip it.")
+    var lrFind: Bool?
     @Option(help: "A JSON or YAML config file with any of these options (flags override it).")
     var config: String?
-    @Flag(
-        name: .customLong("print-config"),
-        help: "Print the options as they would be used (defaults, config file and flags) as JSON, and exit.")
+    @Flag(help: "Print the options as they would be used (defaults, config file and flags) as JSON, and exit.")
     var printConfig = false
+
+    /// Properties that are not options of the run: the config file itself, what to do with it, the decoders'
+    /// pixel limit and an alias.
+    static let notOptions: Set<String> = ["config", "printConfig", "maxPixels", "noMixedPrecision"]
 
     /// The options: `base`, then the config file, then flags; checked before any work starts.
     func options(over base: TrainOptions) throws -> TrainOptions {
-        var o = base
-        if let config {
-            guard let bytes = FileManager.default.contents(atPath: config) else {
-                throw ValidationError("config file \(config) does not exist")
-            }
-            do {
-                o = try TrainOptions.decodingConfig(bytes, yaml: !config.lowercased().hasSuffix(".json"), over: base)
-            } catch {
-                throw ValidationError("config file \(config) is not valid: \(error)")
-            }
-        }
-        if let arch { o.arch = arch.rawValue }
-        if let size { o.size = size }
-        if let presize { o.presize = presize }
-        if let batchSize { o.batchSize = batchSize }
-        if let seed { o.seed = seed }
-        if let validFraction { o.validFraction = validFraction }
-        if let augmentation { o.augmentation = augmentation.rawValue }
-        if let maxRotation { o.maxRotation = maxRotation }
-        if let maxZoom { o.maxZoom = maxZoom }
-        if let maxLighting { o.maxLighting = maxLighting }
-        if let weights { o.weights = weights }
-        if let nameColumn = columns.nameColumn { o.nameColumn = nameColumn }
-        if let labelColumn = columns.labelColumn { o.labelColumn = labelColumn }
-        if let cycles { o.recipe.unfrozenCycles = cycles }
-        if let cycleMult { o.recipe.cycleMult = cycleMult }
-        if let cycleLength { o.recipe.cycleLength = cycleLength }
-        if let ttaViews { o.recipe.ttaViews = ttaViews }
-        if let epochs { o.epochs = epochs }
-        if let headEpochs { o.headEpochs = headEpochs }
-        if let lr {
-            if lr.lowercased() == "auto" {
-                o.lr = nil
-            } else if let rate = Double(lr) {
-                o.lr = rate
-            } else {
-                throw ValidationError("--lr must be 'auto' or a number such as 3e-3, not '\(lr)'")
-            }
-        }
-        if let budget {
-            guard let seconds = DurationText.seconds(budget) else {
-                throw ValidationError("--budget must be a duration such as 5m, 90s or 1h30m, not '\(budget)'")
-            }
-            o.budget = seconds
-        }
-        if let patience { o.patience = patience }
-        if let monitor { o.monitor = monitor }
-        if let precision { o.precision = precision }
-        if noMixedPrecision { o.precision = .fp32 }
-        if progressive { o.progressive = true }
-        if noLRFind { o.lrFind = false }
-        if let resume { o.resume = resume }
-        if let targetRecall { o.targetRecall = targetRecall }
-        if let decideFor { o.decideFor = decideFor }
-        if let resize { o.resize = resize }
-        if let classNames {
-            o.classNames = classNames.split(separator: ",", omittingEmptySubsequences: false).map {
-                $0.trimmingCharacters(in: .whitespaces)
-            }
-        }
-        if let classWeights { o.classWeights = classWeights }
-        if let sampler { o.sampler = sampler }
-        try mergeGrouping(into: &o)
         do {
-            try o.validate()
-        } catch let error as WorkflowError {
-            throw ValidationError(error.message)
-        }
-        return o
-    }
-}
-
-extension TrainFlags {
-    /// `--group-by`, `--burst-gap` and `--split-duplicates` over the options.
-    func mergeGrouping(into o: inout TrainOptions) throws {
-        if let groupBy { o.groupBy = groupBy }
-        if let burstGap {
-            guard let seconds = DurationText.seconds(burstGap), seconds >= 0 else {
-                throw ValidationError("--burst-gap \(burstGap) is not a duration (e.g. 60s, 5m, 1h)")
+            var o = base
+            if let config {
+                guard let bytes = FileManager.default.contents(atPath: config) else {
+                    throw ValidationError("config file \(config) does not exist")
+                }
+                do {
+                    o = try TrainOptions.decodingConfig(bytes, yaml: !config.lowercased().hasSuffix(".json"), over: o)
+                } catch {
+                    // A parser's own error (JSON, YAML) or an option's: either way, the file is at fault.
+                    throw ValidationError("config file \(config) is not valid: \(error)")
+                }
             }
-            o.burstGap = seconds
+            o = try TrainOptions.merging(given(), over: o, strict: true)
+            try o.validate()
+            return o
+        } catch let error as WorkflowError {
+            throw ValidationError(Self.namingFlags(error))
         }
-        if splitDuplicates { o.splitDuplicates = true }
+    }
+
+    /// The options given as flags, as JSON values by option key (the recipe's under `recipe`).
+    func given() throws -> [String: Any] {
+        var options: [String: Any] = [:]
+        var recipe: [String: Any] = [:]
+        for (name, value) in GivenArguments.values(of: self) where !Self.notOptions.contains(name) {
+            let json = try GivenArguments.json(value)
+            if TrainOptions.optionNames.contains(name) {
+                options[name] = json
+            } else {
+                // FlagTableTests checks that every other property names a field of the recipe.
+                recipe[name] = json
+            }
+        }
+        if noMixedPrecision { options["precision"] = Precision.fp32.rawValue }
+        if !recipe.isEmpty { options["recipe"] = recipe }
+        return options
+    }
+
+    /// "option 'batchSize' must be …" as "--batch-size must be …" where the flag is the option's name.
+    static func namingFlags(_ error: WorkflowError) -> String {
+        guard let option = error.option, !option.contains("."), !option.contains("[") else { return error.message }
+        let flag = "--" + option.map { $0.isUppercase ? "-" + $0.lowercased() : String($0) }.joined()
+        return error.message.replacingOccurrences(of: "option '\(option)'", with: flag)
     }
 }
 
 extension Precision: ExpressibleByArgument {}
+extension Monitor: ExpressibleByArgument {}
+extension LearningRate: ExpressibleByArgument {
+    public init?(argument: String) { self.init(text: argument) }
+}
+extension TimeSpan: ExpressibleByArgument {
+    public init?(argument: String) { self.init(text: argument) }
+}
 extension ClassWeights: ExpressibleByArgument {}
 extension Sampler: ExpressibleByArgument {}
 extension DecisionGoal: ExpressibleByArgument {}
