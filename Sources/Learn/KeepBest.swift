@@ -17,9 +17,9 @@ public final class KeepBest: Callback {
         self.monitor = monitor
     }
 
-    /// At its first fit, an epoch already recorded (the head trained on precomputed activations, by another learner
-    /// over the same model) is the one to beat: the weights as they are now. The unfrozen phase can then never leave
-    /// a model below the head's own validation score.
+    /// At its first fit, an epoch recorded without it (a phase fitted before it joined the learner) is the one to
+    /// beat: the weights as they are now. Joined from the first phase (the head on precomputed activations), it
+    /// sees every epoch, and the unfrozen phase can never leave a model below the head's own validation score.
     public func beforeFit(_ learner: Learner) throws {
         guard best == nil, let (value, _) = learner.recorder.latest(monitor), value.isFinite else { return }
         best = value

@@ -14,7 +14,14 @@ public final class Learner {
     public var metrics: [Metric]
     public var callbacks: [Callback] = []
     public var lossFunction: (Tensor, Tensor) throws -> Tensor = { try Functional.crossEntropy($0, target: $1) }
+    /// What made ``optimizer`` (fastai's `opt_func`), kept so that phases which train a part of the model apart
+    /// make theirs the same way.
+    public let makeOptimizer: OptimizerFactory
     public let optimizer: Optimizer
+    /// The module the loop runs forward: ``model``, or a part of it that trains on its own inputs (the head after
+    /// pooling, on precomputed activations: ``onFeatures(train:valid:network:_:)``). Checkpoints, callbacks and
+    /// keep-best always see the whole ``model``.
+    public internal(set) var network: Module
     public let recorder = Recorder()
     /// Base learning rate of each group; schedules multiply these.
     public var baseRates: [Double]
@@ -72,28 +79,28 @@ public final class Learner {
 
     public init(
         model: Module, groups: [[Module]], train: BatchSource, valid: BatchSource?, metrics: [Metric] = [.accuracy],
-        weightDecay: Double = 0.01, baseRate: Double = 1e-3
+        optimizer makeOptimizer: OptimizerFactory = .adamW(), baseRate: Double = 1e-3
     ) {
         self.model = model
+        network = model
         self.groups = groups
         self.train = train
         self.valid = valid
         self.metrics = metrics
         baseRates = Array(repeating: baseRate, count: groups.count)
-        optimizer = AdamW(
-            groups.map {
-                ParameterGroup(
-                    $0.flatMap(\.parameters), learningRate: baseRate, momentum: 0.9, beta2: 0.99,
-                    weightDecay: weightDecay, eps: 1e-5)
-            })
+        self.makeOptimizer = makeOptimizer
+        optimizer = makeOptimizer.make(groups.map { $0.flatMap(\.parameters) }, baseRate)
         for m in metrics { recorder.metricDirections[m.name] = m.higherIsBetter }
     }
 
     /// A learner for a ``Classifier``: its three layer groups, body frozen.
     public convenience init(
-        _ classifier: Classifier, train: BatchSource, valid: BatchSource?, metrics: [Metric] = [.accuracy]
+        _ classifier: Classifier, train: BatchSource, valid: BatchSource?, metrics: [Metric] = [.accuracy],
+        optimizer: OptimizerFactory = .adamW()
     ) throws {
-        self.init(model: classifier, groups: classifier.layerGroups, train: train, valid: valid, metrics: metrics)
+        self.init(
+            model: classifier, groups: classifier.layerGroups, train: train, valid: valid, metrics: metrics,
+            optimizer: optimizer)
         try freeze()
     }
 
@@ -179,7 +186,7 @@ public final class Learner {
 
     /// The training batches of one epoch; returns the mean training loss.
     private func trainOneEpoch() throws -> Double {
-        model.train()
+        network.train()
         isTraining = true
         defer { isTraining = false }
         var total = 0.0, count = 0
@@ -209,7 +216,7 @@ public final class Learner {
     /// of prediction and loss may be replaced by the callbacks that hear of it. Returns the batch's loss.
     private func trainOneBatch() throws -> Double {
         guard let x = inputs, let y = targets else { throw LearnError("a callback removed the batch") }
-        prediction = try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x)
+        prediction = try mixedPrecision ? Torch.withAutocast { try network(x) } : network(x)
         try send { try $0.afterPrediction(self) }
         guard let out = prediction else { throw LearnError("a callback removed the prediction") }
         let computed = try lossFunction(out.to(.float32), y)
@@ -266,8 +273,8 @@ public final class Learner {
     public func predict(
         _ source: BatchSource, epoch: Int = 0
     ) throws -> (probabilities: [[Double]], labels: [Int], loss: Double) {
-        model.eval()
-        defer { if isTraining { model.train() } }
+        network.eval()
+        defer { if isTraining { network.train() } }
         var probabilities: [[Double]] = [], labels: [Int] = []
         var total = 0.0
         try Torch.withoutGrad {
@@ -309,7 +316,7 @@ public final class Learner {
 extension Learner {
     /// Eval-time forward pass, under bfloat16 autocast with ``inferenceMixedPrecision``; float32 logits.
     func forwardForPrediction(_ x: Tensor) throws -> Tensor {
-        try (inferenceMixedPrecision ? Torch.withAutocast { try model(x) } : model(x)).to(.float32)
+        try (inferenceMixedPrecision ? Torch.withAutocast { try network(x) } : network(x)).to(.float32)
     }
 }
 

@@ -92,7 +92,8 @@ extension Learner {
     /// before its epoch: the learner must hold that checkpoint's state.
     /// With a data-parallel `group`, the loaders are sharded (``DataLoader/shard``) and the learner carries a
     /// ``DataParallel`` callback: the features are precomputed in parts and joined, and the head trains on them
-    /// as the other phases do, each rank on its part of every batch.
+    /// as the other phases do, each rank on its part of every batch. Every phase runs in this learner, with its
+    /// callbacks (``fitOnFeatures(_:train:valid:rate:cycles:from:)`` for the head on precomputed activations).
     public func run(
         _ recipe: Recipe, classifier: Classifier, trainLoader: DataLoader, validLoader: DataLoader?,
         featureKey: String?, unfrozenExtras: [Callback] = [], resumeAt: TrainingSnapshot.Position? = nil,
@@ -109,7 +110,7 @@ extension Learner {
             if index < resumeIndex { return nil }
             return index == resumeIndex ? resumeAt?.epoch ?? 0 : 0
         }
-        if recipe.precomputeEpochs > 0, firstEpoch("head-precomputed") != nil {
+        if recipe.precomputeEpochs > 0, let first = firstEpoch("head-precomputed") {
             let (trainFeatures, validFeatures) = try times.time("precompute") {
                 (
                     try classifier.precompute(
@@ -123,24 +124,16 @@ extension Learner {
                 )
             }
             try times.time("head (precomputed)") {
-                let tail = classifier.headAfterPooling
                 let features = FeatureBatches(
                     features: trainFeatures.features, labels: trainFeatures.labels, seed: seed)
                 features.balanced = trainLoader.balanced
-                let headLearner = Learner(
-                    model: tail, groups: [[tail]],
+                recorder.phase = "head-precomputed"
+                try fitOnFeatures(
+                    classifier.headAfterPooling,
                     train: group.map { RankShard(features, rank: $0.rank, worldSize: $0.worldSize) } ?? features,
                     valid: validFeatures.map {
                         FeatureBatches(features: $0.features, labels: $0.labels, shuffle: false)
-                    }, metrics: metrics)
-                headLearner.recorder.phase = "head-precomputed"
-                headLearner.lossFunction = lossFunction
-                headLearner.verbose = verbose
-                headLearner.seed = seed
-                if let group { headLearner.callbacks.append(DataParallel(group: group)) }
-                try headLearner.fitSGDR(rates: [recipe.headRate], cycles: recipe.precomputeEpochs)
-                for e in headLearner.recorder.epochs { recorder.record(epoch: e) }
-                for s in headLearner.recorder.steps { recorder.record(step: s) }
+                    }, rate: recipe.headRate, cycles: recipe.precomputeEpochs, from: first)
             }
         }
         train = trainLoader

@@ -35,6 +35,12 @@ open class Optimizer {
 
     public init(_ groups: [ParameterGroup]) { self.groups = groups }
 
+    /// Forgets every parameter's state (moments, momentum buffers, step counts), as a fresh optimizer would.
+    public func resetState() {
+        states = [:]
+        stepCounts = [:]
+    }
+
     /// Applies one update to every parameter that has a gradient.
     public func step() throws {
         try Torch.withoutGrad {

@@ -20,6 +20,7 @@ extension TrainingRun {
             ("--valid-fraction", String(format: "%.2f", used.validFraction)),
             ("head rate (--lr)", String(format: "%.2e%@", recipe.headRate, used.lr == .auto ? " (auto)" : "")),
             ("body rates", recipe.unfrozenRates.map { String(format: "%.1e", $0) }.joined(separator: ", ")),
+            ("--weight-decay", String(used.weightDecay)),
             ("--augmentation", used.augmentation.rawValue),
             ("--tta", "\(recipe.ttaViews) view(s) besides the photo (TTA ×\(recipe.ttaViews + 1))"),
             ("--resize", used.resize.rawValue),

@@ -41,6 +41,8 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var lr = LearningRate.auto
     /// Time the whole run may take, TTA and report included (nil: no limit).
     public var budget: TimeSpan?
+    /// AdamW's decoupled weight decay, in every phase (fastai's default, 0.01).
+    public var weightDecay = 0.01
     /// Stop when the monitored value has not improved for this many epochs (nil: never).
     public var patience: Int?
     /// What chooses the epoch whose weights are kept: valid_loss, accuracy or roc_auc.
@@ -116,6 +118,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         try validateRecipe()
         try check(epochs, 1...1000, "epochs")
         try check(headEpochs, 0...100, "headEpochs")
+        try check(weightDecay, 0...1, "weightDecay")
         if let rate = lr.given, !(rate > 0 && rate < 1) {
             throw WorkflowError(option: "lr", "must be 'auto' or a rate between 0 and 1, not \(rate)")
         }

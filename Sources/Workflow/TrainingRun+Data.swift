@@ -169,7 +169,9 @@ extension TrainingRun {
     func makeLearner(_ data: RunData) throws -> (Classifier, Learner) {
         let (classes, classifier) = (data.dataset.classes, data.classifier)
         let metrics: [Metric] = classes.count == 2 ? [.accuracy, .rocAUC] : [.accuracy]
-        let learner = try Learner(classifier, train: data.trainLoader, valid: data.validLoader, metrics: metrics)
+        let learner = try Learner(
+            classifier, train: data.trainLoader, valid: data.validLoader, metrics: metrics,
+            optimizer: .adamW(weightDecay: options.weightDecay))
         learner.seed = options.seed
         var trainCounts = [Int](repeating: 0, count: classes.count)
         for item in data.trainSet.items { if let l = item.label { trainCounts[l] += 1 } }

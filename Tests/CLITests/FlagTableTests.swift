@@ -17,7 +17,7 @@ struct FlagTableTests {
             "--valid-fraction", "0.25", "--augmentation", "top-down", "--max-rotation", "5", "--max-zoom", "1.2",
             "--max-lighting", "0.1", "--weights", "w.safetensors", "--name-column", "file", "--label-column", "kind",
             "--cycles", "2", "--cycle-len", "3", "--cycle-mult", "2", "--tta", "6", "--epochs", "9",
-            "--head-epochs", "1", "--lr", "2e-3", "--budget", "5m", "--patience", "2", "--monitor", "accuracy",
+            "--head-epochs", "1", "--weight-decay", "0.05", "--lr", "2e-3", "--budget", "5m", "--patience", "2", "--monitor", "accuracy",
             "--precision", "bf16", "--target-recall", "0.9", "--decide-for", "balanced-accuracy", "--resize", "pad",
             "--class-names", "ok, cracked", "--class-weights", "auto", "--sampler", "balanced", "--group-by", "site",
             "--burst-gap", "2m", "--split-duplicates", "--progressive", "--no-lr-find",
@@ -32,7 +32,7 @@ struct FlagTableTests {
         #expect(o.precision == .bf16 && o.targetRecall == 0.9 && o.decideFor == .balancedAccuracy && o.resize == .pad)
         #expect(o.classNames == ["ok", "cracked"] && o.classWeights == .auto && o.sampler == .balanced)
         #expect(o.groupBy == "site" && o.burstGap == TimeSpan(seconds: 120) && o.splitDuplicates && o.progressive)
-        #expect(!o.lrFind && o.data == "d" && o.out == "o")
+        #expect(!o.lrFind && o.weightDecay == 0.05 && o.data == "d" && o.out == "o")
     }
 
     /// No property of the flags is silently dropped: each is an option or one of the named exceptions.

@@ -66,6 +66,8 @@ struct TrainFlags: ParsableArguments {
     var lr: LearningRate?
     @Option(help: "Time for the whole run, e.g. 5m, 90s, 1h30m: epochs and TTA views are planned to fit it.")
     var budget: TimeSpan?
+    @Option(help: "AdamW's weight decay, decoupled from the gradient (default \(defaults.weightDecay)).")
+    var weightDecay: Double?
     @Option(help: "Stop when the monitored value has not improved for N epochs.")
     var patience: Int?
     @Option(help: "What picks the epoch whose weights are kept (default \(defaults.monitor.rawValue)).")
