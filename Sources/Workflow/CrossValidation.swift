@@ -42,7 +42,7 @@ public struct CrossValidation {
         let out = URL(fileURLWithPath: options.out)
         var outcomes: [TrainingOutcome] = []
         for k in 0..<folds {
-            emit("== fold \(k + 1) of \(folds)")
+            Feedback.log("== fold \(k + 1) of \(folds)")
             var fold = options
             fold.out = out.appendingPathComponent("fold-\(k + 1)").path
             var run = TrainingRun(options: fold, group: group)
@@ -58,7 +58,7 @@ public struct CrossValidation {
         guard leads else { return outcome }
         try write(outcomes, classes: dataset.classes, to: out)
         let (accuracy, auc) = (outcome.accuracies.meanAndDeviation, outcome.aucs.meanAndDeviation)
-        emit(
+        Feedback.log(
             String(
                 format: "cross-validation, %d folds: accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f (mean ± sd)", folds,
                 accuracy.mean, accuracy.sd, auc.mean, auc.sd))

@@ -52,7 +52,7 @@ public struct DemoRun {
     public func run(source: URL = QuadratPaths.elpv) throws -> Outcome {
         let data = workdir.appendingPathComponent("elpv")
         let counts = try ELPVLayout.write(source: source, to: data, limit: cells)
-        emit(
+        Feedback.log(
             "demo: ELPV laid out in \(data.path): \(counts.train) training images, \(counts.test) held-out test images")
         // The answers are kept apart from test/ (as in a competition); the run scores the test photos against them
         // after training, with no choice made on them, and the report leads with that score.

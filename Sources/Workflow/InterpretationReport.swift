@@ -2,6 +2,7 @@ import Foundation
 import Learn
 import Report
 import Torch
+import Vision
 
 /// `quadrat interpret`'s job: the error-analysis page of a model on a labelled folder (scores, confusion matrices,
 /// ROC and reliability before and after calibration, photo grids with heat maps), written to `url`; returns the
@@ -19,7 +20,7 @@ public enum InterpretationReport {
             heatMap: { saved.heatMapOverlay(of: items[$0].url) }, heading: "Error analysis")
         evaluation.set = .labelled
         evaluation.wholePhoto = saved.resize != .crop
-        emit("writing the report: Grad-CAM heat maps of the photos it shows…")
+        Feedback.log("writing the report: Grad-CAM heat maps of the photos it shows…")
         let started = Date()
         let html = try ReportBuilder.interpretation(
             evaluation, problems: p.skipped, cache: saved.presizeCache, title: title)

@@ -52,6 +52,18 @@ public enum Interrupts {
         return try body()
     }
 
+    /// The same around asynchronous work (a server until it stops).
+    public static func whileRunning<T>(
+        onFirstSignal: @escaping @Sendable (Int32) -> Void, _ body: () async throws -> T
+    ) async rethrows -> T {
+        state.withLock {
+            $0.graceful = onFirstSignal
+            $0.signalled = false
+        }
+        defer { state.withLock { $0.graceful = nil } }
+        return try await body()
+    }
+
     static func received(_ number: Int32) {
         var graceful: (@Sendable (Int32) -> Void)?
         state.withLock { state in

@@ -98,7 +98,7 @@ public struct LabelAudit {
                 let heldL = held.map { labels[$0] }
                 accuracies.append(Metrics.accuracy(probabilities: heldP, labels: heldL))
                 aucs.append(Metrics.rocAUC(probabilities: heldP, labels: heldL))
-                emit(
+                Feedback.log(
                     String(
                         format: "%@fold %d/%d: %d photos held out, accuracy %.4f, ROC AUC %.4f",
                         repeats > 1 ? "repeat \(round + 1)/\(repeats), " : "", k + 1, options.folds, held.count,

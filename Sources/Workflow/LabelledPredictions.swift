@@ -23,7 +23,7 @@ public struct LabelledPredictions {
         let saved = try SavedModel(model)
         let dataset = try DataSource.labelled(
             data, nameColumn: nameColumn, labelColumn: labelColumn, classes: saved.classes)
-        for p in dataset.problems { Console.warn("left out: \(p)") }
+        for p in dataset.problems { Feedback.warn("left out: \(p)") }
         let result = try saved.predict(
             dataset, ttaViews: tta ? saved.ttaViews() : 0, augmentation: saved.augmentation(),
             mixedPrecision: saved.predictsInBF16(precision))
@@ -32,7 +32,7 @@ public struct LabelledPredictions {
         probabilities = result.probabilities
         items = result.items.map { dataset.items[$0] }
         skipped = dataset.problems + result.skipped
-        for p in result.skipped { Console.warn("skipped: \(p)") }
+        for p in result.skipped { Feedback.warn("skipped: \(p)") }
         guard !items.isEmpty else { throw WorkflowError("none of the images in \(data.path) could be read") }
         labels = try items.labels()
     }

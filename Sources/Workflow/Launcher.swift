@@ -1,5 +1,6 @@
 import Foundation
 import Torch
+import Vision
 
 #if canImport(Glibc)
     import Glibc
@@ -50,7 +51,7 @@ public struct Launcher {
             try process.run()
             return process
         }
-        Console.warn("launch: \(processes) processes × \(threads) thread(s), rank 0 at 127.0.0.1:\(port)")
+        Feedback.warn("launch: \(processes) processes × \(threads) thread(s), rank 0 at 127.0.0.1:\(port)")
         let passOn: @Sendable (Int32) -> Void = { signal in
             // The terminal sent SIGINT to every rank already; anything else is passed on.
             guard signal != SIGINT else { return }
@@ -72,7 +73,8 @@ public struct Launcher {
                 if status != 0, failure == nil { failure = (rank, status, Date()) }
             }
             if let failure, !running.isEmpty, Date().timeIntervalSince(failure.at) > grace {
-                Console.warn("launch: rank \(failure.rank) failed (exit status \(failure.status)); stopping the others")
+                Feedback.warn(
+                    "launch: rank \(failure.rank) failed (exit status \(failure.status)); stopping the others")
                 for other in running where ranks[other].isRunning { ranks[other].terminate() }
             }
             if !running.isEmpty { usleep(50_000) }

@@ -33,7 +33,7 @@ final class RevisedETA: Callback {
         guard abs(end.timeIntervalSince(reference)) > 0.1 * planned else { return }
         announced = end
         let plannedLeft = plannedEnd.timeIntervalSince(now)
-        emit(
+        Feedback.log(
             "ETA revised from the epochs so far: about \(Feedback.clock(end.timeIntervalSince(now))) more, done around "
                 + "\(TrainingRun.clockTime(end)) ("
                 + (plannedLeft > 0 ? "the plan left \(Feedback.clock(plannedLeft))" : "the plan would be done by now")

@@ -61,10 +61,10 @@ extension TrainingRun {
                 data.dataset.renamed(saved.classNames), augmentation: options.augmentationSettings, size: data.size,
                 cache: data.cache, resize: options.resize))
         try AtomicFile.write(page, to: reportURL)
-        emit(
+        Feedback.log(
             "phase times: "
                 + times.order.map { String(format: "%@ %.0fs", $0, times.phases[$0] ?? 0) }.joined(separator: ", "))
-        emit(
+        Feedback.log(
             String(
                 format: "took %@ (planned %@)", Feedback.clock(Date().timeIntervalSince(start)),
                 Feedback.clock((decided.plannedEnd ?? start).timeIntervalSince(start))))
@@ -99,13 +99,13 @@ extension TrainingRun {
                 saved, train: data.trainSet.items, valid: scores.validation.items,
                 validProbabilities: scores.validation.probabilities, seed: options.seed)
             try reference.write(to: url)
-            emit(
+            Feedback.log(
                 String(
                     format: "deployment reference: %d training photos; 99 %% of validation within distance %.4f",
                     reference.reference.shape[0], reference.threshold))
         } catch {
             try? FileManager.default.removeItem(at: url)  // a reference of an older model must not stay
-            Console.warn("note: no deployment reference (predict will not check new photos): \(error)")
+            Feedback.warn("note: no deployment reference (predict will not check new photos): \(error)")
         }
     }
 
@@ -148,7 +148,7 @@ extension TrainingRun {
         guard let resume = options.resume, URL(fileURLWithPath: resume).standardized == interruptURL.standardized
         else { return }
         try? FileManager.default.removeItem(at: interruptURL)  // already gone: nothing to do
-        emit("removed the checkpoint \(interruptURL.path): the resumed run is complete")
+        Feedback.log("removed the checkpoint \(interruptURL.path): the resumed run is complete")
     }
 }
 

@@ -54,7 +54,7 @@ extension TrainingRun {
         // The run folder only now that data and options are valid, and checked writable before hours of work.
         let lock = leads ? try Self.prepareRunFolder(out) : nil
         let counts = zip(names, dataset.classCounts).map { "\($0) (\($1))" }.joined(separator: ", ")
-        emit(
+        Feedback.log(
             "data: \(dataset.items.count) images, classes \(counts)"
                 + (heldOut.map { "; held-out test \($0.dataset.items.count) (\($0.name))" } ?? ""))
         let classifier = try Classifier(
@@ -68,7 +68,7 @@ extension TrainingRun {
         let splitSeconds = Date().timeIntervalSince(splitStart)
         split.notes.forEach(emit)
         let trainSet = dataset.subset(split.train), validSet = dataset.subset(split.valid)
-        emit("split: train \(trainSet.items.count), valid \(validSet.items.count)")
+        Feedback.log("split: train \(trainSet.items.count), valid \(validSet.items.count)")
 
         let trainLoader = DataLoader(
             trainSet, size: size, batchSize: options.batchSize, shuffle: true,
@@ -127,7 +127,7 @@ extension TrainingRun {
         switch heldOut {
         case .none: return nil
         case .given(let set, let name):
-            for problem in set.problems { Console.warn("held-out test: left out: \(problem)") }
+            for problem in set.problems { Feedback.warn("held-out test: left out: \(problem)") }
             return (set, name)
         case .besideData:
             let data = URL(fileURLWithPath: options.data)
@@ -137,12 +137,12 @@ extension TrainingRun {
                         besides: data, classes: classes, nameColumn: options.nameColumn,
                         labelColumn: options.labelColumn)
                 else { return nil }
-                for problem in set.problems { Console.warn("held-out test: left out: \(problem)") }
+                for problem in set.problems { Feedback.warn("held-out test: left out: \(problem)") }
                 let labels = DataSource.labelsCSV(for: DataSource.testFolder(besides: data))?.lastPathComponent ?? ""
                 return (set, "test/, \(labels)")
             } catch let problem as DataProblem {
                 // The training data is fine; a test folder that cannot be read only costs its score.
-                Console.warn("note: the labelled test folder is not scored: \(problem)")
+                Feedback.warn("note: the labelled test folder is not scored: \(problem)")
                 return nil
             }
         }
@@ -178,7 +178,7 @@ extension TrainingRun {
         if let weights = options.classWeights.weights(counts: trainCounts) {
             let w = try Tensor(weights.map(Float.init))
             learner.lossFunction = { try Functional.crossEntropy($0, target: $1, weight: w) }
-            emit(
+            Feedback.log(
                 "class weights: "
                     + zip(classes, weights).map { String(format: "%@ %.2f", $0, $1) }.joined(separator: ", "))
         }

@@ -75,7 +75,7 @@ extension TrainingRun {
         try averaging?.resume(from: URL(fileURLWithPath: resume))
         // Checkpoints from before exact resume carry no position: they go on with the whole unfrozen phase.
         let position = Learner.resumePosition(in: metadata) ?? .init(phase: "unfrozen", epoch: 0)
-        emit(
+        Feedback.log(
             "resuming from \(resume) after \(learner.epochsDone) epoch(s): \(position.phase) epoch \(position.epoch + 1)"
         )
         return position
@@ -91,7 +91,7 @@ extension TrainingRun {
         (small.shard, small.balanced, small.resize) =
             (data.trainLoader.shard, data.trainLoader.balanced, data.trainLoader.resize)
         let smallEpochs = recipe.unfrozenCycles * length / 2
-        emit("progressive resizing: the first \(smallEpochs) unfrozen epoch(s) at \(small.size) px")
+        Feedback.log("progressive resizing: the first \(smallEpochs) unfrozen epoch(s) at \(small.size) px")
         return ProgressiveResizing(small: small, smallEpochs: smallEpochs)
     }
 
@@ -103,7 +103,7 @@ extension TrainingRun {
         let row = learner.recorder.epochs[best]
         // Which of its phase's epochs it was, counted from 1.
         let inPhase = learner.recorder.epochs[...best].filter { $0.phase == row.phase }.count
-        emit(
+        Feedback.log(
             String(
                 format: "kept epoch %d (%@ %d) with the best %@, %.4f", best + 1, row.phase, inPhase,
                 options.monitor.rawValue,

@@ -37,13 +37,13 @@ extension TrainingRun {
         guard let decided = try group?.share(decisions) ?? decisions else {
             throw WorkflowError("rank 0 took no decisions")  // cannot happen: rank 0 always does
         }
-        emit("precision: " + decided.precision)
+        Feedback.log("precision: " + decided.precision)
         let eta = start.addingTimeInterval(Date().timeIntervalSince(start) + decided.plan.estimatedSeconds)
-        emit(
+        Feedback.log(
             "plan: \(decided.plan.summary); about \(Feedback.clock(decided.plan.estimatedSeconds)) more, done around "
                 + Self.clockTime(eta))
         if let group {
-            emit("data-parallel: rank \(group.rank) of \(group.worldSize), \(Torch.threads) thread(s) each")
+            Feedback.log("data-parallel: rank \(group.rank) of \(group.worldSize), \(Torch.threads) thread(s) each")
         }
         var result = decided
         result.plannedEnd = eta
@@ -58,12 +58,12 @@ extension TrainingRun {
         if let stored = MachineProfile.stored(architecture: architecture, size: size, batchSize: options.batchSize) {
             return (stored, true)
         }
-        emit("measuring this machine (once per CPU, model and size): training and inference in fp32 and bf16…")
+        Feedback.log("measuring this machine (once per CPU, model and size): training and inference in fp32 and bf16…")
         // A rank of a group measures with its share of the cores: not what a single process on this machine gets.
         let (profile, note) = try MachineProfile.probe(
             learner, architecture: architecture, size: size, batchSize: options.batchSize, recipe: options.recipe,
             store: group == nil)
-        if let note { emit("note: " + note + " (these measurements plan this run only)") }
+        if let note { Feedback.log("note: " + note + " (these measurements plan this run only)") }
         return (profile, false)
     }
 
@@ -79,7 +79,7 @@ extension TrainingRun {
             observedEpochSeconds: observed, expectedEpochSeconds: expected, architecture: data.architecture,
             size: data.size, batchSize: options.batchSize)
         {
-            emit(note)
+            Feedback.log(note)
         }
     }
 

@@ -22,7 +22,7 @@ extension TrainingRun {
         var lrFinder: LRFinderResult?
         if let resume = options.resume, let rates = try Self.rates(inCheckpoint: URL(fileURLWithPath: resume)) {
             (recipe.headRate, recipe.unfrozenRates) = (rates.head, rates.unfrozen)
-            emit("rates from the checkpoint (no LR finder when resuming):")
+            Feedback.log("rates from the checkpoint (no LR finder when resuming):")
         } else {
             if options.lrFind {
                 lrFinder = try times.time("lr-find") {
@@ -36,7 +36,7 @@ extension TrainingRun {
                         mixedPrecision: recipe.inferenceMixedPrecision, group: group)
                 }
                 if let lrFinder {
-                    emit(
+                    Feedback.log(
                         String(
                             format: "lr-find: minimum/10 %.2e, valley %.2e, steepest %.2e", lrFinder.minimum,
                             lrFinder.valley, lrFinder.steepest))
@@ -47,7 +47,7 @@ extension TrainingRun {
                 recipe.unfrozenRates = recipe.unfrozenRates(forHeadRate: rate)
             }
         }
-        emit(
+        Feedback.log(
             String(
                 format: "rates: head %.2e; unfrozen %@", recipe.headRate,
                 recipe.unfrozenRates.map { String(format: "%.1e", $0) }.joined(separator: ", ")))

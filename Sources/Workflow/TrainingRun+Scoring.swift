@@ -43,7 +43,7 @@ extension TrainingRun {
     ) throws -> RunScores {
         if decided.bf16InferenceCandidate {
             let agreement = try learner.precisionAgreement(on: data.validLoader)
-            emit(agreement.summary)
+            Feedback.log(agreement.summary)
             (recipe.inferenceMixedPrecision, learner.inferenceMixedPrecision) = (agreement.agrees, agreement.agrees)
             learner.checkpointMetadata["precision_agreement"] = agreement.summary
         }
@@ -64,8 +64,8 @@ extension TrainingRun {
         learner.checkpointMetadata["calibration"] = String(
             decoding: try JSONEncoder().encode(calibration), as: UTF8.self)
         let validation = SetScore(scoring: raw, items: items, labels: labels, calibration: shown, name: "validation")
-        emit(calibrationLine(shown, raw: raw, calibrated: validation.probabilities, labels: labels))
-        emit(line(validation, views: views))
+        Feedback.log(calibrationLine(shown, raw: raw, calibrated: validation.probabilities, labels: labels))
+        Feedback.log(line(validation, views: views))
 
         var heldOut: SetScore?
         var skipped = data.validLoader.skipped.all
@@ -80,7 +80,7 @@ extension TrainingRun {
                 let items = kept.map { test.dataset.items[$0] }
                 heldOut = SetScore(
                     scoring: p, items: items, labels: try items.labels(), calibration: shown, name: test.name)
-                emit(line(heldOut!, views: views))  // just made
+                Feedback.log(line(heldOut!, views: views))  // just made
             }
         }
         return RunScores(

@@ -31,7 +31,7 @@ extension TrainingRun {
             grouping.needsSurvey || heldOut != nil || options.splitDuplicates
             ? try PhotoSurvey.run(dataset.items, cache: cache, presized: true) : nil
         if let survey, survey.unreadable > 0 {
-            Console.warn("note: \(survey.unreadable) photo(s) could not be fingerprinted; they are in no cluster")
+            Feedback.warn("note: \(survey.unreadable) photo(s) could not be fingerprinted; they are in no cluster")
         }
         let clusters = options.splitDuplicates ? [] : survey?.clusters ?? []
         var split: (train: [Int], valid: [Int])
@@ -106,7 +106,7 @@ extension TrainingRun {
         }
         let validClasses = Set(split.valid.map { labels[$0] })
         for (c, name) in classes.enumerated() where !validClasses.contains(c) {
-            Console.warn("note: validation has no photo of class '\(name)': its recall cannot be measured")
+            Feedback.warn("note: validation has no photo of class '\(name)': its recall cannot be measured")
         }
     }
 

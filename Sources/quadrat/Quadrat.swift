@@ -5,7 +5,7 @@ import Workflow
 
 /// The `quadrat` command: transfer learning for image classification, one subcommand per workflow step.
 @main
-struct Quadrat: ParsableCommand {
+struct Quadrat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quadrat",
         abstract:
@@ -29,7 +29,8 @@ struct Quadrat: ParsableCommand {
         ]
     )
 
-    static func main() {
+    /// Sync commands run on the main thread as before; `serve` awaits its server.
+    static func main() async {
         Torch.keepFreedMemory()
         Console.install()
         Interrupts.install()
@@ -40,7 +41,11 @@ struct Quadrat: ParsableCommand {
         }
         do {
             var command = try parseAsRoot(arguments)
-            try command.run()
+            if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
         } catch let stopped as InterruptedRun {
             // Stopped by a signal after saving what it could: 128 + the signal, as the shell reports it.
             FileHandle.standardError.write(Data("\(stopped)\n".utf8))

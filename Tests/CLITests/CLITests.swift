@@ -85,6 +85,7 @@ struct CLITests {
         )
         #expect(try Data(contentsOf: run.appendingPathComponent("model.safetensors")) == before)
         try shardedPredictionsMergeToTheUnshardedOnes(run.appendingPathComponent("model.safetensors"), data: data)
+        try serveAnswersAndStopsOnSIGINT(run.appendingPathComponent("model.safetensors"))
         // The report has every section.
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
         for id in ["summary", "dataset", "augmentation", "training", "validation", "problems"] {
@@ -214,6 +215,27 @@ struct CLITests {
 
     /// The largest probability difference between two `--format csv` outputs, which must list the same photos in
     /// the same order with the same decisions (else an error).
+    /// `quadrat serve` (an async command) listens on a free loopback port, answers, and on SIGINT finishes the
+    /// requests in flight and exits 0.
+    func serveAnswersAndStopsOnSIGINT(_ model: URL) throws {
+        let (process, out, err) = try launchQuadrat(["serve", model.path, "--port", "0"])
+        let announced = readOutput(out, until: "/\n")
+        guard let range = announced.range(of: #"127\.0\.0\.1:\d+/"#, options: .regularExpression),
+            let port = Int(announced[range].dropFirst("127.0.0.1:".count).dropLast())
+        else {
+            process.terminate()
+            Issue.record("serve announced no address: \(announced)")
+            return
+        }
+        let health = try LoopbackHTTP(port: port).request("GET", "/healthz")
+        #expect(health.status == 200, "\(health.text)")
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let rest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0 && rest.contains("stopped"), "\(rest) \(errors)")
+    }
+
     func csvPredictionsDifference(_ a: String, _ b: String) throws -> Double {
         let rowsA = a.split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
         let rowsB = b.split(separator: "\n").map { $0.split(separator: ",").map(String.init) }

@@ -59,7 +59,8 @@ struct FeaturePhaseTests {
         let source = FeatureBatches(features: x, labels: y)
         let sgd = Learner(model: model, groups: [[model]], train: source, valid: nil, optimizer: .sgd(weightDecay: 0.1))
         #expect(sgd.optimizer is SGD && sgd.optimizer.groups[0].weightDecay == 0.1)
-        let adam = Learner(model: model, groups: [[model]], train: source, valid: nil, optimizer: .adamW(weightDecay: 0.05))
+        let adam = Learner(
+            model: model, groups: [[model]], train: source, valid: nil, optimizer: .adamW(weightDecay: 0.05))
         #expect(adam.optimizer is AdamW && adam.optimizer.groups[0].weightDecay == 0.05)
         #expect(adam.optimizer.groups[0].parameters.count == model.parameters.count)
     }

@@ -21,13 +21,18 @@ public enum Feedback {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var factory: Factory?
     nonisolated(unsafe) private static var logger: (@Sendable (String) -> Void)?
+    nonisolated(unsafe) private static var warner: (@Sendable (String) -> Void)?
 
     /// Installs how progress and log lines are shown (nil for silence).
-    public static func install(factory: Factory?, logger: (@Sendable (String) -> Void)?) {
+    /// Installs where progress, log lines and warnings go (nil: nowhere).
+    public static func install(
+        factory: Factory?, logger: (@Sendable (String) -> Void)?, warner: (@Sendable (String) -> Void)? = nil
+    ) {
         lock.lock()
         defer { lock.unlock() }
         self.factory = factory
         self.logger = logger
+        self.warner = warner
     }
 
     /// A tracker for `total` units of work called `label`.
@@ -42,6 +47,14 @@ public enum Feedback {
     public static func log(_ line: String) {
         lock.lock()
         let write = logger
+        lock.unlock()
+        write?(line)
+    }
+
+    /// A warning or a note on something left out (a photo skipped, a class missing from validation).
+    public static func warn(_ line: String) {
+        lock.lock()
+        let write = warner
         lock.unlock()
         write?(line)
     }

@@ -6,7 +6,7 @@ import Torch
 import Workflow
 
 /// `quadrat serve MODEL`: the model behind an HTTP API and an upload page.
-struct ServeCommand: ParsableCommand {
+struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve a model over HTTP: a JSON API for photos and a page to drop them on.",
@@ -45,7 +45,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing before it is closed.")
     var idleTimeout = 30.0
 
-    func run() throws {
+    func run() async throws {
         var options = ServeOptions()
         options.host = host
         options.port = port
@@ -67,28 +67,17 @@ struct ServeCommand: ParsableCommand {
         options.mixedPrecision = try SavedModel(url).predictsInBF16(precision)
         let server = try PredictionServer(
             modelURL: url, options: options, examples: examples.map { URL(fileURLWithPath: $0) })
-        let finished = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var failure: Error?
         let host = self.host, protected = options.token != nil
         let announce: @Sendable (Int32) -> Void = { _ in
             Console.warn("stopping: answering the requests in flight (again to quit now)")
         }
-        Interrupts.whileRunning(onFirstSignal: announce) {
-            Task {
-                do {
-                    try await server.run { port in
-                        emit(
-                            "serving \(url.lastPathComponent) on http://\(host):\(port)/"
-                                + (protected ? " (bearer token required)" : ""))
-                    }
-                } catch {
-                    failure = error
-                }
-                finished.signal()
+        try await Interrupts.whileRunning(onFirstSignal: announce) {
+            try await server.run { port in
+                emit(
+                    "serving \(url.lastPathComponent) on http://\(host):\(port)/"
+                        + (protected ? " (bearer token required)" : ""))
             }
-            finished.wait()
         }
-        if let failure { throw failure }
         emit("stopped")
     }
 }

@@ -3,19 +3,21 @@ import Foundation
 /// A plain HTTP/1.1 client for the server tests: one request per connection over a loopback socket, so tests
 /// send real requests without an HTTP client library (HummingbirdTesting would bring AsyncHTTPClient and
 /// BoringSSL into every CI build).
-struct LoopbackHTTP: Sendable {
-    let port: Int
+public struct LoopbackHTTP: Sendable {
+    public let port: Int
 
-    struct Response: Sendable {
-        var status: Int
-        var headers: [String: String]
-        var body: [UInt8]
-        var text: String { String(decoding: body, as: UTF8.self) }
+    public init(port: Int) { self.port = port }
+
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var body: [UInt8]
+        public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
     /// ``request(_:_:headers:body:)`` on a thread of its own: the blocking socket must not hold one of Swift
     /// concurrency's few threads, which the server's handlers need.
-    func send(
+    public func send(
         _ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = []
     ) async throws -> Response {
         try await withCheckedThrowingContinuation { continuation in
@@ -26,7 +28,7 @@ struct LoopbackHTTP: Sendable {
     }
 
     /// Sends one request and reads the whole response (the server closes the connection after it).
-    func request(
+    public func request(
         _ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = []
     ) throws -> Response {
         let fd = try connected()
@@ -52,7 +54,7 @@ struct LoopbackHTTP: Sendable {
     }
 
     /// A socket connected to the server (the caller closes it).
-    func connected() throws -> Int32 {
+    public func connected() throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HTTPTestError("socket: \(String(cString: strerror(errno)))") }
         var address = sockaddr_in()
@@ -72,7 +74,7 @@ struct LoopbackHTTP: Sendable {
     }
 
     /// Status line, headers (names lowercased) and body; a chunked body is joined.
-    static func parse(_ bytes: [UInt8]) throws -> Response {
+    public static func parse(_ bytes: [UInt8]) throws -> Response {
         let separator = Array("\r\n\r\n".utf8)
         guard
             let end = (0...max(0, bytes.count - 4)).first(where: {
