@@ -23,6 +23,21 @@ public struct PredictionJob {
 
     public init(model: SavedModel) { self.model = model }
 
+    /// Asks for the event table at `url`: photos within `gap` of each other by one camera are one event, and
+    /// `emptyClass` (a class name of the model) is the answer only when every photo of the event has it.
+    public mutating func writeEvents(to url: URL, gap: TimeSpan, emptyClass: String?) throws {
+        var empty: Int?
+        if let emptyClass {
+            guard let index = model.classes.firstIndex(of: emptyClass) else {
+                throw WorkflowError(
+                    "--empty-class \(emptyClass) is not a class of the model (\(model.classes.joined(separator: ", ")))"
+                )
+            }
+            empty = index
+        }
+        events = (url, gap.seconds, empty)
+    }
+
     /// The text to write and its row count; nil on ranks other than 0.
     public func run(_ listing: ImageDataset, say: (String) -> Void) throws -> (text: String, count: Int)? {
         let part = group.map { PredictionShards.Shard(index: $0.rank + 1, count: $0.worldSize) } ?? shard

@@ -41,6 +41,7 @@ struct Quadrat: AsyncParsableCommand {
         }
         do {
             var command = try parseAsRoot(arguments)
+            ImageLimitOptions.apply(from: command)
             if var asynchronous = command as? AsyncParsableCommand {
                 try await asynchronous.run()
             } else {

@@ -133,6 +133,13 @@ struct TrainingRunTests {
         predicting.shard = PredictionShards.Shard(index: 1, count: 1)
         let part = try #require(try predicting.run(DataSource.unlabelled(data.appendingPathComponent("test"))) { _ in })
         #expect(part.text != predicted.text && part.count == 1)
+        // The event table's empty class must be a class of the model; a right one is taken by its index.
+        let table = data.appendingPathComponent("events.csv")
+        #expect {
+            try predicting.writeEvents(to: table, gap: TimeSpan(seconds: 60), emptyClass: "nothing")
+        } throws: { "\($0)".contains("--empty-class nothing is not a class of the model (0, 1)") }
+        try predicting.writeEvents(to: table, gap: TimeSpan(seconds: 90), emptyClass: "0")
+        #expect(predicting.events?.emptyClass == 0 && predicting.events?.gap == 90)
         // lr-find's job: the suggestions, the rate train would use (within its range), the plot and the curve.
         var finder = LRFinding(data: data)
         finder.size = 32

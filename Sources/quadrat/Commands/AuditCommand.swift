@@ -52,7 +52,7 @@ struct AuditCommand: ParsableCommand {
         help: "Keep photos that belong together in one fold: a column of the labels CSV, or 'burst' (EXIF times).")
     var groupBy: String?
     @Option(help: "The most time between two photos of one burst for --group-by burst, e.g. 60s, 5m (default 60s).")
-    var burstGap = "60s"
+    var burstGap = TimeSpan(seconds: 60)
     @Flag(help: "Let near-duplicate photos fall into different folds (by default each cluster stays in one).")
     var splitDuplicates = false
     @Option(help: "Seed of the folds and the heads.") var seed: UInt64 = 42
@@ -80,11 +80,9 @@ struct AuditCommand: ParsableCommand {
         (options.folds, options.architecture, options.size) = (folds, arch, size)
         (options.epochs, options.seed, options.ranking, options.views) = (epochs, seed, ranking, views)
         options.repeats = repeats
-        guard let gap = DurationText.seconds(burstGap), gap >= 0 else {
-            throw ValidationError("--burst-gap \(burstGap) is not a duration (e.g. 60s, 5m, 1h)")
-        }
         options.grouping = SplitGrouping(
-            column: groupBy, burstGap: gap, keepCopiesTogether: !splitDuplicates, nameColumn: columns.nameColumn)
+            column: groupBy, burstGap: burstGap.seconds, keepCopiesTogether: !splitDuplicates,
+            nameColumn: columns.nameColumn)
         let outcome =
             try predictions.map {
                 try LabelAudit.audit(

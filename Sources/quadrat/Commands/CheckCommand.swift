@@ -63,7 +63,13 @@ struct CheckCommand: ParsableCommand {
             dataset.classes.isEmpty
             ? "" : ", " + zip(dataset.classes, dataset.classCounts).map { "\($0): \($1)" }.joined(separator: ", ")
         print("\(dataset.items.count) images\(counts)")
-        if !noDuplicates { try survey(dataset) }
+        if !noDuplicates {
+            var search = DuplicateCheck(data: url)
+            (search.threshold, search.clustersFile) = (
+                duplicateSimilarity, nearDuplicates.map(URL.init(fileURLWithPath:))
+            )
+            try search.run(dataset, compareWithTest: !unlabelled) { print($0) }
+        }
         guard !problems.isEmpty else {
             print("no problems found")
             return
@@ -76,27 +82,5 @@ struct CheckCommand: ParsableCommand {
             for line in result.failed { print("  \(line)") }
         }
         throw ExitCode.failure
-    }
-
-    /// The duplicate search within the data and against its test folder, printed (and written when asked).
-    func survey(_ dataset: ImageDataset) throws {
-        let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: TrainOptions.defaultSize))
-        let survey = try PhotoSurvey.run(dataset.items, cache: cache, threshold: duplicateSimilarity)
-        for line in survey.summary() { print(line) }
-        if let nearDuplicates {
-            try survey.writeClusters(to: URL(fileURLWithPath: nearDuplicates))
-            print("clusters: \(nearDuplicates)")
-        }
-        guard !unlabelled,
-            let test = try? DataSource.unlabelled(DataSource.testFolder(besides: URL(fileURLWithPath: data)))
-        else { return }  // no readable test folder beside the data: nothing to compare with
-        let copies = try survey.copies(in: PhotoSurvey.run(test.items, cache: cache, threshold: duplicateSimilarity))
-        let examples: [String] = copies.prefix(5).map {
-            "\(test.items[$0.other].name) ≈ \(dataset.items[$0.here].name)"
-        }
-        let listed = examples.isEmpty ? "" : " (" + examples.joined(separator: ", ") + (copies.count > 5 ? ", …)" : ")")
-        print(
-            "test/: \(copies.count) of \(test.items.count) photos have a near-duplicate in training (a copy or a "
-                + "look-alike)" + listed)
     }
 }

@@ -52,7 +52,7 @@ struct PredictCommand: ParsableCommand {
             """)
     var emptyClass: String?
     @Option(help: "The most time between two photos of one event, e.g. 60s, 5m (default 60s).")
-    var burstGap = "60s"
+    var burstGap = TimeSpan(seconds: 60)
     @Flag(help: "Skip the deployment check (a pass over the photos comparing them with the training ones).")
     var noDriftCheck = false
     @Option(help: "Write each photo's distance from the training photos and its confidence to this CSV.")
@@ -96,22 +96,7 @@ struct PredictCommand: ParsableCommand {
         (job.shard, job.group) = (shard.flatMap(PredictionShards.Shard.init), try distributed.join())
         (job.driftCheck, job.driftReport) = (!noDriftCheck, driftReport.map { URL(fileURLWithPath: $0) })
         if let events {
-            guard let gap = DurationText.seconds(burstGap), gap >= 0 else {
-                throw ValidationError("--burst-gap \(burstGap) is not a duration (e.g. 60s, 5m, 1h)")
-            }
-            guard shard == nil else {
-                throw ValidationError("--events needs every photo: it cannot be used with --shard")
-            }
-            var empty: Int?
-            if let emptyClass {
-                guard let index = job.model.classes.firstIndex(of: emptyClass) else {
-                    throw ValidationError(
-                        "--empty-class \(emptyClass) is not a class of the model (\(job.model.classes.joined(separator: ", ")))"
-                    )
-                }
-                empty = index
-            }
-            job.events = (URL(fileURLWithPath: events), gap, empty)
+            try job.writeEvents(to: URL(fileURLWithPath: events), gap: burstGap, emptyClass: emptyClass)
         }
         guard let (text, count) = try job.run(Self.dataset(inputs), say: Console.warn) else { return }
         try write(text, count: count)

@@ -29,12 +29,23 @@ struct ImageLimitOptions: ParsableArguments {
             valueName: "count"))
     var maxPixels = PixelCount(ImageDecoder.defaultMaxPixels)
 
-    /// Checks the limit and makes it the one every decoder of this process uses. Argument parsing calls this
-    /// before `run()`, so no command can forget it.
-    mutating func validate() throws {
+    func validate() throws {
         guard maxPixels.value >= 1 else {
             throw ValidationError("--max-pixels must be at least 1 (got \(maxPixels.value))")
         }
-        ImageDecoder.pixelLimit = maxPixels.value
+    }
+
+    /// Makes the parsed command's `--max-pixels` the limit of every decoder in this process (the decoders read
+    /// one setting). `main` calls it once for whatever command it parsed, so no command can forget it; a command
+    /// without the option leaves the default.
+    static func apply(from command: Any) {
+        for child in Mirror(reflecting: command).children {
+            guard let group = child.value as? GivenArgumentGroup else { continue }
+            if let limits = group.members as? ImageLimitOptions {
+                ImageDecoder.pixelLimit = limits.maxPixels.value
+                return
+            }
+            apply(from: group.members)  // an option group of option groups (train's flags)
+        }
     }
 }
