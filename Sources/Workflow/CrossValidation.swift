@@ -41,6 +41,7 @@ public struct CrossValidation {
         let assignment = try group.map { try $0.share($0.rank == 0 ? try draw() : nil) } ?? draw()
         let out = URL(fileURLWithPath: options.out)
         var outcomes: [TrainingOutcome] = []
+        var scores: [RunScores] = []
         for k in 0..<folds {
             Feedback.log("== fold \(k + 1) of \(folds)")
             var fold = options
@@ -49,14 +50,16 @@ public struct CrossValidation {
             run.validation = assignment.indices.filter { assignment[$0] == k }
             // The folds' models are scored on their folds; a labelled test/ is for the ensemble (`evaluate`).
             run.heldOut = .none
-            outcomes.append(try run.run())
+            let (outcome, scored) = try run.runStages()
+            outcomes.append(outcome)
+            if let scored { scores.append(scored) }
         }
         let leads = (group?.rank ?? 0) == 0
         let modelURL = out.appendingPathComponent("model.safetensors")
         let outcome = Outcome(
             accuracies: outcomes.map(\.validAccuracy), aucs: outcomes.map(\.validAUC), modelURL: modelURL)
         guard leads else { return outcome }
-        try write(outcomes, classes: dataset.classes, to: out)
+        try write(outcomes, scores: scores, classes: dataset.classes, to: out)
         let (accuracy, auc) = (outcome.accuracies.meanAndDeviation, outcome.aucs.meanAndDeviation)
         Feedback.log(
             String(
@@ -66,10 +69,12 @@ public struct CrossValidation {
     }
 
     /// Out-of-fold predictions, the per-fold table and the ensemble bundle.
-    func write(_ outcomes: [TrainingOutcome], classes: [String], to out: URL) throws {
-        let items = outcomes.flatMap(\.validItems), labels = outcomes.flatMap(\.validLabels)
-        let plain = outcomes.flatMap(\.validPlain), tta = outcomes.flatMap(\.validTTA)
-        let ttaUsed = zip(outcomes.map(\.validPlain), outcomes.map(\.validTTA)).contains { $0 != $1 }
+    /// `scores` are each fold's validation scores: its probabilities as the network gives them (not calibrated), plain
+    /// and with TTA (the same when there is none).
+    func write(_ outcomes: [TrainingOutcome], scores: [RunScores], classes: [String], to out: URL) throws {
+        let items = scores.flatMap(\.validation.items), labels = scores.flatMap(\.validation.labels)
+        let plain = scores.flatMap(\.validPlain), tta = scores.flatMap(\.validation.uncalibrated)
+        let ttaUsed = scores.contains { $0.validPlain != $0.validation.uncalibrated }
         let calibration = ModelCalibration(
             plain: Calibration.fit(
                 probabilities: plain, labels: labels, goal: options.decideFor, targetRecall: options.targetRecall),
@@ -84,8 +89,8 @@ public struct CrossValidation {
             to: out.appendingPathComponent("oof_predictions.csv"))
 
         var table = "fold,images,accuracy,roc_auc\n"
-        for (k, o) in outcomes.enumerated() {
-            table += String(format: "%d,%d,%.4f,%.4f\n", k + 1, o.validItems.count, o.validAccuracy, o.validAUC)
+        for (k, (o, s)) in zip(outcomes, scores).enumerated() {
+            table += String(format: "%d,%d,%.4f,%.4f\n", k + 1, s.validation.items.count, o.validAccuracy, o.validAUC)
         }
         let accuracy = outcomes.map(\.validAccuracy).meanAndDeviation
         let auc = outcomes.map(\.validAUC).meanAndDeviation

@@ -71,9 +71,7 @@ extension TrainingRun {
         removeServedCheckpoint(in: data.out)
         return TrainingOutcome(
             validAccuracy: scores.validation.accuracy, validAUC: scores.validation.rocAUC, times: times,
-            modelURL: modelURL, reportURL: reportURL, validItems: scores.validation.items,
-            validLabels: scores.validation.labels, validPlain: scores.validPlain,
-            validTTA: scores.validation.uncalibrated, heldOut: scores.heldOut)
+            modelURL: modelURL, reportURL: reportURL, heldOut: scores.heldOut)
     }
 
     /// What the report shows of a scored set, with the saved model's class names and heat maps.

@@ -13,12 +13,6 @@ public struct TrainingOutcome: Sendable {
     public var times: PhaseTimes
     public var modelURL: URL
     public var reportURL: URL
-    /// The validation images and labels, with probabilities as the network gives them (not calibrated): plain
-    /// and with TTA (the same when there is none). Empty on ranks other than 0.
-    public var validItems: [ImageItem] = []
-    public var validLabels: [Int] = []
-    public var validPlain: [[Double]] = []
-    public var validTTA: [[Double]] = []
     /// The labelled test set's score, when the run had one (nil on ranks other than 0).
     public var heldOut: SetScore?
 }
@@ -59,7 +53,11 @@ public struct TrainingRun {
 
     var leads: Bool { (group?.rank ?? 0) == 0 }
 
-    public func run() throws -> TrainingOutcome {
+    public func run() throws -> TrainingOutcome { try runStages().outcome }
+
+    /// The stages in order. Also returns the validation scores (nil on ranks other than 0) for a caller that
+    /// combines runs: cross-validation's out-of-fold predictions.
+    func runStages() throws -> (outcome: TrainingOutcome, scores: RunScores?) {
         try options.validate()
         let start = Date()
         Torch.useAllCores()
@@ -80,15 +78,16 @@ public struct TrainingRun {
             data, classifier: classifier, learner: learner, recipe: recipe, decided: decided, start: start,
             times: &times)
         // The other ranks are done: rank 0 scores, calibrates and writes the run folder with all this machine's cores.
-        guard leads else { return try Self.outcomeOfOtherRank(learner, out: data.out, times: times) }
+        guard leads else { return (try Self.outcomeOfOtherRank(learner, out: data.out, times: times), nil) }
         if group != nil {
             (data.trainLoader.shard, data.validLoader.shard, learner.predictionGroup) = (nil, nil, nil)
             Torch.threads = ProcessInfo.processInfo.activeProcessorCount
         }
         let scores = try score(data, learner: learner, recipe: &recipe, decided: decided, times: &times)
-        return try writeRunFolder(
+        let outcome = try writeRunFolder(
             data, learner: learner, recipe: recipe, decided: decided, scores: scores, lrFinder: lrFinder,
             bestEpoch: fitted.bestEpoch, start: start, times: times)
+        return (outcome, scores)
     }
 
     /// "14:05" for a date today.
@@ -98,14 +97,11 @@ public struct TrainingRun {
         return formatter.string(from: date)
     }
 
-    /// Lists problems with the data on standard error (the first 20).
+    /// Lists problems with the data as warnings (the first 20).
     func report(problems: [DataProblem], skipped: Bool = false) {
         guard !problems.isEmpty else { return }
-        FileHandle.standardError.write(
-            Data("\(problems.count) \(skipped ? "image(s) skipped" : "problem(s) in the data, left out"):\n".utf8))
-        for p in problems.prefix(20) { FileHandle.standardError.write(Data("  \(p)\n".utf8)) }
-        if problems.count > 20 {
-            FileHandle.standardError.write(Data("  … and \(problems.count - 20) more (run `quadrat check`)\n".utf8))
-        }
+        Feedback.warn("\(problems.count) \(skipped ? "image(s) skipped" : "problem(s) in the data, left out"):")
+        for p in problems.prefix(20) { Feedback.warn("  \(p)") }
+        if problems.count > 20 { Feedback.warn("  … and \(problems.count - 20) more (run `quadrat check`)") }
     }
 }
