@@ -168,6 +168,10 @@ qt_tensor qt_as_strided(qt_tensor t, const int64_t *s, const int64_t *st, int n,
     QT_GUARD(nullptr, return wrap(unwrap(t).as_strided(at::IntArrayRef(s, n), at::IntArrayRef(st, n), offset));)
 }
 qt_tensor qt_matmul(qt_tensor a, qt_tensor b) { QT_GUARD(nullptr, return wrap(at::matmul(unwrap(a), unwrap(b)));) }
+qt_tensor qt_cholesky(qt_tensor a) { QT_GUARD(nullptr, return wrap(at::linalg_cholesky(unwrap(a)));) }
+qt_tensor qt_solve_triangular(qt_tensor a, qt_tensor b, int upper) {
+    QT_GUARD(nullptr, return wrap(at::linalg_solve_triangular(unwrap(a), unwrap(b), upper != 0));)
+}
 
 // ---- neural-network ops ---------------------------------------------------------
 

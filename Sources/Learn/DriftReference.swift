@@ -19,6 +19,12 @@ public struct DriftReference: Sendable {
     public var reference: Tensor
     /// The distance that ``quantile`` of validation photos stay within.
     public var threshold: Double
+    /// The distance beyond which a photo is answered "unknown" (none of the classes): the one that the given share of
+    /// validation photos (``unknownRate``) lies beyond. Nil for references made before the unknown answer existed,
+    /// or with a rate of 0.
+    public var unknownThreshold: Double?
+    /// The share of validation photos beyond ``unknownThreshold`` (`train --unknown-rate`).
+    public var unknownRate: Double?
     /// Validation's mean highest class probability (calibrated), the confidence new photos are compared with.
     public var validationConfidence: Double
     /// The model file's size and content fingerprint: a reference fits the model it was made with only.
@@ -27,6 +33,20 @@ public struct DriftReference: Sendable {
     /// Pooled body features of `items` (the plain evaluation view) by the model's first member, as unit rows, and
     /// the positions of the photos read (unreadable ones are left out).
     public static func features(_ model: SavedModel, items: [ImageItem]) throws -> (unit: Tensor, kept: [Int]) {
+        let (features, kept) = try pooledFeatures(model, items: items)
+        return (try unit(features), kept)
+    }
+
+    /// `features` with each row scaled to unit length.
+    public static func unit(_ features: Tensor) throws -> Tensor {
+        let norms = try (features * features).sum([1], keepDim: true).sqrt().clamp(1e-12, 1e30)
+        return try (features / norms).contiguous()
+    }
+
+    /// Pooled body features of `items` (the plain evaluation view) by the model's first member, and the positions of
+    /// the photos read (unreadable ones are left out).
+    public static func pooledFeatures(_ model: SavedModel, items: [ImageItem]) throws -> (features: Tensor, kept: [Int])
+    {
         // The loader hands labels back; the features do not depend on them.
         let set = ImageDataset(
             items: items.map { ImageItem(url: $0.url, name: $0.name, label: 0) }, classes: model.classes)
@@ -35,14 +55,13 @@ public struct DriftReference: Sendable {
         loader.resize = model.resize
         let features = try model.classifier.precompute(loader, label: "deployment check").features
         let skipped = Set(loader.skipped.all.map(\.path))
-        let kept = items.indices.filter { !skipped.contains(items[$0].url.path) }
-        let norms = try (features * features).sum([1], keepDim: true).sqrt().clamp(1e-12, 1e30)
-        return (try (features / norms).contiguous(), kept)
+        return (features, items.indices.filter { !skipped.contains(items[$0].url.path) })
     }
 
     /// The reference for `model` from its training and validation photos and validation's probabilities.
     public static func fit(
-        _ model: SavedModel, train: [ImageItem], valid: [ImageItem], validProbabilities: [[Double]], seed: UInt64
+        _ model: SavedModel, train: [ImageItem], valid: [ImageItem], validProbabilities: [[Double]], seed: UInt64,
+        unknownRate: Double = 0.05
     ) throws -> DriftReference {
         var rng = SeededRandom(seed: seed)
         let sample = rng.permutation(train.count).prefix(sampleSize).sorted().map { train[$0] }
@@ -54,9 +73,21 @@ public struct DriftReference: Sendable {
             modelFingerprint: try fingerprint(of: model.source))
         let distances = try drift.distances(try features(model, items: valid).unit).sorted()
         guard !distances.isEmpty else { throw LearnError("no validation photo could be read for the drift reference") }
-        drift.threshold =
-            distances[min(distances.count - 1, Int((Double(distances.count) * quantile).rounded(.up)) - 1)]
+        drift.threshold = Self.quantile(quantile, of: distances)
+        if unknownRate > 0 {
+            (drift.unknownThreshold, drift.unknownRate) = (Self.quantile(1 - unknownRate, of: distances), unknownRate)
+        }
         return drift
+    }
+
+    /// The value that a share `q` of the sorted `values` stays within.
+    static func quantile(_ q: Double, of sorted: [Double]) -> Double {
+        sorted[Swift.max(0, Swift.min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.up)) - 1))]
+    }
+
+    /// Whether each distance is beyond the unknown threshold (all false without one).
+    public func unknown(_ distances: [Double]) -> [Bool] {
+        distances.map { d in unknownThreshold.map { d > $0 } ?? false }
     }
 
     /// Each row's distance to the reference: 1 − the mean cosine similarity of its nearest reference rows.
@@ -78,7 +109,10 @@ public struct DriftReference: Sendable {
             metadata: [
                 "threshold": String(threshold), "validation_confidence": String(validationConfidence),
                 "model": modelFingerprint,
-            ], to: url)
+            ].merging(
+                unknownThreshold.map { ["unknown_threshold": String($0), "unknown_rate": String(unknownRate ?? 0)] }
+                    ?? [:]
+            ) { a, _ in a }, to: url)
     }
 
     /// The reference saved beside `model` (nil: none there, or one made for another model file).
@@ -91,6 +125,9 @@ public struct DriftReference: Sendable {
         else { throw LearnError("\(url.path) is not a drift reference (retrain, or delete it)") }
         guard made == (try fingerprint(of: model.source)) else { return nil }
         return DriftReference(
-            reference: reference, threshold: threshold, validationConfidence: confidence, modelFingerprint: made)
+            reference: reference, threshold: threshold,
+            unknownThreshold: metadata["unknown_threshold"].flatMap(Double.init),
+            unknownRate: metadata["unknown_rate"].flatMap(Double.init), validationConfidence: confidence,
+            modelFingerprint: made)
     }
 }

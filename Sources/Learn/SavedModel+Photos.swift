@@ -15,15 +15,31 @@ extension SavedModel {
     /// Class probabilities for inputs made by ``input(imageBytes:source:)``, in one forward pass, calibrated as
     /// ``predict(_:ttaViews:augmentation:batchSize:mixedPrecision:calibrated:)`` calibrates plain predictions.
     public func probabilities(inputs: [[Float]], mixedPrecision: Bool = false) throws -> [[Double]] {
-        guard !inputs.isEmpty else { return [] }
+        try probabilitiesAndFeatures(inputs: inputs, mixedPrecision: mixedPrecision, withFeatures: false).probabilities
+    }
+
+    /// ``probabilities(inputs:mixedPrecision:)`` and, with `withFeatures`, the first member's pooled body features
+    /// from the same forward pass (for the distance to the training photos, ``DriftReference``).
+    public func probabilitiesAndFeatures(
+        inputs: [[Float]], mixedPrecision: Bool = false, withFeatures: Bool
+    ) throws -> (probabilities: [[Double]], features: Tensor?) {
+        guard !inputs.isEmpty else { return ([], nil) }
         var planes: [Float] = []
         planes.reserveCapacity(inputs.count * 3 * size * size)
         for input in inputs { planes += input }
         let x = try normalization.apply(Tensor(planes, shape: [inputs.count, 3, size, size])).contiguous(.channelsLast)
         // An ensemble's members' probabilities, averaged.
+        var features: Tensor?
         let p = try Torch.withoutGrad {
-            let each = try members.map { member in
-                let logits = try (mixedPrecision ? Torch.withAutocast { try member(x) } : member(x))
+            let each = try members.enumerated().map { k, member in
+                func forward() throws -> Tensor {
+                    guard k == 0, withFeatures else { return try member(x) }
+                    // The body once, pooled; the head on the pooled features (what member(x) computes).
+                    let pooled = try member.pooledFeatures(x)
+                    features = try pooled.to(.float32)
+                    return try member.headAfterPooling(pooled)
+                }
+                let logits = try mixedPrecision ? Torch.withAutocast { try forward() } : forward()
                 return try Functional.softmax(logits.to(.float32), dim: 1)
             }
             return try Tensor.stack(each).mean([0])
@@ -33,6 +49,6 @@ extension SavedModel {
         // Every row NaN: the weights, refused. One NaN row among good ones: its photo's, for the caller to refuse.
         _ = try nonFiniteRows(rows)
         let calibration = self.calibration(tta: false)
-        return rows.map { calibration?.apply($0) ?? $0 }
+        return (rows.map { calibration?.apply($0) ?? $0 }, features)
     }
 }

@@ -29,6 +29,10 @@ struct Prediction: Codable, Sendable {
     /// With `?explain=1`: the Grad-CAM heat map of the top class over the model's view of the photo (a PNG data URL:
     /// the crop the model saw and the same with the map over it, side by side).
     var explanation: Explanation?
+    /// Whether the photo looks like none of the classes (farther from the training photos than the share of
+    /// validation set by `train --unknown-rate`), and that distance; absent for models without the unknown answer.
+    var unknown: Bool?
+    var unknownDistance: Double?
 
     struct Explanation: Codable, Sendable {
         var `class`: String

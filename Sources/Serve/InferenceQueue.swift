@@ -23,6 +23,9 @@ public final class InferenceQueue: @unchecked Sendable {
         public var queueSeconds: Double
         public var batchSize: Int
         public var heatMap: GradCAM.Map?
+        /// The photo's distance from the training photos and whether it is answered "none of these" (nil when the
+        /// model has no unknown threshold beside it).
+        public var unknown: (distance: Double, isUnknown: Bool)?
     }
 
     private struct Job {
@@ -33,6 +36,8 @@ public final class InferenceQueue: @unchecked Sendable {
     }
 
     private let model: SavedModel
+    /// The model's deployment reference when it has an unknown threshold: every batch is then measured against it.
+    private let reference: DriftReference?
     private let options: ServeOptions
     private var jobs: [Job] = []
     private var stopping = false
@@ -45,6 +50,8 @@ public final class InferenceQueue: @unchecked Sendable {
     public init(model: SavedModel, options: ServeOptions, onBatch: @escaping @Sendable (BatchReport) -> Void = { _ in })
     {
         self.model = model
+        // A reference that cannot be read serves without the unknown answer (the server says so at start).
+        reference = (try? DriftReference.beside(model)).flatMap { $0?.unknownThreshold == nil ? nil : $0 }
         self.options = options
         self.onBatch = onBatch
         let thread = Thread { [self] in work() }
@@ -86,20 +93,18 @@ public final class InferenceQueue: @unchecked Sendable {
     private func work() {
         while let batch = nextBatch() {
             let start = Date()
-            let result = Result {
-                try model.probabilities(inputs: batch.map(\.input), mixedPrecision: options.mixedPrecision)
-            }
+            let result = Result { try forward(batch) }
             let seconds = Date().timeIntervalSince(start)
             onBatch(BatchReport(size: batch.count, seconds: seconds))
             for (i, job) in batch.enumerated() {
                 let waited = start.timeIntervalSince(job.enqueued)
                 job.done(
-                    result.flatMap { probabilities in
+                    result.flatMap { (probabilities, unknown) in
                         Result {
                             let map = job.explain ? try model.gradCAM(inputs: [job.input]).first : nil
                             return Answer(
                                 probabilities: probabilities[i], queueSeconds: waited, batchSize: batch.count,
-                                heatMap: map)
+                                heatMap: map, unknown: unknown?[i])
                         }
                     })
             }
@@ -108,6 +113,15 @@ public final class InferenceQueue: @unchecked Sendable {
         finished = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// One forward pass for the batch: probabilities and, with a reference, each photo's distance and unknown answer.
+    private func forward(_ batch: [Job]) throws -> ([[Double]], [(distance: Double, isUnknown: Bool)]?) {
+        let (probabilities, features) = try model.probabilitiesAndFeatures(
+            inputs: batch.map(\.input), mixedPrecision: options.mixedPrecision, withFeatures: reference != nil)
+        guard let reference, let features else { return (probabilities, nil) }
+        let distances = try reference.distances(DriftReference.unit(features))
+        return (probabilities, zip(distances, reference.unknown(distances)).map { ($0, $1) })
     }
 
     /// Blocks until there is work; gathers a batch (nil once stopping and empty). Timed-out jobs are answered here.

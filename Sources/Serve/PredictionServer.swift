@@ -139,7 +139,7 @@ public struct PredictionServer: @unchecked Sendable {
             timing: .init(
                 decodeMs: prepared.timeIntervalSince(start) * 1000, queueMs: queued * 1000,
                 totalMs: Date().timeIntervalSince(start) * 1000, batchSize: batchSize),
-            explanation: explanation)
+            explanation: explanation, unknown: answer.unknown?.isUnknown, unknownDistance: answer.unknown?.distance)
     }
 
     /// The images of a request: its whole body, or each file of a multipart form.

@@ -93,6 +93,12 @@ extension Tensor {
     }
 
     public func matmul(_ other: Tensor) throws -> Tensor { try wrap(qt_matmul(handle, other.handle)) }
+    /// L with self = L Lᵀ, for a symmetric positive-definite matrix (`torch.linalg.cholesky`).
+    public func cholesky() throws -> Tensor { try wrap(qt_cholesky(handle)) }
+    /// X with self X = b, for a lower (or `upper`) triangular self (`torch.linalg.solve_triangular`).
+    public func solveTriangular(_ b: Tensor, upper: Bool = false) throws -> Tensor {
+        try wrap(qt_solve_triangular(handle, b.handle, upper ? 1 : 0))
+    }
 
     // MARK: conversion
 

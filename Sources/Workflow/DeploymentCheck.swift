@@ -9,6 +9,10 @@ public struct DeploymentCheck {
     /// Each predicted photo's distance to the training photos and whether it lies beyond the reference's threshold.
     public var distances: [Double]
     public var beyond: [Bool]
+    /// Whether each photo is answered unknown (beyond the reference's unknown threshold; all false without one), and
+    /// the share of validation that threshold refused (nil: the reference has none).
+    public var unknown: [Bool] = []
+    public var unknownRate: Double?
     /// The mean highest probability of the new photos, and validation's.
     public var confidence: Double, validationConfidence: Double
 
@@ -26,10 +30,17 @@ public struct DeploymentCheck {
         let (unit, kept) = try DriftReference.features(model, items: items)
         var distances = [Double](repeating: .nan, count: items.count)
         for (row, d) in zip(kept, try reference.distances(unit)) { distances[row] = d }
-        return DeploymentCheck(
+        var check = DeploymentCheck(
             distances: distances, beyond: distances.map { $0 > reference.threshold },
             confidence: probabilities.map { $0.max() ?? 0 }.reduce(0, +) / Double(max(1, probabilities.count)),
             validationConfidence: reference.validationConfidence)
+        (check.unknown, check.unknownRate) = (
+            reference.unknown(distances),
+            reference.unknownThreshold.flatMap { _ in
+                reference.unknownRate
+            }
+        )
+        return check
     }
 
     /// Photos to check by hand to know their accuracy within ±10 points (95 %; normal approximation at p = ½ with
@@ -54,15 +65,25 @@ public struct DeploymentCheck {
             + "did, as expected of photos like the training ones; \(confidenceText)"
     }
 
-    /// `name,distance,beyond,confidence,decided`: one row per photo.
+    /// The line on the unknown answer (nil when the reference has no unknown threshold).
+    public var unknownSummary: String? {
+        guard let unknownRate else { return nil }
+        let n = unknown.filter { $0 }.count
+        return String(
+            format: "unknown: %d of %d photos look like none of the classes (farther from the training photos than "
+                + "%.0f %% of validation): marked unknown", n, unknown.count, (1 - unknownRate) * 100)
+    }
+
+    /// `name,distance,beyond,unknown,confidence,decided`: one row per photo.
     public func csv(
         items: [ImageItem], probabilities: [[Double]], decide: ([Double]) -> Int, classes: [String]
     ) -> String {
-        var text = "name,distance,beyond_validation_99,confidence,decided\n"
+        var text = "name,distance,beyond_validation_99,unknown,confidence,decided\n"
         for (i, item) in items.enumerated() {
             text +=
                 CSVTable.row([
                     item.name, distances[i].isNaN ? "" : String(format: "%.5f", distances[i]), beyond[i] ? "1" : "0",
+                    i < unknown.count && unknown[i] ? "1" : "0",
                     String(format: "%.4f", probabilities[i].max() ?? 0), classes[decide(probabilities[i])],
                 ]) + "\n"
         }

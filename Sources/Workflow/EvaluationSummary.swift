@@ -47,4 +47,16 @@ public enum EvaluationSummary {
         }
         return lines
     }
+
+    /// How many of these labelled photos, all of the model's classes, the "none of these" answer refuses: nil when the
+    /// model has no unknown threshold (a reference made before it existed, or `--unknown-rate 0`).
+    public static func unknownLine(_ p: LabelledPredictions) throws -> String? {
+        guard let check = try DeploymentCheck.run(p.saved, items: p.items, probabilities: p.probabilities),
+            let rate = check.unknownRate
+        else { return nil }
+        let refused = check.unknown.filter { $0 }.count
+        return String(
+            format: "unknown: %d of %d photos answered unknown (%.1f %%; the model refuses %.0f %% of validation)",
+            refused, check.unknown.count, 100 * Double(refused) / Double(max(1, check.unknown.count)), rate * 100)
+    }
 }

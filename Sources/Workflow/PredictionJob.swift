@@ -62,10 +62,14 @@ public struct PredictionJob {
                 positions: items.map { positions[$0] }, classes: model.classes)
             return (text, items.count)
         }
+        var unknown: [UnknownMark]?
         if driftCheck {  // a shard part returned above; with a group, rank 0 holds every row here
             // The check only informs: its failure (a damaged reference file…) must not cost the predictions.
             do {
-                try checkDeployment(items.map { dataset.items[$0] }, probabilities: probabilities, say: say)
+                let check = try checkDeployment(items.map { dataset.items[$0] }, probabilities: probabilities, say: say)
+                if let check, check.unknownRate != nil {
+                    unknown = zip(check.distances, check.unknown).map { UnknownMark(distance: $0, isUnknown: $1) }
+                }
             } catch {
                 say("note: no deployment check: \(error)")
             }
@@ -86,12 +90,15 @@ public struct PredictionJob {
                 say(String(format: "%@: %@ (%.1f %%)", dataset.items[i].name, model.classNames[best], 100 * p[best]))
             }
         }
-        return (try render(probabilities, items.map { dataset.items[$0] }), items.count)
+        return (try render(probabilities, items.map { dataset.items[$0] }, unknown: unknown), items.count)
     }
 
     /// The deployment check of the predicted photos (``DeploymentCheck``), said in one line; each photo's figures to
     /// ``driftReport`` when set.
-    func checkDeployment(_ predicted: [ImageItem], probabilities: [[Double]], say: (String) -> Void) throws {
+    @discardableResult
+    func checkDeployment(
+        _ predicted: [ImageItem], probabilities: [[Double]], say: (String) -> Void
+    ) throws -> DeploymentCheck? {
         guard let check = try DeploymentCheck.run(model, items: predicted, probabilities: probabilities) else {
             if driftReport != nil {
                 say(
@@ -99,9 +106,10 @@ public struct PredictionJob {
                         + "\(DriftReference.fileName) made with this model (models trained before it existed have none)"
                 )
             }
-            return
+            return nil
         }
         say(check.summary)
+        if let line = check.unknownSummary { say(line) }
         if let driftReport {
             try AtomicFile.write(
                 check.csv(
@@ -109,6 +117,7 @@ public struct PredictionJob {
                     classes: model.classes), to: driftReport)
             say("wrote the deployment check of each photo to \(driftReport.path)")
         }
+        return check
     }
 
     /// Part files written with `--shard` joined in the listing's order, as one unsharded run writes them.
@@ -117,9 +126,9 @@ public struct PredictionJob {
         return (try render(probabilities, items), items.count)
     }
 
-    func render(_ probabilities: [[Double]], _ items: [ImageItem]) throws -> String {
+    func render(_ probabilities: [[Double]], _ items: [ImageItem], unknown: [UnknownMark]? = nil) throws -> String {
         try format.render(
             probabilities: probabilities, items: items, classes: model.classes,
-            labelColumn: model.labelColumnName(), decide: { model.decide($0, tta: tta) })
+            labelColumn: model.labelColumnName(), decide: { model.decide($0, tta: tta) }, unknown: unknown)
     }
 }

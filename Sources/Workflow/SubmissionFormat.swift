@@ -9,10 +9,16 @@ public enum SubmissionFormat: String, CaseIterable, Sendable {
     /// Kaggle: `name,<positive class>` with the positive-class probability for a binary model
     /// (the header uses the training CSV's label column name), one column per class otherwise.
     /// `decide` gives the predicted class (csv and json): the model's threshold, or the most probable class.
+    /// `unknown` (csv and json), when the model can answer "none of these": each photo's distance from the training
+    /// photos and whether it is answered unknown; the Kaggle format keeps the competition's columns.
     public func render(
         probabilities: [[Double]], items: [ImageItem], classes: [String], labelColumn: String,
-        decide: ([Double]) -> Int = Metrics.argmax
+        decide: ([Double]) -> Int = Metrics.argmax, unknown: [UnknownMark]? = nil
     ) throws -> String {
+        func extra(_ i: Int) -> [String] {
+            guard let mark = unknown?[i] else { return [] }
+            return [mark.distance.isNaN ? "" : String(format: "%.5f", mark.distance), mark.isUnknown ? "1" : "0"]
+        }
         switch self {
         case .kaggle:
             if classes.count == 2 {
@@ -24,21 +30,35 @@ public enum SubmissionFormat: String, CaseIterable, Sendable {
                 + zip(items, probabilities).map { CSVTable.row([$0.name] + $1.map(ProbabilityText.text)) }
                 .joined(separator: "\n") + "\n"
         case .csv:
-            return CSVTable.row(["name", "file", "predicted"] + classes.map { "p_\($0)" }) + "\n"
-                + zip(items, probabilities).map {
+            let header = ["name", "file", "predicted"] + classes.map { "p_\($0)" }
+            return CSVTable.row(header + (unknown == nil ? [] : ["unknown_distance", "unknown"])) + "\n"
+                + zip(items, probabilities).enumerated().map { i, row in
                     CSVTable.row(
-                        [$0.name, $0.url.path, classes[decide($1)]] + $1.map(ProbabilityText.text))
+                        [row.0.name, row.0.url.path, classes[decide(row.1)]] + row.1.map(ProbabilityText.text)
+                            + extra(i))
                 }.joined(separator: "\n") + "\n"
         case .json:
-            let rows = zip(items, probabilities).map { item, p in
-                [
-                    "name": item.name, "file": item.url.path, "predicted": classes[decide(p)],
-                    "probabilities": Dictionary(uniqueKeysWithValues: zip(classes, p)),
-                ] as [String: Any]
+            let rows = zip(items, probabilities).enumerated().map { i, row in
+                var fields: [String: Any] = [
+                    "name": row.0.name, "file": row.0.url.path, "predicted": classes[decide(row.1)],
+                    "probabilities": Dictionary(uniqueKeysWithValues: zip(classes, row.1)),
+                ]
+                if let mark = unknown?[i] {
+                    fields["unknown"] = mark.isUnknown
+                    if !mark.distance.isNaN { fields["unknown_distance"] = mark.distance }
+                }
+                return fields
             }
             let data = try JSONSerialization.data(
                 withJSONObject: rows, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             return String(decoding: data, as: UTF8.self) + "\n"
         }
     }
+}
+
+/// A photo's distance from the training photos and whether it is answered "none of these".
+public struct UnknownMark: Sendable, Equatable {
+    public var distance: Double
+    public var isUnknown: Bool
+    public init(distance: Double, isUnknown: Bool) { (self.distance, self.isUnknown) = (distance, isUnknown) }
 }

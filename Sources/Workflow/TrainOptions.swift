@@ -41,6 +41,9 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var lr = LearningRate.auto
     /// Time the whole run may take, TTA and report included (nil: no limit).
     public var budget: TimeSpan?
+    /// The share of validation photos that the "unknown" answer may refuse: photos farther from the training photos
+    /// than all but this share of validation are answered unknown by `predict` (0: never).
+    public var unknownRate = 0.05
     /// AdamW's decoupled weight decay, in every phase (fastai's default, 0.01).
     public var weightDecay = 0.01
     /// Stop when the monitored value has not improved for this many epochs (nil: never).
@@ -119,6 +122,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         try check(epochs, 1...1000, "epochs")
         try check(headEpochs, 0...100, "headEpochs")
         try check(weightDecay, 0...1, "weightDecay")
+        try check(unknownRate, 0...0.5, "unknownRate")
         if let rate = lr.given, !(rate > 0 && rate < 1) {
             throw WorkflowError(option: "lr", "must be 'auto' or a rate between 0 and 1, not \(rate)")
         }

@@ -95,12 +95,18 @@ extension TrainingRun {
         do {
             let reference = try DriftReference.fit(
                 saved, train: data.trainSet.items, valid: scores.validation.items,
-                validProbabilities: scores.validation.probabilities, seed: options.seed)
+                validProbabilities: scores.validation.probabilities, seed: options.seed,
+                unknownRate: options.unknownRate)
             try reference.write(to: url)
             Feedback.log(
                 String(
                     format: "deployment reference: %d training photos; 99 %% of validation within distance %.4f",
-                    reference.reference.shape[0], reference.threshold))
+                    reference.reference.shape[0], reference.threshold)
+                    + (reference.unknownThreshold.map {
+                        String(
+                            format: "; beyond %.4f a photo is answered unknown (%.0f %% of validation)", $0,
+                            options.unknownRate * 100)
+                    } ?? ""))
         } catch {
             try? FileManager.default.removeItem(at: url)  // a reference of an older model must not stay
             Feedback.warn("note: no deployment reference (predict will not check new photos): \(error)")

@@ -118,6 +118,14 @@ struct ServeTests {
                         && got.top.name == (got.top.class == "1" ? "invasive" : "healthy"))
             }
             #expect(answers.contains { $0.timing.batchSize > 1 }, "no request shared a batch")
+            // The unknown answer: the distance predict's deployment check measures for the same photos, from the
+            // same forward pass as the probabilities.
+            let check = try #require(try DeploymentCheck.run(saved, items: test.items, probabilities: expected))
+            for (i, answer) in answers.enumerated() {
+                let distance = try #require(answer.unknownDistance, "served without the unknown answer")
+                #expect(abs(distance - check.distances[i]) < 1e-4, "\(names[i]): \(distance) vs \(check.distances[i])")
+                #expect(answer.unknown == check.unknown[i])
+            }
         }
     }
 

@@ -128,8 +128,15 @@ struct TrainingRunTests {
         let predicted = try #require(
             try predicting.run(DataSource.unlabelled(data.appendingPathComponent("test"))) { said2.append($0) })
         // The photo in words, and the deployment check against the reference `train` left beside the model.
-        #expect(predicted.count == 1 && predicted.text.hasPrefix("name,invasive\n1,") && said2.count == 2, "\(said2)")
+        #expect(predicted.count == 1 && predicted.text.hasPrefix("name,invasive\n1,") && said2.count == 3, "\(said2)")
+        #expect(said2.contains { $0.hasPrefix("unknown: ") && $0.contains(" of 1 photos") }, "\(said2)")
         #expect(said2.contains { $0.hasPrefix("deployment check: ") && $0.contains(" of 1 photos lie") }, "\(said2)")
+        // The csv format carries the unknown answer of each photo (the run's reference has the threshold).
+        predicting.format = .csv
+        let withUnknown = try #require(
+            try predicting.run(DataSource.unlabelled(data.appendingPathComponent("test"))) { _ in })
+        #expect(withUnknown.text.hasPrefix("name,file,predicted,p_0,p_1,unknown_distance,unknown\n"), "\(withUnknown)")
+        predicting.format = .kaggle
         predicting.shard = PredictionShards.Shard(index: 1, count: 1)
         let part = try #require(try predicting.run(DataSource.unlabelled(data.appendingPathComponent("test"))) { _ in })
         #expect(part.text != predicted.text && part.count == 1)

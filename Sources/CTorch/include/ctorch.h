@@ -152,6 +152,10 @@ qt_tensor qt_expand(qt_tensor t, const int64_t *sizes, int n);
 qt_tensor qt_flip(qt_tensor t, const int64_t *dims, int n);
 qt_tensor qt_as_strided(qt_tensor t, const int64_t *sizes, const int64_t *strides, int n, int64_t offset);
 qt_tensor qt_matmul(qt_tensor a, qt_tensor b);
+/// L with a = L Lᵀ (a symmetric positive-definite); an error when a is not positive definite.
+qt_tensor qt_cholesky(qt_tensor a);
+/// X with a X = b for a triangular a (lower unless upper is nonzero).
+qt_tensor qt_solve_triangular(qt_tensor a, qt_tensor b, int upper);
 
 // ---- neural-network ops ---------------------------------------------------------
 

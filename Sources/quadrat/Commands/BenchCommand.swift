@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Torch
 import Workflow
 
@@ -16,13 +17,15 @@ struct BenchCommand: ParsableCommand {
             allreduce  ms per gradient all-reduce between two ranks over loopback (c10d, Gloo), Lite0 and ResNet-34;
                     with --world-size (or under launch) between the ranks of a real group. Then this machine's
                     training speed and the expected efficiency of 4, 16 and 64 machines on 1, 10 and 25 Gbit/s.
+            unknown  which "none of these" score tells a model's own kind of photo (--known, a folder it did not train
+                    on) from other things (--unknown): ROC AUC and the share refused at a 5 % threshold, per score.
 
             Example: swift build -c release && .build/release/quadrat bench core
             """
     )
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case core, models, data, allreduce
+        case core, models, data, allreduce, unknown
     }
 
     @Argument(help: "Which benchmark: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -43,6 +46,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "models: images per batch.")
     var batchSize = 32
 
+    @Option(help: "unknown: the model file.") var model: String?
+    @Option(help: "unknown: a folder of photos of the model's kind that it did not train on.") var known: String?
+    @Option(help: "unknown: a folder of photos of other things.") var unknown: String?
+
     @OptionGroup(title: "allreduce between processes or machines (or quadrat launch -n N -- bench allreduce)")
     var distributed: DistributedOptions
 
@@ -62,6 +69,12 @@ struct BenchCommand: ParsableCommand {
             if pytorch { try PyTorchComparison.run(swiftRows: rows, size: size, batchSize: batchSize) }
         case .data: try DataBenchmark().run()
         case .allreduce: try AllReduceBenchmark(iterations: iterations, group: distributed.join()).run()
+        case .unknown:
+            guard let model, let known, let unknown else {
+                throw ValidationError("bench unknown needs --model, --known and --unknown")
+            }
+            let paths = [model, known, unknown].map { URL(fileURLWithPath: $0) }
+            _ = try UnknownScoreComparison(model: paths[0], known: paths[1], unknown: paths[2]).run { emit($0) }
         }
     }
 }

@@ -14,6 +14,8 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup var arguments: LabelledDataArguments
 
     func run() throws {
-        for line in EvaluationSummary.lines(try arguments.predictions(), tta: arguments.tta) { print(line) }
+        let predictions = try arguments.predictions()
+        for line in EvaluationSummary.lines(predictions, tta: arguments.tta) { print(line) }
+        if let line = try EvaluationSummary.unknownLine(predictions) { print(line) }
     }
 }

@@ -66,6 +66,12 @@ struct TrainFlags: ParsableArguments {
     var lr: LearningRate?
     @Option(help: "Time for the whole run, e.g. 5m, 90s, 1h30m: epochs and TTA views are planned to fit it.")
     var budget: TimeSpan?
+    @Option(
+        help: """
+            The share of validation photos the 'unknown' answer may refuse (default \(defaults.unknownRate)): \
+            predict marks photos farther from the training photos than the rest of validation as unknown; 0 for never.
+            """)
+    var unknownRate: Double?
     @Option(help: "AdamW's weight decay, decoupled from the gradient (default \(defaults.weightDecay)).")
     var weightDecay: Double?
     @Option(help: "Stop when the monitored value has not improved for N epochs.")
