@@ -58,11 +58,12 @@ public struct DriftReference: Sendable {
         return (features, items.indices.filter { !skipped.contains(items[$0].url.path) })
     }
 
-    /// The reference for `model` from its training and validation photos and validation's probabilities.
+    /// The reference for `model` from its training and validation photos and validation's probabilities, with the
+    /// validation photos' distances it was set by (sorted).
     public static func fit(
         _ model: SavedModel, train: [ImageItem], valid: [ImageItem], validProbabilities: [[Double]], seed: UInt64,
         unknownRate: Double = 0.05
-    ) throws -> DriftReference {
+    ) throws -> (reference: DriftReference, validationDistances: [Double]) {
         var rng = SeededRandom(seed: seed)
         let sample = rng.permutation(train.count).prefix(sampleSize).sorted().map { train[$0] }
         let reference = try features(model, items: sample).unit
@@ -77,7 +78,7 @@ public struct DriftReference: Sendable {
         if unknownRate > 0 {
             (drift.unknownThreshold, drift.unknownRate) = (Self.quantile(1 - unknownRate, of: distances), unknownRate)
         }
-        return drift
+        return (drift, distances)
     }
 
     /// The value that a share `q` of the sorted `values` stays within.

@@ -35,7 +35,8 @@ public enum ReportBuilder {
     public static func training(
         dataset: ImageDataset, validSet: ImageDataset, recorder: Recorder, lrFinder: LRFinderResult?,
         evaluation: EvaluationInput, heldOut: EvaluationInput? = nil, times: PhaseTimes, problems: [DataProblem],
-        cache: PresizeCache?, title: String, run: RunFacts = RunFacts(), augmentation: [(String, [RGBImage])] = []
+        cache: PresizeCache?, title: String, run: RunFacts = RunFacts(), augmentation: [(String, [RGBImage])] = [],
+        unknown: UnknownFacts? = nil
     ) throws -> String {
         // The held-out score leads when there is one: it is the figure to expect on new photos.
         var sections = [try summary([heldOut, evaluation].compactMap { $0 }, times: times, run: run)]
@@ -47,6 +48,7 @@ public enum ReportBuilder {
         sections.append(TrainingSection.html(recorder, best: run.bestEpoch, monitor: run.monitor))
         if let heldOut { sections.append(try EvaluationSection.html(heldOut, cache: cache)) }
         sections.append(try EvaluationSection.html(evaluation, cache: cache))
+        if let unknown { sections.append(UnknownSection.html(unknown)) }
         sections.append(problemsSection(problems))
         return ReportPage.page(title: title, sections: sections)
     }

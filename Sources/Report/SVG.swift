@@ -130,14 +130,16 @@ public enum SVG {
     /// A histogram of `values` in `bins` bins, counts on the y axis.
     public static func histogram(
         _ values: [Double], bins: Int = 20, title: String, xLabel: String, yLabel: String = "images",
-        color: String = "#1f77b4", width: Int = 420, height: Int = 240
+        color: String = "#1f77b4", width: Int = 420, height: Int = 240, marks: [(x: Double, label: String)] = []
     ) -> String {
-        guard let lo = values.min(), let hi = values.max() else { return "<p>(no data for \(escape(title)))</p>" }
+        guard let low = values.min(), let high = values.max() else { return "<p>(no data for \(escape(title)))</p>" }
+        // The marks lie on the axis too.
+        let (lo, hi) = (min(low, marks.map(\.x).min() ?? low), max(high, marks.map(\.x).max() ?? high))
         if lo == hi {
             let value = String(format: "%g", lo)
             return "<p>\(escape(title)): all \(values.count) are \(value) \(escape(xLabel)).</p>"
         }
-        let span = max(hi - lo, 1)
+        let span = hi - lo
         var counts = [Int](repeating: 0, count: bins)
         for v in values { counts[min(bins - 1, Int((v - lo) / span * Double(bins)))] += 1 }
         let (left, top, bottom) = (52.0, 28.0, 42.0)
@@ -160,6 +162,7 @@ public enum SVG {
             let x = left + xAxis.fraction(v) * w
             s += "<text x='\(fmt(x))' y='\(top + h + 14)' text-anchor='middle' class='tick'>\(xAxis.label(v))</text>"
         }
+        s += markLines(marks.map { (left + xAxis.fraction($0.x) * w, $0.label) }, top: top, height: h, right: left + w)
         s +=
             "<text x='\(left + w / 2)' y='\(Double(height) - 6)' text-anchor='middle' class='label'>\(escape(xLabel))</text>"
         s +=

@@ -28,7 +28,7 @@ extension TrainingRun {
         let saved = try SavedModel(modelURL)
         var times = times
         let driftStart = Date()
-        writeDriftReference(saved, data: data, scores: scores)
+        let unknown = writeDriftReference(saved, data: data, scores: scores)
         times.phases["deployment reference"] = Date().timeIntervalSince(driftStart)
         times.order.append("deployment reference")
         try AtomicFile.write(learner.recorder.historyCSV(), to: data.out.appendingPathComponent("history.csv"))
@@ -59,7 +59,8 @@ extension TrainingRun {
                 splitNotes: data.splitNotes),
             augmentation: AugmentationPreview.rows(
                 data.dataset.renamed(saved.classNames), augmentation: options.augmentationSettings, size: data.size,
-                cache: data.cache, resize: options.resize))
+                cache: data.cache, resize: options.resize),
+            unknown: unknown)
         try AtomicFile.write(page, to: reportURL)
         Feedback.log(
             "phase times: "
@@ -90,10 +91,11 @@ extension TrainingRun {
     }
 
     /// `drift.safetensors` beside the model, for `predict`'s deployment check; a failure costs only the check.
-    func writeDriftReference(_ saved: SavedModel, data: RunData, scores: RunScores) {
+    @discardableResult
+    func writeDriftReference(_ saved: SavedModel, data: RunData, scores: RunScores) -> UnknownFacts? {
         let url = data.out.appendingPathComponent(DriftReference.fileName)
         do {
-            let reference = try DriftReference.fit(
+            let (reference, distances) = try DriftReference.fit(
                 saved, train: data.trainSet.items, valid: scores.validation.items,
                 validProbabilities: scores.validation.probabilities, seed: options.seed,
                 unknownRate: options.unknownRate)
@@ -107,9 +109,14 @@ extension TrainingRun {
                             format: "; beyond %.4f a photo is answered unknown (%.0f %% of validation)", $0,
                             options.unknownRate * 100)
                     } ?? ""))
+            return UnknownFacts(
+                validationDistances: distances, referenceCount: reference.reference.shape[0],
+                unknownThreshold: reference.unknownThreshold, unknownRate: reference.unknownRate,
+                driftThreshold: reference.threshold)
         } catch {
             try? FileManager.default.removeItem(at: url)  // a reference of an older model must not stay
             Feedback.warn("note: no deployment reference (predict will not check new photos): \(error)")
+            return nil
         }
     }
 

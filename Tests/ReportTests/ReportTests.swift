@@ -44,6 +44,21 @@ struct ReportTests {
     }
 
     /// Marks whose labels would overlap go on different rows.
+    /// The unknown section: the distances as a histogram whose axis reaches the thresholds, both marked, and the
+    /// threshold in words; a model without the answer says so.
+    @Test func unknownSectionShowsTheDistancesAndTheThreshold() {
+        let distances = (0..<100).map { 0.05 + Double($0) / 1000 }
+        var facts = UnknownFacts(
+            validationDistances: distances, referenceCount: 500, unknownThreshold: 0.14, unknownRate: 0.05,
+            driftThreshold: 0.2)
+        let html = UnknownSection.html(facts)
+        #expect(html.contains("beyond 0.1400, the distance 5 % of validation photos exceed"), "\(html)")
+        #expect(html.contains(">unknown beyond</text>") && html.contains(">99 % of validation</text>"))
+        #expect(html.contains("among 500 training photos") && html.components(separatedBy: "<rect").count > 10)
+        (facts.unknownThreshold, facts.unknownRate) = (nil, nil)
+        #expect(UnknownSection.html(facts).contains("answers no photo unknown"))
+    }
+
     @Test func markLabelsNeverCollide() {
         let svg = SVG.lineChart(
             [.init("loss", (1...60).map { (1e-6 * pow(10, Double($0) / 10), 1.0 / Double($0)) }, color: "#000")],

@@ -101,6 +101,9 @@ struct TrainingRunTests {
             #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("run/\(file)").path), "\(file)")
         }
         #expect(outcome.validAccuracy > 0.5, "\(outcome.validAccuracy)")
+        // The report shows what the unknown answer rests on: validation's distances and the threshold.
+        let reportPage = try String(contentsOf: outcome.reportURL, encoding: .utf8)
+        #expect(reportPage.contains("<section id='unknown'>") && reportPage.contains("unknown beyond"))
         let saved = try SavedModel(outcome.modelURL)
         #expect(saved.size == 32 && saved.presizeCache.shorterSide == 40)
         // evaluate's job on the training folder: its figures, the class names (0/1 of `invasive`), the matrix.
