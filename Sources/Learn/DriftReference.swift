@@ -30,6 +30,18 @@ public struct DriftReference: Sendable {
     /// The model file's size and content fingerprint: a reference fits the model it was made with only.
     public var modelFingerprint: String
 
+    public init(
+        reference: Tensor, threshold: Double, unknownThreshold: Double? = nil, unknownRate: Double? = nil,
+        validationConfidence: Double, modelFingerprint: String
+    ) {
+        (self.reference, self.threshold, self.unknownThreshold, self.unknownRate) =
+            (reference, threshold, unknownThreshold, unknownRate)
+        (self.validationConfidence, self.modelFingerprint) = (validationConfidence, modelFingerprint)
+    }
+
+    /// The fingerprint a reference made for `model` records.
+    public static func fingerprint(of model: SavedModel) throws -> String { try fingerprint(of: model.source) }
+
     /// Pooled body features of `items` (the plain evaluation view) by the model's first member, as unit rows, and
     /// the positions of the photos read (unreadable ones are left out).
     public static func features(_ model: SavedModel, items: [ImageItem]) throws -> (unit: Tensor, kept: [Int]) {

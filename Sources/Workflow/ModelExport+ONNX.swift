@@ -54,6 +54,20 @@ extension ModelExport {
             metadata.append(
                 ("decision", "class \(saved.classes[1]) when its probability ≥ threshold, else \(saved.classes[0])"))
         }
+        if let reference = try DriftReference.beside(saved), let threshold = reference.unknownThreshold {
+            // The distance needs the training photos' features, which stay beside the model: the graph does not
+            // compute it; a runtime that wants the answer computes it from them as described here.
+            metadata += [
+                ("unknown_threshold", String(threshold)), ("unknown_rate", String(reference.unknownRate ?? 0)),
+                (
+                    "unknown",
+                    "answer unknown when distance > unknown_threshold; distance = 1 − the mean cosine similarity of "
+                        + "the photo's pooled body features (the head's input, \(reference.reference.shape[1]) values) "
+                        + "to its \(DriftReference.neighbours) nearest of the \(reference.reference.shape[0]) rows of "
+                        + "`reference` in \(DriftReference.fileName) beside the model"
+                ),
+            ]
+        }
         // The model file's own entries, but not its per-step and per-epoch history (megabytes of JSON).
         metadata += saved.metadata.sorted { $0.key < $1.key }.filter { !["history", "steps"].contains($0.key) }
             .map { ("quadrat.\($0.key)", $0.value) }

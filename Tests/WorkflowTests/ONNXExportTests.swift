@@ -66,6 +66,19 @@ import Workflow
         #expect(metadata["classes"] == #"["cat","dog","owl"]"# && metadata["size"] == "\(size)")
         #expect(
             metadata["architecture"] == architecture.rawValue && metadata["normalization"]?.hasPrefix("baked") == true)
+        #expect(metadata["unknown_threshold"] == nil, "no reference beside the model: no unknown answer")
+        // With a reference beside the model, the metadata says when to answer unknown and how to measure it.
+        let reference = DriftReference(
+            reference: try Tensor.rand([7, 16]), threshold: 0.3, unknownThreshold: 0.2, unknownRate: 0.05,
+            validationConfidence: 0.9, modelFingerprint: try DriftReference.fingerprint(of: saved))
+        try reference.write(to: folder.appendingPathComponent(DriftReference.fileName))
+        let withUnknown = folder.appendingPathComponent("unknown.onnx")
+        try ModelExport.onnx(saved, to: withUnknown)
+        let props = try Onnx_ModelProto(serializedBytes: Data(contentsOf: withUnknown)).metadataProps
+        let described = Dictionary(uniqueKeysWithValues: props.map { ($0.key, $0.value) })
+        #expect(described["unknown_threshold"] == "0.2" && described["unknown_rate"] == "0.05")
+        #expect(described["unknown"]?.contains("5 nearest of the 7 rows of `reference`") == true, "\(described)")
+        try FileManager.default.removeItem(at: folder.appendingPathComponent(DriftReference.fileName))
 
         // Four photo-like inputs on the 0–255 scale, through the model file and through the exported graph.
         let inputs = try (0..<4).map { _ in try (Tensor.rand([3 * size * size]) * 255).toArray(Float.self) }
