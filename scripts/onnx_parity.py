@@ -5,7 +5,8 @@
 
 SAMPLE is what `quadrat export ... --parity-sample PHOTOS` writes beside the model: `image`, the inputs for the
 photos prepared exactly as `quadrat predict` prepares them, and `probabilities`, Quadrat's own answer. The script
-runs the ONNX model on `image` with ONNX Runtime (CPU) and prints the largest absolute probability difference;
+runs the ONNX model on `image` with ONNX Runtime (CPU) and prints the largest absolute probability difference (and,
+when the sample has `unknown_distance`, the largest difference of the unknown answer's distance);
 exit status 0 when it is within the tolerance, 1 when not, 2 when onnxruntime is missing.
 
 Needs the PyPI packages onnxruntime, numpy and safetensors (never needed by Quadrat itself).
@@ -43,8 +44,15 @@ def main():
     scaled = logits / float(meta.get("temperature", "1"))
     softmax = np.exp(scaled - scaled.max(1, keepdims=True))
     softmax /= softmax.sum(1, keepdims=True)
+    # The unknown answer, when the export has it and the sample carries Quadrat's distances.
+    distance_difference = None
+    outputs = [o.name for o in session.get_outputs()]
+    if "unknown_distance" in outputs and "unknown_distance" in sample:
+        (distance,) = session.run(["unknown_distance"], {"image": sample["image"]})
+        distance_difference = float(np.abs(distance - sample["unknown_distance"]).max())
     print(json.dumps({
         "architecture": meta.get("architecture"),
+        "max_abs_distance_difference": distance_difference,
         "photos": int(expected.shape[0]),
         "classes": json.loads(meta.get("classes", "[]")),
         "max_abs_difference": difference,
@@ -53,7 +61,8 @@ def main():
         "onnxruntime": ort.__version__,
         "tolerance": args.tolerance,
     }))
-    return 0 if difference <= args.tolerance else 1
+    within = difference <= args.tolerance and (distance_difference is None or distance_difference <= args.tolerance)
+    return 0 if within else 1
 
 
 if __name__ == "__main__":

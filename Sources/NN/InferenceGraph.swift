@@ -21,6 +21,8 @@ public struct InferenceGraph {
         public var inputs: [String]
         public var output: String
         public var attributes: [(name: String, value: Attribute)]
+        /// Outputs after the first, for operators with several (TopK's indices).
+        public var moreOutputs: [String] = []
     }
 
     /// The operators in execution order.
@@ -55,6 +57,19 @@ public struct InferenceGraph {
         let out = output ?? name
         nodes.append(Node(op: op, name: name, inputs: inputs, output: out, attributes: attributes))
         return out
+    }
+
+    /// Adds a node with several outputs and returns their names (the first is `stem`'s unique name).
+    @discardableResult
+    public mutating func add(
+        _ op: String, _ inputs: [String], _ attributes: [(name: String, value: Attribute)] = [], outputs count: Int
+    ) -> [String] {
+        let name = unique(op)
+        let outputs = [name] + (1..<max(1, count)).map { "\(name).\($0)" }
+        var node = Node(op: op, name: name, inputs: inputs, output: name, attributes: attributes)
+        node.moreOutputs = Array(outputs.dropFirst())
+        nodes.append(node)
+        return outputs
     }
 
     /// A 2-D convolution. `pads` is ONNX's order: top, left, bottom, right.

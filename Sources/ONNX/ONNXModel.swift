@@ -65,7 +65,7 @@ public enum ONNXModel {
         p.name = n.name
         p.opType = n.op
         p.input = n.inputs
-        p.output = [n.output]
+        p.output = [n.output] + n.moreOutputs
         p.attribute = n.attributes.map { name, value in
             var a = Onnx_AttributeProto()
             a.name = name

@@ -10,7 +10,8 @@ extension ModelExport {
     ///
     /// The graph takes `image`, float32 N×3×size×size RGB on the 0–255 scale (the batch dimension is dynamic),
     /// normalises it itself (the mean and std are baked in as a scale and shift), and gives `logits` and
-    /// `probabilities` (softmax), N×classes. Every BatchNorm is folded into its convolution, or into a scale and
+    /// `probabilities` (softmax), N×classes; with an unknown threshold beside the model (``DriftReference``), also
+    /// `unknown_distance` and `unknown` (0/1), N. Every BatchNorm is folded into its convolution, or into a scale and
     /// shift in the head; dropout is gone. The model's metadata_props carry the classes, the input size, the
     /// preprocessing that makes a photo into `image` and the model's training metadata.
     public static func onnx(_ saved: SavedModel, to out: URL) throws {
@@ -20,7 +21,7 @@ extension ModelExport {
         let normalised = try graph.affine(
             "image", scale: Tensor(std.map { Float(1 / $0) }, shape: [3, 1, 1]),
             shift: Tensor(zip(mean, std).map { Float(-$0 / $1) }, shape: [3, 1, 1]))
-        let logits = try saved.classifier.export(normalised, side: saved.size, into: &graph)
+        let (pooled, logits) = try saved.classifier.exportWithPooled(normalised, side: saved.size, into: &graph)
         graph.add("Identity", [logits], output: "logits")
         // The temperature fitted at training, as `predict` applies it: softmax(logits / T).
         let calibration = saved.calibration(tta: false)
@@ -30,6 +31,9 @@ extension ModelExport {
                 "Div", ["logits", try graph.constant(Tensor([Float(t)], shape: []), name: "temperature")])
         }
         graph.add("Softmax", [scaled], [("axis", .int(1))], output: "probabilities")
+
+        let reference = try DriftReference.beside(saved).flatMap { $0.unknownThreshold == nil ? nil : $0 }
+        if let reference { try exportUnknown(pooled, reference: reference, into: &graph) }
 
         let side = ONNXModel.Port.Dimension.fixed(saved.size)
         let classes = ONNXModel.Port.Dimension.fixed(saved.classes.count)
@@ -54,17 +58,15 @@ extension ModelExport {
             metadata.append(
                 ("decision", "class \(saved.classes[1]) when its probability ≥ threshold, else \(saved.classes[0])"))
         }
-        if let reference = try DriftReference.beside(saved), let threshold = reference.unknownThreshold {
-            // The distance needs the training photos' features, which stay beside the model: the graph does not
-            // compute it; a runtime that wants the answer computes it from them as described here.
+        if let reference, let threshold = reference.unknownThreshold {
             metadata += [
                 ("unknown_threshold", String(threshold)), ("unknown_rate", String(reference.unknownRate ?? 0)),
                 (
                     "unknown",
-                    "answer unknown when distance > unknown_threshold; distance = 1 − the mean cosine similarity of "
-                        + "the photo's pooled body features (the head's input, \(reference.reference.shape[1]) values) "
-                        + "to its \(DriftReference.neighbours) nearest of the \(reference.reference.shape[0]) rows of "
-                        + "`reference` in \(DriftReference.fileName) beside the model"
+                    "outputs unknown_distance (1 − the mean cosine similarity of the photo's pooled body features to "
+                        + "its \(DriftReference.neighbours) nearest of \(reference.reference.shape[0]) training photos') "
+                        + "and unknown (1 when unknown_distance > unknown_threshold: the photo looks like none of the "
+                        + "classes)"
                 ),
             ]
         }
@@ -76,9 +78,32 @@ extension ModelExport {
             inputs: [
                 .init("image", [.named("N"), .fixed(3), side, side], doc: "RGB, 0–255, shorter side presized")
             ],
-            outputs: [.init("logits", [.named("N"), classes]), .init("probabilities", [.named("N"), classes])],
+            outputs: [.init("logits", [.named("N"), classes]), .init("probabilities", [.named("N"), classes])]
+                + (reference == nil
+                    ? [] : [.init("unknown_distance", [.named("N")]), .init("unknown", [.named("N")])]),
             metadata: metadata, producerVersion: quadratVersion)
         try AtomicFile.write(try model.serializedData(), to: out)
+    }
+
+    /// The unknown answer as graph nodes from the pooled features: the unit rows' cosine similarity to the
+    /// reference's training rows, the mean of the 5 largest, `unknown_distance` = 1 − that mean, and `unknown` = 1
+    /// beyond the threshold (as ``DriftReference/distances(_:)`` and ``DriftReference/unknown(_:)`` compute them).
+    static func exportUnknown(_ pooled: String, reference: DriftReference, into graph: inout InferenceGraph) throws {
+        let norm = graph.add("ReduceL2", [pooled], [("axes", .ints([1])), ("keepdims", .int(1))])
+        let floor = try graph.constant(Tensor([Float(1e-12)], shape: []), name: "unknown.eps")
+        let unit = graph.add("Div", [pooled, graph.add("Max", [norm, floor])])
+        let rows = try graph.constant(reference.reference.transposed(0, 1).contiguous(), name: "unknown.reference")
+        let similarity = graph.add("MatMul", [unit, rows])
+        let k = min(DriftReference.neighbours, reference.reference.shape[0])
+        let kName = try graph.constant(Tensor([Int64(k)], shape: [1]), name: "unknown.k")
+        let nearest = graph.add("TopK", [similarity, kName], [("axis", .int(1))], outputs: 2)[0]
+        let mean = graph.add("ReduceMean", [nearest], [("axes", .ints([1])), ("keepdims", .int(0))])
+        let one = try graph.constant(Tensor([Float(1)], shape: []), name: "unknown.one")
+        graph.add("Sub", [one, mean], output: "unknown_distance")
+        let threshold = try graph.constant(
+            Tensor([Float(reference.unknownThreshold ?? .infinity)], shape: []), name: "unknown.threshold")
+        let beyond = graph.add("Greater", ["unknown_distance", threshold])
+        graph.add("Cast", [beyond], [("to", .int(1))], output: "unknown")  // 1: FLOAT
     }
 
     /// Writes what a check against another runtime needs, as safetensors: `image`, the inputs the ONNX model
@@ -86,12 +111,20 @@ extension ModelExport {
     /// answer for them. `scripts/onnx_parity.py MODEL.onnx SAMPLE` compares ONNX Runtime's answer with it.
     public static func paritySample(_ saved: SavedModel, photos: [URL], to out: URL) throws {
         let inputs = try photos.map { url in try saved.input(imageBytes: try FileBytes.read(url), source: url) }
-        let probabilities = try saved.probabilities(inputs: inputs)
+        let reference = try DriftReference.beside(saved).flatMap { $0.unknownThreshold == nil ? nil : $0 }
+        let (probabilities, features) = try saved.probabilitiesAndFeatures(
+            inputs: inputs, withFeatures: reference != nil)
         let n = inputs.count, c = saved.classes.count
         let image = try Tensor(inputs.flatMap { $0 }, shape: [n, 3, saved.size, saved.size])
-        let p = try Tensor(probabilities.flatMap { $0.map(Float.init) }, shape: [n, c])
+        var tensors = [
+            "image": image, "probabilities": try Tensor(probabilities.flatMap { $0.map(Float.init) }, shape: [n, c]),
+        ]
+        // With the unknown answer, Quadrat's distances too (the export then has `unknown_distance`).
+        if let reference, let features {
+            let distances = try reference.distances(DriftReference.unit(features))
+            tensors["unknown_distance"] = try Tensor(distances.map(Float.init), shape: [n])
+        }
         try Safetensors.write(
-            ["image": image, "probabilities": p],
-            metadata: ["photos": photos.map(\.lastPathComponent).joined(separator: "\n")], to: out)
+            tensors, metadata: ["photos": photos.map(\.lastPathComponent).joined(separator: "\n")], to: out)
     }
 }

@@ -67,19 +67,6 @@ import Workflow
         #expect(
             metadata["architecture"] == architecture.rawValue && metadata["normalization"]?.hasPrefix("baked") == true)
         #expect(metadata["unknown_threshold"] == nil, "no reference beside the model: no unknown answer")
-        // With a reference beside the model, the metadata says when to answer unknown and how to measure it.
-        let reference = DriftReference(
-            reference: try Tensor.rand([7, 16]), threshold: 0.3, unknownThreshold: 0.2, unknownRate: 0.05,
-            validationConfidence: 0.9, modelFingerprint: try DriftReference.fingerprint(of: saved))
-        try reference.write(to: folder.appendingPathComponent(DriftReference.fileName))
-        let withUnknown = folder.appendingPathComponent("unknown.onnx")
-        try ModelExport.onnx(saved, to: withUnknown)
-        let props = try Onnx_ModelProto(serializedBytes: Data(contentsOf: withUnknown)).metadataProps
-        let described = Dictionary(uniqueKeysWithValues: props.map { ($0.key, $0.value) })
-        #expect(described["unknown_threshold"] == "0.2" && described["unknown_rate"] == "0.05")
-        #expect(described["unknown"]?.contains("5 nearest of the 7 rows of `reference`") == true, "\(described)")
-        try FileManager.default.removeItem(at: folder.appendingPathComponent(DriftReference.fileName))
-
         // Four photo-like inputs on the 0–255 scale, through the model file and through the exported graph.
         let inputs = try (0..<4).map { _ in try (Tensor.rand([3 * size * size]) * 255).toArray(Float.self) }
         let expected = try saved.probabilities(inputs: inputs)
@@ -89,6 +76,38 @@ import Workflow
         let difference = try maxAbsDifference(
             probabilities, Tensor(expected.flatMap { $0.map(Float.init) }, shape: [4, 3]))
         #expect(difference < 1e-4, "\(architecture.rawValue): ONNX graph probabilities \(difference) away")
+
+        // With a reference beside the model (here: the pooled features of 7 other inputs, the threshold at the middle
+        // of these photos' distances), the graph answers unknown as the reference does, and the metadata says how.
+        func pooled(_ images: Tensor) throws -> Tensor {
+            try Torch.withoutGrad {
+                try saved.classifier.pooledFeatures(saved.normalization.apply(images).contiguous(.channelsLast))
+            }
+        }
+        var reference = DriftReference(
+            reference: try DriftReference.unit(pooled(Tensor.rand([7, 3, size, size]) * 255)), threshold: 0.3,
+            validationConfidence: 0.9, modelFingerprint: try DriftReference.fingerprint(of: saved))
+        let distances = try reference.distances(DriftReference.unit(pooled(image)))
+        let sorted = distances.sorted()
+        (reference.unknownThreshold, reference.unknownRate) = ((sorted[1] + sorted[2]) / 2, 0.05)
+        try reference.write(to: folder.appendingPathComponent(DriftReference.fileName))
+        let withUnknown = folder.appendingPathComponent("unknown.onnx")
+        try ModelExport.onnx(saved, to: withUnknown)
+        try FileManager.default.removeItem(at: folder.appendingPathComponent(DriftReference.fileName))
+        let unknownModel = try Onnx_ModelProto(serializedBytes: Data(contentsOf: withUnknown))
+        let described = Dictionary(uniqueKeysWithValues: unknownModel.metadataProps.map { ($0.key, $0.value) })
+        #expect(described["unknown_threshold"] == String(reference.unknownThreshold ?? 0))
+        #expect(described["unknown"]?.contains("5 nearest of 7 training photos") == true, "\(described)")
+        #expect(unknownModel.graph.output.map(\.name) == ["logits", "probabilities", "unknown_distance", "unknown"])
+        let unknownOutputs = try Torch.withoutGrad { try ONNXReference(model: unknownModel).run(["image": image]) }
+        let graphDistances = try #require(unknownOutputs["unknown_distance"]).toArray(Float.self)
+        #expect(
+            zip(distances, graphDistances).allSatisfy { abs($0 - Double($1)) < 1e-4 }, "\(distances) \(graphDistances)")
+        let marks = try #require(unknownOutputs["unknown"]).toArray(Float.self)
+        // The answer is the graph's own distance against the threshold (random weights put the distances close
+        // together, closer than float32 and float64 may agree on).
+        let threshold = Float(reference.unknownThreshold ?? 0)
+        #expect(marks == graphDistances.map { $0 > threshold ? 1 : 0 }, "\(marks) \(graphDistances)")
 
         // ONNX Runtime, when this machine's Python has it (scripts/onnx_parity.py exits 2 when it does not).
         guard let python = Self.python else { return }

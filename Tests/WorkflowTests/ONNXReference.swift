@@ -16,12 +16,23 @@ struct ONNXReference {
                 guard let v = values[name] else { throw TorchError("\(node.name): input \(name) is not defined yet") }
                 return v
             }
+            if node.opType == "TopK" {
+                // Two outputs: the largest values and their indices.
+                let k = Int(try x[1].toArray(Int64.self)[0])
+                let (largest, indices) = try x[0].topk(k, dim: int(node, "axis") ?? -1)
+                (values[node.output[0]], values[node.output[1]]) = (largest, indices)
+                continue
+            }
             values[node.output[0]] = try evaluate(node, x)
         }
         return values.filter { name, _ in model.graph.output.contains { $0.name == name } }
     }
 
     func tensor(_ t: Onnx_TensorProto) throws -> Tensor {
+        if t.dataType == Int32(Onnx_TensorProto.DataType.int64.rawValue) {
+            let ints = t.rawData.withUnsafeBytes { Array($0.bindMemory(to: Int64.self)) }
+            return try Tensor(ints, shape: t.dims.map(Int.init))
+        }
         guard t.dataType == Int32(Onnx_TensorProto.DataType.float.rawValue) else {
             throw TorchError("\(t.name): data type \(t.dataType)")
         }
@@ -66,6 +77,20 @@ struct ONNXReference {
             guard int(node, "transB") == 1 else { throw TorchError("Gemm without transB") }
             return try Functional.linear(x[0], weight: x[1], bias: x.count > 2 ? x[2] : nil)
         case "Softmax": return try Functional.softmax(x[0], dim: int(node, "axis") ?? -1)
+        case "Sub": return try x[0] - x[1]
+        case "Div": return try x[0] / x[1]
+        case "MatMul": return try x[0].matmul(x[1])
+        case "Max": return try x[0].clamp(Double(x[1].item()), 1e30)  // against a scalar floor
+        case "ReduceL2":
+            return try (x[0] * x[0]).sum(ints(node, "axes") ?? [], keepDim: int(node, "keepdims") == 1).sqrt()
+        case "ReduceMean": return try x[0].mean(ints(node, "axes") ?? [], keepDim: int(node, "keepdims") == 1)
+        case "Greater":
+            // Elementwise against a scalar threshold, as 0/1 (the Cast that follows keeps it).
+            let threshold = Float(try x[1].item())
+            return try Tensor(try x[0].toArray(Float.self).map { $0 > threshold ? Float(1) : 0 }, shape: x[0].shape)
+        case "Cast":
+            guard int(node, "to") == 1 else { throw TorchError("Cast to other than float") }
+            return try x[0].to(.float32)
         default: throw TorchError("operator \(node.opType) is not in the reference")
         }
     }

@@ -51,6 +51,17 @@ public final class Classifier: Module {
     /// The whole network in eval mode as graph nodes: body then head, from `input` (normalised, N×3×side×side)
     /// to the logits.
     public func export(_ input: String, side: Int, into graph: inout InferenceGraph) throws -> String {
-        try head.export(body.exportFeatures(input, side: side, into: &graph), into: &graph)
+        try exportWithPooled(input, side: side, into: &graph).logits
+    }
+
+    /// ``export(_:side:into:)``, also naming the pooled features the head's first BatchNorm reads (what
+    /// ``pooledFeatures(_:)`` computes: the distance to the training photos is measured on them).
+    public func exportWithPooled(
+        _ input: String, side: Int, into graph: inout InferenceGraph
+    ) throws -> (pooled: String, logits: String) {
+        var pooled = try body.exportFeatures(input, side: side, into: &graph)
+        for (_, layer) in head.children.prefix(2) { pooled = try layer.export(pooled, into: &graph) }
+        let logits = try head.children.dropFirst(2).reduce(pooled) { try $1.module.export($0, into: &graph) }
+        return (pooled, logits)
     }
 }
