@@ -144,7 +144,8 @@ public final class ParameterScheduler: Callback {
     }
 }
 
-/// Stops when the monitored metric has not improved for `patience` epochs.
+/// Stops a fit when the monitored metric has not improved for `patience` of its epochs. The best value carries over
+/// from fit to fit (phase to phase), the count of epochs without improvement starts again with each.
 public final class EarlyStopping: Callback {
     public let monitor: String, patience: Int, minimumDelta: Double
     private var best: Double?
@@ -157,6 +158,8 @@ public final class EarlyStopping: Callback {
         self.patience = patience
         self.minimumDelta = minimumDelta
     }
+
+    public func beforeFit(_ learner: Learner) throws { wait = 0 }
 
     public func afterEpoch(_ learner: Learner) throws {
         guard let (value, higher) = learner.recorder.latest(monitor) else { return }

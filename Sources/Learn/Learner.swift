@@ -19,7 +19,7 @@ public final class Learner {
     public let makeOptimizer: OptimizerFactory
     public let optimizer: Optimizer
     /// The module the loop runs forward: ``model``, or a part of it that trains on its own inputs (the head after
-    /// pooling, on precomputed activations: ``onFeatures(train:valid:network:_:)``). Checkpoints, callbacks and
+    /// pooling, on precomputed activations: ``fitOnFeatures(_:train:valid:rate:cycles:from:)``). Checkpoints, callbacks and
     /// keep-best always see the whole ``model``.
     public internal(set) var network: Module
     public let recorder = Recorder()

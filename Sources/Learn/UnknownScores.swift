@@ -41,6 +41,9 @@ public struct MahalanobisScore: Sendable {
         var oneHot = [Double](repeating: 0, count: classes * n)
         var counts = [Double](repeating: 0, count: classes)
         for (i, label) in labels.enumerated() {
+            guard (0..<classes).contains(label) else {
+                throw LearnError("the unknown score got label \(label) for \(classes) classes")
+            }
             oneHot[label * n + i] = 1
             counts[label] += 1
         }

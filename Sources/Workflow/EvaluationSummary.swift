@@ -50,10 +50,14 @@ public enum EvaluationSummary {
 
     /// How many of these labelled photos, all of the model's classes, the "none of these" answer refuses: nil when the
     /// model has no unknown threshold (a reference made before it existed, or `--unknown-rate 0`).
-    public static func unknownLine(_ p: LabelledPredictions) throws -> String? {
-        guard let check = try DeploymentCheck.run(p.saved, items: p.items, probabilities: p.probabilities),
-            let rate = check.unknownRate
-        else { return nil }
+    public static func unknownLine(_ p: LabelledPredictions) -> String? {
+        let check: DeploymentCheck?
+        do {
+            check = try DeploymentCheck.run(p.saved, items: p.items, probabilities: p.probabilities)
+        } catch {
+            return "note: no unknown answer: \(error)"  // a damaged reference costs this line, not the scores
+        }
+        guard let check, let rate = check.unknownRate else { return nil }
         let refused = check.unknown.filter { $0 }.count
         return String(
             format: "unknown: %d of %d photos answered unknown (%.1f %%; the model refuses %.0f %% of validation)",

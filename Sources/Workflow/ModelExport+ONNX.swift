@@ -32,7 +32,8 @@ extension ModelExport {
         }
         graph.add("Softmax", [scaled], [("axis", .int(1))], output: "probabilities")
 
-        let reference = try DriftReference.beside(saved).flatMap { $0.unknownThreshold == nil ? nil : $0 }
+        // A damaged reference costs the unknown outputs, not the export.
+        let reference = (try? DriftReference.beside(saved))?.flatMap { $0.unknownThreshold == nil ? nil : $0 }
         if let reference { try exportUnknown(pooled, reference: reference, into: &graph) }
 
         let side = ONNXModel.Port.Dimension.fixed(saved.size)

@@ -56,14 +56,23 @@ public struct PredictionJob {
             dataset = listing
         }
         guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
+        var unknown: [UnknownMark]?
         if group == nil, part != nil {
+            // A part carries each photo's unknown answer (the distance needs no other photo), not the deployment
+            // check's verdict on the whole set.
+            if driftCheck,
+                let check = try? DeploymentCheck.run(  // no reference, or a damaged one: no answer
+                    model, items: items.map { dataset.items[$0] }, probabilities: probabilities),
+                check.unknownRate != nil
+            {
+                unknown = zip(check.distances, check.unknown).map { UnknownMark(distance: $0, isUnknown: $1) }
+            }
             let text = try PredictionShards.part(
                 probabilities: probabilities, items: items.map { dataset.items[$0] },
-                positions: items.map { positions[$0] }, classes: model.classes)
+                positions: items.map { positions[$0] }, classes: model.classes, unknown: unknown)
             return (text, items.count)
         }
-        var unknown: [UnknownMark]?
-        if driftCheck {  // a shard part returned above; with a group, rank 0 holds every row here
+        if driftCheck {  // with a group, rank 0 holds every row here
             // The check only informs: its failure (a damaged reference file…) must not cost the predictions.
             do {
                 let check = try checkDeployment(items.map { dataset.items[$0] }, probabilities: probabilities, say: say)
@@ -122,8 +131,8 @@ public struct PredictionJob {
 
     /// Part files written with `--shard` joined in the listing's order, as one unsharded run writes them.
     public func merged(_ parts: [URL]) throws -> (text: String, count: Int) {
-        let (probabilities, items) = try PredictionShards.merge(parts, classes: model.classes)
-        return (try render(probabilities, items), items.count)
+        let (probabilities, items, unknown) = try PredictionShards.merge(parts, classes: model.classes)
+        return (try render(probabilities, items, unknown: unknown), items.count)
     }
 
     func render(_ probabilities: [[Double]], _ items: [ImageItem], unknown: [UnknownMark]? = nil) throws -> String {

@@ -61,11 +61,15 @@ public enum PredictionShards {
 
     /// The part file for `items` (their places in the whole listing are `positions`).
     public static func part(
-        probabilities: [[Double]], items: [ImageItem], positions: [Int], classes: [String]
+        probabilities: [[Double]], items: [ImageItem], positions: [Int], classes: [String],
+        unknown: [UnknownMark]? = nil
     ) -> String {
-        CSVTable.row(["index", "name", "file"] + classes.map { "p_\($0)" }) + "\n"
-            + zip(positions, zip(items, probabilities)).map { position, row in
-                CSVTable.row([String(position), row.0.name, row.0.url.path] + row.1.map { String($0) })
+        let extra = unknown == nil ? [] : ["unknown_distance", "unknown"]
+        return CSVTable.row(["index", "name", "file"] + classes.map { "p_\($0)" } + extra) + "\n"
+            + zip(positions, zip(items, probabilities)).enumerated().map { i, element in
+                let (position, (item, p)) = element
+                let mark = unknown.map { [String($0[i].distance), $0[i].isUnknown ? "1" : "0"] } ?? []
+                return CSVTable.row([String(position), item.name, item.url.path] + p.map { String($0) } + mark)
             }.joined(separator: "\n") + "\n"
     }
 
@@ -73,12 +77,15 @@ public enum PredictionShards {
     /// parts, or a malformed row, is an error naming the file and line.
     public static func merge(
         _ parts: [URL], classes: [String]
-    ) throws -> (probabilities: [[Double]], items: [ImageItem]) {
-        var rows: [(position: Int, item: ImageItem, p: [Double])] = []
+    ) throws -> (probabilities: [[Double]], items: [ImageItem], unknown: [UnknownMark]?) {
+        var rows: [(position: Int, item: ImageItem, p: [Double], mark: UnknownMark?)] = []
         var seen: [Int: String] = [:]
-        let expected = ["index", "name", "file"] + classes.map { "p_\($0)" }
+        let plain = ["index", "name", "file"] + classes.map { "p_\($0)" }
+        let marked = plain + ["unknown_distance", "unknown"]
         for url in parts {
             let table = try CSVTable(url: url)
+            // Parts carry the unknown answer when the model has one (all parts alike, or the answer is dropped).
+            let expected = table.header == marked ? marked : plain
             guard table.header == expected else {
                 throw WorkflowError(
                     "\(url.path): not a prediction part for this model (header \(table.header.joined(separator: ",")), "
@@ -88,7 +95,7 @@ public enum PredictionShards {
                 guard fields.count == expected.count, let position = Int(fields[0]) else {
                     throw WorkflowError("\(url.path):\(line): expected \(expected.count) fields with an index first")
                 }
-                let p = fields[3...].compactMap(Double.init)
+                let p = fields[3..<(3 + classes.count)].compactMap(Double.init)
                 guard p.count == classes.count else {
                     throw WorkflowError("\(url.path):\(line): the probabilities are not numbers")
                 }
@@ -97,10 +104,17 @@ public enum PredictionShards {
                         "\(url.path):\(line): photo \(position) is also in \(other): a part given twice?")
                 }
                 seen[position] = url.path
-                rows.append((position, ImageItem(url: URL(fileURLWithPath: fields[2]), name: fields[1], label: nil), p))
+                let mark =
+                    expected == marked
+                    ? UnknownMark(
+                        distance: Double(fields[plain.count]) ?? .nan, isUnknown: fields[plain.count + 1] == "1")
+                    : nil
+                rows.append(
+                    (position, ImageItem(url: URL(fileURLWithPath: fields[2]), name: fields[1], label: nil), p, mark))
             }
         }
         rows.sort { $0.position < $1.position }
-        return (rows.map(\.p), rows.map(\.item))
+        let marks = rows.compactMap(\.mark)
+        return (rows.map(\.p), rows.map(\.item), marks.count == rows.count ? marks : nil)
     }
 }

@@ -70,6 +70,10 @@ extension TrainOptions {
             throw WorkflowError(option: path(context), typeMismatch(type, yaml: yaml))
         } catch DecodingError.dataCorrupted(let context) {
             throw WorkflowError(option: path(context), invalidValue(context, in: merged))
+        } catch DecodingError.valueNotFound(let type, let context) {
+            // `key: null` (or YAML's `~`) for an option that must have a value.
+            throw WorkflowError(
+                option: path(context), "must be a \(type), not null (leave the key out for the default)")
         }
     }
 

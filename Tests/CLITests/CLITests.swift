@@ -213,8 +213,6 @@ struct CLITests {
         #expect(difference <= PredictionShards.tolerance, "\(launched.output)\n\(whole.output)")
     }
 
-    /// The largest probability difference between two `--format csv` outputs, which must list the same photos in
-    /// the same order with the same decisions (else an error).
     /// `quadrat serve` (an async command) listens on a free loopback port, answers, and on SIGINT finishes the
     /// requests in flight and exits 0.
     func serveAnswersAndStopsOnSIGINT(_ model: URL) throws {
@@ -236,6 +234,8 @@ struct CLITests {
         #expect(process.terminationStatus == 0 && rest.contains("stopped"), "\(rest) \(errors)")
     }
 
+    /// The largest probability difference between two `--format csv` outputs, which must list the same photos in
+    /// the same order with the same decisions (else an error).
     func csvPredictionsDifference(_ a: String, _ b: String) throws -> Double {
         let rowsA = a.split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
         let rowsB = b.split(separator: "\n").map { $0.split(separator: ",").map(String.init) }

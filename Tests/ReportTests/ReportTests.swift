@@ -43,7 +43,6 @@ struct ReportTests {
         #expect(Axis.niceStep(0.061) == 0.05 && Axis.niceStep(19) == 20 && Axis.niceStep(0.00035) == 0.0005)
     }
 
-    /// Marks whose labels would overlap go on different rows.
     /// The unknown section: the distances as a histogram whose axis reaches the thresholds, both marked, and the
     /// threshold in words; a model without the answer says so.
     @Test func unknownSectionShowsTheDistancesAndTheThreshold() {
@@ -59,6 +58,7 @@ struct ReportTests {
         #expect(UnknownSection.html(facts).contains("answers no photo unknown"))
     }
 
+    /// Marks whose labels would overlap go on different rows.
     @Test func markLabelsNeverCollide() {
         let svg = SVG.lineChart(
             [.init("loss", (1...60).map { (1e-6 * pow(10, Double($0) / 10), 1.0 / Double($0)) }, color: "#000")],

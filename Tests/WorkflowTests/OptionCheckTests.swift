@@ -39,6 +39,18 @@ struct OptionCheckTests {
         #expect((try? TrainOptions.decodingConfig(written ?? Data(), yaml: false, over: base)) == full)
     }
 
+    /// A null for an option that must have a value names the option; an architecture in capitals reads as before.
+    @Test func nullValuesAndCapitalisedNames() throws {
+        let base = TrainOptions(data: "d", out: "o")
+        let null = message { _ = try TrainOptions.decodingConfig(Data("batchSize: ~\n".utf8), yaml: true, over: base) }
+        #expect(null.contains("option 'batchSize' must be a Int, not null"), "\(null)")
+        let capitals = try TrainOptions.decodingConfig(Data("arch: ResNet18\n".utf8), yaml: true, over: base)
+        #expect(capitals.arch == .resNet18)
+        let stored = try TrainOptions.reading(
+            stored: Data(#"{"data": "d", "out": "o", "arch": "EfficientNet-Lite0"}"#.utf8))
+        #expect(stored.arch == .efficientNetLite0)
+    }
+
     /// The grouping options travel through a config and are checked: an empty column and a negative gap are refused
     /// naming their flags.
     @Test func groupingOptionsReadFromAConfigAndAreChecked() throws {

@@ -61,6 +61,17 @@ public enum Architecture: String, CaseIterable, Codable, Sendable {
     public var normalization: Normalization { meta.normalization }
 
     /// Parses a name, with a message listing the known ones.
+    /// Read by ``init(named:)``: config files and model options written by hand may spell the name in capitals.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let name = try c.decode(String.self)
+        do {
+            try self.init(named: name)
+        } catch {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "\(error)")
+        }
+    }
+
     public init(named name: String) throws {
         guard let arch = Architecture(rawValue: name.lowercased()) else {
             let known = Architecture.allCases.map(\.rawValue).joined(separator: ", ")

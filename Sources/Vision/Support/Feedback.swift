@@ -23,7 +23,6 @@ public enum Feedback {
     nonisolated(unsafe) private static var logger: (@Sendable (String) -> Void)?
     nonisolated(unsafe) private static var warner: (@Sendable (String) -> Void)?
 
-    /// Installs how progress and log lines are shown (nil for silence).
     /// Installs where progress, log lines and warnings go (nil: nowhere).
     public static func install(
         factory: Factory?, logger: (@Sendable (String) -> Void)?, warner: (@Sendable (String) -> Void)? = nil

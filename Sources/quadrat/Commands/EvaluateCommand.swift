@@ -16,6 +16,6 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let predictions = try arguments.predictions()
         for line in EvaluationSummary.lines(predictions, tta: arguments.tta) { print(line) }
-        if let line = try EvaluationSummary.unknownLine(predictions) { print(line) }
+        if let line = EvaluationSummary.unknownLine(predictions) { print(line) }
     }
 }

@@ -64,7 +64,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         Torch.useAllCores()
         let url = model.url
-        options.mixedPrecision = try SavedModel(url).predictsInBF16(precision)
+        let saved = try SavedModel(url)
+        options.mixedPrecision = try saved.predictsInBF16(precision)
+        do {
+            _ = try DriftReference.beside(saved)
+        } catch {
+            Console.warn("note: serving without the unknown answer: \(error)")
+        }
         let server = try PredictionServer(
             modelURL: url, options: options, examples: examples.map { URL(fileURLWithPath: $0) })
         let host = self.host, protected = options.token != nil
