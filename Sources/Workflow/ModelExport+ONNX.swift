@@ -38,6 +38,24 @@ extension ModelExport {
 
         let side = ONNXModel.Port.Dimension.fixed(saved.size)
         let classes = ONNXModel.Port.Dimension.fixed(saved.classes.count)
+        let model = try ONNXModel.message(
+            graph, name: "quadrat-\(info.architecture)",
+            inputs: [
+                .init("image", [.named("N"), .fixed(3), side, side], doc: "RGB, 0–255, shorter side presized")
+            ],
+            outputs: [.init("logits", [.named("N"), classes]), .init("probabilities", [.named("N"), classes])]
+                + (reference == nil
+                    ? [] : [.init("unknown_distance", [.named("N")]), .init("unknown", [.named("N")])]),
+            metadata: try metadata(saved, info: info, calibration: calibration, reference: reference),
+            producerVersion: quadratVersion)
+        try AtomicFile.write(try model.serializedData(), to: out)
+    }
+
+    /// The export's `metadata_props`: what a caller must do to a photo, what the outputs mean, and the model file's
+    /// own entries.
+    static func metadata(
+        _ saved: SavedModel, info: Description, calibration: Calibration?, reference: DriftReference?
+    ) throws -> [(String, String)] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let classList = String(decoding: try encoder.encode(saved.classes), as: UTF8.self)
@@ -50,7 +68,8 @@ extension ModelExport {
             ("preprocessing", info.preprocessing),
             (
                 "output",
-                "logits, and probabilities = softmax(logits / temperature), N×\(saved.classes.count), in the order of `classes`"
+                "logits, and probabilities = softmax(logits / temperature), N×\(saved.classes.count), in the order of "
+                    + "`classes`"
             ),
             ("temperature", String(calibration?.temperature ?? 1)),
         ]
@@ -72,18 +91,9 @@ extension ModelExport {
             ]
         }
         // The model file's own entries, but not its per-step and per-epoch history (megabytes of JSON).
-        metadata += saved.metadata.sorted { $0.key < $1.key }.filter { !["history", "steps"].contains($0.key) }
+        return metadata
+            + saved.metadata.sorted { $0.key < $1.key }.filter { !["history", "steps"].contains($0.key) }
             .map { ("quadrat.\($0.key)", $0.value) }
-        let model = try ONNXModel.message(
-            graph, name: "quadrat-\(info.architecture)",
-            inputs: [
-                .init("image", [.named("N"), .fixed(3), side, side], doc: "RGB, 0–255, shorter side presized")
-            ],
-            outputs: [.init("logits", [.named("N"), classes]), .init("probabilities", [.named("N"), classes])]
-                + (reference == nil
-                    ? [] : [.init("unknown_distance", [.named("N")]), .init("unknown", [.named("N")])]),
-            metadata: metadata, producerVersion: quadratVersion)
-        try AtomicFile.write(try model.serializedData(), to: out)
     }
 
     /// The unknown answer as graph nodes from the pooled features: the unit rows' cosine similarity to the

@@ -53,7 +53,11 @@ struct PredictCommand: ParsableCommand {
     var emptyClass: String?
     @Option(help: "The most time between two photos of one event, e.g. 60s, 5m (default 60s).")
     var burstGap = TimeSpan(seconds: 60)
-    @Flag(help: "Skip the deployment check (a pass over the photos comparing them with the training ones).")
+    @Flag(
+        help: """
+            Skip the deployment check (a pass over the photos comparing them with the training ones), and with it \
+            the unknown answer (csv and json lose their unknown columns).
+            """)
     var noDriftCheck = false
     @Option(help: "Write each photo's distance from the training photos and its confidence to this CSV.")
     var driftReport: String?
