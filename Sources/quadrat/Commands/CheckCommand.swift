@@ -37,17 +37,36 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "Skip the duplicate and burst search (it presizes every photo the first time).")
     var noDuplicates = false
     @OptionGroup var columns: CSVColumns
+    @Option(
+        help: """
+            single-label (default), or multi-label: the label column lists several labels per photo (the Planet \
+            set's tags); check reports the label vocabulary and refuses a label used by one photo only.
+            """)
+    var task: LabelTask = .singleLabel
+    @Option(help: "multi-label: what separates the labels in a cell (default: a space).")
+    var labelDelimiter = " "
 
     @OptionGroup var limits: ImageLimitOptions
+
+    /// How many labels a photo has.
+    enum LabelTask: String, ExpressibleByArgument, CaseIterable {
+        case singleLabel = "single-label"
+        case multiLabel = "multi-label"
+    }
 
     func validate() throws {
         guard (0...1).contains(duplicateSimilarity) else {
             throw ValidationError("--duplicate-similarity must be 0 to 1, not \(duplicateSimilarity)")
         }
+        guard !labelDelimiter.isEmpty else { throw ValidationError("--label-delimiter must not be empty") }
+        if task == .multiLabel, unlabelled {
+            throw ValidationError("--task multi-label checks labels: not with --unlabelled")
+        }
     }
 
     func run() throws {
         let url = URL(fileURLWithPath: data)
+        if task == .multiLabel { return try checkLabelSets(url) }
         let dataset: ImageDataset
         do {
             dataset =
@@ -81,6 +100,26 @@ struct CheckCommand: ParsableCommand {
             print("moved \(result.moved) unreadable image(s) to \(quarantine)")
             for line in result.failed { print("  \(line)") }
         }
+        throw ExitCode.failure
+    }
+
+    /// `--task multi-label`: the vocabulary with each label's count, the photos without a label, and every problem
+    /// (labels used once, rows that name no photo, unreadable photos); exit 1 when there are any.
+    func checkLabelSets(_ url: URL) throws {
+        let sets = try LabelSets.read(
+            url, nameColumn: columns.nameColumn, labelColumn: columns.labelColumn, delimiter: labelDelimiter)
+        let listed = zip(sets.vocabulary, sets.counts).map { "\($0): \($1)" }.joined(separator: ", ")
+        print(
+            "\(sets.items.count) images, \(sets.vocabulary.count) labels (\(listed)); \(sets.unlabelledCount) with no label"
+        )
+        let images = ImageDataset(items: sets.items, classes: [])
+        let problems = sets.problems + DataCheck.problems(in: images)
+        guard !problems.isEmpty else {
+            print("no problems found")
+            return
+        }
+        print("\(problems.count) problem(s):")
+        for p in problems { print("  \(p)") }
         throw ExitCode.failure
     }
 }

@@ -1,0 +1,106 @@
+import Foundation
+
+/// Several labels per photo, from one column of a labels CSV whose cells list them (the Planet set's `tags`:
+/// `haze primary water`): the label vocabulary, each photo's set, how often each label is used, and what is wrong.
+/// A photo may have no label at all (an empty cell).
+public struct LabelSets: Sendable {
+    /// The labels in the order `ImageDataset.orderedClasses` gives them.
+    public var vocabulary: [String]
+    /// The photos the CSV names that exist, in its order.
+    public var items: [ImageItem]
+    /// Each item's labels, as indices into ``vocabulary``.
+    public var sets: [Set<Int>]
+    /// Each item's CSV line.
+    public var lines: [Int]
+    /// Rows that name no photo, or name one twice; and every label used by one photo only.
+    public var problems: [DataProblem]
+
+    /// Photos with each label.
+    public var counts: [Int] { vocabulary.indices.map { label in sets.filter { $0.contains(label) }.count } }
+
+    /// Photos with no label.
+    public var unlabelledCount: Int { sets.filter(\.isEmpty).count }
+
+    /// Reads `data`: a Kaggle-layout folder (`train/` with `train_labels.csv`) or a labels CSV. The name column is
+    /// the first unless `nameColumn`, the labels column the second unless `labelColumn`; labels are separated by
+    /// `delimiter` (blanks around them ignored).
+    public static func read(
+        _ data: URL, nameColumn: String? = nil, labelColumn: String? = nil, delimiter: String = " "
+    ) throws -> LabelSets {
+        let csv =
+            data.pathExtension.lowercased() == "csv"
+            ? data : DataSource.labelsCSV(for: data.appendingPathComponent("train"))
+        guard let csv else {
+            throw DataProblem(
+                .missingFile, path: data.path, "has no train_labels.csv: multi-label data needs a labels CSV")
+        }
+        let table = try CSVTable(url: csv)
+        let (name, label) = try (
+            column(nameColumn, default: 0, in: table, csv: csv), column(labelColumn, default: 1, in: table, csv: csv)
+        )
+        var files: [String: URL] = [:]
+        for url in try imageFiles(in: DataSource.imageFolder(forLabels: csv)) {
+            files[url.lastPathComponent] = url
+            files[url.deletingPathExtension().lastPathComponent] =
+                files[url.deletingPathExtension().lastPathComponent] ?? url
+        }
+        var rows: [(item: ImageItem, labels: [String], line: Int)] = []
+        var problems: [DataProblem] = []
+        var seen: [String: Int] = [:]
+        for (line, fields) in table.rows {
+            guard fields.count > max(name, label) else {
+                problems.append(DataProblem(.badCSV, path: csv.path, line: line, "has \(fields.count) field(s)"))
+                continue
+            }
+            guard let url = files[fields[name]] else {
+                problems.append(
+                    DataProblem(.missingFile, path: csv.path, line: line, "names '\(fields[name])', no photo"))
+                continue
+            }
+            if let first = seen[url.path] {
+                problems.append(
+                    DataProblem(.duplicateName, path: csv.path, line: line, "names the photo of line \(first)"))
+                continue
+            }
+            seen[url.path] = line
+            let labels = fields[label].components(separatedBy: delimiter)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            rows.append(
+                (ImageItem(url: url, name: url.deletingPathExtension().lastPathComponent, label: nil), labels, line))
+        }
+        let vocabulary = ImageDataset.orderedClasses(rows.flatMap(\.labels))
+        let index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($1, $0) })
+        var sets = LabelSets(
+            vocabulary: vocabulary, items: rows.map(\.item), sets: rows.map { Set($0.labels.compactMap { index[$0] }) },
+            lines: rows.map(\.line), problems: problems)
+        sets.problems += sets.singletons(csv: csv)
+        return sets
+    }
+
+    /// A label used by one photo only: a model can neither learn it nor be scored on it.
+    func singletons(csv: URL) -> [DataProblem] {
+        zip(vocabulary, counts).enumerated().compactMap { label, entry in
+            guard entry.1 == 1, let row = sets.firstIndex(where: { $0.contains(label) }) else { return nil }
+            return DataProblem(
+                .badLabel, path: csv.path, line: lines[row],
+                "label '\(entry.0)' is used by this photo only: a model can neither learn it nor be scored on it "
+                    + "(merge it with another label or drop it)")
+        }
+    }
+
+    /// The index of the column called `wanted` (or `default`), with an error naming the header.
+    static func column(_ wanted: String?, default index: Int, in table: CSVTable, csv: URL) throws -> Int {
+        guard let wanted else {
+            guard table.header.count > index else {
+                throw DataProblem(.badCSV, path: csv.path, line: 1, "header has \(table.header.count) column(s)")
+            }
+            return index
+        }
+        guard let found = table.header.firstIndex(of: wanted) else {
+            throw DataProblem(
+                .badCSV, path: csv.path, line: 1,
+                "has no column '\(wanted)'; its header is: \(table.header.joined(separator: ", "))")
+        }
+        return found
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `check --task multi-label` lists the label vocabulary and refuses a label used once, exit 1.
+@Suite("check on multi-label data")
+struct MultiLabelCheckTests {
+    @Test func vocabularyAndALabelUsedOnce() throws {
+        let data = try makeKaggleDataSet(trainCount: 6, testCount: 1, size: 32)
+        let csv = data.appendingPathComponent("train_labels.csv")
+        try "name,tags\n1,mono defective\n2,mono\n3,poly defective\n4,poly\n5,\n6,mono poly\n".write(
+            to: csv, atomically: true, encoding: .utf8)
+        let clean = try quadrat(["check", data.path, "--task", "multi-label", "--no-duplicates"])
+        #expect(clean.status == 0, "\(clean.output) \(clean.errors)")
+        #expect(
+            clean.output.contains("6 images, 3 labels (defective: 2, mono: 3, poly: 3); 1 with no label")
+                && clean.output.contains("no problems found"), "\(clean.output)")
+        try "name,tags\n1,mono|cracked\n2,mono\n3,poly\n4,poly\n5,mono\n6,poly\n".write(
+            to: csv, atomically: true, encoding: .utf8)
+        let once = try quadrat([
+            "check", data.path, "--task", "multi-label", "--label-delimiter", "|", "--no-duplicates",
+        ])
+        #expect(
+            once.status == 1 && once.output.contains("label 'cracked' is used by this photo only"), "\(once.output)")
+    }
+}
