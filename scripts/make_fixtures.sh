@@ -9,3 +9,10 @@ for script in core.py backbones.py imagenet_classes.py images.py weights.py; do
     echo "fixtures: $script"
     "$PY" "$script"
 done
+# Multi-label metrics from scikit-learn (PyPI): PYTHON=/path/to/python-with-sklearn scripts/make_fixtures.sh
+if "${PYTHON:-$PY}" -c "import sklearn" 2>/dev/null; then
+    echo "fixtures: multilabel.py"
+    "${PYTHON:-$PY}" multilabel.py
+else
+    echo "fixtures: multilabel.py skipped (needs scikit-learn: set PYTHON to a Python that has it)" >&2
+fi

@@ -1,0 +1,48 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Learn
+
+/// Multi-label scores against scikit-learn's on 60 photos and 4 labels, ties and a photo without labels included
+/// (`scripts/fixtures/multilabel.py` writes the fixture; CI only reads it).
+@Suite("Multi-label metrics")
+struct MultiLabelMetricsTests {
+    struct Fixture: Decodable {
+        var labels: [[Int]]
+        var probabilities: [[Double]]
+        var thresholds: [Double]
+        var precision: [Double]
+        var recall: [Double]
+        var f1: [Double]
+        var roc_auc: [Double]
+        var average_precision: [Double]
+        var macro_f1: Double
+        var micro_f1: Double
+        var mean_average_precision: Double
+        var exact_match: Double
+        var accuracy_multi: Double
+    }
+
+    @Test func scoresEqualScikitLearns() throws {
+        let url = Fixtures.folder.appendingPathComponent("multilabel_metrics.json")
+        let f = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+        let s = MultiLabelScores(
+            probabilities: f.probabilities, labels: f.labels.map { $0.map { $0 == 1 } }, thresholds: f.thresholds)
+        func close(_ a: [Double], _ b: [Double]) -> Bool { zip(a, b).allSatisfy { abs($0 - $1) < 1e-12 } }
+        #expect(close(s.labels.map(\.precision), f.precision), "\(s.labels.map(\.precision))")
+        #expect(close(s.labels.map(\.recall), f.recall) && close(s.labels.map(\.f1), f.f1))
+        #expect(close(s.labels.map(\.rocAUC), f.roc_auc), "\(s.labels.map(\.rocAUC))")
+        #expect(close(s.labels.map(\.averagePrecision), f.average_precision), "\(s.labels.map(\.averagePrecision))")
+        #expect(abs(s.macroF1 - f.macro_f1) < 1e-12 && abs(s.microF1 - f.micro_f1) < 1e-12)
+        #expect(abs(s.meanAveragePrecision - f.mean_average_precision) < 1e-12)
+        #expect(abs(s.exactMatch - f.exact_match) < 1e-12 && abs(s.accuracyMulti - f.accuracy_multi) < 1e-12)
+    }
+
+    /// A label no photo has: no average precision, and it is left out of the mean.
+    @Test func aLabelWithoutPositives() {
+        let s = MultiLabelScores(
+            probabilities: [[0.9, 0.1], [0.2, 0.3]], labels: [[true, false], [false, false]], thresholds: [0.5, 0.5])
+        #expect(s.labels[1].averagePrecision.isNaN && s.meanAveragePrecision == 1 && s.exactMatch == 1)
+    }
+}
