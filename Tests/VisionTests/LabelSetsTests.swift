@@ -31,3 +31,40 @@ struct LabelSetsTests {
         #expect(throws: DataProblem.self) { try LabelSets.read(data, labelColumn: "labels") }
     }
 }
+
+/// Iterative stratification keeps every label's share in every fold far better than a random split, the rare label
+/// included, and repeats with its seed.
+@Suite("Iterative stratification")
+struct IterativeStratificationTests {
+    static func sets(seed: UInt64) -> [Set<Int>] {
+        var rng = SeededRandom(seed: seed)
+        let rates = [0.5, 0.3, 0.2, 0.1, 0.05, 0.035]
+        return (0..<300).map { _ in Set(rates.indices.filter { rng.unit() < rates[$0] }) }
+    }
+
+    /// The largest distance of a fold's count of a label from its share, over labels and folds.
+    static func worstDeviation(_ sets: [Set<Int>], fold: [Int], k: Int) -> Double {
+        (0..<6).map { label -> Double in
+            let total = Double(sets.filter { $0.contains(label) }.count)
+            return (0..<k).map { f in
+                abs(Double(sets.indices.filter { fold[$0] == f && sets[$0].contains(label) }.count) - total / Double(k))
+            }.max() ?? 0
+        }.max() ?? 0
+    }
+
+    @Test func everyLabelKeepsItsShare() {
+        let sets = Self.sets(seed: 3)
+        let fold = Split.iterativeFolds(sets: sets, labels: 6, folds: 5, seed: 42)
+        #expect(fold.allSatisfy { (0..<5).contains($0) })
+        let sizes = (0..<5).map { f in fold.filter { $0 == f }.count }
+        #expect(sizes.allSatisfy { abs($0 - 60) <= 3 }, "\(sizes)")
+        let iterative = Self.worstDeviation(sets, fold: fold, k: 5)
+        var rng = SeededRandom(seed: 42)
+        let random = rng.permutation(300).map { $0 % 5 }
+        let byChance = Self.worstDeviation(sets, fold: random, k: 5)
+        #expect(iterative <= 1.5 && iterative < byChance / 2, "iterative \(iterative), random \(byChance)")
+        #expect(Split.iterativeFolds(sets: sets, labels: 6, folds: 5, seed: 42) == fold)
+        let (train, valid) = Split.iterative(sets: sets, labels: 6, fraction: 0.2, seed: 7)
+        #expect(Set(train).isDisjoint(with: valid) && train.count + valid.count == 300 && abs(valid.count - 60) <= 3)
+    }
+}
