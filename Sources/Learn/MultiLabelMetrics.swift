@@ -6,8 +6,11 @@ import Foundation
 public struct MultiLabelScores: Sendable, Equatable {
     /// One label's scores against the photos that have it and those that do not.
     public struct Label: Sendable, Equatable {
+        /// Of the photos decided to have the label, the share that have it (0 when none is decided so).
         public var precision: Double
+        /// Of the photos that have the label, the share decided so (0 when none has it).
         public var recall: Double
+        /// The harmonic mean of precision and recall.
         public var f1: Double
         /// NaN when every photo has the label, or none does.
         public var rocAUC: Double
@@ -15,12 +18,13 @@ public struct MultiLabelScores: Sendable, Equatable {
         public var averagePrecision: Double
     }
 
+    /// Each label's scores, in the order of the columns.
     public var labels: [Label]
     /// The mean of the labels' F1 (each label counts the same).
     public var macroF1: Double
     /// F1 of every (photo, label) decision pooled (frequent labels count more).
     public var microF1: Double
-    /// The mean of the labels' average precision (the labels without a positive photo left out).
+    /// The mean of the labels' average precision. A label no photo has is left out (scikit-learn would count it as 0).
     public var meanAveragePrecision: Double
     /// The share of photos whose decided set is exactly right.
     public var exactMatch: Double
@@ -28,9 +32,16 @@ public struct MultiLabelScores: Sendable, Equatable {
     public var accuracyMulti: Double
 
     /// Scores of `probabilities` (one row per photo, one column per label) against the true `labels` (a row of 0/1
-    /// per photo), each label decided positive at probability ≥ its threshold.
-    public init(probabilities: [[Double]], labels: [[Bool]], thresholds: [Double]) {
+    /// per photo), each label decided positive at probability ≥ its threshold. Rows of another length than
+    /// `thresholds` are refused.
+    public init(probabilities: [[Double]], labels: [[Bool]], thresholds: [Double]) throws {
         let count = thresholds.count
+        guard probabilities.count == labels.count,
+            (probabilities + labels.map { $0.map { $0 ? 1.0 : 0 } }).allSatisfy({ $0.count == count })
+        else {
+            throw LearnError(
+                "multi-label scores need one row of \(count) probabilities and one of \(count) labels per photo")
+        }
         let decided = probabilities.map { row in zip(row, thresholds).map { $0 >= $1 } }
         var (allTP, allFP, allFN) = (0, 0, 0)
         self.labels = (0..<count).map { k in
@@ -65,10 +76,11 @@ public struct MultiLabelScores: Sendable, Equatable {
         var i = 0
         while i < order.count {
             let score = scores[order[i]]
-            while i < order.count, scores[order[i]] == score {
+            // Every photo at this score, and at least this one (a NaN equals nothing, itself included).
+            repeat {
                 if positives[order[i]] { tp += 1 } else { fp += 1 }
                 i += 1
-            }
+            } while i < order.count && scores[order[i]] == score
             let nextRecall = Double(tp) / Double(total)
             sum += (nextRecall - recall) * Double(tp) / Double(tp + fp)
             recall = nextRecall

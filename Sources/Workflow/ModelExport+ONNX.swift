@@ -84,7 +84,8 @@ extension ModelExport {
                 (
                     "unknown",
                     "outputs unknown_distance (1 − the mean cosine similarity of the photo's pooled body features to "
-                        + "its \(DriftReference.neighbours) nearest of \(reference.reference.shape[0]) training photos') "
+                        + "its \(min(DriftReference.neighbours, reference.reference.shape[0])) nearest of "
+                        + "\(reference.reference.shape[0]) training photos') "
                         + "and unknown (1 when unknown_distance > unknown_threshold: the photo looks like none of the "
                         + "classes)"
                 ),
@@ -122,7 +123,8 @@ extension ModelExport {
     /// answer for them. `scripts/onnx_parity.py MODEL.onnx SAMPLE` compares ONNX Runtime's answer with it.
     public static func paritySample(_ saved: SavedModel, photos: [URL], to out: URL) throws {
         let inputs = try photos.map { url in try saved.input(imageBytes: try FileBytes.read(url), source: url) }
-        let reference = try DriftReference.beside(saved).flatMap { $0.unknownThreshold == nil ? nil : $0 }
+        // As the export itself: a damaged reference costs the distances, not the sample.
+        let reference = (try? DriftReference.beside(saved))?.flatMap { $0.unknownThreshold == nil ? nil : $0 }
         let (probabilities, features) = try saved.probabilitiesAndFeatures(
             inputs: inputs, withFeatures: reference != nil)
         let n = inputs.count, c = saved.classes.count

@@ -64,4 +64,21 @@ struct FeaturePhaseTests {
         #expect(adam.optimizer is AdamW && adam.optimizer.groups[0].weightDecay == 0.05)
         #expect(adam.optimizer.groups[0].parameters.count == model.parameters.count)
     }
+
+    /// Early stopping counts its patience within each fit; the best value carries over between them.
+    @Test func earlyStoppingCountsPatiencePerFit() throws {
+        let (x, y) = try DataParallelTests.data()
+        let model = try DataParallelTests.model(seed: 1)
+        let learner = Learner(
+            model: model, groups: [[model]], train: FeatureBatches(features: x, labels: y, seed: 5),
+            valid: FeatureBatches(features: x, labels: y, shuffle: false), metrics: [], baseRate: 0)
+        learner.verbose = false
+        let stopping = EarlyStopping(monitor: "valid_loss", patience: 2)
+        learner.callbacks.append(stopping)
+        // At rate 0 nothing improves after the first epoch: each fit stops after 1 + patience epochs.
+        try learner.fit(epochs: 10)
+        #expect(learner.recorder.epochs.count == 3)
+        try learner.fit(epochs: 10)
+        #expect(learner.recorder.epochs.count == 5, "the second fit had its own patience of 2")
+    }
 }

@@ -34,9 +34,11 @@ struct MultiLabelMetricsTests {
     @Test func scoresEqualScikitLearns() throws {
         let url = Fixtures.folder.appendingPathComponent("multilabel_metrics.json")
         let f = try Self.decoder.decode(Fixture.self, from: Data(contentsOf: url))
-        let s = MultiLabelScores(
+        let s = try MultiLabelScores(
             probabilities: f.probabilities, labels: f.labels.map { $0.map { $0 == 1 } }, thresholds: f.thresholds)
-        func close(_ a: [Double], _ b: [Double]) -> Bool { zip(a, b).allSatisfy { abs($0 - $1) < 1e-12 } }
+        func close(_ a: [Double], _ b: [Double]) -> Bool {
+            a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) < 1e-12 }
+        }
         #expect(close(s.labels.map(\.precision), f.precision), "\(s.labels.map(\.precision))")
         #expect(close(s.labels.map(\.recall), f.recall) && close(s.labels.map(\.f1), f.f1))
         #expect(close(s.labels.map(\.rocAUC), f.rocAuc), "\(s.labels.map(\.rocAUC))")
@@ -47,9 +49,14 @@ struct MultiLabelMetricsTests {
     }
 
     /// A label no photo has: no average precision, and it is left out of the mean.
-    @Test func aLabelWithoutPositives() {
-        let s = MultiLabelScores(
+    @Test func aLabelWithoutPositives() throws {
+        let s = try MultiLabelScores(
             probabilities: [[0.9, 0.1], [0.2, 0.3]], labels: [[true, false], [false, false]], thresholds: [0.5, 0.5])
         #expect(s.labels[1].averagePrecision.isNaN && s.meanAveragePrecision == 1 && s.exactMatch == 1)
+        // A diverged model's NaN scores end (they hung the ranking once), and rows of the wrong length are refused.
+        #expect(MultiLabelScores.averagePrecision(scores: [.nan, 0.4, .nan], positives: [true, false, true]).isFinite)
+        #expect(throws: LearnError.self) {
+            try MultiLabelScores(probabilities: [[0.1]], labels: [[true, false]], thresholds: [0.5, 0.5])
+        }
     }
 }

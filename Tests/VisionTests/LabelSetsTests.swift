@@ -64,6 +64,11 @@ struct IterativeStratificationTests {
         let byChance = Self.worstDeviation(sets, fold: random, k: 5)
         #expect(iterative <= 1.5 && iterative < byChance / 2, "iterative \(iterative), random \(byChance)")
         #expect(Split.iterativeFolds(sets: sets, labels: 6, folds: 5, seed: 42) == fold)
+        // No photo, or folds below 2, or labels out of range: still a fold for every photo.
+        #expect(Split.iterativeFolds(sets: [], labels: 3, folds: 5, seed: 1).isEmpty)
+        #expect(
+            Split.iterativeFolds(sets: [[0], [9], []], labels: 1, folds: 0, seed: 1).allSatisfy { (0..<2).contains($0) }
+        )
         let (train, valid) = Split.iterative(sets: sets, labels: 6, fraction: 0.2, seed: 7)
         #expect(Set(train).isDisjoint(with: valid) && train.count + valid.count == 300 && abs(valid.count - 60) <= 3)
     }

@@ -101,6 +101,7 @@ import Workflow
         #expect(unknownModel.graph.output.map(\.name) == ["logits", "probabilities", "unknown_distance", "unknown"])
         let unknownOutputs = try Torch.withoutGrad { try ONNXReference(model: unknownModel).run(["image": image]) }
         let graphDistances = try #require(unknownOutputs["unknown_distance"]).toArray(Float.self)
+        #expect(distances.count == 4 && graphDistances.count == 4)
         #expect(
             zip(distances, graphDistances).allSatisfy { abs($0 - Double($1)) < 1e-4 }, "\(distances) \(graphDistances)")
         let marks = try #require(unknownOutputs["unknown"]).toArray(Float.self)

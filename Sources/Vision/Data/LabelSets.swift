@@ -48,11 +48,15 @@ public struct LabelSets: Sendable {
         var problems: [DataProblem] = []
         var seen: [String: Int] = [:]
         for (line, fields) in table.rows {
-            guard fields.count > max(name, label) else {
-                problems.append(DataProblem(.badCSV, path: csv.path, line: line, "has \(fields.count) field(s)"))
+            guard fields.count == table.header.count else {
+                problems.append(
+                    DataProblem(
+                        .badCSV, path: csv.path, line: line,
+                        "has \(fields.count) field(s), expected \(table.header.count)"))
                 continue
             }
-            guard let url = files[fields[name]] else {
+            let stem = (fields[name] as NSString).deletingPathExtension
+            guard let url = files[fields[name]] ?? files[stem] else {
                 problems.append(
                     DataProblem(.missingFile, path: csv.path, line: line, "names '\(fields[name])', no photo"))
                 continue
@@ -67,6 +71,11 @@ public struct LabelSets: Sendable {
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             rows.append(
                 (ImageItem(url: url, name: url.deletingPathExtension().lastPathComponent, label: nil), labels, line))
+        }
+        guard !rows.isEmpty else {
+            let detail = problems.prefix(3).map(\.description).joined(separator: "; ")
+            throw DataProblem(
+                .noImages, path: csv.path, "yields no usable labelled images" + (detail.isEmpty ? "" : ": \(detail)"))
         }
         let vocabulary = ImageDataset.orderedClasses(rows.flatMap(\.labels))
         let index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($1, $0) })

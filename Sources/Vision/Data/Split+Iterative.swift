@@ -6,7 +6,9 @@ extension Split {
     /// photos, then a seeded random one), and every fold's need of each of the photo's labels drops. Photos without a
     /// label fill the folds that most lack photos. `sets[i]` holds photo i's labels (0 ..< `labels`); returns each
     /// photo's fold.
-    public static func iterativeFolds(sets: [Set<Int>], labels: Int, folds k: Int, seed: UInt64) -> [Int] {
+    /// `folds` below 2 counts as 2; labels outside 0 ..< `labels` are ignored.
+    public static func iterativeFolds(sets given: [Set<Int>], labels: Int, folds: Int, seed: UInt64) -> [Int] {
+        let (k, sets) = (max(2, folds), given.map { $0.filter { (0..<labels).contains($0) } })
         var rng = SeededRandom(seed: seed)
         let share = 1 / Double(k)
         var wantedPhotos = [Double](repeating: Double(sets.count) * share, count: k)
@@ -39,11 +41,13 @@ extension Split {
     }
 
     /// A validation part of about `fraction` by iterative stratification: one of round(1 / fraction) folds of
-    /// ``iterativeFolds(sets:labels:folds:seed:)``, chosen by the seed. Both lists are sorted.
+    /// ``iterativeFolds(sets:labels:folds:seed:)``, chosen by the seed (a fraction outside 1 % to 50 % is taken as the
+    /// nearest of them). Both lists are sorted.
     public static func iterative(
         sets: [Set<Int>], labels: Int, fraction: Double = 0.2, seed: UInt64 = 42
     ) -> (train: [Int], valid: [Int]) {
-        let k = max(2, Int((1 / max(fraction, 1e-9)).rounded()))
+        let bounded = fraction.isNaN ? 0.2 : min(0.5, max(0.01, fraction))
+        let k = Int((1 / bounded).rounded())
         let fold = iterativeFolds(sets: sets, labels: labels, folds: k, seed: seed)
         var rng = SeededRandom(seed: seed ^ 0x5EED_F01D)
         let held = Int(rng.next() % UInt64(k))

@@ -60,7 +60,6 @@ public enum Architecture: String, CaseIterable, Codable, Sendable {
     /// How the pretrained weights expect their input.
     public var normalization: Normalization { meta.normalization }
 
-    /// Parses a name, with a message listing the known ones.
     /// Read by ``init(named:)``: config files and model options written by hand may spell the name in capitals.
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
@@ -72,6 +71,7 @@ public enum Architecture: String, CaseIterable, Codable, Sendable {
         }
     }
 
+    /// Parses a name (in any case), with a message listing the known ones.
     public init(named name: String) throws {
         guard let arch = Architecture(rawValue: name.lowercased()) else {
             let known = Architecture.allCases.map(\.rawValue).joined(separator: ", ")

@@ -44,7 +44,7 @@ struct CheckCommand: ParsableCommand {
             """)
     var task: LabelTask = .singleLabel
     @Option(help: "multi-label: what separates the labels in a cell (default: a space).")
-    var labelDelimiter = " "
+    var labelDelimiter: String?
 
     @OptionGroup var limits: ImageLimitOptions
 
@@ -58,9 +58,17 @@ struct CheckCommand: ParsableCommand {
         guard (0...1).contains(duplicateSimilarity) else {
             throw ValidationError("--duplicate-similarity must be 0 to 1, not \(duplicateSimilarity)")
         }
-        guard !labelDelimiter.isEmpty else { throw ValidationError("--label-delimiter must not be empty") }
-        if task == .multiLabel, unlabelled {
-            throw ValidationError("--task multi-label checks labels: not with --unlabelled")
+        if labelDelimiter?.isEmpty == true { throw ValidationError("--label-delimiter must not be empty") }
+        if task == .singleLabel, labelDelimiter != nil {
+            throw ValidationError("--label-delimiter is for --task multi-label")
+        }
+        if task == .multiLabel {
+            for (given, flag) in [
+                (unlabelled, "--unlabelled"), (quarantine != nil, "--quarantine"),
+                (nearDuplicates != nil, "--near-duplicates"),
+            ] where given {
+                throw ValidationError("\(flag) is not for --task multi-label yet")
+            }
         }
     }
 
@@ -107,7 +115,7 @@ struct CheckCommand: ParsableCommand {
     /// (labels used once, rows that name no photo, unreadable photos); exit 1 when there are any.
     func checkLabelSets(_ url: URL) throws {
         let sets = try LabelSets.read(
-            url, nameColumn: columns.nameColumn, labelColumn: columns.labelColumn, delimiter: labelDelimiter)
+            url, nameColumn: columns.nameColumn, labelColumn: columns.labelColumn, delimiter: labelDelimiter ?? " ")
         let listed = zip(sets.vocabulary, sets.counts).map { "\($0): \($1)" }.joined(separator: ", ")
         print(
             "\(sets.items.count) images, \(sets.vocabulary.count) labels (\(listed)); \(sets.unlabelledCount) with no label"
