@@ -15,6 +15,9 @@ struct MultiLabelCheckTests {
         #expect(
             clean.output.contains("6 images, 3 labels (defective: 2, mono: 3, poly: 3); 1 with no label")
                 && clean.output.contains("no problems found"), "\(clean.output)")
+        #expect(
+            clean.output.contains("a 20 % validation part (iterative stratification, seed 42): ")
+                && clean.output.contains(" of 2, mono "), "\(clean.output)")
         try "name,tags\n1,mono|cracked\n2,mono\n3,poly\n4,poly\n5,mono\n6,poly\n".write(
             to: csv, atomically: true, encoding: .utf8)
         let once = try quadrat([

@@ -120,6 +120,13 @@ struct CheckCommand: ParsableCommand {
         print(
             "\(sets.items.count) images, \(sets.vocabulary.count) labels (\(listed)); \(sets.unlabelledCount) with no label"
         )
+        // The validation part a multi-label run would hold out: each label's share kept by iterative stratification.
+        let valid = Split.iterative(sets: sets.sets, labels: sets.vocabulary.count, fraction: 0.2, seed: 42).valid
+        let held = sets.vocabulary.indices.map { label in valid.filter { sets.sets[$0].contains(label) }.count }
+        print(
+            "a 20 % validation part (iterative stratification, seed 42): \(valid.count) images; "
+                + zip(zip(sets.vocabulary, held), sets.counts).map { "\($0.0) \($0.1) of \($1)" }.joined(
+                    separator: ", "))
         let images = ImageDataset(items: sets.items, classes: [])
         let problems = sets.problems + DataCheck.problems(in: images)
         guard !problems.isEmpty else {
