@@ -32,19 +32,13 @@ public enum LearningRate: Codable, Sendable, Equatable {
 
     /// A number, or "auto" (config files and model files from before this type stored a number or nothing).
     public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
+        if try decoder.singleValueContainer().decodeNil() {
             self = .auto
-        } else if let rate = try? c.decode(Double.self) {  // not a number: read it as text below
-            self = .value(rate)
-        } else {
-            let text = try c.decode(String.self)
-            guard let rate = LearningRate(text: text) else {
-                throw DecodingError.dataCorruptedError(
-                    in: c, debugDescription: "must be 'auto' or a number such as 3e-3, not '\(text)'")
-            }
-            self = rate
+            return
         }
+        self = try decodeNumberOrText(
+            decoder, number: LearningRate.value, text: LearningRate.init(text:),
+            expected: "'auto' or a number such as 3e-3")
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -70,17 +64,9 @@ public struct TimeSpan: Codable, Sendable, Equatable, Comparable, CustomStringCo
 
     /// A number of seconds, as config and model files have always stored it, or a duration as text ("5m").
     public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let seconds = try? c.decode(Double.self) {  // not a number: read it as text below
-            self.seconds = seconds
-            return
-        }
-        let text = try c.decode(String.self)
-        guard let span = TimeSpan(text: text) else {
-            throw DecodingError.dataCorruptedError(
-                in: c, debugDescription: "must be a duration such as 5m, 90s or 1h30m, not '\(text)'")
-        }
-        self = span
+        self = try decodeNumberOrText(
+            decoder, number: TimeSpan.init(seconds:), text: TimeSpan.init(text:),
+            expected: "a duration such as 5m, 90s or 1h30m")
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -91,4 +77,18 @@ public struct TimeSpan: Codable, Sendable, Equatable, Comparable, CustomStringCo
     public static func < (a: TimeSpan, b: TimeSpan) -> Bool { a.seconds < b.seconds }
 
     public var description: String { String(format: "%g s", seconds) }
+}
+
+/// A value a file may hold as a number or as text: the number through `number`, the text through `text`, else an
+/// error saying what was `expected`.
+func decodeNumberOrText<T>(
+    _ decoder: Decoder, number: (Double) -> T, text: (String) -> T?, expected: String
+) throws -> T {
+    let c = try decoder.singleValueContainer()
+    if let value = try? c.decode(Double.self) { return number(value) }  // not a number: read it as text below
+    let given = try c.decode(String.self)
+    guard let value = text(given) else {
+        throw DecodingError.dataCorruptedError(in: c, debugDescription: "must be \(expected), not '\(given)'")
+    }
+    return value
 }

@@ -2,7 +2,7 @@ import Foundation
 import Vision
 
 /// libFuzzer entry: the CSV reader (UTF-8 check, separator sniffing, RFC 4180 quoting), the labels CSV's header and
-/// column checks, then the writer:
+/// column checks, a multi-label CSV's label sets, then the writer:
 /// every row written back with `CSVTable.row` must parse to the same fields.
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzCSV(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
@@ -26,6 +26,17 @@ func fuzzCSV(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         } catch {
             preconditionFailure("unexpected error type: \(error)")
         }
+    }
+    // The tags of a multi-label CSV (`check --task multi-label`): label sets or an error naming the file, never a trap.
+    do {
+        let photo = URL(fileURLWithPath: "/fuzz/train/1.jpg")
+        let sets = try LabelSets.parse(
+            table, csv: source, files: ["1": photo, "1.jpg": photo], nameColumn: nil, labelColumn: nil, delimiter: " ")
+        precondition(sets.sets.count == sets.items.count, "one label set per photo")
+        precondition(sets.sets.allSatisfy { $0.allSatisfy { $0 < sets.vocabulary.count } }, "labels in the vocabulary")
+    } catch is DataProblem {
+    } catch {
+        preconditionFailure("unexpected error type: \(error)")
     }
     for row in table.rows.prefix(4) where !row.fields.contains(where: { $0.contains("\n") || $0.contains("\r") }) {
         let text = "a,b\n" + CSVTable.row(row.fields) + "\n"

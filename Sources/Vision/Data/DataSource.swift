@@ -10,32 +10,11 @@ public enum DataSource {
         classes fixedClasses: [String]? = nil
     ) throws -> ImageDataset {
         let table = try CSVTable(url: csvURL)
-        func column(_ wanted: String?, default index: Int) throws -> Int {
-            guard let wanted else {
-                guard table.header.count > index else {
-                    throw DataProblem(
-                        .badCSV, path: csvURL.path, line: 1,
-                        "header has \(table.header.count) column(s) (\(table.header.joined(separator: ", "))); expected at least 2: image name, label"
-                    )
-                }
-                return index
-            }
-            guard let i = table.header.firstIndex(of: wanted) else {
-                throw DataProblem(
-                    .badCSV, path: csvURL.path, line: 1,
-                    "has no column '\(wanted)'; its header is: \(table.header.joined(separator: ", "))")
-            }
-            return i
-        }
-        let nameIndex = try column(nameColumn, default: 0), labelIndex = try column(labelColumn, default: 1)
+        let nameIndex = try column(nameColumn, default: 0, in: table, csv: csvURL)
+        let labelIndex = try column(labelColumn, default: 1, in: table, csv: csvURL)
         guard !table.rows.isEmpty else { throw DataProblem(.badCSV, path: csvURL.path, "has a header but no rows") }
 
-        var files: [String: URL] = [:]
-        for url in try imageFiles(in: folder) {
-            files[url.lastPathComponent] = url
-            files[url.deletingPathExtension().lastPathComponent] =
-                files[url.deletingPathExtension().lastPathComponent] ?? url
-        }
+        let files = try filesByName(in: folder)
         try checkHeaderAndColumns(
             table, csv: csvURL, files: files, name: nameIndex, label: labelIndex, chosen: nameColumn ?? labelColumn)
         var problems: [DataProblem] = []
@@ -51,6 +30,36 @@ public enum DataSource {
         }
         return try finish(
             ImageDataset(items: items, classes: classes, problems: problems, labelsFile: csvURL), source: csvURL)
+    }
+
+    /// The index of a labels CSV's column called `wanted` (or the `default`-th), with an error naming the header.
+    static func column(_ wanted: String?, default index: Int, in table: CSVTable, csv: URL) throws -> Int {
+        guard let wanted else {
+            guard table.header.count > index else {
+                throw DataProblem(
+                    .badCSV, path: csv.path, line: 1,
+                    "header has \(table.header.count) column(s) (\(table.header.joined(separator: ", "))); expected at least 2: image name, label"
+                )
+            }
+            return index
+        }
+        guard let i = table.header.firstIndex(of: wanted) else {
+            throw DataProblem(
+                .badCSV, path: csv.path, line: 1,
+                "has no column '\(wanted)'; its header is: \(table.header.joined(separator: ", "))")
+        }
+        return i
+    }
+
+    /// The images of `folder` by file name and by name without extension (`1.jpg` and `1`; the first file wins).
+    static func filesByName(in folder: URL) throws -> [String: URL] {
+        var files: [String: URL] = [:]
+        for url in try imageFiles(in: folder) {
+            files[url.lastPathComponent] = url
+            files[url.deletingPathExtension().lastPathComponent] =
+                files[url.deletingPathExtension().lastPathComponent] ?? url
+        }
+        return files
     }
 
     /// The rows of a labels CSV that name an image of `files` once, with a label (one of `classes` when given); every

@@ -34,16 +34,18 @@ public struct LabelSets: Sendable {
             throw DataProblem(
                 .missingFile, path: data.path, "has no train_labels.csv: multi-label data needs a labels CSV")
         }
-        let table = try CSVTable(url: csv)
-        let (name, label) = try (
-            column(nameColumn, default: 0, in: table, csv: csv), column(labelColumn, default: 1, in: table, csv: csv)
-        )
-        var files: [String: URL] = [:]
-        for url in try imageFiles(in: DataSource.imageFolder(forLabels: csv)) {
-            files[url.lastPathComponent] = url
-            files[url.deletingPathExtension().lastPathComponent] =
-                files[url.deletingPathExtension().lastPathComponent] ?? url
-        }
+        return try parse(
+            CSVTable(url: csv), csv: csv, files: DataSource.filesByName(in: DataSource.imageFolder(forLabels: csv)),
+            nameColumn: nameColumn, labelColumn: labelColumn, delimiter: delimiter)
+    }
+
+    /// The label sets of a parsed labels CSV (`csv` names it in problems) whose names are looked up in `files`
+    /// (``DataSource/filesByName(in:)``).
+    public static func parse(
+        _ table: CSVTable, csv: URL, files: [String: URL], nameColumn: String?, labelColumn: String?, delimiter: String
+    ) throws -> LabelSets {
+        let name = try DataSource.column(nameColumn, default: 0, in: table, csv: csv)
+        let label = try DataSource.column(labelColumn, default: 1, in: table, csv: csv)
         var rows: [(item: ImageItem, labels: [String], line: Int)] = []
         var problems: [DataProblem] = []
         var seen: [String: Int] = [:]
@@ -55,7 +57,8 @@ public struct LabelSets: Sendable {
                         "has \(fields.count) field(s), expected \(table.header.count)"))
                 continue
             }
-            let stem = (fields[name] as NSString).deletingPathExtension
+            // Not NSString.deletingPathExtension: it traps on some names (a fuzzer found "///.//" shapes).
+            let stem = DataSource.removingExtension(fields[name])
             guard let url = files[fields[name]] ?? files[stem] else {
                 problems.append(
                     DataProblem(.missingFile, path: csv.path, line: line, "names '\(fields[name])', no photo"))
@@ -95,21 +98,5 @@ public struct LabelSets: Sendable {
                 "label '\(entry.0)' is used by this photo only: a model can neither learn it nor be scored on it "
                     + "(merge it with another label or drop it)")
         }
-    }
-
-    /// The index of the column called `wanted` (or `default`), with an error naming the header.
-    static func column(_ wanted: String?, default index: Int, in table: CSVTable, csv: URL) throws -> Int {
-        guard let wanted else {
-            guard table.header.count > index else {
-                throw DataProblem(.badCSV, path: csv.path, line: 1, "header has \(table.header.count) column(s)")
-            }
-            return index
-        }
-        guard let found = table.header.firstIndex(of: wanted) else {
-            throw DataProblem(
-                .badCSV, path: csv.path, line: 1,
-                "has no column '\(wanted)'; its header is: \(table.header.joined(separator: ", "))")
-        }
-        return found
     }
 }
