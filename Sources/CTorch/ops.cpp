@@ -212,6 +212,11 @@ qt_tensor qt_nll_loss(qt_tensor logp, qt_tensor target, qt_tensor weight, int re
     QT_GUARD(nullptr, return wrap(at::nll_loss(unwrap(logp), unwrap(target), optional(weight), reduction, -100));)
 }
 
+qt_tensor qt_bce_with_logits(qt_tensor logits, qt_tensor target, qt_tensor pos_weight, int reduction) {
+    QT_GUARD(nullptr, return wrap(at::binary_cross_entropy_with_logits(
+        unwrap(logits), unwrap(target), c10::nullopt, optional(pos_weight), reduction));)
+}
+
 qt_tensor qt_pad(qt_tensor x, const int64_t *pads, int n, double value) {
     QT_GUARD(nullptr, return wrap(at::constant_pad_nd(unwrap(x), at::IntArrayRef(pads, n), value));)
 }

@@ -46,6 +46,9 @@ public struct Calibration: Codable, Sendable, Equatable {
             } else if goal == .balancedAccuracy {
                 fit.threshold = youdenThreshold(scores: scores, positives: positives)
                 fit.thresholdRule = "youden"
+            } else if goal == .f1 {
+                fit.threshold = bestF1Threshold(scores: scores, positives: positives)
+                fit.thresholdRule = "f1"
             } else {
                 fit.threshold = 0.5
                 fit.thresholdRule = "accuracy"
@@ -62,6 +65,7 @@ public struct Calibration: Codable, Sendable, Equatable {
         switch thresholdRule {
         case "accuracy": return "accuracy: the more probable class, after calibration"
         case "youden": return "balanced accuracy: Youden's J on validation"
+        case "f1": return "the best F1 on validation"
         case let rule?: return rule + " on validation"
         case nil: return "the more probable class"
         }
@@ -175,6 +179,26 @@ public struct Calibration: Codable, Sendable, Equatable {
         return threshold
     }
 
+    /// The score threshold with the best F1 of the positives; between tied scores, the midpoint. 0.5 without a
+    /// positive.
+    public static func bestF1Threshold(scores: [Double], positives: [Bool]) -> Double {
+        let pos = Double(positives.filter { $0 }.count)
+        guard pos > 0 else { return 0.5 }
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        var tp = 0.0, fp = 0.0, best = -1.0, threshold = 0.5
+        for (k, i) in order.enumerated() {
+            if positives[i] { tp += 1 } else { fp += 1 }
+            guard k + 1 == order.count || scores[order[k + 1]] != scores[i] else { continue }
+            // F1 = 2 TP / (2 TP + FP + FN), with FN = positives − TP.
+            let f1 = 2 * tp / (tp + fp + pos)
+            if f1 > best {
+                best = f1
+                threshold = k + 1 < order.count ? (scores[i] + scores[order[k + 1]]) / 2 : scores[i]
+            }
+        }
+        return threshold
+    }
+
     /// The highest threshold that still calls at least `target` of the positives positive.
     public static func thresholdForRecall(scores: [Double], positives: [Bool], target: Double) -> Double {
         let positiveScores = zip(scores, positives).filter(\.1).map(\.0).sorted(by: >)
@@ -186,8 +210,12 @@ public struct Calibration: Codable, Sendable, Equatable {
 
 /// What a binary model's decision threshold is chosen for (`train --decide-for`).
 public enum DecisionGoal: String, Codable, Sendable, CaseIterable {
-    /// The most decisions right: 0.5 on calibrated probabilities (the default).
+    /// The task's default: accuracy for single-label models, F1 for each label of a multi-label one.
+    case auto
+    /// The most decisions right: 0.5 on calibrated probabilities.
     case accuracy
+    /// The best F1 of the positive class on validation (each label of a multi-label model).
+    case f1
     /// The mean of the two classes' recalls (Youden's J): for classes of very different sizes, where missing the
     /// rare one costs more than accuracy counts it.
     case balancedAccuracy = "balanced-accuracy"

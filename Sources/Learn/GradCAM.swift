@@ -21,12 +21,13 @@ public enum GradCAM {
     /// Heat maps for a batch `input` (N × 3 × H × W, as the network takes it) given the body's `features` and
     /// the `head` that turns them into logits; `classes` picks the class per image (nil: each image's top class).
     public static func maps(
-        input: Tensor, classes: [Int]? = nil, features: (Tensor) throws -> Tensor, head: (Tensor) throws -> Tensor
+        input: Tensor, classes: [Int]? = nil, features: (Tensor) throws -> Tensor, head: (Tensor) throws -> Tensor,
+        task: any ClassificationTask = SingleLabelTask()
     ) throws -> [Map] {
         let activations = try Torch.withoutGrad { try features(input) }.detached().to(.float32).requiringGrad()
         let logits = try head(activations)
         let n = logits.shape[0], c = logits.shape[1]
-        let probabilities = try Torch.withoutGrad { try Functional.softmax(logits.detached(), dim: 1) }
+        let probabilities = try Torch.withoutGrad { try task.activate(logits.detached()) }
             .toArray(Float.self)
         let chosen =
             try classes
@@ -58,7 +59,9 @@ public enum GradCAM {
     }
 
     /// Heat maps from a classifier (its body's last stage, its head), for inputs it takes as they are.
-    public static func maps(_ classifier: Classifier, input: Tensor, classes: [Int]? = nil) throws -> [Map] {
+    public static func maps(
+        _ classifier: Classifier, input: Tensor, classes: [Int]? = nil, task: any ClassificationTask = SingleLabelTask()
+    ) throws -> [Map] {
         let wasTraining = classifier.isTraining
         classifier.eval()
         defer {
@@ -66,7 +69,7 @@ public enum GradCAM {
         }
         let result = try maps(
             input: input, classes: classes, features: { try classifier.body.features($0) },
-            head: { try classifier.head($0) })
+            head: { try classifier.head($0) }, task: task)
         // The backward pass also filled the head's parameter gradients: drop them.
         try classifier.zeroGrad()
         return result
@@ -79,7 +82,7 @@ extension SavedModel {
         guard !inputs.isEmpty else { return [] }
         let x = try normalization.apply(Tensor(inputs.flatMap { $0 }, shape: [inputs.count, 3, size, size]))
             .contiguous(.channelsLast)
-        return try GradCAM.maps(classifier, input: x, classes: classes)
+        return try GradCAM.maps(classifier, input: x, classes: classes, task: task.task)
     }
 
     /// The picture of a heat map: what the model sees of the photo (the crop at its input size, from the `input`

@@ -148,19 +148,21 @@ extension Classifier {
     /// test trains only the head's layers after pooling on them.
     public func findHeadLearningRate(
         _ loader: DataLoader, cacheKey: String? = nil, mixedPrecision: Bool = false,
-        seed: UInt64 = 42
+        seed: UInt64 = 42, task: any ClassificationTask = SingleLabelTask()
     ) throws -> LRFinderResult {
         let features = try precompute(
             loader, cacheKey: cacheKey, label: "precompute train", mixedPrecision: mixedPrecision)
-        return try findHeadLearningRate(features: features.features, labels: features.labels, seed: seed)
+        return try findHeadLearningRate(features: features.features, labels: features.labels, seed: seed, task: task)
     }
 
     /// The LR finder on the new head, on pooled activations already computed.
-    public func findHeadLearningRate(features: Tensor, labels: Tensor, seed: UInt64 = 42) throws -> LRFinderResult {
+    public func findHeadLearningRate(
+        features: Tensor, labels: Tensor, seed: UInt64 = 42, task: any ClassificationTask = SingleLabelTask()
+    ) throws -> LRFinderResult {
         let tail = headAfterPooling
         let probe = Learner(
             model: tail, groups: [[tail]], train: FeatureBatches(features: features, labels: labels, seed: seed),
-            valid: nil)
+            valid: nil, task: task)
         return try probe.findLearningRate()
     }
 }

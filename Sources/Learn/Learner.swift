@@ -13,7 +13,10 @@ public final class Learner {
     public var valid: BatchSource?
     public var metrics: [Metric]
     public var callbacks: [Callback] = []
-    public var lossFunction: (Tensor, Tensor) throws -> Tensor = { try Functional.crossEntropy($0, target: $1) }
+    /// What the model is asked: its activation (probabilities from logits) and its default loss.
+    public let task: any ClassificationTask
+    /// The task's loss unless replaced (class weights, a callback's own term).
+    public var lossFunction: (Tensor, Tensor) throws -> Tensor
     /// What made ``optimizer`` (fastai's `opt_func`), kept so that phases which train a part of the model apart
     /// make theirs the same way.
     public let makeOptimizer: OptimizerFactory
@@ -79,9 +82,12 @@ public final class Learner {
 
     public init(
         model: Module, groups: [[Module]], train: BatchSource, valid: BatchSource?, metrics: [Metric] = [.accuracy],
-        optimizer makeOptimizer: OptimizerFactory = .adamW(), baseRate: Double = 1e-3
+        optimizer makeOptimizer: OptimizerFactory = .adamW(), baseRate: Double = 1e-3,
+        task: any ClassificationTask = SingleLabelTask()
     ) {
         self.model = model
+        self.task = task
+        lossFunction = { try task.loss(weights: nil)($0, $1) }
         network = model
         self.groups = groups
         self.train = train
@@ -96,11 +102,11 @@ public final class Learner {
     /// A learner for a ``Classifier``: its three layer groups, body frozen.
     public convenience init(
         _ classifier: Classifier, train: BatchSource, valid: BatchSource?, metrics: [Metric] = [.accuracy],
-        optimizer: OptimizerFactory = .adamW()
+        optimizer: OptimizerFactory = .adamW(), task: any ClassificationTask = SingleLabelTask()
     ) throws {
         self.init(
             model: classifier, groups: classifier.layerGroups, train: train, valid: valid, metrics: metrics,
-            optimizer: optimizer)
+            optimizer: optimizer, task: task)
         try freeze()
     }
 
@@ -268,8 +274,8 @@ public final class Learner {
         return (loss, probabilities, labels)
     }
 
-    /// Class probabilities of every batch of `source` (eval mode), with its labels and the mean of
-    /// ``lossFunction`` over the images.
+    /// Class probabilities of every batch of `source` (eval mode), with its labels (as ``ClassificationTask`` says)
+    /// and the mean of ``lossFunction`` over the images.
     public func predict(
         _ source: BatchSource, epoch: Int = 0
     ) throws -> (probabilities: [[Double]], labels: [Int], loss: Double) {
@@ -282,16 +288,17 @@ public final class Learner {
                 let logits = try forwardForPrediction(x)
                 // The configured loss (a batch mean), weighted by the batch size.
                 total += try lossFunction(logits, y).item() * Double(x.shape[0])
-                let p = try Functional.softmax(logits, dim: 1)
+                let p = try task.activate(logits)
                 let flat = try p.toArray(Float.self), c = p.shape[1]
                 for i in 0..<p.shape[0] { probabilities.append(flat[(i * c)..<((i + 1) * c)].map(Double.init)) }
-                labels += try y.toArray(Int64.self).map(Int.init)
+                // Class indices, or 0/1 per label in row order (multi-label): see ``ClassificationTask``.
+                labels += try y.to(.int64).toArray(Int64.self).map(Int.init)
             }
         }
         if let group = predictionGroup {
             (probabilities, labels, total) = try join(probabilities, labels, total, group)
         }
-        return (probabilities, labels, labels.isEmpty ? .nan : total / Double(labels.count))
+        return (probabilities, labels, probabilities.isEmpty ? .nan : total / Double(probabilities.count))
     }
 
     /// Every rank's probabilities, labels and loss sum, in rank order.

@@ -66,6 +66,27 @@ public struct MultiLabelScores: Sendable, Equatable {
         accuracyMulti = Self.ratio(right, labels.count * count)
     }
 
+    /// The precision-recall curve: (recall, precision) at each distinct score from the highest down, the steps
+    /// ``averagePrecision(scores:positives:)`` sums; empty without a positive.
+    public static func precisionRecallCurve(
+        scores: [Double], positives: [Bool]
+    ) -> [(recall: Double, precision: Double)] {
+        let total = positives.filter { $0 }.count
+        guard total > 0 else { return [] }
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        var (tp, fp, points) = (0, 0, [(recall: Double, precision: Double)]())
+        var i = 0
+        while i < order.count {
+            let score = scores[order[i]]
+            repeat {
+                if positives[order[i]] { tp += 1 } else { fp += 1 }
+                i += 1
+            } while i < order.count && scores[order[i]] == score
+            points.append((Double(tp) / Double(total), Double(tp) / Double(tp + fp)))
+        }
+        return points
+    }
+
     /// Σ (Rₙ − Rₙ₋₁) Pₙ over the distinct scores from the highest down (ties share one step), as scikit-learn's
     /// `average_precision_score`; NaN without a positive.
     public static func averagePrecision(scores: [Double], positives: [Bool]) -> Double {

@@ -8,11 +8,12 @@ import Torch
 public struct PrecisionAgreement: Sendable, Equatable {
     /// Photos compared.
     public var count: Int
-    /// Photos whose most probable class differs between the two precisions.
+    /// Photos whose decisions (the most probable class, or the labels at 0.5) differ between the two precisions.
     public var changedDecisions: Int
     /// The largest absolute difference of one class probability.
     public var largestChange: Double
-    /// Accuracy of each precision's decisions against the labels.
+    /// The share of photos whose decisions are all right (accuracy; the exact-match ratio for multi-label), in each
+    /// precision.
     public var accuracyFP32: Double, accuracyBF16: Double
 
     /// At most one decision in ``tolerance`` may change, and bf16 must not score lower.
@@ -22,13 +23,20 @@ public struct PrecisionAgreement: Sendable, Equatable {
     /// and no lower accuracy.
     public var agrees: Bool { changedDecisions * Self.tolerance <= count && accuracyBF16 >= accuracyFP32 }
 
-    /// Compares two sets of probabilities of the same photos in the same order.
-    public init(fp32: [[Double]], bf16: [[Double]], labels: [Int]) {
-        count = labels.count
-        changedDecisions = zip(fp32, bf16).filter { Metrics.argmax($0) != Metrics.argmax($1) }.count
+    /// Compares two sets of probabilities of the same photos in the same order; `labels` as a ``Learner`` returns
+    /// them for `task`.
+    public init(
+        fp32: [[Double]], bf16: [[Double]], labels: [Int], task: any ClassificationTask = SingleLabelTask()
+    ) {
+        let truth = task.truth(labels, labelCount: fp32.first?.count ?? 0)
+        let (decided32, decided16) = (fp32.map(task.plainDecisions), bf16.map(task.plainDecisions))
+        count = truth.count
+        changedDecisions = zip(decided32, decided16).filter { $0 != $1 }.count
         largestChange = zip(fp32, bf16).map { a, b in zip(a, b).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0
-        accuracyFP32 = Metrics.accuracy(probabilities: fp32, labels: labels)
-        accuracyBF16 = Metrics.accuracy(probabilities: bf16, labels: labels)
+        func accuracy(_ decided: [[Bool]]) -> Double {
+            truth.isEmpty ? .nan : Double(zip(decided, truth).filter { $0 == $1 }.count) / Double(truth.count)
+        }
+        (accuracyFP32, accuracyBF16) = (accuracy(decided32), accuracy(decided16))
     }
 
     /// One line for the terminal: "bf16 inference kept: 0 of 393 validation decisions changed, …".
@@ -50,6 +58,7 @@ extension Learner {
         let fp32 = try predict(source)
         inferenceMixedPrecision = true
         let bf16 = try predict(source)
-        return PrecisionAgreement(fp32: fp32.probabilities, bf16: bf16.probabilities, labels: fp32.labels)
+        return PrecisionAgreement(
+            fp32: fp32.probabilities, bf16: bf16.probabilities, labels: fp32.labels, task: task)
     }
 }

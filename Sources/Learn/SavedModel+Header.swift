@@ -16,6 +16,8 @@ extension SavedModel {
         public var members: Int
         public var resize: ResizeMethod
         public var classNames: [String]
+        /// Single-label unless the file says multi-label.
+        public var task: TaskKind
 
         public init(_ metadata: [String: String], source url: URL) throws {
             func field<T: Decodable>(_ key: String, _ type: T.Type) throws -> T {
@@ -80,6 +82,14 @@ extension SavedModel {
                     }
                     return method
                 } ?? .crop
+            task =
+                try metadata["task"].map { text in
+                    guard let task = TaskKind(rawValue: text) else {
+                        throw LearnError(
+                            "\(url.path): its metadata gives the task '\(text)', not single-label or multi-label")
+                    }
+                    return task
+                } ?? .singleLabel
             // An unreadable entry, or names that do not match the classes one for one (a hand-edited file), fall
             // back to the default names.
             let defaults = SavedModel.displayNames(classes: classes, labelColumn: metadata["label_column"])

@@ -40,7 +40,7 @@ extension SavedModel {
                     return try member.headAfterPooling(pooled)
                 }
                 let logits = try mixedPrecision ? Torch.withAutocast { try forward() } : forward()
-                return try Functional.softmax(logits.to(.float32), dim: 1)
+                return try task.task.activate(logits.to(.float32))
             }
             return try Tensor.stack(each).mean([0])
         }
@@ -48,7 +48,6 @@ extension SavedModel {
         let rows = (0..<p.shape[0]).map { i in flat[(i * c)..<((i + 1) * c)].map(Double.init) }
         // Every row NaN: the weights, refused. One NaN row among good ones: its photo's, for the caller to refuse.
         _ = try nonFiniteRows(rows)
-        let calibration = self.calibration(tta: false)
-        return (rows.map { calibration?.apply($0) ?? $0 }, features)
+        return (calibrate(rows, tta: false), features)
     }
 }

@@ -22,6 +22,8 @@ public struct SavedModel {
     /// The names shown for the classes (metadata `class_names`; default: ``displayNames(classes:labelColumn:)``).
     public let classNames: [String]
     public let metadata: [String: String]
+    /// What the model answers: one class, or a set of labels (metadata `task`; files from before it are single-label).
+    public let task: TaskKind
     /// The file it was read from, for messages.
     public let source: URL
 
@@ -53,6 +55,7 @@ public struct SavedModel {
             (header.architecture, header.classes, header.size, header.normalization)
         presizeCache = PresizeCache(shorterSide: header.presize)
         (resize, classNames, self.metadata) = (header.resize, header.classNames, metadata)
+        task = header.task
         let (count, head) = (header.members, header.head)
         let (architecture, classes) = (architecture, classes)
         members = try (0..<count).map { k in
@@ -82,6 +85,21 @@ public struct SavedModel {
         return tta ? both.tta ?? both.plain : both.plain
     }
 
+    /// A multi-label model's label calibration fitted at training (nil for single-label models): the plain one, or
+    /// the one for TTA.
+    public func labelCalibration(tta: Bool) -> LabelCalibration? {
+        // An unreadable entry counts as none: each label is then decided at 0.5 on the network's probabilities.
+        guard let text = metadata[ModelLabelCalibration.metadataKey],
+            let both = try? JSONDecoder().decode(ModelLabelCalibration.self, from: Data(text.utf8))
+        else { return nil }
+        return tta ? both.tta ?? both.plain : both.plain
+    }
+
+    /// The labels decided for a multi-label model's (calibrated) probabilities `p`, each at its threshold.
+    public func decideLabels(_ p: [Double], tta: Bool = false) -> [Bool] {
+        labelCalibration(tta: tta)?.decide(p) ?? task.task.plainDecisions(p)
+    }
+
     /// The class decided for (calibrated) probabilities `p`: at the model's threshold for binary models, the most
     /// probable class otherwise.
     public func decide(_ p: [Double], tta: Bool = false) -> Int {
@@ -102,7 +120,7 @@ public struct SavedModel {
         loader.resize = resize
         var sum: [[Double]] = [], items: [Int] = []
         for member in members {
-            let learner = Learner(model: member, groups: [[member]], train: loader, valid: nil)
+            let learner = Learner(model: member, groups: [[member]], train: loader, valid: nil, task: task.task)
             learner.verbose = false
             learner.inferenceMixedPrecision = mixedPrecision
             let (p, kept) = try learner.predictWithTTA(loader, views: ttaViews, augmentation: augmentation)
@@ -119,8 +137,13 @@ public struct SavedModel {
                 "gets probabilities that are not numbers from the model: left out")
         }
         for row in bad.reversed() { (p.remove(at: row), items.remove(at: row)) }
-        let calibration = calibrated ? self.calibration(tta: ttaViews > 0) : nil
-        return (calibration.map { c in p.map(c.apply) } ?? p, items, loader.skipped.all + problems)
+        return (calibrated ? calibrate(p, tta: ttaViews > 0) : p, items, loader.skipped.all + problems)
+    }
+
+    /// `probabilities` with the temperatures fitted at training: the model's, or each label's.
+    public func calibrate(_ probabilities: [[Double]], tta: Bool) -> [[Double]] {
+        if let labels = labelCalibration(tta: tta) { return probabilities.map(labels.apply) }
+        return calibration(tta: tta).map { c in probabilities.map(c.apply) } ?? probabilities
     }
 }
 

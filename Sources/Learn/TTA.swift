@@ -37,7 +37,7 @@ extension Learner {
             try Torch.withoutGrad {
                 for batch in loader.batches(epoch: 0, view: view) {
                     let logits = try forwardForPrediction(batch.images)
-                    let p = try Functional.softmax(logits, dim: 1)
+                    let p = try task.activate(logits)
                     let flat = try p.toArray(Float.self), c = p.shape[1]
                     for (k, item) in batch.indices.enumerated() {
                         let row = flat[(k * c)..<((k + 1) * c)].map(Double.init)

@@ -14,7 +14,8 @@ public enum ThroughputProbe {
         _ learner: Learner, size: Int, batchSize: Int, trainableFrom: Int, fixedStatistics: Bool,
         mixedPrecision: Bool, steps: Int = 2
     ) throws -> Double {
-        let batch = try syntheticBatch(size: size, batchSize: batchSize, classes: try classCount(learner))
+        let batch = try syntheticBatch(
+            size: size, batchSize: batchSize, classes: try classCount(learner), task: learner.task)
         let timer = StepTimer()
         let (savedTrain, savedMixed, savedUpdates, savedFrozenBN) =
             (learner.train, learner.mixedPrecision, learner.updateBodyBatchNormStatistics, learner.trainFrozenBatchNorm)
@@ -54,11 +55,12 @@ public enum ThroughputProbe {
         return Double(steps * batchSize) / max(Date().timeIntervalSince(start), 1e-9)
     }
 
-    /// A batch of normalised-looking noise, channels-last as the loader makes it, with random labels.
-    static func syntheticBatch(size: Int, batchSize: Int, classes: Int) throws -> (inputs: Tensor, targets: Tensor) {
+    /// A batch of normalised-looking noise, channels-last as the loader makes it, with random labels of `task`.
+    static func syntheticBatch(
+        size: Int, batchSize: Int, classes: Int, task: any ClassificationTask = SingleLabelTask()
+    ) throws -> (inputs: Tensor, targets: Tensor) {
         let x = try Tensor.randn([batchSize, 3, size, size]).contiguous(.channelsLast)
-        let y = try (Tensor.rand([batchSize]) * Double(classes)).floor().to(.int64)
-        return (x, y)
+        return (x, try task.randomTargets(count: batchSize, classCount: classes))
     }
 
     /// The output width of the learner's model, from one tiny forward pass.

@@ -15,8 +15,7 @@ enum DatasetSection {
         var html = "<section id='dataset'><h2>Data set</h2>"
         let total = max(1, dataset.items.count)
         if let validSet {
-            var validCounts = [Int](repeating: 0, count: dataset.classes.count)
-            for item in validSet.items { if let l = item.label, l < validCounts.count { validCounts[l] += 1 } }
+            let validCounts = validSet.classCounts
             html += ReportPage.table(
                 ["class", "training", "validation", "all", "share"],
                 dataset.classes.indices.map { c in
@@ -57,7 +56,7 @@ enum DatasetSection {
         html += "</div>"
         for (c, name) in dataset.classes.enumerated() {
             var random = SeededRandom(seed: sampleSeed &+ UInt64(c))
-            let samples = dataset.items.filter { $0.label == c }.shuffled(using: &random).prefix(samplesPerClass)
+            let samples = dataset.items.filter { $0.has(class: c) }.shuffled(using: &random).prefix(samplesPerClass)
             html +=
                 "<h3>Random samples: \(escape(name))</h3><div class='grid'>"
                 + samples.map { ReportPage.figure($0, caption: $0.name, cache: cache, style: "") }.joined() + "</div>"

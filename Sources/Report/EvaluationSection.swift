@@ -21,6 +21,11 @@ public struct EvaluationInput {
     public var anchor = "evaluation"
     /// The model sees the whole photo (`--resize squish` or `pad`): thumbnails show all of it, not a centre crop.
     public var wholePhoto = false
+    /// A multi-label model's labels for each photo, 0/1 per class (nil for single-label models): the page then
+    /// shows ``LabelsSection`` instead of the confusion matrix.
+    public var truth: [[Bool]]?
+    /// Each label's temperature and threshold (multi-label models).
+    public var labelCalibration: LabelCalibration?
 
     public init(
         probabilities: [[Double]], items: [ImageItem], classes: [String], calibration: Calibration? = nil,

@@ -46,8 +46,11 @@ public enum ReportBuilder {
             sections.append(TrainingSection.lrFinder(lrFinder, used: run.learningRate, reason: run.learningRateReason))
         }
         sections.append(TrainingSection.html(recorder, best: run.bestEpoch, monitor: run.monitor))
-        if let heldOut { sections.append(try EvaluationSection.html(heldOut, cache: cache)) }
-        sections.append(try EvaluationSection.html(evaluation, cache: cache))
+        for input in [heldOut, evaluation].compactMap({ $0 }) {
+            sections.append(
+                input.truth == nil
+                    ? try EvaluationSection.html(input, cache: cache) : LabelsSection.html(input, cache: cache))
+        }
         if let unknown { sections.append(UnknownSection.html(unknown)) }
         sections.append(problemsSection(problems))
         return ReportPage.page(title: title, sections: sections)
@@ -91,9 +94,12 @@ public enum ReportBuilder {
     static func summary(_ evaluations: [EvaluationInput], times: PhaseTimes?, run: RunFacts) throws -> String {
         var html = "<section id='summary'><h2>Summary</h2>"
         for (k, evaluation) in evaluations.enumerated() {
-            html += try scoreLines(evaluation, leads: k == 0, others: evaluations.map(\.set))
+            html +=
+                evaluation.truth == nil
+                ? try scoreLines(evaluation, leads: k == 0, others: evaluations.map(\.set))
+                : LabelsSection.scoreLine(evaluation, title: title(of: evaluation.set), leads: k == 0)
         }
-        if let lead = evaluations.first { html += try decisionAndBaseline(lead) }
+        if let lead = evaluations.first, lead.truth == nil { html += try decisionAndBaseline(lead) }
         html += run.notes.map { "<p class='note'>\(escape($0))</p>" }.joined()
         html += "<div class='tables'>"
         if let times {

@@ -25,6 +25,10 @@ struct Prediction: Codable, Sendable {
     /// The decision threshold on the second class's probability (binary models): the one chosen on validation
     /// at training, 0.5 for model files from before calibration. `top` is decided with it.
     var threshold: Double?
+    /// Multi-label models: the labels decided for the photo, each at its own threshold (`thresholds`, in the order
+    /// of `classes`), with their probabilities; possibly none. `top` is then the most probable label.
+    var labels: [Top]?
+    var thresholds: [Double]?
     var timing: Timing
     /// With `?explain=1`: the Grad-CAM heat map of the top class over the model's view of the photo (a PNG data URL:
     /// the crop the model saw and the same with the map over it, side by side).
@@ -62,6 +66,10 @@ struct ModelDescription: Codable, Sendable {
     var resize: String
     /// The decision threshold on the second class's probability (binary models), as `predict` applies it.
     var threshold: Double?
+    /// single-label or multi-label.
+    var task: String
+    /// Each label's threshold (multi-label models).
+    var thresholds: [Double]?
     var size: Int
     var presize: Int
     var quadratVersion: String?
@@ -75,7 +83,11 @@ struct ModelDescription: Codable, Sendable {
         classes = model.classes
         classNames = model.classNames
         resize = model.resize.rawValue
-        threshold = model.classes.count == 2 ? model.calibration(tta: false)?.threshold ?? 0.5 : nil
+        threshold =
+            model.task == .singleLabel && model.classes.count == 2
+            ? model.calibration(tta: false)?.threshold ?? 0.5 : nil
+        task = model.task.rawValue
+        thresholds = model.labelCalibration(tta: false)?.thresholds
         size = model.size
         presize = model.presizeCache.shorterSide
         quadratVersion = model.metadata["quadrat_version"]

@@ -107,6 +107,14 @@ public enum Functional {
         try wrap(qt_nll_loss(logProbabilities.handle, target.handle, weight?.handle, reduction.code))
     }
 
+    /// Binary cross-entropy of logits against float targets of the same shape (0 or 1 per label), computed stably
+    /// from the logits; `positiveWeight` (one per column) multiplies the positive term, as PyTorch's `pos_weight`.
+    public static func binaryCrossEntropyWithLogits(
+        _ logits: Tensor, target: Tensor, positiveWeight: Tensor? = nil, reduction: Reduction = .mean
+    ) throws -> Tensor {
+        try wrap(qt_bce_with_logits(logits.handle, target.handle, positiveWeight?.handle, reduction.code))
+    }
+
     /// Constant padding; `pads` holds (before, after) pairs starting from the last dimension.
     public static func pad(_ x: Tensor, _ pads: [Int], value: Double = 0) throws -> Tensor {
         try withInt64s(pads) { p, n in try wrap(qt_pad(x.handle, p, n, value)) }

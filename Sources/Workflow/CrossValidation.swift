@@ -27,6 +27,10 @@ public struct CrossValidation {
     }
 
     public func run() throws -> Outcome {
+        guard options.task == .singleLabel else {
+            // The out-of-fold scores below are single-label ones; multi-label folds exist (`Split.iterativeFolds`).
+            throw WorkflowError("--folds is for single-label data; train multi-label data without it")
+        }
         let dataset = try DataSource.labelled(
             URL(fileURLWithPath: options.data), nameColumn: options.nameColumn, labelColumn: options.labelColumn)
         let labels = dataset.items.compactMap(\.label)
@@ -77,10 +81,10 @@ public struct CrossValidation {
         let ttaUsed = scores.contains { $0.validPlain != $0.validation.uncalibrated }
         let calibration = ModelCalibration(
             plain: Calibration.fit(
-                probabilities: plain, labels: labels, goal: options.decideFor, targetRecall: options.targetRecall),
+                probabilities: plain, labels: labels, goal: options.decisionGoal, targetRecall: options.targetRecall),
             tta: ttaUsed
                 ? Calibration.fit(
-                    probabilities: tta, labels: labels, goal: options.decideFor, targetRecall: options.targetRecall)
+                    probabilities: tta, labels: labels, goal: options.decisionGoal, targetRecall: options.targetRecall)
                 : nil
         )
         let shown = calibration.tta ?? calibration.plain

@@ -5,15 +5,9 @@
 public enum ClassWeights: String, Codable, Sendable, CaseIterable {
     /// Every image weighs the same.
     case none
-    /// Weight n / (classes × n_c) for class c: rare classes weigh more, each class the same in total.
+    /// Rare classes weigh more, each class the same in total (single-label); a label's positives weigh its negatives
+    /// over its positives (multi-label). ``ClassificationTask/balancingWeights(counts:total:)`` computes them.
     case auto
-
-    /// The weights for the given class counts (nil for `none`).
-    public func weights(counts: [Int]) -> [Double]? {
-        guard self == .auto else { return nil }
-        let n = Double(counts.reduce(0, +)), k = Double(counts.count)
-        return counts.map { $0 > 0 ? n / (k * Double($0)) : 0 }
-    }
 }
 
 /// `--sampler`: how each training epoch draws its images.

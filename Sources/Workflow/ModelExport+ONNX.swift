@@ -23,14 +23,23 @@ extension ModelExport {
             shift: Tensor(zip(mean, std).map { Float(-$0 / $1) }, shape: [3, 1, 1]))
         let (pooled, logits) = try saved.classifier.exportWithPooled(normalised, side: saved.size, into: &graph)
         graph.add("Identity", [logits], output: "logits")
-        // The temperature fitted at training, as `predict` applies it: softmax(logits / T).
         let calibration = saved.calibration(tta: false)
-        var scaled = "logits"
-        if let t = calibration?.temperature, t != 1 {
-            scaled = graph.add(
-                "Div", ["logits", try graph.constant(Tensor([Float(t)], shape: []), name: "temperature")])
+        if let labels = saved.labelCalibration(tta: false) {
+            // Each label's temperature, as `predict` applies it: sigmoid(logit / T) is the two-way p^(1/T) renormalised.
+            let temperatures = try graph.constant(
+                Tensor(labels.labels.map { Float($0.temperature) }, shape: [labels.labels.count]), name: "temperatures")
+            graph.add("Sigmoid", [graph.add("Div", ["logits", temperatures])], output: "probabilities")
+        } else if saved.task == .multiLabel {
+            graph.add("Sigmoid", ["logits"], output: "probabilities")
+        } else {
+            // The temperature fitted at training, as `predict` applies it: softmax(logits / T).
+            var scaled = "logits"
+            if let t = calibration?.temperature, t != 1 {
+                scaled = graph.add(
+                    "Div", ["logits", try graph.constant(Tensor([Float(t)], shape: []), name: "temperature")])
+            }
+            graph.add("Softmax", [scaled], [("axis", .int(1))], output: "probabilities")
         }
-        graph.add("Softmax", [scaled], [("axis", .int(1))], output: "probabilities")
 
         // A damaged reference costs the unknown outputs, not the export.
         let reference = (try? DriftReference.beside(saved))?.flatMap { $0.unknownThreshold == nil ? nil : $0 }
@@ -73,7 +82,25 @@ extension ModelExport {
             ),
             ("temperature", String(calibration?.temperature ?? 1)),
         ]
-        if let threshold = calibration?.threshold {
+        if saved.task == .multiLabel {
+            metadata.removeAll { $0.0 == "output" || $0.0 == "temperature" }
+            let labels = saved.labelCalibration(tta: false)
+            metadata.append(
+                (
+                    "output",
+                    "logits, and probabilities = sigmoid(logits / temperatures), N×\(saved.classes.count), one "
+                        + "independent probability per label in the order of `classes`"
+                ))
+            metadata.append(("task", "multi-label"))
+            metadata.append(
+                (
+                    "temperatures",
+                    String(decoding: try encoder.encode(labels?.labels.map(\.temperature) ?? []), as: UTF8.self)
+                ))
+            metadata.append(
+                ("thresholds", String(decoding: try encoder.encode(labels?.thresholds ?? []), as: UTF8.self)))
+            metadata.append(("decision", "each label whose probability ≥ its threshold (possibly none)"))
+        } else if let threshold = calibration?.threshold {
             metadata.append(("threshold", String(threshold)))
             metadata.append(
                 ("decision", "class \(saved.classes[1]) when its probability ≥ threshold, else \(saved.classes[0])"))

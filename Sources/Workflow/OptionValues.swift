@@ -2,9 +2,15 @@ import Foundation
 
 /// What picks the epoch whose weights are kept (and what early stopping watches).
 public enum Monitor: String, Codable, Sendable, CaseIterable {
+    /// The task's default (``TrainOptions/monitored``).
+    case auto
     case validLoss = "valid_loss"
     case accuracy
     case rocAUC = "roc_auc"
+    /// Multi-label: the mean over labels of the average precision.
+    case meanAveragePrecision = "map"
+    /// Multi-label: the mean over labels of F1 at 0.5.
+    case macroF1 = "macro_f1"
 }
 
 /// The head's learning rate: found by the LR finder, or given.

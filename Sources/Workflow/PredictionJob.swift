@@ -26,6 +26,9 @@ public struct PredictionJob {
     /// Asks for the event table at `url`: photos within `gap` of each other by one camera are one event, and
     /// `emptyClass` (a class name of the model) is the answer only when every photo of the event has it.
     public mutating func writeEvents(to url: URL, gap: TimeSpan, emptyClass: String?) throws {
+        guard model.task == .singleLabel else {
+            throw WorkflowError("--events decides one class per burst: it is for single-label models")
+        }
         var empty: Int?
         if let emptyClass {
             guard let index = model.classes.firstIndex(of: emptyClass) else {
@@ -94,12 +97,22 @@ public struct PredictionJob {
                         ? " (\(table.untimed) without an EXIF capture time, each an event of its own)" : ""))
         }
         if items.count <= 10 {
-            for (i, p) in zip(items, probabilities) {
-                let best = model.decide(p, tta: tta)
-                say(String(format: "%@: %@ (%.1f %%)", dataset.items[i].name, model.classNames[best], 100 * p[best]))
-            }
+            for (i, p) in zip(items, probabilities) { say("\(dataset.items[i].name): " + inWords(p)) }
         }
         return (try render(probabilities, items.map { dataset.items[$0] }, unknown: unknown), items.count)
+    }
+
+    /// What the model says of one photo: "defective (93.1 %)", or a multi-label model's labels with theirs
+    /// ("mono 99.2 %, defective 71.0 %", or "none of the labels").
+    func inWords(_ p: [Double]) -> String {
+        guard model.task == .multiLabel else {
+            let best = model.decide(p, tta: tta)
+            return String(format: "%@ (%.1f %%)", model.classNames[best], 100 * p[best])
+        }
+        let named = zip(model.decideLabels(p, tta: tta), p).enumerated().filter { $0.element.0 }.map { k, entry in
+            String(format: "%@ %.1f %%", model.classNames[k], 100 * entry.1)
+        }
+        return named.isEmpty ? "none of the labels" : named.joined(separator: ", ")
     }
 
     /// The deployment check of the predicted photos (``DeploymentCheck``), said in one line; each photo's figures to
@@ -138,6 +151,7 @@ public struct PredictionJob {
     func render(_ probabilities: [[Double]], _ items: [ImageItem], unknown: [UnknownMark]? = nil) throws -> String {
         try format.render(
             probabilities: probabilities, items: items, classes: model.classes,
-            labelColumn: model.labelColumnName(), decide: { model.decide($0, tta: tta) }, unknown: unknown)
+            labelColumn: model.labelColumnName(), decide: { model.decide($0, tta: tta) },
+            labels: model.task == .multiLabel ? { model.decideLabels($0, tta: tta) } : nil, unknown: unknown)
     }
 }

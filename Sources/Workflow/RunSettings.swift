@@ -27,10 +27,11 @@ extension TrainingRun {
             (
                 "--decide-for",
                 used.targetRecall.map { String(format: "recall ≥ %.2f (--target-recall)", $0) }
-                    ?? used.decideFor.rawValue
+                    ?? used.decisionGoal.rawValue
             ),
             ("--precision", used.precision.rawValue),
-            ("--monitor", used.monitor.rawValue),
+            ("--monitor", used.monitored.rawValue),
+            ("--task", used.task.rawValue),
             ("--class-weights", used.classWeights.rawValue),
             ("--sampler", used.sampler.rawValue),
             ("started", formatter.string(from: started)),

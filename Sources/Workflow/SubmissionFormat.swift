@@ -11,15 +11,31 @@ public enum SubmissionFormat: String, CaseIterable, Sendable {
     /// `decide` gives the predicted class (csv and json): the model's threshold, or the most probable class.
     /// `unknown` (csv and json), when the model can answer "none of these": each photo's distance from the training
     /// photos and whether it is answered unknown; the Kaggle format keeps the competition's columns.
+    /// `labels` (multi-label models) decides each photo's labels: the Kaggle format then writes them space-separated
+    /// under the label column (the Planet competition's `tags`), csv its `predicted` column the same way, and json a
+    /// list.
     public func render(
         probabilities: [[Double]], items: [ImageItem], classes: [String], labelColumn: String,
-        decide: ([Double]) -> Int = Metrics.argmax, unknown: [UnknownMark]? = nil
+        decide: ([Double]) -> Int = Metrics.argmax, labels: (([Double]) -> [Bool])? = nil,
+        unknown: [UnknownMark]? = nil
     ) throws -> String {
         func extra(_ i: Int) -> [String] {
             guard let mark = unknown?[i] else { return [] }
             return [mark.distance.isNaN ? "" : String(format: "%.5f", mark.distance), mark.isUnknown ? "1" : "0"]
         }
+        /// The decided labels of a multi-label model's row, by name.
+        func decided(_ p: [Double]) -> [String] {
+            guard let labels else { return [] }
+            return zip(classes, labels(p)).filter(\.1).map(\.0)
+        }
+        func predicted(_ p: [Double]) -> String {
+            labels == nil ? classes[decide(p)] : decided(p).joined(separator: " ")
+        }
         switch self {
+        case .kaggle where labels != nil:
+            return CSVTable.row(["name", labelColumn]) + "\n"
+                + zip(items, probabilities).map { CSVTable.row([$0.name, predicted($1)]) }.joined(separator: "\n")
+                + "\n"
         case .kaggle:
             if classes.count == 2 {
                 return CSVTable.row(["name", labelColumn]) + "\n"
@@ -34,13 +50,14 @@ public enum SubmissionFormat: String, CaseIterable, Sendable {
             return CSVTable.row(header + (unknown == nil ? [] : ["unknown_distance", "unknown"])) + "\n"
                 + zip(items, probabilities).enumerated().map { i, row in
                     CSVTable.row(
-                        [row.0.name, row.0.url.path, classes[decide(row.1)]] + row.1.map(ProbabilityText.text)
+                        [row.0.name, row.0.url.path, predicted(row.1)] + row.1.map(ProbabilityText.text)
                             + extra(i))
                 }.joined(separator: "\n") + "\n"
         case .json:
             let rows = zip(items, probabilities).enumerated().map { i, row in
                 var fields: [String: Any] = [
-                    "name": row.0.name, "file": row.0.url.path, "predicted": classes[decide(row.1)],
+                    "name": row.0.name, "file": row.0.url.path,
+                    "predicted": labels == nil ? classes[decide(row.1)] as Any : decided(row.1) as Any,
                     "probabilities": Dictionary(uniqueKeysWithValues: zip(classes, row.1)),
                 ]
                 if let mark = unknown?[i] {

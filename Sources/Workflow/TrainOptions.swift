@@ -29,6 +29,10 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var weights: String?
     public var nameColumn: String?
     public var labelColumn: String?
+    /// One class per photo, or any number of labels (the label column then lists them, split by `labelDelimiter`).
+    public var task = TaskKind.singleLabel
+    /// What separates the labels of one photo in the label column of multi-label data (the Planet CSV's space).
+    public var labelDelimiter = " "
     public var recipe = Recipe()
     public var lrFind = true
     /// Epochs with the body unfrozen, one cosine cycle (nil: planned from the data size, or from `budget`).
@@ -48,8 +52,9 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var weightDecay = 0.01
     /// Stop when the monitored value has not improved for this many epochs (nil: never).
     public var patience: Int?
-    /// What chooses the epoch whose weights are kept: valid_loss, accuracy or roc_auc.
-    public var monitor = Monitor.validLoss
+    /// What chooses the epoch whose weights are kept: valid_loss, accuracy or roc_auc (single-label), map or
+    /// macro_f1 (multi-label); auto is valid_loss for single-label and map for multi-label (``monitored``).
+    public var monitor = Monitor.auto
     /// float32 or bfloat16 autocast, or whichever measured faster here.
     public var precision = Precision.auto
     /// Progressive resizing: the first half of the unfrozen epochs train at three quarters of the size.
@@ -59,9 +64,10 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// Binary models: choose the decision threshold as the highest that keeps at least this recall of the second
     /// class on validation (nil: the threshold serves `decideFor`).
     public var targetRecall: Double?
-    /// Binary models: what the decision threshold serves, accuracy (0.5 on calibrated probabilities) or balanced
-    /// accuracy (Youden's J on validation).
-    public var decideFor = DecisionGoal.accuracy
+    /// What the decision threshold serves (binary models, and each label of a multi-label one): accuracy (0.5 on
+    /// calibrated probabilities), balanced accuracy (Youden's J on validation) or F1 (the best on validation); auto
+    /// is accuracy for single-label and F1 for multi-label (``decisionGoal``).
+    public var decideFor = DecisionGoal.auto
     /// How a photo becomes the model's square input: centre crop, squish or pad.
     public var resize = ResizeMethod.crop
     /// Names shown for the classes, in the order of the label values (nil: the values themselves, or for 0/1 labels
@@ -87,6 +93,18 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public init(data: String, out: String) {
         self.data = data
         self.out = out
+    }
+
+    /// The metric keep-best and early stopping watch: `monitor`, or the task's default for auto.
+    public var monitored: Monitor {
+        guard monitor == .auto else { return monitor }
+        return task == .multiLabel ? .meanAveragePrecision : .validLoss
+    }
+
+    /// What decision thresholds serve: `decideFor`, or the task's default for auto.
+    public var decisionGoal: DecisionGoal {
+        guard decideFor == .auto else { return decideFor }
+        return task == .multiLabel ? .f1 : .accuracy
     }
 
     /// The preset named by `augmentation` with the limits given in the options.
@@ -139,8 +157,29 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         {
             throw WorkflowError(option: "classNames", "must be distinct, non-empty names, not \(classNames)")
         }
+        try validateTask()
         if let resume, !FileManager.default.fileExists(atPath: resume) {
             throw WorkflowError("checkpoint \(resume) does not exist")
+        }
+    }
+
+    /// Options that belong to one task only.
+    func validateTask() throws {
+        let singleLabelOnly: [Monitor] = [.accuracy, .rocAUC],
+            multiLabelOnly: [Monitor] = [
+                .meanAveragePrecision, .macroF1,
+            ]
+        if task == .multiLabel, singleLabelOnly.contains(monitor) {
+            throw WorkflowError(
+                option: "monitor", "\(monitor.rawValue) scores one class per photo: monitor map, macro_f1 or valid_loss"
+            )
+        }
+        if task == .singleLabel, multiLabelOnly.contains(monitor) {
+            throw WorkflowError(option: "monitor", "\(monitor.rawValue) needs task multi-label")
+        }
+        if labelDelimiter.isEmpty { throw WorkflowError(option: "labelDelimiter", "must not be empty") }
+        if task == .multiLabel, classNames != nil {
+            throw WorkflowError(option: "classNames", "renames single-label classes; multi-label data keeps its labels")
         }
     }
 

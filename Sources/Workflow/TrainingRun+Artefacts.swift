@@ -32,13 +32,11 @@ extension TrainingRun {
         times.phases["deployment reference"] = Date().timeIntervalSince(driftStart)
         times.order.append("deployment reference")
         try AtomicFile.write(learner.recorder.historyCSV(), to: data.out.appendingPathComponent("history.csv"))
-        try PredictionsFile.write(
-            probabilities: scores.validation.probabilities, items: scores.validation.items,
-            classes: data.dataset.classes, to: data.out.appendingPathComponent("valid_predictions.csv"))
-        if let test = scores.heldOut {
+        for (score, file) in [(scores.validation, "valid_predictions.csv"), (scores.heldOut, "test_predictions.csv")] {
+            guard let score else { continue }
             try PredictionsFile.write(
-                probabilities: test.probabilities, items: test.items, classes: data.dataset.classes,
-                to: data.out.appendingPathComponent("test_predictions.csv"))
+                probabilities: score.probabilities, items: score.items, classes: data.dataset.classes,
+                decided: score.isMultiLabel ? score.decided : nil, to: data.out.appendingPathComponent(file))
         }
         times.phases["presize"] = data.presizeSeconds
         times.phases["split (duplicate search)"] = data.splitSeconds
@@ -87,6 +85,10 @@ extension TrainingRun {
         input.set = isValidation ? .validation : .heldOut(score.name)
         input.anchor = isValidation ? "validation" : "held-out"
         input.wholePhoto = saved.resize != .crop
+        if score.isMultiLabel {
+            input.truth = score.truth
+            input.labelCalibration = scores.labelCalibration.map { $0.tta ?? $0.plain }
+        }
         return input
     }
 
@@ -126,7 +128,7 @@ extension TrainingRun {
         start: Date, architecture: Architecture, agreement: String?, splitNotes: [String]
     ) -> RunFacts {
         var facts = RunFacts(
-            learningRate: recipe.headRate, bestEpoch: bestEpoch, monitor: options.monitor.rawValue,
+            learningRate: recipe.headRate, bestEpoch: bestEpoch, monitor: options.monitored.rawValue,
             notes: splitNotes + notes(decided) + (agreement.map { [$0] } ?? []),
             settings: settings(used, architecture: architecture, started: start))
         if options.resume != nil {

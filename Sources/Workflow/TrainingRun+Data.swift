@@ -43,8 +43,7 @@ extension TrainingRun {
         let architecture = options.arch
         let size = options.size ?? architecture.defaultSize
         let out = URL(fileURLWithPath: options.out)
-        let dataset = try DataSource.labelled(
-            URL(fileURLWithPath: options.data), nameColumn: options.nameColumn, labelColumn: options.labelColumn)
+        let dataset = try readLabelled()
         report(problems: dataset.problems)
         try check(dataset)
         let labelColumn =
@@ -90,6 +89,17 @@ extension TrainingRun {
             classifier: classifier)
     }
 
+    /// The labelled photos of `options.data`: one class each, or (multi-label) a set of labels each.
+    func readLabelled() throws -> ImageDataset {
+        let data = URL(fileURLWithPath: options.data)
+        guard options.task == .multiLabel else {
+            return try DataSource.labelled(data, nameColumn: options.nameColumn, labelColumn: options.labelColumn)
+        }
+        return try LabelSets.read(
+            data, nameColumn: options.nameColumn, labelColumn: options.labelColumn, delimiter: options.labelDelimiter
+        ).dataset
+    }
+
     /// A loader that sees every photo once, unaugmented, as validation and prediction do.
     func evaluationLoader(
         _ set: ImageDataset, size: Int, architecture: Architecture, cache: PresizeCache
@@ -132,6 +142,7 @@ extension TrainingRun {
         case .besideData:
             let data = URL(fileURLWithPath: options.data)
             do {
+                if options.task == .multiLabel { return try multiLabelTest(besides: data, classes: classes) }
                 guard
                     let set = try DataSource.labelledTest(
                         besides: data, classes: classes, nameColumn: options.nameColumn,
@@ -148,6 +159,19 @@ extension TrainingRun {
         }
     }
 
+    /// The labelled test photos beside multi-label data: `test/` with its labels CSV, each photo's labels among
+    /// the training vocabulary `classes`.
+    func multiLabelTest(besides data: URL, classes: [String]) throws -> (dataset: ImageDataset, name: String)? {
+        let folder = DataSource.testFolder(besides: data)
+        guard let csv = DataSource.labelsCSV(for: folder) else { return nil }
+        let sets = try LabelSets.parse(
+            CSVTable(url: csv), csv: csv, files: DataSource.filesByName(in: folder), nameColumn: options.nameColumn,
+            labelColumn: options.labelColumn, delimiter: options.labelDelimiter)
+        let set = sets.dataset(among: classes)
+        for problem in set.problems { Feedback.warn("held-out test: left out: \(problem)") }
+        return (set, "test/, \(csv.lastPathComponent)")
+    }
+
     /// Precomputed activations are cached on disk under a key of everything they depend on: architecture,
     /// weights, size, resize method, the split and each image's presize entry (which changes when the image does).
     /// An image that cannot be read is skipped by the loader (and reported): an empty part of the key.
@@ -161,23 +185,25 @@ extension TrainingRun {
         let entries = part(trainSet.items) + "#" + part(validSet.items)
         // The centre crop keeps the key it always had, so caches from before the resize methods stay valid.
         let method = options.resize == .crop ? "" : "-\(options.resize.rawValue)"
-        return "\(architecture.rawValue)-\(size)\(method)-\(options.weights ?? "bundled")-"
+        // Multi-label targets are another tensor than class indices: their own entry.
+        let task = options.task == .singleLabel ? "" : "-\(options.task.rawValue)"
+        return "\(architecture.rawValue)-\(size)\(method)\(task)-\(options.weights ?? "bundled")-"
             + String(fnv1a(entries), radix: 16)
     }
 
     /// Stage 2: the network, its learner with the run's metrics and loss, and the metadata its checkpoints carry.
     func makeLearner(_ data: RunData) throws -> (Classifier, Learner) {
         let (classes, classifier) = (data.dataset.classes, data.classifier)
-        let metrics: [Metric] = classes.count == 2 ? [.accuracy, .rocAUC] : [.accuracy]
+        let task = options.task.task
         let learner = try Learner(
-            classifier, train: data.trainLoader, valid: data.validLoader, metrics: metrics,
-            optimizer: .adamW(weightDecay: options.weightDecay))
+            classifier, train: data.trainLoader, valid: data.validLoader,
+            metrics: task.metrics(classCount: classes.count),
+            optimizer: .adamW(weightDecay: options.weightDecay), task: task)
         learner.seed = options.seed
-        var trainCounts = [Int](repeating: 0, count: classes.count)
-        for item in data.trainSet.items { if let l = item.label { trainCounts[l] += 1 } }
-        if let weights = options.classWeights.weights(counts: trainCounts) {
-            let w = try Tensor(weights.map(Float.init))
-            learner.lossFunction = { try Functional.crossEntropy($0, target: $1, weight: w) }
+        if options.classWeights == .auto {
+            let weights = task.balancingWeights(
+                counts: data.trainSet.classCounts, total: data.trainSet.items.count)
+            learner.lossFunction = try task.loss(weights: weights)
             Feedback.log(
                 "class weights: "
                     + zip(classes, weights).map { String(format: "%@ %.2f", $0, $1) }.joined(separator: ", "))
@@ -188,6 +214,7 @@ extension TrainingRun {
         // The Kaggle header of later predictions, kept in the model so it survives the data moving.
         learner.checkpointMetadata["label_column"] = data.labelColumn
         learner.checkpointMetadata["resize"] = options.resize.rawValue
+        learner.checkpointMetadata["task"] = options.task.rawValue
         learner.checkpointMetadata["class_names"] = String(
             decoding: try JSONEncoder().encode(data.classNames), as: UTF8.self)
         return (classifier, learner)

@@ -49,7 +49,7 @@ extension TrainingRun {
         let result =
             group.rank == 0
             ? try classifier.findHeadLearningRate(
-                features: features.features, labels: features.labels, seed: options.seed)
+                features: features.features, labels: features.labels, seed: options.seed, task: options.task.task)
             : nil
         return try group.share(result)
     }

@@ -19,7 +19,7 @@ extension TrainingRun {
         let interruptURL = data.out.appendingPathComponent("interrupted.safetensors")
         var resumeHint = self.resumeHint ?? CommandLine.arguments.joined(separator: " ")
         if !resumeHint.contains("--resume") { resumeHint += " --resume \(interruptURL.path)" }
-        let keepBest = KeepBest(monitor: options.monitor.rawValue)
+        let keepBest = KeepBest(monitor: options.monitored.rawValue)
         let snapshots = EpochStartSnapshots()
         let averaging = recipe.averageWeights ? WeightAveraging() : nil
         let interrupt = InterruptCheckpoint(
@@ -38,7 +38,7 @@ extension TrainingRun {
         let plannedEnd = decided.plannedEnd ?? start.addingTimeInterval(decided.plan.estimatedSeconds)
         learner.callbacks.append(RevisedETA(start: start, plannedEnd: plannedEnd, tail: decided.tailSeconds))
         if let patience = options.patience {
-            learner.callbacks.append(EarlyStopping(monitor: options.monitor.rawValue, patience: patience))
+            learner.callbacks.append(EarlyStopping(monitor: options.monitored.rawValue, patience: patience))
         }
         if let budget = options.budget {
             let timeBudget = TimeBudget(deadline: start.addingTimeInterval(budget.seconds - decided.tailSeconds))
@@ -106,9 +106,9 @@ extension TrainingRun {
         Feedback.log(
             String(
                 format: "kept epoch %d (%@ %d) with the best %@, %.4f", best + 1, row.phase, inPhase,
-                options.monitor.rawValue,
+                options.monitored.rawValue,
                 value))
         learner.checkpointMetadata["best_epoch"] = String(best + 1)
-        learner.checkpointMetadata["best_\(options.monitor.rawValue)"] = String(value)
+        learner.checkpointMetadata["best_\(options.monitored.rawValue)"] = String(value)
     }
 }

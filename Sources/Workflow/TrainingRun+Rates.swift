@@ -29,7 +29,8 @@ extension TrainingRun {
                     guard let group else {
                         return try classifier.findHeadLearningRate(
                             trainLoader, cacheKey: featureKey + "-train",
-                            mixedPrecision: recipe.inferenceMixedPrecision, seed: options.seed)
+                            mixedPrecision: recipe.inferenceMixedPrecision, seed: options.seed,
+                            task: options.task.task)
                     }
                     return try findRateTogether(
                         classifier, trainLoader, cacheKey: featureKey + "-train",

@@ -9,17 +9,44 @@ public struct SetScore: Sendable {
     /// What the set is: "validation" or where the held-out photos came from ("test/, test_labels.csv").
     public var name: String
     public var items: [ImageItem]
+    /// Each photo's class (single-label; empty for multi-label sets, whose labels are in ``truth``).
     public var labels: [Int]
+    /// Each photo's labels as 0/1 per class (single-label: its class).
+    public var truth: [[Bool]]
     /// Calibrated (what `predict` writes).
     public var probabilities: [[Double]]
     /// As the network gives them, with TTA when the run used it.
     public var uncalibrated: [[Double]]
-    /// The class decided for each photo: the calibrated threshold for binary models, else the most probable.
+    /// The class decided for each photo (single-label): the calibrated threshold for binary models, else the most
+    /// probable. Empty for multi-label sets.
     public var decisions: [Int]
+    /// The classes decided for each photo, as 0/1 per class: each label at its threshold (multi-label), or the
+    /// decided class.
+    public var decided: [[Bool]]
+    /// Each label's threshold (multi-label; empty otherwise).
+    public var thresholds: [Double]
 
-    /// The share of decisions that are right: the accuracy every page and summary quotes.
-    public var accuracy: Double { Metrics.accuracy(decisions: decisions, labels: labels) }
-    public var rocAUC: Double { Metrics.rocAUC(probabilities: probabilities, labels: labels) }
+    public var isMultiLabel: Bool { !thresholds.isEmpty }
+
+    /// The share of decisions that are right: the accuracy every page and summary quotes. Multi-label: the share of
+    /// photos whose decided labels are exactly their labels.
+    public var accuracy: Double {
+        guard isMultiLabel else { return Metrics.accuracy(decisions: decisions, labels: labels) }
+        return labelScores?.exactMatch ?? .nan
+    }
+
+    /// ROC AUC (multi-label: the mean over labels that have both positives and negatives).
+    public var rocAUC: Double {
+        guard isMultiLabel else { return Metrics.rocAUC(probabilities: probabilities, labels: labels) }
+        let aucs = labelScores?.labels.map(\.rocAUC).filter { !$0.isNaN } ?? []
+        return aucs.isEmpty ? .nan : aucs.reduce(0, +) / Double(aucs.count)
+    }
+
+    /// The multi-label scores at the thresholds (nil for single-label sets).
+    public var labelScores: MultiLabelScores? {
+        // Rows and thresholds come from one model and one set: they always fit.
+        isMultiLabel ? try? MultiLabelScores(probabilities: probabilities, labels: truth, thresholds: thresholds) : nil
+    }
 }
 
 /// What the score stage measured: validation (which chose the epoch and fits the calibration) and the held-out test.
@@ -27,7 +54,10 @@ struct RunScores {
     var validation: SetScore
     /// Validation's probabilities without TTA, as the network gives them (for the plain calibration).
     var validPlain: [[Double]]
+    /// Single-label models' calibration (a multi-label model's is ``labelCalibration``; this one is then the identity).
     var calibration: ModelCalibration
+    /// Each label's temperature and threshold (multi-label models).
+    var labelCalibration: ModelLabelCalibration?
     /// The calibration the scores use: TTA's when the run used TTA.
     var shown: Calibration
     var heldOut: SetScore?
@@ -53,11 +83,15 @@ extension TrainingRun {
             try learner.predictionsWithTTA(data.validLoader, views: views, augmentation: augmentation)
         }
         let items = kept.map { data.validSet.items[$0] }
+        if data.dataset.isMultiLabel {
+            return try scoreLabels(
+                data, learner: learner, validation: (raw, plain, items), views: views, times: &times)
+        }
         let labels = try items.labels()
         // Calibration on validation: a temperature (and a binary threshold) for plain predictions and for TTA.
         func fitted(_ p: [[Double]]) -> Calibration {
             Calibration.fit(
-                probabilities: p, labels: labels, goal: options.decideFor, targetRecall: options.targetRecall)
+                probabilities: p, labels: labels, goal: options.decisionGoal, targetRecall: options.targetRecall)
         }
         let calibration = ModelCalibration(plain: fitted(plain), tta: views > 0 ? fitted(raw) : nil)
         let shown = calibration.tta ?? calibration.plain
@@ -88,6 +122,68 @@ extension TrainingRun {
             skipped: skipped)
     }
 
+    /// The score stage of a multi-label model: each label calibrated and its threshold chosen on validation (plain
+    /// and TTA), then the held-out test with the same TTA and calibration.
+    func scoreLabels(
+        _ data: RunData, learner: Learner, validation: (raw: [[Double]], plain: [[Double]], items: [ImageItem]),
+        views: Int, times: inout PhaseTimes
+    ) throws -> RunScores {
+        let (raw, plain, items) = validation
+        let truth = Self.truth(items, data)
+        func fitted(_ p: [[Double]]) -> LabelCalibration {
+            LabelCalibration.fit(
+                probabilities: p, truth: truth, goal: options.decisionGoal, targetRecall: options.targetRecall)
+        }
+        let calibration = ModelLabelCalibration(plain: fitted(plain), tta: views > 0 ? fitted(raw) : nil)
+        let shown = calibration.tta ?? calibration.plain
+        learner.checkpointMetadata[ModelLabelCalibration.metadataKey] = String(
+            decoding: try JSONEncoder().encode(calibration), as: UTF8.self)
+        let score = SetScore(scoring: raw, items: items, truth: truth, calibration: shown, name: "validation")
+        Feedback.log(labelLine(score, classes: data.dataset.classes, calibration: shown))
+        Feedback.log(line(score, views: views))
+        var heldOut: SetScore?
+        var skipped = data.validLoader.skipped.all
+        if let test = data.heldOut {
+            let loader = evaluationLoader(
+                test.dataset, size: data.size, architecture: data.architecture, cache: data.cache)
+            let augmentation = options.augmentationSettings
+            let (p, _, kept) = try times.time("held-out test") {
+                try learner.predictionsWithTTA(loader, views: views, augmentation: augmentation)
+            }
+            skipped += loader.skipped.all
+            if !kept.isEmpty {
+                let testItems = kept.map { test.dataset.items[$0] }
+                heldOut = SetScore(
+                    scoring: p, items: testItems, truth: Self.truth(testItems, data), calibration: shown,
+                    name: test.name)
+                Feedback.log(line(heldOut!, views: views))  // just made
+            }
+        }
+        return RunScores(
+            validation: score, validPlain: plain, calibration: ModelCalibration(plain: Calibration(), tta: nil),
+            labelCalibration: calibration, shown: Calibration(), heldOut: heldOut, skipped: skipped)
+    }
+
+    /// Each item's labels as 0/1 per class of the run.
+    static func truth(_ items: [ImageItem], _ data: RunData) -> [[Bool]] {
+        items.map { item in
+            let set = Set(item.labelSet ?? [])
+            return data.dataset.classes.indices.map(set.contains)
+        }
+    }
+
+    /// "labels (threshold, F1, AP): mono 0.43 0.99 1.00; defective 0.38 0.83 0.90; …".
+    func labelLine(_ score: SetScore, classes: [String], calibration: LabelCalibration) -> String {
+        guard let scores = score.labelScores else { return "labels: no score" }
+        return "labels (threshold, F1, average precision): "
+            + zip(classes, zip(calibration.thresholds, scores.labels)).map { name, entry in
+                String(format: "%@ %.3f %.3f %.3f", name, entry.0, entry.1.f1, entry.1.averagePrecision)
+            }.joined(separator: "; ")
+            + String(
+                format: "; macro F1 %.4f, mAP %.4f, exact match %.4f", scores.macroF1, scores.meanAveragePrecision,
+                scores.exactMatch)
+    }
+
     /// "calibration: temperature 1.31, expected calibration error 0.052 → 0.021; threshold 0.500 (accuracy)".
     func calibrationLine(_ shown: Calibration, raw: [[Double]], calibrated: [[Double]], labels: [Int]) -> String {
         String(
@@ -98,12 +194,14 @@ extension TrainingRun {
             + (shown.temperatureNote.map { "; temperature \($0)" } ?? "")
     }
 
-    /// "held-out test (test/, test_labels.csv), 61 photos with TTA ×8: accuracy 0.9180, ROC AUC 0.9712".
+    /// "held-out test (test/, test_labels.csv), 61 photos with TTA ×8: accuracy 0.9180, ROC AUC 0.9712"; for a
+    /// multi-label set, "exact match" and the mean ROC AUC over labels.
     func line(_ score: SetScore, views: Int) -> String {
         let what = score.name == "validation" ? "validation" : "held-out test (\(score.name))"
         return String(
-            format: "%@, %d photos%@: accuracy %.4f, ROC AUC %.4f", what, score.labels.count,
-            views > 0 ? " with TTA ×\(views + 1)" : "", score.accuracy, score.rocAUC)
+            format: "%@, %d photos%@: %@ %.4f, %@ %.4f", what, score.items.count,
+            views > 0 ? " with TTA ×\(views + 1)" : "", score.isMultiLabel ? "exact match" : "accuracy",
+            score.accuracy, score.isMultiLabel ? "mean ROC AUC" : "ROC AUC", score.rocAUC)
     }
 }
 
@@ -111,8 +209,20 @@ extension SetScore {
     /// The score of network probabilities `raw` for `items`, calibrated and decided by `calibration`.
     init(scoring raw: [[Double]], items: [ImageItem], labels: [Int], calibration: Calibration, name: String) {
         let probabilities = raw.map(calibration.apply)
+        let decisions = probabilities.map(calibration.decide)
+        let width = raw.first?.count ?? 0
         self.init(
-            name: name, items: items, labels: labels, probabilities: probabilities, uncalibrated: raw,
-            decisions: probabilities.map(calibration.decide))
+            name: name, items: items, labels: labels, truth: SingleLabelTask().truth(labels, labelCount: width),
+            probabilities: probabilities, uncalibrated: raw, decisions: decisions,
+            decided: SingleLabelTask().truth(decisions, labelCount: width), thresholds: [])
+    }
+
+    /// The score of a multi-label model's probabilities `raw` for `items` with labels `truth`, calibrated and
+    /// decided label by label.
+    init(scoring raw: [[Double]], items: [ImageItem], truth: [[Bool]], calibration: LabelCalibration, name: String) {
+        let probabilities = raw.map(calibration.apply)
+        self.init(
+            name: name, items: items, labels: [], truth: truth, probabilities: probabilities, uncalibrated: raw,
+            decisions: [], decided: probabilities.map(calibration.decide), thresholds: calibration.thresholds)
     }
 }

@@ -154,3 +154,40 @@ public func makeKaggleDataSet(
     try csv.write(to: root.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
     return root
 }
+
+/// A small multi-label Kaggle-layout set of generated JPEGs: each photo may be `bright` (a light background) and may
+/// have a `square` (a contrasting square), both, or neither; `train_labels.csv` lists them space-separated in a
+/// `tags` column, and `test/` has `test_labels.csv` the same way. Photo i is bright when i is odd and has a square
+/// when i % 4 < 2.
+public func makeMultiLabelDataSet(trainCount: Int = 32, testCount: Int = 8, size: Int = 48) throws -> URL {
+    let root = try Fixtures.temporaryFolder()
+    var rng = SeededRandom(seed: 11)
+    func image(bright: Bool, square: Bool) -> RGBImage {
+        var pixels = [UInt8](repeating: 0, count: size * size * 3)
+        let back: UInt8 = bright ? 200 : 50
+        let x0 = Int(rng.next() % UInt64(size / 2)), y0 = Int(rng.next() % UInt64(size / 2))
+        for y in 0..<size {
+            for x in 0..<size {
+                let inside = square && x >= x0 && x < x0 + size / 3 && y >= y0 && y < y0 + size / 3
+                let noise = UInt8(rng.next() % 20)
+                for c in 0..<3 { pixels[(y * size + x) * 3 + c] = (inside ? 255 - back : back) &+ noise }
+            }
+        }
+        return RGBImage(width: size, height: size, pixels: pixels)
+    }
+    for (folder, csvName, count) in [("train", "train_labels.csv", trainCount), ("test", "test_labels.csv", testCount)]
+    {
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+        var csv = "name,tags\n"
+        for i in 1...count {
+            let (bright, square) = (i % 2 == 1, i % 4 < 2)
+            try ImageEncoder.jpeg(image(bright: bright, square: square))
+                .write(to: root.appendingPathComponent("\(folder)/\(i).jpg"))
+            csv +=
+                "\(i),\([bright ? "bright" : nil, square ? "square" : nil].compactMap { $0 }.joined(separator: " "))\n"
+        }
+        try csv.write(to: root.appendingPathComponent(csvName), atomically: true, encoding: .utf8)
+    }
+    return root
+}

@@ -157,7 +157,9 @@ struct OptionCheckTests {
                 Data("monitor: speed\n".utf8), yaml: true, over: TrainOptions(data: "d", out: "o"))
         }
         #expect(
-            monitor.contains("option 'monitor' must be one of valid_loss, accuracy, roc_auc, not 'speed'"), "\(monitor)"
+            monitor.contains(
+                "option 'monitor' must be one of auto, valid_loss, accuracy, roc_auc, map, macro_f1, not 'speed'"),
+            "\(monitor)"
         )
         let budget = message {
             _ = try TrainOptions.decodingConfig(

@@ -177,6 +177,8 @@ qt_tensor qt_log_softmax(qt_tensor x, int64_t dim);
 /// reduction: a QT_REDUCTION_ code. weight may be NULL.
 qt_tensor qt_cross_entropy(qt_tensor logits, qt_tensor target, qt_tensor weight, int reduction, double label_smoothing);
 qt_tensor qt_nll_loss(qt_tensor logp, qt_tensor target, qt_tensor weight, int reduction);
+/* Binary cross-entropy of logits against float targets of the same shape; pos_weight (one per column) may be null. */
+qt_tensor qt_bce_with_logits(qt_tensor logits, qt_tensor target, qt_tensor pos_weight, int reduction);
 /// pads: pairs (left, right) starting from the last dimension, as torch.nn.functional.pad.
 qt_tensor qt_pad(qt_tensor x, const int64_t *pads, int n, double value);
 /// Bilinear resize of an NCHW float tensor to out_size (h, w).

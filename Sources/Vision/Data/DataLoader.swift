@@ -5,7 +5,7 @@ import Torch
 /// A batch ready for the model: normalised float images (channels-last), labels and which items they are.
 public struct Batch: @unchecked Sendable {
     public var images: Tensor
-    /// int64 class indices, or nil for unlabelled data.
+    /// int64 class indices, float 0/1 per label (N × C) for multi-label data, or nil for unlabelled data.
     public var labels: Tensor?
     /// Positions in the loader's dataset.
     public var indices: [Int]
@@ -111,9 +111,20 @@ public final class DataLoader: @unchecked Sendable {
         images = try normalization.apply(images).contiguous(.channelsLast)
         // A data set is labelled throughout or not at all (DataSource makes it so): a batch has labels for
         // every image or none.
+        return Batch(images: images, labels: try targets(kept), indices: kept)
+    }
+
+    /// The batch's targets: int64 class indices (N), or for multi-label data float 0/1 per label (N × C); nil when
+    /// the photos have no labels.
+    private func targets(_ kept: [Int]) throws -> Tensor? {
+        if dataset.isMultiLabel {
+            guard kept.allSatisfy({ dataset.items[$0].labelSet != nil }) else { return nil }
+            let rows = dataset.indicators(kept)
+            return try Tensor(
+                rows.flatMap { $0.map { $0 ? Float(1) : 0 } }, shape: [kept.count, dataset.classes.count])
+        }
         let known = kept.compactMap { dataset.items[$0].label.map(Int64.init) }
-        let labels = known.count == kept.count ? try Tensor(known) : nil
-        return Batch(images: images, labels: labels, indices: kept)
+        return known.count == kept.count ? try Tensor(known) : nil
     }
 
     private func recordSkip(_ item: ImageItem, _ error: Error) {

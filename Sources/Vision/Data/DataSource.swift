@@ -52,7 +52,7 @@ public enum DataSource {
     }
 
     /// The images of `folder` by file name and by name without extension (`1.jpg` and `1`; the first file wins).
-    static func filesByName(in folder: URL) throws -> [String: URL] {
+    public static func filesByName(in folder: URL) throws -> [String: URL] {
         var files: [String: URL] = [:]
         for url in try imageFiles(in: folder) {
             files[url.lastPathComponent] = url

@@ -5,13 +5,21 @@ import Foundation
 public struct ImageItem: Sendable, Equatable {
     public var url: URL
     public var name: String
+    /// The class of single-label data (nil for an unlabelled photo).
     public var label: Int?
+    /// The labels of multi-label data, as sorted class indices (empty: a photo with none of the labels); nil in
+    /// single-label data.
+    public var labelSet: [Int]?
 
-    public init(url: URL, name: String, label: Int?) {
+    public init(url: URL, name: String, label: Int?, labelSet: [Int]? = nil) {
         self.url = url
         self.name = name
         self.label = label
+        self.labelSet = labelSet
     }
+
+    /// The photo is of class `c` (single-label), or has label `c` (multi-label).
+    public func has(class c: Int) -> Bool { labelSet?.contains(c) ?? (label == c) }
 }
 
 extension Sequence where Element == ImageItem {
@@ -34,24 +42,42 @@ public struct ImageDataset: Sendable {
     public var problems: [DataProblem]
     /// The labels CSV the items come from (nil for class folders): where other columns, such as a group, are read.
     public var labelsFile: URL?
+    /// Each photo has a set of labels (``ImageItem/labelSet``) rather than one class: `classes` are then the labels.
+    public var isMultiLabel: Bool
 
-    public init(items: [ImageItem], classes: [String], problems: [DataProblem] = [], labelsFile: URL? = nil) {
+    public init(
+        items: [ImageItem], classes: [String], problems: [DataProblem] = [], labelsFile: URL? = nil,
+        isMultiLabel: Bool = false
+    ) {
         self.items = items
         self.classes = classes
         self.problems = problems
         self.labelsFile = labelsFile
+        self.isMultiLabel = isMultiLabel
     }
 
-    /// Number of images per class, in class order.
+    /// Number of images per class (or with each label, for multi-label data), in class order.
     public var classCounts: [Int] {
         var counts = [Int](repeating: 0, count: classes.count)
-        for item in items { if let l = item.label, l < counts.count { counts[l] += 1 } }
+        for item in items {
+            for l in item.labelSet ?? item.label.map { [$0] } ?? [] where l < counts.count { counts[l] += 1 }
+        }
         return counts
     }
 
     /// The items at `indices`.
     public func subset(_ indices: [Int]) -> ImageDataset {
-        ImageDataset(items: indices.map { items[$0] }, classes: classes, problems: [], labelsFile: labelsFile)
+        ImageDataset(
+            items: indices.map { items[$0] }, classes: classes, problems: [], labelsFile: labelsFile,
+            isMultiLabel: isMultiLabel)
+    }
+
+    /// Each item's labels as 0/1 per class (multi-label data; a single-label item has its class).
+    public func indicators(_ indices: [Int]) -> [[Bool]] {
+        indices.map { i in
+            let set = Set(items[i].labelSet ?? items[i].label.map { [$0] } ?? [])
+            return classes.indices.map(set.contains)
+        }
     }
 
     /// Sorts class names: numerically when all are integers ("0" < "2" < "10"), else alphabetically.

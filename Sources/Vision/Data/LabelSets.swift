@@ -14,12 +14,22 @@ public struct LabelSets: Sendable {
     public var lines: [Int]
     /// Rows that name no photo, or name one twice; and every label used by one photo only.
     public var problems: [DataProblem]
+    /// The CSV they were read from.
+    public var labelsFile: URL
 
     /// Photos with each label.
     public var counts: [Int] { vocabulary.indices.map { label in sets.filter { $0.contains(label) }.count } }
 
     /// Photos with no label.
     public var unlabelledCount: Int { sets.filter(\.isEmpty).count }
+
+    /// The photos as a multi-label data set: each item's ``ImageItem/labelSet`` its labels, the vocabulary its classes.
+    public var dataset: ImageDataset {
+        var labelled = items
+        for i in labelled.indices { labelled[i].labelSet = sets[i].sorted() }
+        return ImageDataset(
+            items: labelled, classes: vocabulary, problems: problems, labelsFile: labelsFile, isMultiLabel: true)
+    }
 
     /// Reads `data`: a Kaggle-layout folder (`train/` with `train_labels.csv`) or a labels CSV. The name column is
     /// the first unless `nameColumn`, the labels column the second unless `labelColumn`; labels are separated by
@@ -84,9 +94,32 @@ public struct LabelSets: Sendable {
         let index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($1, $0) })
         var sets = LabelSets(
             vocabulary: vocabulary, items: rows.map(\.item), sets: rows.map { Set($0.labels.compactMap { index[$0] }) },
-            lines: rows.map(\.line), problems: problems)
+            lines: rows.map(\.line), problems: problems, labelsFile: csv)
         sets.problems += sets.singletons(csv: csv)
         return sets
+    }
+
+    /// The photos as a multi-label data set whose labels are `classes` (a model's): a photo with a label outside
+    /// them is left out with a problem naming its line.
+    public func dataset(among classes: [String]) -> ImageDataset {
+        let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+        var kept: [ImageItem] = []
+        var problems = self.problems.filter { $0.kind != .badLabel }
+        for (i, item) in items.enumerated() {
+            let names = sets[i].sorted().map { vocabulary[$0] }
+            if let unknown = names.first(where: { index[$0] == nil }) {
+                problems.append(
+                    DataProblem(
+                        .badLabel, path: labelsFile.path, line: lines[i],
+                        "has label '\(unknown)', which is not one of the labels \(classes.joined(separator: ", "))"))
+                continue
+            }
+            var labelled = item
+            labelled.labelSet = names.compactMap { index[$0] }.sorted()
+            kept.append(labelled)
+        }
+        return ImageDataset(
+            items: kept, classes: classes, problems: problems, labelsFile: labelsFile, isMultiLabel: true)
     }
 
     /// A label used by one photo only: a model can neither learn it nor be scored on it.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Learn
 import Vision
 import Workflow
 
@@ -42,17 +43,11 @@ struct CheckCommand: ParsableCommand {
             single-label (default), or multi-label: the label column lists several labels per photo (the Planet \
             set's tags); check reports the label vocabulary and refuses a label used by one photo only.
             """)
-    var task: LabelTask = .singleLabel
+    var task: TaskKind = .singleLabel
     @Option(help: "multi-label: what separates the labels in a cell (default: a space).")
     var labelDelimiter: String?
 
     @OptionGroup var limits: ImageLimitOptions
-
-    /// How many labels a photo has.
-    enum LabelTask: String, ExpressibleByArgument, CaseIterable {
-        case singleLabel = "single-label"
-        case multiLabel = "multi-label"
-    }
 
     func validate() throws {
         guard (0...1).contains(duplicateSimilarity) else {

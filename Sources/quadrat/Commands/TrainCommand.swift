@@ -44,6 +44,14 @@ struct TrainFlags: ParsableArguments {
             """)
     var weights: String?
     @OptionGroup var columns: CSVColumns
+    @Option(
+        help: """
+            single-label (default: one class per photo) or multi-label (any number of labels per photo, none \
+            included: the label column lists them, split by --label-delimiter).
+            """)
+    var task: TaskKind?
+    @Option(help: "Multi-label: what separates a photo's labels in the label column (default: a space).")
+    var labelDelimiter: String?
     @Option(name: .customLong("cycles"), help: "Unfrozen SGDR cycles (epochs grow with cycle-mult).")
     var unfrozenCycles: Int?
     @Option(name: .customLong("cycle-len"), help: "Epochs of the first unfrozen SGDR cycle.")
@@ -76,20 +84,25 @@ struct TrainFlags: ParsableArguments {
     var weightDecay: Double?
     @Option(help: "Stop when the monitored value has not improved for N epochs.")
     var patience: Int?
-    @Option(help: "What picks the epoch whose weights are kept (default \(defaults.monitor.rawValue)).")
+    @Option(
+        help: """
+            What picks the epoch whose weights are kept: valid_loss, accuracy, roc_auc (two classes), map or macro_f1 \
+            (multi-label); default auto: valid_loss, or map for multi-label.
+            """)
     var monitor: Monitor?
     @Option(help: "auto (default: time both on this machine, once), fp32 or bf16 (bfloat16 autocast).")
     var precision: Precision?
     @Option(
         help: """
-            Binary models: pick the decision threshold that keeps at least this recall of the second class on \
-            validation (instead of --decide-for).
+            Binary models (and each label of a multi-label one): pick the decision threshold that keeps at least \
+            this recall of the second class (of the label) on validation, instead of --decide-for.
             """)
     var targetRecall: Double?
     @Option(
         help: """
-            Binary models: what the decision threshold serves, accuracy (default: 0.5 on calibrated probabilities) \
-            or balanced-accuracy (Youden's J on validation: for a rare class that matters).
+            What a binary model's threshold (each label's, multi-label) serves: accuracy (0.5 on calibrated \
+            probabilities), balanced-accuracy (Youden's J on validation: for a rare class that matters) or f1 (the \
+            best F1 on validation); default auto: accuracy, or f1 for multi-label.
             """)
     var decideFor: DecisionGoal?
     @Option(
@@ -198,6 +211,7 @@ extension TimeSpan: ExpressibleByArgument {
 extension ClassWeights: ExpressibleByArgument {}
 extension Sampler: ExpressibleByArgument {}
 extension DecisionGoal: ExpressibleByArgument {}
+extension TaskKind: ExpressibleByArgument {}
 extension ResizeMethod: ExpressibleByArgument {}
 extension Architecture: ExpressibleByArgument {}
 extension Augmentation.Preset: ExpressibleByArgument {}
