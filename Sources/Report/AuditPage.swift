@@ -25,15 +25,31 @@ public enum AuditPage {
     public static func html(
         title: String, summary: [String], classes: [String], joint: [[Int]], rows: [Row], cache: PresizeCache?
     ) -> String {
-        var html = "<section id='summary'><h2>Summary</h2>" + summary.map { "<p>\(escape($0))</p>" }.joined()
+        page(title: title, sections: [sections(summary: summary, classes: classes, joint: joint, rows: rows, cache: cache)])
+    }
+
+    /// The page around `sections`.
+    public static func page(title: String, sections: [String]) -> String {
+        ReportPage.page(title: title, sections: sections)
+    }
+
+    /// One audit's summary, confident joint and suspects; `label` (a multi-label audit's label, audited against the
+    /// rest) heads them and keeps their ids apart from the other labels'.
+    public static func sections(
+        summary: [String], classes: [String], joint: [[Int]], rows: [Row], cache: PresizeCache?, label: String? = nil
+    ) -> String {
+        let id = label.map { "-" + $0.filter { $0.isLetter || $0.isNumber } } ?? ""
+        var html = "<section id='summary\(id)'><h2>\(label.map { "Label \(escape($0))" } ?? "Summary")</h2>"
+        html += summary.map { "<p>\(escape($0))</p>" }.joined()
         html += "<h3>Confident joint</h3><p class='note'>Photos labelled as the row's class whose out-of-fold "
         html += "probability of the column's class reaches that class's own average: the diagonal agrees with the "
         html += "labels, the rest are the suspected errors.</p>"
         html += ReportPage.table(
             ["given \\ confidently"] + classes,
             joint.enumerated().map { i, row in [classes[i]] + row.map(String.init) })
-        html += "</section><section id='suspects'><h2>Most suspicious labels</h2>"
-        html += "<p class='note'>Click a photo to enlarge it. Red frame: flagged by confident learning; grey: "
+        html += "</section><section id='suspects\(id)'><h2>Most suspicious labels"
+        html += label.map { " (\(escape($0)))" } ?? ""
+        html += "</h2><p class='note'>Click a photo to enlarge it. Red frame: flagged by confident learning; grey: "
         html += "ranked next, not flagged.</p><div class='grid'>"
         for (rank, row) in rows.enumerated() {
             let v = row.verdict
@@ -42,7 +58,6 @@ public enum AuditPage {
                 + String(format: "p(%@) %.2f · margin %.2f", row.given, v.selfConfidence, v.margin)
             html += ReportPage.figure(row.item, caption: caption, cache: cache, style: v.flagged ? "bad" : "")
         }
-        html += "</div></section>"
-        return ReportPage.page(title: title, sections: [html])
+        return html + "</div></section>"
     }
 }

@@ -21,6 +21,10 @@ public struct DemoRun {
         public var testCount: Int
         public var testSeconds: Double
         public var submissionURL: URL
+        /// The held-out score itself (per label, for a multi-label demo).
+        public var heldOut: SetScore
+        /// The classes (the labels, for a multi-label demo) in the model's order.
+        public var classes: [String]
     }
 
     /// ELPV cells are aligned, photographed from above, and their brightness is evidence (`quadrat explore`
@@ -51,15 +55,14 @@ public struct DemoRun {
 
     public func run(source: URL = QuadratPaths.elpv) throws -> Outcome {
         let data = workdir.appendingPathComponent("elpv")
-        let counts = try ELPVLayout.write(source: source, to: data, limit: cells)
+        let multiLabel = options.task == .multiLabel
+        let counts = try ELPVLayout.write(source: source, to: data, limit: cells, multiLabel: multiLabel)
         Feedback.log(
-            "demo: ELPV laid out in \(data.path): \(counts.train) training images, \(counts.test) held-out test images")
+            "demo: ELPV laid out in \(data.path): \(counts.train) training images, \(counts.test) held-out test images"
+                + (multiLabel ? ", each tagged with its type (mono, poly) and defective when it is" : ""))
         // The answers are kept apart from test/ (as in a competition); the run scores the test photos against them
         // after training, with no choice made on them, and the report leads with that score.
-        let classes = try DataSource.labelled(data).classes
-        let answers = try DataSource.csv(
-            images: data.appendingPathComponent("test"),
-            labels: data.appendingPathComponent("answers/test_labels.csv"), classes: classes)
+        let (classes, answers) = try multiLabel ? taggedAnswers(data) : answers(data)
         var run = TrainingRun(options: options)
         run.heldOut = .given(answers, name: "test/, answers/test_labels.csv")
         let training = try run.run()
@@ -67,12 +70,34 @@ public struct DemoRun {
             throw WorkflowError("none of the held-out test images in \(data.path)/test could be read")
         }
         let submission = workdir.appendingPathComponent("submission.csv")
+        let thresholds = test.thresholds
         let rows = try SubmissionFormat.kaggle.render(
-            probabilities: test.probabilities, items: test.items, classes: classes, labelColumn: "defective")
+            probabilities: test.probabilities, items: test.items, classes: classes,
+            labelColumn: multiLabel ? "tags" : "defective",
+            labels: multiLabel ? { p in zip(p, thresholds).map { $0 >= $1 } } : nil)
         try AtomicFile.write(rows, to: submission)
         return Outcome(
-            training: training, testAccuracy: test.accuracy, testAUC: test.rocAUC, testCount: test.labels.count,
+            training: training, testAccuracy: test.accuracy, testAUC: test.rocAUC, testCount: test.items.count,
             testSeconds: training.times.phases["held-out test"] ?? 0,
-            submissionURL: submission)
+            submissionURL: submission, heldOut: test, classes: classes)
+    }
+
+    /// The classes of the single-label layout and its held-out answers.
+    func answers(_ data: URL) throws -> ([String], ImageDataset) {
+        let classes = try DataSource.labelled(data).classes
+        let answers = try DataSource.csv(
+            images: data.appendingPathComponent("test"),
+            labels: data.appendingPathComponent("answers/test_labels.csv"), classes: classes)
+        return (classes, answers)
+    }
+
+    /// The labels of the multi-label layout and its held-out answers, tagged the same way.
+    func taggedAnswers(_ data: URL) throws -> ([String], ImageDataset) {
+        let classes = try LabelSets.read(data).vocabulary
+        let csv = data.appendingPathComponent("answers/test_labels.csv")
+        let sets = try LabelSets.parse(
+            CSVTable(url: csv), csv: csv, files: DataSource.filesByName(in: data.appendingPathComponent("test")),
+            nameColumn: nil, labelColumn: nil, delimiter: " ")
+        return (classes, sets.dataset(among: classes))
     }
 }

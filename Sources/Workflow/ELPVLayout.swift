@@ -5,11 +5,18 @@ import Vision
 /// `train/` + `train_labels.csv` (`name,defective`), `test/`, and the test labels kept apart in
 /// `answers/test_labels.csv`. Defective means a defect probability ≥ 0.5; the test part is a
 /// stratified 25 % with seed 0. The layout is deterministic: the same files every time.
+/// Multi-label (`demo --multi-label`): the same cells and split, each tagged with its type and, when defective,
+/// `defective` (`name,tags`: "mono", "poly defective"…).
 public enum ELPVLayout {
-    /// One cell of labels.csv: its image and whether its defect probability is at least 0.5.
+    /// One cell of labels.csv: its image, whether its defect probability is at least 0.5, and its type.
     public struct Cell: Sendable {
         public var file: String
         public var defective: Bool
+        /// mono or poly (crystalline silicon), or nil in a labels file without the column.
+        public var type: String?
+
+        /// The multi-label tags of the cell: its type, then `defective` when it is.
+        var tags: String { ([type].compactMap { $0 } + (defective ? ["defective"] : [])).joined(separator: " ") }
     }
 
     public static func cells(from source: URL) throws -> [Cell] {
@@ -24,7 +31,8 @@ public enum ELPVLayout {
             guard fields.count >= 2, let probability = Double(fields[1]) else {
                 throw WorkflowError("\(labels.path):\(number + 1): expected 'path probability type', got '\(line)'")
             }
-            return Cell(file: String(fields[0]), defective: probability >= 0.5)
+            return Cell(
+                file: String(fields[0]), defective: probability >= 0.5, type: fields.count > 2 ? String(fields[2]) : nil)
         }
     }
 
@@ -32,7 +40,7 @@ public enum ELPVLayout {
     @discardableResult
     /// `limit` keeps a stratified, seeded subset of that many cells (a small set for quick comparisons).
     public static func write(
-        source: URL = QuadratPaths.elpv, to root: URL, limit: Int? = nil
+        source: URL = QuadratPaths.elpv, to root: URL, limit: Int? = nil, multiLabel: Bool = false
     ) throws -> (
         train: Int, test: Int
     ) {
@@ -53,12 +61,12 @@ public enum ELPVLayout {
             try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
         func place(_ indices: [Int], in folder: String) throws -> String {
-            var csv = "name,defective\n"
+            var csv = multiLabel ? "name,tags\n" : "name,defective\n"
             for i in indices {
                 let name = URL(fileURLWithPath: cells[i].file).deletingPathExtension().lastPathComponent
                 let target = root.appendingPathComponent("\(folder)/\(name).png")
                 try fm.createSymbolicLink(at: target, withDestinationURL: source.appendingPathComponent(cells[i].file))
-                csv += "\(name),\(cells[i].defective ? 1 : 0)\n"
+                csv += "\(name),\(multiLabel ? cells[i].tags : cells[i].defective ? "1" : "0")\n"
             }
             return csv
         }

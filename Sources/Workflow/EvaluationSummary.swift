@@ -6,6 +6,7 @@ import Learn
 /// recall and F1 under the names shown for the classes, and the confusion matrix.
 public enum EvaluationSummary {
     public static func lines(_ p: LabelledPredictions, tta: Bool) -> [String] {
+        if p.saved.task == .multiLabel { return labelLines(p, tta: tta) }
         let names = p.saved.classNames
         let calibration = p.saved.calibration(tta: tta)
         // One accuracy: the decisions `predict` writes (at the model's threshold for binary models).
@@ -44,6 +45,35 @@ public enum EvaluationSummary {
         lines.append("confusion matrix (rows: true, columns: predicted; order \(names.joined(separator: ", "))):")
         for row in matrix {
             lines.append("  " + row.map { String($0).padding(toLength: 6, withPad: " ", startingAt: 0) }.joined())
+        }
+        return lines
+    }
+
+    /// A multi-label model's figures: exact match, label accuracy, macro and micro F1, mAP, then per label its
+    /// threshold, precision, recall, F1, ROC AUC and average precision.
+    static func labelLines(_ p: LabelledPredictions, tta: Bool) -> [String] {
+        let thresholds = p.saved.labelCalibration(tta: tta)?.thresholds ?? Array(repeating: 0.5, count: p.saved.classes.count)
+        // The rows and thresholds come from one model: they fit.
+        guard let scores = try? MultiLabelScores(probabilities: p.probabilities, labels: p.truth, thresholds: thresholds)
+        else { return ["images: \(p.items.count)"] }
+        let names = p.saved.classNames
+        var lines = [
+            "images: \(p.items.count)",
+            String(format: "exact_match: %.4f (every label of the photo decided right)", scores.exactMatch),
+            String(format: "accuracy_multi: %.4f (each label of each photo)", scores.accuracyMulti),
+            String(format: "macro_f1: %.4f", scores.macroF1), String(format: "micro_f1: %.4f", scores.microF1),
+            String(format: "map: %.4f", scores.meanAveragePrecision),
+        ]
+        let width = max(12, (names.map(\.count).max() ?? 0) + 1)
+        lines.append(
+            "label".padding(toLength: width, withPad: " ", startingAt: 0)
+                + " threshold  precision  recall     f1         roc_auc    avg_precision")
+        for (k, label) in scores.labels.enumerated() {
+            lines.append(
+                names[k].padding(toLength: width, withPad: " ", startingAt: 0)
+                    + String(
+                        format: " %.3f      %.4f     %.4f     %.4f     %.4f     %.4f", thresholds[k], label.precision,
+                        label.recall, label.f1, label.rocAUC, label.averagePrecision))
         }
         return lines
     }

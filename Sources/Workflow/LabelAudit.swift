@@ -51,17 +51,24 @@ public struct LabelAudit {
 
     public init(options: Options) { self.options = options }
 
-    public func run(_ dataset: ImageDataset, emit: (String) -> Void = { _ in }) throws -> Outcome {
-        let classes = dataset.classes
+    /// The pretrained body's pooled features of the readable photos of `dataset` (averaged over ``Options/views``
+    /// symmetries), their targets as the loader makes them, and which photos they are.
+    struct Features {
+        var features: Tensor, targets: Tensor
+        var items: [ImageItem]
+        var cache: PresizeCache
+        var skipped: [DataProblem]
+    }
+
+    func features(_ dataset: ImageDataset) throws -> Features {
         guard options.folds >= 2 else { throw WorkflowError("--folds must be at least 2, not \(options.folds)") }
-        let repeats = max(1, options.repeats)
         Torch.manualSeed(options.seed)
         let size = options.size ?? options.architecture.defaultSize
-        let classifier = try Classifier(options.architecture, classes: classes)
+        let classifier = try Classifier(options.architecture, classes: dataset.classes)
         let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: size))
         let loader = DataLoader(
             dataset, size: size, batchSize: 32, normalization: options.architecture.normalization, cache: cache)
-        var (features, labelTensor) = try classifier.precompute(loader, label: "features")
+        var (features, targets) = try classifier.precompute(loader, label: "features")
         let views = min(max(options.views, 0), 7)
         if views > 0 {
             for k in 1...views {
@@ -71,10 +78,18 @@ public struct LabelAudit {
         }
         let skippedPaths = Set(loader.skipped.all.map(\.path))
         let items = dataset.items.filter { !skippedPaths.contains($0.url.path) }
-        let labels = try labelTensor.toArray(Int64.self).map { Int($0) }
-        guard items.count == labels.count else {
-            throw WorkflowError("audit: \(labels.count) feature rows for \(items.count) readable photos")
+        guard items.count == features.shape[0] else {
+            throw WorkflowError("audit: \(features.shape[0]) feature rows for \(items.count) readable photos")
         }
+        return Features(features: features, targets: targets, items: items, cache: cache, skipped: loader.skipped.all)
+    }
+
+    public func run(_ dataset: ImageDataset, emit: (String) -> Void = { _ in }) throws -> Outcome {
+        let classes = dataset.classes
+        let repeats = max(1, options.repeats)
+        let prepared = try features(dataset)
+        let (features, labelTensor, items, cache) = (prepared.features, prepared.targets, prepared.items, prepared.cache)
+        let labels = try labelTensor.toArray(Int64.self).map { Int($0) }
         let groups = try auditGroups(items, labelsFile: dataset.labelsFile, cache: cache)
         let c = classes.count
         var sums = [[Double]](repeating: Array(repeating: 0, count: c), count: labels.count)
@@ -110,12 +125,13 @@ public struct LabelAudit {
             probabilities: probabilities, labels: labels, classes: classes.count, ranking: options.ranking)
         return Outcome(
             items: items, labels: labels, probabilities: probabilities, verdicts: verdicts, foldAccuracies: accuracies,
-            foldAUCs: aucs, skipped: loader.skipped.all)
+            foldAUCs: aucs, skipped: prepared.skipped)
     }
 
-    /// Class probabilities (row-major) of the `held` rows from a fresh head trained on the `train` rows.
-    private func headProbabilities(
-        features: Tensor, labels: Tensor, train: [Int], held: [Int], classes: Int, seed: UInt64
+    /// Class probabilities (row-major) of the `held` rows from a fresh head trained on the `train` rows for `task`.
+    func headProbabilities(
+        features: Tensor, labels: Tensor, train: [Int], held: [Int], classes: Int, seed: UInt64,
+        task: any ClassificationTask = SingleLabelTask()
     ) throws -> [Float] {
         let head = try Sequential(
             HeadKind.fastai().make(features: features.shape[1] / 2, classes: classes).children.dropFirst(2)
@@ -125,13 +141,13 @@ public struct LabelAudit {
             train: FeatureBatches(
                 features: try features.indexSelect(dim: 0, train), labels: try labels.indexSelect(dim: 0, train),
                 seed: seed),
-            valid: nil)
+            valid: nil, task: task)
         learner.verbose = false
         learner.seed = seed
         try learner.fitSGDR(rates: [options.learningRate], cycles: options.epochs)
         head.eval()
         return try Torch.withoutGrad {
-            try Functional.softmax(head(features.indexSelect(dim: 0, held)), dim: 1).toArray(Float.self)
+            try task.activate(head(features.indexSelect(dim: 0, held))).toArray(Float.self)
         }
     }
 

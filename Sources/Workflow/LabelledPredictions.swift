@@ -21,8 +21,7 @@ public struct LabelledPredictions {
     ) throws {
         Torch.useAllCores()
         let saved = try SavedModel(model)
-        let dataset = try DataSource.labelled(
-            data, nameColumn: nameColumn, labelColumn: labelColumn, classes: saved.classes)
+        let dataset = try Self.read(data, for: saved, nameColumn: nameColumn, labelColumn: labelColumn)
         for p in dataset.problems { Feedback.warn("left out: \(p)") }
         let result = try saved.predict(
             dataset, ttaViews: tta ? saved.ttaViews() : 0, augmentation: saved.augmentation(),
@@ -34,9 +33,27 @@ public struct LabelledPredictions {
         skipped = dataset.problems + result.skipped
         for p in result.skipped { Feedback.warn("skipped: \(p)") }
         guard !items.isEmpty else { throw WorkflowError("none of the images in \(data.path) could be read") }
-        labels = try items.labels()
+        let isMultiLabel = saved.task == .multiLabel
+        labels = isMultiLabel ? [] : try items.labels()
+        truth = items.map { item in
+            let set = Set(item.labelSet ?? item.label.map { [$0] } ?? [])
+            return saved.classes.indices.map(set.contains)
+        }
     }
 
-    /// The true class of each predicted image.
+    /// The true class of each predicted image (single-label models; empty for multi-label ones).
     public var labels: [Int]
+    /// Each predicted image's labels as 0/1 per class of the model (its class, for single-label models).
+    public var truth: [[Bool]]
+
+    /// The labelled photos of `data` as `saved` reads them: one class each among its classes, or a multi-label
+    /// model's label sets (split as its training split them) among its labels.
+    static func read(_ data: URL, for saved: SavedModel, nameColumn: String?, labelColumn: String?) throws -> ImageDataset {
+        guard saved.task == .multiLabel else {
+            return try DataSource.labelled(data, nameColumn: nameColumn, labelColumn: labelColumn, classes: saved.classes)
+        }
+        let delimiter = try saved.trainOptions()?.labelDelimiter ?? " "
+        let sets = try LabelSets.read(data, nameColumn: nameColumn, labelColumn: labelColumn, delimiter: delimiter)
+        return sets.dataset(among: saved.classes)
+    }
 }

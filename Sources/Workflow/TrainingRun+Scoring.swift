@@ -42,6 +42,14 @@ public struct SetScore: Sendable {
         return aucs.isEmpty ? .nan : aucs.reduce(0, +) / Double(aucs.count)
     }
 
+    /// Each class's share of right decisions (present or absent): a multi-label model's accuracy per label.
+    public var labelAccuracies: [Double] {
+        guard let width = truth.first?.count else { return [] }
+        return (0..<width).map { k in
+            Double(zip(decided, truth).filter { $0[k] == $1[k] }.count) / Double(max(1, truth.count))
+        }
+    }
+
     /// The multi-label scores at the thresholds (nil for single-label sets).
     public var labelScores: MultiLabelScores? {
         // Rows and thresholds come from one model and one set: they always fit.

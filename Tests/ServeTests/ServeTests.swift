@@ -45,10 +45,11 @@ struct ServeTests {
         return options
     }
 
+    /// Serves `model` (default: the served model) on a loopback port for `body`.
     func withServer(
-        _ options: ServeOptions, _ body: (LoopbackHTTP, PredictionServer) async throws -> Void
+        _ options: ServeOptions, model given: URL? = nil, _ body: (LoopbackHTTP, PredictionServer) async throws -> Void
     ) async throws {
-        let (model, _) = try ServedModel.trained.get()
+        let model = try given ?? ServedModel.trained.get().model
         let server = try PredictionServer(modelURL: model, options: options)
         let bound = Locked<Int?>(nil)
         let app = server.application { port in bound.withLock { $0 = port } }
@@ -91,6 +92,29 @@ struct ServeTests {
             var responses: [Int: LoopbackHTTP.Response] = [:]
             for try await (i, response) in group { responses[i] = response }
             return bodies.indices.compactMap { responses[$0] }
+        }
+    }
+
+    /// A multi-label model answers each photo's decided labels (each at its own threshold, possibly none) with their
+    /// probabilities and the thresholds; `/v1/model` says the task.
+    @Test func aMultiLabelModelAnswersItsLabels() async throws {
+        let data = try makeMultiLabelDataSet(trainCount: 24, testCount: 4, size: 48)
+        var options = TrainOptions(data: data.path, out: data.appendingPathComponent("run").path)
+        (options.task, options.size, options.batchSize, options.epochs) = (.multiLabel, 32, 8, 1)
+        (options.lr, options.precision, options.lrFind) = (.value(3e-3), .fp32, false)
+        let modelURL = try TrainingRun(options: options, resumeHint: "test").run().modelURL
+        let saved = try SavedModel(modelURL)
+        let thresholds = try #require(saved.labelCalibration(tta: false)?.thresholds)
+        try await withServer(self.options(), model: modelURL) { http, _ in
+            for i in 1...4 {
+                let bytes = [UInt8](try Data(contentsOf: data.appendingPathComponent("test/\(i).jpg")))
+                let answer = try decoded(Prediction.self, try await http.send("POST", "/v1/predict", body: bytes))
+                #expect(answer.thresholds == thresholds && answer.threshold == nil)
+                let expected = zip(saved.classes, zip(answer.probabilities, thresholds)).filter { $0.1.0 >= $0.1.1 }
+                #expect(answer.labels?.map(\.class) == expected.map(\.0), "\(answer.probabilities)")
+            }
+            let description = try decoded(ModelDescription.self, try await http.send("GET", "/v1/model"))
+            #expect(description.task == "multi-label" && description.thresholds == thresholds)
         }
     }
 

@@ -1,7 +1,9 @@
 import Foundation
 import Learn
+import ONNX
 import TestSupport
 import Testing
+import Torch
 import Vision
 import Workflow
 
@@ -47,6 +49,59 @@ struct MultiLabelRunTests {
         #expect(page.contains("square: most confident false negatives") && page.contains("Labels together"))
         let config = try String(contentsOf: data.appendingPathComponent("run/config.json"), encoding: .utf8)
         #expect(config.contains("\"task\" : \"multi-label\""))
+        try checkPredictions(saved, test: data.appendingPathComponent("test"))
+        try checkExport(saved, folder: data)
+    }
+
+    /// predict's formats: the Kaggle file lists each photo's decided labels under the label column, csv in its
+    /// `predicted` column, json as a list; the photos are said in words.
+    func checkPredictions(_ saved: SavedModel, test: URL) throws {
+        var job = PredictionJob(model: saved)
+        job.driftCheck = false
+        var said: [String] = []
+        let listing = try DataSource.unlabelled(test)
+        let kaggle = try #require(try job.run(listing) { said.append($0) }).text
+        let thresholds = try #require(saved.labelCalibration(tta: false)).thresholds
+        let probabilities = try saved.predict(listing).probabilities
+        let rows = kaggle.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(kaggle.hasPrefix("name,tags\n") && rows.count == 12, "\(kaggle)")
+        for (row, p) in zip(rows, probabilities) {
+            let expected = zip(["bright", "square"], zip(p, thresholds)).filter { $0.1.0 >= $0.1.1 }.map(\.0)
+            #expect(row[1].split(separator: " ").map(String.init) == expected, "\(row) \(p)")
+        }
+        #expect(said.isEmpty, "12 photos are not said one by one")
+        job.format = .csv
+        let csv = try #require(try job.run(listing) { _ in }).text
+        #expect(csv.hasPrefix("name,file,predicted,p_bright,p_square\n"))
+        job.format = .json
+        let json = try #require(try job.run(listing) { _ in }).text
+        let decoded = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        #expect(decoded.count == 12 && decoded.allSatisfy { $0["predicted"] is [String] })
+        // A few photos are said in words: their labels with their probabilities.
+        var one = listing
+        one.items = [listing.items[0]]
+        job.format = .kaggle
+        said = []
+        _ = try job.run(one) { said.append($0) }
+        #expect(said.count == 1 && said[0].hasPrefix("1: ") && (said[0].contains(" %") || said[0].contains("none")))
+    }
+
+    /// The ONNX export ends in a sigmoid over each label's tempered logit, and says the thresholds.
+    func checkExport(_ saved: SavedModel, folder: URL) throws {
+        let url = folder.appendingPathComponent("model.onnx")
+        try ModelExport.onnx(saved, to: url)
+        let model = try Onnx_ModelProto(serializedBytes: Data(contentsOf: url))
+        #expect(model.graph.node.contains { $0.opType == "Sigmoid" } && !model.graph.node.contains { $0.opType == "Softmax" })
+        let metadata = Dictionary(uniqueKeysWithValues: model.metadataProps.map { ($0.key, $0.value) })
+        #expect(metadata["task"] == "multi-label" && metadata["thresholds"]?.hasPrefix("[") == true)
+        let inputs = try (0..<3).map { _ in try (Tensor.rand([3 * 32 * 32]) * 255).toArray(Float.self) }
+        let expected = try saved.probabilities(inputs: inputs)
+        let outputs = try Torch.withoutGrad {
+            try ONNXReference(model: model).run(["image": Tensor(inputs.flatMap { $0 }, shape: [3, 3, 32, 32])])
+        }
+        let graph = try #require(outputs["probabilities"]).toArray(Float.self)
+        let difference = zip(expected.flatMap { $0 }, graph).map { abs($0 - Double($1)) }.max() ?? 1
+        #expect(difference < 1e-4, "ONNX probabilities \(difference) away")
     }
 
     @Test func optionsOfTheOtherTaskAreRefusedByName() {

@@ -77,6 +77,7 @@ struct ONNXReference {
             guard int(node, "transB") == 1 else { throw TorchError("Gemm without transB") }
             return try Functional.linear(x[0], weight: x[1], bias: x.count > 2 ? x[2] : nil)
         case "Softmax": return try Functional.softmax(x[0], dim: int(node, "axis") ?? -1)
+        case "Sigmoid": return try x[0].sigmoid()
         case "Sub": return try x[0] - x[1]
         case "Div": return try x[0] / x[1]
         case "MatMul": return try x[0].matmul(x[1])

@@ -61,6 +61,14 @@ struct AuditCommand: ParsableCommand {
             "Audit these out-of-fold predictions (RUN/oof_predictions.csv of train --folds K: fine-tuned models) "
                 + "instead of training heads on features.", valueName: "csv"))
     var predictions: String?
+    @Option(
+        help: """
+            single-label (default) or multi-label: the label column lists several labels per photo, and each label \
+            is audited against the rest (one-vs-rest confident learning).
+            """)
+    var task: TaskKind = .singleLabel
+    @Option(help: "Multi-label: what separates a photo's labels (default: a space).")
+    var labelDelimiter = " "
     @OptionGroup var columns: CSVColumns
     @OptionGroup var limits: ImageLimitOptions
 
@@ -70,10 +78,35 @@ struct AuditCommand: ParsableCommand {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, not \(repeats)") }
         guard (0...7).contains(views) else { throw ValidationError("--views must be 0 to 7, not \(views)") }
         if let size, !(32...1024).contains(size) { throw ValidationError("--size must be 32 to 1024, not \(size)") }
+        if task == .multiLabel, predictions != nil || groupBy != nil {
+            throw ValidationError("--predictions and --group-by are for single-label audits")
+        }
+    }
+
+    /// The multi-label audit: each label against the rest.
+    func auditLabels() throws {
+        let sets = try LabelSets.read(
+            URL(fileURLWithPath: data), nameColumn: columns.nameColumn, labelColumn: columns.labelColumn,
+            delimiter: labelDelimiter)
+        for p in sets.problems { Console.warn("left out: \(p)") }
+        var options = LabelAudit.Options()
+        (options.folds, options.architecture, options.size) = (folds, arch, size)
+        (options.epochs, options.seed, options.ranking, options.views) = (epochs, seed, ranking, views)
+        options.repeats = repeats
+        let outcomes = try LabelAudit(options: options).runLabels(sets.dataset)
+        for p in outcomes.first?.outcome.skipped ?? [] { Console.warn("skipped: \(p)") }
+        let summary = LabelAudit.labelSummary(outcomes)
+        for line in summary { print(line) }
+        let folder = URL(fileURLWithPath: out)
+        try LabelAudit.writeLabelReport(
+            outcomes, summary: summary, top: top,
+            title: "Quadrat — label audit of \(URL(fileURLWithPath: data).lastPathComponent)", to: folder)
+        print("wrote \(folder.appendingPathComponent("audit.csv").path) and audit.html")
     }
 
     func run() throws {
         Torch.useAllCores()
+        if task == .multiLabel { return try auditLabels() }
         let dataset = try columns.labelled(data)
         for p in dataset.problems { Console.warn("left out: \(p)") }
         var options = LabelAudit.Options()

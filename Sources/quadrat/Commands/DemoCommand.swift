@@ -26,20 +26,38 @@ struct DemoCommand: ParsableCommand {
     var workdir: String = "runs/demo"
     @Option(help: "Use a stratified subset of this many ELPV cells (a small set; default: all 2,624).")
     var cells: Int?
+    @Flag(
+        help: """
+            Multi-label: tag each cell with its type (mono or poly) and defective when it is, and train with \
+            --task multi-label on the same split.
+            """)
+    var multiLabel = false
     @OptionGroup var flags: TrainFlags
 
     func run() throws {
         let start = Date()
         let root = URL(fileURLWithPath: workdir)
         // The demo's defaults (dihedral, 256 px) unless a flag or the config says otherwise.
-        let options = try flags.options(over: DemoRun.defaultOptions(workdir: root))
+        var base = DemoRun.defaultOptions(workdir: root)
+        if multiLabel { base.task = .multiLabel }
+        let options = try flags.options(over: base)
         let outcome = try DemoRun(workdir: root, options: options, cells: cells).run()
         let times = outcome.training.times
         emit("")
         emit(
             String(
-                format: "held-out test (%d images, TTA): accuracy %.2f%%, ROC AUC %.4f",
-                outcome.testCount, outcome.testAccuracy * 100, outcome.testAUC))
+                format: "held-out test (%d images, TTA): %@ %.2f%%, ROC AUC %.4f", outcome.testCount,
+                options.task == .multiLabel ? "exact match" : "accuracy", outcome.testAccuracy * 100, outcome.testAUC))
+        if let labels = outcome.heldOut.labelScores {
+            for (name, (label, accuracy)) in zip(
+                outcome.classes, zip(labels.labels, outcome.heldOut.labelAccuracies))
+            {
+                emit(
+                    String(
+                        format: "  %@: accuracy %.2f%%, ROC AUC %.4f, F1 %.4f, average precision %.4f", name,
+                        accuracy * 100, label.rocAUC, label.f1, label.averagePrecision))
+            }
+        }
         emit(
             String(
                 format: "validation (TTA): accuracy %.2f%%, ROC AUC %.4f",
