@@ -74,22 +74,8 @@ extension SavedModel {
             guard (1...100).contains(members) else {
                 throw LearnError("\(url.path): its metadata gives an ensemble of \(members) members (1 to 100)")
             }
-            resize =
-                try metadata["resize"].map { text in
-                    guard let method = ResizeMethod(rawValue: text) else {
-                        throw LearnError(
-                            "\(url.path): its metadata gives the resize method '\(text)', not crop, squish or pad")
-                    }
-                    return method
-                } ?? .crop
-            task =
-                try metadata["task"].map { text in
-                    guard let task = TaskKind(rawValue: text) else {
-                        throw LearnError(
-                            "\(url.path): its metadata gives the task '\(text)', not single-label or multi-label")
-                    }
-                    return task
-                } ?? .singleLabel
+            resize = try Self.named("resize", "the resize method", in: metadata, source: url) ?? .crop
+            task = try Self.named("task", "the task", in: metadata, source: url) ?? .singleLabel
             // An unreadable entry, or names that do not match the classes one for one (a hand-edited file), fall
             // back to the default names.
             let defaults = SavedModel.displayNames(classes: classes, labelColumn: metadata["label_column"])
@@ -98,6 +84,20 @@ extension SavedModel {
             }
             let count = classes.count
             classNames = named.flatMap { $0.count == count ? $0 : nil } ?? defaults
+        }
+
+        /// The case of `T` a metadata entry names: nil when absent (a file from before the entry), refused naming
+        /// `what` and the cases when it names none.
+        static func named<T: RawRepresentable & CaseIterable>(
+            _ key: String, _ what: String, in metadata: [String: String], source url: URL
+        ) throws -> T? where T.RawValue == String {
+            guard let text = metadata[key] else { return nil }
+            guard let value = T(rawValue: text) else {
+                throw LearnError(
+                    "\(url.path): its metadata gives \(what) '\(text)', not "
+                        + T.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return value
         }
     }
 }

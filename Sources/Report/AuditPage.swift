@@ -25,7 +25,9 @@ public enum AuditPage {
     public static func html(
         title: String, summary: [String], classes: [String], joint: [[Int]], rows: [Row], cache: PresizeCache?
     ) -> String {
-        page(title: title, sections: [sections(summary: summary, classes: classes, joint: joint, rows: rows, cache: cache)])
+        page(
+            title: title,
+            sections: [sections(summary: summary, classes: classes, joint: joint, rows: rows, cache: cache)])
     }
 
     /// The page around `sections`.

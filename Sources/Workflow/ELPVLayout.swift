@@ -32,7 +32,8 @@ public enum ELPVLayout {
                 throw WorkflowError("\(labels.path):\(number + 1): expected 'path probability type', got '\(line)'")
             }
             return Cell(
-                file: String(fields[0]), defective: probability >= 0.5, type: fields.count > 2 ? String(fields[2]) : nil)
+                file: String(fields[0]), defective: probability >= 0.5, type: fields.count > 2 ? String(fields[2]) : nil
+            )
         }
     }
 

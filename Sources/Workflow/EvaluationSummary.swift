@@ -52,9 +52,11 @@ public enum EvaluationSummary {
     /// A multi-label model's figures: exact match, label accuracy, macro and micro F1, mAP, then per label its
     /// threshold, precision, recall, F1, ROC AUC and average precision.
     static func labelLines(_ p: LabelledPredictions, tta: Bool) -> [String] {
-        let thresholds = p.saved.labelCalibration(tta: tta)?.thresholds ?? Array(repeating: 0.5, count: p.saved.classes.count)
+        let thresholds =
+            p.saved.labelCalibration(tta: tta)?.thresholds ?? Array(repeating: 0.5, count: p.saved.classes.count)
         // The rows and thresholds come from one model: they fit.
-        guard let scores = try? MultiLabelScores(probabilities: p.probabilities, labels: p.truth, thresholds: thresholds)
+        guard
+            let scores = try? MultiLabelScores(probabilities: p.probabilities, labels: p.truth, thresholds: thresholds)
         else { return ["images: \(p.items.count)"] }
         let names = p.saved.classNames
         var lines = [

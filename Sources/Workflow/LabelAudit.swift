@@ -88,7 +88,9 @@ public struct LabelAudit {
         let classes = dataset.classes
         let repeats = max(1, options.repeats)
         let prepared = try features(dataset)
-        let (features, labelTensor, items, cache) = (prepared.features, prepared.targets, prepared.items, prepared.cache)
+        let (features, labelTensor, items, cache) = (
+            prepared.features, prepared.targets, prepared.items, prepared.cache
+        )
         let labels = try labelTensor.toArray(Int64.self).map { Int($0) }
         let groups = try auditGroups(items, labelsFile: dataset.labelsFile, cache: cache)
         let c = classes.count

@@ -48,9 +48,12 @@ public struct LabelledPredictions {
 
     /// The labelled photos of `data` as `saved` reads them: one class each among its classes, or a multi-label
     /// model's label sets (split as its training split them) among its labels.
-    static func read(_ data: URL, for saved: SavedModel, nameColumn: String?, labelColumn: String?) throws -> ImageDataset {
+    static func read(
+        _ data: URL, for saved: SavedModel, nameColumn: String?, labelColumn: String?
+    ) throws -> ImageDataset {
         guard saved.task == .multiLabel else {
-            return try DataSource.labelled(data, nameColumn: nameColumn, labelColumn: labelColumn, classes: saved.classes)
+            return try DataSource.labelled(
+                data, nameColumn: nameColumn, labelColumn: labelColumn, classes: saved.classes)
         }
         let delimiter = try saved.trainOptions()?.labelDelimiter ?? " "
         let sets = try LabelSets.read(data, nameColumn: nameColumn, labelColumn: labelColumn, delimiter: delimiter)

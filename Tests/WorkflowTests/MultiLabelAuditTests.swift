@@ -17,7 +17,8 @@ struct MultiLabelAuditTests {
         var csv = "name,tags\n"
         for i in 1...48 {
             let bright = (i % 2 == 1) != flipped.contains(i), square = i % 4 < 2
-            csv += "\(i),\([bright ? "bright" : nil, square ? "square" : nil].compactMap { $0 }.joined(separator: " "))\n"
+            csv +=
+                "\(i),\([bright ? "bright" : nil, square ? "square" : nil].compactMap { $0 }.joined(separator: " "))\n"
         }
         try csv.write(to: data.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
         setenv("QUADRAT_HOME", Fixtures.isolatedHome.path, 1)
@@ -29,7 +30,10 @@ struct MultiLabelAuditTests {
         let bright = try #require(outcomes.first).outcome
         #expect(bright.items.count == 48 && bright.foldAccuracies.count == 8)
         let top = bright.verdicts.prefix(8).map { Int(bright.items[$0.index].name) ?? 0 }
-        #expect(flipped.isSubset(of: Set(top)), "top 8: \(top) \(bright.verdicts.prefix(10).map { (bright.items[$0.index].name, $0.given, $0.selfConfidence) })")
+        #expect(
+            flipped.isSubset(of: Set(top)),
+            "top 8: \(top) \(bright.verdicts.prefix(10).map { (bright.items[$0.index].name, $0.given, $0.selfConfidence) })"
+        )
         let flagged = Set(bright.verdicts.filter(\.flagged).map { Int(bright.items[$0.index].name) ?? 0 })
         #expect(!flagged.isEmpty && flagged.isSubset(of: flipped), "flagged: \(flagged.sorted())")
         let summary = LabelAudit.labelSummary(outcomes)

@@ -51,6 +51,14 @@ struct MultiLabelRunTests {
         #expect(config.contains("\"task\" : \"multi-label\""))
         try checkPredictions(saved, test: data.appendingPathComponent("test"))
         try checkExport(saved, folder: data)
+        // explain --class: one label's heat map, with the sigmoid probabilities the model gives.
+        let explained = try Explanations.run(
+            saved, photos: [data.appendingPathComponent("test/1.jpg")], out: data, className: "square"
+        ) { _, error in Issue.record("\(error)") }
+        let map = try #require(explained.first?.map)
+        #expect(map.classIndex == 1 && map.probabilities.count == 2)
+        let expected = try saved.predict(DataSource.unlabelled(data.appendingPathComponent("test")), calibrated: false)
+        #expect(abs(map.probabilities[1] - expected.probabilities[0][1]) < 1e-3, "\(map.probabilities)")
     }
 
     /// predict's formats: the Kaggle file lists each photo's decided labels under the label column, csv in its
@@ -63,7 +71,9 @@ struct MultiLabelRunTests {
         let kaggle = try #require(try job.run(listing) { said.append($0) }).text
         let thresholds = try #require(saved.labelCalibration(tta: false)).thresholds
         let probabilities = try saved.predict(listing).probabilities
-        let rows = kaggle.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let rows = kaggle.split(separator: "\n").dropFirst().map {
+            $0.split(separator: ",", omittingEmptySubsequences: false)
+        }
         #expect(kaggle.hasPrefix("name,tags\n") && rows.count == 12, "\(kaggle)")
         for (row, p) in zip(rows, probabilities) {
             let expected = zip(["bright", "square"], zip(p, thresholds)).filter { $0.1.0 >= $0.1.1 }.map(\.0)
@@ -91,7 +101,9 @@ struct MultiLabelRunTests {
         let url = folder.appendingPathComponent("model.onnx")
         try ModelExport.onnx(saved, to: url)
         let model = try Onnx_ModelProto(serializedBytes: Data(contentsOf: url))
-        #expect(model.graph.node.contains { $0.opType == "Sigmoid" } && !model.graph.node.contains { $0.opType == "Softmax" })
+        #expect(
+            model.graph.node.contains { $0.opType == "Sigmoid" }
+                && !model.graph.node.contains { $0.opType == "Softmax" })
         let metadata = Dictionary(uniqueKeysWithValues: model.metadataProps.map { ($0.key, $0.value) })
         #expect(metadata["task"] == "multi-label" && metadata["thresholds"]?.hasPrefix("[") == true)
         let inputs = try (0..<3).map { _ in try (Tensor.rand([3 * 32 * 32]) * 255).toArray(Float.self) }
