@@ -5,9 +5,12 @@ import Vision
 /// How unlike the training photos a photo is, for a "none of these" answer: higher is stranger. Each score reads what
 /// the trained model sees of the photo (its pooled body features, or its logits).
 public enum UnknownScores {
-    /// 1 − the highest class probability (the baseline every paper compares with).
-    public static func maxProbability(logits: Tensor) throws -> [Double] {
-        try Functional.softmax(logits.to(.float32), dim: 1).max([1]).toArray(Float.self).map { 1 - Double($0) }
+    /// 1 − the highest class probability (the baseline every paper compares with); the probabilities are `task`'s
+    /// (a multi-label model's: its most probable label's).
+    public static func maxProbability(
+        logits: Tensor, task: any ClassificationTask = SingleLabelTask()
+    ) throws -> [Double] {
+        try task.activate(logits.to(.float32)).max([1]).toArray(Float.self).map { 1 - Double($0) }
     }
 
     /// The negative free energy, −log Σ exp(logit) (Liu et al. 2020), negated so that higher is stranger.

@@ -164,10 +164,9 @@ extension TrainingRun {
     func multiLabelTest(besides data: URL, classes: [String]) throws -> (dataset: ImageDataset, name: String)? {
         let folder = DataSource.testFolder(besides: data)
         guard let csv = DataSource.labelsCSV(for: folder) else { return nil }
-        let sets = try LabelSets.parse(
-            CSVTable(url: csv), csv: csv, files: DataSource.filesByName(in: folder), nameColumn: options.nameColumn,
-            labelColumn: options.labelColumn, delimiter: options.labelDelimiter)
-        let set = sets.dataset(among: classes)
+        let set = try LabelSets.read(
+            folder, nameColumn: options.nameColumn, labelColumn: options.labelColumn, delimiter: options.labelDelimiter
+        ).dataset(among: classes)
         for problem in set.problems { Feedback.warn("held-out test: left out: \(problem)") }
         return (set, "test/, \(csv.lastPathComponent)")
     }

@@ -38,16 +38,28 @@ public struct UnknownScoreComparison {
             throw WorkflowError(
                 "\(model.path) does not say what it was trained on: the scores need its training photos")
         }
-        let training = try DataSource.labelled(
-            URL(fileURLWithPath: options.data), nameColumn: options.nameColumn, labelColumn: options.labelColumn)
+        let data = URL(fileURLWithPath: options.data)
+        let training =
+            saved.task == .multiLabel
+            ? try LabelSets.read(
+                data, nameColumn: options.nameColumn, labelColumn: options.labelColumn,
+                delimiter: options.labelDelimiter
+            ).dataset
+            : try DataSource.labelled(data, nameColumn: options.nameColumn, labelColumn: options.labelColumn)
         let (knownSet, unknownSet) = try (DataSource.unlabelled(known), DataSource.unlabelled(unknown))
         say(
             "fitting on \(training.items.count) training photos; \(knownSet.items.count) known and "
                 + "\(unknownSet.items.count) unknown photos")
         let fit = try DriftReference.pooledFeatures(saved, items: training.items)
-        let labels = fit.kept.map { training.items[$0].label ?? 0 }
+        // The class means of a multi-label model are those of its label sets (each set seen in training, a class).
+        let sets = fit.kept.map { training.items[$0].labelSet ?? [] }
+        let distinctSets = Array(Set(sets)).sorted { $0.lexicographicallyPrecedes($1) }
+        let labels =
+            saved.task == .multiLabel
+            ? sets.map { distinctSets.firstIndex(of: $0) ?? 0 } : fit.kept.map { training.items[$0].label ?? 0 }
         let mahalanobis = try MahalanobisScore.fit(
-            features: fit.features, labels: labels, classes: saved.classes.count)
+            features: fit.features, labels: labels,
+            classes: saved.task == .multiLabel ? distinctSets.count : saved.classes.count)
         let reference = try DriftReference.unit(fit.features)
         let head = saved.classifier.headAfterPooling
         head.eval()
@@ -58,7 +70,7 @@ public struct UnknownScoreComparison {
             let nearest = try DriftReference.unit(features).matmul(reference.transposed(0, 1)).topk(k, dim: 1).values
                 .mean([1])
             return [
-                "max probability": try UnknownScores.maxProbability(logits: logits),
+                "max probability": try UnknownScores.maxProbability(logits: logits, task: saved.task.task),
                 "energy": try UnknownScores.energy(logits: logits),
                 "Mahalanobis": try mahalanobis.scores(features),
                 "nearest training photos (cosine)": try nearest.toArray(Float.self).map { 1 - Double($0) },

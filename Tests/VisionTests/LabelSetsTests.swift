@@ -30,6 +30,21 @@ struct LabelSetsTests {
         // A column named in the header, or an error that lists the header.
         #expect(throws: DataProblem.self) { try LabelSets.read(data, labelColumn: "labels") }
     }
+
+    /// A folder of photos with its labels beside it (`test/` and `test_labels.csv`), or the CSV itself, as `evaluate`
+    /// is given them; read against a model's labels, a photo with a label the model lacks is left out by line.
+    @Test func aTestFolderWithItsLabelsBesideIt() throws {
+        let data = try makeMultiLabelDataSet(trainCount: 8, testCount: 4, size: 32)
+        let folder = try LabelSets.read(data.appendingPathComponent("test"))
+        let csv = try LabelSets.read(data.appendingPathComponent("test_labels.csv"))
+        #expect(folder.items.count == 4 && folder.items == csv.items && folder.vocabulary == ["bright", "square"])
+        let among = try LabelSets.read(data.appendingPathComponent("test")).dataset(among: ["bright"])
+        #expect(among.items.map(\.name) == ["2", "3"] && among.isMultiLabel, "\(among.items.map(\.name))")
+        #expect(
+            among.problems.count == 2 && among.problems.allSatisfy { $0.line != nil && $0.message.contains("square") })
+        let lonely = try Fixtures.temporaryFolder()
+        #expect { try LabelSets.read(lonely) } throws: { "\($0)".contains("has no labels CSV") }
+    }
 }
 
 /// Iterative stratification keeps every label's share in every fold far better than a random split, the rare label

@@ -31,22 +31,32 @@ public struct LabelSets: Sendable {
             items: labelled, classes: vocabulary, problems: problems, labelsFile: labelsFile, isMultiLabel: true)
     }
 
-    /// Reads `data`: a Kaggle-layout folder (`train/` with `train_labels.csv`) or a labels CSV. The name column is
+    /// Reads `data`: a Kaggle-layout folder (`train/` with `train_labels.csv`), a folder of photos with its labels
+    /// beside it (`test/` and `test_labels.csv`) or inside it (`labels.csv`), or a labels CSV. The name column is
     /// the first unless `nameColumn`, the labels column the second unless `labelColumn`; labels are separated by
     /// `delimiter` (blanks around them ignored).
     public static func read(
         _ data: URL, nameColumn: String? = nil, labelColumn: String? = nil, delimiter: String = " "
     ) throws -> LabelSets {
-        let csv =
-            data.pathExtension.lowercased() == "csv"
-            ? data : DataSource.labelsCSV(for: data.appendingPathComponent("train"))
+        let train = data.appendingPathComponent("train")
+        var isFolder: ObjCBool = false
+        let hasTrain = FileManager.default.fileExists(atPath: train.path, isDirectory: &isFolder) && isFolder.boolValue
+        let images: URL, csv: URL?
+        if data.pathExtension.lowercased() == "csv" {
+            (csv, images) = (data, DataSource.imageFolder(forLabels: data))
+        } else {
+            let folder = hasTrain ? train : data
+            (csv, images) = (DataSource.labelsCSV(for: folder), folder)
+        }
         guard let csv else {
             throw DataProblem(
-                .missingFile, path: data.path, "has no train_labels.csv: multi-label data needs a labels CSV")
+                .missingFile, path: data.path,
+                "has no labels CSV (train_labels.csv beside train/, NAME_labels.csv beside a folder NAME, or "
+                    + "labels.csv inside it): multi-label data needs one")
         }
         return try parse(
-            CSVTable(url: csv), csv: csv, files: DataSource.filesByName(in: DataSource.imageFolder(forLabels: csv)),
-            nameColumn: nameColumn, labelColumn: labelColumn, delimiter: delimiter)
+            CSVTable(url: csv), csv: csv, files: DataSource.filesByName(in: images), nameColumn: nameColumn,
+            labelColumn: labelColumn, delimiter: delimiter)
     }
 
     /// The label sets of a parsed labels CSV (`csv` names it in problems) whose names are looked up in `files`
