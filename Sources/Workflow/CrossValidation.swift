@@ -27,21 +27,27 @@ public struct CrossValidation {
     }
 
     public func run() throws -> Outcome {
-        guard options.task == .singleLabel else {
-            // The out-of-fold scores below are single-label ones; multi-label folds exist (`Split.iterativeFolds`).
-            throw WorkflowError("--folds is for single-label data; train multi-label data without it")
+        let multiLabel = options.task == .multiLabel
+        if multiLabel, options.groupBy != nil {
+            throw WorkflowError("--folds with --group-by is for single-label data (multi-label folds are stratified)")
         }
-        let dataset = try DataSource.labelled(
-            URL(fileURLWithPath: options.data), nameColumn: options.nameColumn, labelColumn: options.labelColumn)
-        let labels = dataset.items.compactMap(\.label)
-        guard labels.count == dataset.items.count, folds >= 2, folds <= labels.count else {
-            throw WorkflowError("--folds \(folds) needs 2 to \(labels.count) labelled images per fold split")
+        let dataset = try TrainingRun(options: options).readLabelled()
+        let labelled = dataset.items.filter { $0.label != nil || $0.labelSet != nil }.count
+        guard labelled == dataset.items.count, folds >= 2, folds <= labelled else {
+            throw WorkflowError("--folds \(folds) needs 2 to \(labelled) labelled images per fold split")
         }
         let size = options.size ?? options.arch.defaultSize
         let cache = PresizeCache(shorterSide: options.presize ?? PresizeCache.defaultShorterSide(forSize: size))
         // Rank 0 draws the folds and shares them: the duplicate search behind them compares float similarities
         // with a threshold, which two machines could round to different sides.
-        let draw = { try SplitGrouping(options).folds(dataset, cache: cache, folds: folds, seed: options.seed) }
+        let draw = {
+            // Multi-label folds keep every label's share: iterative stratification.
+            multiLabel
+                ? Split.iterativeFolds(
+                    sets: dataset.items.map { Set($0.labelSet ?? []) }, labels: dataset.classes.count, folds: folds,
+                    seed: options.seed)
+                : try SplitGrouping(options).folds(dataset, cache: cache, folds: folds, seed: options.seed)
+        }
         let assignment = try group.map { try $0.share($0.rank == 0 ? try draw() : nil) } ?? draw()
         let out = URL(fileURLWithPath: options.out)
         var outcomes: [TrainingOutcome] = []
@@ -79,6 +85,28 @@ public struct CrossValidation {
         let items = scores.flatMap(\.validation.items), labels = scores.flatMap(\.validation.labels)
         let plain = scores.flatMap(\.validPlain), tta = scores.flatMap(\.validation.uncalibrated)
         let ttaUsed = scores.contains { $0.validPlain != $0.validation.uncalibrated }
+        try writeTable(outcomes, scores: scores, count: items.count, to: out)
+        if options.task == .multiLabel {
+            // Each label's temperature and threshold fitted on every fold's out-of-fold probabilities.
+            let truth = scores.flatMap(\.validation.truth)
+            func fitted(_ p: [[Double]]) -> LabelCalibration {
+                LabelCalibration.fit(
+                    probabilities: p, truth: truth, goal: options.decisionGoal, targetRecall: options.targetRecall)
+            }
+            let calibration = ModelLabelCalibration(plain: fitted(plain), tta: ttaUsed ? fitted(tta) : nil)
+            let shown = calibration.tta ?? calibration.plain
+            let calibrated = tta.map(shown.apply)
+            try PredictionsFile.write(
+                probabilities: calibrated, items: items, classes: classes, decided: calibrated.map(shown.decide),
+                to: out.appendingPathComponent("oof_predictions.csv"))
+            try Self.bundle(
+                outcomes.map(\.modelURL),
+                calibration: [
+                    ModelLabelCalibration.metadataKey: String(
+                        decoding: try JSONEncoder().encode(calibration), as: UTF8.self)
+                ], to: out.appendingPathComponent("model.safetensors"))
+            return
+        }
         let calibration = ModelCalibration(
             plain: Calibration.fit(
                 probabilities: plain, labels: labels, goal: options.decisionGoal, targetRecall: options.targetRecall),
@@ -92,23 +120,31 @@ public struct CrossValidation {
             probabilities: tta.map(shown.apply), items: items, classes: classes,
             to: out.appendingPathComponent("oof_predictions.csv"))
 
-        var table = "fold,images,accuracy,roc_auc\n"
+        try Self.bundle(
+            outcomes.map(\.modelURL),
+            calibration: ["calibration": String(decoding: try JSONEncoder().encode(calibration), as: UTF8.self)],
+            to: out.appendingPathComponent("model.safetensors"))
+    }
+
+    /// `cross_validation.csv`: each fold's photos, accuracy and ROC AUC (exact match and mean ROC AUC over labels for
+    /// multi-label data), then their mean and standard deviation.
+    func writeTable(_ outcomes: [TrainingOutcome], scores: [RunScores], count: Int, to out: URL) throws {
+        let accuracyName = options.task == .multiLabel ? "exact_match" : "accuracy"
+        var table = "fold,images,\(accuracyName),roc_auc\n"
         for (k, (o, s)) in zip(outcomes, scores).enumerated() {
             table += String(format: "%d,%d,%.4f,%.4f\n", k + 1, s.validation.items.count, o.validAccuracy, o.validAUC)
         }
         let accuracy = outcomes.map(\.validAccuracy).meanAndDeviation
         let auc = outcomes.map(\.validAUC).meanAndDeviation
-        table += String(format: "mean,%d,%.4f,%.4f\n", items.count, accuracy.mean, auc.mean)
+        table += String(format: "mean,%d,%.4f,%.4f\n", count, accuracy.mean, auc.mean)
         table += String(format: "sd,,%.4f,%.4f\n", accuracy.sd, auc.sd)
         try AtomicFile.write(table, to: out.appendingPathComponent("cross_validation.csv"))
-
-        try Self.bundle(
-            outcomes.map(\.modelURL), calibration: calibration, to: out.appendingPathComponent("model.safetensors"))
     }
 
     /// The members' model files as one ensemble file: each member's weights under `member<k>.`, the first
-    /// member's description (architecture, classes, size, preprocessing, options) and the given calibration.
-    public static func bundle(_ members: [URL], calibration: ModelCalibration, to url: URL) throws {
+    /// member's description (architecture, classes, size, preprocessing, options, task) and the given calibration
+    /// entries (`calibration`, or a multi-label model's `label_calibration`).
+    public static func bundle(_ members: [URL], calibration: [String: String], to url: URL) throws {
         var tensors: [String: Tensor] = [:]
         var metadata: [String: String] = [:]
         for (k, member) in members.enumerated() {
@@ -117,13 +153,13 @@ public struct CrossValidation {
             if k == 0 {
                 let kept = [
                     "arch", "classes", "size", "presize", "normalization", "head", "options", "quadrat_version",
-                    "trained_at", "libtorch_version", "label_column", "format", "resize", "class_names",
+                    "trained_at", "libtorch_version", "label_column", "format", "resize", "class_names", "task",
                 ]
                 for key in kept { metadata[key] = entries[key] }
             }
         }
         metadata["ensemble"] = String(members.count)
-        metadata["calibration"] = String(decoding: try JSONEncoder().encode(calibration), as: UTF8.self)
+        metadata.merge(calibration) { _, given in given }
         try Safetensors.write(tensors, metadata: metadata, to: url)
     }
 }

@@ -23,7 +23,10 @@ import Vision
         }
         let calibration = ModelCalibration(plain: Calibration(temperature: 2), tta: nil)
         let bundle = folder.appendingPathComponent("ensemble.safetensors")
-        try CrossValidation.bundle(members, calibration: calibration, to: bundle)
+        try CrossValidation.bundle(
+            members,
+            calibration: ["calibration": String(decoding: try JSONEncoder().encode(calibration), as: UTF8.self)],
+            to: bundle)
 
         let ensemble = try SavedModel(bundle)
         #expect(ensemble.members.count == 2 && ensemble.classes == ["cat", "dog", "owl"] && ensemble.size == 48)

@@ -116,6 +116,29 @@ struct MultiLabelRunTests {
         #expect(difference < 1e-4, "ONNX probabilities \(difference) away")
     }
 
+    /// `train --task multi-label --folds 3`: folds by iterative stratification, a temperature and threshold per label
+    /// fitted on the out-of-fold probabilities, and an ensemble that reads back as a multi-label model.
+    @Test(.enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
+    func crossValidationOfMultiLabelData() throws {
+        let data = try makeMultiLabelDataSet(trainCount: 24, testCount: 1, size: 48)
+        setenv("QUADRAT_HOME", Fixtures.isolatedHome.path, 1)
+        defer { unsetenv("QUADRAT_HOME") }
+        var options = TrainOptions(data: data.path, out: data.appendingPathComponent("cv").path)
+        (options.task, options.size, options.batchSize, options.epochs) = (.multiLabel, 32, 8, 1)
+        (options.lr, options.precision, options.lrFind) = (.value(3e-3), .fp32, false)
+        options.recipe.ttaViews = 0
+        let outcome = try CrossValidation(options: options, folds: 3).run()
+        #expect(outcome.accuracies.count == 3)
+        let out = data.appendingPathComponent("cv")
+        let table = try String(contentsOf: out.appendingPathComponent("cross_validation.csv"), encoding: .utf8)
+        #expect(table.hasPrefix("fold,images,exact_match,roc_auc\n"))
+        let oof = try String(contentsOf: out.appendingPathComponent("oof_predictions.csv"), encoding: .utf8)
+        #expect(oof.hasPrefix("name,labels,predicted,p_bright,p_square\n") && oof.split(separator: "\n").count == 25)
+        let ensemble = try SavedModel(outcome.modelURL)
+        #expect(ensemble.members.count == 3 && ensemble.task == .multiLabel)
+        #expect(ensemble.labelCalibration(tta: false)?.thresholds.count == 2)
+    }
+
     @Test func optionsOfTheOtherTaskAreRefusedByName() {
         var o = TrainOptions(data: "d", out: "o")
         o.task = .multiLabel
