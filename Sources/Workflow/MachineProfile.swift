@@ -18,6 +18,24 @@ public struct MachineProfile: Codable, Sendable, Equatable {
     /// Evaluation images/s, float32 and bfloat16 autocast.
     public var inferenceFP32: Double
     public var inferenceBF16: Double
+    /// What real runs took against what these figures predicted (nil until a run has finished here).
+    public var observed: Observed?
+
+    /// Real runs against the probe: a real epoch also decodes, augments and loads its photos and validates, and TTA
+    /// reads every photo once per view, none of which the probe's synthetic batches do. Each finished run corrects
+    /// these by what it took against what it planned (``learning(from:)``), so the next plan holds.
+    public struct Observed: Codable, Sendable, Equatable {
+        /// An unfrozen epoch's real seconds over the probe's estimate.
+        public var epochRatio: Double
+        /// TTA's real seconds (validation and held-out test) over the probe's estimate.
+        public var ttaRatio: Double
+        /// The LR finder's real seconds.
+        public var lrFindSeconds: Double?
+
+        public init(epochRatio: Double, ttaRatio: Double, lrFindSeconds: Double?) {
+            (self.epochRatio, self.ttaRatio, self.lrFindSeconds) = (epochRatio, ttaRatio, lrFindSeconds)
+        }
+    }
 
     public init(trainingFP32: Double, trainingBF16: Double, inferenceFP32: Double, inferenceBF16: Double) {
         (self.trainingFP32, self.trainingBF16) = (trainingFP32, trainingBF16)
@@ -46,7 +64,38 @@ public struct MachineProfile: Codable, Sendable, Equatable {
         // an AMD Zen 5): plan it at the rate of even odds, the harmonic mean of the two (the demo's plan was 19 %
         // short at bf16's rate when bf16 was refused).
         let tta = precision == .auto && infersInBF16(.auto) ? 2 / (1 / inferenceFP32 + 1 / inferenceBF16) : nil
-        return Throughput(unfrozenTraining: training, frozenTraining: 0.9 * inference, inference: inference, tta: tta)
+        guard let observed else {
+            return Throughput(
+                unfrozenTraining: training, frozenTraining: 0.9 * inference, inference: inference, tta: tta)
+        }
+        // Real epochs (training and validation) and real TTA at the pace real runs kept here.
+        var rates = Throughput(
+            unfrozenTraining: training / observed.epochRatio, frozenTraining: 0.9 * inference / observed.epochRatio,
+            inference: inference / observed.epochRatio, tta: (tta ?? inference) / observed.ttaRatio)
+        rates.lrFindSeconds = observed.lrFindSeconds ?? rates.lrFindSeconds
+        rates.fromRuns = true
+        return rates
+    }
+
+    /// This profile corrected by a finished run: its unfrozen epochs took `epochSeconds` each where the plan said
+    /// `plannedEpochSeconds`, its TTA `ttaSeconds` where the plan said `plannedTTASeconds`, its LR finder
+    /// `lrFindSeconds`. Each ratio is kept within ½ to 2: beyond, ``review(observedEpochSeconds:expectedEpochSeconds:architecture:size:batchSize:)``
+    /// forgets the profile instead.
+    public func learning(
+        epochSeconds: Double, plannedEpochSeconds: Double, ttaSeconds: Double?, plannedTTASeconds: Double,
+        lrFindSeconds: Double?
+    ) -> MachineProfile {
+        func corrected(_ old: Double, _ seen: Double, _ planned: Double) -> Double {
+            guard seen > 0, planned > 0, seen.isFinite, planned.isFinite else { return old }
+            return min(2, max(0.5, old * seen / planned))
+        }
+        var copy = self
+        let old = observed ?? Observed(epochRatio: 1, ttaRatio: 1, lrFindSeconds: nil)
+        copy.observed = Observed(
+            epochRatio: corrected(old.epochRatio, epochSeconds, plannedEpochSeconds),
+            ttaRatio: ttaSeconds.map { corrected(old.ttaRatio, $0, plannedTTASeconds) } ?? old.ttaRatio,
+            lrFindSeconds: lrFindSeconds ?? old.lrFindSeconds)
+        return copy
     }
 
     /// One line for the terminal.

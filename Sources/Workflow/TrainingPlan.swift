@@ -11,6 +11,11 @@ public struct Throughput: Codable, Sendable, Equatable {
     /// Images per second of the final TTA passes, when they run in another precision than validation (bf16 that
     /// is expected to agree with fp32); nil: ``inference``.
     public var tta: Double?
+    /// Seconds of the LR finder (its range test on the head, and the curve).
+    public var lrFindSeconds = 2.0
+    /// The rates come from real runs on this machine (``MachineProfile/Observed``), not only from the probe's
+    /// synthetic batches: the plan then needs no safety margin.
+    public var fromRuns = false
 
     public init(unfrozenTraining: Double, frozenTraining: Double, inference: Double, tta: Double? = nil) {
         (self.unfrozenTraining, self.frozenTraining, self.inference) = (unfrozenTraining, frozenTraining, inference)
@@ -59,12 +64,16 @@ public enum Planner {
     }
 
     /// Seconds for work that does not depend on the number of epochs: precomputing the activations of the
-    /// training and validation images, the LR finder and the head on them, saving and the report.
+    /// training and validation images, the LR finder and the head on them, the deployment reference (the features
+    /// of up to 500 training photos and of validation), saving and the report.
     /// `featuresCached`: an earlier run with the same data and model left them on disk.
     public static func fixedSeconds(
         trainImages: Int, validImages: Int, throughput: Throughput, lrFind: Bool, featuresCached: Bool = false
     ) -> Double {
-        (featuresCached ? 0 : Double(trainImages + validImages) / throughput.inference) + (lrFind ? 2 : 0) + 3 + 2
+        (featuresCached ? 0 : Double(trainImages + validImages) / throughput.inference)
+            + (lrFind ? throughput.lrFindSeconds : 0) + Double(min(500, trainImages) + validImages)
+            / throughput.inference
+            + 3 + 2
     }
 
     /// Seconds of one epoch: training `trainImages` at `rate` images/s, then validating.
@@ -97,6 +106,8 @@ public enum Planner {
         let unfrozen = epochSeconds(
             trainImages: trainImages, validImages: validImages,
             rate: throughput.unfrozenTraining * 2 / (1 + 1 / smallEpochSpeedup), throughput: throughput)
+        // Rates learnt from real runs already hold what the probe misses (loading, augmentation, noise).
+        let safety = throughput.fromRuns ? 1 : safety
         func cost(_ p: TrainingPlan) -> Double {
             safety
                 * (fixed + Double(p.headEpochs) * head + Double(p.unfrozenEpochs) * unfrozen

@@ -17,11 +17,14 @@ struct RunDecisions: Codable {
     var tailSeconds: Double
     /// Seconds an unfrozen epoch should take by the stored machine profile (nil: measured in this run).
     var expectedEpochSeconds: Double?
+    /// Seconds an unfrozen epoch, and TTA (validation and held-out test), should take by the profile the plan used.
+    var plannedEpochSeconds = 0.0, plannedTTASeconds = 0.0
     /// When the plan expects the run to end (set by each rank after sharing: clocks differ between machines).
     var plannedEnd: Date?
 
     enum CodingKeys: String, CodingKey {
-        case recipe, plan, precision, bf16InferenceCandidate, tailSeconds, expectedEpochSeconds
+        case recipe, plan, precision, bf16InferenceCandidate, tailSeconds, expectedEpochSeconds, plannedEpochSeconds
+        case plannedTTASeconds
     }
 }
 

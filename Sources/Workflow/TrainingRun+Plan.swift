@@ -21,18 +21,19 @@ extension TrainingRun {
                 featuresCached: ["-train", "-valid"].allSatisfy {
                     FileManager.default.fileExists(atPath: Classifier.featureCacheFile(data.featureKey + $0).path)
                 })
+            let rates = profile.throughput(options.precision)
+            let tta = Planner.ttaSeconds(
+                validImages: data.validSet.items.count + (data.heldOut?.dataset.items.count ?? 0),
+                views: recipe.ttaViews, throughput: rates)
+            let epoch = Planner.epochSeconds(
+                trainImages: data.trainSet.items.count, validImages: data.validSet.items.count,
+                rate: rates.unfrozenTraining, throughput: rates)
             decisions = RunDecisions(
                 recipe: recipe, plan: plan, precision: profile.summary(options.precision),
                 bf16InferenceCandidate: options.precision == .auto && profile.infersInBF16(.auto),
                 // Room for TTA (validation and held-out test) and the report after the last epoch.
-                tailSeconds: Planner.ttaSeconds(
-                    validImages: data.validSet.items.count + (data.heldOut?.dataset.items.count ?? 0),
-                    views: recipe.ttaViews, throughput: profile.throughput(options.precision)) + 5,
-                expectedEpochSeconds: wasStored
-                    ? Planner.epochSeconds(
-                        trainImages: data.trainSet.items.count, validImages: data.validSet.items.count,
-                        rate: profile.throughput(options.precision).unfrozenTraining,
-                        throughput: profile.throughput(options.precision)) : nil)
+                tailSeconds: tta + 5, expectedEpochSeconds: wasStored ? epoch : nil, plannedEpochSeconds: epoch,
+                plannedTTASeconds: tta)
         }
         guard let decided = try group?.share(decisions) ?? decisions else {
             throw WorkflowError("rank 0 took no decisions")  // cannot happen: rank 0 always does
@@ -81,6 +82,27 @@ extension TrainingRun {
         {
             Feedback.log(note)
         }
+    }
+
+    /// After scoring: the stored profile learns what this run's unfrozen epochs, TTA and LR finder really took
+    /// against the plan (``MachineProfile/learning(epochSeconds:plannedEpochSeconds:ttaSeconds:plannedTTASeconds:lrFindSeconds:)``),
+    /// so that the next plan's ETA holds. A single process only, with the whole machine: the figures of a rank, of
+    /// progressive resizing (smaller epochs) or of a run that stopped early say nothing of a plain run.
+    func learnFromRun(_ learner: Learner, decided: RunDecisions, data: RunData, times: PhaseTimes) {
+        guard group == nil, !options.progressive, decided.plannedEpochSeconds > 0,
+            let profile = MachineProfile.stored(
+                architecture: data.architecture, size: data.size, batchSize: options.batchSize)
+        else { return }
+        // The first unfrozen epoch warms up (allocations, oneDNN's kernels): left out, as the review does.
+        let epochs = learner.recorder.epochs.filter { $0.phase == "unfrozen" }.dropFirst().map(\.seconds)
+        guard !epochs.isEmpty else { return }
+        let tta = ["TTA", "held-out test"].compactMap { times.phases[$0] }.reduce(0, +)
+        let learnt = profile.learning(
+            epochSeconds: epochs.reduce(0, +) / Double(epochs.count), plannedEpochSeconds: decided.plannedEpochSeconds,
+            ttaSeconds: decided.plannedTTASeconds > 1 ? tta : nil, plannedTTASeconds: decided.plannedTTASeconds,
+            lrFindSeconds: times.phases["lr-find"])
+        // Storing only improves the next plan: a file that cannot be written costs nothing else.
+        try? learnt.store(architecture: data.architecture, size: data.size, batchSize: options.batchSize)
     }
 
     /// Plans the epochs (and, under a budget, the TTA views) into `recipe`: `--epochs` as given, or from the

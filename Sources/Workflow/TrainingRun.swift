@@ -84,6 +84,7 @@ public struct TrainingRun {
             Torch.threads = ProcessInfo.processInfo.activeProcessorCount
         }
         let scores = try score(data, learner: learner, recipe: &recipe, decided: decided, times: &times)
+        learnFromRun(learner, decided: decided, data: data, times: times)
         let outcome = try writeRunFolder(
             data, learner: learner, recipe: recipe, decided: decided, scores: scores, lrFinder: lrFinder,
             bestEpoch: fitted.bestEpoch, start: start, times: times)
