@@ -79,21 +79,23 @@ public struct MachineProfile: Codable, Sendable, Equatable {
 
     /// This profile corrected by a finished run: its unfrozen epochs took `epochSeconds` each where the plan said
     /// `plannedEpochSeconds`, its TTA `ttaSeconds` where the plan said `plannedTTASeconds`, its LR finder
-    /// `lrFindSeconds`. Each ratio is kept within ½ to 2: beyond, ``review(observedEpochSeconds:expectedEpochSeconds:architecture:size:batchSize:)``
-    /// forgets the profile instead.
+    /// `lrFindSeconds`. The epoch ratio is kept within ½ to 2 (beyond, ``review(observedEpochSeconds:expectedEpochSeconds:architecture:size:batchSize:)``
+    /// forgets the profile instead), TTA's within ¼ to 4.
     public func learning(
         epochSeconds: Double, plannedEpochSeconds: Double, ttaSeconds: Double?, plannedTTASeconds: Double,
         lrFindSeconds: Double?
     ) -> MachineProfile {
-        func corrected(_ old: Double, _ seen: Double, _ planned: Double) -> Double {
+        func corrected(_ old: Double, _ seen: Double, _ planned: Double, within bound: Double) -> Double {
             guard seen > 0, planned > 0, seen.isFinite, planned.isFinite else { return old }
-            return min(2, max(0.5, old * seen / planned))
+            return min(bound, max(1 / bound, old * seen / planned))
         }
         var copy = self
         let old = observed ?? Observed(epochRatio: 1, ttaRatio: 1, lrFindSeconds: nil)
+        // TTA may be further off than epochs: it is planned at the rate of a bf16 candidate that the agreement
+        // check may refuse, and it reads each photo once per view (ELPV's demo: 2.5× the plan on AMD EPYC).
         copy.observed = Observed(
-            epochRatio: corrected(old.epochRatio, epochSeconds, plannedEpochSeconds),
-            ttaRatio: ttaSeconds.map { corrected(old.ttaRatio, $0, plannedTTASeconds) } ?? old.ttaRatio,
+            epochRatio: corrected(old.epochRatio, epochSeconds, plannedEpochSeconds, within: 2),
+            ttaRatio: ttaSeconds.map { corrected(old.ttaRatio, $0, plannedTTASeconds, within: 4) } ?? old.ttaRatio,
             lrFindSeconds: lrFindSeconds ?? old.lrFindSeconds)
         return copy
     }

@@ -59,6 +59,9 @@ struct PlanningTests {
         let wild = learnt.learning(
             epochSeconds: 1_000, plannedEpochSeconds: 10, ttaSeconds: nil, plannedTTASeconds: 10, lrFindSeconds: nil)
         #expect(wild.observed?.epochRatio == 2 && wild.observed?.ttaRatio == observed.ttaRatio)
+        let slowTTA = learnt.learning(
+            epochSeconds: 1, plannedEpochSeconds: 1, ttaSeconds: 100, plannedTTASeconds: 10, lrFindSeconds: nil)
+        #expect(slowTTA.observed?.ttaRatio == 4)
         // Learnt rates plan without the safety margin the probe's figures get.
         let planned = Planner.plan(
             trainImages: 1_574, validImages: 394, throughput: rates, unfrozenEpochs: 8, ttaViews: 7)
