@@ -90,21 +90,12 @@ public struct MultiLabelScores: Sendable, Equatable {
     /// Σ (Rₙ − Rₙ₋₁) Pₙ over the distinct scores from the highest down (ties share one step), as scikit-learn's
     /// `average_precision_score`; NaN without a positive.
     public static func averagePrecision(scores: [Double], positives: [Bool]) -> Double {
-        let total = positives.filter { $0 }.count
-        guard total > 0 else { return .nan }
-        let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        var (tp, fp, recall, sum) = (0, 0, 0.0, 0.0)
-        var i = 0
-        while i < order.count {
-            let score = scores[order[i]]
-            // Every photo at this score, and at least this one (a NaN equals nothing, itself included).
-            repeat {
-                if positives[order[i]] { tp += 1 } else { fp += 1 }
-                i += 1
-            } while i < order.count && scores[order[i]] == score
-            let nextRecall = Double(tp) / Double(total)
-            sum += (nextRecall - recall) * Double(tp) / Double(tp + fp)
-            recall = nextRecall
+        let curve = precisionRecallCurve(scores: scores, positives: positives)
+        guard !curve.isEmpty else { return .nan }
+        var (recall, sum) = (0.0, 0.0)
+        for point in curve {
+            sum += (point.recall - recall) * point.precision
+            recall = point.recall
         }
         return sum
     }

@@ -109,21 +109,9 @@ extension TrainingRun {
         Feedback.log(calibrationLine(shown, raw: raw, calibrated: validation.probabilities, labels: labels))
         Feedback.log(line(validation, views: views))
 
-        var heldOut: SetScore?
-        var skipped = data.validLoader.skipped.all
-        if let test = data.heldOut {
-            let loader = evaluationLoader(
-                test.dataset, size: data.size, architecture: data.architecture, cache: data.cache)
-            let (p, _, kept) = try times.time("held-out test") {
-                try learner.predictionsWithTTA(loader, views: views, augmentation: augmentation)
-            }
-            skipped += loader.skipped.all
-            if !kept.isEmpty {
-                let items = kept.map { test.dataset.items[$0] }
-                heldOut = SetScore(
-                    scoring: p, items: items, labels: try items.labels(), calibration: shown, name: test.name)
-                Feedback.log(line(heldOut!, views: views))  // just made
-            }
+        let (heldOut, skipped) = try scoreHeldOut(data, learner: learner, views: views, times: &times) {
+            p, items, name in
+            SetScore(scoring: p, items: items, labels: try items.labels(), calibration: shown, name: name)
         }
         return RunScores(
             validation: validation, validPlain: plain, calibration: calibration, shown: shown, heldOut: heldOut,
@@ -149,27 +137,33 @@ extension TrainingRun {
         let score = SetScore(scoring: raw, items: items, truth: truth, calibration: shown, name: "validation")
         Feedback.log(labelLine(score, classes: data.dataset.classes, calibration: shown))
         Feedback.log(line(score, views: views))
-        var heldOut: SetScore?
-        var skipped = data.validLoader.skipped.all
-        if let test = data.heldOut {
-            let loader = evaluationLoader(
-                test.dataset, size: data.size, architecture: data.architecture, cache: data.cache)
-            let augmentation = options.augmentationSettings
-            let (p, _, kept) = try times.time("held-out test") {
-                try learner.predictionsWithTTA(loader, views: views, augmentation: augmentation)
-            }
-            skipped += loader.skipped.all
-            if !kept.isEmpty {
-                let testItems = kept.map { test.dataset.items[$0] }
-                heldOut = SetScore(
-                    scoring: p, items: testItems, truth: Self.truth(testItems, data), calibration: shown,
-                    name: test.name)
-                Feedback.log(line(heldOut!, views: views))  // just made
-            }
+        let (heldOut, skipped) = try scoreHeldOut(data, learner: learner, views: views, times: &times) {
+            p, items, name in
+            SetScore(scoring: p, items: items, truth: Self.truth(items, data), calibration: shown, name: name)
         }
         return RunScores(
             validation: score, validPlain: plain, calibration: ModelCalibration(plain: Calibration(), tta: nil),
             labelCalibration: calibration, shown: Calibration(), heldOut: heldOut, skipped: skipped)
+    }
+
+    /// The held-out test predicted with the validation's TTA and scored by `scoring` (the task's calibration and
+    /// decisions), said in a line; with the photos the validation and test loaders could not read.
+    func scoreHeldOut(
+        _ data: RunData, learner: Learner, views: Int, times: inout PhaseTimes,
+        scoring: ([[Double]], [ImageItem], String) throws -> SetScore
+    ) throws -> (SetScore?, [DataProblem]) {
+        var skipped = data.validLoader.skipped.all
+        guard let test = data.heldOut else { return (nil, skipped) }
+        let loader = evaluationLoader(test.dataset, size: data.size, architecture: data.architecture, cache: data.cache)
+        let augmentation = options.augmentationSettings
+        let (p, _, kept) = try times.time("held-out test") {
+            try learner.predictionsWithTTA(loader, views: views, augmentation: augmentation)
+        }
+        skipped += loader.skipped.all
+        guard !kept.isEmpty else { return (nil, skipped) }
+        let score = try scoring(p, kept.map { test.dataset.items[$0] }, test.name)
+        Feedback.log(line(score, views: views))
+        return (score, skipped)
     }
 
     /// Each item's labels as 0/1 per class of the run.
