@@ -159,16 +159,14 @@ enum EvaluationSection {
                 + " · true \(classes[labels[i]]) · loss \(String(format: "%.2f", loss))"
         }
         func grid(_ title: String, _ indices: [Int]) -> String {
-            "<h3>\(escape(title))</h3>"
-                + (indices.isEmpty
-                    ? "<p>none</p>"
-                    : "<div class='grid'>"
-                        + indices.map { i in
-                            ReportPage.figure(
-                                input.items[i], caption: caption(i), cache: cache,
-                                style: (decided[i] == labels[i] ? "ok" : "bad") + (input.wholePhoto ? " whole" : ""),
-                                heat: input.heatMap?(i))
-                        }.joined() + "</div>")
+            ReportPage.grid(
+                title,
+                indices.map { i in
+                    ReportPage.figure(
+                        input.items[i], caption: caption(i), cache: cache,
+                        style: (decided[i] == labels[i] ? "ok" : "bad") + (input.wholePhoto ? " whole" : ""),
+                        heat: input.heatMap?(i))
+                })
         }
         var html =
             "<p class='note'>Green frames: right; red: wrong. Click a photo to enlarge it. The loss is −log of the "

@@ -9,9 +9,13 @@ enum LabelsSection {
     /// The scores at the thresholds: nil when the input is not a multi-label one.
     static func scores(_ input: EvaluationInput) -> MultiLabelScores? {
         guard let truth = input.truth else { return nil }
-        let thresholds = input.labelCalibration?.thresholds ?? Array(repeating: 0.5, count: input.classes.count)
         // Rows, labels and thresholds come from one model and one set.
-        return try? MultiLabelScores(probabilities: input.probabilities, labels: truth, thresholds: thresholds)
+        return try? MultiLabelScores(probabilities: input.probabilities, labels: truth, thresholds: thresholds(input))
+    }
+
+    /// Each label's threshold: the model's, or 0.5 for a model without a label calibration.
+    static func thresholds(_ input: EvaluationInput) -> [Double] {
+        input.labelCalibration?.thresholds ?? Array(repeating: 0.5, count: input.classes.count)
     }
 
     /// The summary's line for one set: exact match with its interval, macro F1, mAP, mean ROC AUC.
@@ -36,7 +40,7 @@ enum LabelsSection {
 
     static func html(_ input: EvaluationInput, cache: PresizeCache?) -> String {
         guard let truth = input.truth, let scores = scores(input) else { return "" }
-        let thresholds = input.labelCalibration?.thresholds ?? Array(repeating: 0.5, count: input.classes.count)
+        let thresholds = thresholds(input)
         let decided = input.probabilities.map { zip($0, thresholds).map { $0 >= $1 } }
         var html = "<section id='\(input.anchor)'><h2>\(escape(input.heading))</h2>"
         html += "<div class='tables'><div><h3>Per label</h3>" + labelTable(input, scores, thresholds, truth) + "</div>"
@@ -106,17 +110,14 @@ enum LabelsSection {
             return named.isEmpty ? "none" : named.joined(separator: " ")
         }
         func grid(_ title: String, _ indices: [Int]) -> String {
-            "<h3>\(escape(title))</h3>"
-                + (indices.isEmpty
-                    ? "<p>none</p>"
-                    : "<div class='grid'>"
-                        + indices.map { i in
-                            ReportPage.figure(
-                                input.items[i],
-                                caption:
-                                    "\(input.items[i].name): decided \(names(decided[i])) · true \(names(truth[i]))",
-                                cache: cache, style: "bad" + (input.wholePhoto ? " whole" : ""))
-                        }.joined() + "</div>")
+            ReportPage.grid(
+                title,
+                indices.map { i in
+                    ReportPage.figure(
+                        input.items[i],
+                        caption: "\(input.items[i].name): decided \(names(decided[i])) · true \(names(truth[i]))",
+                        cache: cache, style: "bad" + (input.wholePhoto ? " whole" : ""))
+                })
         }
         var html = "<p class='note'>Click a photo to enlarge it.</p>"
         for (k, name) in input.classes.enumerated() {

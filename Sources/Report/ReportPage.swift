@@ -65,6 +65,12 @@ enum ReportPage {
             + "<figcaption>\(escape(caption))</figcaption></figure>"
     }
 
+    /// A titled grid of figures, or "none" when there are none.
+    static func grid(_ title: String, _ figures: [String]) -> String {
+        "<h3>\(escape(title))</h3>"
+            + (figures.isEmpty ? "<p>none</p>" : "<div class='grid'>" + figures.joined() + "</div>")
+    }
+
     /// nil when the image cannot be read: the figure then says "(unreadable)" and the problems section why.
     static func thumbnail(_ url: URL, cache: PresizeCache?) -> String? {
         guard let image = try? cache?.image(for: url) ?? ImageDecoder(minimumSide: 256).decode(url),

@@ -19,7 +19,7 @@ extension LabelAudit {
     public func runLabels(_ dataset: ImageDataset) throws -> [LabelOutcome] {
         let prepared = try features(dataset)
         let (items, c) = (prepared.items, dataset.classes.count)
-        let truth = items.map { item in (0..<c).map { (item.labelSet ?? []).contains($0) } }
+        let truth = items.map { $0.indicators(classCount: c) }
         let task = MultiLabelTask()
         var sums = [[Double]](repeating: Array(repeating: 0, count: c), count: items.count)
         var foldScores: [[(accuracy: Double, auc: Double)]] = Array(repeating: [], count: c)

@@ -35,10 +35,7 @@ public struct LabelledPredictions {
         guard !items.isEmpty else { throw WorkflowError("none of the images in \(data.path) could be read") }
         let isMultiLabel = saved.task == .multiLabel
         labels = isMultiLabel ? [] : try items.labels()
-        truth = items.map { item in
-            let set = Set(item.labelSet ?? item.label.map { [$0] } ?? [])
-            return saved.classes.indices.map(set.contains)
-        }
+        truth = items.map { $0.indicators(classCount: saved.classes.count) }
     }
 
     /// The true class of each predicted image (single-label models; empty for multi-label ones).

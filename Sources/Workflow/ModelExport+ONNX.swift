@@ -75,32 +75,34 @@ extension ModelExport {
             ("input", "image: float32 N×3×\(info.size)×\(info.size), RGB, pixels on the 0–255 scale (not normalised)"),
             ("normalization", "baked in: (x − mean) / std with mean \(info.mean), std \(info.std)"),
             ("preprocessing", info.preprocessing),
-            (
-                "output",
-                "logits, and probabilities = softmax(logits / temperature), N×\(saved.classes.count), in the order of "
-                    + "`classes`"
-            ),
-            ("temperature", String(calibration?.temperature ?? 1)),
         ]
         if saved.task == .multiLabel {
-            metadata.removeAll { $0.0 == "output" || $0.0 == "temperature" }
             let labels = saved.labelCalibration(tta: false)
-            metadata.append(
+            metadata += [
                 (
                     "output",
                     "logits, and probabilities = sigmoid(logits / temperatures), N×\(saved.classes.count), one "
                         + "independent probability per label in the order of `classes`"
-                ))
-            metadata.append(("task", "multi-label"))
-            metadata.append(
+                ),
+                ("task", "multi-label"),
                 (
                     "temperatures",
                     String(decoding: try encoder.encode(labels?.labels.map(\.temperature) ?? []), as: UTF8.self)
-                ))
-            metadata.append(
-                ("thresholds", String(decoding: try encoder.encode(labels?.thresholds ?? []), as: UTF8.self)))
-            metadata.append(("decision", "each label whose probability ≥ its threshold (possibly none)"))
-        } else if let threshold = calibration?.threshold {
+                ),
+                ("thresholds", String(decoding: try encoder.encode(labels?.thresholds ?? []), as: UTF8.self)),
+                ("decision", "each label whose probability ≥ its threshold (possibly none)"),
+            ]
+        } else {
+            metadata += [
+                (
+                    "output",
+                    "logits, and probabilities = softmax(logits / temperature), N×\(saved.classes.count), in the "
+                        + "order of `classes`"
+                ),
+                ("temperature", String(calibration?.temperature ?? 1)),
+            ]
+        }
+        if saved.task == .singleLabel, let threshold = calibration?.threshold {
             metadata.append(("threshold", String(threshold)))
             metadata.append(
                 ("decision", "class \(saved.classes[1]) when its probability ≥ threshold, else \(saved.classes[0])"))

@@ -152,6 +152,14 @@ public struct PredictionJob {
         try format.render(
             probabilities: probabilities, items: items, classes: model.classes,
             labelColumn: model.labelColumnName(), decide: { model.decide($0, tta: tta) },
-            labels: model.task == .multiLabel ? { model.decideLabels($0, tta: tta) } : nil, unknown: unknown)
+            labels: labelDecisions, unknown: unknown)
+    }
+
+    /// A multi-label model's decisions for one photo, its calibration read once (nil for single-label models).
+    var labelDecisions: (([Double]) -> [Bool])? {
+        guard model.task == .multiLabel else { return nil }
+        let calibration = model.labelCalibration(tta: tta)
+        let task = model.task.task
+        return { p in calibration?.decide(p) ?? task.plainDecisions(p) }
     }
 }

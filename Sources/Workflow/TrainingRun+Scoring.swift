@@ -125,7 +125,7 @@ extension TrainingRun {
         views: Int, times: inout PhaseTimes
     ) throws -> RunScores {
         let (raw, plain, items) = validation
-        let truth = Self.truth(items, data)
+        let truth = items.map { $0.indicators(classCount: data.dataset.classes.count) }
         func fitted(_ p: [[Double]]) -> LabelCalibration {
             LabelCalibration.fit(
                 probabilities: p, truth: truth, goal: options.decisionGoal, targetRecall: options.targetRecall)
@@ -139,7 +139,9 @@ extension TrainingRun {
         Feedback.log(line(score, views: views))
         let (heldOut, skipped) = try scoreHeldOut(data, learner: learner, views: views, times: &times) {
             p, items, name in
-            SetScore(scoring: p, items: items, truth: Self.truth(items, data), calibration: shown, name: name)
+            SetScore(
+                scoring: p, items: items, truth: items.map { $0.indicators(classCount: data.dataset.classes.count) },
+                calibration: shown, name: name)
         }
         return RunScores(
             validation: score, validPlain: plain, calibration: ModelCalibration(plain: Calibration(), tta: nil),
@@ -164,14 +166,6 @@ extension TrainingRun {
         let score = try scoring(p, kept.map { test.dataset.items[$0] }, test.name)
         Feedback.log(line(score, views: views))
         return (score, skipped)
-    }
-
-    /// Each item's labels as 0/1 per class of the run.
-    static func truth(_ items: [ImageItem], _ data: RunData) -> [[Bool]] {
-        items.map { item in
-            let set = Set(item.labelSet ?? [])
-            return data.dataset.classes.indices.map(set.contains)
-        }
     }
 
     /// "labels (threshold, F1, AP): mono 0.43 0.99 1.00; defective 0.38 0.83 0.90; …".

@@ -20,6 +20,9 @@ public struct ImageItem: Sendable, Equatable {
 
     /// The photo is of class `c` (single-label), or has label `c` (multi-label).
     public func has(class c: Int) -> Bool { labelSet?.contains(c) ?? (label == c) }
+
+    /// 0/1 for each of `classCount` classes: the photo's labels, or its class.
+    public func indicators(classCount: Int) -> [Bool] { (0..<classCount).map(has(class:)) }
 }
 
 extension Sequence where Element == ImageItem {
@@ -74,10 +77,7 @@ public struct ImageDataset: Sendable {
 
     /// Each item's labels as 0/1 per class (multi-label data; a single-label item has its class).
     public func indicators(_ indices: [Int]) -> [[Bool]] {
-        indices.map { i in
-            let set = Set(items[i].labelSet ?? items[i].label.map { [$0] } ?? [])
-            return classes.indices.map(set.contains)
-        }
+        indices.map { items[$0].indicators(classCount: classes.count) }
     }
 
     /// Sorts class names: numerically when all are integers ("0" < "2" < "10"), else alphabetically.
