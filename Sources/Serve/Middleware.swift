@@ -19,18 +19,21 @@ enum Routes {
     }
 }
 
-/// Requires `Authorization: Bearer TOKEN` (or `?token=TOKEN`, for the page in a browser) on every route but the
-/// open ones (``Routes``); compares in constant time, so the answer's timing does not tell how much of a guess was
-/// right. An unknown path goes on to the router, which answers 404 (not 401).
+/// Requires `Authorization: Bearer TOKEN` (or `?token=TOKEN`, for the page in a browser) on every path `protects`
+/// says (by default every route but the open ones of ``Routes``); compares in constant time, so the answer's timing
+/// does not tell how much of a guess was right. An unknown path goes on to the router, which answers 404 (not 401).
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String?
+    var protects: @Sendable (String) -> Bool = { path in
+        Routes.template(path).map { !Routes.open.contains($0) } ?? false
+    }
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws
         -> Response
     {
-        guard let token, let route = Routes.template(request.uri.path), !Routes.open.contains(route) else {
+        guard let token, protects(request.uri.path) else {
             return try await next(request, context)
         }
         let header = request.headers[.authorization] ?? ""

@@ -9,8 +9,13 @@ struct ModelArgument: ParsableArguments {
     var model: String
 
     /// The model file; a run folder stands for the model.safetensors in it.
-    var url: URL {
-        let given = URL(fileURLWithPath: model)
+    var url: URL { Self.resolve(model) }
+
+    /// The model file `path` names: itself, or the model.safetensors of a run folder.
+    static func resolve(_ path: String) -> URL {
+        let given = URL(fileURLWithPath: path)
+        var folder: ObjCBool = false
+        let isFolder = FileManager.default.fileExists(atPath: path, isDirectory: &folder) && folder.boolValue
         return isFolder ? given.appendingPathComponent("model.safetensors") : given
     }
 

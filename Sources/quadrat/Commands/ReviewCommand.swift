@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Learn
+import Serve
+import Torch
+import Vision
+import Workflow
+
+/// `quadrat review DATA`: the review page over a data folder.
+struct ReviewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "review",
+        abstract: "Look at the photos, correct their labels and teach the model, in the browser.",
+        discussion: """
+            Serves a page (loopback by default) with queues to work through: the labels the audit doubts, the \
+            photos the model gets wrong or is unsure of, unlabelled photos (test/ or --pool) in the order that \
+            teaches the model most, and photos unlike anything labelled. Keys: digits set a label, space accepts \
+            the model's answer, arrows move, z undoes, g shows a grid.
+
+            Every decision is appended to DATA/review.journal.jsonl (flushed to disk before the page shows it \
+            saved) and written into labels.reviewed.csv beside the labels CSV; the labels CSV itself is left \
+            alone unless --in-place (then a backup first). Restarting resumes where the reviewer was.
+
+            Example: quadrat review ~/elpv --run runs/elpv --port 8090
+            """
+    )
+
+    @Argument(help: "A labelled data folder (Kaggle layout, or a folder with labels.csv) or its labels CSV.")
+    var data: String
+    @Option(help: "A training run (or its model file): its fine-tuned body makes the features, and heat maps show.")
+    var run: String?
+    @Option(help: "A folder of unlabelled photos to label (default: test/ beside the data when it has no labels).")
+    var pool: String?
+    @Flag(help: "Write the reviewed labels into the labels CSV itself too (after a backup, NAME.before-review.csv).")
+    var inPlace = false
+    @Flag(help: "No model: only the `all` queue (no features to compute).")
+    var noModel = false
+    @Option(help: "single-label (default) or multi-label (a toggle per label).")
+    var task: TaskKind = .singleLabel
+    @Option(help: "Multi-label: what separates a photo's labels (default: a space).")
+    var labelDelimiter = " "
+    @Option(help: "The pretrained network giving the features (without --run).")
+    var arch: Architecture = .efficientNetLite0
+    @Option(help: "The most time between two photos of one burst, shown and decided together, e.g. 60s, 5m.")
+    var burstGap = TimeSpan(seconds: 60)
+    @Option(help: "Address to listen on (loopback by default).") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free one, printed at start).") var port = 8090
+    @Option(help: "Require this bearer token on every route but /healthz (default: $QUADRAT_TOKEN, else none).")
+    var token: String?
+    @OptionGroup var columns: CSVColumns
+
+    func run() async throws {
+        var options = ServeOptions()
+        (options.host, options.port) = (host, port)
+        options.token = token ?? ProcessInfo.processInfo.environment["QUADRAT_TOKEN"]
+        do {
+            try options.validate()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        Torch.useAllCores()
+        let model = run.map(ModelArgument.resolve)
+        var review = ReviewSession.Options(data: URL(fileURLWithPath: data))
+        review.pool = pool.map { URL(fileURLWithPath: $0) }
+        (review.nameColumn, review.labelColumn) = (columns.nameColumn, columns.labelColumn)
+        (review.multiLabel, review.delimiter, review.inPlace) = (task == .multiLabel, labelDelimiter, inPlace)
+        review.burstGap = burstGap.seconds
+        review.model?.architecture = arch
+        review.model?.model = model
+        if noModel { review.model = nil }
+        let session = try ReviewSession(options: review)
+        try session.materialize()
+        let server = try ReviewServer(
+            session: session, options: options, executable: Bundle.main.executableURL, model: model)
+        let state = session.state()
+        let counts = state.queues.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count)" }
+        emit("\(state.photos.count) photos, \(state.decisions) decisions in the journal; queues: \(counts.joined(separator: ", "))")
+        let host = self.host, protected = options.token != nil
+        try await Interrupts.whileRunning(onFirstSignal: { _ in Console.warn("stopping") }) {
+            try await server.run { port in
+                emit("review on http://\(host):\(port)/" + (protected ? "?token=… (bearer token required)" : ""))
+            }
+        }
+        emit("stopped; reviewed labels in \(session.reviewed.reviewedURL.path)")
+    }
+}
