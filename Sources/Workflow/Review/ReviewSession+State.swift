@@ -27,7 +27,7 @@ public struct ReviewState: Codable, Sendable {
     public var bursts: [[Int]]
     public var resume: Resume?
     public var decisions: Int
-    public var reviewedCSV: String
+    public var reviewedFile: String
     public var model: Bool
     public var unreadable: Int
 }
@@ -51,7 +51,7 @@ extension ReviewSession {
             return ReviewState(
                 classes: classes, multiLabel: options.multiLabel, photos: photos,
                 queues: Dictionary(uniqueKeysWithValues: queues.map { ($0.key.rawValue, $0.value) }), bursts: bursts,
-                resume: resume, decisions: journal.decisions.count, reviewedCSV: reviewed.reviewedURL.path,
+                resume: resume, decisions: journal.decisions.count, reviewedFile: reviewed.reviewedURL.path,
                 model: model != nil, unreadable: model?.skipped.count ?? 0)
         }
     }
