@@ -19,6 +19,7 @@ extension ReviewServer {
                 let out = root.appendingPathComponent("review-runs/\(stamp)")
                 var arguments = ["train", folder.path, "--out", out.path]
                 if session.options.multiLabel { arguments += ["--task", "multi-label"] }
+                arguments += trainArguments
                 do {
                     try training.start(executable: executable, arguments: arguments, out: out)
                 } catch let busy as ReviewTrainingBusy {

@@ -18,6 +18,8 @@ public struct ReviewServer: Sendable {
     public let options: ServeOptions
     /// The `quadrat` executable for "train" (nil: the page cannot start one).
     public let executable: URL?
+    /// More arguments for that `quadrat train` (`--train-option`): `--epochs 3`, `--size 320`…
+    public var trainArguments: [String] = []
     /// The trained model of `--run`, for heat maps.
     let heatMaps: HeatMaps?
     let training = ReviewTraining()

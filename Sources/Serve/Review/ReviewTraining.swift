@@ -51,12 +51,18 @@ final class ReviewTraining: @unchecked Sendable {
                 self?.received(handle.availableData)
             }
             process.terminationHandler = { [weak self] process in
-                pipe.fileHandleForReading.readabilityHandler = nil
-                self?.received(pipe.fileHandleForReading.readDataToEndOfFile())
-                self?.finished(status: process.terminationStatus)
+                let training = self
+                // The last output may still be in the pipe: give the reader a moment, then stop it. (Reading to the
+                // end here could wait forever on a grandchild that holds the pipe open.)
+                DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) {
+                    pipe.fileHandleForReading.readabilityHandler = nil
+                    training?.finished(status: process.terminationStatus)
+                }
             }
             (lines, pending, cancelled, self.out) = (["$ quadrat " + arguments.joined(separator: " ")], Data(), false, out)
             try process.run()
+            // This process's copy of the write end: without closing it, the pipe would never report its end.
+            try? pipe.fileHandleForWriting.close()  // already closed by Foundation on some platforms: nothing to do
             (self.process, phase) = (process, .running)
         }
     }
@@ -74,17 +80,16 @@ final class ReviewTraining: @unchecked Sendable {
     func events() -> AsyncStream<String> {
         AsyncStream { continuation in
             let id = UUID()
-            lock.withLock {
-                for line in lines { continuation.yield(line) }
-                if phase == .running {
-                    listeners[id] = continuation
-                } else {
-                    continuation.finish()
-                }
-            }
             continuation.onTermination = { [weak self] _ in
                 self?.lock.withLock { _ = self?.listeners.removeValue(forKey: id) }
             }
+            let running = lock.withLock {
+                for line in lines { continuation.yield(line) }
+                if phase == .running { listeners[id] = continuation }
+                return phase == .running
+            }
+            // Outside the lock, as in `finished(status:)`.
+            if !running { continuation.finish() }
         }
     }
 
@@ -104,16 +109,17 @@ final class ReviewTraining: @unchecked Sendable {
     }
 
     private func finished(status: Int32) {
-        lock.withLock {
+        let (line, ended) = lock.withLock {
             phase = cancelled ? .cancelled : status == 0 ? .finished : .failed
             let line = "[\(phase.rawValue)\(status == 0 ? "" : ", exit status \(status)")]"
             lines.append(line)
-            for listener in listeners.values {
-                listener.yield(line)
-                listener.finish()
-            }
-            listeners = [:]
-            process = nil
+            defer { (listeners, process) = ([:], nil) }
+            return (line, Array(listeners.values))
+        }
+        // Outside the lock: finishing a stream runs its termination handler, which takes the lock.
+        for listener in ended {
+            listener.yield(line)
+            listener.finish()
         }
     }
 }

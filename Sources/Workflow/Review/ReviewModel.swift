@@ -81,7 +81,7 @@ public final class ReviewModel {
     /// With `outOfFold` false, labelled photos are scored by the head that trained on them (quicker; for
     /// simulations that score only the unlabelled).
     public func predict(
-        labels: [[Int]?], classes: Int, multiLabel: Bool, outOfFold: Bool = true
+        labels: [[Int]?], classes: Int, multiLabel: Bool, outOfFold: Bool = true, unknown: Bool = true
     ) throws -> Predictions {
         let labelled = labels.indices.filter { labels[$0] != nil && rows[$0] != nil }
         let unlabelled = labels.indices.filter { labels[$0] == nil && rows[$0] != nil }
@@ -116,7 +116,10 @@ public final class ReviewModel {
                 try head(train: train, held: held, into: held.map { labelled[$0] }, of: x, seed: options.seed &+ UInt64(k + 1))
             }
         }
-        let (scores, threshold) = try unknownScores(labels: labels, labelled: labelled, classes: classes)
+        let (scores, threshold) =
+            unknown
+            ? try unknownScores(labels: labels, labelled: labelled, classes: classes)
+            : (labels.map { _ in nil }, .infinity)
         return Predictions(probabilities: probabilities, unknownScores: scores, unknownThreshold: threshold)
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Torch
+import Vision
 import Workflow
 
 /// `quadrat bench WHAT`: throughput figures. Build with `-c release` before timing anything.
@@ -19,6 +20,10 @@ struct BenchCommand: ParsableCommand {
                     training speed and the expected efficiency of 4, 16 and 64 machines on 1, 10 and 25 Gbit/s.
             unknown  which "none of these" score tells a model's own kind of photo (--known, a folder it did not train
                     on) from other things (--unknown): ROC AUC and the share refused at a 5 % threshold, per score.
+            active-learning  a reviewer simulated with true labels (--data, a Kaggle-layout folder whose test/ has
+                    labels beside it or in answers/test_labels.csv, as `demo` writes it): 100 labelled photos, then
+                    100 more per round up to 1,000, chosen at random or in review's pool order; test accuracy per
+                    round and seed, written to --out (active_learning.csv and .svg).
 
             Example: swift build -c release && .build/release/quadrat bench core
             """
@@ -26,6 +31,7 @@ struct BenchCommand: ParsableCommand {
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
         case core, models, data, allreduce, unknown
+        case activeLearning = "active-learning"
     }
 
     @Argument(help: "Which benchmark: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -49,6 +55,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "unknown: the model file.") var model: String?
     @Option(help: "unknown: a folder of photos of the model's kind that it did not train on.") var known: String?
     @Option(help: "unknown: a folder of photos of other things.") var unknown: String?
+    @Option(help: "active-learning: the labelled data folder (pool and labelled test).") var data: String?
+    @Option(help: "active-learning: the folder for the CSV and the chart.") var out = "."
 
     @OptionGroup(title: "allreduce between processes or machines (or quadrat launch -n N -- bench allreduce)")
     var distributed: DistributedOptions
@@ -75,6 +83,37 @@ struct BenchCommand: ParsableCommand {
             }
             let paths = [model, known, unknown].map { URL(fileURLWithPath: $0) }
             _ = try UnknownScoreComparison(model: paths[0], known: paths[1], unknown: paths[2]).run { emit($0) }
+        case .activeLearning:
+            guard let data else { throw ValidationError("bench active-learning needs --data") }
+            try runActiveLearning(data: URL(fileURLWithPath: data))
+        }
+    }
+}
+
+extension BenchCommand {
+    /// `bench active-learning`: both learning curves, printed and written to `--out`.
+    func runActiveLearning(data: URL) throws {
+        let pool = try DataSource.labelled(data)
+        let answers = data.appendingPathComponent("answers/test_labels.csv")
+        let labelledTest =
+            try DataSource.labelledTest(besides: data, classes: pool.classes)
+            ?? DataSource.csv(
+                images: DataSource.testFolder(besides: data), labels: answers, classes: pool.classes)
+        let points = try ActiveLearningSimulation().run(pool: pool, test: labelledTest) { emit($0) }
+        let folder = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try AtomicFile.write(ActiveLearningSimulation.csv(points), to: folder.appendingPathComponent("active_learning.csv"))
+        let title = "\(data.lastPathComponent): \(pool.items.count) to choose from, \(labelledTest.items.count) held out"
+        try AtomicFile.write(
+            ActiveLearningSimulation.chart(points, title: title),
+            to: folder.appendingPathComponent("active_learning.svg"))
+        for strategy in ["random", "margin + k-center"] {
+            let mine = points.filter { $0.strategy == strategy }
+            for n in Set(mine.map(\.labelled)).sorted() {
+                let at = mine.filter { $0.labelled == n }
+                let (mean, sd) = at.map(\.accuracy).meanAndDeviation
+                emit(String(format: "%@ %5d labelled: accuracy %.2f %% ± %.2f", strategy, n, mean * 100, sd * 100))
+            }
         }
     }
 }

@@ -43,6 +43,10 @@ struct ReviewCommand: AsyncParsableCommand {
     var arch: Architecture = .efficientNetLite0
     @Option(help: "The most time between two photos of one burst, shown and decided together, e.g. 60s, 5m.")
     var burstGap = TimeSpan(seconds: 60)
+    @Option(
+        name: .customLong("train-option"), parsing: .unconditionalSingleValue,
+        help: "An argument for the page's `quadrat train` run, one per flag or value (--train-option=--epochs …).")
+    var trainOptions: [String] = []
     @Option(help: "Address to listen on (loopback by default).") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0: any free one, printed at start).") var port = 8090
     @Option(help: "Require this bearer token on every route but /healthz (default: $QUADRAT_TOKEN, else none).")
@@ -70,8 +74,9 @@ struct ReviewCommand: AsyncParsableCommand {
         if noModel { review.model = nil }
         let session = try ReviewSession(options: review)
         try session.materialize()
-        let server = try ReviewServer(
+        var server = try ReviewServer(
             session: session, options: options, executable: Bundle.main.executableURL, model: model)
+        server.trainArguments = trainOptions
         let state = session.state()
         let counts = state.queues.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count)" }
         emit("\(state.photos.count) photos, \(state.decisions) decisions in the journal; queues: \(counts.joined(separator: ", "))")

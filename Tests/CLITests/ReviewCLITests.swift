@@ -6,11 +6,11 @@ import Workflow
 
 /// `quadrat review` killed outright (SIGKILL) while decisions stream in: every decision the server acknowledged is
 /// there after a restart, and the labels CSV is byte for byte the one it started with.
-@Suite("quadrat review survives kill -9", .serialized)
-struct ReviewKillTests {
-    /// Starts `quadrat review DATA --no-model --port 0` and returns it with its port.
-    func start(_ data: URL) throws -> (Process, LoopbackHTTP) {
-        let (process, out, _) = try launchQuadrat(["review", data.path, "--no-model", "--port", "0"])
+@Suite("quadrat review, the process", .serialized)
+struct ReviewCLITests {
+    /// Starts `quadrat review DATA --no-model --port 0` (and `more` arguments) and returns it with its port.
+    func start(_ data: URL, _ more: [String] = []) throws -> (Process, LoopbackHTTP) {
+        let (process, out, _) = try launchQuadrat(["review", data.path, "--no-model", "--port", "0"] + more)
         let printed = readOutput(out, until: "/\n")
         guard let range = printed.range(of: #"http://127\.0\.0\.1:(\d+)/"#, options: .regularExpression),
             let port = Int(printed[range].dropFirst("http://127.0.0.1:".count).dropLast())
@@ -62,5 +62,31 @@ struct ReviewKillTests {
         let reviewed = try String(contentsOf: data.appendingPathComponent("train_labels.reviewed.csv"), encoding: .utf8)
         let rows = Set(reviewed.split(separator: "\n").map(String.init))
         for (photo, decision) in acked { #expect(rows.contains("\(photo + 1),\(decision.label)")) }
+    }
+
+    /// "train" on the page: a real `quadrat train` on the labels as reviewed, its output streamed as server-sent
+    /// events until it ends, then its report served.
+    @Test(.enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
+    func trainingFromThePageStreamsItsOutputAndLinksTheReport() throws {
+        let data = try makeKaggleDataSet(trainCount: 16, testCount: 2, size: 40)
+        let options = [
+            "--size", "32", "--presize", "44", "--batch-size", "8", "--cycles", "1", "--tta", "1", "--no-lr-find",
+        ]
+        let (process, http) = try start(data, options.map { "--train-option=\($0)" })
+        defer { process.terminate() }
+        let decided = #"{"photos":[0],"labels":["0"],"revisions":[0]}"#
+        #expect(try http.request("POST", "/api/decide", body: Array(decided.utf8)).status == 200)
+        let started = try http.request("POST", "/api/train")
+        #expect(started.status == 200 && started.text.contains("review-runs"), "\(started.text)")
+        #expect(try http.request("POST", "/api/train").status == 409)
+        let events = try http.request("GET", "/api/train/events")
+        #expect(events.headers["content-type"] == "text/event-stream")
+        #expect(events.text.contains("data: $ quadrat train") && events.text.contains("event: end\ndata: finished"))
+        let status = try http.request("GET", "/api/train").text
+        #expect(status.contains(#""phase":"finished""#) && status.contains("/run/report.html"), "\(status)")
+        #expect(try http.request("GET", "/run/report.html").text.contains("<html"))
+        let labels = try String(
+            contentsOf: data.appendingPathComponent("review-training-set/train_labels.csv"), encoding: .utf8)
+        #expect(labels.contains("\n1.jpg,0\n") && labels.split(separator: "\n").count == 17)
     }
 }
