@@ -14,11 +14,12 @@ import Workflow
 struct ReviewPageTests {
     /// Serves a review of `data` on a loopback port for `body` (with `token`).
     func withReview(
-        _ data: URL, token: String?, _ body: (Int, ReviewSession) async throws -> Void
+        _ data: URL, token: String?, multiLabel: Bool = false, _ body: (Int, ReviewSession) async throws -> Void
     ) async throws {
         setenv("QUADRAT_HOME", Fixtures.isolatedHome.path, 1)
         var options = ReviewSession.Options(data: data)
         options.model?.size = 32
+        options.multiLabel = multiLabel
         let session = try ReviewSession(options: options)
         var serve = ServeOptions()
         (serve.port, serve.token) = (0, token)
@@ -104,6 +105,28 @@ struct ReviewPageTests {
             try second.wait(for: "window.review.conflicts === 1 && window.review.pending === 0")
             #expect(session.state().decisions == 1 && session.state().photos[0].l == [0])
             #expect(try second.evaluate("document.querySelector('#toast').textContent") as? String ?? "" != "")
+        }
+    }
+
+    /// Multi-label data: label keys toggle, Enter saves the set (none of them included), and the reviewed CSV joins
+    /// a photo's labels with the delimiter; the model's queues are there for multi-label data too.
+    @Test func multiLabelTogglesAndSavesTheSet() async throws {
+        let data = try makeMultiLabelDataSet(trainCount: 16, testCount: 4, size: 40)
+        // The held-out labels beside test/ are not a pool: review only labels the training photos here.
+        try await withReview(data, token: nil, multiLabel: true) { port, session in
+            #expect(session.state().queues["mistakes"] != nil && session.photos.count == 16)
+            let page = try HeadlessBrowser()
+            try page.open("http://127.0.0.1:\(port)/")
+            try page.wait(for: "window.review && window.review.ready")
+            try page.press("6", alt: true)
+            try page.wait(for: "document.querySelector('#where').textContent.startsWith('all: 1 of')")
+            // Photo 1 is bright with a square: both toggled off, saved as none; photo 2 has neither: both on.
+            for key in ["2", "1", "Enter"] { try page.press(key) }
+            try page.wait(for: "window.review.saved === 1 && window.review.pending === 0")
+            for key in ["1", "2", "Enter"] { try page.press(key) }
+            try page.wait(for: "window.review.saved === 2 && window.review.pending === 0")
+            let rows = try String(contentsOf: session.reviewed.reviewedURL, encoding: .utf8).split(separator: "\n")
+            #expect(rows.contains("1,") && rows.contains("2,bright square"), "\(rows.prefix(4))")
         }
     }
 }

@@ -88,8 +88,8 @@ public struct ActiveLearningSimulation {
             }.joined()
     }
 
-    /// Both learning curves (mean test accuracy over the seeds against labelled photos) as an SVG chart.
-    public static func chart(_ points: [Point], title: String) -> String {
+    /// Both learning curves (the mean over the seeds of test accuracy, or of ROC AUC with `auc`) as an SVG chart.
+    public static func chart(_ points: [Point], title: String, auc: Bool = false) -> String {
         let colors = ["random": "#888", "margin + k-center": "#c60"]
         let series = ["random", "margin + k-center"].map { strategy in
             let mine = points.filter { $0.strategy == strategy }
@@ -97,10 +97,12 @@ public struct ActiveLearningSimulation {
             return SVG.Series(
                 strategy,
                 counts.map { n in
-                    let at = mine.filter { $0.labelled == n }.map(\.accuracy)
-                    return (Double(n), at.reduce(0, +) / Double(at.count) * 100)
+                    let at = mine.filter { $0.labelled == n }.map { auc ? $0.auc : $0.accuracy * 100 }
+                    return (Double(n), at.reduce(0, +) / Double(at.count))
                 }, color: colors[strategy] ?? "#58a", dots: true)
         }
-        return SVG.lineChart(series, title: title, xLabel: "labelled photos", yLabel: "test accuracy, %", width: 640)
+        return SVG.lineChart(
+            series, title: title, xLabel: "labelled photos", yLabel: auc ? "test ROC AUC" : "test accuracy, %",
+            width: 640)
     }
 }

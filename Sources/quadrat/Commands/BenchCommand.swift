@@ -23,7 +23,7 @@ struct BenchCommand: ParsableCommand {
             active-learning  a reviewer simulated with true labels (--data, a Kaggle-layout folder whose test/ has
                     labels beside it or in answers/test_labels.csv, as `demo` writes it): 100 labelled photos, then
                     100 more per round up to 1,000, chosen at random or in review's pool order; test accuracy per
-                    round and seed, written to --out (active_learning.csv and .svg).
+                    round and seed, written to --out (active_learning.csv, active_learning.svg and _auc.svg).
 
             Example: swift build -c release && .build/release/quadrat bench core
             """
@@ -104,9 +104,10 @@ extension BenchCommand {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try AtomicFile.write(ActiveLearningSimulation.csv(points), to: folder.appendingPathComponent("active_learning.csv"))
         let title = "\(data.lastPathComponent): \(pool.items.count) to choose from, \(labelledTest.items.count) held out"
-        try AtomicFile.write(
-            ActiveLearningSimulation.chart(points, title: title),
-            to: folder.appendingPathComponent("active_learning.svg"))
+        for (auc, name) in [(false, "active_learning.svg"), (true, "active_learning_auc.svg")] {
+            try AtomicFile.write(
+                ActiveLearningSimulation.chart(points, title: title, auc: auc), to: folder.appendingPathComponent(name))
+        }
         for strategy in ["random", "margin + k-center"] {
             let mine = points.filter { $0.strategy == strategy }
             for n in Set(mine.map(\.labelled)).sorted() {
