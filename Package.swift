@@ -101,7 +101,7 @@ if ProcessInfo.processInfo.environment["QUADRAT_FUZZ"] != nil {
     let harnesses = [
         "FuzzEXIF": "Vision", "FuzzImage": "Vision", "FuzzCSV": "Vision",
         "FuzzSafetensors": "Torch", "FuzzCheckpoint": "Torch", "FuzzMultipart": "FormData",
-        "FuzzModelMetadata": "Learn", "FuzzConfig": "Workflow",
+        "FuzzModelMetadata": "Learn", "FuzzConfig": "Workflow", "FuzzReviewJournal": "Workflow",
     ]
     package.targets.append(.target(name: "CFuzzDriver", path: "Fuzz/Harnesses/CFuzzDriver"))
     for (name, library) in harnesses.sorted(by: { $0.key < $1.key }) {

@@ -14,7 +14,7 @@ seconds=${1:-60}
 shift || true
 limit=(-max_total_time="$seconds")
 if [ "$seconds" = smoke ]; then limit=(-seed=1 -runs=2000); seconds=-; fi
-all=(EXIF Image CSV Safetensors Checkpoint Multipart ModelMetadata Config)
+all=(EXIF Image CSV Safetensors Checkpoint Multipart ModelMetadata Config ReviewJournal)
 names=("${@:-${all[@]}}")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 

@@ -88,7 +88,7 @@ public final class ReviewJournal {
     deinit { close(descriptor) }
 
     /// The decisions of journal text, and how many of its bytes are whole lines worth keeping.
-    static func parse(_ bytes: Data, source: URL) throws -> ([ReviewDecision], Int) {
+    public static func parse(_ bytes: Data, source: URL) throws -> ([ReviewDecision], Int) {
         let decoder = JSONDecoder()
         var decisions: [ReviewDecision] = []
         var start = 0, line = 0
