@@ -24,7 +24,8 @@ struct Quadrat: AsyncParsableCommand {
         subcommands: [
             CheckCommand.self, ExploreCommand.self, PresizeCommand.self, LRFindCommand.self, TrainCommand.self,
             PredictCommand.self, EvaluateCommand.self, InterpretCommand.self, ClassifyCommand.self, BenchCommand.self,
-            ExplainCommand.self, AuditCommand.self, DemoCommand.self, ServeCommand.self, ReviewCommand.self, ExportCommand.self,
+            ExplainCommand.self, AuditCommand.self, DemoCommand.self, ServeCommand.self, ReviewCommand.self,
+            ExportCommand.self,
             DoctorCommand.self, LaunchCommand.self,
         ]
     )

@@ -51,7 +51,8 @@ struct ReviewPageTests {
             try page.open("http://127.0.0.1:\(port)/?token=s3cret")
             try page.wait(for: "window.review && window.review.ready")
             try page.press("6", alt: true)  // the sixth queue: all photos, in folder order
-            try page.wait(for: "document.querySelector('#where').textContent.startsWith('all: 1 of ' + (48 + \(extra)))")
+            try page.wait(
+                for: "document.querySelector('#where').textContent.startsWith('all: 1 of ' + (48 + \(extra)))")
             try page.press("1")  // train/1.jpg → 1
             try page.press("0")  // train/2.jpg → 0
             try page.press(" ")  // train/3.jpg → the model's answer
@@ -80,7 +81,10 @@ struct ReviewPageTests {
             for n in 0..<40 { try page.press(n % 2 == 0 ? "1" : "0") }
             try page.wait(for: "window.review.saved === 45 && window.review.pending === 0")
             let rate = 40 / Date().timeIntervalSince(start)
-            print(String(format: "review page: 40 decisions by key in a row, %.1f decisions/s (%d photos)", rate, 48 + extra))
+            print(
+                String(
+                    format: "review page: 40 decisions by key in a row, %.1f decisions/s (%d photos)", rate, 48 + extra)
+            )
             #expect(session.state().decisions == 47)
             if let folder = ProcessInfo.processInfo.environment["QUADRAT_SCREENSHOTS"] {
                 try page.screenshot(to: URL(fileURLWithPath: folder).appendingPathComponent("review-single.png"))

@@ -54,8 +54,7 @@ public final class HeadlessBrowser {
 
     /// Sends a command (to the page's session once ``open(_:)`` attached one) and returns its result.
     @discardableResult
-    public func send(_ method: String, _ params: [String: Any] = [:], toBrowser: Bool = false) throws -> [String: Any]
-    {
+    public func send(_ method: String, _ params: [String: Any] = [:], toBrowser: Bool = false) throws -> [String: Any] {
         let id = nextID
         nextID += 1
         var message: [String: Any] = ["id": id, "method": method, "params": params]

@@ -67,6 +67,9 @@ struct ReviewJournalTests {
         #expect(
             ReviewSelection.uncertainty([[0.9, 0.1], [0.55, 0.45]], multiLabel: false).map { ($0 * 100).rounded() }
                 == [20, 90])
-        #expect(ReviewSelection.uncertainty([[0.9, 0.45], [0.1, 0.2]], multiLabel: true).map { ($0 * 100).rounded() } == [90, 40])
+        #expect(
+            ReviewSelection.uncertainty([[0.9, 0.45], [0.1, 0.2]], multiLabel: true).map { ($0 * 100).rounded() } == [
+                90, 40,
+            ])
     }
 }

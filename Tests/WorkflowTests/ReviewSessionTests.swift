@@ -24,11 +24,13 @@ struct ReviewSessionTests {
         #expect(session.photos.count == 15 && session.photos.filter { $0.given == nil }.count == 3)
         let photo = try #require(session.photos.firstIndex { $0.key == "train/3.jpg" })
         let pool = try #require(session.photos.firstIndex { $0.key == "test/2.jpg" })
-        let saved = try session.decide(ReviewRequest(photos: [photo, pool], labels: ["0"], revisions: [0, 0], queue: "all"))
+        let saved = try session.decide(
+            ReviewRequest(photos: [photo, pool], labels: ["0"], revisions: [0, 0], queue: "all"))
         #expect(saved.seq == 2 && saved.revisions == [1, 1] && saved.csvError == nil)
         #expect(try Data(contentsOf: csv) == original)
         let reviewed = try String(contentsOf: session.reviewed.reviewedURL, encoding: .utf8)
-        #expect(reviewed.contains("\n3,0\n") && reviewed.hasSuffix("\n2.jpg,0\n") && reviewed.hasPrefix("name,invasive\n"))
+        #expect(
+            reviewed.contains("\n3,0\n") && reviewed.hasSuffix("\n2.jpg,0\n") && reviewed.hasPrefix("name,invasive\n"))
         #expect(reviewed.split(separator: "\n").count == 14)
         // A second page that loaded before the first decision.
         #expect {
@@ -85,7 +87,8 @@ struct ReviewSessionTests {
         let session = try ReviewSession(options: options(data))
         let state = session.state()
         #expect(Set(state.queues.keys) == Set(ReviewQueue.allCases.map(\.rawValue)))
-        #expect(Set(state.queues["pool"] ?? []) == Set(session.photos.indices.filter { session.photos[$0].given == nil }))
+        #expect(
+            Set(state.queues["pool"] ?? []) == Set(session.photos.indices.filter { session.photos[$0].given == nil }))
         let doubted = Set((state.queues["suspects"] ?? []) + (state.queues["mistakes"] ?? []).prefix(4))
             .map { session.photos[$0].name }
         #expect(Set(["4", "17"]).isSubset(of: Set(doubted)), "doubted: \(doubted)")

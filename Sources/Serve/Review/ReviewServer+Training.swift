@@ -40,7 +40,8 @@ extension ReviewServer {
                     for await line in events {
                         try await writer.write(ByteBuffer(string: "data: \(line)\n\n"))
                     }
-                    try await writer.write(ByteBuffer(string: "event: end\ndata: \(training.status.phase.rawValue)\n\n"))
+                    try await writer.write(
+                        ByteBuffer(string: "event: end\ndata: \(training.status.phase.rawValue)\n\n"))
                     try await writer.finish(nil)
                 })
         }

@@ -59,7 +59,9 @@ final class ReviewTraining: @unchecked Sendable {
                     training?.finished(status: process.terminationStatus)
                 }
             }
-            (lines, pending, cancelled, self.out) = (["$ quadrat " + arguments.joined(separator: " ")], Data(), false, out)
+            (lines, pending, cancelled, self.out) = (
+                ["$ quadrat " + arguments.joined(separator: " ")], Data(), false, out
+            )
             try process.run()
             // This process's copy of the write end: without closing it, the pipe would never report its end.
             try? pipe.fileHandleForWriting.close()  // already closed by Foundation on some platforms: nothing to do

@@ -44,7 +44,8 @@ public struct ActiveLearningSimulation {
                     let scored = testTruth.indices.compactMap { k in p.probabilities[truth.count + k].map { (k, $0) } }
                     let point = Point(
                         strategy: strategy, seed: seed, labelled: chosen.count,
-                        accuracy: Metrics.accuracy(probabilities: scored.map(\.1), labels: scored.map { testTruth[$0.0] }),
+                        accuracy: Metrics.accuracy(
+                            probabilities: scored.map(\.1), labels: scored.map { testTruth[$0.0] }),
                         auc: Metrics.rocAUC(probabilities: scored.map(\.1), labels: scored.map { testTruth[$0.0] }))
                     points.append(point)
                     emit(
@@ -52,7 +53,8 @@ public struct ActiveLearningSimulation {
                             format: "seed %llu, %@: %d labelled, test accuracy %.4f, ROC AUC %.4f", seed, strategy,
                             chosen.count, point.accuracy, point.auc))
                     guard chosen.count < end else { break }
-                    chosen += try next(strategy, chosen: chosen, probabilities: p, features: features, rng: &rng,
+                    chosen += try next(
+                        strategy, chosen: chosen, probabilities: p, features: features, rng: &rng,
                         poolCount: truth.count)
                 }
             }
@@ -99,7 +101,7 @@ public struct ActiveLearningSimulation {
                 counts.map { n in
                     let at = mine.filter { $0.labelled == n }.map { auc ? $0.auc : $0.accuracy * 100 }
                     return (Double(n), at.reduce(0, +) / Double(at.count))
-                }, color: colors[strategy] ?? "#58a", dots: true)
+                }, color: colors[strategy] ?? "#58a")
         }
         return SVG.lineChart(
             series, title: title, xLabel: "labelled photos", yLabel: auc ? "test ROC AUC" : "test accuracy, %",

@@ -88,7 +88,8 @@ public final class ReviewModel {
         var probabilities = [[Double]?](repeating: nil, count: labels.count)
         guard labelled.count >= 2 else {
             return Predictions(
-                probabilities: probabilities, unknownScores: probabilities.map { _ in nil }, unknownThreshold: .infinity)
+                probabilities: probabilities, unknownScores: probabilities.map { _ in nil }, unknownThreshold: .infinity
+            )
         }
         let task: any ClassificationTask = multiLabel ? MultiLabelTask() : SingleLabelTask()
         let targets = try Self.targets(labelled.map { labels[$0] ?? [] }, classes: classes, multiLabel: multiLabel)
@@ -97,7 +98,9 @@ public final class ReviewModel {
         func head(train: [Int], held: [Int], into photos: [Int], of all: Tensor, seed: UInt64) throws {
             let p = try audit.headProbabilities(
                 features: all, labels: targets, train: train, held: held, classes: classes, seed: seed, task: task)
-            for (row, photo) in photos.enumerated() { probabilities[photo] = p[(row * classes)..<((row + 1) * classes)].map(Double.init) }
+            for (row, photo) in photos.enumerated() {
+                probabilities[photo] = p[(row * classes)..<((row + 1) * classes)].map(Double.init)
+            }
         }
         // Unlabelled photos (and, without out-of-fold scores, the labelled too): one head on every labelled photo.
         let rest = outOfFold ? unlabelled : unlabelled + labelled
@@ -109,11 +112,14 @@ public final class ReviewModel {
         }
         if outOfFold {
             let firsts = labelled.map { labels[$0]?.first ?? 0 }
-            let fold = ConfidentLearning.folds(labels: firsts, folds: min(options.folds, labelled.count), seed: options.seed)
+            let fold = ConfidentLearning.folds(
+                labels: firsts, folds: min(options.folds, labelled.count), seed: options.seed)
             for k in Set(fold).sorted() {
                 let train = firsts.indices.filter { fold[$0] != k }, held = firsts.indices.filter { fold[$0] == k }
                 guard !train.isEmpty else { continue }
-                try head(train: train, held: held, into: held.map { labelled[$0] }, of: x, seed: options.seed &+ UInt64(k + 1))
+                try head(
+                    train: train, held: held, into: held.map { labelled[$0] }, of: x,
+                    seed: options.seed &+ UInt64(k + 1))
             }
         }
         let (scores, threshold) =

@@ -82,8 +82,9 @@ extension ReviewSession {
     /// Refuses a request naming photos, labels or revisions that cannot be.
     func check(_ request: ReviewRequest) throws {
         guard !request.photos.isEmpty, request.photos.count == request.revisions.count else {
-            throw WorkflowError("a decision needs one revision per photo (\(request.photos.count) photos, "
-                + "\(request.revisions.count) revisions)")
+            throw WorkflowError(
+                "a decision needs one revision per photo (\(request.photos.count) photos, "
+                    + "\(request.revisions.count) revisions)")
         }
         if let bad = request.photos.first(where: { !photos.indices.contains($0) }) {
             throw WorkflowError("there is no photo \(bad) (the folder has \(photos.count))")

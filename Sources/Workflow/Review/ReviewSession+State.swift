@@ -39,14 +39,17 @@ extension ReviewSession {
             let photos = self.photos.indices.map { i -> ReviewState.Photo in
                 let photo = self.photos[i]
                 let changed =
-                    revisions[i] > 0 && fingerprints[i] != nil && ReviewDecision.Fingerprint.of(photo.url) != fingerprints[i]
+                    revisions[i] > 0 && fingerprints[i] != nil
+                    && ReviewDecision.Fingerprint.of(photo.url) != fingerprints[i]
                 return .init(
                     k: photo.key, l: labels[i], r: revisions[i],
                     p: predictions?.probabilities[i]?.map { ($0 * 1000).rounded() / 1000 }, c: changed ? true : nil,
                     u: photo.given == nil ? true : nil)
             }
             let resume = journal.decisions.last.flatMap { last in
-                indexOfKey[last.photo].map { ReviewState.Resume(queue: last.queue ?? ReviewQueue.all.rawValue, photo: $0) }
+                indexOfKey[last.photo].map {
+                    ReviewState.Resume(queue: last.queue ?? ReviewQueue.all.rawValue, photo: $0)
+                }
             }
             return ReviewState(
                 classes: classes, multiLabel: options.multiLabel, photos: photos,

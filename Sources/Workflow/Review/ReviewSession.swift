@@ -69,9 +69,12 @@ public final class ReviewSession: @unchecked Sendable {
             source: csv, nameColumn: options.nameColumn, labelColumn: options.labelColumn,
             delimiter: options.delimiter)
         classes = dataset.classes
-        let root = options.data.pathExtension.lowercased() == "csv" ? options.data.deletingLastPathComponent() : options.data
+        let root =
+            options.data.pathExtension.lowercased() == "csv" ? options.data.deletingLastPathComponent() : options.data
         var photos = dataset.items.map {
-            Photo(key: Self.key($0.url, root: root), url: $0.url, name: $0.name, given: $0.labelSet ?? $0.label.map { [$0] })
+            Photo(
+                key: Self.key($0.url, root: root), url: $0.url, name: $0.name,
+                given: $0.labelSet ?? $0.label.map { [$0] })
         }
         for url in try Self.poolPhotos(options, root: root) {
             photos.append(Photo(key: Self.key(url, root: root), url: url, name: url.lastPathComponent, given: nil))
@@ -106,7 +109,9 @@ public final class ReviewSession: @unchecked Sendable {
     static func poolPhotos(_ options: Options, root: URL) throws -> [URL] {
         if let pool = options.pool { return try DataSource.unlabelled(pool).items.map(\.url) }
         let test = DataSource.testFolder(besides: options.data)
-        guard FileManager.default.fileExists(atPath: test.path), DataSource.labelsCSV(for: test) == nil else { return [] }
+        guard FileManager.default.fileExists(atPath: test.path), DataSource.labelsCSV(for: test) == nil else {
+            return []
+        }
         return (try? DataSource.unlabelled(test).items.map(\.url)) ?? []  // a test folder without photos: no pool
     }
 

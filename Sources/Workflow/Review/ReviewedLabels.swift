@@ -24,7 +24,8 @@ public struct ReviewedLabels {
     static func column(_ wanted: String?, default index: Int, in table: CSVTable, csv: URL) throws -> Int {
         guard let wanted else { return index }
         guard let i = table.header.firstIndex(of: wanted) else {
-            throw WorkflowError("\(csv.path): has no column '\(wanted)'; its header is \(table.header.joined(separator: ","))")
+            throw WorkflowError(
+                "\(csv.path): has no column '\(wanted)'; its header is \(table.header.joined(separator: ","))")
         }
         return i
     }

@@ -102,8 +102,10 @@ extension BenchCommand {
         let points = try ActiveLearningSimulation().run(pool: pool, test: labelledTest) { emit($0) }
         let folder = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try AtomicFile.write(ActiveLearningSimulation.csv(points), to: folder.appendingPathComponent("active_learning.csv"))
-        let title = "\(data.lastPathComponent): \(pool.items.count) to choose from, \(labelledTest.items.count) held out"
+        try AtomicFile.write(
+            ActiveLearningSimulation.csv(points), to: folder.appendingPathComponent("active_learning.csv"))
+        let title =
+            "\(data.lastPathComponent): \(pool.items.count) to choose from, \(labelledTest.items.count) held out"
         for (auc, name) in [(false, "active_learning.svg"), (true, "active_learning_auc.svg")] {
             try AtomicFile.write(
                 ActiveLearningSimulation.chart(points, title: title, auc: auc), to: folder.appendingPathComponent(name))

@@ -79,9 +79,11 @@ struct ReviewCommand: AsyncParsableCommand {
         server.trainArguments = trainOptions
         let state = session.state()
         let counts = state.queues.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count)" }
-        emit("\(state.photos.count) photos, \(state.decisions) decisions in the journal; queues: \(counts.joined(separator: ", "))")
+        emit("\(state.photos.count) photos, \(state.decisions) decisions in the journal")
+        emit("queues: \(counts.joined(separator: ", "))")
         let host = self.host, protected = options.token != nil
-        try await Interrupts.whileRunning(onFirstSignal: { _ in Console.warn("stopping") }) {
+        let announce: @Sendable (Int32) -> Void = { _ in Console.warn("stopping") }
+        try await Interrupts.whileRunning(onFirstSignal: announce) {
             try await server.run { port in
                 emit("review on http://\(host):\(port)/" + (protected ? "?token=… (bearer token required)" : ""))
             }
