@@ -48,13 +48,7 @@ public struct PredictionServer: @unchecked Sendable {
     /// signal.
     public func application(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol
     {
-        Application(
-            router: router(),
-            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(options.idleSeconds * 1000)))),
-            configuration: .init(
-                address: .hostname(options.host, port: options.port), serverName: "quadrat",
-                availableConnectionsDelegate: MaximumAvailableConnections(options.maxConnections)),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) })
+        httpApplication(router(), options: options, name: "quadrat", onListening: onListening)
     }
 
     /// The routes, behind the metrics and authentication middleware.
@@ -219,6 +213,21 @@ func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws ->
     return Response(
         status: status, headers: [.contentType: "application/json"],
         body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+}
+
+/// An HTTP/1.1 application for `router` listening as `options` say (address, idle timeout, connection limit);
+/// `onListening` gets the bound port.
+func httpApplication(
+    _ router: Router<BasicRequestContext>, options: ServeOptions, name: String,
+    onListening: @escaping @Sendable (Int) async -> Void
+) -> some ApplicationProtocol {
+    Application(
+        router: router,
+        server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(options.idleSeconds * 1000)))),
+        configuration: .init(
+            address: .hostname(options.host, port: options.port), serverName: name,
+            availableConnectionsDelegate: MaximumAvailableConnections(options.maxConnections)),
+        onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) })
 }
 
 func html(_ text: String) -> Response {

@@ -43,13 +43,7 @@ public struct ReviewServer: Sendable {
 
     public func application(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol
     {
-        Application(
-            router: router(),
-            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(options.idleSeconds * 1000)))),
-            configuration: .init(
-                address: .hostname(options.host, port: options.port), serverName: "quadrat-review",
-                availableConnectionsDelegate: MaximumAvailableConnections(options.maxConnections)),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) })
+        httpApplication(router(), options: options, name: "quadrat-review", onListening: onListening)
     }
 
     /// The routes, behind the token (every path but /healthz, however spelt).

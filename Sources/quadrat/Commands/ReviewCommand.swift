@@ -56,12 +56,7 @@ struct ReviewCommand: AsyncParsableCommand {
     func run() async throws {
         var options = ServeOptions()
         (options.host, options.port) = (host, port)
-        options.token = token ?? ProcessInfo.processInfo.environment["QUADRAT_TOKEN"]
-        do {
-            try options.validate()
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        try options.settle(token: token)
         Torch.useAllCores()
         let model = run.map(ModelArgument.resolve)
         var review = ReviewSession.Options(data: URL(fileURLWithPath: data))

@@ -56,12 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.timeoutSeconds = timeout
         options.maxConnections = maxConnections
         options.idleSeconds = idleTimeout
-        options.token = token ?? ProcessInfo.processInfo.environment["QUADRAT_TOKEN"]
-        do {
-            try options.validate()
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        try options.settle(token: token)
         Torch.useAllCores()
         let url = model.url
         let saved = try SavedModel(url)
