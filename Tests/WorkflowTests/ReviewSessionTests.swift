@@ -101,4 +101,21 @@ struct ReviewSessionTests {
         #expect(try session.writeTrainingFolder(folder) == 31)
         #expect(try DataSource.labelled(folder).items.count == 31)
     }
+
+    /// Photos of one burst (capture times within the gap, same folder and camera) are one burst in the state, and
+    /// one decision for the burst writes a journal line per photo.
+    @Test func aBurstIsDecidedAtOnce() throws {
+        let data = try makeKaggleDataSet(trainCount: 6, testCount: 1, size: 32)
+        for (i, time) in [(1, "2026:05:01 12:00:00"), (2, "2026:05:01 12:00:20"), (3, "2026:05:01 12:30:00")] {
+            let url = data.appendingPathComponent("train/\(i).jpg")
+            try jpegWithEXIF(try Data(contentsOf: url), model: "trap", taken: time).write(to: url)
+        }
+        let session = try ReviewSession(options: options(data, model: false))
+        let one = try #require(session.photos.firstIndex { $0.key == "train/1.jpg" })
+        let two = try #require(session.photos.firstIndex { $0.key == "train/2.jpg" })
+        #expect(session.bursts == [[one, two]])
+        let saved = try session.decide(ReviewRequest(photos: [one, two], labels: ["0"], revisions: [0, 0]))
+        #expect(saved.seq == 2 && saved.revisions == [1, 1])
+        #expect(session.state().photos[one].l == [0] && session.state().photos[two].l == [0])
+    }
 }
