@@ -4,6 +4,7 @@ extension ReviewPage {
     /// `window.review` counts saved, pending and refused decisions, for the browser tests.
     static let script = #"""
         const token = new URLSearchParams(location.search).get('token');
+        const who = new URLSearchParams(location.search).get('who') || undefined;
         const headers = token ? {'Authorization': 'Bearer ' + token} : {};
         const q = s => document.querySelector(s);
         const review = window.review = {saved: 0, pending: 0, conflicts: 0, ready: false};
@@ -54,6 +55,13 @@ extension ReviewPage {
             if (S.resume && S.queues[S.resume.queue]) {
               queue = S.resume.queue; const at = items().indexOf(S.resume.photo); pos = at >= 0 ? at + 1 : 0;
             } else { pos = Math.max(0, items().findIndex(i => S.photos[i].r === 0)); }
+          }
+          if (first) {
+            // ?queue=pool&view=grid&heat=1 open the page there (a bookmark, a screenshot).
+            const asked = new URLSearchParams(location.search);
+            if (S.queues[asked.get('queue')]) { queue = asked.get('queue'); pos = 0; }
+            if (asked.get('view') === 'grid') mode = 'grid';
+            heat = asked.get('heat') === '1';
           }
           pos = Math.min(pos, Math.max(0, items().length - 1));
           render(); review.ready = true;
@@ -136,7 +144,7 @@ extension ReviewPage {
           photos.forEach(i => { S.photos[i].l = labels.map(c => S.classes.indexOf(c)); });
           review.pending++; render();
           try {
-            const saved = await api('/api/decide', {photos, labels, revisions, queue, undo: isUndo || undefined});
+            const saved = await api('/api/decide', {photos, labels, revisions, queue, who, undo: isUndo || undefined});
             photos.forEach((i, n) => S.photos[i].r = saved.revisions[n]);
             if (!isUndo) undo.push({photos, previous});
             review.saved++;

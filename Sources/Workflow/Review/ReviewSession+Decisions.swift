@@ -57,7 +57,7 @@ extension ReviewSession {
             let batch = request.photos.map { photo -> ReviewDecision in
                 seq += 1
                 return ReviewDecision(
-                    seq: seq, time: time, who: request.who ?? "reviewer", photo: photos[photo].key,
+                    seq: seq, time: time, who: request.who ?? options.reviewer, photo: photos[photo].key,
                     labels: request.labels, previous: (labels[photo] ?? []).map { classes[$0] },
                     revision: revisions[photo] + 1, model: modelSaid(photo), queue: request.queue, undo: request.undo,
                     fingerprint: .of(photos[photo].url))

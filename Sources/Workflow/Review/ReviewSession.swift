@@ -24,6 +24,8 @@ public final class ReviewSession: @unchecked Sendable {
         public var inPlace = false
         /// Seconds between two photos of one burst at most (EXIF DateTimeOriginal, same folder and camera).
         public var burstGap = 60.0
+        /// Who the journal says decided, when the page does not say (`?who=NAME`).
+        public var reviewer = ProcessInfo.processInfo.environment["USER"] ?? "reviewer"
         /// Features and heads for the queues; nil: no model (only the `all` queue).
         public var model: ReviewModel.Options? = ReviewModel.Options()
         public init(data: URL) { self.data = data }

@@ -47,6 +47,8 @@ struct ReviewCommand: AsyncParsableCommand {
         name: .customLong("train-option"), parsing: .unconditionalSingleValue,
         help: "An argument for the page's `quadrat train` run, one per flag or value (--train-option=--epochs …).")
     var trainOptions: [String] = []
+    @Option(help: "Who the journal says decided (default: $USER); a page may say otherwise with ?who=NAME.")
+    var reviewer: String?
     @Option(help: "Address to listen on (loopback by default).") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0: any free one, printed at start).") var port = 8090
     @Option(help: "Require this bearer token on every route but /healthz (default: $QUADRAT_TOKEN, else none).")
@@ -64,6 +66,7 @@ struct ReviewCommand: AsyncParsableCommand {
         (review.nameColumn, review.labelColumn) = (columns.nameColumn, columns.labelColumn)
         (review.multiLabel, review.delimiter, review.inPlace) = (task == .multiLabel, labelDelimiter, inPlace)
         review.burstGap = burstGap.seconds
+        if let reviewer { review.reviewer = reviewer }
         review.model?.architecture = arch
         review.model?.model = model
         if noModel { review.model = nil }
