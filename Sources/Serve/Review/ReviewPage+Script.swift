@@ -121,6 +121,13 @@ extension ReviewPage {
             d.onclick = () => label(k); box.appendChild(d);
           });
         }
+        // A tile's caption: its labels, or for an unlabelled photo the model's guess and how sure it is.
+        function tileText(i) {
+          const photo = S.photos[i], guess = modelAnswer(i);
+          if (photo.l || !guess) return labelText(photo.l);
+          const sure = S.multi_label ? '' : ` (${Math.round(Math.max(...photo.p) * 100)} %)`;
+          return `model: ${labelText(guess)}${sure}`;
+        }
         function renderGrid() {
           const list = items(), start = Math.max(0, Math.min(pos - 12, list.length - 48));
           const tiles = q('#tiles'); tiles.innerHTML = '';
@@ -129,7 +136,7 @@ extension ReviewPage {
             const t = document.createElement('div');
             t.className = 'tile' + (sel.has(i) ? ' sel' : '') + (start + n === pos ? ' cur' : '');
             t.innerHTML = `<img src="${url('/photo/' + i)}" alt="" loading="lazy">`
-              + `<span>${S.photos[i].r ? '✓ ' : ''}${labelText(S.photos[i].l)}</span>`;
+              + `<span>${S.photos[i].r ? '✓ ' : ''}${tileText(i)}</span>`;
             t.onclick = e => { if (e.shiftKey) { const a = Math.min(pos, start + n), b = Math.max(pos, start + n);
               list.slice(a, b + 1).forEach(j => sel.add(j)); } else { sel.has(i) ? sel.delete(i) : sel.add(i); }
               pos = start + n; render(); };
@@ -235,8 +242,12 @@ extension ReviewPage {
           const stream = new EventSource(url('/api/train/events'));
           q('#trainstatus').innerHTML = '<button id="cancel">cancel (checkpoint, resumable)</button>';
           q('#cancel').onclick = () => api('/api/train/cancel', {});
-          stream.onmessage = e => { log.textContent += e.data + '\n'; log.scrollTop = log.scrollHeight;
-            const m = e.data.match(/^\s*(\d+)\s+([0-9.]+)\s+([0-9.]+)/);
+          stream.onmessage = e => {
+            // Progress bars (ETA lines) replace each other on one line; everything else goes to the log.
+            if (/ ETA \d/.test(e.data)) { q('#progress').textContent = e.data; return; }
+            log.textContent += e.data + '\n'; log.scrollTop = log.scrollHeight;
+            // An epoch row: its phase, the epoch, train loss, valid loss, …
+            const m = e.data.match(/^\s*(?:[a-z-]+\s+)?(\d+)\s+([0-9.]+)\s+([0-9.]+)/);
             if (m) { losses.push([+m[2], +m[3]]); chart(losses); }
           };
           stream.addEventListener('end', async e => { stream.close(); const s = await api('/api/train');

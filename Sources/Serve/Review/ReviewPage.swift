@@ -38,7 +38,10 @@ enum ReviewPage {
             </aside>
           </section>
           <section id="grid" hidden><div id="tiles"></div><div id="gridlabels"></div></section>
-          <section id="training" hidden><h2>training</h2><div id="trainstatus"></div><canvas id="chart" width="600"
+          <section id="training" hidden><h2>training</h2><div id="trainstatus"></div>
+            <div id="progress" class="muted small"></div>
+            <p class="muted small">loss per epoch: <b style="color:#58a">train</b>, <b style="color:#c60">valid</b></p>
+            <canvas id="chart" width="600"
             height="160"></canvas><pre id="log"></pre></section>
         </main>
         <div id="full" hidden><img id="fullimg" alt=""></div>
