@@ -20,6 +20,9 @@ struct BenchCommand: ParsableCommand {
                     training speed and the expected efficiency of 4, 16 and 64 machines on 1, 10 and 25 Gbit/s.
             unknown  which "none of these" score tells a model's own kind of photo (--known, a folder it did not train
                     on) from other things (--unknown): ROC AUC and the share refused at a 5 % threshold, per score.
+            inference  Quadrat's fp32 and bf16 inference against ONNX Runtime (from a Python that has it: $QUADRAT_PYTHON,
+                    ~/.cache/quadrat-peers/ort, /usr/bin/python3) on the same model (--model, exported to ONNX), the
+                    same photos (--photos DIR, the first 64), batch (--batch-size, default 8 here) and threads.
             active-learning  a reviewer simulated with true labels (--data, a Kaggle-layout folder whose test/ has
                     labels beside it or in answers/test_labels.csv, as `demo` writes it): 100 labelled photos, then
                     100 more per round up to 1,000, chosen at random or in review's pool order; test accuracy per
@@ -32,6 +35,7 @@ struct BenchCommand: ParsableCommand {
     enum Suite: String, ExpressibleByArgument, CaseIterable {
         case core, models, data, allreduce, unknown
         case activeLearning = "active-learning"
+        case inference
     }
 
     @Argument(help: "Which benchmark: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -52,7 +56,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "models: images per batch.")
     var batchSize = 32
 
-    @Option(help: "unknown: the model file.") var model: String?
+    @Option(help: "unknown, inference: the model file (or its run folder).") var model: String?
+    @Option(help: "inference: a folder of photos (the first 64 are used).") var photos: String?
     @Option(help: "unknown: a folder of photos of the model's kind that it did not train on.") var known: String?
     @Option(help: "unknown: a folder of photos of other things.") var unknown: String?
     @Option(help: "active-learning: the labelled data folder (pool and labelled test).") var data: String?
@@ -83,6 +88,11 @@ struct BenchCommand: ParsableCommand {
             }
             let paths = [model, known, unknown].map { URL(fileURLWithPath: $0) }
             _ = try UnknownScoreComparison(model: paths[0], known: paths[1], unknown: paths[2]).run { emit($0) }
+        case .inference:
+            guard let model, let photos else { throw ValidationError("bench inference needs --model and --photos") }
+            try InferenceBenchmark(
+                model: ModelArgument.resolve(model), photos: URL(fileURLWithPath: photos), batch: batchSize == 32 ? 8 : batchSize
+            ).run()
         case .activeLearning:
             guard let data else { throw ValidationError("bench active-learning needs --data") }
             try runActiveLearning(data: URL(fileURLWithPath: data))

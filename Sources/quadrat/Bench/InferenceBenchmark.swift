@@ -1,0 +1,136 @@
+import Foundation
+import Learn
+import Torch
+import Vision
+import Workflow
+
+/// `quadrat bench inference --model MODEL --photos DIR`: Quadrat's inference paths and ONNX Runtime on the same
+/// model (its ONNX export), the same photos, batch size and threads, in one sitting: images per second, the ratio to
+/// ONNX Runtime's fp32, and the largest probability difference from Quadrat's fp32 answer.
+struct InferenceBenchmark {
+    var model: URL
+    var photos: URL
+    var count = 64
+    var batch = 8
+    var seconds = 5.0
+
+    /// One timed path.
+    struct Row {
+        var path: String
+        var imagesPerSecond: Double
+        var maxDifference: Double
+    }
+
+    func run() throws {
+        let saved = try SavedModel(model)
+        let files = Array(try DataSource.unlabelled(photos).items.map(\.url).prefix(count))
+        let inputs = try files.map { try saved.input(imageBytes: FileBytes.read($0), source: $0) }
+        emit(
+            "\(model.path): \(saved.architecture.rawValue), \(saved.size) px; \(inputs.count) photos, batch \(batch), "
+                + "\(Torch.threads) threads, at least \(Int(seconds)) s per path")
+        let reference = try saved.probabilities(inputs: inputs)
+        var rows: [Row] = []
+        for (path, bf16) in [("Quadrat fp32", false), ("Quadrat bf16 autocast", true)] {
+            let (rate, answer) = try time { try saved.probabilities(inputs: Array($0), mixedPrecision: bf16) }(inputs)
+            rows.append(Row(path: path, imagesPerSecond: rate, maxDifference: Self.largestDifference(answer, reference)))
+            emit(String(format: "%-28@ %8.1f img/s", path, rate))
+        }
+        if let onnx = try onnxRuntime(saved, files: files) { rows.append(onnx) }
+        let base = rows.first { $0.path.hasPrefix("ONNX Runtime") }?.imagesPerSecond
+        emit("")
+        emit("path                          img/s   × ONNX Runtime fp32   largest probability difference")
+        for row in rows {
+            let ratio = base.map { String(format: "%.2f×", row.imagesPerSecond / $0) } ?? "–"
+            emit(
+                row.path.padding(toLength: 26, withPad: " ", startingAt: 0)
+                    + String(format: "%9.1f", row.imagesPerSecond) + ratio.leftPadded(to: 22)
+                    + String(format: "%33.6f", row.maxDifference))
+        }
+    }
+
+    /// Images per second of `work` over every input in batches, round after round for at least ``seconds`` after a
+    /// warm-up round, and the warm-up round's answer.
+    func time(_ work: @escaping (ArraySlice<[Float]>) throws -> [[Double]]) -> ([[Float]]) throws -> (Double, [[Double]])
+    {
+        { inputs in
+            func round() throws -> [[Double]] {
+                try stride(from: 0, to: inputs.count, by: batch).flatMap {
+                    try work(inputs[$0..<min($0 + batch, inputs.count)])
+                }
+            }
+            let answer = try round()
+            var rounds = 0
+            let start = Date()
+            while rounds == 0 || Date().timeIntervalSince(start) < seconds {
+                _ = try round()
+                rounds += 1
+            }
+            return (Double(rounds * inputs.count) / Date().timeIntervalSince(start), answer)
+        }
+    }
+
+    /// ONNX Runtime on the model's export, through `scripts/bench_onnxruntime.py` and a Python that has it; nil (with
+    /// a message) when none has.
+    func onnxRuntime(_ saved: SavedModel, files: [URL]) throws -> Row? {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("quadrat-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }  // temporary files: leaving them costs only disk
+        let onnx = folder.appendingPathComponent("model.onnx"), sample = folder.appendingPathComponent("sample.safetensors")
+        try ModelExport.onnx(saved, to: onnx)
+        try ModelExport.paritySample(saved, photos: files, to: sample)
+        let script = Self.scriptsFolder.appendingPathComponent("bench_onnxruntime.py")
+        for python in Self.pythons {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = [
+                script.path, onnx.path, sample.path, "--batch", "\(batch)", "--threads", "\(Torch.threads)",
+                "--seconds", "\(seconds)",
+            ]
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            do { try process.run() } catch { continue }  // no such Python: try the next
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0,
+                let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let rate = answer["images_per_second"] as? Double, let difference = answer["max_difference"] as? Double
+            else { continue }
+            let row = Row(
+                path: "ONNX Runtime \(answer["version"] ?? "") fp32", imagesPerSecond: rate, maxDifference: difference)
+            emit(String(format: "%-28@ %8.1f img/s", row.path, rate))
+            return row
+        }
+        emit("ONNX Runtime: no Python with onnxruntime found (\(Self.pythons.joined(separator: ", "))): skipped")
+        return nil
+    }
+
+    /// Pythons tried for ONNX Runtime: `$QUADRAT_PYTHON`, the peers' environment, the system's.
+    static var pythons: [String] {
+        let home = FileManager.default.homeDirectoryForCurrentUser.path
+        return [ProcessInfo.processInfo.environment["QUADRAT_PYTHON"], "\(home)/.cache/quadrat-peers/ort/bin/python",
+            "/usr/bin/python3"].compactMap { $0 }
+    }
+
+    /// The repository's `scripts/` folder: beside the build folder the binary runs from, or the working directory's.
+    static var scriptsFolder: URL {
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent("scripts")
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("bench_onnxruntime.py").path) {
+                return candidate
+            }
+            folder.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: "scripts")
+    }
+
+    static func largestDifference(_ a: [[Double]], _ b: [[Double]]) -> Double {
+        zip(a, b).flatMap { zip($0, $1).map { abs($0 - $1) } }.max() ?? .nan
+    }
+}
+
+extension String {
+    /// The string right-aligned in `width` columns.
+    func leftPadded(to width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
