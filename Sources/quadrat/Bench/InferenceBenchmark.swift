@@ -32,8 +32,9 @@ struct InferenceBenchmark {
         var rows: [Row] = []
         for (path, bf16) in [("Quadrat fp32", false), ("Quadrat bf16 autocast", true)] {
             let (rate, answer) = try time { try saved.probabilities(inputs: Array($0), mixedPrecision: bf16) }(inputs)
-            rows.append(Row(path: path, imagesPerSecond: rate, maxDifference: Self.largestDifference(answer, reference)))
-            emit(String(format: "%-28@ %8.1f img/s", path, rate))
+            rows.append(
+                Row(path: path, imagesPerSecond: rate, maxDifference: Self.largestDifference(answer, reference)))
+            emit(path.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.1f img/s", rate))
         }
         if let onnx = try onnxRuntime(saved, files: files) { rows.append(onnx) }
         let base = rows.first { $0.path.hasPrefix("ONNX Runtime") }?.imagesPerSecond
@@ -50,8 +51,9 @@ struct InferenceBenchmark {
 
     /// Images per second of `work` over every input in batches, round after round for at least ``seconds`` after a
     /// warm-up round, and the warm-up round's answer.
-    func time(_ work: @escaping (ArraySlice<[Float]>) throws -> [[Double]]) -> ([[Float]]) throws -> (Double, [[Double]])
-    {
+    func time(
+        _ work: @escaping (ArraySlice<[Float]>) throws -> [[Double]]
+    ) -> ([[Float]]) throws -> (Double, [[Double]]) {
         { inputs in
             func round() throws -> [[Double]] {
                 try stride(from: 0, to: inputs.count, by: batch).flatMap {
@@ -75,7 +77,8 @@ struct InferenceBenchmark {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("quadrat-bench-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }  // temporary files: leaving them costs only disk
-        let onnx = folder.appendingPathComponent("model.onnx"), sample = folder.appendingPathComponent("sample.safetensors")
+        let onnx = folder.appendingPathComponent("model.onnx"),
+            sample = folder.appendingPathComponent("sample.safetensors")
         try ModelExport.onnx(saved, to: onnx)
         try ModelExport.paritySample(saved, photos: files, to: sample)
         let script = Self.scriptsFolder.appendingPathComponent("bench_onnxruntime.py")
@@ -98,7 +101,7 @@ struct InferenceBenchmark {
             else { continue }
             let row = Row(
                 path: "ONNX Runtime \(answer["version"] ?? "") fp32", imagesPerSecond: rate, maxDifference: difference)
-            emit(String(format: "%-28@ %8.1f img/s", row.path, rate))
+            emit(row.path.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.1f img/s", rate))
             return row
         }
         emit("ONNX Runtime: no Python with onnxruntime found (\(Self.pythons.joined(separator: ", "))): skipped")
@@ -108,13 +111,16 @@ struct InferenceBenchmark {
     /// Pythons tried for ONNX Runtime: `$QUADRAT_PYTHON`, the peers' environment, the system's.
     static var pythons: [String] {
         let home = FileManager.default.homeDirectoryForCurrentUser.path
-        return [ProcessInfo.processInfo.environment["QUADRAT_PYTHON"], "\(home)/.cache/quadrat-peers/ort/bin/python",
-            "/usr/bin/python3"].compactMap { $0 }
+        return [
+            ProcessInfo.processInfo.environment["QUADRAT_PYTHON"], "\(home)/.cache/quadrat-peers/ort/bin/python",
+            "/usr/bin/python3",
+        ].compactMap { $0 }
     }
 
     /// The repository's `scripts/` folder: beside the build folder the binary runs from, or the working directory's.
     static var scriptsFolder: URL {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         for _ in 0..<4 {
             let candidate = folder.appendingPathComponent("scripts")
             if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("bench_onnxruntime.py").path) {

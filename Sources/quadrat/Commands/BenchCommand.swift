@@ -20,8 +20,8 @@ struct BenchCommand: ParsableCommand {
                     training speed and the expected efficiency of 4, 16 and 64 machines on 1, 10 and 25 Gbit/s.
             unknown  which "none of these" score tells a model's own kind of photo (--known, a folder it did not train
                     on) from other things (--unknown): ROC AUC and the share refused at a 5 % threshold, per score.
-            inference  Quadrat's fp32 and bf16 inference against ONNX Runtime (from a Python that has it: $QUADRAT_PYTHON,
-                    ~/.cache/quadrat-peers/ort, /usr/bin/python3) on the same model (--model, exported to ONNX), the
+            inference  Quadrat's fp32 and bf16 inference against ONNX Runtime (from a Python that has it:
+                    $QUADRAT_PYTHON, ~/.cache/quadrat-peers/ort, /usr/bin/python3) on the same model (--model, exported to ONNX), the
                     same photos (--photos DIR, the first 64), batch (--batch-size, default 8 here) and threads.
             active-learning  a reviewer simulated with true labels (--data, a Kaggle-layout folder whose test/ has
                     labels beside it or in answers/test_labels.csv, as `demo` writes it): 100 labelled photos, then
@@ -91,7 +91,8 @@ struct BenchCommand: ParsableCommand {
         case .inference:
             guard let model, let photos else { throw ValidationError("bench inference needs --model and --photos") }
             try InferenceBenchmark(
-                model: ModelArgument.resolve(model), photos: URL(fileURLWithPath: photos), batch: batchSize == 32 ? 8 : batchSize
+                model: ModelArgument.resolve(model), photos: URL(fileURLWithPath: photos),
+                batch: batchSize == 32 ? 8 : batchSize
             ).run()
         case .activeLearning:
             guard let data else { throw ValidationError("bench active-learning needs --data") }
