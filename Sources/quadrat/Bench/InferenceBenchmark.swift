@@ -30,20 +30,35 @@ struct InferenceBenchmark {
                 + "\(Torch.threads) threads, at least \(Int(seconds)) s per path")
         let reference = try saved.probabilities(inputs: inputs)
         var rows: [Row] = []
-        for (path, bf16) in [("Quadrat fp32", false), ("Quadrat bf16 autocast", true)] {
-            let (rate, answer) = try time { try saved.probabilities(inputs: Array($0), mixedPrecision: bf16) }(inputs)
+        // The same model with its body's BatchNorms folded once (the inference copy), for the last fp32 path.
+        let folded = try SavedModel(model)
+        try folded.classifier.body.prepareForInference()
+        let paths: [(String, (ArraySlice<[Float]>) throws -> [[Double]])] = [
+            ("Quadrat fp32", { try saved.probabilities(inputs: Array($0)) }),
+            (
+                "Quadrat fp32, inference mode",
+                { x in try Torch.inferenceMode { try saved.probabilities(inputs: Array(x)) } }
+            ),
+            (
+                "Quadrat fp32, BN folded once",
+                { x in try Torch.inferenceMode { try folded.probabilities(inputs: Array(x)) } }
+            ),
+            ("Quadrat bf16 autocast", { try saved.probabilities(inputs: Array($0), mixedPrecision: true) }),
+        ]
+        for (path, work) in paths {
+            let (rate, answer) = try time(work)(inputs)
             rows.append(
                 Row(path: path, imagesPerSecond: rate, maxDifference: Self.largestDifference(answer, reference)))
-            emit(path.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.1f img/s", rate))
+            emit(path.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%8.1f img/s", rate))
         }
         if let onnx = try onnxRuntime(saved, files: files) { rows.append(onnx) }
         let base = rows.first { $0.path.hasPrefix("ONNX Runtime") }?.imagesPerSecond
         emit("")
-        emit("path                          img/s   × ONNX Runtime fp32   largest probability difference")
+        emit("path                              img/s   × ONNX Runtime fp32   largest probability difference")
         for row in rows {
             let ratio = base.map { String(format: "%.2f×", row.imagesPerSecond / $0) } ?? "–"
             emit(
-                row.path.padding(toLength: 26, withPad: " ", startingAt: 0)
+                row.path.padding(toLength: 30, withPad: " ", startingAt: 0)
                     + String(format: "%9.1f", row.imagesPerSecond) + ratio.leftPadded(to: 22)
                     + String(format: "%33.6f", row.maxDifference))
         }
@@ -101,7 +116,7 @@ struct InferenceBenchmark {
             else { continue }
             let row = Row(
                 path: "ONNX Runtime \(answer["version"] ?? "") fp32", imagesPerSecond: rate, maxDifference: difference)
-            emit(row.path.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%8.1f img/s", rate))
+            emit(row.path.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%8.1f img/s", rate))
             return row
         }
         emit("ONNX Runtime: no Python with onnxruntime found (\(Self.pythons.joined(separator: ", "))): skipped")
