@@ -25,17 +25,26 @@ struct ReviewJournalTests {
         let whole = try Data(contentsOf: url)
         #expect(String(decoding: whole, as: UTF8.self).split(separator: "\n").count == 3)
         try (whole + Data(#"{"seq":4,"time":"2026"#.utf8)).write(to: url)
-        let reopened = try ReviewJournal(url: url)
-        #expect(reopened.decisions.map(\.photo) == ["train/1.jpg", "train/2.jpg", "train/3.jpg"])
-        #expect(try Data(contentsOf: url) == whole)
-        try reopened.append(decision(4, "test/9.jpg", "0"))
-        #expect(try ReviewJournal(url: url).decisions.map(\.seq) == [1, 2, 3, 4])
+        do {
+            let reopened = try ReviewJournal(url: url)
+            #expect(reopened.decisions.map(\.photo) == ["train/1.jpg", "train/2.jpg", "train/3.jpg"])
+            #expect(try Data(contentsOf: url) == whole)
+            try reopened.append(decision(4, "test/9.jpg", "0"))
+            #expect(try seqs(url) == [1, 2, 3, 4])
+        }
         // A complete last decision whose newline was lost is kept, and the next one goes on its own line.
         let text = try Data(contentsOf: url)
         try text.dropLast().write(to: url)
-        let again = try ReviewJournal(url: url)
-        try again.append(decision(5, "test/10.jpg", "1"))
-        #expect(try ReviewJournal(url: url).decisions.map(\.seq) == [1, 2, 3, 4, 5])
+        do {
+            let again = try ReviewJournal(url: url)
+            try again.append(decision(5, "test/10.jpg", "1"))
+        }
+        #expect(try seqs(url) == [1, 2, 3, 4, 5])
+    }
+
+    /// The sequence numbers of the journal at `url`, read without opening it for writing.
+    func seqs(_ url: URL) throws -> [Int] {
+        try ReviewJournal.parse(Data(contentsOf: url), source: url).0.map(\.seq)
     }
 
     /// A damaged line in the middle is someone's edit: the journal refuses to open, naming the file and line.

@@ -20,6 +20,28 @@ struct ReviewSessionTests {
         let data = try makeKaggleDataSet(trainCount: 12, testCount: 3, size: 32)
         let csv = data.appendingPathComponent("train_labels.csv")
         let original = try Data(contentsOf: csv)
+        let (photo, pool) = try firstDecisions(data, csv: csv, original: original)
+        let reopened = try ReviewSession(options: options(data, model: false))
+        let state = reopened.state()
+        #expect(state.photos[photo].l == [0] && state.photos[photo].r == 1 && state.decisions == 2)
+        #expect(state.resume?.queue == "all" && state.resume?.photo == pool)
+        var undo = ReviewRequest(photos: [photo], labels: [], revisions: [1])
+        undo.undo = true
+        _ = try reopened.decide(undo)
+        #expect(reopened.state().photos[photo].l == [1])
+        let afterUndo = try String(contentsOf: reopened.reviewed.reviewedURL, encoding: .utf8)
+        #expect(afterUndo.contains("\n3,1\n"))
+        let journal = try String(contentsOf: data.appendingPathComponent("review.journal.jsonl"), encoding: .utf8)
+        #expect(journal.split(separator: "\n").count == 3 && journal.contains(#""undo":true"#))
+        // A photo edited after its decision is marked.
+        let file = data.appendingPathComponent("test/2.jpg")
+        try (try Data(contentsOf: file) + Data([0])).write(to: file)
+        #expect(reopened.state().photos[pool].c == true && reopened.state().photos[photo].c == nil)
+    }
+
+    /// The first session on `data`: two decisions (training photo 3 and pool photo 2), a stale one and a bad one,
+    /// and a second server on the folder refused while this one holds the journal. Returns the two photos.
+    func firstDecisions(_ data: URL, csv: URL, original: Data) throws -> (photo: Int, pool: Int) {
         let session = try ReviewSession(options: options(data, model: false))
         #expect(session.photos.count == 15 && session.photos.filter { $0.given == nil }.count == 3)
         let photo = try #require(session.photos.firstIndex { $0.key == "train/3.jpg" })
@@ -39,22 +61,10 @@ struct ReviewSessionTests {
         #expect(throws: WorkflowError.self) {
             _ = try session.decide(ReviewRequest(photos: [photo], labels: ["cat"], revisions: [1]))
         }
-        let reopened = try ReviewSession(options: options(data, model: false))
-        let state = reopened.state()
-        #expect(state.photos[photo].l == [0] && state.photos[photo].r == 1 && state.decisions == 2)
-        #expect(state.resume?.queue == "all" && state.resume?.photo == pool)
-        var undo = ReviewRequest(photos: [photo], labels: [], revisions: [1])
-        undo.undo = true
-        _ = try reopened.decide(undo)
-        #expect(reopened.state().photos[photo].l == [1])
-        let afterUndo = try String(contentsOf: reopened.reviewed.reviewedURL, encoding: .utf8)
-        #expect(afterUndo.contains("\n3,1\n"))
-        let journal = try String(contentsOf: data.appendingPathComponent("review.journal.jsonl"), encoding: .utf8)
-        #expect(journal.split(separator: "\n").count == 3 && journal.contains(#""undo":true"#))
-        // A photo edited after its decision is marked.
-        let file = data.appendingPathComponent("test/2.jpg")
-        try (try Data(contentsOf: file) + Data([0])).write(to: file)
-        #expect(reopened.state().photos[pool].c == true && reopened.state().photos[photo].c == nil)
+        #expect {
+            _ = try ReviewSession(options: options(data, model: false))
+        } throws: { "\($0)".contains("in use by another quadrat review") }
+        return (photo, pool)
     }
 
     /// With --in-place the labels CSV is rewritten too, after a backup of the original that is made once.
@@ -68,8 +78,13 @@ struct ReviewSessionTests {
         let photo = try #require(session.photos.firstIndex { $0.key == "train/2.jpg" })
         _ = try session.decide(ReviewRequest(photos: [photo], labels: ["1"], revisions: [0]))
         _ = try session.decide(ReviewRequest(photos: [photo], labels: ["0"], revisions: [1]))
+        let pool = try #require(session.photos.firstIndex { $0.given == nil })
+        _ = try session.decide(ReviewRequest(photos: [pool], labels: ["1"], revisions: [0]))
         #expect(try Data(contentsOf: session.reviewed.backupURL) == original)
-        #expect(try String(contentsOf: csv, encoding: .utf8).contains("\n2,0\n"))
+        // The labels CSV keeps its own rows (corrected); the pool photo's row is in labels.reviewed.csv only.
+        let rewritten = try String(contentsOf: csv, encoding: .utf8)
+        #expect(rewritten.contains("\n2,0\n") && rewritten.split(separator: "\n").count == 7)
+        #expect(try String(contentsOf: session.reviewed.reviewedURL, encoding: .utf8).hasSuffix("\n1.jpg,1\n"))
         #expect(try DataSource.labelled(data).items.first { $0.name == "2" }?.label == 0)
     }
 
@@ -117,5 +132,16 @@ struct ReviewSessionTests {
         let saved = try session.decide(ReviewRequest(photos: [one, two], labels: ["0"], revisions: [0, 0]))
         #expect(saved.seq == 2 && saved.revisions == [1, 1])
         #expect(session.state().photos[one].l == [0] && session.state().photos[two].l == [0])
+    }
+
+    /// A labels CSV with a name of its own is still found after review wrote `NAME.reviewed.csv` beside it.
+    @Test func theReviewedCSVIsNotTakenForASecondLabelsFile() throws {
+        let data = try makeKaggleDataSet(trainCount: 6, testCount: 1, size: 32)
+        try FileManager.default.moveItem(
+            at: data.appendingPathComponent("train_labels.csv"), to: data.appendingPathComponent("cells.csv"))
+        let session = try ReviewSession(options: options(data, model: false))
+        _ = try session.decide(ReviewRequest(photos: [0], labels: ["0"], revisions: [0]))
+        #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("cells.reviewed.csv").path))
+        #expect(try DataSource.labelled(data).labelsFile?.lastPathComponent == "cells.csv")
     }
 }

@@ -26,8 +26,11 @@ extension ReviewPage {
           clearTimeout(toast.timer); toast.timer = setTimeout(() => t.hidden = true, 3500); }
         const items = () => S.queues[queue] || [];
         const members = i => burstOf[i] !== undefined ? S.bursts[burstOf[i]] : [i];
+        // Class names and file names come from the user's data: escaped wherever they go into HTML.
+        const esc = t => String(t).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;',
+          "'": '&#39;'})[c]);
         const labelText = l => l === null || l === undefined ? 'unlabelled'
-          : l.length ? l.map(k => S.classes[k]).join(', ') : 'none';
+          : l.length ? l.map(k => esc(S.classes[k])).join(', ') : 'none';
         function modelAnswer(i) {
           const p = S.photos[i].p; if (!p) return null;
           if (S.multi_label) return p.map((v, k) => v > 0.5 ? k : -1).filter(k => k >= 0);
@@ -71,9 +74,9 @@ extension ReviewPage {
           Object.keys(S.queues).sort((a, b) => order(a) - order(b)).forEach((name, n) => {
             const b = document.createElement('button'); b.textContent = `${name} ${S.queues[name].length}`;
             b.title = `Alt+${n + 1}`; if (name === queue) b.className = 'on';
-            b.onclick = () => { queue = name; pos = 0; sel.clear(); render(); }; nav.appendChild(b);
+            b.onclick = () => { queue = name; pos = 0; sel.clear(); toggles = null; render(); }; nav.appendChild(b);
           });
-          q('#saved').textContent = `${S.decisions + review.saved} decisions saved`
+          q('#saved').textContent = `${S.decisions} decisions saved`
             + (review.pending ? ` · ${review.pending} saving…` : '');
         }
         const order = name => ['suspects', 'mistakes', 'uncertain', 'pool', 'unknown', 'all'].indexOf(name);
@@ -116,7 +119,7 @@ extension ReviewPage {
             d.className = 'label' + (now.includes(k) ? ' now' : '') + (best.includes(k) ? ' model' : '');
             const keys = [keyOf(k), letterOf(k)].filter(x => x).join(' ');
             const pct = p ? Math.round(p[k] * 100) + '%' : '';
-            d.innerHTML = `<span class="key">${keys || '·'}</span><span>${c}</span><span class="barbox">`
+            d.innerHTML = `<span class="key">${esc(keys) || '·'}</span><span>${esc(c)}</span><span class="barbox">`
               + `<div class="bar" style="width:${p ? p[k] * 100 : 0}%"></div></span><span class="pct">${pct}</span>`;
             d.onclick = () => label(k); box.appendChild(d);
           });
@@ -139,25 +142,35 @@ extension ReviewPage {
               + `<span>${S.photos[i].r ? '✓ ' : ''}${tileText(i)}</span>`;
             t.onclick = e => { if (e.shiftKey) { const a = Math.min(pos, start + n), b = Math.max(pos, start + n);
               list.slice(a, b + 1).forEach(j => sel.add(j)); } else { sel.has(i) ? sel.delete(i) : sel.add(i); }
-              pos = start + n; render(); };
+              pos = start + n; toggles = null; render(); };
             tiles.appendChild(t);
           });
           const box = q('#gridlabels'); renderLabels(box, undefined);
           box.insertAdjacentHTML(
             'afterbegin', `<p class="muted">${sel.size} selected: a label key labels them all · Esc clears</p>`);
         }
-        async function decide(photos, labels, isUndo) {
-          const revisions = photos.map(i => S.photos[i].r), previous = photos.map(i => S.photos[i].l);
+        // Decisions go out one at a time, in order: each reads the revisions the ones before it left, so a photo
+        // decided again before the first answer came back is not refused as changed elsewhere.
+        let chain = Promise.resolve();
+        function decide(photos, labels, isUndo) {
+          const previous = photos.map(i => S.photos[i].l);
           photos.forEach(i => { S.photos[i].l = labels.map(c => S.classes.indexOf(c)); });
+          const entry = {photos, previous};
+          if (!isUndo) undo.push(entry);
           review.pending++; render();
+          chain = chain.then(() => send(photos, labels, entry, isUndo));
+          return chain;
+        }
+        async function send(photos, labels, entry, isUndo) {
+          const revisions = photos.map(i => S.photos[i].r);
           try {
             const saved = await api('/api/decide', {photos, labels, revisions, queue, who, undo: isUndo || undefined});
             photos.forEach((i, n) => S.photos[i].r = saved.revisions[n]);
-            if (!isUndo) undo.push({photos, previous});
-            review.saved++;
+            review.saved++; S.decisions += photos.length;
             if (saved.csv_error) toast('saved in the journal; the CSV could not be written: ' + saved.csv_error);
           } catch (e) {
-            photos.forEach((i, n) => S.photos[i].l = previous[n]);
+            photos.forEach((i, n) => S.photos[i].l = entry.previous[n]);
+            const at = undo.indexOf(entry); if (at >= 0 && !isUndo) undo.splice(at, 1);
             if (e.status === 409) { review.conflicts++; const a = e.answer; S.photos[a.photo].r = a.revision;
               S.photos[a.photo].l = a.labels.map(c => S.classes.indexOf(c)); toast(a.error); }
             else toast('not saved: ' + e.message);
@@ -168,9 +181,12 @@ extension ReviewPage {
         function label(k) {
           if (mode === 'grid') {
             if (!sel.size) return toast('select photos first (click, shift-click)');
-            const photos = [...sel].flatMap(members); sel.clear();
-            const l = S.multi_label ? [...new Set([...(S.photos[photos[0]].l || []), k])] : [k];
-            return decide(photos, l.map(j => S.classes[j]));
+            const photos = [...new Set([...sel].flatMap(members))]; sel.clear();
+            if (!S.multi_label) return decide(photos, [S.classes[k]]);
+            // Multi-label: each photo keeps its own labels and gains this one.
+            photos.forEach(i => decide([i], [...new Set([...(S.photos[i].l || []), k])].sort((a, b) => a - b)
+              .map(j => S.classes[j])));
+            return;
           }
           const i = current(); if (i === undefined) return;
           if (S.multi_label) { const t = new Set(toggles ?? S.photos[i].l ?? []); t.has(k) ? t.delete(k) : t.add(k);
@@ -200,9 +216,11 @@ extension ReviewPage {
         document.addEventListener('keydown', e => {
           if (!S || e.ctrlKey || e.metaKey) return;
           if (!q('#full').hidden) { q('#full').hidden = true; return; }
-          if (e.altKey && /^[1-9]$/.test(e.key)) {
+          // Alt+digit by the key's position (macOS gives Alt+1 another character).
+          const altDigit = e.code && e.code.startsWith('Digit') ? e.code.slice(5) : e.key;
+          if (e.altKey && /^[1-9]$/.test(altDigit)) {
             const names = Object.keys(S.queues).sort((a, b) => order(a) - order(b));
-            const n = names[+e.key - 1]; if (n) { queue = n; pos = 0; sel.clear(); render(); }
+            const n = names[+altDigit - 1]; if (n) { queue = n; pos = 0; sel.clear(); toggles = null; render(); }
             e.preventDefault(); return;
           }
           const k = e.key;

@@ -12,13 +12,19 @@ extension ReviewServer {
         router.post("api/train") { _, _ in
             try await respond {
                 guard let executable else { throw RequestProblem(.notImplemented, "this server cannot start runs") }
+                // Before the training folder is written anew: the run going may be reading it.
+                guard training.status.phase != .running else {
+                    throw RequestProblem(.conflict, ReviewTrainingBusy().description)
+                }
                 let root = session.reviewed.source.deletingLastPathComponent()
                 let folder = root.appendingPathComponent("review-training-set")
                 let count = try session.writeTrainingFolder(folder)
                 let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
                 let out = root.appendingPathComponent("review-runs/\(stamp)")
                 var arguments = ["train", folder.path, "--out", out.path]
-                if session.options.multiLabel { arguments += ["--task", "multi-label"] }
+                if session.options.multiLabel {
+                    arguments += ["--task", "multi-label", "--label-delimiter", session.options.delimiter]
+                }
                 arguments += trainArguments
                 do {
                     try training.start(executable: executable, arguments: arguments, out: out)

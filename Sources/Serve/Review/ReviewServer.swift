@@ -111,6 +111,11 @@ public struct ReviewServer: Sendable {
                 throw RequestProblem(.badRequest, "the decision is not the JSON the page sends: \(error)")
             }
             do {
+                try session.check(decision)
+            } catch let error as WorkflowError {
+                throw RequestProblem(.badRequest, error.description)
+            }
+            do {
                 let saved = try await Task.detached { try session.decide(decision) }.value
                 return try json(saved)
             } catch let conflict as ReviewConflict {
@@ -119,7 +124,8 @@ public struct ReviewServer: Sendable {
                         error: conflict.description, photo: conflict.photo, labels: conflict.labels,
                         revision: conflict.revision), status: .conflict)
             } catch let error as WorkflowError {
-                throw RequestProblem(.badRequest, error.description)
+                // The request was good: the journal or the disk failed (the decision is not saved).
+                throw RequestProblem(.internalServerError, error.description)
             }
         }
     }

@@ -248,7 +248,9 @@ public enum DataSource {
         // training photos.
         let csvs = names.filter { name in
             let lower = name.lowercased()
-            guard lower.hasSuffix(".csv") else { return false }
+            // What `review` writes beside a labels CSV is not a second labels CSV.
+            guard lower.hasSuffix(".csv"), !lower.hasSuffix(".reviewed.csv"), !lower.hasSuffix(".before-review.csv")
+            else { return false }
             return !lower.hasSuffix("_labels.csv") || lower == "train_labels.csv"
         }.sorted()
         let train = root.appendingPathComponent("train")

@@ -73,6 +73,13 @@ public final class ReviewJournal {
         self.decisions = decisions
         descriptor = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw Self.failure(url, "cannot open") }
+        // One writer per journal: a second server on the folder would skip the first one's revision checks.
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw WorkflowError(
+                "\(url.path) is in use by another quadrat review of this folder; stop that one first (one review "
+                    + "server per folder, any number of pages)")
+        }
         if wholeBytes < bytes.count {
             guard ftruncate(descriptor, off_t(wholeBytes)) == 0 else { throw Self.failure(url, "cannot truncate") }
         } else if bytes.last.map({ $0 != UInt8(ascii: "\n") }) == true {
@@ -133,8 +140,26 @@ public final class ReviewJournal {
         decisions += batch
     }
 
-    /// Writes `data` at the end of the journal and flushes it to the disk.
+    /// Writes `data` at the end of the journal and flushes it to the disk; on failure (a full disk) the journal is
+    /// cut back to where it was, so no half line is left for the next decision to be glued to.
     private func put(_ data: Data) throws {
+        let end = lseek(descriptor, 0, SEEK_END)
+        do {
+            try write(data)
+        } catch {
+            guard end >= 0, ftruncate(descriptor, end) == 0 else {
+                broken = true
+                throw WorkflowError("\(error); the review journal \(url.path) could not be cut back: restart review")
+            }
+            throw error
+        }
+    }
+
+    /// Set when a failed write could not be undone: every later append is refused.
+    private var broken = false
+
+    private func write(_ data: Data) throws {
+        guard !broken else { throw WorkflowError("the review journal \(url.path) is damaged: restart review") }
         try data.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {

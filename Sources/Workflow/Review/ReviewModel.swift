@@ -53,7 +53,12 @@ public final class ReviewModel {
             ImageDataset(items: items, classes: ["a", "b"]), size: size, batchSize: 32, normalization: normalization,
             cache: PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: size)))
         let key = Self.cacheKey(urls, size: size, model: options.model, architecture: options.architecture)
-        features = try classifier.precompute(loader, cacheKey: key, label: "review features").features
+        var computed = try classifier.precompute(loader, cacheKey: key, label: "review features").features
+        if computed.shape[0] != urls.count && loader.skipped.all.isEmpty {
+            // Cached features of a folder with unreadable photos: the cache does not say which; compute afresh.
+            computed = try classifier.precompute(loader, label: "review features").features
+        }
+        features = computed
         let unreadable = Set(loader.skipped.all.map(\.path))
         var next = 0
         rows = urls.map { url in

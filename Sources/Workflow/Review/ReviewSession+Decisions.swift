@@ -64,8 +64,9 @@ extension ReviewSession {
             }
             try journal.append(batch)
             for (photo, decision) in zip(request.photos, batch) {
-                // No label on single-label data (an undo of a first decision): back to the CSV's, or unlabelled.
-                labels[photo] = indices.isEmpty && !options.multiLabel ? photos[photo].given : indices
+                // An undo to no label: back to the CSV's labels, or unlabelled (a pool photo).
+                labels[photo] =
+                    indices.isEmpty && (request.undo == true || !options.multiLabel) ? photos[photo].given : indices
                 revisions[photo] = decision.revision
                 fingerprints[photo] = decision.fingerprint
             }
@@ -79,8 +80,8 @@ extension ReviewSession {
         }
     }
 
-    /// Refuses a request naming photos, labels or revisions that cannot be.
-    func check(_ request: ReviewRequest) throws {
+    /// Refuses a request naming photos, labels or revisions that cannot be (the client's mistake, not the server's).
+    public func check(_ request: ReviewRequest) throws {
         guard !request.photos.isEmpty, request.photos.count == request.revisions.count else {
             throw WorkflowError(
                 "a decision needs one revision per photo (\(request.photos.count) photos, "
@@ -113,7 +114,9 @@ extension ReviewSession {
             let names = set.map { classes[$0] }
             if photo.given != nil { byName[photo.name] = names } else { added.append((photo.name, names)) }
         }
-        try reviewed.write(reviewed.text(labels: byName, added: added), inPlace: options.inPlace)
+        try reviewed.write(
+            reviewed.text(labels: byName, added: added),
+            original: options.inPlace ? reviewed.text(labels: byName, added: []) : nil)
     }
 
     /// Writes the reviewed CSV as the journal leaves it (at start, so a crash between journal and CSV is healed).

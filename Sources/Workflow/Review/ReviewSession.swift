@@ -127,8 +127,10 @@ public final class ReviewSession: @unchecked Sendable {
         for decision in journal.decisions {
             guard let i = indexOfKey[decision.photo] else { continue }
             labels[i] = decision.labels.compactMap { classes.firstIndex(of: $0) }
-            // No label on single-label data: an undone first decision, back to the CSV's labels (or none).
-            if labels[i]?.isEmpty == true && !options.multiLabel { labels[i] = photos[i].given }
+            // No label after an undo (or on single-label data): back to the CSV's labels, or unlabelled.
+            if labels[i]?.isEmpty == true && (decision.undo == true || !options.multiLabel) {
+                labels[i] = photos[i].given
+            }
             revisions[i] = decision.revision
             fingerprints[i] = decision.fingerprint
         }

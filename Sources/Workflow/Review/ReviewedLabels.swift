@@ -62,13 +62,14 @@ public struct ReviewedLabels {
         return text
     }
 
-    /// Writes `text` to ``reviewedURL``, and over the original too when `inPlace` (after the backup).
-    public func write(_ text: String, inPlace: Bool) throws {
+    /// Writes `text` to ``reviewedURL``, and `original` (the CSV's own rows, without pool photos, which its image
+    /// folder does not hold) over the labels CSV when given (`--in-place`), after the backup.
+    public func write(_ text: String, original: String? = nil) throws {
         try AtomicFile.write(text, to: reviewedURL)
-        guard inPlace else { return }
+        guard let original else { return }
         if !FileManager.default.fileExists(atPath: backupURL.path) {
-            try FileManager.default.copyItem(at: source, to: backupURL)
+            try AtomicFile.write(Data(contentsOf: source), to: backupURL)
         }
-        try AtomicFile.write(text, to: source)
+        try AtomicFile.write(original, to: source)
     }
 }

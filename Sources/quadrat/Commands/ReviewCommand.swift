@@ -55,6 +55,11 @@ struct ReviewCommand: AsyncParsableCommand {
     var token: String?
     @OptionGroup var columns: CSVColumns
 
+    func validate() throws {
+        if labelDelimiter.isEmpty { throw ValidationError("--label-delimiter must not be empty") }
+        if burstGap.seconds < 0 { throw ValidationError("--burst-gap must not be negative, not \(burstGap)") }
+    }
+
     func run() async throws {
         var options = ServeOptions()
         (options.host, options.port) = (host, port)
