@@ -28,9 +28,6 @@ public struct CrossValidation {
 
     public func run() throws -> Outcome {
         let multiLabel = options.task == .multiLabel
-        if multiLabel, options.groupBy != nil {
-            throw WorkflowError("--folds with --group-by is for single-label data (multi-label folds are stratified)")
-        }
         let dataset = try TrainingRun(options: options).readLabelled()
         let labelled = dataset.items.filter { $0.label != nil || $0.labelSet != nil }.count
         guard labelled == dataset.items.count, folds >= 2, folds <= labelled else {
@@ -41,8 +38,9 @@ public struct CrossValidation {
         // Rank 0 draws the folds and shares them: the duplicate search behind them compares float similarities
         // with a threshold, which two machines could round to different sides.
         let draw = {
-            // Multi-label folds keep every label's share: iterative stratification.
-            multiLabel
+            // Multi-label folds keep every label's share: iterative stratification (with --group-by, whole groups
+            // stratified by each photo's rarest label).
+            multiLabel && options.groupBy == nil
                 ? Split.iterativeFolds(
                     sets: dataset.items.map { Set($0.labelSet ?? []) }, labels: dataset.classes.count, folds: folds,
                     seed: options.seed)

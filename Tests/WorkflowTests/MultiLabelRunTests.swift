@@ -139,6 +139,32 @@ struct MultiLabelRunTests {
         #expect(ensemble.labelCalibration(tta: false)?.thresholds.count == 2)
     }
 
+    /// `--folds 3 --group-by site` on multi-label data: whole sites in one fold. One site has 12 of the 24 photos, the
+    /// others 4 each, so a fold holds 12 photos at least (iterative stratification alone would give 8, 8, 8).
+    @Test(.enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
+    func crossValidationOfMultiLabelDataKeepsGroupsWhole() throws {
+        let data = try makeMultiLabelDataSet(trainCount: 24, testCount: 1, size: 48)
+        let csv = data.appendingPathComponent("train_labels.csv")
+        let rows = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n")
+        let sited = ["name,tags,site"] + rows.dropFirst().enumerated().map { "\($1),s\(max(0, $0 / 4 - 2))" }
+        try (sited.joined(separator: "\n") + "\n").write(to: csv, atomically: true, encoding: .utf8)
+        setenv("QUADRAT_HOME", Fixtures.isolatedHome.path, 1)
+        defer { unsetenv("QUADRAT_HOME") }
+        var options = TrainOptions(data: data.path, out: data.appendingPathComponent("cv").path)
+        (options.task, options.size, options.batchSize, options.epochs) = (.multiLabel, 32, 8, 1)
+        (options.lr, options.precision, options.lrFind, options.groupBy) = (.value(3e-3), .fp32, false, "site")
+        options.recipe.ttaViews = 0
+        let outcome = try CrossValidation(options: options, folds: 3).run()
+        #expect(outcome.accuracies.count == 3)
+        let table = try String(
+            contentsOf: data.appendingPathComponent("cv/cross_validation.csv"), encoding: .utf8)
+        let counts = table.split(separator: "\n").filter { $0.first?.isNumber == true }.compactMap { line in
+            line.split(separator: ",").dropFirst().first.flatMap { Int($0) }
+        }
+        #expect(counts.count == 3 && counts.reduce(0, +) == 24, "\(table)")
+        #expect(counts.allSatisfy { $0 % 4 == 0 } && (counts.max() ?? 0) >= 12, "\(table)")
+    }
+
     @Test func optionsOfTheOtherTaskAreRefusedByName() {
         var o = TrainOptions(data: "d", out: "o")
         o.task = .multiLabel
