@@ -31,7 +31,11 @@ struct ReviewCommand: AsyncParsableCommand {
     var run: String?
     @Option(help: "A folder of unlabelled photos to label (default: test/ beside the data when it has no labels).")
     var pool: String?
-    @Flag(help: "Write the reviewed labels into the labels CSV itself too (after a backup, NAME.before-review.csv).")
+    @Flag(
+        help: """
+            Write the corrected labels into the labels CSV itself too (after a backup, NAME.before-review.csv); \
+            labelled pool photos stay in labels.reviewed.csv, as the CSV's image folder does not hold them.
+            """)
     var inPlace = false
     @Flag(help: "No model: only the `all` queue (no features to compute).")
     var noModel = false
