@@ -24,10 +24,17 @@ extension LabelAudit {
         var sums = [[Double]](repeating: Array(repeating: 0, count: c), count: items.count)
         var foldScores: [[(accuracy: Double, auc: Double)]] = Array(repeating: [], count: c)
         let repeats = max(1, options.repeats)
+        // Photos that belong together (--group-by, copies) stay in one fold, stratified by their rarest label.
+        let groups = try auditGroups(items, labelsFile: dataset.labelsFile, cache: prepared.cache)
+        var readable = dataset
+        readable.items = items
+        let rarest = TrainingRun.stratificationLabels(readable)
         for round in 0..<repeats {
             let seed = options.seed &+ UInt64(round) &* 7919
-            let fold = Split.iterativeFolds(
-                sets: items.map { Set($0.labelSet ?? []) }, labels: c, folds: options.folds, seed: seed)
+            let fold =
+                groups.map { Split.groupedFolds(labels: rarest, groups: $0, folds: options.folds, seed: seed) }
+                ?? Split.iterativeFolds(
+                    sets: items.map { Set($0.labelSet ?? []) }, labels: c, folds: options.folds, seed: seed)
             for k in 0..<options.folds {
                 let train = items.indices.filter { fold[$0] != k }, held = items.indices.filter { fold[$0] == k }
                 guard !train.isEmpty, !held.isEmpty else { continue }

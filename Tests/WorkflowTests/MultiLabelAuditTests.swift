@@ -9,22 +9,24 @@ import Workflow
 struct MultiLabelAuditTests {
     /// 48 generated photos that plainly are bright or not: 4 of them have `bright` added or removed in the CSV on
     /// purpose. The one-vs-rest audit of `bright` ranks the 4 in its top 8 and flags only them; the CSV and the page
-    /// list every label's verdicts.
-    @Test(.enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
-    func wrongLabelsOfOneLabelRiseToTheTop() throws {
+    /// list every label's verdicts. Also with `--group-by site` (sites of 4 photos, each kept in one fold); heads of
+    /// 30 epochs, as 36 training photos make one batch an epoch.
+    @Test(.enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights), arguments: [false, true])
+    func wrongLabelsOfOneLabelRiseToTheTop(bySite: Bool) throws {
         let data = try makeMultiLabelDataSet(trainCount: 48, testCount: 1, size: 48)
         let flipped: Set<Int> = [3, 10, 21, 34]
-        var csv = "name,tags\n"
+        var csv = bySite ? "name,tags,site\n" : "name,tags\n"
         for i in 1...48 {
             let bright = (i % 2 == 1) != flipped.contains(i), square = i % 4 < 2
-            csv +=
-                "\(i),\([bright ? "bright" : nil, square ? "square" : nil].compactMap { $0 }.joined(separator: " "))\n"
+            let tags = [bright ? "bright" : nil, square ? "square" : nil].compactMap { $0 }.joined(separator: " ")
+            csv += "\(i),\(tags)" + (bySite ? ",s\((i - 1) / 4)\n" : "\n")
         }
         try csv.write(to: data.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
         setenv("QUADRAT_HOME", Fixtures.isolatedHome.path, 1)
         defer { unsetenv("QUADRAT_HOME") }
         var options = LabelAudit.Options()
-        (options.size, options.folds, options.repeats) = (32, 4, 2)
+        (options.size, options.folds, options.repeats, options.epochs) = (32, 4, 2, 30)
+        if bySite { options.grouping = SplitGrouping(column: "site", keepCopiesTogether: false) }
         let outcomes = try LabelAudit(options: options).runLabels(LabelSets.read(data).dataset)
         #expect(outcomes.map(\.label) == ["bright", "square"])
         let bright = try #require(outcomes.first).outcome

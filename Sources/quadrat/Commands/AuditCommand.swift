@@ -78,9 +78,21 @@ struct AuditCommand: ParsableCommand {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, not \(repeats)") }
         guard (0...7).contains(views) else { throw ValidationError("--views must be 0 to 7, not \(views)") }
         if let size, !(32...1024).contains(size) { throw ValidationError("--size must be 32 to 1024, not \(size)") }
-        if task == .multiLabel, predictions != nil || groupBy != nil {
-            throw ValidationError("--predictions and --group-by are for single-label audits")
+        if task == .multiLabel, predictions != nil {
+            throw ValidationError("--predictions is for single-label audits")
         }
+    }
+
+    /// The audit's settings from the flags, for either task.
+    func auditOptions() -> LabelAudit.Options {
+        var options = LabelAudit.Options()
+        (options.folds, options.architecture, options.size) = (folds, arch, size)
+        (options.epochs, options.seed, options.ranking, options.views) = (epochs, seed, ranking, views)
+        options.repeats = repeats
+        options.grouping = SplitGrouping(
+            column: groupBy, burstGap: burstGap.seconds, keepCopiesTogether: !splitDuplicates,
+            nameColumn: columns.nameColumn)
+        return options
     }
 
     /// The multi-label audit: each label against the rest.
@@ -89,11 +101,7 @@ struct AuditCommand: ParsableCommand {
             URL(fileURLWithPath: data), nameColumn: columns.nameColumn, labelColumn: columns.labelColumn,
             delimiter: labelDelimiter)
         for p in sets.problems { Console.warn("left out: \(p)") }
-        var options = LabelAudit.Options()
-        (options.folds, options.architecture, options.size) = (folds, arch, size)
-        (options.epochs, options.seed, options.ranking, options.views) = (epochs, seed, ranking, views)
-        options.repeats = repeats
-        let outcomes = try LabelAudit(options: options).runLabels(sets.dataset)
+        let outcomes = try LabelAudit(options: auditOptions()).runLabels(sets.dataset)
         for p in outcomes.first?.outcome.skipped ?? [] { Console.warn("skipped: \(p)") }
         let summary = LabelAudit.labelSummary(outcomes)
         for line in summary { print(line) }
@@ -109,13 +117,7 @@ struct AuditCommand: ParsableCommand {
         if task == .multiLabel { return try auditLabels() }
         let dataset = try columns.labelled(data)
         for p in dataset.problems { Console.warn("left out: \(p)") }
-        var options = LabelAudit.Options()
-        (options.folds, options.architecture, options.size) = (folds, arch, size)
-        (options.epochs, options.seed, options.ranking, options.views) = (epochs, seed, ranking, views)
-        options.repeats = repeats
-        options.grouping = SplitGrouping(
-            column: groupBy, burstGap: burstGap.seconds, keepCopiesTogether: !splitDuplicates,
-            nameColumn: columns.nameColumn)
+        let options = auditOptions()
         let outcome =
             try predictions.map {
                 try LabelAudit.audit(
