@@ -238,6 +238,10 @@ struct PlanningTests {
         kill(spinner.processIdentifier, SIGKILL)
         spinner.waitUntilExit()
 
+        // Other work on the machine (a build beside the tests) counts as well: the least of three samples before our
+        // thread spins is the bar that sample must stay near.
+        var before = Double.infinity
+        for _ in 0..<3 { before = min(before, try #require(MachineProfile.busyCores(over: 0.5))) }
         let stop = Locked(false)
         let spinning = Thread {
             var x = 0
@@ -246,10 +250,9 @@ struct PlanningTests {
         }
         spinning.start()
         defer { stop.withLock { $0 = true } }
-        // Other work on the machine (a build beside the tests) also counts: the least of three samples is ours alone
-        // or close to it, and stays under one core only if our own spinning thread is left out.
+        // The least of three samples stays within 0.8 cores of the load before only if our own thread is left out.
         var withThread = Double.infinity
         for _ in 0..<3 { withThread = min(withThread, try #require(MachineProfile.busyCores(over: 0.5))) }
-        #expect(withThread < 0.8, "our own thread counted as other work: \(withThread)")
+        #expect(withThread < before + 0.8, "our own thread counted as other work: \(withThread) (before: \(before))")
     }
 }
