@@ -33,7 +33,7 @@ public enum DataSource {
     }
 
     /// The index of a labels CSV's column called `wanted` (or the `default`-th), with an error naming the header.
-    static func column(_ wanted: String?, default index: Int, in table: CSVTable, csv: URL) throws -> Int {
+    public static func column(_ wanted: String?, default index: Int, in table: CSVTable, csv: URL) throws -> Int {
         guard let wanted else {
             guard table.header.count > index else {
                 throw DataProblem(

@@ -73,13 +73,9 @@ public struct ActiveLearningSimulation {
             return rng.permutation(remaining.count).prefix(step).map { remaining[$0] }
         }
         let uncertainty = ReviewSelection.uncertainty(p.probabilities.map { $0 ?? [] }, multiLabel: false)
-        let rows = features.rows
-        let order = try ReviewSelection.order(
-            pool: remaining.compactMap { rows[$0] }, uncertainty: ReviewQueue.rowUncertainty(uncertainty, rows: rows),
-            features: features.features, labelled: chosen.compactMap { rows[$0] }, batch: step, limit: step)
-        var photoOf: [Int: Int] = [:]
-        for (photo, row) in rows.enumerated() { if let row { photoOf[row] = photo } }
-        return order.prefix(step).compactMap { photoOf[$0] }
+        return Array(
+            try features.poolOrder(remaining, uncertainty: uncertainty, labelled: chosen, batch: step, limit: step)
+                .prefix(step))
     }
 
     /// The rounds as CSV (strategy, seed, labelled, accuracy, auc).

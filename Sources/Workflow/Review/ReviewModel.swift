@@ -134,6 +134,22 @@ public final class ReviewModel {
         return Predictions(probabilities: probabilities, unknownScores: scores, unknownThreshold: threshold)
     }
 
+    /// The `pool` photos in the order to label them (``ReviewSelection`` over their feature rows), from each photo's
+    /// `uncertainty` and the `labelled` photos; unreadable photos are left out.
+    public func poolOrder(
+        _ pool: [Int], uncertainty: [Double], labelled: [Int], batch: Int = 50, limit: Int = 2000
+    ) throws -> [Int] {
+        var byRow = [Double](repeating: 0, count: features.shape[0])
+        var photoOf = [Int](repeating: 0, count: features.shape[0])
+        for (photo, row) in rows.enumerated() {
+            if let row { (byRow[row], photoOf[row]) = (uncertainty[photo], photo) }
+        }
+        let order = try ReviewSelection.order(
+            pool: pool.compactMap { rows[$0] }, uncertainty: byRow, features: features,
+            labelled: labelled.compactMap { rows[$0] }, batch: batch, limit: limit)
+        return order.map { photoOf[$0] }
+    }
+
     /// Heads train for at least ~300 steps, however few photos are labelled.
     func auditOptions(count: Int) -> LabelAudit.Options {
         var audit = LabelAudit.Options()

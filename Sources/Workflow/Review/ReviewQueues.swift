@@ -45,23 +45,10 @@ public enum ReviewQueue: String, CaseIterable, Sendable, Codable {
             queues[.suspects] = verdicts.filter(\.flagged).map { labelled[$0.index] }
         }
         queues[.uncertain] = labelled.sorted { (uncertainty[$0], -$0) > (uncertainty[$1], -$1) }
-        let rowOf = model.rows
-        let order = try ReviewSelection.order(
-            pool: pool.compactMap { rowOf[$0] }, uncertainty: rowUncertainty(uncertainty, rows: rowOf),
-            features: model.features, labelled: labelled.compactMap { rowOf[$0] })
-        var photoOf: [Int: Int] = [:]
-        for (photo, row) in rowOf.enumerated() { if let row { photoOf[row] = photo } }
-        queues[.pool] = order.compactMap { photoOf[$0] }
+        queues[.pool] = try model.poolOrder(pool, uncertainty: uncertainty, labelled: labelled)
         let scores = predictions.unknownScores
         queues[.unknown] = pool.filter { (scores[$0] ?? 0) > predictions.unknownThreshold }
             .sorted { (scores[$0] ?? 0) > (scores[$1] ?? 0) }
         return queues
-    }
-
-    /// Per feature row, the uncertainty of its photo.
-    static func rowUncertainty(_ uncertainty: [Double], rows: [Int?]) -> [Double] {
-        var byRow = [Double](repeating: 0, count: rows.compactMap { $0 }.count)
-        for (photo, row) in rows.enumerated() { if let row { byRow[row] = uncertainty[photo] } }
-        return byRow
     }
 }

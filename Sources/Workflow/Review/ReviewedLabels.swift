@@ -16,18 +16,9 @@ public struct ReviewedLabels {
     public init(source: URL, nameColumn: String?, labelColumn: String?, delimiter: String = " ") throws {
         original = try CSVTable(url: source)
         self.source = source
-        self.nameColumn = try Self.column(nameColumn, default: 0, in: original, csv: source)
-        self.labelColumn = try Self.column(labelColumn, default: 1, in: original, csv: source)
+        self.nameColumn = try DataSource.column(nameColumn, default: 0, in: original, csv: source)
+        self.labelColumn = try DataSource.column(labelColumn, default: 1, in: original, csv: source)
         self.delimiter = delimiter
-    }
-
-    static func column(_ wanted: String?, default index: Int, in table: CSVTable, csv: URL) throws -> Int {
-        guard let wanted else { return index }
-        guard let i = table.header.firstIndex(of: wanted) else {
-            throw WorkflowError(
-                "\(csv.path): has no column '\(wanted)'; its header is \(table.header.joined(separator: ","))")
-        }
-        return i
     }
 
     /// Where the reviewed labels go: `labels.reviewed.csv` beside the original.
