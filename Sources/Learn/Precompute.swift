@@ -56,7 +56,7 @@ extension Classifier {
 
     /// Body activations pooled as the head pools them (N × 2·width for the fastai head).
     public func pooledFeatures(_ x: Tensor) throws -> Tensor {
-        var y = try body.features(x)
+        var y = try features(x)
         for (_, layer) in head.children.prefix(2) { y = try layer(y) }
         return y
     }

@@ -25,7 +25,7 @@ public struct LabelledPredictions {
         for p in dataset.problems { Feedback.warn("left out: \(p)") }
         let result = try saved.predict(
             dataset, ttaViews: tta ? saved.ttaViews() : 0, augmentation: saved.augmentation(),
-            mixedPrecision: saved.predictsInBF16(precision))
+            mixedPrecision: saved.prepareInference(precision))
         self.saved = saved
         self.dataset = dataset
         probabilities = result.probabilities

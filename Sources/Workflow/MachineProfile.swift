@@ -3,9 +3,10 @@ import Learn
 import Torch
 import Vision
 
-/// Which precision to run in: measured on this machine (`auto`), or forced.
+/// Which precision to run in: measured on this machine (`auto`), or forced. `int8` is for inference only (`predict`,
+/// `evaluate`, `serve`): post-training quantization of the body, ``SavedModel/quantize()``.
 public enum Precision: String, Codable, Sendable, CaseIterable {
-    case auto, fp32, bf16
+    case auto, fp32, bf16, int8
 }
 
 /// What Quadrat measured about this machine for one model and input size: training and inference
@@ -105,7 +106,7 @@ public struct MachineProfile: Codable, Sendable, Equatable {
         let inference =
             switch precision {
             case .auto: infersInBF16(.auto) ? "fp32, bf16 a candidate" : "fp32"
-            case .fp32, .bf16: precision.rawValue
+            case .fp32, .bf16, .int8: precision.rawValue
             }
         return String(
             format: "training %@ (fp32 %.1f img/s, bf16 %.1f), inference %@ (fp32 %.1f img/s, bf16 %.1f)",

@@ -49,7 +49,7 @@ public struct PredictionJob {
         dataset.items = positions.map { listing.items[$0] }
         var (probabilities, items, skipped) = try model.predict(
             dataset, ttaViews: tta ? model.ttaViews() : 0, augmentation: model.augmentation(),
-            mixedPrecision: model.predictsInBF16(precision))
+            mixedPrecision: model.prepareInference(precision))
         for problem in skipped { say("skipped \(problem)") }
         if let group {
             // Every rank's rows to rank 0, in the listing's order; rank 0 writes the output.

@@ -35,13 +35,18 @@ extension SavedModel {
         return nil
     }
 
-    /// Whether to predict in bfloat16 autocast: `precision` when forced; with `.auto`, only when training kept bf16
-    /// for this model (its validation predictions agreed with fp32's, ``PrecisionAgreement``) and this machine
-    /// measured bf16 faster (its stored profile), else float32.
-    public func predictsInBF16(_ precision: Precision) throws -> Bool {
+    /// Readies the model for predicting in `precision` and says whether to run in bfloat16 autocast: `.int8` runs
+    /// every body in INT8 from now on (with the calibration beside the model, ``SavedModel/quantize()``); `.bf16`
+    /// and `.fp32` are forced; `.auto` takes bf16 only when training kept it for this model (its validation
+    /// predictions agreed with fp32's, ``PrecisionAgreement``) and this machine measured bf16 faster (its stored
+    /// profile), else float32. `auto` never picks INT8: it changes the answers, so it is used only when asked for.
+    public func prepareInference(_ precision: Precision) throws -> Bool {
         switch precision {
         case .fp32: return false
         case .bf16: return true
+        case .int8:
+            try quantize()
+            return false
         case .auto:
             guard let options = try trainOptions(), options.recipe.inferenceMixedPrecision else { return false }
             let profile = MachineProfile.stored(architecture: architecture, size: size, batchSize: options.batchSize)

@@ -136,6 +136,10 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         if !(burstGap.seconds >= 0 && burstGap.seconds <= 366 * 86_400) {
             throw WorkflowError(option: "burstGap", "must be 0 s to a year, not \(burstGap)")
         }
+        if precision == .int8 {
+            throw WorkflowError(
+                option: "precision", "int8 is for inference (predict, evaluate, serve): train in auto, fp32 or bf16")
+        }
         try validateRecipe()
         try check(epochs, 1...1000, "epochs")
         try check(headEpochs, 0...100, "headEpochs")

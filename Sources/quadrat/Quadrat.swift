@@ -25,7 +25,7 @@ struct Quadrat: AsyncParsableCommand {
             CheckCommand.self, ExploreCommand.self, PresizeCommand.self, LRFindCommand.self, TrainCommand.self,
             PredictCommand.self, EvaluateCommand.self, InterpretCommand.self, ClassifyCommand.self, BenchCommand.self,
             ExplainCommand.self, AuditCommand.self, DemoCommand.self, ServeCommand.self, ReviewCommand.self,
-            ExportCommand.self,
+            ExportCommand.self, QuantizeCommand.self,
             DoctorCommand.self, LaunchCommand.self,
         ]
     )

@@ -201,6 +201,37 @@ int qt_addcmul_(qt_tensor t, qt_tensor a, qt_tensor b, double value);
 /// t += value * a / b
 int qt_addcdiv_(qt_tensor t, qt_tensor a, qt_tensor b, double value);
 
+// ---- INT8 inference: quantized tensors and prepacked convolutions (libtorch's quantized operators) -----
+
+/// A convolution's int8 weight and float bias prepacked for the quantized engine; free with qt_qconv_free.
+typedef struct qt_qconv_s *qt_qconv;
+
+/// Selects the quantized engine by name ("onednn", "fbgemm", "qnnpack"); 0, or -1 when this libtorch lacks it.
+int qt_set_quantized_engine(const char *name);
+/// The engine in use, as libtorch names it ("ONEDNN", …).
+const char *qt_quantized_engine(void);
+/// Float to uint8 with one scale and zero point for the whole tensor: q = clamp(round(x / scale) + zero_point).
+qt_tensor qt_quantize_per_tensor(qt_tensor x, double scale, int64_t zero_point);
+/// Float to int8 with one scale per slice along `axis` (float64 `scales`), zero points 0 (symmetric weights).
+qt_tensor qt_quantize_per_channel(qt_tensor x, qt_tensor scales, int64_t axis);
+/// A quantized tensor back to float32.
+qt_tensor qt_dequantize(qt_tensor q);
+/// The stored integers of a quantized tensor (uint8 or int8).
+qt_tensor qt_int_repr(qt_tensor q);
+/// Prepacks an int8 weight (per-channel quantized, out × in/groups × kh × kw) and a float32 bias (may be NULL)
+/// for qt_qconv_run; stride, padding and dilation are pairs. NULL on error.
+qt_qconv qt_qconv_prepack(
+    qt_tensor weight, qt_tensor bias, const int64_t *stride, const int64_t *padding, const int64_t *dilation,
+    int64_t groups);
+/// The quantized convolution of a uint8 input; the output is uint8 with `scale` and `zero_point`, through a ReLU
+/// first when `relu` is 1.
+qt_tensor qt_qconv_run(qt_qconv conv, qt_tensor x, double scale, int64_t zero_point, int relu);
+void qt_qconv_free(qt_qconv conv);
+/// Zero-pads a 4-d uint8 tensor (the padding holds its zero point), keeping its memory format.
+qt_tensor qt_qpad(qt_tensor q, int64_t left, int64_t right, int64_t top, int64_t bottom);
+/// a + b of two uint8 tensors, requantized to `scale` and `zero_point` (through a ReLU when `relu` is 1).
+qt_tensor qt_qadd(qt_tensor a, qt_tensor b, double scale, int64_t zero_point, int relu);
+
 // ---- distributed: PyTorch's c10d (TCPStore rendezvous + ProcessGroupGloo over TCP) ----------
 
 typedef struct qt_process_group_s *qt_process_group;

@@ -10,6 +10,8 @@ public final class Classifier: Module {
     public let head: Sequential
     public let classes: [String]
     public let headKind: HeadKind
+    /// The body in INT8 (``quantize(_:size:)``), which ``features(_:)`` runs instead of the float body when set.
+    public private(set) var int8Body: QuantizedNetwork?
 
     /// Builds body + head; with `pretrained`, loads the ImageNet body weights (strictly, minus the old classifier).
     public init(
@@ -46,7 +48,27 @@ public final class Classifier: Module {
     /// Layer groups: early body, late body, head (for freezing and discriminative rates).
     public var layerGroups: [[Module]] { body.bodyGroups(lateStage: architecture.meta.lateStage) + [[head]] }
 
-    public override func forward(_ x: Tensor) throws -> Tensor { try head(body.features(x)) }
+    public override func forward(_ x: Tensor) throws -> Tensor { try head(features(x)) }
+
+    /// The body's feature map: in INT8 once ``quantize(_:size:)`` has run, else in float.
+    public func features(_ x: Tensor) throws -> Tensor { try int8Body?(x) ?? body.features(x) }
+
+    /// The body's graph for a square input of `size` pixels: input `image` (normalised), output the feature map.
+    public func bodyGraph(size: Int) throws -> (graph: InferenceGraph, output: String) {
+        var graph = InferenceGraph()
+        let output = try body.exportFeatures(Self.graphInput, side: size, into: &graph)
+        return (graph, output)
+    }
+
+    /// The input name of ``bodyGraph(size:)``.
+    public static let graphInput = "image"
+
+    /// Runs the body in INT8 from now on, quantized with `ranges` (``ActivationRanges/observe(_:input:output:batches:)``
+    /// on ``bodyGraph(size:)``) for `size`-pixel input.
+    public func quantize(_ ranges: ActivationRanges, size: Int) throws {
+        let (graph, output) = try bodyGraph(size: size)
+        int8Body = try QuantizedNetwork(graph, input: Self.graphInput, output: output, ranges: ranges)
+    }
 
     /// The whole network in eval mode as graph nodes: body then head, from `input` (normalised, N×3×side×side)
     /// to the logits.

@@ -33,7 +33,7 @@ struct InferenceBenchmark {
         // The same model with its body's BatchNorms folded once (the inference copy), for the last fp32 path.
         let folded = try SavedModel(model)
         try folded.classifier.body.prepareForInference()
-        let paths: [(String, (ArraySlice<[Float]>) throws -> [[Double]])] = [
+        var paths: [(String, (ArraySlice<[Float]>) throws -> [[Double]])] = [
             ("Quadrat fp32", { try saved.probabilities(inputs: Array($0)) }),
             (
                 "Quadrat fp32, inference mode",
@@ -45,6 +45,18 @@ struct InferenceBenchmark {
             ),
             ("Quadrat bf16 autocast", { try saved.probabilities(inputs: Array($0), mixedPrecision: true) }),
         ]
+        // INT8 when the model has a calibration beside it (`train` writes one; `quadrat quantize` for older models).
+        let int8 = try SavedModel(model)
+        if try Int8Calibration.beside(int8) != nil {
+            try int8.quantize()
+            paths.append(
+                (
+                    "Quadrat int8 (\(QuantizedEngine.current.lowercased()))",
+                    { x in try Torch.inferenceMode { try int8.probabilities(inputs: Array(x)) } }
+                ))
+        } else {
+            emit("no INT8 row: no \(Int8Calibration.fileName) beside the model (run `quadrat quantize` first)")
+        }
         for (path, work) in paths {
             let (rate, answer) = try time(work)(inputs)
             rows.append(

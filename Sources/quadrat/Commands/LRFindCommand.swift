@@ -26,6 +26,7 @@ struct LRFindCommand: ParsableCommand {
 
     func validate() throws {
         if let size, !(32...1024).contains(size) { throw ValidationError("--size must be 32 to 1024, not \(size)") }
+        if precision == .int8 { throw ValidationError("--precision int8 is for inference: use auto, fp32 or bf16") }
     }
 
     func run() throws {

@@ -60,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         Torch.useAllCores()
         let url = model.url
         let saved = try SavedModel(url)
-        options.mixedPrecision = try saved.predictsInBF16(precision)
+        options.mixedPrecision = try saved.prepareInference(precision)
         do {
             _ = try DriftReference.beside(saved)
         } catch {

@@ -1,0 +1,86 @@
+import Foundation
+import NN
+import Torch
+import Vision
+
+/// What makes a model's INT8 copy: the range of every activation of each member's body, watched in float32 over a
+/// few hundred of its training photos (plain evaluation view, no augmentation), and kept beside the model file as
+/// `int8-calibration.json`. Tied to the model file by its fingerprint: a calibration of another model is not used.
+public struct Int8Calibration: Codable, Sendable, Equatable {
+    public static let fileName = "int8-calibration.json"
+    /// How many training photos calibrate by default: enough that the averaged ranges settle (the ELPV demo's INT8
+    /// accuracy did not change between 128 and 512, see docs/measurements.md), few enough to take seconds.
+    public static let defaultPhotos = 256
+
+    /// One entry per ensemble member, in order.
+    public var members: [ActivationRanges]
+    /// The input size the ranges were measured at.
+    public var size: Int
+    /// The fingerprint of the model file calibrated.
+    public var model: String
+
+    /// Watches every member's body over up to `photos` of `items`, spread evenly over the list.
+    public static func fit(_ model: SavedModel, items: [ImageItem], photos: Int = defaultPhotos) throws -> Self {
+        guard !items.isEmpty else { throw LearnError("INT8 calibration needs photos, and none were given") }
+        let step = max(1, items.count / max(photos, 1))
+        let chosen = stride(from: 0, to: items.count, by: step).prefix(photos).map { items[$0] }
+        let set = ImageDataset(
+            items: chosen.map { ImageItem(url: $0.url, name: $0.name, label: 0) }, classes: model.classes)
+        let loader = DataLoader(
+            set, size: model.size, batchSize: 32, normalization: model.normalization, cache: model.presizeCache)
+        loader.resize = model.resize
+        let batches = try Torch.inferenceMode { try loader.batches(epoch: 0).map(\.images) }
+        guard !batches.isEmpty else {
+            throw LearnError("INT8 calibration: none of the \(chosen.count) photos could be read")
+        }
+        let members = try model.members.map { member in
+            let (graph, output) = try member.bodyGraph(size: model.size)
+            return try Torch.inferenceMode {
+                try ActivationRanges.observe(graph, input: Classifier.graphInput, output: output, batches: batches)
+            }
+        }
+        return Int8Calibration(members: members, size: model.size, model: try DriftReference.fingerprint(of: model))
+    }
+
+    /// Where the calibration of `model` lives.
+    public static func url(beside model: SavedModel) -> URL {
+        model.source.deletingLastPathComponent().appendingPathComponent(fileName)
+    }
+
+    public func write(beside model: SavedModel) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try AtomicFile.write(try encoder.encode(self), to: Self.url(beside: model))
+    }
+
+    /// The calibration beside `model`, or nil when there is none or it was made for another model file.
+    public static func beside(_ model: SavedModel) throws -> Int8Calibration? {
+        let url = url(beside: model)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let calibration: Int8Calibration
+        do {
+            calibration = try JSONDecoder().decode(Int8Calibration.self, from: Data(contentsOf: url))
+        } catch {
+            throw LearnError("\(url.path) is not an INT8 calibration (\(error)); delete it and calibrate again")
+        }
+        guard calibration.model == (try DriftReference.fingerprint(of: model)) else { return nil }
+        return calibration
+    }
+}
+
+extension SavedModel {
+    /// Runs every member's body in INT8 from now on, with the calibration beside the model file; throws saying how
+    /// to make one when there is none.
+    public func quantize() throws {
+        guard let calibration = try Int8Calibration.beside(self) else {
+            throw LearnError(
+                "\(source.path) has no INT8 calibration beside it (\(Int8Calibration.fileName)): models trained by "
+                    + "this version have one; for an older one run `quadrat quantize \(source.path) --photos DIR` "
+                    + "with some of its training photos")
+        }
+        guard calibration.members.count == members.count, calibration.size == size else {
+            throw LearnError("\(Int8Calibration.url(beside: self).path) was made for another model: calibrate again")
+        }
+        for (member, ranges) in zip(members, calibration.members) { try member.quantize(ranges, size: size) }
+    }
+}

@@ -1,0 +1,120 @@
+import CTorch
+
+/// A uint8 tensor with one scale and zero point (`x ≈ (q − zeroPoint) · scale`): an activation of an INT8 network.
+///
+/// Kept apart from ``Tensor`` because its element type is none of ``DType``'s: only the quantized operators below
+/// take it, and ``dequantized()`` leaves it.
+public final class QuantizedTensor: @unchecked Sendable {
+    let handle: OpaquePointer
+    public let scale: Double
+    public let zeroPoint: Int
+
+    init(handle: OpaquePointer, scale: Double, zeroPoint: Int) {
+        (self.handle, self.scale, self.zeroPoint) = (handle, scale, zeroPoint)
+    }
+    deinit { qt_free(handle) }
+
+    /// Quantizes a float tensor: `q = clamp(round(x / scale) + zeroPoint, 0, 255)`.
+    public convenience init(_ x: Tensor, scale: Double, zeroPoint: Int) throws {
+        guard let h = qt_quantize_per_tensor(x.handle, scale, Int64(zeroPoint)) else { throw TorchError.last() }
+        self.init(handle: h, scale: scale, zeroPoint: zeroPoint)
+    }
+
+    public var shape: [Int] {
+        var out = [Int64](repeating: 0, count: Int(qt_dim(handle)))
+        qt_sizes(handle, &out)
+        return out.map(Int.init)
+    }
+
+    /// Back to float32.
+    public func dequantized() throws -> Tensor { try wrap(qt_dequantize(handle)) }
+
+    /// The stored integers, 0–255.
+    public func integers() throws -> Tensor { try wrap(qt_int_repr(handle)) }
+
+    /// Zero-padded (`pads` as ``Functional/pad(_:_:value:)`` takes them for 4-d input: left, right, top, bottom):
+    /// the padding holds the zero point.
+    public func padded(_ pads: [Int]) throws -> QuantizedTensor {
+        guard pads.count == 4 else { throw TorchError("quantized padding takes 4 sides, got \(pads)") }
+        let h = try unwrapped(qt_qpad(handle, Int64(pads[0]), Int64(pads[1]), Int64(pads[2]), Int64(pads[3])))
+        return QuantizedTensor(handle: h, scale: scale, zeroPoint: zeroPoint)
+    }
+
+    /// Max pooling in the quantized domain (same scale and zero point).
+    public func maxPooled(kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int)) throws -> QuantizedTensor {
+        let h = try withInt64s([kernel.0, kernel.1, stride.0, stride.1, padding.0, padding.1]) { v, _ in
+            try unwrapped(qt_max_pool2d(handle, v, v + 2, v + 4, 0))
+        }
+        return QuantizedTensor(handle: h, scale: scale, zeroPoint: zeroPoint)
+    }
+
+    /// `self + other`, requantized to `scale` and `zeroPoint`, through a ReLU when `relu`.
+    public func adding(
+        _ other: QuantizedTensor, scale: Double, zeroPoint: Int, relu: Bool = false
+    ) throws -> QuantizedTensor {
+        let h = try unwrapped(qt_qadd(handle, other.handle, scale, Int64(zeroPoint), relu ? 1 : 0))
+        return QuantizedTensor(handle: h, scale: scale, zeroPoint: zeroPoint)
+    }
+}
+
+/// A convolution with int8 weights (one scale per output channel, symmetric) and a float32 bias, prepacked once for
+/// the quantized engine.
+public final class QuantizedConv2d: @unchecked Sendable {
+    private let handle: OpaquePointer
+    /// The weights' per-channel scales, as quantized.
+    public let weightScales: [Float]
+
+    /// Quantizes `weight` (out × in/groups × kh × kw, float32) per output channel with scale `max|w| / 127`, and
+    /// prepacks it with `bias`. With `inputMeans` (the input's mean per channel over calibration photos), the bias
+    /// takes away the mean error that the rounded weights make on such input (bias correction): rounding a kernel
+    /// whose taps nearly cancel shifts every output by about the same amount, and the shift is what hurts.
+    public init(
+        weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int,
+        inputMeans: Tensor? = nil
+    ) throws {
+        let w = try weight.contiguous()
+        let scales = try (w.abs().flattened(from: 1).max([1]).clamp(1e-8, 1e30) / 127)
+        weightScales = try scales.toArray(Float.self)
+        guard let q = qt_quantize_per_channel(w.handle, scales.handle, 0) else { throw TorchError.last() }
+        defer { qt_free(q) }
+        var b = bias
+        if let inputMeans {
+            let error = try wrap(qt_dequantize(q)) - w  // out × in/groups × kh × kw
+            let (out, perGroup) = (w.shape[0], w.shape[1])
+            let shift = try error.sum([2, 3]).reshaped([groups, out / groups, perGroup])
+                .matmul(inputMeans.reshaped([groups, perGroup, 1])).flattened()
+            b = try (bias ?? Tensor.zeros([out])) - shift
+        }
+        handle = try withInt64s([stride.0, stride.1, padding.0, padding.1, dilation.0, dilation.1]) { v, _ in
+            guard let h = qt_qconv_prepack(q, b?.handle, v, v + 2, v + 4, Int64(groups)) else {
+                throw TorchError.last()
+            }
+            return h
+        }
+    }
+    deinit { qt_qconv_free(handle) }
+
+    /// The convolution of `x`, its output quantized to `scale` and `zeroPoint` (through a ReLU when `relu`).
+    public func callAsFunction(
+        _ x: QuantizedTensor, scale: Double, zeroPoint: Int, relu: Bool = false
+    ) throws -> QuantizedTensor {
+        let h = try unwrapped(qt_qconv_run(handle, x.handle, scale, Int64(zeroPoint), relu ? 1 : 0))
+        return QuantizedTensor(handle: h, scale: scale, zeroPoint: zeroPoint)
+    }
+}
+
+/// The quantized engine libtorch runs these operators on.
+public enum QuantizedEngine {
+    /// The engine in use ("ONEDNN", "FBGEMM", "QNNPACK").
+    public static var current: String { String(cString: qt_quantized_engine()) }
+
+    /// Selects an engine by libtorch's name for it (`onednn`, `fbgemm`, `qnnpack`); throws when this libtorch lacks
+    /// it.
+    public static func select(_ name: String) throws { try check(qt_set_quantized_engine(name)) }
+}
+
+/// The handle, or the shim's error.
+private func unwrapped(_ handle: OpaquePointer?) throws -> OpaquePointer {
+    guard let handle else { throw TorchError.last() }
+    return handle
+}
