@@ -96,7 +96,9 @@ qt_tensor qt_qpad(qt_tensor q, int64_t left, int64_t right, int64_t top, int64_t
         // libtorch's quantized constant_pad_nd runs element by element (145 ms for 8×96×128×128 on a 2-core Zen 5):
         // pad the stored bytes instead, in the input's memory format, with the zero point.
         const at::Tensor &x = unwrap(q);
-        if (x.dim() != 4 || x.scalar_type() != at::kQUInt8) throw std::invalid_argument("qt_qpad takes a 4-d quint8 tensor");
+        if (x.dim() != 4 || x.scalar_type() != at::kQUInt8) {
+            throw std::invalid_argument("qt_qpad takes a 4-d quint8 tensor");
+        }
         const auto format = x.suggest_memory_format();
         const auto [n, c, h, w] = std::array<int64_t, 4>{x.size(0), x.size(1), x.size(2), x.size(3)};
         at::Tensor out = at::_empty_affine_quantized(

@@ -88,7 +88,7 @@ public final class QuantizedNetwork: @unchecked Sendable {
             let node = nodes[i]
             let fused = node.op == "Conv" || node.op == "Add" ? try activation(after: i) : nil
             let out = fused?.0.output ?? node.output
-            let q = try ranges.parameters(out, cap: fused?.cap)
+            let q = try ranges.parameters(out, cap: fused?.cap, floor: fused == nil ? nil : 0)
             switch node.op {
             case "Conv":
                 let spec = try ConvNode(node)
@@ -149,12 +149,13 @@ public struct ActivationRanges: Codable, Sendable, Equatable {
         (self.ranges, self.photos) = (ranges, photos)
     }
 
-    /// The parameters for value `name`; a `cap` (ReLU6's 6) bounds the top.
-    func parameters(_ name: String, cap: Float? = nil) throws -> QuantizationParameters {
+    /// The parameters for value `name`; a `cap` (ReLU6's 6) bounds the top, a `floor` (a ReLU's 0) the bottom.
+    func parameters(_ name: String, cap: Float? = nil, floor: Float? = nil) throws -> QuantizationParameters {
         guard let r = ranges[name], r.count == 2 else {
             throw TorchError("INT8 calibration has no range for \(name): calibrate the model again")
         }
-        return QuantizationParameters(low: r[0], high: cap.map { min(r[1], $0) } ?? r[1])
+        return QuantizationParameters(
+            low: floor.map { max(r[0], $0) } ?? r[0], high: cap.map { min(r[1], $0) } ?? r[1])
     }
 
     /// Watches `graph` run on each batch of `batches` (normalised images, fed as `input`) up to `output`.

@@ -94,10 +94,15 @@ public final class QuantizedConv2d: @unchecked Sendable {
     }
     deinit { qt_qconv_free(handle) }
 
-    /// The convolution of `x`, its output quantized to `scale` and `zeroPoint` (through a ReLU when `relu`).
+    /// The convolution of `x`, its output quantized to `scale` and `zeroPoint` (through a ReLU when `relu`, which
+    /// needs zero point 0: a ReLU's output range starts at 0, and with another zero point libtorch 1.13's oneDNN path
+    /// was measured to leave the negative outputs in place).
     public func callAsFunction(
         _ x: QuantizedTensor, scale: Double, zeroPoint: Int, relu: Bool = false
     ) throws -> QuantizedTensor {
+        if relu, zeroPoint != 0 {
+            throw TorchError("a quantized convolution with a ReLU takes zero point 0, not \(zeroPoint)")
+        }
         let h = try unwrapped(qt_qconv_run(handle, x.handle, scale, Int64(zeroPoint), relu ? 1 : 0))
         return QuantizedTensor(handle: h, scale: scale, zeroPoint: zeroPoint)
     }

@@ -31,6 +31,10 @@ extension TrainingRun {
         let unknown = writeDriftReference(saved, data: data, scores: scores)
         times.phases["deployment reference"] = Date().timeIntervalSince(driftStart)
         times.order.append("deployment reference")
+        let calibrationStart = Date()
+        writeInt8Calibration(saved, data: data)
+        times.phases["INT8 calibration"] = Date().timeIntervalSince(calibrationStart)
+        times.order.append("INT8 calibration")
         try AtomicFile.write(learner.recorder.historyCSV(), to: data.out.appendingPathComponent("history.csv"))
         for (score, file) in [(scores.validation, "valid_predictions.csv"), (scores.heldOut, "test_predictions.csv")] {
             guard let score else { continue }
@@ -90,6 +94,20 @@ extension TrainingRun {
             input.labelCalibration = scores.labelCalibration.map { $0.tta ?? $0.plain }
         }
         return input
+    }
+
+    /// `int8-calibration.json` beside the model, for `--precision int8`: activation ranges on up to 256 training
+    /// photos. A failure costs only INT8 inference.
+    func writeInt8Calibration(_ saved: SavedModel, data: RunData) {
+        do {
+            let calibration = try Int8Calibration.fit(saved, items: data.trainSet.items)
+            try calibration.write(beside: saved)
+            Feedback.log(
+                "INT8 calibration: \(calibration.members.first?.photos ?? 0) training photos (for --precision int8)")
+        } catch {
+            try? FileManager.default.removeItem(at: Int8Calibration.url(beside: saved))  // an older model's must go
+            Feedback.warn("note: no INT8 calibration (--precision int8 will need `quadrat quantize`): \(error)")
+        }
     }
 
     /// `drift.safetensors` beside the model, for `predict`'s deployment check; a failure costs only the check.

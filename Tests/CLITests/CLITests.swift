@@ -85,6 +85,7 @@ struct CLITests {
         )
         #expect(try Data(contentsOf: run.appendingPathComponent("model.safetensors")) == before)
         try shardedPredictionsMergeToTheUnshardedOnes(run.appendingPathComponent("model.safetensors"), data: data)
+        try int8PredictionsFollowFloat(run.appendingPathComponent("model.safetensors"), data: data)
         try serveAnswersAndStopsOnSIGINT(run.appendingPathComponent("model.safetensors"))
         // The report has every section.
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
@@ -326,6 +327,8 @@ struct CLITests {
         #expect(
             fromYAML.status != 0 && fromYAML.errors.contains("option 'arch' must be one of efficientnet-lite0")
                 && fromYAML.errors.contains("not 'alexnet'"), "\(fromYAML.errors)")
+        let int8 = try quadrat(["train", data.path, "--out", "/tmp/x", "--precision", "int8"])
+        #expect(int8.status != 0 && int8.errors.contains("int8 is for inference"), "\(int8.errors)")
         let lighting = try quadrat(["train", data.path, "--out", "/tmp/x", "--max-lighting", "1.5"])
         #expect(
             lighting.status != 0 && lighting.errors.contains("--max-lighting must be at least 0 and below 1, not 1.5"),

@@ -1,0 +1,85 @@
+import TestSupport
+import Testing
+import Torch
+
+@testable import NN
+
+/// The INT8 building blocks against float arithmetic on the same rounded numbers: the quantized convolution (oneDNN
+/// through libtorch) must compute what float does on its dequantized input and weights, up to the output's rounding.
+@Suite("INT8 convolution", .serialized)
+struct QuantizedConvTests {
+    /// x rounded to the uint8 grid of `q` and back.
+    static func roundTrip(_ x: Tensor, _ q: QuantizedTensor) throws -> Tensor { try q.dequantized() }
+
+    /// The weights as the INT8 convolution holds them: rounded per output channel to `scales`.
+    static func rounded(_ weight: Tensor, scales: [Float]) throws -> Tensor {
+        let s = try Tensor(scales, shape: [scales.count, 1, 1, 1])
+        return try (weight / s).rounded() * s
+    }
+
+    @Test(arguments: [(1, 1, 0), (3, 8, 1), (5, 8, 2)])
+    func convolutionMatchesFloatOnTheRoundedNumbers(kernel: Int, groups: Int, padding: Int) throws {
+        Torch.manualSeed(3)
+        let (cin, cout) = (8, 8)
+        let x = try (Tensor.rand([2, cin, 12, 12]) * 6).contiguous(.channelsLast)
+        let weight = try Tensor.randn([cout, cin / groups, kernel, kernel]) * 0.3
+        let bias = try Tensor.randn([cout])
+        let qx = try QuantizedTensor(x, scale: 6.0 / 255, zeroPoint: 0)
+        let conv = try QuantizedConv2d(
+            weight: weight, bias: bias, stride: (1, 1), padding: (padding, padding), dilation: (1, 1), groups: groups)
+        let want = try Functional.conv2d(
+            qx.dequantized(), weight: Self.rounded(weight, scales: conv.weightScales), bias: bias,
+            padding: (padding, padding), groups: groups)
+        let (low, high) = (try want.min().item(), try want.max().item())
+        let q = QuantizationParameters(low: Float(low), high: Float(high))
+        let got = try conv(qx, scale: q.scale, zeroPoint: q.zeroPoint).dequantized()
+        // Rounding the output costs at most half a step; the engine's int32 accumulation nothing more.
+        #expect(try maxAbsDifference(got, want) <= q.scale * 0.5 + 1e-4)
+        // A ReLU's output range starts at 0, so its zero point is 0 (another is refused: see QuantizedConv2d).
+        let r = QuantizationParameters(low: 0, high: Float(high))
+        let relu = try conv(qx, scale: r.scale, zeroPoint: r.zeroPoint, relu: true).dequantized()
+        #expect(try maxAbsDifference(relu, want.relu()) <= r.scale * 0.5 + 1e-4)
+        #expect(throws: TorchError.self) { try conv(qx, scale: q.scale, zeroPoint: q.zeroPoint, relu: true) }
+    }
+
+    /// TensorFlow's SAME padding of a stride-2 convolution pads one more row and column after than before: the
+    /// quantized pad holds the zero point, so the padded convolution equals float's on zero-padded input.
+    @Test func asymmetricPaddingIsZero() throws {
+        Torch.manualSeed(4)
+        let x = try (Tensor.randn([1, 4, 9, 9]) * 2).contiguous(.channelsLast)
+        let qx = try QuantizedTensor(x, scale: 0.05, zeroPoint: 120)
+        let padded = try qx.padded([0, 1, 0, 1])
+        #expect(padded.shape == [1, 4, 10, 10])
+        #expect(try maxAbsDifference(padded.dequantized(), Functional.pad(qx.dequantized(), [0, 1, 0, 1])) == 0)
+    }
+
+    /// A kernel whose taps nearly cancel, on input with a large mean (a ReLU6 output): rounding the weights shifts
+    /// every output by about the same amount. Bias correction takes the shift away.
+    @Test func biasCorrectionRemovesTheMeanShift() throws {
+        Torch.manualSeed(5)
+        let (cin, cout) = (32, 8)
+        let weight = try Tensor.randn([cout, cin, 1, 1])
+        let x = try (Tensor.rand([4, cin, 16, 16]) * 0.5 + 3).contiguous(.channelsLast)
+        let qx = try QuantizedTensor(x, scale: 6.0 / 255, zeroPoint: 0)
+        let exact = try Functional.conv2d(qx.dequantized(), weight: weight, bias: nil)
+        let q = QuantizationParameters(low: Float(try exact.min().item()), high: Float(try exact.max().item()))
+        func meanShift(_ means: Tensor?) throws -> Double {
+            let conv = try QuantizedConv2d(
+                weight: weight, bias: nil, stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1,
+                inputMeans: means)
+            let got = try conv(qx, scale: q.scale, zeroPoint: q.zeroPoint).dequantized()
+            return try (got - exact).mean([0, 2, 3]).abs().mean().item()
+        }
+        let plain = try meanShift(nil), corrected = try meanShift(qx.dequantized().mean([0, 2, 3]))
+        #expect(corrected < plain / 3, "mean shift \(corrected) corrected, \(plain) not")
+    }
+
+    @Test func parametersCoverTheRangeAndZero() {
+        let positive = QuantizationParameters(low: 0, high: 6)
+        #expect(positive.zeroPoint == 0 && abs(positive.scale - 6.0 / 255) < 1e-12)
+        let signed = QuantizationParameters(low: -2, high: 6)
+        #expect(abs(Double(-signed.zeroPoint) * signed.scale + 2) <= signed.scale / 2)
+        let above = QuantizationParameters(low: 1, high: 3)  // widened to hold 0: padding must be exact
+        #expect(above.zeroPoint == 0)
+    }
+}
