@@ -6,7 +6,9 @@
 SAMPLE is what `quadrat export --parity-sample` (or the benchmark) writes: `image`, the photos' inputs, and
 `probabilities`, Quadrat's fp32 answer. The photos are run in batches of --batch, round after round, for at least
 --seconds after one warm-up round, with --threads intra-op threads and full graph optimisation. Prints one JSON
-line: images per second and the largest absolute probability difference from Quadrat's answer.
+line: images per second and the largest absolute probability difference from Quadrat's answer; with
+--agreement-with KEY, also the share of photos whose most probable class equals the one in the sample's KEY (say,
+Quadrat's INT8 answer when the model is an INT8 export).
 Exit status 2 when onnxruntime is missing (Quadrat itself never needs it).
 """
 import argparse
@@ -31,6 +33,7 @@ def main():
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--agreement-with", help="a probabilities tensor of SAMPLE to compare decisions with")
     args = parser.parse_args()
 
     sample = load_file(args.sample)
@@ -52,11 +55,16 @@ def main():
         rounds += 1
     seconds = time.perf_counter() - start
     difference = float(np.abs(probabilities - sample["probabilities"]).max())
-    print(json.dumps({
+    answer = {
         "images_per_second": rounds * len(images) / seconds,
         "max_difference": difference,
         "version": ort.__version__,
-    }))
+    }
+    if args.agreement_with:
+        other = sample[args.agreement_with]
+        answer["agreement"] = float((probabilities.argmax(1) == other.argmax(1)).mean())
+        answer["photos"] = len(images)
+    print(json.dumps(answer))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ public struct Int8Calibration: Codable, Sendable, Equatable {
     /// The fingerprint of the model file calibrated.
     public var model: String
 
+    public init(members: [ActivationRanges], size: Int, model: String) {
+        (self.members, self.size, self.model) = (members, size, model)
+    }
+
     /// Watches every member's body over up to `photos` of `items`, spread evenly over the list.
     public static func fit(_ model: SavedModel, items: [ImageItem], photos: Int = defaultPhotos) throws -> Self {
         guard !items.isEmpty else { throw LearnError("INT8 calibration needs photos, and none were given") }

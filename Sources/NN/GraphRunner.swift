@@ -1,15 +1,16 @@
 import Torch
 
-/// Runs an ``InferenceGraph`` of a body's operators (Conv, Clip, Relu, Add, MaxPool) in float32 with libtorch, and
-/// lets a caller see every node's output: the INT8 calibration watches the activation ranges this way, and the tests
-/// check that the graph computes what the modules compute.
+/// Runs an ``InferenceGraph`` of a body's operators (Conv, Clip, Relu, Add, MaxPool, and the QDQ form's
+/// QuantizeLinear and DequantizeLinear) in float32 with libtorch, and lets a caller see every node's output: the INT8
+/// calibration watches the activation ranges this way, and the tests check that a graph computes what the modules,
+/// or the INT8 network, compute.
 public struct GraphRunner {
     public let graph: InferenceGraph
     let constants: [String: Tensor]
 
     public init(_ graph: InferenceGraph) {
         self.graph = graph
-        constants = Dictionary(graph.constants.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
+        constants = graph.constantsByName
     }
 
     /// The value named `output`, computed from `inputs` (name → tensor); `watch` sees each node's output as it is
@@ -51,6 +52,17 @@ public struct GraphRunner {
         case "MaxPool":
             let pool = try PoolNode(node)
             return try Functional.maxPool2d(x, kernel: pool.kernel, stride: pool.stride, padding: pool.padding)
+        case "QuantizeLinear":
+            let (scale, zero) = (try value(node.inputs[1]).item(), try value(node.inputs[2]).item())
+            return try ((x / scale).rounded() + zero).clamp(0, 255)
+        case "DequantizeLinear":
+            // Per tensor (scalar scale), or per slice along `axis` (a scale per output channel of a weight).
+            let (scale, zero) = (try value(node.inputs[1]).to(.float32), try value(node.inputs[2]).to(.float32))
+            guard scale.rank == 1 else { return try (x.to(.float32) - zero) * scale }
+            let axis = (try? node.int("axis")) ?? 1  // ONNX's default axis is 1
+            var shape = [Int](repeating: 1, count: x.rank)
+            shape[axis] = scale.count
+            return try (x.to(.float32) - zero.reshaped(shape)) * scale.reshaped(shape)
         default:
             throw TorchError("the graph runner has no \(node.op) (node \(node.name))")
         }

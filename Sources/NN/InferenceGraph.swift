@@ -27,8 +27,12 @@ public struct InferenceGraph {
 
     /// The operators in execution order.
     public private(set) var nodes: [Node] = []
-    /// The constants (weights, shifts, clip bounds), by name, float32 and contiguous.
+    /// The constants (weights, shifts, clip bounds, quantization parameters), by name, contiguous: float32 unless
+    /// made int64, int32 or uint8.
     public private(set) var constants: [(name: String, tensor: Tensor)] = []
+    /// The constants to store as int8 (INT8 weights): their tensors hold the integers as float32, since ``DType``
+    /// has no int8.
+    public private(set) var int8Constants: Set<String> = []
     private var used: [String: Int] = [:]
 
     public init() {}
@@ -40,12 +44,26 @@ public struct InferenceGraph {
         return n == 0 ? stem : "\(stem)_\(n)"
     }
 
-    /// Adds a constant (copied as contiguous float32 unless it is int64) and returns its name.
+    /// Adds a constant (copied as contiguous float32 unless it is int64, int32 or uint8) and returns its name.
     public mutating func constant(_ tensor: Tensor, name: String) throws -> String {
         let name = unique(name)
-        let stored = tensor.dtype == .int64 ? try tensor.contiguous() : try tensor.detached().to(.float32).contiguous()
+        let stored =
+            [.int64, .int32, .uint8].contains(tensor.dtype)
+            ? try tensor.contiguous() : try tensor.detached().to(.float32).contiguous()
         constants.append((name, stored))
         return name
+    }
+
+    /// Adds a constant stored as int8: `integers` holds whole numbers in −128…127 (any float type).
+    public mutating func int8Constant(_ integers: Tensor, name: String) throws -> String {
+        let name = try constant(integers, name: name)
+        int8Constants.insert(name)
+        return name
+    }
+
+    /// The constants by name.
+    public var constantsByName: [String: Tensor] {
+        Dictionary(constants.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Adds a node and returns the name of its output.

@@ -66,14 +66,24 @@ public final class QuantizedNetwork: @unchecked Sendable {
         return try value(output).dequantized()
     }
 
-    /// The graph's nodes up to `output` as INT8 steps, each activation that follows a Conv or Add fused into it.
-    static func steps(_ graph: InferenceGraph, output: String, ranges: ActivationRanges) throws -> [Step] {
+    /// One INT8 operator as planned from the float graph: a node, the ReLU or ReLU6 fused after it, the value it
+    /// makes and that value's parameters.
+    struct Planned {
+        var node: InferenceGraph.Node
+        var activation: InferenceGraph.Node?
+        var output: String
+        var parameters: QuantizationParameters
+    }
+
+    /// The graph's nodes up to `output` as INT8 operators, each ReLU or ReLU6 that alone reads a Conv's or Add's
+    /// output fused into it (its range then starts at 0, and ReLU6's cap bounds its top).
+    static func plan(_ graph: InferenceGraph, output: String, ranges: ActivationRanges) throws -> [Planned] {
         let nodes = graph.nodes
-        let constants = Dictionary(graph.constants.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        let constants = graph.constantsByName
         var readers: [String: Int] = [:]
         for node in nodes { for name in node.inputs { readers[name, default: 0] += 1 } }
         /// The ReLU or ReLU6 right after node i that alone reads its output, and the cap it applies.
-        func activation(after i: Int) throws -> (InferenceGraph.Node, cap: Float?)? {
+        func activation(after i: Int) throws -> (node: InferenceGraph.Node, cap: Float?)? {
             guard i + 1 < nodes.count, readers[nodes[i].output] == 1, nodes[i + 1].inputs[0] == nodes[i].output
             else { return nil }
             let next = nodes[i + 1]
@@ -83,33 +93,42 @@ public final class QuantizedNetwork: @unchecked Sendable {
             else { return nil }
             return (next, Float(high))
         }
-        var steps: [Step] = [], i = 0
+        var planned: [Planned] = [], i = 0
         while i < nodes.count {
             let node = nodes[i]
-            let fused = node.op == "Conv" || node.op == "Add" ? try activation(after: i) : nil
-            let out = fused?.0.output ?? node.output
-            let q = try ranges.parameters(out, cap: fused?.cap, floor: fused == nil ? nil : 0)
+            guard ["Conv", "Add", "MaxPool"].contains(node.op) else {
+                throw TorchError("INT8: the \(node.op) operator (node \(node.name)) has no quantized form here")
+            }
+            let fused = node.op == "MaxPool" ? nil : try activation(after: i)
+            let out = fused?.node.output ?? node.output
+            // Max pooling keeps its input's grid.
+            let q = try ranges.parameters(
+                node.op == "MaxPool" ? node.inputs[0] : out, cap: fused?.cap, floor: fused == nil ? nil : 0)
+            planned.append(Planned(node: node, activation: fused?.node, output: out, parameters: q))
+            i += fused == nil ? 1 : 2
+            if out == output { return planned }
+        }
+        throw TorchError("INT8: the graph makes no value named \(output)")
+    }
+
+    /// The planned operators as executable steps: each convolution's weights quantized and prepacked.
+    static func steps(_ graph: InferenceGraph, output: String, ranges: ActivationRanges) throws -> [Step] {
+        let constants = graph.constantsByName
+        return try plan(graph, output: output, ranges: ranges).map { p in
+            let (node, relu) = (p.node, p.activation != nil)
             switch node.op {
             case "Conv":
                 let spec = try ConvNode(node)
                 guard let weight = constants[node.inputs[1]] else { throw TorchError("Conv \(node.name): no weight") }
-                let bias = node.inputs.count > 2 ? constants[node.inputs[2]] : nil
                 let conv = try QuantizedConv2d(
-                    weight: weight, bias: bias, stride: spec.stride, padding: spec.padding, dilation: spec.dilation,
-                    groups: spec.groups,
-                    inputMeans: ranges.means[node.inputs[0]].map { try Tensor($0, shape: [$0.count]) })
-                steps.append(.conv(conv, spec, input: node.inputs[0], output: out, relu: fused != nil, q))
-            case "Add":
-                steps.append(.add(node.inputs[0], node.inputs[1], output: out, relu: fused != nil, q))
-            case "MaxPool":
-                steps.append(.maxPool(try PoolNode(node), input: node.inputs[0], output: out))
-            default:
-                throw TorchError("INT8: the \(node.op) operator (node \(node.name)) has no quantized form here")
+                    weight: weight, bias: node.inputs.count > 2 ? constants[node.inputs[2]] : nil, stride: spec.stride,
+                    padding: spec.padding, dilation: spec.dilation, groups: spec.groups,
+                    inputMeans: try ranges.meanTensor(node.inputs[0]))
+                return .conv(conv, spec, input: node.inputs[0], output: p.output, relu: relu, p.parameters)
+            case "Add": return .add(node.inputs[0], node.inputs[1], output: p.output, relu: relu, p.parameters)
+            default: return .maxPool(try PoolNode(node), input: node.inputs[0], output: p.output)
             }
-            i += fused == nil ? 1 : 2
-            if out == output { return steps }
         }
-        throw TorchError("INT8: the graph makes no value named \(output)")
     }
 }
 
@@ -148,6 +167,9 @@ public struct ActivationRanges: Codable, Sendable, Equatable {
     public init(ranges: [String: [Float]], photos: Int) {
         (self.ranges, self.photos) = (ranges, photos)
     }
+
+    /// The per-channel means of value `name` as a tensor, when observed.
+    func meanTensor(_ name: String) throws -> Tensor? { try means[name].map { try Tensor($0, shape: [$0.count]) } }
 
     /// The parameters for value `name`; a `cap` (ReLU6's 6) bounds the top, a `floor` (a ReLU's 0) the bottom.
     func parameters(_ name: String, cap: Float? = nil, floor: Float? = nil) throws -> QuantizationParameters {

@@ -40,7 +40,9 @@ public enum ONNXModel {
         g.name = name
         g.input = inputs.map(valueInfo)
         g.output = outputs.map(valueInfo)
-        g.initializer = try graph.constants.map { try tensor($0.name, $0.tensor) }
+        g.initializer = try graph.constants.map {
+            try tensor($0.name, $0.tensor, int8: graph.int8Constants.contains($0.name))
+        }
         g.node = graph.nodes.map(node)
         var model = Onnx_ModelProto()
         model.irVersion = irVersion
@@ -85,14 +87,26 @@ public enum ONNXModel {
         return p
     }
 
-    static func tensor(_ name: String, _ t: Tensor) throws -> Onnx_TensorProto {
+    /// A constant as an initializer; `int8`: its whole numbers written as int8.
+    static func tensor(_ name: String, _ t: Tensor, int8: Bool = false) throws -> Onnx_TensorProto {
         var p = Onnx_TensorProto()
         p.name = name
         p.dims = t.shape.map(Int64.init)
+        if int8 {
+            p.dataType = Int32(Onnx_TensorProto.DataType.int8.rawValue)
+            let values = try t.to(.float32).contiguous().toArray(Float.self)
+            guard values.allSatisfy({ $0 == $0.rounded() && (-128...127).contains($0) }) else {
+                throw TorchError("ONNX export: int8 constant \(name) holds values that are not int8")
+            }
+            p.rawData = Data(values.map { UInt8(bitPattern: Int8($0)) })
+            return p
+        }
         switch t.dtype {
         case .float32: p.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
         case .int64: p.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
-        default: throw TorchError("ONNX export: constant \(name) is \(t.dtype), not float32 or int64")
+        case .int32: p.dataType = Int32(Onnx_TensorProto.DataType.int32.rawValue)
+        case .uint8: p.dataType = Int32(Onnx_TensorProto.DataType.uint8.rawValue)
+        default: throw TorchError("ONNX export: constant \(name) is \(t.dtype), not float32, int64, int32 or uint8")
         }
         p.rawData = try t.rawBytes()
         return p

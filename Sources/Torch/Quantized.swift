@@ -72,25 +72,36 @@ public final class QuantizedConv2d: @unchecked Sendable {
         weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int,
         inputMeans: Tensor? = nil
     ) throws {
-        let w = try weight.contiguous()
-        let scales = try (w.abs().flattened(from: 1).max([1]).clamp(1e-8, 1e30) / 127)
-        weightScales = try scales.toArray(Float.self)
-        guard let q = qt_quantize_per_channel(w.handle, scales.handle, 0) else { throw TorchError.last() }
-        defer { qt_free(q) }
-        var b = bias
-        if let inputMeans {
-            let error = try wrap(qt_dequantize(q)) - w  // out × in/groups × kh × kw
-            let (out, perGroup) = (w.shape[0], w.shape[1])
-            let shift = try error.sum([2, 3]).reshaped([groups, out / groups, perGroup])
-                .matmul(inputMeans.reshaped([groups, perGroup, 1])).flattened()
-            b = try (bias ?? Tensor.zeros([out])) - shift
+        let quantized = try Self.quantize(weight: weight, bias: bias, groups: groups, inputMeans: inputMeans)
+        weightScales = try quantized.scales.toArray(Float.self)
+        let contiguous = try weight.contiguous()
+        guard let q = qt_quantize_per_channel(contiguous.handle, quantized.scales.handle, 0) else {
+            throw TorchError.last()
         }
+        defer { qt_free(q) }
         handle = try withInt64s([stride.0, stride.1, padding.0, padding.1, dilation.0, dilation.1]) { v, _ in
-            guard let h = qt_qconv_prepack(q, b?.handle, v, v + 2, v + 4, Int64(groups)) else {
+            guard let h = qt_qconv_prepack(q, quantized.bias?.handle, v, v + 2, v + 4, Int64(groups)) else {
                 throw TorchError.last()
             }
             return h
         }
+    }
+
+    /// What the INT8 convolution holds, in float32: the weights' integers (−127…127) and per-channel scales, and
+    /// the bias, corrected by `inputMeans` as ``init(weight:bias:stride:padding:dilation:groups:inputMeans:)``
+    /// says (also what the ONNX export writes).
+    public static func quantize(
+        weight: Tensor, bias: Tensor?, groups: Int, inputMeans: Tensor?
+    ) throws -> (integers: Tensor, scales: Tensor, bias: Tensor?) {
+        let w = try weight.contiguous()
+        let scales = try (w.abs().flattened(from: 1).max([1]).clamp(1e-8, 1e30) / 127)
+        let integers = try (w / scales.reshaped([-1, 1, 1, 1])).rounded().clamp(-127, 127)
+        guard let inputMeans else { return (integers, scales, bias) }
+        let error = try integers * scales.reshaped([-1, 1, 1, 1]) - w  // out × in/groups × kh × kw
+        let (out, perGroup) = (w.shape[0], w.shape[1])
+        let shift = try error.sum([2, 3]).reshaped([groups, out / groups, perGroup])
+            .matmul(inputMeans.reshaped([groups, perGroup, 1])).flattened()
+        return (integers, scales, try (bias ?? Tensor.zeros([out])) - shift)
     }
     deinit { qt_qconv_free(handle) }
 

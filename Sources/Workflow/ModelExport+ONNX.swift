@@ -14,14 +14,26 @@ extension ModelExport {
     /// `unknown_distance` and `unknown` (0/1), N. Every BatchNorm is folded into its convolution, or into a scale and
     /// shift in the head; dropout is gone. The model's metadata_props carry the classes, the input size, the
     /// preprocessing that makes a photo into `image` and the model's training metadata.
-    public static func onnx(_ saved: SavedModel, to out: URL) throws {
+    ///
+    /// With `int8`, the body is written in QDQ form from the calibration beside the model (``Int8Calibration``):
+    /// what `--precision int8` runs, for runtimes that fuse it into integer operators.
+    public static func onnx(_ saved: SavedModel, to out: URL, int8: Bool = false) throws {
         let info = Description(saved)
+        var ranges: ActivationRanges?
+        if int8 {
+            guard let calibration = try Int8Calibration.beside(saved), let first = calibration.members.first else {
+                throw WorkflowError(
+                    "\(saved.source.path) has no INT8 calibration beside it: run `quadrat quantize` on it first")
+            }
+            ranges = first
+        }
         var graph = InferenceGraph()
         let (mean, std) = (saved.normalization.mean, saved.normalization.std)
         let normalised = try graph.affine(
             "image", scale: Tensor(std.map { Float(1 / $0) }, shape: [3, 1, 1]),
             shift: Tensor(zip(mean, std).map { Float(-$0 / $1) }, shape: [3, 1, 1]))
-        let (pooled, logits) = try saved.classifier.exportWithPooled(normalised, side: saved.size, into: &graph)
+        let (pooled, logits) = try saved.classifier.exportWithPooled(
+            normalised, side: saved.size, into: &graph, int8: ranges)
         graph.add("Identity", [logits], output: "logits")
         let calibration = saved.calibration(tta: false)
         if let labels = saved.labelCalibration(tta: false) {
@@ -55,7 +67,15 @@ extension ModelExport {
             outputs: [.init("logits", [.named("N"), classes]), .init("probabilities", [.named("N"), classes])]
                 + (reference == nil
                     ? [] : [.init("unknown_distance", [.named("N")]), .init("unknown", [.named("N")])]),
-            metadata: try metadata(saved, info: info, calibration: calibration, reference: reference),
+            metadata: try metadata(saved, info: info, calibration: calibration, reference: reference)
+                + (int8
+                    ? [
+                        (
+                            "precision",
+                            "int8: the body in QDQ form (uint8 activations, per-channel int8 weights, int32 biases) as "
+                                + "Quadrat's --precision int8 runs it; the head in float32"
+                        )
+                    ] : []),
             producerVersion: quadratVersion)
         try AtomicFile.write(try model.serializedData(), to: out)
     }

@@ -60,6 +60,40 @@ struct Int8BodyTests {
         }
     }
 
+    /// The ONNX export's QDQ form, run in float by the graph runner, computes what the INT8 network computes in
+    /// integers: Lite0 (SAME padding, ReLU6 fused, residual adds) and ResNet-18 (ReLU fused into adds, max pooling).
+    /// Where the integer accumulation and the float one round to neighbouring steps they differ by one step; deep
+    /// in a random network such differences compound, so the first block is held to one step and the whole body to
+    /// 20 dB.
+    @Test func theQDQExportComputesWhatINT8Runs() throws {
+        Torch.manualSeed(2)
+        let lite = try EfficientNetLite(.lite0, classes: nil)
+        for (body, firstBlock) in [(lite as Backbone, "Conv_2"), (try Self.resnet18(), "MaxPool")] {
+            body.eval()
+            var float = InferenceGraph()
+            let output = try body.exportFeatures("image", side: 64, into: &float)
+            let x = try patternInput(batch: 3, size: 64)
+            let ranges = try ActivationRanges.observe(float, input: "image", output: output, batches: [x])
+            func compare(_ out: String) throws -> (got: Tensor, want: Tensor) {
+                let int8 = try QuantizedNetwork(float, input: "image", output: out, ranges: ranges)
+                var qdq = InferenceGraph()
+                let qdqOutput = try QuantizedNetwork.exportQDQ(
+                    float, input: "image", output: out, ranges: ranges, image: "photo", into: &qdq)
+                #expect(qdq.nodes.contains { $0.op == "QuantizeLinear" } && !qdq.int8Constants.isEmpty)
+                let want = try Torch.inferenceMode { try int8(x.contiguous(.channelsLast)) }
+                return (try Torch.withoutGrad { try GraphRunner(qdq).run(["photo": x], output: qdqOutput) }, want)
+            }
+            let (got, want) = try compare(firstBlock)
+            let range = try #require(ranges.ranges[firstBlock])
+            let steps = try ((got - want).abs() / (Double(max(range[1], 0) - min(range[0], 0)) / 255)).rounded()
+            #expect(try steps.max().item() <= 1, "\(type(of: body))")
+            #expect(try steps.gt(0.5).to(DType.float32).mean().item() <= 0.01, "\(type(of: body))")
+            let whole = try compare(output)
+            let ratio = try Self.sqnr(whole.got, whole.want)
+            #expect(ratio >= 20, "\(type(of: body)): \(ratio) dB")
+        }
+    }
+
     @Test func aGraphWithAnOperatorINT8CannotRunIsRefusedByName() throws {
         var graph = InferenceGraph()
         let y = graph.add("Sigmoid", ["image"])

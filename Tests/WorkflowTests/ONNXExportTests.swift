@@ -133,4 +133,45 @@ import Workflow
         }
         #expect(process.terminationStatus == 0, "onnx_parity.py: \(text)")
     }
+
+    /// `export --int8`: the body in QDQ form from the calibration beside the model, which an independent reading of
+    /// the file runs to what `--precision int8` answers, and ONNX Runtime too when Python has it.
+    @Test(arguments: [Architecture.efficientNetLite0, .resNet18])
+    func int8ExportGivesTheINT8Answers(_ architecture: Architecture) throws {
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let size = 57
+        let saved = try SavedModel(Self.modelFile(architecture, size: size, in: folder))
+        let onnxURL = folder.appendingPathComponent("model-int8.onnx")
+        #expect(throws: (any Error).self) { try ModelExport.onnx(saved, to: onnxURL, int8: true) }  // no calibration
+        // A calibration on photo-like inputs, as `train` or `quadrat quantize` writes one.
+        Torch.manualSeed(11)
+        let calibrationImages = try saved.normalization.apply(Tensor.rand([8, 3, size, size]) * 255)
+        let (body, output) = try saved.classifier.bodyGraph(size: size)
+        let ranges = try Torch.withoutGrad {
+            try ActivationRanges.observe(
+                body, input: Classifier.graphInput, output: output, batches: [calibrationImages])
+        }
+        try Int8Calibration(members: [ranges], size: size, model: DriftReference.fingerprint(of: saved))
+            .write(beside: saved)
+        try ModelExport.onnx(saved, to: onnxURL, int8: true)
+        let model = try Onnx_ModelProto(serializedBytes: Data(contentsOf: onnxURL))
+        let types = Set(model.graph.initializer.map(\.dataType))
+        #expect(types.contains(Int32(Onnx_TensorProto.DataType.int8.rawValue)))
+        #expect(types.contains(Int32(Onnx_TensorProto.DataType.int32.rawValue)))
+        #expect(model.graph.node.contains { $0.opType == "QuantizeLinear" })
+        let metadata = Dictionary(uniqueKeysWithValues: model.metadataProps.map { ($0.key, $0.value) })
+        #expect(metadata["precision"]?.hasPrefix("int8") == true)
+
+        let inputs = try (0..<4).map { _ in try (Tensor.rand([3 * size * size]) * 255).toArray(Float.self) }
+        try saved.quantize()
+        let expected = try saved.probabilities(inputs: inputs)
+        let image = try Tensor(inputs.flatMap { $0 }, shape: [4, 3, size, size])
+        let outputs = try Torch.withoutGrad { try ONNXReference(model: model).run(["image": image]) }
+        let probabilities = try #require(outputs["probabilities"])
+        let difference = try maxAbsDifference(
+            probabilities, Tensor(expected.flatMap { $0.map(Float.init) }, shape: [4, 3]))
+        // Integer and float accumulation round a few values to neighbouring steps; the answers stay together.
+        #expect(difference < 0.02, "\(architecture.rawValue): INT8 ONNX probabilities \(difference) away")
+    }
 }

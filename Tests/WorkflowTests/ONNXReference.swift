@@ -29,9 +29,14 @@ struct ONNXReference {
     }
 
     func tensor(_ t: Onnx_TensorProto) throws -> Tensor {
-        if t.dataType == Int32(Onnx_TensorProto.DataType.int64.rawValue) {
-            let ints = t.rawData.withUnsafeBytes { Array($0.bindMemory(to: Int64.self)) }
-            return try Tensor(ints, shape: t.dims.map(Int.init))
+        let shape = t.dims.map(Int.init)
+        switch Onnx_TensorProto.DataType(rawValue: Int(t.dataType)) {
+        case .int64: return try Tensor(t.rawData.withUnsafeBytes { Array($0.bindMemory(to: Int64.self)) }, shape: shape)
+        case .int32: return try Tensor(t.rawData.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }, shape: shape)
+        case .uint8: return try Tensor(Array(t.rawData), shape: shape)
+        // int8 has no Tensor type here: read as float32, which holds every int8 exactly.
+        case .int8: return try Tensor(t.rawData.map { Float(Int8(bitPattern: $0)) }, shape: shape)
+        default: break
         }
         guard t.dataType == Int32(Onnx_TensorProto.DataType.float.rawValue) else {
             throw TorchError("\(t.name): data type \(t.dataType)")
@@ -92,6 +97,15 @@ struct ONNXReference {
         case "Cast":
             guard int(node, "to") == 1 else { throw TorchError("Cast to other than float") }
             return try x[0].to(.float32)
+        case "QuantizeLinear":
+            // To uint8 (the zero point's type), rounding half to even, saturating.
+            return try ((x[0] / x[1].item()).rounded() + x[2].item()).clamp(0, 255).to(.uint8)
+        case "DequantizeLinear":
+            let (scale, zero) = (try x[1].to(.float32), try x[2].to(.float32))
+            guard scale.rank == 1 else { return try (x[0].to(.float32) - zero) * scale }
+            var shape = [Int](repeating: 1, count: x[0].rank)
+            shape[int(node, "axis") ?? 1] = scale.count
+            return try (x[0].to(.float32) - zero.reshaped(shape)) * scale.reshaped(shape)
         default: throw TorchError("operator \(node.opType) is not in the reference")
         }
     }

@@ -77,11 +77,19 @@ public final class Classifier: Module {
     }
 
     /// ``export(_:side:into:)``, also naming the pooled features the head's first BatchNorm reads (what
-    /// ``pooledFeatures(_:)`` computes: the distance to the training photos is measured on them).
+    /// ``pooledFeatures(_:)`` computes: the distance to the training photos is measured on them). With `int8`
+    /// ranges, the body is written in ONNX's QDQ form (``QuantizedNetwork/exportQDQ(_:input:output:ranges:image:into:)``).
     public func exportWithPooled(
-        _ input: String, side: Int, into graph: inout InferenceGraph
+        _ input: String, side: Int, into graph: inout InferenceGraph, int8: ActivationRanges? = nil
     ) throws -> (pooled: String, logits: String) {
-        var pooled = try body.exportFeatures(input, side: side, into: &graph)
+        var pooled: String
+        if let int8 {
+            let (body, output) = try bodyGraph(size: side)
+            pooled = try QuantizedNetwork.exportQDQ(
+                body, input: Self.graphInput, output: output, ranges: int8, image: input, into: &graph)
+        } else {
+            pooled = try body.exportFeatures(input, side: side, into: &graph)
+        }
         for (_, layer) in head.children.prefix(2) { pooled = try layer.export(pooled, into: &graph) }
         let logits = try head.children.dropFirst(2).reduce(pooled) { try $1.module.export($0, into: &graph) }
         return (pooled, logits)

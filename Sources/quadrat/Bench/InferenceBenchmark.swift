@@ -46,9 +46,11 @@ struct InferenceBenchmark {
             ("Quadrat bf16 autocast", { try saved.probabilities(inputs: Array($0), mixedPrecision: true) }),
         ]
         // INT8 when the model has a calibration beside it (`train` writes one; `quadrat quantize` for older models).
-        let int8 = try SavedModel(model)
-        if try Int8Calibration.beside(int8) != nil {
+        var quantized: SavedModel?
+        if try Int8Calibration.beside(saved) != nil {
+            let int8 = try SavedModel(model)
             try int8.quantize()
+            quantized = int8
             paths.append(
                 (
                     "Quadrat int8 (\(QuantizedEngine.current.lowercased()))",
@@ -63,7 +65,7 @@ struct InferenceBenchmark {
                 Row(path: path, imagesPerSecond: rate, maxDifference: Self.largestDifference(answer, reference)))
             emit(path.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%8.1f img/s", rate))
         }
-        if let onnx = try onnxRuntime(saved, files: files) { rows.append(onnx) }
+        rows += try onnxRuntime(saved, files: files, int8: quantized)
         let base = rows.first { $0.path.hasPrefix("ONNX Runtime") }?.imagesPerSecond
         emit("")
         emit("path                              img/s   × ONNX Runtime fp32   largest probability difference")
@@ -98,40 +100,72 @@ struct InferenceBenchmark {
         }
     }
 
-    /// ONNX Runtime on the model's export, through `scripts/bench_onnxruntime.py` and a Python that has it; nil (with
-    /// a message) when none has.
-    func onnxRuntime(_ saved: SavedModel, files: [URL]) throws -> Row? {
+    /// ONNX Runtime on the model's export, and on its INT8 export when `int8` (the model quantized) is given, through
+    /// `scripts/bench_onnxruntime.py` and a Python that has it; none (with a message) when no Python has it.
+    func onnxRuntime(_ saved: SavedModel, files: [URL], int8: SavedModel?) throws -> [Row] {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("quadrat-bench-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }  // temporary files: leaving them costs only disk
-        let onnx = folder.appendingPathComponent("model.onnx"),
-            sample = folder.appendingPathComponent("sample.safetensors")
-        try ModelExport.onnx(saved, to: onnx)
+        let sample = folder.appendingPathComponent("sample.safetensors")
         try ModelExport.paritySample(saved, photos: files, to: sample)
+        if let int8 {
+            // Quadrat's INT8 answer beside its fp32 one, for the decisions the INT8 export must agree with.
+            var (tensors, metadata) = try Safetensors.read(sample)
+            let inputs = try files.map { try int8.input(imageBytes: FileBytes.read($0), source: $0) }
+            let p = try int8.probabilities(inputs: inputs)
+            tensors["probabilities_int8"] = try Tensor(p.flatMap { $0.map(Float.init) }, shape: [p.count, p[0].count])
+            try Safetensors.write(tensors, metadata: metadata, to: sample)
+        }
+        var rows: [Row] = []
+        for precision in int8 == nil ? ["fp32"] : ["fp32", "int8"] {
+            let onnx = folder.appendingPathComponent("model-\(precision).onnx")
+            try ModelExport.onnx(saved, to: onnx, int8: precision == "int8")
+            let extra = precision == "int8" ? ["--agreement-with", "probabilities_int8"] : []
+            guard let answer = runScript(onnx: onnx, sample: sample, extra: extra),
+                let rate = answer["images_per_second"] as? Double, let difference = answer["max_difference"] as? Double
+            else {
+                emit(
+                    "ONNX Runtime: no Python with onnxruntime found (\(Self.pythons.joined(separator: ", "))): skipped")
+                return rows
+            }
+            let row = Row(
+                path: "ONNX Runtime \(answer["version"] ?? "") \(precision)", imagesPerSecond: rate,
+                maxDifference: difference)
+            emit(row.path.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%8.1f img/s", rate))
+            if let agreement = answer["agreement"] as? Double, let photos = answer["photos"] as? Int {
+                emit(
+                    String(
+                        format: "  its decisions agree with Quadrat int8's on %.1f %% of %d photos", agreement * 100,
+                        photos))
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    /// `scripts/bench_onnxruntime.py` on `onnx` and `sample` with the first Python that runs it; its JSON answer.
+    func runScript(onnx: URL, sample: URL, extra: [String]) -> [String: Any]? {
         let script = Self.scriptsFolder.appendingPathComponent("bench_onnxruntime.py")
         for python in Self.pythons {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [
-                script.path, onnx.path, sample.path, "--batch", "\(batch)", "--threads", "\(Torch.threads)",
-                "--seconds", "\(seconds)",
-            ]
+            process.arguments =
+                [
+                    script.path, onnx.path, sample.path, "--batch", "\(batch)", "--threads", "\(Torch.threads)",
+                    "--seconds", "\(seconds)",
+                ] + extra
             let out = Pipe()
             process.standardOutput = out
             process.standardError = FileHandle.nullDevice
             do { try process.run() } catch { continue }  // no such Python: try the next
             let data = out.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
+            // A Python without onnxruntime (exit 2) or an answer that is not JSON: try the next.
             guard process.terminationStatus == 0,
-                let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-                let rate = answer["images_per_second"] as? Double, let difference = answer["max_difference"] as? Double
+                let answer = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
             else { continue }
-            let row = Row(
-                path: "ONNX Runtime \(answer["version"] ?? "") fp32", imagesPerSecond: rate, maxDifference: difference)
-            emit(row.path.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%8.1f img/s", rate))
-            return row
+            return answer
         }
-        emit("ONNX Runtime: no Python with onnxruntime found (\(Self.pythons.joined(separator: ", "))): skipped")
         return nil
     }
 

@@ -37,9 +37,12 @@ struct ExportCommand: ParsableCommand {
             "Photos (files, or one folder) to write OUT.parity.safetensors from: the inputs the exported model takes "
                 + "and Quadrat's probabilities for them (onnx only).", valueName: "photo"))
     var paritySample: [String] = []
+    @Flag(help: "With --format onnx: the body in INT8 (QDQ form), as `--precision int8` runs it.")
+    var int8 = false
     @OptionGroup var limits: ImageLimitOptions
 
     func validate() throws {
+        if int8 && format != .onnx { throw ValidationError("--int8 goes with --format onnx") }
         if !paritySample.isEmpty && format != .onnx {
             throw ValidationError("--parity-sample goes with --format onnx")
         }
@@ -67,13 +70,15 @@ struct ExportCommand: ParsableCommand {
         let target =
             out.map { URL(fileURLWithPath: $0) }
             ?? url.deletingLastPathComponent().appendingPathComponent(
-                url.deletingPathExtension().lastPathComponent + "-inference." + format.fileExtension)
+                url.deletingPathExtension().lastPathComponent + (int8 ? "-inference-int8." : "-inference.")
+                    + format.fileExtension)
         switch format {
         case .safetensors:
             let (weights, description) = try ModelExport.safetensors(saved, to: target)
             print("weights: \(weights.path)\ndescription: \(description.path)")
         case .onnx:
-            try ModelExport.onnx(saved, to: target)
+            try ModelExport.onnx(saved, to: target, int8: int8)
+            if int8 { try saved.quantize() }  // the parity sample holds what --precision int8 answers
             print("onnx: \(target.path)")
             if !paritySample.isEmpty {
                 let photos = try PredictCommand.dataset(paritySample).items.map(\.url)
