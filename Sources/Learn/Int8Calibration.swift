@@ -31,9 +31,9 @@ public struct Int8Calibration: Codable, Sendable, Equatable {
         let set = ImageDataset(
             items: chosen.map { ImageItem(url: $0.url, name: $0.name, label: 0) }, classes: model.classes)
         let loader = DataLoader(
-            set, size: model.size, batchSize: 32, normalization: model.normalization, cache: model.presizeCache)
+            set, size: model.size, batchSize: 8, normalization: model.normalization, cache: model.presizeCache)
         loader.resize = model.resize
-        let batches = try Torch.inferenceMode { try loader.batches(epoch: 0).map(\.images) }
+        let batches = try Torch.inferenceMode { loader.batches(epoch: 0).map(\.images) }
         guard !batches.isEmpty else {
             throw LearnError("INT8 calibration: none of the \(chosen.count) photos could be read")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import NN
 import Torch
+import Vision
 
 /// Times a few real steps of a learner's model on a synthetic batch: how many images per second it
 /// trains and predicts here, in float32 and in bfloat16 autocast. `quadrat train` chooses its precision
@@ -49,6 +50,27 @@ public enum ThroughputProbe {
         func step() throws {
             _ = try Torch.withoutGrad { try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x) }
         }
+        try step()
+        let start = Date()
+        for _ in 0..<steps { try step() }
+        return Double(steps * batchSize) / max(Date().timeIntervalSince(start), 1e-9)
+    }
+
+    /// Images/s of `classifier` with its body in INT8, after a warm-up batch. The ranges come from one synthetic batch
+    /// (the speed does not depend on them); the classifier itself is left as it was, in float.
+    public static func int8Inference(
+        _ classifier: Classifier, size: Int, batchSize: Int, steps: Int = 2
+    ) throws -> Double {
+        let x = try syntheticBatch(size: size, batchSize: batchSize, classes: 2).inputs
+        let wasTraining = classifier.isTraining
+        classifier.eval()
+        defer { if wasTraining { classifier.train() } }
+        let (graph, output) = try classifier.bodyGraph(size: size)
+        let ranges = try Torch.withoutGrad {
+            try ActivationRanges.observe(graph, input: Classifier.graphInput, output: output, batches: [x])
+        }
+        let int8 = try QuantizedNetwork(graph, input: Classifier.graphInput, output: output, ranges: ranges)
+        func step() throws { _ = try Torch.inferenceMode { try classifier.head(int8(x)) } }
         try step()
         let start = Date()
         for _ in 0..<steps { try step() }

@@ -19,6 +19,9 @@ public struct MachineProfile: Codable, Sendable, Equatable {
     /// Evaluation images/s, float32 and bfloat16 autocast.
     public var inferenceFP32: Double
     public var inferenceBF16: Double
+    /// Evaluation images/s with the body in INT8 (nil: measured before INT8 existed, or it failed here). Never chosen
+    /// by `auto`: INT8 changes the answers, so it runs only when `--precision int8` asks for it.
+    public var inferenceINT8: Double?
     /// What real runs took against what these figures predicted (nil until a run has finished here).
     public var observed: Observed?
 
@@ -109,9 +112,9 @@ public struct MachineProfile: Codable, Sendable, Equatable {
             case .fp32, .bf16, .int8: precision.rawValue
             }
         return String(
-            format: "training %@ (fp32 %.1f img/s, bf16 %.1f), inference %@ (fp32 %.1f img/s, bf16 %.1f)",
+            format: "training %@ (fp32 %.1f img/s, bf16 %.1f), inference %@ (fp32 %.1f img/s, bf16 %.1f%@)",
             trainsInBF16(precision) ? "bf16" : "fp32", trainingFP32, trainingBF16, inference, inferenceFP32,
-            inferenceBF16)
+            inferenceBF16, inferenceINT8.map { String(format: ", int8 %.1f", $0) } ?? "")
     }
 }
 
@@ -223,8 +226,13 @@ extension MachineProfile {
         let inferenceScout = try infer(true, batch: scoutBatch, steps: 1)
         let inferenceBF16 =
             isHopeless(scout: inferenceScout, against: inferenceFP32) ? inferenceScout : try infer(true, batch: 32)
-        return MachineProfile(
+        var profile = MachineProfile(
             trainingFP32: fp32, trainingBF16: bf16, inferenceFP32: inferenceFP32, inferenceBF16: inferenceBF16)
+        if let classifier = learner.model as? Classifier {
+            // A failure costs only the figure: INT8 is never chosen from it.
+            profile.inferenceINT8 = try? ThroughputProbe.int8Inference(classifier, size: size, batchSize: 32)
+        }
+        return profile
     }
 
     /// Cores kept busy by other processes, sampled over `seconds` from /proc/stat (all CPU time) less
