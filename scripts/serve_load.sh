@@ -3,9 +3,10 @@
 # with micro-batching on (--max-batch 8) and off (--max-batch 1). Prints req/s, p50 and p99 latency, errors.
 #
 #   scripts/serve_load.sh MODEL PHOTO [SECONDS]      (build first: swift build -c release)
+#   PRECISION=int8 BATCHES="8" CONNS="32" scripts/serve_load.sh …   (serve's --precision, batch sizes, concurrencies)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=$1 photo=$2 seconds=${3:-20}
+model=$1 photo=$2 seconds=${3:-20} precision=${PRECISION:-auto}
 port=18089
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 script=$(mktemp --suffix=.lua)
@@ -19,14 +20,15 @@ wrk.headers["Content-Type"] = "application/octet-stream"
 LUA
 echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(basename "$photo"), ${seconds}s per run"
 printf '%-9s %5s %9s %9s %9s %7s %7s\n' batching conns req/s p50_ms p99_ms non2xx rss_mb
-for batch in 8 1; do
+echo "serve --precision $precision"
+for batch in ${BATCHES:-8 1}; do
     QUADRAT_QUIET=1 .build/release/quadrat serve "$model" --port $port --max-batch $batch --max-wait-ms 5 \
-        --queue-limit 1024 >/dev/null 2>&1 &
+        --queue-limit 1024 --precision "$precision" >/dev/null 2>&1 &
     server=$!
     for _ in $(seq 50); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.2; done
     # Warm-up: first passes allocate and pick kernels.
     wrk -t2 -c8 -d5s -s "$script" "http://127.0.0.1:$port/v1/predict" >/dev/null
-    for conns in 1 8 32; do
+    for conns in ${CONNS:-1 8 32}; do
         out=$(wrk -t$(( conns < 2 ? 1 : 2 )) -c$conns -d${seconds}s --timeout 30s --latency -s "$script" "http://127.0.0.1:$port/v1/predict")
         rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
         p50=$(echo "$out" | awk '$1=="50%" {print $2}')

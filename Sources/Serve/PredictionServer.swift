@@ -29,6 +29,7 @@ public struct PredictionServer: @unchecked Sendable {
     public init(modelURL: URL, options: ServeOptions, examples: URL? = nil) throws {
         try options.validate()
         let model = try SavedModel(modelURL)
+        if options.int8 { try model.quantize() }
         let metrics = self.metrics
         self.model = model
         self.modelURL = modelURL

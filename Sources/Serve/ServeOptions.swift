@@ -25,6 +25,8 @@ public struct ServeOptions: Sendable {
     public var idleSeconds = 30.0
     /// bfloat16 autocast for inference (what `train` measured on this machine).
     public var mixedPrecision = false
+    /// The body in INT8 (`--precision int8`), with the calibration beside the model.
+    public var int8 = false
 
     public init() {}
 

@@ -21,7 +21,7 @@ struct PredictCommand: ParsableCommand {
     var inputs: [String] = []
     @Flag(help: "Test-time augmentation: the plain image and the views the model was validated with.")
     var tta = false
-    @Option(help: "auto (what `train` measured on this machine; fp32 before that), fp32 or bf16.")
+    @Option(help: ArgumentHelp(Precision.inferenceHelp))
     var precision: Precision = .auto
     @Option(help: "Output format: kaggle (a submission), csv (file, predicted class, every probability) or json.")
     var format: SubmissionFormat = .kaggle

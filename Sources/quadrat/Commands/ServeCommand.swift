@@ -36,7 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
     var token: String?
     @Option(help: "A folder of photos served at /examples/NAME; the page's ?example=NAME predicts one.")
     var examples: String?
-    @Option(help: "auto (what `train` measured on this machine; fp32 before that), fp32 or bf16.")
+    @Option(help: ArgumentHelp(Precision.inferenceHelp))
     var precision: Precision = .auto
     @Option(
         name: .customLong("max-connections"),
@@ -61,6 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
         let url = model.url
         let saved = try SavedModel(url)
         options.mixedPrecision = try saved.prepareInference(precision)
+        options.int8 = precision == .int8
         do {
             _ = try DriftReference.beside(saved)
         } catch {
