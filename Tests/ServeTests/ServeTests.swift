@@ -153,6 +153,29 @@ struct ServeTests {
         }
     }
 
+    /// `--precision int8`: the server runs its model in INT8 (the calibration `train` wrote), answering what
+    /// `predict --precision int8` answers and close to the float answers.
+    @Test func anINT8ServerAnswersWhatINT8PredictGives() async throws {
+        let (modelURL, data) = try ServedModel.trained.get()
+        let test = try DataSource.unlabelled(data.appendingPathComponent("test"))
+        let float = try SavedModel(modelURL).predict(test).probabilities
+        let int8 = try SavedModel(modelURL)
+        try int8.quantize()
+        let expected = try int8.predict(test).probabilities
+        let bodies = try test.items.map { try [UInt8](Data(contentsOf: $0.url)) }
+        try await withServer(options { $0.int8 = true }) { http, _ in
+            let answers = try await concurrentPosts(http, "/v1/predict", bodies: bodies).map {
+                try decoded(Prediction.self, $0)
+            }
+            var fromFloat = 0.0
+            for (i, answer) in answers.enumerated() {
+                for (a, b) in zip(answer.probabilities, expected[i]) { #expect(abs(a - b) < 1e-5) }
+                for (a, b) in zip(answer.probabilities, float[i]) { fromFloat = max(fromFloat, abs(a - b)) }
+            }
+            #expect(fromFloat > 0 && fromFloat < 0.15, "INT8 answers \(fromFloat) from float's")
+        }
+    }
+
     /// `?explain=1`: the same probabilities plus the Grad-CAM picture of the top class as a PNG data URL (crop and
     /// overlay side by side); without it, no explanation.
     @Test func explainAddsTheHeatMapPicture() async throws {
