@@ -1,4 +1,5 @@
 import CTorch
+import Foundation
 
 /// A uint8 tensor with one scale and zero point (`x ≈ (q − zeroPoint) · scale`): an activation of an INT8 network.
 ///
@@ -64,7 +65,8 @@ public final class QuantizedConv2d: @unchecked Sendable {
     /// The weights' per-channel scales, as quantized.
     public let weightScales: [Float]
 
-    /// Quantizes `weight` (out × in/groups × kh × kw, float32) per output channel with scale `max|w| / 127`, and
+    /// Quantizes `weight` (out × in/groups × kh × kw, float32) per output channel with scale `max|w| / 127` (63 on a
+    /// CPU without VNNI, ``weightLevels``), and
     /// prepacks it with `bias`. With `inputMeans` (the input's mean per channel over calibration photos), the bias
     /// takes away the mean error that the rounded weights make on such input (bias correction): rounding a kernel
     /// whose taps nearly cancel shifts every output by about the same amount, and the shift is what hurts.
@@ -87,6 +89,21 @@ public final class QuantizedConv2d: @unchecked Sendable {
         }
     }
 
+    /// The largest weight integer: 127 where the CPU multiplies uint8 by int8 with VNNI (32-bit sums), 63 where it
+    /// has no VNNI. There oneDNN's int8 kernels add pairs of products in 16 bits (vpmaddubsw), which saturate when
+    /// 255 · 127 · 2 exceeds 32,767; with 63 they cannot (the "reduced range" PyTorch uses on such CPUs).
+    public static let weightLevels: Int = cpuHasVNNI ? 127 : 63
+
+    /// Whether /proc/cpuinfo lists AVX512-VNNI or AVX-VNNI (false where there is no /proc: the safe answer).
+    static let cpuHasVNNI: Bool = {
+        // Not Linux, or no /proc: assume none, which only costs a bit of weight precision.
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+            let flags = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return false }
+        let set = Set(flags.split(separator: " ").map(String.init))
+        return set.contains("avx512_vnni") || set.contains("avx_vnni")
+    }()
+
     /// What the INT8 convolution holds, in float32: the weights' integers (−127…127) and per-channel scales, and
     /// the bias, corrected by `inputMeans` as ``init(weight:bias:stride:padding:dilation:groups:inputMeans:)``
     /// says (also what the ONNX export writes).
@@ -94,8 +111,9 @@ public final class QuantizedConv2d: @unchecked Sendable {
         weight: Tensor, bias: Tensor?, groups: Int, inputMeans: Tensor?
     ) throws -> (integers: Tensor, scales: Tensor, bias: Tensor?) {
         let w = try weight.contiguous()
-        let scales = try (w.abs().flattened(from: 1).max([1]).clamp(1e-8, 1e30) / 127)
-        let integers = try (w / scales.reshaped([-1, 1, 1, 1])).rounded().clamp(-127, 127)
+        let levels = Double(weightLevels)
+        let scales = try (w.abs().flattened(from: 1).max([1]).clamp(1e-8, 1e30) / levels)
+        let integers = try (w / scales.reshaped([-1, 1, 1, 1])).rounded().clamp(-levels, levels)
         guard let inputMeans else { return (integers, scales, bias) }
         let error = try integers * scales.reshaped([-1, 1, 1, 1]) - w  // out × in/groups × kh × kw
         let (out, perGroup) = (w.shape[0], w.shape[1])

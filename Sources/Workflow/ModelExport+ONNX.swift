@@ -19,14 +19,7 @@ extension ModelExport {
     /// what `--precision int8` runs, for runtimes that fuse it into integer operators.
     public static func onnx(_ saved: SavedModel, to out: URL, int8: Bool = false) throws {
         let info = Description(saved)
-        var ranges: ActivationRanges?
-        if int8 {
-            guard let calibration = try Int8Calibration.beside(saved), let first = calibration.members.first else {
-                throw WorkflowError(
-                    "\(saved.source.path) has no INT8 calibration beside it: run `quadrat quantize` on it first")
-            }
-            ranges = first
-        }
+        let ranges = int8 ? try int8Ranges(saved) : nil
         var graph = InferenceGraph()
         let (mean, std) = (saved.normalization.mean, saved.normalization.std)
         let normalised = try graph.affine(
@@ -78,6 +71,15 @@ extension ModelExport {
                     ] : []),
             producerVersion: quadratVersion)
         try AtomicFile.write(try model.serializedData(), to: out)
+    }
+
+    /// The activation ranges of the calibration beside `saved` (one member: ensembles are not exported).
+    static func int8Ranges(_ saved: SavedModel) throws -> ActivationRanges {
+        guard let calibration = try Int8Calibration.beside(saved), let first = calibration.members.first else {
+            throw WorkflowError(
+                "\(saved.source.path) has no INT8 calibration beside it: run `quadrat quantize` on it first")
+        }
+        return first
     }
 
     /// The export's `metadata_props`: what a caller must do to a photo, what the outputs mean, and the model file's

@@ -27,14 +27,8 @@ extension TrainingRun {
         try learner.saveCheckpoint(to: modelURL)
         let saved = try SavedModel(modelURL)
         var times = times
-        let driftStart = Date()
-        let unknown = writeDriftReference(saved, data: data, scores: scores)
-        times.phases["deployment reference"] = Date().timeIntervalSince(driftStart)
-        times.order.append("deployment reference")
-        let calibrationStart = Date()
-        writeInt8Calibration(saved, data: data)
-        times.phases["INT8 calibration"] = Date().timeIntervalSince(calibrationStart)
-        times.order.append("INT8 calibration")
+        let unknown = times.time("deployment reference") { writeDriftReference(saved, data: data, scores: scores) }
+        times.time("INT8 calibration") { writeInt8Calibration(saved, data: data) }
         try AtomicFile.write(learner.recorder.historyCSV(), to: data.out.appendingPathComponent("history.csv"))
         for (score, file) in [(scores.validation, "valid_predictions.csv"), (scores.heldOut, "test_predictions.csv")] {
             guard let score else { continue }
