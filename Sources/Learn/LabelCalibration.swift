@@ -9,16 +9,19 @@ public struct LabelCalibration: Codable, Sendable, Equatable {
     public init(labels: [Calibration]) { self.labels = labels }
 
     /// Fits each label on `probabilities` (one row per photo, one column per label) against `truth`; `goal` and
-    /// `targetRecall` choose every label's threshold (``Calibration/fit(probabilities:labels:goal:targetRecall:)``).
+    /// the label's recall in `targetRecall` (by its name in `names`) choose its threshold
+    /// (``Calibration/fit(probabilities:labels:goal:targetRecall:)``).
     public static func fit(
-        probabilities: [[Double]], truth: [[Bool]], goal: DecisionGoal, targetRecall: Double? = nil
+        probabilities: [[Double]], truth: [[Bool]], goal: DecisionGoal, targetRecall: TargetRecall? = nil,
+        names: [String] = []
     ) -> LabelCalibration {
         let count = probabilities.first?.count ?? 0
         return LabelCalibration(
             labels: (0..<count).map { k in
                 Calibration.fit(
                     probabilities: probabilities.map { [1 - $0[k], $0[k]] }, labels: truth.map { $0[k] ? 1 : 0 },
-                    goal: goal, targetRecall: targetRecall)
+                    goal: goal,
+                    targetRecall: k < names.count ? targetRecall?.recall(for: names[k]) : targetRecall?.all)
             })
     }
 

@@ -89,7 +89,8 @@ public struct CrossValidation {
             let truth = scores.flatMap(\.validation.truth)
             func fitted(_ p: [[Double]]) -> LabelCalibration {
                 LabelCalibration.fit(
-                    probabilities: p, truth: truth, goal: options.decisionGoal, targetRecall: options.targetRecall)
+                    probabilities: p, truth: truth, goal: options.decisionGoal, targetRecall: options.targetRecall,
+                    names: classes)
             }
             let calibration = ModelLabelCalibration(plain: fitted(plain), tta: ttaUsed ? fitted(tta) : nil)
             let shown = calibration.tta ?? calibration.plain
@@ -107,10 +108,12 @@ public struct CrossValidation {
         }
         let calibration = ModelCalibration(
             plain: Calibration.fit(
-                probabilities: plain, labels: labels, goal: options.decisionGoal, targetRecall: options.targetRecall),
+                probabilities: plain, labels: labels, goal: options.decisionGoal,
+                targetRecall: options.targetRecall?.all),
             tta: ttaUsed
                 ? Calibration.fit(
-                    probabilities: tta, labels: labels, goal: options.decisionGoal, targetRecall: options.targetRecall)
+                    probabilities: tta, labels: labels, goal: options.decisionGoal,
+                    targetRecall: options.targetRecall?.all)
                 : nil
         )
         let shown = calibration.tta ?? calibration.plain

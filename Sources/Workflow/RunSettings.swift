@@ -26,7 +26,7 @@ extension TrainingRun {
             ("--resize", used.resize.rawValue),
             (
                 "--decide-for",
-                used.targetRecall.map { String(format: "recall ≥ %.2f (--target-recall)", $0) }
+                used.targetRecall.map { "recall ≥ \($0) (--target-recall)" }
                     ?? used.decisionGoal.rawValue
             ),
             ("--precision", used.precision.rawValue),

@@ -63,7 +63,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var resume: String?
     /// Binary models: choose the decision threshold as the highest that keeps at least this recall of the second
     /// class on validation (nil: the threshold serves `decideFor`).
-    public var targetRecall: Double?
+    public var targetRecall: TargetRecall?
     /// What the decision threshold serves (binary models, and each label of a multi-label one): accuracy (0.5 on
     /// calibrated probabilities), balanced accuracy (Youden's J on validation) or F1 (the best on validation); auto
     /// is accuracy for single-label and F1 for multi-label (``decisionGoal``).
@@ -152,8 +152,14 @@ public struct TrainOptions: Codable, Sendable, Equatable {
             throw WorkflowError(option: "budget", "must be at least 10 s, not \(budget)")
         }
         if let patience, patience < 1 { throw WorkflowError(option: "patience", "must be at least 1, not \(patience)") }
-        if let targetRecall, !(targetRecall > 0 && targetRecall <= 1) {
-            throw WorkflowError(option: "targetRecall", "must be above 0 and at most 1, not \(targetRecall)")
+        if let targetRecall, let bad = targetRecall.values.first(where: { !($0 > 0 && $0 <= 1) }) {
+            throw WorkflowError(option: "targetRecall", "must be above 0 and at most 1, not \(bad)")
+        }
+        if let targetRecall, !targetRecall.labels.isEmpty, task != .multiLabel {
+            throw WorkflowError(
+                option: "targetRecall",
+                "names labels (\(targetRecall)), which only a multi-label model has: give one number, or --task "
+                    + "multi-label")
         }
         if let classNames,
             classNames.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty })

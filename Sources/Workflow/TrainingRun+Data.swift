@@ -122,6 +122,17 @@ extension TrainingRun {
         if let column = options.groupBy, column != "burst" {
             _ = try GroupColumn.values(column, of: dataset, nameColumn: options.nameColumn)
         }
+        // A recall for a label the data does not have would silently decide nothing.
+        if let named = options.targetRecall?.labels.keys.sorted(),
+            let unknown = named.first(where: {
+                !dataset.classes.contains($0)
+            })
+        {
+            throw WorkflowError(
+                option: "targetRecall",
+                "names \(unknown), which is not a label of \(options.data) (its labels: "
+                    + "\(dataset.classes.joined(separator: ", ")))")
+        }
         // ROC AUC is recorded for two classes only: with more, keep-best and early stopping would watch nothing.
         if options.monitor == .rocAUC, dataset.classes.count != 2 {
             throw WorkflowError(

@@ -99,7 +99,7 @@ extension TrainingRun {
         // Calibration on validation: a temperature (and a binary threshold) for plain predictions and for TTA.
         func fitted(_ p: [[Double]]) -> Calibration {
             Calibration.fit(
-                probabilities: p, labels: labels, goal: options.decisionGoal, targetRecall: options.targetRecall)
+                probabilities: p, labels: labels, goal: options.decisionGoal, targetRecall: options.targetRecall?.all)
         }
         let calibration = ModelCalibration(plain: fitted(plain), tta: views > 0 ? fitted(raw) : nil)
         let shown = calibration.tta ?? calibration.plain
@@ -128,7 +128,8 @@ extension TrainingRun {
         let truth = items.map { $0.indicators(classCount: data.dataset.classes.count) }
         func fitted(_ p: [[Double]]) -> LabelCalibration {
             LabelCalibration.fit(
-                probabilities: p, truth: truth, goal: options.decisionGoal, targetRecall: options.targetRecall)
+                probabilities: p, truth: truth, goal: options.decisionGoal, targetRecall: options.targetRecall,
+                names: data.dataset.classes)
         }
         let calibration = ModelLabelCalibration(plain: fitted(plain), tta: views > 0 ? fitted(raw) : nil)
         let shown = calibration.tta ?? calibration.plain

@@ -26,4 +26,26 @@ struct MultiLabelCheckTests {
         #expect(
             once.status == 1 && once.output.contains("label 'cracked' is used by this photo only"), "\(once.output)")
     }
+
+    /// A per-label `--target-recall` names labels of the data, and only a multi-label run takes one; both are
+    /// refused before any photo is read for training.
+    @Test func aPerLabelRecallNamesLabelsOfTheData() throws {
+        let data = try makeKaggleDataSet(trainCount: 6, testCount: 1, size: 32)
+        try "name,tags\n1,mono defective\n2,mono\n3,poly defective\n4,poly\n5,mono\n6,poly\n".write(
+            to: data.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
+        let out = data.appendingPathComponent("run").path
+        let unknown = try quadrat([
+            "train", data.path, "--out", out, "--task", "multi-label", "--target-recall", "cracked=0.9",
+        ])
+        #expect(
+            unknown.status != 0 && unknown.errors.contains("--target-recall")
+                && unknown.errors.contains("names cracked, which is not a label"), "\(unknown.status) \(unknown.errors)"
+        )
+        let single = try quadrat(["train", data.path, "--out", out, "--target-recall", "mono=0.9"])
+        #expect(single.status == 64 && single.errors.contains("only a multi-label model has"), "\(single.errors)")
+        let range = try quadrat([
+            "train", data.path, "--out", out, "--task", "multi-label", "--target-recall", "mono=2",
+        ])
+        #expect(range.status == 64 && range.errors.contains("at most 1, not 2"), "\(range.errors)")
+    }
 }

@@ -95,9 +95,10 @@ struct TrainFlags: ParsableArguments {
     @Option(
         help: """
             Binary models (and each label of a multi-label one): pick the decision threshold that keeps at least \
-            this recall of the second class (of the label) on validation, instead of --decide-for.
+            this recall of the second class (of the label) on validation, instead of --decide-for. Multi-label: \
+            per label as NAME=R,NAME=R (labels not named keep --decide-for; a bare number among them sets the rest).
             """)
-    var targetRecall: Double?
+    var targetRecall: TargetRecall?
     @Option(
         help: """
             What a binary model's threshold (each label's, multi-label) serves: accuracy (0.5 on calibrated \
@@ -208,6 +209,9 @@ extension LearningRate: ExpressibleByArgument {
 extension TimeSpan: ExpressibleByArgument {
     public init?(argument: String) { self.init(text: argument) }
 }
+extension TargetRecall: ExpressibleByArgument {
+    public init?(argument: String) { self.init(text: argument) }
+}
 extension ClassWeights: ExpressibleByArgument {}
 extension Sampler: ExpressibleByArgument {}
 extension DecisionGoal: ExpressibleByArgument {}
@@ -263,15 +267,20 @@ struct TrainCommand: ParsableCommand {
             return
         }
         let group = try distributed.join()
-        if let folds {
-            let outcome = try CrossValidation(options: options, folds: folds, group: group).run()
+        do {
+            if let folds {
+                let outcome = try CrossValidation(options: options, folds: folds, group: group).run()
+                guard (group?.rank ?? 0) == 0 else { return }
+                print("ensemble model: \(outcome.modelURL.path)")
+                return
+            }
+            let outcome = try TrainingRun(options: options, group: group).run()
             guard (group?.rank ?? 0) == 0 else { return }
-            print("ensemble model: \(outcome.modelURL.path)")
-            return
+            print("model: \(outcome.modelURL.path)")
+            print("report: \(outcome.reportURL.path)")
+        } catch let error as WorkflowError where error.option != nil {
+            // An option the data refuses (a label it lacks, a metric its classes cannot give): named as typed.
+            throw WorkflowError(TrainFlags.namingFlags(error))
         }
-        let outcome = try TrainingRun(options: options, group: group).run()
-        guard (group?.rank ?? 0) == 0 else { return }
-        print("model: \(outcome.modelURL.path)")
-        print("report: \(outcome.reportURL.path)")
     }
 }
