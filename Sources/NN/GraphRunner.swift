@@ -12,7 +12,15 @@ public struct GraphRunner {
         self.graph = graph
         // 4-d weights in the channels-last layout the convolutions run fastest in here.
         constants = try graph.constantsByName.mapValues { $0.rank == 4 ? try $0.contiguous(.channelsLast) : $0 }
+        var last: [String: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() { for name in node.inputs { last[name] = i } }
+        var lastRead = [[String]](repeating: [], count: graph.nodes.count)
+        for (name, i) in last where constants[name] == nil { lastRead[i].append(name) }
+        self.lastRead = lastRead
     }
+
+    /// The values each node reads for the last time.
+    let lastRead: [[String]]
 
     /// The value named `output`, computed from `inputs` (name → tensor); `watch` sees each node's output as it is
     /// made.
@@ -20,7 +28,7 @@ public struct GraphRunner {
         _ inputs: [String: Tensor], output: String, watch: (InferenceGraph.Node, Tensor) throws -> Void = { _, _ in }
     ) throws -> Tensor {
         var values = inputs
-        for node in graph.nodes {
+        for (i, node) in graph.nodes.enumerated() {
             let y = try Self.evaluate(node) { name in
                 guard let v = values[name] ?? constants[name] else {
                     throw TorchError("graph node \(node.name) reads \(name), which no earlier node made")
@@ -30,6 +38,8 @@ public struct GraphRunner {
             try watch(node, y)
             values[node.output] = y
             if node.output == output { return y }
+            // Only the live values are held: a body's activations for a big batch take gigabytes.
+            for name in lastRead[i] where name != output { values[name] = nil }
         }
         guard let y = values[output] else { throw TorchError("the graph makes no value named \(output)") }
         return y

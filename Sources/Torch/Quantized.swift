@@ -1,5 +1,4 @@
 import CTorch
-import Foundation
 
 /// A uint8 tensor with one scale and zero point (`x ≈ (q − zeroPoint) · scale`): an activation of an INT8 network.
 ///
@@ -21,6 +20,7 @@ public final class QuantizedTensor: @unchecked Sendable {
         self.init(handle: h, scale: scale, zeroPoint: zeroPoint)
     }
 
+    /// The dimensions, as a float tensor's.
     public var shape: [Int] {
         var out = [Int64](repeating: 0, count: Int(qt_dim(handle)))
         qt_sizes(handle, &out)
@@ -65,55 +65,72 @@ public final class QuantizedConv2d: @unchecked Sendable {
     /// The weights' per-channel scales, as quantized.
     public let weightScales: [Float]
 
-    /// Quantizes `weight` (out × in/groups × kh × kw, float32) per output channel with scale `max|w| / 127` (63 on a
-    /// CPU without VNNI, ``weightLevels``), and
-    /// prepacks it with `bias`. With `inputMeans` (the input's mean per channel over calibration photos), the bias
-    /// takes away the mean error that the rounded weights make on such input (bias correction): rounding a kernel
-    /// whose taps nearly cancel shifts every output by about the same amount, and the shift is what hurts.
+    /// Quantizes `weight` (out × in/groups × kh × kw, float32) per output channel with scale `max|w| / levels`
+    /// (``weightLevels`` by default), and prepacks it with `bias`. With `inputMeans` (the input's mean per channel
+    /// over calibration photos), the bias takes away the mean error that the rounded weights make on such input
+    /// (bias correction): rounding a kernel whose taps nearly cancel shifts every output by about the same amount,
+    /// and the shift is what hurts.
     public init(
         weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int,
-        inputMeans: Tensor? = nil
+        inputMeans: Tensor? = nil, levels: Int = weightLevels
     ) throws {
-        let quantized = try Self.quantize(weight: weight, bias: bias, groups: groups, inputMeans: inputMeans)
+        let quantized = try Self.quantize(
+            weight: weight, bias: bias, groups: groups, inputMeans: inputMeans, levels: levels)
         weightScales = try quantized.scales.toArray(Float.self)
-        let contiguous = try weight.contiguous()
-        guard let q = qt_quantize_per_channel(contiguous.handle, quantized.scales.handle, 0) else {
-            throw TorchError.last()
-        }
+        handle = try Self.prepack(
+            integers: quantized.integers, scales: quantized.scales, bias: quantized.bias,
+            pairs: [stride.0, stride.1, padding.0, padding.1, dilation.0, dilation.1], groups: groups)
+    }
+
+    /// The per-channel int8 tensor of `integers` · `scales` (exactly those integers), prepacked with `bias`.
+    private static func prepack(
+        integers: Tensor, scales: Tensor, bias: Tensor?, pairs: [Int], groups: Int
+    ) throws -> OpaquePointer {
+        let exact = try (integers * scales.reshaped([-1, 1, 1, 1])).contiguous()
+        guard let q = qt_quantize_per_channel(exact.handle, scales.handle, 0) else { throw TorchError.last() }
         defer { qt_free(q) }
-        handle = try withInt64s([stride.0, stride.1, padding.0, padding.1, dilation.0, dilation.1]) { v, _ in
-            guard let h = qt_qconv_prepack(q, quantized.bias?.handle, v, v + 2, v + 4, Int64(groups)) else {
+        return try withInt64s(pairs) { v, _ in
+            guard let h = qt_qconv_prepack(q, bias?.handle, v, v + 2, v + 4, Int64(groups)) else {
                 throw TorchError.last()
             }
             return h
         }
     }
 
-    /// The largest weight integer: 127 where the CPU multiplies uint8 by int8 with VNNI (32-bit sums), 63 where it
-    /// has no VNNI. There oneDNN's int8 kernels add pairs of products in 16 bits (vpmaddubsw), which saturate when
-    /// 255 · 127 · 2 exceeds 32,767; with 63 they cannot (the "reduced range" PyTorch uses on such CPUs).
-    public static let weightLevels: Int = cpuHasVNNI ? 127 : 63
-
-    /// Whether /proc/cpuinfo lists AVX512-VNNI or AVX-VNNI (false where there is no /proc: the safe answer).
-    static let cpuHasVNNI: Bool = {
-        // Not Linux, or no /proc: assume none, which only costs a bit of weight precision.
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-            let flags = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-        else { return false }
-        let set = Set(flags.split(separator: " ").map(String.init))
-        return set.contains("avx512_vnni") || set.contains("avx_vnni")
+    /// The largest weight integer: 127 where the engine sums uint8 × int8 products in 32 bits (VNNI), 63 where it
+    /// adds pairs of them in 16 bits first (oneDNN's kernels for CPUs without VNNI, or when its ISA is capped), which
+    /// saturate when 255 · 127 · 2 exceeds 32,767. Decided by running one convolution that would saturate, so it
+    /// follows what the engine does, not what the CPU lists.
+    public static let weightLevels: Int = {
+        // A failing probe leaves the safe answer, which only costs a bit of weight precision.
+        (try? addsPairsWithoutSaturating()) == true ? 127 : 63
     }()
 
-    /// What the INT8 convolution holds, in float32: the weights' integers (−127…127) and per-channel scales, and
-    /// the bias, corrected by `inputMeans` as ``init(weight:bias:stride:padding:dilation:groups:inputMeans:)``
-    /// says (also what the ONNX export writes).
+    /// A 1×1 convolution of four channels of 255 with weights of 127: 4 · 255 · 127 = 129,540 in exact sums, at most
+    /// 2 · 32,767 where pairs saturate in 16 bits.
+    static func addsPairsWithoutSaturating() throws -> Bool {
+        let input = try QuantizedTensor(
+            Tensor.full([1, 4, 1, 1], 255).contiguous(.channelsLast), scale: 1, zeroPoint: 0)
+        let conv = try prepack(
+            integers: Tensor.full([1, 4, 1, 1], 127), scales: Tensor.full([1], 1), bias: nil,
+            pairs: [1, 1, 0, 0, 1, 1], groups: 1)
+        defer { qt_qconv_free(conv) }
+        guard let h = qt_qconv_run(conv, input.handle, 1024, 0, 0) else { throw TorchError.last() }
+        let out = QuantizedTensor(handle: h, scale: 1024, zeroPoint: 0)
+        return abs(try out.dequantized().item() - 129_540) < 1024
+    }
+
+    /// What the INT8 convolution holds, in float32: the weights' integers (−levels…levels) and per-channel scales,
+    /// and the bias, corrected by `inputMeans` as
+    /// ``init(weight:bias:stride:padding:dilation:groups:inputMeans:levels:)`` says (also what the ONNX export writes). A channel whose weights are all zero gets scale 1 (any would do), so
+    /// that its bias stays representable at input scale × weight scale.
     public static func quantize(
-        weight: Tensor, bias: Tensor?, groups: Int, inputMeans: Tensor?
+        weight: Tensor, bias: Tensor?, groups: Int, inputMeans: Tensor?, levels: Int = weightLevels
     ) throws -> (integers: Tensor, scales: Tensor, bias: Tensor?) {
         let w = try weight.contiguous()
-        let levels = Double(weightLevels)
-        let scales = try (w.abs().flattened(from: 1).max([1]).clamp(1e-8, 1e30) / levels)
-        let integers = try (w / scales.reshaped([-1, 1, 1, 1])).rounded().clamp(-levels, levels)
+        let largest = try w.abs().flattened(from: 1).max([1])
+        let scales = try (largest + largest.eq(0).to(.float32)) / Double(levels)
+        let integers = try (w / scales.reshaped([-1, 1, 1, 1])).rounded().clamp(-Double(levels), Double(levels))
         guard let inputMeans else { return (integers, scales, bias) }
         let error = try integers * scales.reshaped([-1, 1, 1, 1]) - w  // out × in/groups × kh × kw
         let (out, perGroup) = (w.shape[0], w.shape[1])
@@ -121,6 +138,7 @@ public final class QuantizedConv2d: @unchecked Sendable {
             .matmul(inputMeans.reshaped([groups, perGroup, 1])).flattened()
         return (integers, scales, try (bias ?? Tensor.zeros([out])) - shift)
     }
+
     deinit { qt_qconv_free(handle) }
 
     /// The convolution of `x`, its output quantized to `scale` and `zeroPoint` (through a ReLU when `relu`, which

@@ -65,8 +65,9 @@ extension ModelExport {
                     ? [
                         (
                             "precision",
-                            "int8: the body in QDQ form (uint8 activations, per-channel int8 weights, int32 biases) as "
-                                + "Quadrat's --precision int8 runs it; the head in float32"
+                            "int8: the body in QDQ form (uint8 activations, per-channel int8 weights in "
+                                + "±\(QuantizedConv2d.weightLevels) levels, int32 biases) as Quadrat's --precision "
+                                + "int8 runs it; the head in float32"
                         )
                     ] : []),
             producerVersion: quadratVersion)
@@ -77,7 +78,7 @@ extension ModelExport {
     static func int8Ranges(_ saved: SavedModel) throws -> ActivationRanges {
         guard let calibration = try Int8Calibration.beside(saved), let first = calibration.members.first else {
             throw WorkflowError(
-                "\(saved.source.path) has no INT8 calibration beside it: run `quadrat quantize` on it first")
+                "\(saved.source.path) has no INT8 calibration beside it: " + Int8Calibration.remedy(saved))
         }
         return first
     }

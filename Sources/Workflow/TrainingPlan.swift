@@ -67,7 +67,8 @@ public enum Planner {
     /// Seconds for work that does not depend on the number of epochs: precomputing the activations of the
     /// training and validation images, the LR finder and the head on them, the deployment reference (the features
     /// of up to 500 training photos and of validation), the INT8 calibration (up to 256 training photos through the
-    /// graph, which watches every activation: about three plain passes, 5.2 s on AMD EPYC family 26 model 2), saving and the report.
+    /// graph, which watches every activation: about three plain passes, 5.2 s on AMD EPYC family 26 model 2), saving
+    /// and the report.
     /// `featuresCached`: an earlier run with the same data and model left them on disk.
     public static func fixedSeconds(
         trainImages: Int, validImages: Int, throughput: Throughput, lrFind: Bool, featuresCached: Bool = false

@@ -7,7 +7,7 @@ extension CLITests {
     /// `train` leaves an INT8 calibration beside the model; `predict --precision int8` follows the float answers
     /// closely; without a calibration it says how to make one, and `quadrat quantize` makes it.
     func int8PredictionsFollowFloat(_ model: URL, data: URL) throws {
-        let calibration = model.deletingLastPathComponent().appendingPathComponent(Int8Calibration.fileName)
+        let calibration = Int8Calibration.url(forModelFile: model)
         #expect(FileManager.default.fileExists(atPath: calibration.path), "train wrote no INT8 calibration")
         let test = data.appendingPathComponent("test").path
         let float = try quadrat(["predict", model.path, test, "--format", "csv", "--precision", "fp32"])
@@ -24,6 +24,15 @@ extension CLITests {
         let again = try quadrat(["predict", model.path, test, "--format", "csv", "--precision", "int8"])
         #expect(again.status == 0, "\(again.errors)")
         #expect(try Self.largestProbabilityDifference(float.output, again.output) <= 0.15)
+        // A calibration of another model file (here: its fingerprint says so) is refused.
+        let copy = model.deletingLastPathComponent().appendingPathComponent("copy.safetensors")
+        try FileManager.default.copyItem(at: model, to: copy)
+        defer { try? FileManager.default.removeItem(at: copy) }
+        var other = try JSONDecoder().decode(Int8Calibration.self, from: Data(contentsOf: calibration))
+        other.model = "0-0"
+        try JSONEncoder().encode(other).write(to: Int8Calibration.url(forModelFile: copy))
+        let stale = try quadrat(["predict", copy.path, test, "--precision", "int8"])
+        #expect(stale.status == 1 && stale.errors.contains("was made for another model file"), "\(stale.errors)")
         let noPhotos = try quadrat(["quantize", model.path])
         #expect(noPhotos.status == 64 && noPhotos.errors.contains("--photos"), "\(noPhotos.errors)")
     }

@@ -226,6 +226,7 @@ qt_qconv qt_qconv_prepack(
 /// The quantized convolution of a uint8 input; the output is uint8 with `scale` and `zero_point`, through a ReLU
 /// first when `relu` is 1.
 qt_tensor qt_qconv_run(qt_qconv conv, qt_tensor x, double scale, int64_t zero_point, int relu);
+/// Frees a prepacked convolution (NULL is ignored).
 void qt_qconv_free(qt_qconv conv);
 /// Zero-pads a 4-d uint8 tensor (the padding holds its zero point), keeping its memory format.
 qt_tensor qt_qpad(qt_tensor q, int64_t left, int64_t right, int64_t top, int64_t bottom);

@@ -63,7 +63,8 @@ public final class Classifier: Module {
     /// The input name of ``bodyGraph(size:)``.
     public static let graphInput = "image"
 
-    /// Runs the body in INT8 from now on, quantized with `ranges` (``ActivationRanges/observe(_:input:output:batches:)``
+    /// Runs the body in INT8 from now on, quantized with `ranges`
+    /// (``ActivationRanges/observe(_:input:output:batches:)``
     /// on ``bodyGraph(size:)``) for `size`-pixel input.
     public func quantize(_ ranges: ActivationRanges, size: Int) throws {
         let (graph, output) = try bodyGraph(size: size)
@@ -78,7 +79,8 @@ public final class Classifier: Module {
 
     /// ``export(_:side:into:)``, also naming the pooled features the head's first BatchNorm reads (what
     /// ``pooledFeatures(_:)`` computes: the distance to the training photos is measured on them). With `int8`
-    /// ranges, the body is written in ONNX's QDQ form (``QuantizedNetwork/exportQDQ(_:input:output:ranges:image:into:)``).
+    /// ranges, the body is written in ONNX's QDQ form
+    /// (``QuantizedNetwork/exportQDQ(_:input:output:ranges:image:into:)``).
     public func exportWithPooled(
         _ input: String, side: Int, into graph: inout InferenceGraph, int8: ActivationRanges? = nil
     ) throws -> (pooled: String, logits: String) {

@@ -47,17 +47,17 @@ struct InferenceBenchmark {
         ]
         // INT8 when the model has a calibration beside it (`train` writes one; `quadrat quantize` for older models).
         var quantized: SavedModel?
-        if try Int8Calibration.beside(saved) != nil {
+        do {
             let int8 = try SavedModel(model)
-            try int8.quantize()
+            try int8.quantize()  // throws, saying how to calibrate, when there is no calibration or a stale one
             quantized = int8
             paths.append(
                 (
                     "Quadrat int8 (\(QuantizedEngine.current.lowercased()))",
                     { x in try Torch.inferenceMode { try int8.probabilities(inputs: Array(x)) } }
                 ))
-        } else {
-            emit("no INT8 row: no \(Int8Calibration.fileName) beside the model (run `quadrat quantize` first)")
+        } catch {
+            emit("no INT8 row: \(error)")
         }
         for (path, work) in paths {
             let (rate, answer) = try time(work)(inputs)

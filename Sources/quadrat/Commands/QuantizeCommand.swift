@@ -12,7 +12,7 @@ struct QuantizeCommand: ParsableCommand {
             `train` calibrates every model it saves; this command is for models trained before that, or to \
             calibrate again on other photos. It runs the model in float32 over up to --count of the photos (spread \
             evenly over them, the plain evaluation view), records the range of every activation of the body and \
-            writes them beside the model as \(Int8Calibration.fileName). Calibrate on photos like those the \
+            writes them beside the model as MODEL\(Int8Calibration.suffix). Calibrate on photos like those the \
             model will see: its training photos, not the ones you will score it on.
 
             Examples:
@@ -21,7 +21,9 @@ struct QuantizeCommand: ParsableCommand {
     )
 
     @OptionGroup var model: ModelArgument
-    @Option(help: ArgumentHelp("Photos to calibrate on (files, or one folder).", valueName: "photo"))
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp("Photos to calibrate on (files, or one folder).", valueName: "photo"))
     var photos: [String] = []
     @Option(help: "At most this many photos (default \(Int8Calibration.defaultPhotos)).")
     var count = Int8Calibration.defaultPhotos
