@@ -8,9 +8,10 @@ import PackageDescription
 let libtorchRoot = ProcessInfo.processInfo.environment["QUADRAT_LIBTORCH"]
 let torchInclude = libtorchRoot.map { "\($0)/include" } ?? "/usr/include"
 // USE_C10D_GLOO and USE_DISTRIBUTED expose c10d's Gloo process group in the headers (libtorch is built with them).
+// Debian's libtorch 1.13 builds as C++17; libtorch 2's headers (PyPI's wheel, for CUDA) require C++20.
 var torchCxxFlags = [
-    "-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", "-std=c++17", "-O2", "-DUSE_C10D_GLOO",
-    "-DUSE_DISTRIBUTED",
+    "-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", libtorchRoot == nil ? "-std=c++17" : "-std=c++20",
+    "-O2", "-DUSE_C10D_GLOO", "-DUSE_DISTRIBUTED",
 ]
 var torchLinkFlags: [String] = []
 if let root = libtorchRoot {
