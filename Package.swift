@@ -10,8 +10,7 @@ let torchInclude = libtorchRoot.map { "\($0)/include" } ?? "/usr/include"
 // USE_C10D_GLOO and USE_DISTRIBUTED expose c10d's Gloo process group in the headers (libtorch is built with them).
 // Debian's libtorch 1.13 builds as C++17; libtorch 2's headers (PyPI's wheel, for CUDA) require C++20.
 var torchCxxFlags = [
-    "-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", libtorchRoot == nil ? "-std=c++17" : "-std=c++20",
-    "-O2", "-DUSE_C10D_GLOO", "-DUSE_DISTRIBUTED",
+    "-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", "-O2", "-DUSE_C10D_GLOO", "-DUSE_DISTRIBUTED",
 ]
 var torchLinkFlags: [String] = []
 if let root = libtorchRoot {
@@ -94,7 +93,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["Workflow", "TestSupport", "quadrat"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "FormData", "TestSupport"]),
     ],
-    cxxLanguageStandard: .cxx17
+    cxxLanguageStandard: libtorchRoot == nil ? .cxx17 : .cxx20
 )
 
 // libFuzzer harnesses (Fuzz/Harnesses), only when `make fuzz` asks for them: they link only with `-sanitize=fuzzer`.
