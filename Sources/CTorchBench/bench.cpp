@@ -3,6 +3,7 @@
 #include "ctorch_bench.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <chrono>
 #include <functional>
