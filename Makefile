@@ -5,7 +5,7 @@ SWIFT ?= swift
 QUADRAT_HOME ?= $(HOME)/.cache/quadrat
 export QUADRAT_HOME
 
-.PHONY: setup setup-test build release test lint demo bench fixtures fuzz fuzz-smoke clean
+.PHONY: setup setup-test build release test test-libtorch2 lint demo bench fixtures fuzz fuzz-smoke clean
 
 setup:
 	scripts/setup.sh system weights data samples
@@ -23,6 +23,10 @@ test: setup-test
 	$(SWIFT) build
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+
+# The whole suite built against libtorch 2 (PyPI's CUDA build, run on the CPU): scripts/libtorch2.sh.
+test-libtorch2: setup-test
+	scripts/libtorch2.sh
 
 # House style: swift-format at 120 columns (.swift-format); fails on any finding.
 lint:
