@@ -112,13 +112,28 @@ void qt_set_grad_enabled(int enabled) { at::GradMode::set_enabled(enabled != 0);
 void *qt_inference_mode_enter(void) { QT_GUARD(nullptr, return new c10::InferenceMode();) }
 void qt_inference_mode_exit(void *guard) { delete static_cast<c10::InferenceMode *>(guard); }
 
+// CPU autocast's switches: libtorch 2.4 and later take the device type; the CPU-only names warn there.
+namespace {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool cpu_autocast_enabled() { return at::autocast::is_autocast_enabled(at::kCPU); }
+void set_cpu_autocast(bool on) { at::autocast::set_autocast_enabled(at::kCPU, on); }
+at::ScalarType cpu_autocast_dtype() { return at::autocast::get_autocast_dtype(at::kCPU); }
+void set_cpu_autocast_dtype(at::ScalarType type) { at::autocast::set_autocast_dtype(at::kCPU, type); }
+#else
+bool cpu_autocast_enabled() { return at::autocast::is_cpu_enabled(); }
+void set_cpu_autocast(bool on) { at::autocast::set_cpu_enabled(on); }
+at::ScalarType cpu_autocast_dtype() { return at::autocast::get_autocast_cpu_dtype(); }
+void set_cpu_autocast_dtype(at::ScalarType type) { at::autocast::set_autocast_cpu_dtype(type); }
+#endif
+}  // namespace
+
 int qt_autocast_enter(int dtype, int *previous_enabled, int *previous_dtype) {
     QT_GUARD(-1, {
         auto type = scalar_type(dtype);
-        *previous_enabled = at::autocast::is_cpu_enabled() ? 1 : 0;
-        *previous_dtype = (int)at::autocast::get_autocast_cpu_dtype();
-        at::autocast::set_cpu_enabled(true);
-        at::autocast::set_autocast_cpu_dtype(type);
+        *previous_enabled = cpu_autocast_enabled() ? 1 : 0;
+        *previous_dtype = (int)cpu_autocast_dtype();
+        set_cpu_autocast(true);
+        set_cpu_autocast_dtype(type);
         at::autocast::increment_nesting();
         return 0;
     })
@@ -127,13 +142,13 @@ int qt_autocast_enter(int dtype, int *previous_enabled, int *previous_dtype) {
 int qt_autocast_exit(int previous_enabled, int previous_dtype) {
     QT_GUARD(-1, {
         if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-        at::autocast::set_cpu_enabled(previous_enabled != 0);
-        at::autocast::set_autocast_cpu_dtype(scalar_type(previous_dtype));
+        set_cpu_autocast(previous_enabled != 0);
+        set_cpu_autocast_dtype(scalar_type(previous_dtype));
         return 0;
     })
 }
 
-int qt_autocast_enabled(void) { return at::autocast::is_cpu_enabled() ? 1 : 0; }
+int qt_autocast_enabled(void) { return cpu_autocast_enabled() ? 1 : 0; }
 
 // ---- creation -------------------------------------------------------------------
 
