@@ -59,12 +59,7 @@ public struct DriftReference: Sendable {
     /// the photos read (unreadable ones are left out).
     public static func pooledFeatures(_ model: SavedModel, items: [ImageItem]) throws -> (features: Tensor, kept: [Int])
     {
-        // The loader hands labels back; the features do not depend on them.
-        let set = ImageDataset(
-            items: items.map { ImageItem(url: $0.url, name: $0.name, label: 0) }, classes: model.classes)
-        let loader = DataLoader(
-            set, size: model.size, batchSize: 32, normalization: model.normalization, cache: model.presizeCache)
-        loader.resize = model.resize
+        let loader = model.evaluationLoader(items: items)
         let features = try model.classifier.precompute(loader, label: "deployment check").features
         let skipped = Set(loader.skipped.all.map(\.path))
         return (features, items.indices.filter { !skipped.contains(items[$0].url.path) })

@@ -30,11 +30,7 @@ public struct Int8Calibration: Codable, Sendable, Equatable {
         guard !items.isEmpty else { throw LearnError("INT8 calibration needs photos, and none were given") }
         let step = max(1, items.count / max(photos, 1))
         let chosen = stride(from: 0, to: items.count, by: step).prefix(photos).map { items[$0] }
-        let set = ImageDataset(
-            items: chosen.map { ImageItem(url: $0.url, name: $0.name, label: 0) }, classes: model.classes)
-        let loader = DataLoader(
-            set, size: model.size, batchSize: 8, normalization: model.normalization, cache: model.presizeCache)
-        loader.resize = model.resize
+        let loader = model.evaluationLoader(items: chosen, batchSize: 8)
         let members = try model.members.map { member in
             let (graph, output) = try member.bodyGraph(size: model.size)
             return try Torch.inferenceMode {

@@ -106,6 +106,21 @@ public struct SavedModel {
         calibration(tta: tta)?.decide(p) ?? Metrics.argmax(p)
     }
 
+    /// A loader of `dataset` prepared as the model sees photos: its size, presize cache, normalisation and resize.
+    public func evaluationLoader(_ dataset: ImageDataset, batchSize: Int = 32) -> DataLoader {
+        let loader = DataLoader(
+            dataset, size: size, batchSize: batchSize, normalization: normalization, cache: presizeCache)
+        loader.resize = resize
+        return loader
+    }
+
+    /// ``evaluationLoader(_:batchSize:)`` for photos whose labels do not matter (each read as class 0).
+    public func evaluationLoader(items: [ImageItem], batchSize: Int = 32) -> DataLoader {
+        evaluationLoader(
+            ImageDataset(items: items.map { ImageItem(url: $0.url, name: $0.name, label: 0) }, classes: classes),
+            batchSize: batchSize)
+    }
+
     /// Class probabilities for `dataset`'s images (TTA with `ttaViews` > 0), calibrated with the temperature
     /// fitted at training unless `calibrated` is false. Unreadable images are left out and listed in `skipped`;
     /// `items` gives the positions predicted.
@@ -115,9 +130,7 @@ public struct SavedModel {
     )
         throws -> (probabilities: [[Double]], items: [Int], skipped: [DataProblem])
     {
-        let loader = DataLoader(
-            dataset, size: size, batchSize: batchSize, normalization: normalization, cache: presizeCache)
-        loader.resize = resize
+        let loader = evaluationLoader(dataset, batchSize: batchSize)
         var sum: [[Double]] = [], items: [Int] = []
         for member in members {
             let learner = Learner(model: member, groups: [[member]], train: loader, valid: nil, task: task.task)

@@ -47,9 +47,13 @@ public enum ThroughputProbe {
         let wasTraining = model.isTraining
         model.eval()
         defer { if wasTraining { model.train() } }
-        func step() throws {
+        return try evaluationRate(batchSize: batchSize, steps: steps) {
             _ = try Torch.withoutGrad { try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x) }
         }
+    }
+
+    /// Images/s of `step` (one batch of `batchSize`) over `steps` runs after a warm-up run.
+    static func evaluationRate(batchSize: Int, steps: Int, _ step: () throws -> Void) throws -> Double {
         try step()
         let start = Date()
         for _ in 0..<steps { try step() }
@@ -70,11 +74,9 @@ public enum ThroughputProbe {
             try ActivationRanges.observe(graph, input: Classifier.graphInput, output: output, batches: [x])
         }
         let int8 = try QuantizedNetwork(graph, input: Classifier.graphInput, output: output, ranges: ranges)
-        func step() throws { _ = try Torch.inferenceMode { try classifier.head(int8(x)) } }
-        try step()
-        let start = Date()
-        for _ in 0..<steps { try step() }
-        return Double(steps * batchSize) / max(Date().timeIntervalSince(start), 1e-9)
+        return try evaluationRate(batchSize: batchSize, steps: steps) {
+            _ = try Torch.inferenceMode { try classifier.head(int8(x)) }
+        }
     }
 
     /// A batch of normalised-looking noise, channels-last as the loader makes it, with random labels of `task`.

@@ -27,9 +27,16 @@ public struct PredictionServer: @unchecked Sendable {
     public let examples: URL?
 
     public init(modelURL: URL, options: ServeOptions, examples: URL? = nil) throws {
-        try options.validate()
+        try options.validate()  // before reading the model, as always
         let model = try SavedModel(modelURL)
         if options.int8 { try model.quantize() }
+        try self.init(model: model, options: options, examples: examples)
+    }
+
+    /// Serves `model` as it is (in INT8 when it was quantized), read from its file once by the caller.
+    public init(model: SavedModel, options: ServeOptions, examples: URL? = nil) throws {
+        try options.validate()
+        let modelURL = model.source
         let metrics = self.metrics
         self.model = model
         self.modelURL = modelURL

@@ -60,15 +60,14 @@ struct ServeCommand: AsyncParsableCommand {
         Torch.useAllCores()
         let url = model.url
         let saved = try SavedModel(url)
-        options.mixedPrecision = try saved.prepareInference(precision)
-        options.int8 = precision == .int8
+        options.mixedPrecision = try saved.prepareInference(precision)  // quantizes `saved` for int8
         do {
             _ = try DriftReference.beside(saved)
         } catch {
             Console.warn("note: serving without the unknown answer: \(error)")
         }
         let server = try PredictionServer(
-            modelURL: url, options: options, examples: examples.map { URL(fileURLWithPath: $0) })
+            model: saved, options: options, examples: examples.map { URL(fileURLWithPath: $0) })
         let host = self.host, protected = options.token != nil
         let announce: @Sendable (Int32) -> Void = { _ in
             Console.warn("stopping: answering the requests in flight (again to quit now)")
