@@ -112,28 +112,36 @@ void qt_set_grad_enabled(int enabled) { at::GradMode::set_enabled(enabled != 0);
 void *qt_inference_mode_enter(void) { QT_GUARD(nullptr, return new c10::InferenceMode();) }
 void qt_inference_mode_exit(void *guard) { delete static_cast<c10::InferenceMode *>(guard); }
 
-// CPU autocast's switches: libtorch 2.4 and later take the device type; the CPU-only names warn there.
+// Autocast's switches per device type: libtorch 2.4 and later take the device type (the older per-device names
+// warn there); 1.13 has a function per device, CUDA's being the unnamed one.
 namespace {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-bool cpu_autocast_enabled() { return at::autocast::is_autocast_enabled(at::kCPU); }
-void set_cpu_autocast(bool on) { at::autocast::set_autocast_enabled(at::kCPU, on); }
-at::ScalarType cpu_autocast_dtype() { return at::autocast::get_autocast_dtype(at::kCPU); }
-void set_cpu_autocast_dtype(at::ScalarType type) { at::autocast::set_autocast_dtype(at::kCPU, type); }
+bool autocast_enabled(at::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
+void set_autocast(at::DeviceType d, bool on) { at::autocast::set_autocast_enabled(d, on); }
+at::ScalarType autocast_dtype(at::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
+void set_autocast_dtype(at::DeviceType d, at::ScalarType type) { at::autocast::set_autocast_dtype(d, type); }
 #else
-bool cpu_autocast_enabled() { return at::autocast::is_cpu_enabled(); }
-void set_cpu_autocast(bool on) { at::autocast::set_cpu_enabled(on); }
-at::ScalarType cpu_autocast_dtype() { return at::autocast::get_autocast_cpu_dtype(); }
-void set_cpu_autocast_dtype(at::ScalarType type) { at::autocast::set_autocast_cpu_dtype(type); }
+bool autocast_enabled(at::DeviceType d) { return d == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(); }
+void set_autocast(at::DeviceType d, bool on) {
+    if (d == at::kCUDA) at::autocast::set_enabled(on); else at::autocast::set_cpu_enabled(on);
+}
+at::ScalarType autocast_dtype(at::DeviceType d) {
+    return d == at::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+void set_autocast_dtype(at::DeviceType d, at::ScalarType type) {
+    if (d == at::kCUDA) at::autocast::set_autocast_gpu_dtype(type); else at::autocast::set_autocast_cpu_dtype(type);
+}
 #endif
 }  // namespace
 
 int qt_autocast_enter(int dtype, int *previous_enabled, int *previous_dtype) {
     QT_GUARD(-1, {
         auto type = scalar_type(dtype);
-        *previous_enabled = cpu_autocast_enabled() ? 1 : 0;
-        *previous_dtype = (int)cpu_autocast_dtype();
-        set_cpu_autocast(true);
-        set_cpu_autocast_dtype(type);
+        auto device = default_device().type();
+        *previous_enabled = autocast_enabled(device) ? 1 : 0;
+        *previous_dtype = (int)autocast_dtype(device);
+        set_autocast(device, true);
+        set_autocast_dtype(device, type);
         at::autocast::increment_nesting();
         return 0;
     })
@@ -141,14 +149,15 @@ int qt_autocast_enter(int dtype, int *previous_enabled, int *previous_dtype) {
 
 int qt_autocast_exit(int previous_enabled, int previous_dtype) {
     QT_GUARD(-1, {
+        auto device = default_device().type();
         if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-        set_cpu_autocast(previous_enabled != 0);
-        set_cpu_autocast_dtype(scalar_type(previous_dtype));
+        set_autocast(device, previous_enabled != 0);
+        set_autocast_dtype(device, scalar_type(previous_dtype));
         return 0;
     })
 }
 
-int qt_autocast_enabled(void) { return cpu_autocast_enabled() ? 1 : 0; }
+int qt_autocast_enabled(void) { return autocast_enabled(default_device().type()) ? 1 : 0; }
 
 // ---- creation -------------------------------------------------------------------
 
@@ -158,13 +167,13 @@ qt_tensor qt_from_data(const void *data, const int64_t *sizes, const int64_t *st
         at::IntArrayRef shape(sizes, ndim);
         at::Tensor view = strides ? at::from_blob(const_cast<void *>(data), shape, at::IntArrayRef(strides, ndim), options)
                                   : at::from_blob(const_cast<void *>(data), shape, options);
-        return wrap(view.clone(at::MemoryFormat::Contiguous));
+        return wrap(to_default_device(view));
     })
 }
 
 qt_tensor qt_fill(const int64_t *sizes, int ndim, int dtype, int kind, double value) {
     QT_GUARD(nullptr, {
-        auto options = at::TensorOptions().dtype(scalar_type(dtype));
+        auto options = at::TensorOptions().dtype(scalar_type(dtype)).device(default_device());
         at::IntArrayRef shape(sizes, ndim);
         switch (kind) {
             case 0: return wrap(at::full(shape, value, options));
@@ -177,10 +186,15 @@ qt_tensor qt_fill(const int64_t *sizes, int ndim, int dtype, int kind, double va
 }
 
 qt_tensor qt_arange(double start, double end, double step, int dtype) {
-    QT_GUARD(nullptr, return wrap(at::arange(start, end, step, at::TensorOptions().dtype(scalar_type(dtype))));)
+    QT_GUARD(nullptr, {
+        auto options = at::TensorOptions().dtype(scalar_type(dtype)).device(default_device());
+        return wrap(at::arange(start, end, step, options));
+    })
 }
 
-qt_tensor qt_randperm(int64_t n) { QT_GUARD(nullptr, return wrap(at::randperm(n, at::kLong));) }
+qt_tensor qt_randperm(int64_t n) {
+    QT_GUARD(nullptr, return wrap(at::randperm(n, at::TensorOptions().dtype(at::kLong).device(default_device())));)
+}
 
 // ---- inspection -----------------------------------------------------------------
 
@@ -207,7 +221,8 @@ int qt_is_contiguous(qt_tensor t, int format) { QT_GUARD(-1, return unwrap(t).is
 
 int qt_copy_to(qt_tensor t, void *out, int64_t nbytes) {
     QT_GUARD(-1, {
-        at::Tensor c = unwrap(t).detach().contiguous();
+        // A tensor on a GPU comes to the host first (waiting for the work that makes it).
+        at::Tensor c = unwrap(t).detach().to(at::kCPU).contiguous();
         int64_t need = c.numel() * (int64_t)c.element_size();
         if (need > nbytes)
             throw std::invalid_argument("output buffer holds " + std::to_string(nbytes) + " bytes, tensor needs " +

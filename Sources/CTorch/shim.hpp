@@ -23,6 +23,11 @@ c10::optional<at::Tensor> optional(qt_tensor h);
 at::MemoryFormat memory_format(int code);
 at::ScalarType scalar_type(int code);
 
+/// Where creation functions put new tensors (qt_set_default_device).
+c10::Device default_device();
+/// A copy of a host tensor on the default device: a plain clone on the CPU, through pinned memory to a GPU.
+at::Tensor to_default_device(const at::Tensor &cpu);
+
 inline std::vector<int64_t> pair(const int64_t *p) { return {p[0], p[1]}; }
 
 }  // namespace qt

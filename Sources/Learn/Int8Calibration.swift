@@ -89,6 +89,10 @@ extension SavedModel {
     /// Runs every member's body in INT8 from now on, with the calibration beside the model file; throws saying how
     /// to make one when there is none.
     public func quantize() throws {
+        // libtorch's quantized operators (FBGEMM, oneDNN, QNNPACK) are the CPU's.
+        guard !Torch.defaultDevice.isCUDA else {
+            throw LearnError("INT8 runs on the CPU only: add --device cpu (the GPU runs fp32 or bf16)")
+        }
         guard let calibration = try Int8Calibration.beside(self) else {
             throw LearnError(
                 "\(source.path) has no INT8 calibration beside it "

@@ -28,8 +28,11 @@ public final class Learner {
     public let recorder = Recorder()
     /// Base learning rate of each group; schedules multiply these.
     public var baseRates: [Double]
-    /// Run training forward passes with bfloat16 autocast (mixed precision).
+    /// Run training forward passes with autocast (mixed precision): bfloat16, or float16 with ``gradScaler`` on a
+    /// GPU without bfloat16.
     public var mixedPrecision = false
+    /// The loss scaler a float16 mixed-precision fit adds to its callbacks; kept between fits, like its scale.
+    public let gradScaler = GradScaler()
     /// Run evaluation forward passes (validation, prediction, TTA) with bfloat16 autocast. Chosen apart from
     /// training: on some CPUs bf16 speeds up inference but slows training down.
     public var inferenceMixedPrecision = false
@@ -147,7 +150,10 @@ public final class Learner {
     ) throws {
         if let rates { baseRates = spread(rates) }
         let scheduler = ParameterScheduler(rate: schedule ?? Schedules.constant(1), momentum: momentum)
-        active = (callbacks + extra + [scheduler] + (verbose ? [EpochTable()] : [])).sorted { $0.order < $1.order }
+        let scaling: [Callback] = mixedPrecision && Torch.autocastType == .float16 ? [gradScaler] : []
+        active = (callbacks + extra + scaling + [scheduler] + (verbose ? [EpochTable()] : [])).sorted {
+            $0.order < $1.order
+        }
         defer { active = [] }
         epochCount = epochs
         fitStart = epochsDone - first

@@ -55,8 +55,11 @@ public enum ThroughputProbe {
     /// Images/s of `step` (one batch of `batchSize`) over `steps` runs after a warm-up run.
     static func evaluationRate(batchSize: Int, steps: Int, _ step: () throws -> Void) throws -> Double {
         try step()
+        try Torch.synchronize()
         let start = Date()
         for _ in 0..<steps { try step() }
+        // A GPU runs the steps after they are queued: the time counts until the last is done.
+        try Torch.synchronize()
         return Double(steps * batchSize) / max(Date().timeIntervalSince(start), 1e-9)
     }
 

@@ -44,13 +44,14 @@ public enum Torch {
         return try body()
     }
 
-    /// Runs `body` with CPU autocast: convolutions and matrix products in `dtype` (bfloat16 by default),
-    /// parameters and their gradients in float32 (`torch.cpu.amp.autocast`).
+    /// Runs `body` with autocast on the default device: convolutions and matrix products in `dtype` (by default
+    /// ``autocastType``: bfloat16, or float16 on an older GPU), parameters and their gradients in float32
+    /// (`torch.autocast`).
     /// Scopes nest: an inner scope restores the outer one's state, and libtorch's cast cache is cleared
     /// when the outermost ends.
-    public static func withAutocast<R>(_ dtype: DType = .bfloat16, _ body: () throws -> R) throws -> R {
+    public static func withAutocast<R>(_ dtype: DType? = nil, _ body: () throws -> R) throws -> R {
         var previousEnabled: Int32 = 0, previousDType: Int32 = 0
-        if qt_autocast_enter(dtype.code, &previousEnabled, &previousDType) != 0 { throw TorchError.last() }
+        if qt_autocast_enter((dtype ?? autocastType).code, &previousEnabled, &previousDType) != 0 { throw TorchError.last() }
         defer {
             // Exit cannot fail for the state enter saved; a failure would be a shim bug, not the body's error.
             if qt_autocast_exit(previousEnabled, previousDType) != 0 { qt_clear_error() }
@@ -58,7 +59,7 @@ public enum Torch {
         return try body()
     }
 
-    /// Whether CPU autocast is on here (inside ``withAutocast(_:_:)``).
+    /// Whether autocast is on for the default device here (inside ``withAutocast(_:_:)``).
     public static var isAutocastEnabled: Bool { qt_autocast_enabled() != 0 }
 
     /// Runs `body` in inference mode: faster than no-grad, but its tensors can never

@@ -24,15 +24,14 @@ public enum Doctor {
 
     /// Every check, in the order printed.
     public static func checks() -> [Check] {
-        [libtorch(), blas(), threads(), cpu(), precision(), weights(), home()]
+        [libtorch(), gpu(), blas(), threads(), cpu(), precision(), weights(), home()]
     }
 
     static func libtorch() -> Check {
-        let cuda = loadedLibraries().contains { $0.contains("libtorch_cuda") }
-        return Check(
+        Check(
             status: .ok, name: "libtorch",
-            detail: "\(Torch.version), \(cuda ? "CUDA build" : "CPU build (no CUDA)")"
-                + (ProcessInfo.processInfo.environment["QUADRAT_LIBTORCH"].map { ", from \($0)" } ?? ", Debian's"))
+            detail: "\(Torch.version), \(Torch.isCUDABuilt ? "CUDA build" : "CPU build (no CUDA)")"
+                + (libtorchFolder().map { ", from \($0)" } ?? ""))
     }
 
     /// The BLAS library in the process and a measured 1024² matrix product.

@@ -40,6 +40,7 @@ public struct Launcher {
             var environment = ProcessInfo.processInfo.environment
             environment["WORLD_SIZE"] = String(processes)
             environment["RANK"] = String(rank)
+            environment["LOCAL_RANK"] = String(rank)
             environment["MASTER_ADDR"] = "127.0.0.1"
             environment["MASTER_PORT"] = String(port)
             environment["QUADRAT_THREADS"] = String(threads)

@@ -119,9 +119,20 @@ public struct MachineProfile: Codable, Sendable, Equatable {
 }
 
 extension MachineProfile {
-    /// The CPU model, core count, libtorch version and ``probeRevision``: what the measurements hold for.
+    /// The CPU model, core count, the GPU in use (where there is one), libtorch version and ``probeRevision``: what
+    /// the measurements hold for.
     public static var machineKey: String {
-        "\(cpuModel) × \(ProcessInfo.processInfo.activeProcessorCount), libtorch \(Torch.version), probe \(probeRevision)"
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return "\(cpuModel) × \(cores)\(gpuKey), libtorch \(Torch.version), probe \(probeRevision)"
+    }
+
+    /// ", NVIDIA H100 80GB HBM3 (cuda:0)" when the default device is a GPU; nothing on the CPU, so that profiles
+    /// measured before devices existed still match.
+    static var gpuKey: String {
+        guard case .cuda(let index) = Torch.defaultDevice else { return "" }
+        // The driver answered when the device was chosen; should it fail now, the index still keys the profile.
+        let name = (try? GPUInfo.describe(index).name) ?? "GPU"
+        return ", \(name) (cuda:\(index))"
     }
 
     /// Raised whenever a change to Quadrat's training or evaluation path changes its speed (2: BatchNorm with fixed

@@ -18,7 +18,7 @@ struct Quadrat: AsyncParsableCommand {
 
             Environment: QUADRAT_HOME (weights, caches, machine profiles; default ~/.cache/quadrat), \
             QUADRAT_THREADS (libtorch threads; default every core), QUADRAT_QUIET (any value: no progress bars), \
-            QUADRAT_TOKEN (serve's bearer token).
+            QUADRAT_TOKEN (serve's bearer token), LOCAL_RANK (which GPU --device cuda takes; quadrat launch sets it).
             """,
         version: "0.1.0 (libtorch \(Torch.version))",
         subcommands: [
@@ -43,6 +43,7 @@ struct Quadrat: AsyncParsableCommand {
         do {
             var command = try parseAsRoot(arguments)
             ImageLimitOptions.apply(from: command)
+            try DeviceOptions.apply(from: command)
             if var asynchronous = command as? AsyncParsableCommand {
                 try await asynchronous.run()
             } else {

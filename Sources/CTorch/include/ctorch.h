@@ -59,16 +59,46 @@ void qt_set_grad_enabled(int enabled);
 void *qt_inference_mode_enter(void);
 void qt_inference_mode_exit(void *guard);
 
-/// CPU autocast (mixed precision): convolutions and matrix products run in `dtype` (bfloat16) while
+/// Autocast (mixed precision) on the default device's type: convolutions and matrix products run in `dtype` (bfloat16) while
 /// parameters stay float32. Enter and exit pair like `torch.autocast`'s __enter__/__exit__, so scopes nest:
 /// qt_autocast_enter stores the previous state in *previous_enabled / *previous_dtype and returns 0 (-1 on
 /// error); qt_autocast_exit restores it and clears the cast cache when the outermost scope ends.
 int qt_autocast_enter(int dtype, int *previous_enabled, int *previous_dtype);
 int qt_autocast_exit(int previous_enabled, int previous_dtype);
-/// Whether CPU autocast is on (1/0).
+/// Whether autocast is on for the default device's type (1/0).
 int qt_autocast_enabled(void);
 
-// ---- creation -------------------------------------------------------------------
+// ---- devices (device.cpp) ----------------------------------------------------------
+
+/// Device types; the values are c10::DeviceType's.
+enum { QT_DEVICE_CPU = 0, QT_DEVICE_CUDA = 1 };
+/// Sets the device every creation function below puts its tensors on (the CPU at start; index -1 means 0 for
+/// CUDA) and makes it CUDA's current device. -1 with a message saying why when the device is not there (a
+/// CPU-only libtorch, no driver, too few GPUs).
+int qt_set_default_device(int type, int index);
+void qt_default_device(int *type, int *index);
+/// A tensor's device; -1 on error.
+int qt_tensor_device(qt_tensor t, int *type, int *index);
+/// A copy on another device (the same tensor when it is there already); non_blocking from pinned memory.
+qt_tensor qt_to_device(qt_tensor t, int type, int index, int non_blocking);
+/// 1 when this libtorch was built with CUDA (whether or not a GPU is there).
+int qt_cuda_built(void);
+/// GPUs this libtorch can use: 0 with a CPU-only libtorch or without a driver.
+int qt_cuda_device_count(void);
+/// The CUDA runtime and cuDNN versions this libtorch was built with (e.g. 13020, 92600); -1 without CUDA.
+int qt_cuda_versions(int64_t *runtime, int64_t *cudnn);
+/// cudnn.benchmark: let cuDNN time its algorithms for each new shape and keep the fastest.
+void qt_set_cudnn_benchmark(int on);
+/// Waits for the default device's queued work (a no-op on the CPU). 0, or -1 on error.
+int qt_synchronize(void);
+/// The NVIDIA driver's CUDA version (e.g. 13000), asked of libcuda directly; -1 when there is no driver.
+int qt_driver_version(void);
+/// GPUs the driver sees; -1 when there is no driver.
+int qt_driver_device_count(void);
+/// GPU `index` as the driver describes it: its name, memory in bytes and compute capability. 0, or -1.
+int qt_driver_device_info(int index, char *name, int name_capacity, uint64_t *memory, int *major, int *minor);
+
+// ---- creation (on the default device) ------------------------------------------------
 
 /// Copies `data` (elements laid out by `strides`, in elements) into a new contiguous tensor.
 /// `strides` may be NULL for row-major data.

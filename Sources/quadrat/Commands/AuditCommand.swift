@@ -71,6 +71,7 @@ struct AuditCommand: ParsableCommand {
     var labelDelimiter = " "
     @OptionGroup var columns: CSVColumns
     @OptionGroup var limits: ImageLimitOptions
+    @OptionGroup var device: DeviceOptions
 
     func validate() throws {
         guard folds >= 2 else { throw ValidationError("--folds must be at least 2") }

@@ -24,6 +24,7 @@ struct ClassifyCommand: ParsableCommand {
     var top: Int = 5
 
     @OptionGroup var limits: ImageLimitOptions
+    @OptionGroup var device: DeviceOptions
 
     func run() throws {
         Torch.useAllCores()

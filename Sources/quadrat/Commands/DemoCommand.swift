@@ -33,6 +33,7 @@ struct DemoCommand: ParsableCommand {
             """)
     var multiLabel = false
     @OptionGroup var flags: TrainFlags
+    @OptionGroup var device: DeviceOptions
 
     func run() throws {
         let start = Date()

@@ -12,6 +12,7 @@ struct EvaluateCommand: ParsableCommand {
     )
 
     @OptionGroup var arguments: LabelledDataArguments
+    @OptionGroup var device: DeviceOptions
 
     func run() throws {
         let predictions = try arguments.predictions()

@@ -27,6 +27,7 @@ struct ExplainCommand: ParsableCommand {
     @Option(name: .customLong("class"), help: "Explain this class for every photo (default: each photo's top class).")
     var className: String?
     @OptionGroup var limits: ImageLimitOptions
+    @OptionGroup var device: DeviceOptions
 
     func run() throws {
         Torch.useAllCores()

@@ -40,6 +40,7 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "With --format onnx: the body in INT8 (QDQ form), as `--precision int8` runs it.")
     var int8 = false
     @OptionGroup var limits: ImageLimitOptions
+    @OptionGroup var device: DeviceOptions
 
     func validate() throws {
         if int8 && format != .onnx { throw ValidationError("--int8 goes with --format onnx") }

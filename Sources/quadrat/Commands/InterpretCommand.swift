@@ -11,6 +11,7 @@ struct InterpretCommand: ParsableCommand {
     )
 
     @OptionGroup var arguments: LabelledDataArguments
+    @OptionGroup var device: DeviceOptions
     @Option(help: "Where to write the report.") var out: String = "interpret.html"
 
     func run() throws {

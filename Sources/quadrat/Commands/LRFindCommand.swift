@@ -23,6 +23,7 @@ struct LRFindCommand: ParsableCommand {
 
     @OptionGroup var limits: ImageLimitOptions
     @OptionGroup var columns: CSVColumns
+    @OptionGroup var device: DeviceOptions
 
     func validate() throws {
         if let size, !(32...1024).contains(size) { throw ValidationError("--size must be 32 to 1024, not \(size)") }

@@ -62,6 +62,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Write each photo's distance from the training photos and its confidence to this CSV.")
     var driftReport: String?
     @OptionGroup var limits: ImageLimitOptions
+    @OptionGroup var device: DeviceOptions
     @OptionGroup(title: "Prediction split between processes (or quadrat launch -n N -- predict …)")
     var distributed: DistributedOptions
 

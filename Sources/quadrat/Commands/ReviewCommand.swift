@@ -58,6 +58,7 @@ struct ReviewCommand: AsyncParsableCommand {
     @Option(help: "Require this bearer token on every route but /healthz (default: $QUADRAT_TOKEN, else none).")
     var token: String?
     @OptionGroup var columns: CSVColumns
+    @OptionGroup var device: DeviceOptions
 
     func validate() throws {
         if labelDelimiter.isEmpty { throw ValidationError("--label-delimiter must not be empty") }

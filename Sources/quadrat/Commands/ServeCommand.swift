@@ -18,6 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var model: ModelArgument
+    @OptionGroup var device: DeviceOptions
     @Option(help: "Address to listen on (loopback by default; 0.0.0.0 for every interface).")
     var host = "127.0.0.1"
     @Option(help: "Port to listen on (0: any free one, printed at start).")

@@ -240,6 +240,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Folder for the run's outputs.")
     var out: String
     @OptionGroup var flags: TrainFlags
+    @OptionGroup var device: DeviceOptions
     @Option(
         help: """
             Cross-validation: train K models on stratified folds; write out-of-fold predictions, each fold's \
