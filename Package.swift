@@ -13,8 +13,18 @@ var torchCxxFlags = [
     "-I\(torchInclude)", "-I\(torchInclude)/torch/csrc/api/include", "-O2", "-DUSE_C10D_GLOO", "-DUSE_DISTRIBUTED",
 ]
 var torchLinkFlags: [String] = []
+var torchLibraries = ["torch", "torch_cpu", "c10"]
 if let root = libtorchRoot {
     torchLinkFlags += ["-L\(root)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(root)/lib"]
+    // A CUDA libtorch (PyPI's wheel) with the CUDA and NCCL headers laid out beside it (scripts/libtorch2.sh):
+    // the shim then builds its NCCL process group too.
+    let files = FileManager.default
+    if files.fileExists(atPath: "\(root)/lib/libtorch_cuda.so"),
+        files.fileExists(atPath: "\(root)/cuda/include/cuda_runtime_api.h")
+    {
+        torchCxxFlags += ["-DQUADRAT_CUDA", "-DUSE_C10D_NCCL", "-I\(root)/cuda/include", "-I\(root)/cuda/include/cccl"]
+        torchLibraries += ["torch_cuda", "c10_cuda"]
+    }
 }
 if libtorchRoot == nil { torchCxxFlags.append("-Wno-deprecated-declarations") }
 
@@ -25,8 +35,7 @@ if libtorchRoot == nil { torchCxxFlags.append("-Wno-deprecated-declarations") }
         cxxSettings: [.unsafeFlags(torchCxxFlags)],
         linkerSettings: [
             .unsafeFlags(torchLinkFlags),
-            .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
-        ]
+        ] + torchLibraries.map { .linkedLibrary($0) }
     )
 }
 

@@ -34,6 +34,21 @@ if [ ! -f "$libtorch/.complete" ]; then
     rm -rf "$libtorch/unpacked"
     touch "$libtorch/.complete"
 fi
+if [ ! -f "$libtorch/cuda/.complete" ]; then
+    # The CUDA runtime's, cuBLAS's, NCCL's… headers (about 40 MB), which libtorch's own CUDA and c10d NCCL headers
+    # include: with them, the shim builds its NCCL process group (Package.swift looks for cuda/include).
+    # cuda_runtime.h includes crt/host_config.h, which comes with the compiler's wheel (nvidia-cuda-crt), not the
+    # runtime's: fetch the one of the runtime's version (100 KB).
+    runtime=$(ls "$wheels"/nvidia_cuda_runtime-*.whl | head -1 | sed 's/.*nvidia_cuda_runtime-\([0-9.]*\)-.*/\1/')
+    ls "$wheels"/nvidia_cuda_crt-*.whl >/dev/null 2>&1 ||
+        python3 -m pip download --quiet --no-deps "nvidia-cuda-crt==$runtime" --only-binary=:all: \
+            --platform manylinux2014_x86_64 -d "$wheels"
+    rm -rf "$libtorch/cuda" && mkdir -p "$libtorch/cuda/include"
+    for w in "$wheels"/nvidia_*.whl; do unzip -q -o "$w" 'nvidia/*/include/*' -d "$libtorch/cuda/unpacked" || true; done
+    for d in "$libtorch"/cuda/unpacked/nvidia/*/include; do cp -r "$d/." "$libtorch/cuda/include/"; done
+    rm -rf "$libtorch/cuda/unpacked"
+    touch "$libtorch/cuda/.complete"
+fi
 echo "libtorch $version: $libtorch"
 [ "${1:-}" = fetch ] && exit 0
 

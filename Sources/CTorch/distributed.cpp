@@ -1,16 +1,28 @@
 // distributed.cpp — the process group: PyTorch's c10d TCPStore for the rendezvous and ProcessGroupGloo for
-// the collectives, as torchrun and DistributedDataParallel use them. Built only when Gloo's headers are present
-// (Debian: libgloo-dev); otherwise every call fails with a message saying so.
+// the collectives, as torchrun and DistributedDataParallel use them; ProcessGroupNCCL instead when the ranks run
+// on GPUs and libtorch has CUDA (QUADRAT_CUDA: PyPI's wheel, with the CUDA and NCCL headers beside it). Built
+// only when Gloo's headers are present (Debian: libgloo-dev); otherwise every call fails with a message saying so.
 #include "ctorch.h"
 #include "shim.hpp"
 
 #if __has_include(<gloo/algorithm.h>)
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
+#ifdef QUADRAT_CUDA
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+// What runs the collectives: c10d::Backend since libtorch 2.0, c10d::ProcessGroup before.
+#if TORCH_VERSION_MAJOR >= 2
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
 
 struct qt_process_group_s {
     c10::intrusive_ptr<c10d::Store> store;
-    c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+    c10::intrusive_ptr<Collectives> group;
 };
 
 namespace {
@@ -26,8 +38,23 @@ qt_process_group_s &unwrap(qt_process_group pg) {
 }
 }  // namespace
 
+namespace {
+c10::intrusive_ptr<Collectives> nccl_group(
+    const c10::intrusive_ptr<c10d::Store> &store, int rank, int world, std::chrono::milliseconds timeout) {
+#ifdef QUADRAT_CUDA
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = timeout;
+    return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world, options);
+#else
+    (void)store, (void)rank, (void)world, (void)timeout;
+    throw std::runtime_error("this build of Quadrat has no NCCL: build it against a libtorch with CUDA "
+                             "(QUADRAT_LIBTORCH, scripts/libtorch2.sh)");
+#endif
+}
+}  // namespace
+
 qt_process_group qt_pg_create(
-    const char *host, int port, int rank, int world, int64_t timeout_ms, const char *local_address) {
+    const char *host, int port, int rank, int world, int64_t timeout_ms, const char *local_address, int backend) {
     QT_GUARD(nullptr, {
         auto timeout = std::chrono::milliseconds(timeout_ms);
         c10d::TCPStoreOptions options;
@@ -36,10 +63,12 @@ qt_process_group qt_pg_create(
         options.numWorkers = world;
         options.waitWorkers = false;
         options.timeout = timeout;
-        auto store = c10::make_intrusive<c10d::TCPStore>(host, options);
+        c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(host, options);
+        if (backend == QT_BACKEND_NCCL) return new qt_process_group_s{store, nccl_group(store, rank, world, timeout)};
+        if (backend != QT_BACKEND_GLOO) throw std::invalid_argument("unknown backend code " + std::to_string(backend));
         auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
         gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(local_address));
-        auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, gloo);
+        c10::intrusive_ptr<Collectives> group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, gloo);
         return new qt_process_group_s{store, group};
     })
 }
@@ -88,7 +117,7 @@ struct qt_process_group_s {};
 static const char *no_gloo = "this build of Quadrat has no process groups: Gloo's headers were missing when it was "
                              "compiled (Debian: apt-get install libgloo-dev, then rebuild)";
 
-qt_process_group qt_pg_create(const char *, int, int, int, int64_t, const char *) {
+qt_process_group qt_pg_create(const char *, int, int, int, int64_t, const char *, int) {
     qt::set_error(no_gloo);
     return nullptr;
 }

@@ -119,6 +119,10 @@ public struct GPUInfo: Sendable {
     public let memoryBytes: UInt64
     public let capability: (major: Int, minor: Int)
 
+    public init(index: Int, name: String, memoryBytes: UInt64, capability: (major: Int, minor: Int)) {
+        (self.index, self.name, self.memoryBytes, self.capability) = (index, name, memoryBytes, capability)
+    }
+
     /// The driver's CUDA version ("13.0"); throws "no NVIDIA driver…" when there is none.
     public static func driverVersion() throws -> String {
         let version = qt_driver_version()

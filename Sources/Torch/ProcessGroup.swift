@@ -16,21 +16,39 @@ public final class ProcessGroup: @unchecked Sendable {
     public let rank: Int
     public let worldSize: Int
 
-    /// Joins the group; returns when all `worldSize` ranks have joined, or throws after `timeout` seconds.
-    public init(host: String = "127.0.0.1", port: Int, rank: Int, worldSize: Int, timeout: Double = 60) throws {
+    /// Who runs the collectives: Gloo over TCP for tensors on the CPU, NCCL for tensors on each rank's GPU.
+    public enum Backend: Int32, Sendable {
+        case gloo = 0
+        case nccl = 1
+
+        /// NCCL when this process's default device is a GPU, Gloo otherwise (what DistributedDataParallel advises).
+        public static var forDefaultDevice: Backend { Torch.defaultDevice.isCUDA ? .nccl : .gloo }
+    }
+
+    /// The backend the collectives run on.
+    public let backend: Backend
+
+    /// Joins the group; returns when all `worldSize` ranks have joined, or throws after `timeout` seconds. With
+    /// NCCL, each rank's default device must be its own GPU (``Torch/setDefaultDevice(_:)``).
+    public init(
+        host: String = "127.0.0.1", port: Int, rank: Int, worldSize: Int, timeout: Double = 60,
+        backend: Backend = .forDefaultDevice
+    ) throws {
         guard worldSize >= 1, (0..<worldSize).contains(rank) else {
             throw TorchError("process group: rank \(rank) is not in 0..<\(worldSize)")
         }
         guard (1...65535).contains(port) else { throw TorchError("process group: port \(port) is not 1–65535") }
         let local = try Self.localAddress(toward: host, port: port)
         guard
-            let handle = qt_pg_create(host, Int32(port), Int32(rank), Int32(worldSize), Int64(timeout * 1000), local)
+            let handle = qt_pg_create(
+                host, Int32(port), Int32(rank), Int32(worldSize), Int64(timeout * 1000), local, backend.rawValue)
         else {
             let error = TorchError.last()
             throw TorchError(
                 "process group (rank \(rank) of \(worldSize) at \(host):\(port)) could not form: \(error.message)")
         }
         self.handle = handle
+        self.backend = backend
         self.rank = rank
         self.worldSize = worldSize
     }

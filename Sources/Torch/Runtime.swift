@@ -51,7 +51,9 @@ public enum Torch {
     /// when the outermost ends.
     public static func withAutocast<R>(_ dtype: DType? = nil, _ body: () throws -> R) throws -> R {
         var previousEnabled: Int32 = 0, previousDType: Int32 = 0
-        if qt_autocast_enter((dtype ?? autocastType).code, &previousEnabled, &previousDType) != 0 { throw TorchError.last() }
+        if qt_autocast_enter((dtype ?? autocastType).code, &previousEnabled, &previousDType) != 0 {
+            throw TorchError.last()
+        }
         defer {
             // Exit cannot fail for the state enter saved; a failure would be a shim bug, not the body's error.
             if qt_autocast_exit(previousEnabled, previousDType) != 0 { qt_clear_error() }

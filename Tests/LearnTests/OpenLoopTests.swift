@@ -48,4 +48,50 @@ struct OpenLoopTests {
         }
         #expect(try train(batchSize: 32, callbacks: [NoBackward()], epochs: 1).weights == start)
     }
+
+    /// Loss scaling changes nothing but the range the gradients pass through: with a scale of 1024 the weights end
+    /// where unscaled training leaves them (a scale that is a power of two is exact in float32).
+    @Test func scaledTrainingEqualsUnscaledTraining() throws {
+        let scaler = GradScaler(scale: 1024, growthInterval: 3)
+        let scaled = try train(batchSize: 16, callbacks: [scaler])
+        let plain = try train(batchSize: 16, callbacks: [])
+        let difference = zip(scaled.weights, plain.weights).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(difference < 1e-5, "scaled training differs by \(difference)")
+        #expect(scaled.losses == plain.losses, "the history keeps the unscaled loss")
+        // Two epochs of 96 / 16 = 6 batches: 12 good steps, so the scale doubled after steps 3, 6, 9 and 12.
+        #expect(scaled.losses.count == 12 && scaler.scale == 16384 && scaler.skippedSteps == 0)
+    }
+
+    /// A step whose gradients overflowed is skipped (the weights stay, the gradients are dropped) and the scale
+    /// halves; the next good step trains as usual.
+    @Test func anOverflowSkipsTheStepAndHalvesTheScale() throws {
+        final class Overflow: Callback {
+            var order: Int { 5 }
+            func afterLoss(_ learner: Learner) throws {
+                if learner.batchIndex == 0, learner.epoch == 0, let loss = learner.loss {
+                    learner.loss = try loss * Double.infinity
+                }
+            }
+        }
+        let start = try DataParallelTests.model(seed: 1).parameters.flatMap {
+            try $0.detached().flattened().toArray(Float.self)
+        }
+        let scaler = GradScaler(scale: 256)
+        let (x, y) = try DataParallelTests.data()
+        let model = try DataParallelTests.model(seed: 1)
+        let learner = Learner(
+            model: model, groups: [[model]],
+            train: FeatureBatches(features: x, labels: y, batchSize: 96, seed: 5), valid: nil, metrics: [],
+            baseRate: 0.01)
+        learner.verbose = false
+        learner.callbacks += [Overflow(), scaler]
+        try learner.fit(epochs: 1)
+        let weights = try model.parameters.flatMap { try $0.detached().flattened().toArray(Float.self) }
+        #expect(weights == start, "the overflowing step must not move the weights")
+        #expect(scaler.scale == 128 && scaler.skippedSteps == 1)
+        #expect(try model.parameters.allSatisfy { try $0.grad.map { try $0.abs().sum().item() == 0 } ?? true })
+        try learner.fit(epochs: 1)
+        let moved = try model.parameters.flatMap { try $0.detached().flattened().toArray(Float.self) }
+        #expect(moved != start && moved.allSatisfy(\.isFinite))
+    }
 }

@@ -82,4 +82,19 @@ struct ProcessGroupTests {
         }
         #expect(throws: TorchError.self) { try ProcessGroup(port: port, rank: 2, worldSize: 2) }
     }
+
+    /// Gloo is the backend on the CPU; NCCL, asked for without a GPU, fails with a message that names it (a
+    /// libtorch without CUDA has none; with CUDA, NCCL refuses tensors that are not on a GPU), never hangs.
+    @Test(.enabled(if: Torch.cudaDeviceCount == 0)) func ncclWithoutAGPUIsAnErrorNamingIt() throws {
+        #expect(ProcessGroup.Backend.forDefaultDevice == .gloo)
+        let port = try Ranks.freePort()
+        do {
+            let group = try ProcessGroup(port: port, rank: 0, worldSize: 1, timeout: 10, backend: .nccl)
+            #expect(group.backend == .nccl)
+            try group.allReduceSum([try Tensor([Float(1)])])
+            Issue.record("NCCL reduced a CPU tensor")
+        } catch let error as TorchError {
+            #expect(error.message.contains("NCCL") || error.message.contains("CUDA"), "\(error.message)")
+        }
+    }
 }

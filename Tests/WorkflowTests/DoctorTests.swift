@@ -13,7 +13,7 @@ struct DoctorTests {
         setenv("QUADRAT_HOME", home.path, 1)
         defer { unsetenv("QUADRAT_HOME") }
         let checks = Doctor.checks()
-        #expect(checks.map(\.name) == ["libtorch", "BLAS", "threads", "CPU", "precision", "weights", "home"])
+        #expect(checks.map(\.name) == ["libtorch", "GPU", "BLAS", "threads", "CPU", "precision", "weights", "home"])
         let weights = try #require(checks.first { $0.name == "weights" })
         #expect(weights.status == .fail && weights.detail.contains("efficientnet-lite0-57934424.pth missing"))
         #expect(weights.fix == "scripts/setup.sh weights" && weights.line.contains("fix: scripts/setup.sh weights"))

@@ -263,15 +263,18 @@ qt_tensor qt_qpad(qt_tensor q, int64_t left, int64_t right, int64_t top, int64_t
 /// a + b of two uint8 tensors, requantized to `scale` and `zero_point` (through a ReLU when `relu` is 1).
 qt_tensor qt_qadd(qt_tensor a, qt_tensor b, double scale, int64_t zero_point, int relu);
 
-// ---- distributed: PyTorch's c10d (TCPStore rendezvous + ProcessGroupGloo over TCP) ----------
+// ---- distributed: PyTorch's c10d (TCPStore rendezvous + ProcessGroupGloo over TCP, or NCCL) ----------
 
 typedef struct qt_process_group_s *qt_process_group;
+/// Who runs the collectives: Gloo (tensors on the CPU) or NCCL (tensors on each rank's GPU).
+enum { QT_BACKEND_GLOO = 0, QT_BACKEND_NCCL = 1 };
 
 /// Joins the group `world` processes form through the TCPStore at host:port (rank 0 hosts it). Waits at most
-/// timeout_ms for the others; NULL on error (a peer that never comes, a port in use, a build without Gloo).
-/// Gloo listens on local_address, this machine's address on the network that reaches host.
+/// timeout_ms for the others; NULL on error (a peer that never comes, a port in use, a build without Gloo, NCCL
+/// without CUDA). Gloo listens on local_address, this machine's address on the network that reaches host; NCCL
+/// uses each rank's current CUDA device (qt_set_default_device).
 qt_process_group qt_pg_create(
-    const char *host, int port, int rank, int world, int64_t timeout_ms, const char *local_address);
+    const char *host, int port, int rank, int world, int64_t timeout_ms, const char *local_address, int backend);
 /// Sums each tensor over the group, in place on every rank. 0, or -1 on error.
 int qt_pg_allreduce_sum(qt_process_group pg, qt_tensor *tensors, int count);
 /// Copies each tensor from rank `root` to every rank, in place. 0, or -1 on error.
