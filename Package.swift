@@ -34,7 +34,7 @@ if libtorchRoot == nil { torchCxxFlags.append("-Wno-deprecated-declarations") }
         name: name,
         cxxSettings: [.unsafeFlags(torchCxxFlags)],
         linkerSettings: [
-            .unsafeFlags(torchLinkFlags),
+            .unsafeFlags(torchLinkFlags)
         ] + torchLibraries.map { .linkedLibrary($0) }
     )
 }
