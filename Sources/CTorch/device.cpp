@@ -13,7 +13,9 @@
 #include <dlfcn.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 namespace {
@@ -88,11 +90,43 @@ std::string why_no_cuda(int index) {
            (count == 1 ? " was" : "s were") + " found";
 }
 
+// QUADRAT_DEVICE (cpu, cuda, cuda:N) chooses the starting device, read at the first question about it: how a
+// whole test suite runs on a GPU. A device that is not there is no silent fallback to the CPU: every creation then
+// fails with the reason, until qt_set_default_device chooses another.
+std::once_flag environment_read;
+std::string environment_error;  // written only inside the call_once
+std::atomic<bool> environment_failed{false};
+
+void read_environment() {
+    const char *text = std::getenv("QUADRAT_DEVICE");
+    if (!text || std::strcmp(text, "cpu") == 0) return;
+    std::string value(text);
+    int index = 0;
+    if (value.rfind("cuda:", 0) == 0 && value.size() > 5 && value.size() < 10 &&
+        value.find_first_not_of("0123456789", 5) == std::string::npos) {
+        index = std::stoi(value.substr(5));
+    } else if (value != "cuda") {
+        environment_error = "QUADRAT_DEVICE=" + value + " is not cpu, cuda or cuda:N";
+        environment_failed.store(true);
+        return;
+    }
+    if (index >= cuda_count()) {
+        environment_error = "QUADRAT_DEVICE=" + value + ": " + why_no_cuda(index);
+        environment_failed.store(true);
+        return;
+    }
+    c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(c10::Device(c10::DeviceType::CUDA, index));
+    default_index.store(index);
+    default_type.store(QT_DEVICE_CUDA);
+}
+
 }  // namespace
 
 namespace qt {
 
 c10::Device default_device() {
+    std::call_once(environment_read, read_environment);
+    if (environment_failed.load()) throw std::runtime_error(environment_error);
     int type = default_type.load(std::memory_order_relaxed);
     if (type == QT_DEVICE_CPU) return c10::Device(c10::DeviceType::CPU);
     return c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(default_index.load()));
@@ -112,6 +146,7 @@ using namespace qt;
 
 int qt_set_default_device(int type, int index) {
     QT_GUARD(-1, {
+        std::call_once(environment_read, read_environment);
         c10::DeviceType kind = device_type(type);
         if (kind == c10::DeviceType::CUDA) {
             if (index < 0) index = 0;
@@ -120,13 +155,20 @@ int qt_set_default_device(int type, int index) {
         }
         default_index.store(kind == c10::DeviceType::CPU ? -1 : index);
         default_type.store(type);
+        environment_failed.store(false);  // an explicit choice replaces QUADRAT_DEVICE's
         return 0;
     })
 }
 
-void qt_default_device(int *type, int *index) {
-    *type = default_type.load();
-    *index = default_index.load();
+int qt_default_device(int *type, int *index) {
+    *type = QT_DEVICE_CPU;
+    *index = -1;
+    QT_GUARD(-1, {
+        c10::Device device = default_device();
+        *type = device.is_cuda() ? QT_DEVICE_CUDA : QT_DEVICE_CPU;
+        *index = device.is_cuda() ? device.index() : -1;
+        return 0;
+    })
 }
 
 int qt_tensor_device(qt_tensor t, int *type, int *index) {

@@ -46,10 +46,17 @@ public enum Device: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Torch {
-    /// The device new tensors are made on; the CPU until ``setDefaultDevice(_:)`` says otherwise.
+    /// The device new tensors are made on: the one `QUADRAT_DEVICE` names (cpu, cuda, cuda:N), else the CPU,
+    /// until ``setDefaultDevice(_:)`` says otherwise. A `QUADRAT_DEVICE` that is not there reads as the CPU here;
+    /// ``checkedDefaultDevice()`` and every tensor creation report it.
     public static var defaultDevice: Device {
+        (try? checkedDefaultDevice()) ?? .cpu
+    }
+
+    /// The default device, or the error that makes every creation fail (`QUADRAT_DEVICE=cuda` without a GPU).
+    public static func checkedDefaultDevice() throws -> Device {
         var type: Int32 = 0, index: Int32 = 0
-        qt_default_device(&type, &index)
+        guard qt_default_device(&type, &index) == 0 else { throw TorchError.last() }
         return Device(type: type, index: index)
     }
 

@@ -39,6 +39,12 @@ public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// What a command without `--device` runs on: nil where `QUADRAT_DEVICE` is set (the shim reads it, and says
+    /// why when its device is not there), else auto.
+    public static var fromEnvironment: DeviceChoice? {
+        ProcessInfo.processInfo.environment["QUADRAT_DEVICE"] == nil ? .auto : nil
+    }
+
     /// Resolves the choice and makes it the default device of this process (and, on a GPU, turns on cuDNN's
     /// autotuning: Quadrat's shapes repeat batch after batch). Returns the device.
     @discardableResult

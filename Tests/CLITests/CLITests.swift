@@ -12,14 +12,18 @@ let quadratBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSyml
     .deletingLastPathComponent().appendingPathComponent("quadrat")
 
 /// Starts the `quadrat` binary built with the tests, with quiet progress; returns its output pipes.
-/// `home` replaces the tests' shared `QUADRAT_HOME` (for a command that changes what is stored there).
-func launchQuadrat(_ arguments: [String], home: URL? = nil) throws -> (process: Process, out: Pipe, err: Pipe) {
+/// `home` replaces the tests' shared `QUADRAT_HOME` (for a command that changes what is stored there); `environment`
+/// adds to or replaces the test process's variables.
+func launchQuadrat(
+    _ arguments: [String], home: URL? = nil, environment extra: [String: String] = [:]
+) throws -> (process: Process, out: Pipe, err: Pipe) {
     let process = Process()
     process.executableURL = quadratBinary
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["QUADRAT_QUIET"] = "1"
     environment["QUADRAT_HOME"] = (home ?? Fixtures.isolatedHome).path
+    environment.merge(extra) { $1 }
     process.environment = environment
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
@@ -40,8 +44,10 @@ func readOutput(_ pipe: Pipe, until marker: String) -> String {
 }
 
 /// Runs `quadrat` to the end.
-func quadrat(_ arguments: [String], home: URL? = nil) throws -> (status: Int32, output: String, errors: String) {
-    let (process, out, err) = try launchQuadrat(arguments, home: home)
+func quadrat(
+    _ arguments: [String], home: URL? = nil, environment: [String: String] = [:]
+) throws -> (status: Int32, output: String, errors: String) {
+    let (process, out, err) = try launchQuadrat(arguments, home: home, environment: environment)
     // Read both pipes while the process runs, so a full pipe cannot block it.
     nonisolated(unsafe) var errorData = Data()
     let reader = Thread { errorData = err.fileHandleForReading.readDataToEndOfFile() }

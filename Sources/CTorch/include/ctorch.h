@@ -72,11 +72,13 @@ int qt_autocast_enabled(void);
 
 /// Device types; the values are c10::DeviceType's.
 enum { QT_DEVICE_CPU = 0, QT_DEVICE_CUDA = 1 };
-/// Sets the device every creation function below puts its tensors on (the CPU at start; index -1 means 0 for
+/// Sets the device every creation function below puts its tensors on (at start, QUADRAT_DEVICE's or the CPU;
+/// index -1 means 0 for
 /// CUDA) and makes it CUDA's current device. -1 with a message saying why when the device is not there (a
 /// CPU-only libtorch, no driver, too few GPUs).
 int qt_set_default_device(int type, int index);
-void qt_default_device(int *type, int *index);
+/// The default device; -1 (and the CPU) when QUADRAT_DEVICE names one that is not there or no device at all.
+int qt_default_device(int *type, int *index);
 /// A tensor's device; -1 on error.
 int qt_tensor_device(qt_tensor t, int *type, int *index);
 /// A copy on another device (the same tensor when it is there already); non_blocking from pinned memory.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Learn
 import Torch
+import Workflow
 
 /// `quadrat quantize MODEL --photos DIR`: the INT8 calibration of a model trained before `train` made one.
 struct QuantizeCommand: ParsableCommand {
@@ -34,6 +35,7 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func run() throws {
+        try DeviceChoice.cpu.apply()  // INT8 is the CPU's, whatever QUADRAT_DEVICE says
         let saved = try model.load()
         let items = try PredictCommand.dataset(photos).items
         let start = Date()

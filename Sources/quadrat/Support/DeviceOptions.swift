@@ -1,4 +1,5 @@
 import ArgumentParser
+import Torch
 import Workflow
 
 extension DeviceChoice: ExpressibleByArgument {
@@ -11,22 +12,39 @@ struct DeviceOptions: ParsableArguments {
         help: ArgumentHelp(
             """
             Where the network runs: auto (a GPU when this build of libtorch sees one, else the CPU), cpu, cuda \
-            (under quadrat launch, rank r takes GPU r) or cuda:N.
+            (under quadrat launch, rank r takes GPU r) or cuda:N (default: $QUADRAT_DEVICE, or auto).
             """,
             valueName: "auto|cpu|cuda[:N]"))
-    var device: DeviceChoice = .auto
+    var device: DeviceChoice?
 
     /// Makes the parsed command's `--device` this process's default device. `main` calls it once for whatever
     /// command it parsed, before the command runs, so no command can forget it; a command without the option
-    /// stays on the CPU.
+    /// stays on the CPU (or QUADRAT_DEVICE's device). `--precision int8` runs on the CPU whatever the default.
     static func apply(from command: Any) throws {
+        guard let options = find(in: command) else { return }
+        let int8 = GivenArguments.values(of: command).contains { ($0.value as? Precision) == .int8 }
+        if int8 {
+            if let chosen = options.device, case .cuda = chosen {
+                throw WorkflowError("--precision int8 runs on the CPU: leave out --device \(chosen)")
+            }
+            try DeviceChoice.cpu.apply()
+            return
+        }
+        // Without the flag, QUADRAT_DEVICE (which libtorch's side reads itself), or auto.
+        guard let choice = options.device ?? DeviceChoice.fromEnvironment else {
+            _ = try Torch.checkedDefaultDevice()
+            return
+        }
+        try choice.apply()
+    }
+
+    /// The command's device options, in an option group of its own or inside another.
+    private static func find(in command: Any) -> DeviceOptions? {
         for child in Mirror(reflecting: command).children {
             guard let group = child.value as? GivenArgumentGroup else { continue }
-            if let options = group.members as? DeviceOptions {
-                try options.device.apply()
-                return
-            }
-            try apply(from: group.members)
+            if let options = group.members as? DeviceOptions { return options }
+            if let inner = find(in: group.members) { return inner }
         }
+        return nil
     }
 }
