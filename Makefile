@@ -5,7 +5,7 @@ SWIFT ?= swift
 QUADRAT_HOME ?= $(HOME)/.cache/quadrat
 export QUADRAT_HOME
 
-.PHONY: setup setup-test build release test test-libtorch2 lint demo bench fixtures fuzz fuzz-smoke clean
+.PHONY: setup setup-test build release test test-libtorch2 gpu-check lint demo bench fixtures fuzz fuzz-smoke clean
 
 setup:
 	scripts/setup.sh system weights data samples
@@ -27,6 +27,11 @@ test: setup-test
 # The whole suite built against libtorch 2 (PyPI's CUDA build, run on the CPU): scripts/libtorch2.sh.
 test-libtorch2: setup-test
 	scripts/libtorch2.sh
+
+# On a machine with an NVIDIA GPU: the suite on the GPU, the demo against the fastai peer there, and training rates
+# against PyTorch's own (scripts/gpu_check.sh).
+gpu-check: setup-test
+	scripts/gpu_check.sh
 
 # House style: swift-format at 120 columns (.swift-format); fails on any finding.
 lint:

@@ -124,10 +124,12 @@ struct ModelsBenchmark {
     func measure(_ step: () throws -> Void, giveUpBelow: Double = 0) throws -> (rate: Double, complete: Bool) {
         let warmUp = DispatchTime.now().uptimeNanoseconds
         try step()
+        try Torch.synchronize()  // on a GPU, the steps run after they are queued: time them until they are done
         let warmUpRate = Double(batch) / (Double(DispatchTime.now().uptimeNanoseconds - warmUp) / 1e9)
         if warmUpRate < giveUpBelow { return (warmUpRate, false) }
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<batches { try step() }
+        try Torch.synchronize()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return (Double(batches * batch) / seconds, true)
     }

@@ -63,6 +63,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "active-learning: the labelled data folder (pool and labelled test).") var data: String?
     @Option(help: "active-learning: the folder for the CSV and the chart.") var out = "."
 
+    @OptionGroup var device: DeviceOptions
     @OptionGroup(title: "allreduce between processes or machines (or quadrat launch -n N -- bench allreduce)")
     var distributed: DistributedOptions
 
