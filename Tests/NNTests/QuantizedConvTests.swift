@@ -101,4 +101,25 @@ struct QuantizedConvTests {
         let above = QuantizationParameters(low: 1, high: 3)  // widened to hold 0: padding must be exact
         #expect(above.zeroPoint == 0)
     }
+
+    /// Quantizing is PyTorch's arithmetic (`quantize_val`: zero point + nearbyint(x · (1 / float(scale))), clamped),
+    /// halves rounded to even and values beyond the range clamped, and keeps a channels-last layout; dequantizing
+    /// is `dequantize_val`'s ((q − zero point) · scale, in double).
+    @Test func quantizingRoundsAsPyTorchDoes() throws {
+        let scale = 0.05, zeroPoint = 10
+        let inverse = 1 / Float(scale)
+        // Halves at several levels (0.025 is 0.5 of a step), the clamps at both ends, and ordinary values.
+        var values: [Float] = [0.025, 0.075, -0.025, 0.125, -0.475, -0.525, -1, 20, 12.725, 3.14159, 0, -0.5]
+        values += (0..<36).map { Float($0) * 0.137 - 1.3 }
+        let x = try Tensor(values, shape: [1, 3, 4, 4]).contiguous(.channelsLast)
+        let q = try QuantizedTensor(x, scale: scale, zeroPoint: zeroPoint)
+        let expected = try x.toArray(Float.self).map { v -> Int64 in
+            min(255, max(0, Int64(zeroPoint) + Int64((v * inverse).rounded(.toNearestOrEven))))
+        }
+        let integers = try q.integers()
+        #expect(try integers.to(.int64).toArray(Int64.self) == expected)
+        #expect(integers.isContiguous(.channelsLast))
+        let back = try q.dequantized().toArray(Float.self)
+        #expect(back == expected.map { Float(Double($0 - Int64(zeroPoint)) * scale) })
+    }
 }
