@@ -156,6 +156,15 @@ public struct ImageDecoder: Sendable {
         // One buffer, read into and then packed to RGB in place (the packed bytes never overtake the unread
         // ones): a 16-bit 10,000 × 10,000 PNG peaked at 2.0 GB with a second buffer and a float copy.
         let sixteen = image.format & 4 != 0
+        // An 8-bit file without transparency (no alpha channel, no tRNS: PNG_FORMAT_FLAG_ALPHA unset) is read as
+        // RGB directly: nothing to composite, and no pass over the pixels (the common photo, ELPV's cells).
+        if !sixteen, image.format & 1 == 0 {
+            image.format = 2  // PNG_FORMAT_RGB
+            var rgb = [UInt8](repeating: 0, count: w * h * 3)
+            let ok = rgb.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+            guard ok != 0 else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
+            return RGBImage(width: w, height: h, pixels: rgb)
+        }
         // 16-bit file: libpng would treat it as linear light and gamma-encode it when reading to 8 bits. Read the
         // raw 16-bit values (alpha premultiplied in that mode) and keep their high byte. Else 8-bit sRGB RGBA with
         // straight alpha.
@@ -169,17 +178,16 @@ public struct ImageDecoder: Sendable {
                 let words = UnsafeMutableRawBufferPointer(raw)
                 for i in 0..<(w * h) {
                     func word(_ k: Int) -> Int { Int(words.load(fromByteOffset: (i * 4 + k) * 2, as: UInt16.self)) }
-                    let a = word(3), r = word(0), g = word(1), b = word(2)
-                    for (c, v) in [r, g, b].enumerated() {
-                        bytes[i * 3 + c] = UInt8(min(65535, v + bg[c] * 257 * (65535 - a) / 65535) >> 8)
+                    let a = word(3)
+                    for c in 0..<3 {
+                        bytes[i * 3 + c] = UInt8(min(65535, word(c) + bg[c] * 257 * (65535 - a) / 65535) >> 8)
                     }
                 }
             } else {
                 for i in 0..<(w * h) {
                     let a = Int(bytes[i * 4 + 3])
-                    let (r, g, b) = (Int(bytes[i * 4]), Int(bytes[i * 4 + 1]), Int(bytes[i * 4 + 2]))
-                    for (c, v) in [r, g, b].enumerated() {
-                        bytes[i * 3 + c] = UInt8((v * a + bg[c] * (255 - a) + 127) / 255)
+                    for c in 0..<3 {
+                        bytes[i * 3 + c] = UInt8((Int(bytes[i * 4 + c]) * a + bg[c] * (255 - a) + 127) / 255)
                     }
                 }
             }
