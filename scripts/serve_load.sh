@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1 photo=$2 seconds=${3:-20} precision=${PRECISION:-auto}
+quadrat=${QUADRAT:-.build/release/quadrat}   # another build to compare
 port=18089
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 script=$(mktemp --suffix=.lua)
@@ -22,7 +23,7 @@ echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(basename "$phot
 printf '%-9s %5s %9s %9s %9s %7s %7s\n' batching conns req/s p50_ms p99_ms non2xx rss_mb
 echo "serve --precision $precision"
 for batch in ${BATCHES:-8 1}; do
-    QUADRAT_QUIET=1 .build/release/quadrat serve "$model" --port $port --max-batch $batch --max-wait-ms 5 \
+    QUADRAT_QUIET=1 "$quadrat" serve "$model" --port $port --max-batch $batch --max-wait-ms 5 \
         --queue-limit 1024 --precision "$precision" >/dev/null 2>&1 &
     server=$!
     for _ in $(seq 50); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.2; done
