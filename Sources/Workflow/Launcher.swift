@@ -37,18 +37,9 @@ public struct Launcher {
             let process = Process()
             process.executableURL = executable
             process.arguments = arguments
-            var environment = ProcessInfo.processInfo.environment
-            environment["WORLD_SIZE"] = String(processes)
-            environment["RANK"] = String(rank)
-            environment["LOCAL_RANK"] = String(rank)
-            environment["MASTER_ADDR"] = "127.0.0.1"
-            environment["MASTER_PORT"] = String(port)
-            environment["QUADRAT_THREADS"] = String(threads)
-            if rank > 0 {
-                environment["QUADRAT_QUIET"] = "1"
-                process.standardOutput = FileHandle.nullDevice
-            }
-            process.environment = environment
+            if rank > 0 { process.standardOutput = FileHandle.nullDevice }
+            process.environment = environment(
+                rank: rank, port: port, threads: threads, inheriting: ProcessInfo.processInfo.environment)
             try process.run()
             return process
         }
@@ -59,6 +50,20 @@ public struct Launcher {
             for process in ranks where process.isRunning { kill(process.processIdentifier, signal) }
         }
         return Interrupts.whileRunning(onFirstSignal: passOn) { Self.wait(for: ranks) }
+    }
+
+    /// What rank `rank` runs with: this process's environment and torchrun's variables (`LOCAL_RANK` too, which
+    /// picks the rank's GPU under `--device cuda`), the rank's share of the cores; ranks above 0 quiet.
+    func environment(rank: Int, port: Int, threads: Int, inheriting base: [String: String]) -> [String: String] {
+        var environment = base
+        environment["WORLD_SIZE"] = String(processes)
+        environment["RANK"] = String(rank)
+        environment["LOCAL_RANK"] = String(rank)
+        environment["MASTER_ADDR"] = "127.0.0.1"
+        environment["MASTER_PORT"] = String(port)
+        environment["QUADRAT_THREADS"] = String(threads)
+        if rank > 0 { environment["QUADRAT_QUIET"] = "1" }
+        return environment
     }
 
     /// Waits for every rank. After a failure the others get `grace` seconds to end by themselves (they notice a

@@ -24,6 +24,19 @@ struct DeviceChoiceTests {
         #expect(DeviceChoice.cpu.resolved(gpus: 8, localRank: 0) == .cpu)
     }
 
+    /// `quadrat launch` tells each rank its place as torchrun does, LOCAL_RANK included, so that `--device cuda`
+    /// gives rank r GPU r.
+    @Test func launchGivesEachRankItsLocalRank() {
+        let launcher = Launcher(processes: 3, port: 29_500, threads: 1)
+        let environment = launcher.environment(rank: 2, port: 29_500, threads: 1, inheriting: ["PATH": "/bin"])
+        #expect(environment["LOCAL_RANK"] == "2" && environment["RANK"] == "2" && environment["WORLD_SIZE"] == "3")
+        #expect(environment["MASTER_PORT"] == "29500" && environment["PATH"] == "/bin")
+        #expect(environment["QUADRAT_QUIET"] == "1")
+        #expect(launcher.environment(rank: 0, port: 1, threads: 1, inheriting: [:])["QUADRAT_QUIET"] == nil)
+        let local = Int(environment["LOCAL_RANK"] ?? "") ?? -1
+        #expect(DeviceChoice.cuda(nil).resolved(gpus: 2, localRank: local) == .cuda(0))
+    }
+
     /// On a machine without a GPU, `--device cuda` fails naming the flag and the reason; auto and cpu run.
     @Test(.enabled(if: Torch.cudaDeviceCount == 0)) func aMissingGPUIsAnErrorNamingTheFlag() throws {
         #expect(try DeviceChoice.auto.apply() == .cpu && DeviceChoice.cpu.apply() == .cpu)
