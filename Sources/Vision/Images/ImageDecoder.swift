@@ -152,9 +152,14 @@ public struct ImageDecoder: Sendable {
         }
         let w = Int(image.width), h = Int(image.height)
         try checkPixels(w, h, source: source)
-        let bg = [Int(background.r), Int(background.g), Int(background.b)]
-        // One buffer, read into and then packed to RGB in place (the packed bytes never overtake the unread
-        // ones): a 16-bit 10,000 × 10,000 PNG peaked at 2.0 GB with a second buffer and a float copy.
+        let pixels = readPixels(&image, width: w, height: h)
+        guard let pixels else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
+        return RGBImage(width: w, height: h, pixels: pixels)
+    }
+
+    /// The image's 8-bit RGB pixels, transparency composited on ``background``; nil when libpng fails to read them
+    /// (its message is in `image`).
+    private func readPixels(_ image: inout png_image, width w: Int, height h: Int) -> [UInt8]? {
         let sixteen = image.format & 4 != 0
         // An 8-bit file without transparency (no alpha channel, no tRNS: PNG_FORMAT_FLAG_ALPHA unset) is read as
         // RGB directly: nothing to composite, and no pass over the pixels (the common photo, ELPV's cells).
@@ -162,16 +167,17 @@ public struct ImageDecoder: Sendable {
             image.format = 2  // PNG_FORMAT_RGB
             var rgb = [UInt8](repeating: 0, count: w * h * 3)
             let ok = rgb.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-            guard ok != 0 else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
-            return RGBImage(width: w, height: h, pixels: rgb)
+            return ok != 0 ? rgb : nil
         }
         // 16-bit file: libpng would treat it as linear light and gamma-encode it when reading to 8 bits. Read the
         // raw 16-bit values (alpha premultiplied in that mode) and keep their high byte. Else 8-bit sRGB RGBA with
-        // straight alpha.
+        // straight alpha. One buffer, read into and then packed to RGB in place (the packed bytes never overtake
+        // the unread ones): a 16-bit 10,000 × 10,000 PNG peaked at 2.0 GB with a second buffer and a float copy.
         image.format = sixteen ? 3 | 4 : 3  // PNG_FORMAT_LINEAR_RGB_ALPHA or PNG_FORMAT_RGBA
         var buffer = [UInt8](repeating: 0, count: w * h * (sixteen ? 8 : 4))
         let ok = buffer.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-        guard ok != 0 else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
+        guard ok != 0 else { return nil }
+        let bg = [Int(background.r), Int(background.g), Int(background.b)]
         buffer.withUnsafeMutableBytes { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
             if sixteen {
@@ -193,7 +199,7 @@ public struct ImageDecoder: Sendable {
             }
         }
         buffer.removeLast(buffer.count - w * h * 3)
-        return RGBImage(width: w, height: h, pixels: buffer)
+        return buffer
     }
 }
 
