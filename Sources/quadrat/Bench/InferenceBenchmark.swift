@@ -116,6 +116,11 @@ struct InferenceBenchmark {
             tensors["probabilities_int8"] = try Tensor(p.flatMap { $0.map(Float.init) }, shape: [p.count, p[0].count])
             try Safetensors.write(tensors, metadata: metadata, to: sample)
         }
+        let script = Self.scriptsFolder.appendingPathComponent("bench_onnxruntime.py")
+        guard FileManager.default.fileExists(atPath: script.path) else {
+            emit("ONNX Runtime: \(script.path) not found (run from the repository, or a build inside it): skipped")
+            return []
+        }
         var rows: [Row] = []
         for precision in int8 == nil ? ["fp32"] : ["fp32", "int8"] {
             let onnx = folder.appendingPathComponent("model-\(precision).onnx")
