@@ -36,7 +36,8 @@ $Q doctor | grep -A3 '^[a-z]* *GPU' | tee "$out/doctor.log"
 tests="skipped"
 if [ -z "$skip_tests" ]; then
     start=$(date +%s.%N)
-    # The whole suite with every tensor made on the GPU (QUADRAT_DEVICE); INT8's tests stay on the CPU by design.
+    # The whole suite with every tensor made on the GPU (QUADRAT_DEVICE). The in-process INT8 tests are skipped
+    # there (INT8 is the CPU's); the CLI's INT8 runs choose the CPU themselves.
     QUADRAT_DEVICE=cuda swift test --scratch-path .build-libtorch2 --skip-build --no-parallel >"$out/tests.log" 2>&1 \
         && result=passed || result=FAILED
     tests="$result, $(grep -o 'Test run with [0-9]* tests' "$out/tests.log" | tail -1 | grep -o '[0-9]*') tests, \

@@ -39,10 +39,15 @@ if [ ! -f "$libtorch/cuda/.complete" ]; then
     # include: with them, the shim builds its NCCL process group (Package.swift looks for cuda/include).
     # cuda_runtime.h includes crt/host_config.h, which comes with the compiler's wheel (nvidia-cuda-crt), not the
     # runtime's: fetch the one of the runtime's version (100 KB).
-    runtime=$(ls "$wheels"/nvidia_cuda_runtime-*.whl | head -1 | sed 's/.*nvidia_cuda_runtime-\([0-9.]*\)-.*/\1/')
-    ls "$wheels"/nvidia_cuda_crt-*.whl >/dev/null 2>&1 ||
+    # Wheel names: nvidia_cuda_runtime-13.2.86-… (CUDA 13) or nvidia_cuda_runtime_cu12-12.8.90-… (CUDA 12).
+    runtime=$(ls "$wheels"/nvidia_cuda_runtime*.whl | head -1 | sed 's/.*nvidia_cuda_runtime[_cu0-9]*-\([0-9.]*\)-.*/\1/')
+    if ! ls "$wheels"/nvidia_cuda_crt*.whl >/dev/null 2>&1; then
+        # The same version as the runtime's, else the newest of its major.minor.
         python3 -m pip download --quiet --no-deps "nvidia-cuda-crt==$runtime" --only-binary=:all: \
-            --platform manylinux2014_x86_64 -d "$wheels"
+            --platform manylinux2014_x86_64 -d "$wheels" ||
+            python3 -m pip download --quiet --no-deps "nvidia-cuda-crt==${runtime%.*}.*" --only-binary=:all: \
+                --platform manylinux2014_x86_64 -d "$wheels"
+    fi
     rm -rf "$libtorch/cuda" && mkdir -p "$libtorch/cuda/include"
     for w in "$wheels"/nvidia_*.whl; do unzip -q -o "$w" 'nvidia/*/include/*' -d "$libtorch/cuda/unpacked" || true; done
     for d in "$libtorch"/cuda/unpacked/nvidia/*/include; do cp -r "$d/." "$libtorch/cuda/include/"; done

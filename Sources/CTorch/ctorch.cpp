@@ -121,7 +121,9 @@ void set_autocast(at::DeviceType d, bool on) { at::autocast::set_autocast_enable
 at::ScalarType autocast_dtype(at::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
 void set_autocast_dtype(at::DeviceType d, at::ScalarType type) { at::autocast::set_autocast_dtype(d, type); }
 #else
-bool autocast_enabled(at::DeviceType d) { return d == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(); }
+bool autocast_enabled(at::DeviceType d) {
+    return d == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
 void set_autocast(at::DeviceType d, bool on) {
     if (d == at::kCUDA) at::autocast::set_enabled(on); else at::autocast::set_cpu_enabled(on);
 }
@@ -157,7 +159,7 @@ int qt_autocast_exit(int previous_enabled, int previous_dtype) {
     })
 }
 
-int qt_autocast_enabled(void) { return autocast_enabled(default_device().type()) ? 1 : 0; }
+int qt_autocast_enabled(void) { QT_GUARD(0, return autocast_enabled(default_device().type()) ? 1 : 0;) }
 
 // ---- creation -------------------------------------------------------------------
 

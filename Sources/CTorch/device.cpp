@@ -12,7 +12,9 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -20,8 +22,9 @@
 
 namespace {
 
-std::atomic<int> default_type{QT_DEVICE_CPU};
-std::atomic<int> default_index{-1};
+// The default device in one word, so that no reader sees a type from one write and an index from another: -1 for
+// the CPU, else the CUDA index.
+std::atomic<int> default_cuda_index{-1};
 
 c10::DeviceType device_type(int code) {
     switch (code) {
@@ -56,7 +59,7 @@ struct Driver {
 const Driver *driver() {
     static const Driver loaded = [] {
         Driver d;
-        d.library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+        d.library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
         if (!d.library) return d;
         d.init = reinterpret_cast<int (*)(unsigned)>(dlsym(d.library, "cuInit"));
         d.version = reinterpret_cast<Driver::GetInt>(dlsym(d.library, "cuDriverGetVersion"));
@@ -86,38 +89,59 @@ std::string why_no_cuda(int index) {
     const Driver *d = driver();
     if (!d) return "this libtorch has CUDA, but there is no NVIDIA driver (libcuda.so.1 could not be loaded)";
     int count = cuda_count();
+    if (count == 0)
+        return "this libtorch has CUDA and the NVIDIA driver loads, but no GPU is usable (none there, or a driver "
+               "older than the CUDA runtime: quadrat doctor says which)";
     return "cuda:" + std::to_string(index) + " was asked for, but " + std::to_string(count) + " GPU" +
            (count == 1 ? " was" : "s were") + " found";
 }
 
+/// Makes `index` this thread's current CUDA device where it is not already: CUDA's current device is per thread,
+/// and loader threads, rank threads and the cooperative pool's threads start on GPU 0.
+void make_current(int index) {
+    const auto *impl = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA);
+    c10::Device wanted(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(index));
+    if (impl->getDevice() != wanted) impl->setDevice(wanted);
+}
+
 // QUADRAT_DEVICE (cpu, cuda, cuda:N) chooses the starting device, read at the first question about it: how a
-// whole test suite runs on a GPU. A device that is not there is no silent fallback to the CPU: every creation then
-// fails with the reason, until qt_set_default_device chooses another.
+// whole test suite runs on a GPU. "cuda" means LOCAL_RANK's GPU, as --device cuda does. A device that is not there
+// is no silent fallback to the CPU: every creation then fails with the reason, until qt_set_default_device chooses
+// another (an explicit choice before the first question means the variable is never read).
 std::once_flag environment_read;
 std::string environment_error;  // written only inside the call_once
 std::atomic<bool> environment_failed{false};
 
-void read_environment() {
+void fail_environment(const std::string &message) {
+    environment_error = message;
+    environment_failed.store(true);
+}
+
+void read_environment() noexcept {
     const char *text = std::getenv("QUADRAT_DEVICE");
-    if (!text || std::strcmp(text, "cpu") == 0) return;
+    if (!text || !*text) return;
     std::string value(text);
-    int index = 0;
-    if (value.rfind("cuda:", 0) == 0 && value.size() > 5 && value.size() < 10 &&
-        value.find_first_not_of("0123456789", 5) == std::string::npos) {
-        index = std::stoi(value.substr(5));
-    } else if (value != "cuda") {
-        environment_error = "QUADRAT_DEVICE=" + value + " is not cpu, cuda or cuda:N";
-        environment_failed.store(true);
-        return;
+    std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (value == "cpu") return;
+    try {
+        int index = 0;
+        if (value.rfind("cuda:", 0) == 0 && value.size() > 5 && value.size() < 10 &&
+            value.find_first_not_of("0123456789", 5) == std::string::npos) {
+            index = std::stoi(value.substr(5));
+        } else if (value == "cuda") {
+            const char *rank = std::getenv("LOCAL_RANK");
+            int count = cuda_count();
+            index = rank && count > 0 ? std::max(0, std::atoi(rank)) % count : 0;
+        } else {
+            return fail_environment("QUADRAT_DEVICE=" + value + " is not cpu, cuda or cuda:N");
+        }
+        if (index >= cuda_count()) return fail_environment("QUADRAT_DEVICE=" + value + ": " + why_no_cuda(index));
+        make_current(index);
+        at::globalContext().setBenchmarkCuDNN(true);
+        default_cuda_index.store(index);
+    } catch (const std::exception &e) {
+        fail_environment("QUADRAT_DEVICE=" + value + ": " + e.what());
     }
-    if (index >= cuda_count()) {
-        environment_error = "QUADRAT_DEVICE=" + value + ": " + why_no_cuda(index);
-        environment_failed.store(true);
-        return;
-    }
-    c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(c10::Device(c10::DeviceType::CUDA, index));
-    default_index.store(index);
-    default_type.store(QT_DEVICE_CUDA);
 }
 
 }  // namespace
@@ -127,9 +151,10 @@ namespace qt {
 c10::Device default_device() {
     std::call_once(environment_read, read_environment);
     if (environment_failed.load()) throw std::runtime_error(environment_error);
-    int type = default_type.load(std::memory_order_relaxed);
-    if (type == QT_DEVICE_CPU) return c10::Device(c10::DeviceType::CPU);
-    return c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(default_index.load()));
+    int index = default_cuda_index.load();
+    if (index < 0) return c10::Device(c10::DeviceType::CPU);
+    make_current(index);
+    return c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(index));
 }
 
 at::Tensor to_default_device(const at::Tensor &cpu) {
@@ -146,15 +171,14 @@ using namespace qt;
 
 int qt_set_default_device(int type, int index) {
     QT_GUARD(-1, {
-        std::call_once(environment_read, read_environment);
+        std::call_once(environment_read, [] {});  // an explicit choice first: QUADRAT_DEVICE is never read
         c10::DeviceType kind = device_type(type);
         if (kind == c10::DeviceType::CUDA) {
             if (index < 0) index = 0;
             if (index >= cuda_count()) throw std::runtime_error(why_no_cuda(index));
-            c10::impl::getDeviceGuardImpl(kind)->setDevice(c10::Device(kind, static_cast<c10::DeviceIndex>(index)));
+            make_current(index);
         }
-        default_index.store(kind == c10::DeviceType::CPU ? -1 : index);
-        default_type.store(type);
+        default_cuda_index.store(kind == c10::DeviceType::CPU ? -1 : index);
         environment_failed.store(false);  // an explicit choice replaces QUADRAT_DEVICE's
         return 0;
     })
@@ -194,7 +218,9 @@ qt_tensor qt_to_device(qt_tensor t, int type, int index, int non_blocking) {
         c10::Device device = kind == c10::DeviceType::CPU
                                  ? c10::Device(kind)
                                  : c10::Device(kind, static_cast<c10::DeviceIndex>(index < 0 ? 0 : index));
-        return wrap(unwrap(t).to(device, /*non_blocking=*/non_blocking != 0));
+        // Non-blocking only towards a GPU: a copy to the host that the host does not wait for could be read (by
+        // qt_copy_to) before it lands.
+        return wrap(unwrap(t).to(device, /*non_blocking=*/non_blocking != 0 && device.is_cuda()));
     })
 }
 

@@ -23,6 +23,7 @@ using Collectives = c10d::ProcessGroup;
 struct qt_process_group_s {
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<Collectives> group;
+    bool nccl = false;
 };
 
 namespace {
@@ -42,6 +43,10 @@ namespace {
 c10::intrusive_ptr<Collectives> nccl_group(
     const c10::intrusive_ptr<c10d::Store> &store, int rank, int world, std::chrono::milliseconds timeout) {
 #ifdef QUADRAT_CUDA
+    // Blocking waits: a collective's wait() returns when the work is done and throws when a peer is gone (by
+    // default NCCL's wait only orders the stream, and a lost peer aborts the process from a watchdog). Gloo's
+    // promise, "a peer that leaves is an error, not a hang", holds then for NCCL too. A user's setting stays.
+    setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
     auto options = c10d::ProcessGroupNCCL::Options::create();
     options->timeout = timeout;
     return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world, options);
@@ -64,7 +69,9 @@ qt_process_group qt_pg_create(
         options.waitWorkers = false;
         options.timeout = timeout;
         c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(host, options);
-        if (backend == QT_BACKEND_NCCL) return new qt_process_group_s{store, nccl_group(store, rank, world, timeout)};
+        if (backend == QT_BACKEND_NCCL) {
+            return new qt_process_group_s{store, nccl_group(store, rank, world, timeout), true};
+        }
         if (backend != QT_BACKEND_GLOO) throw std::invalid_argument("unknown backend code " + std::to_string(backend));
         auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
         gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(local_address));
@@ -108,7 +115,27 @@ int qt_pg_barrier(qt_process_group pg) {
     })
 }
 
-void qt_pg_free(qt_process_group pg) { delete pg; }
+void qt_pg_free(qt_process_group pg) {
+#ifdef QUADRAT_CUDA
+    // libtorch 2 wants an NCCL group shut down before it is destroyed (its destructor warns, and may wait).
+    if (pg && pg->nccl) {
+        try {
+            static_cast<c10d::ProcessGroupNCCL *>(pg->group.get())->shutdown();
+        } catch (...) {
+            // Freeing must not throw; the group is going away either way.
+        }
+    }
+#endif
+    delete pg;
+}
+
+int qt_nccl_built(void) {
+#ifdef QUADRAT_CUDA
+    return 1;
+#else
+    return 0;
+#endif
+}
 
 #else
 
@@ -134,5 +161,6 @@ int qt_pg_barrier(qt_process_group) {
     return -1;
 }
 void qt_pg_free(qt_process_group) {}
+int qt_nccl_built(void) { return 0; }
 
 #endif

@@ -30,6 +30,14 @@ c10::IValue call(const char *name, const char *overload, std::vector<c10::IValue
     return args.at(0);
 }
 
+/// The tensor behind `h`, which must be on the CPU: libtorch's quantized operators are the CPU's, and qt_qpad
+/// writes through a host pointer.
+const at::Tensor &on_cpu(qt_tensor h) {
+    const at::Tensor &t = qt::unwrap(h);
+    if (!t.is_cpu()) throw std::invalid_argument("INT8 runs on the CPU, and this tensor is on " + t.device().str());
+    return t;
+}
+
 }  // namespace
 
 extern "C" {
@@ -57,7 +65,7 @@ const char *qt_quantized_engine(void) {
 // precision, with ATen's vectorised operators.
 qt_tensor qt_quantize_per_tensor(qt_tensor x, double scale, int64_t zero_point) {
     QT_GUARD(nullptr, {
-        const at::Tensor &v = unwrap(x);
+        const at::Tensor &v = on_cpu(x);
         if (v.scalar_type() != at::kFloat) return wrap(at::quantize_per_tensor(v, scale, zero_point, at::kQUInt8));
         // quantize_val: zero_point + nearbyint(value * (1.0f / float(scale))), clamped to 0…255.
         const float inverse = 1.0f / static_cast<float>(scale);
@@ -70,7 +78,7 @@ qt_tensor qt_quantize_per_channel(qt_tensor x, qt_tensor scales, int64_t axis) {
     QT_GUARD(nullptr, {
         const at::Tensor &s = unwrap(scales);
         const at::Tensor zeros = at::zeros({s.size(0)}, at::kLong);
-        return wrap(at::quantize_per_channel(unwrap(x), s.to(at::kDouble), zeros, axis, at::kQInt8));
+        return wrap(at::quantize_per_channel(on_cpu(x), s.to(at::kDouble), zeros, axis, at::kQInt8));
     })
 }
 
@@ -93,7 +101,7 @@ qt_qconv qt_qconv_prepack(
         c10::IValue b = bias ? c10::IValue(unwrap(bias)) : c10::IValue();
         c10::IValue packed = call(
             "quantized::conv2d_prepack", "",
-            {unwrap(weight), b, c10::IValue(pair(stride)), c10::IValue(pair(padding)),
+            {on_cpu(weight), b, c10::IValue(pair(stride)), c10::IValue(pair(padding)),
              c10::IValue(pair(dilation)), groups});
         return new qt_qconv_s{std::move(packed)};
     })
@@ -103,7 +111,7 @@ qt_tensor qt_qconv_run(qt_qconv conv, qt_tensor x, double scale, int64_t zero_po
     QT_GUARD(nullptr, {
         if (!conv) throw std::invalid_argument("NULL quantized convolution");
         const char *name = relu ? "quantized::conv2d_relu" : "quantized::conv2d";
-        return wrap(call(name, "new", {unwrap(x), conv->packed, scale, zero_point}).toTensor());
+        return wrap(call(name, "new", {on_cpu(x), conv->packed, scale, zero_point}).toTensor());
     })
 }
 
@@ -113,7 +121,7 @@ qt_tensor qt_qpad(qt_tensor q, int64_t left, int64_t right, int64_t top, int64_t
     QT_GUARD(nullptr, {
         // libtorch's quantized constant_pad_nd runs element by element (145 ms for 8×96×128×128 on a 2-core Zen 5):
         // pad the stored bytes instead, in the input's memory format, with the zero point.
-        const at::Tensor &x = unwrap(q);
+        const at::Tensor &x = on_cpu(q);
         if (x.dim() != 4 || x.scalar_type() != at::kQUInt8) {
             throw std::invalid_argument("qt_qpad takes a 4-d quint8 tensor");
         }
@@ -134,7 +142,7 @@ qt_tensor qt_qpad(qt_tensor q, int64_t left, int64_t right, int64_t top, int64_t
 qt_tensor qt_qadd(qt_tensor a, qt_tensor b, double scale, int64_t zero_point, int relu) {
     QT_GUARD(nullptr, {
         const char *name = relu ? "quantized::add_relu" : "quantized::add";
-        return wrap(call(name, "", {unwrap(a), unwrap(b), scale, zero_point}).toTensor());
+        return wrap(call(name, "", {on_cpu(a), on_cpu(b), scale, zero_point}).toTensor());
     })
 }
 

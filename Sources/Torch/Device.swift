@@ -17,7 +17,10 @@ public enum Device: Hashable, Sendable, CustomStringConvertible {
             self = .cpu
         } else if lowered == "cuda" {
             self = .cuda(0)
-        } else if lowered.hasPrefix("cuda:"), let index = Int(lowered.dropFirst(5)), index >= 0 {
+        } else if lowered.hasPrefix("cuda:"), lowered.count > 5,
+            lowered.dropFirst(5).allSatisfy({ $0.isASCII && $0.isNumber }),
+            let index = Int(lowered.dropFirst(5))
+        {
             self = .cuda(index)
         } else {
             return nil
@@ -97,9 +100,23 @@ extension Torch {
     /// The type autocast uses on the default device: bfloat16 on the CPU and on GPUs of compute capability 8.0
     /// and above (Ampere on), float16 before them (which needs a ``GradScaler`` in training).
     public static var autocastType: DType {
-        guard case .cuda(let index) = defaultDevice, let gpu = try? GPUInfo.describe(index) else { return .bfloat16 }
-        return gpu.capability.major >= 8 ? .bfloat16 : .float16
+        guard case .cuda(let index) = defaultDevice else { return .bfloat16 }
+        return computeCapabilities.withLock { known in
+            let major =
+                known[index]
+                ?? {
+                    // A GPU libtorch uses but the driver cannot describe: assume one before Ampere, whose float16
+                    // (with loss scaling) every GPU runs, rather than bfloat16, which older ones do not.
+                    let found = (try? GPUInfo.describe(index).capability.major) ?? 7
+                    known[index] = found
+                    return found
+                }()
+            return major >= 8 ? .bfloat16 : .float16
+        }
     }
+
+    /// Each GPU's compute capability (major), asked of the driver once: autocast asks at every forward pass.
+    private static let computeCapabilities = Locked<[Int: Int]>([:])
 }
 
 extension Tensor {

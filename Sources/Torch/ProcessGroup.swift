@@ -21,8 +21,12 @@ public final class ProcessGroup: @unchecked Sendable {
         case gloo = 0
         case nccl = 1
 
-        /// NCCL when this process's default device is a GPU, Gloo otherwise (what DistributedDataParallel advises).
-        public static var forDefaultDevice: Backend { Torch.defaultDevice.isCUDA ? .nccl : .gloo }
+        /// NCCL when this process's default device is a GPU and the build has NCCL, Gloo otherwise (Gloo reduces
+        /// GPU tensors too, more slowly). NCCL needs one GPU per rank: ranks that are threads of one process, as
+        /// in the tests and `bench allreduce`, share the default device and must ask for Gloo.
+        public static var forDefaultDevice: Backend {
+            Torch.defaultDevice.isCUDA && qt_nccl_built() == 1 ? .nccl : .gloo
+        }
     }
 
     /// The backend the collectives run on.

@@ -27,30 +27,40 @@ public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The device this choice means here, given the GPUs libtorch sees and this process's local rank (torchrun's
-    /// `LOCAL_RANK`, which `quadrat launch` sets). `auto` never fails; `cuda` without GPUs is left to
-    /// ``Torch/setDefaultDevice(_:)``, whose error says why there are none.
-    public func resolved(gpus: Int, localRank: Int) -> Device {
+    /// The device this choice means here, given the GPUs libtorch sees, this process's local rank and the ranks on
+    /// this machine (torchrun's `LOCAL_RANK` and `LOCAL_WORLD_SIZE`, which `quadrat launch` sets). Each rank needs
+    /// a GPU of its own (NCCL refuses two ranks on one): `auto` takes the CPU for every rank when there are fewer
+    /// GPUs than ranks, and `cuda` is refused then. `cuda` without GPUs is left to ``Torch/setDefaultDevice(_:)``,
+    /// whose error says why there are none.
+    public func resolved(gpus: Int, localRank: Int, localRanks: Int = 1) throws -> Device {
+        let rank = max(0, localRank)
         switch self {
-        case .cpu: .cpu
-        case .auto: gpus > 0 ? .cuda(localRank % gpus) : .cpu
-        case .cuda(nil): .cuda(gpus > 0 ? localRank % gpus : 0)
-        case .cuda(let index?): .cuda(index)
+        case .cpu: return .cpu
+        case .auto: return gpus > 0 && localRanks <= gpus ? .cuda(rank % gpus) : .cpu
+        case .cuda(let index):
+            guard gpus == 0 || localRanks <= gpus else {
+                throw WorkflowError(
+                    "--device \(self): \(localRanks) ranks on this machine need a GPU each, and there are \(gpus) "
+                        + "(launch fewer, or --device cpu)")
+            }
+            return .cuda(index ?? (gpus > 0 ? rank % gpus : 0))
         }
     }
 
     /// What a command without `--device` runs on: nil where `QUADRAT_DEVICE` is set (the shim reads it, and says
     /// why when its device is not there), else auto.
     public static var fromEnvironment: DeviceChoice? {
-        ProcessInfo.processInfo.environment["QUADRAT_DEVICE"] == nil ? .auto : nil
+        (ProcessInfo.processInfo.environment["QUADRAT_DEVICE"] ?? "").isEmpty ? .auto : nil
     }
 
     /// Resolves the choice and makes it the default device of this process (and, on a GPU, turns on cuDNN's
     /// autotuning: Quadrat's shapes repeat batch after batch). Returns the device.
     @discardableResult
     public func apply() throws -> Device {
-        let localRank = ProcessInfo.processInfo.environment["LOCAL_RANK"].flatMap(Int.init) ?? 0
-        let device = resolved(gpus: Torch.cudaDeviceCount, localRank: localRank)
+        let environment = ProcessInfo.processInfo.environment
+        let localRank = environment["LOCAL_RANK"].flatMap(Int.init) ?? 0
+        let localRanks = environment["LOCAL_WORLD_SIZE"].flatMap(Int.init) ?? 1
+        let device = try resolved(gpus: Torch.cudaDeviceCount, localRank: localRank, localRanks: localRanks)
         do {
             try Torch.setDefaultDevice(device)
         } catch {

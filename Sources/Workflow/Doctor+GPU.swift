@@ -19,7 +19,7 @@ extension Doctor {
         /// This process's findings.
         static func here() -> GPUFindings {
             let driver = Result { try GPUInfo.driverVersion() }.mapError { $0 as? TorchError ?? TorchError("\($0)") }
-            // A GPU the driver lists but cannot describe is left out of the list; the count below still tells.
+            // A driver that lists GPUs but cannot describe them: none listed here; libtorch's count below still tells.
             let gpus = driver.isSuccess ? ((try? GPUInfo.all()) ?? []) : []
             return GPUFindings(
                 cudaBuilt: Torch.isCUDABuilt, driver: driver, gpus: gpus, usable: Torch.cudaDeviceCount,

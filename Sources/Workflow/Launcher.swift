@@ -52,13 +52,14 @@ public struct Launcher {
         return Interrupts.whileRunning(onFirstSignal: passOn) { Self.wait(for: ranks) }
     }
 
-    /// What rank `rank` runs with: this process's environment and torchrun's variables (`LOCAL_RANK` too, which
-    /// picks the rank's GPU under `--device cuda`), the rank's share of the cores; ranks above 0 quiet.
+    /// What rank `rank` runs with: this process's environment and torchrun's variables (`LOCAL_RANK` and
+    /// `LOCAL_WORLD_SIZE` too, which give each rank its GPU under `--device`), the rank's share of the cores; ranks above 0 quiet.
     func environment(rank: Int, port: Int, threads: Int, inheriting base: [String: String]) -> [String: String] {
         var environment = base
         environment["WORLD_SIZE"] = String(processes)
         environment["RANK"] = String(rank)
         environment["LOCAL_RANK"] = String(rank)
+        environment["LOCAL_WORLD_SIZE"] = String(processes)
         environment["MASTER_ADDR"] = "127.0.0.1"
         environment["MASTER_PORT"] = String(port)
         environment["QUADRAT_THREADS"] = String(threads)

@@ -126,13 +126,13 @@ extension MachineProfile {
         return "\(cpuModel) × \(cores)\(gpuKey), libtorch \(Torch.version), probe \(probeRevision)"
     }
 
-    /// ", NVIDIA H100 80GB HBM3 (cuda:0)" when the default device is a GPU; nothing on the CPU, so that profiles
-    /// measured before devices existed still match.
+    /// ", NVIDIA H100 80GB HBM3" when the default device is a GPU (the model, not the index: two of one model are
+    /// one profile); nothing on the CPU, so that profiles measured before devices existed still match.
     static var gpuKey: String {
         guard case .cuda(let index) = Torch.defaultDevice else { return "" }
-        // The driver answered when the device was chosen; should it fail now, the index still keys the profile.
-        let name = (try? GPUInfo.describe(index).name) ?? "GPU"
-        return ", \(name) (cuda:\(index))"
+        // The driver described this GPU when it was chosen; should it fail now, the profile is keyed "a GPU".
+        let name = (try? GPUInfo.describe(index).name) ?? "a GPU"
+        return ", \(name)"
     }
 
     /// Raised whenever a change to Quadrat's training or evaluation path changes its speed (2: BatchNorm with fixed

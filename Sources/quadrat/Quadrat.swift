@@ -18,7 +18,9 @@ struct Quadrat: AsyncParsableCommand {
 
             Environment: QUADRAT_HOME (weights, caches, machine profiles; default ~/.cache/quadrat), \
             QUADRAT_THREADS (libtorch threads; default every core), QUADRAT_QUIET (any value: no progress bars), \
-            QUADRAT_TOKEN (serve's bearer token), QUADRAT_DEVICE (the device of commands without --device, and of the test suite: cpu, cuda or cuda:N), LOCAL_RANK (which GPU --device cuda takes; quadrat launch sets it).
+            QUADRAT_TOKEN (serve's bearer token), QUADRAT_DEVICE (the device of commands without --device, and of \
+            the test suite: cpu, cuda or cuda:N), LOCAL_RANK and LOCAL_WORLD_SIZE (which GPU --device cuda takes; \
+            quadrat launch sets them).
             """,
         version: "0.1.0 (libtorch \(Torch.version))",
         subcommands: [

@@ -40,7 +40,7 @@ struct DataParallelTests {
         let models = Models([try Self.model(seed: 1), try Self.model(seed: 2)])
         let ranks = try Ranks.run(2) { rank -> [Float] in
             let model = models.list[rank]
-            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 30)
+            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 30, backend: .gloo)
             let global = FeatureBatches(features: x, labels: y, batchSize: 32, seed: 5)
             return try Self.train(
                 model, source: RankShard(global, rank: rank, worldSize: 2), callbacks: [DataParallel(group: group)])
@@ -76,7 +76,7 @@ extension DataParallelTests {
         let port = try Ranks.freePort()
         let models = Models([try Self.model(seed: 1), try Self.model(seed: 1)])
         let steps = try Ranks.run(2) { rank -> Int in
-            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 30)
+            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 30, backend: .gloo)
             let learner = Learner(
                 model: models.list[rank], groups: [[models.list[rank]]],
                 train: RankShard(
@@ -116,7 +116,7 @@ struct DataParallelClassifierTests {
         let shared = Classifiers(classifiers)
         let port = try Ranks.freePort()
         let ranks = try Ranks.run(2) { rank -> (Tensor, Tensor, Double, Double) in
-            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 60)
+            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 60, backend: .gloo)
             let classifier = shared.list[rank]
             let (features, labels) = try classifier.precompute(loader((rank, 2)), group: group)
             let learner = try Learner(classifier, train: loader((rank, 2)), valid: loader((rank, 2)))
@@ -166,7 +166,7 @@ extension DataParallelClassifierTests {
         let shared = Classifiers(classifiers)
         let port = try Ranks.freePort()
         let ranks = try Ranks.run(2) { rank -> [Float] in
-            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 60)
+            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 60, backend: .gloo)
             let global = FeatureBatches(features: x, labels: y, batchSize: 16, seed: 5)
             return try train(
                 shared.list[rank], RankShard(global, rank: rank, worldSize: 2), [DataParallel(group: group)])

@@ -6,7 +6,7 @@ import Torch
 
 /// The INT8 building blocks against float arithmetic on the same rounded numbers: the quantized convolution (oneDNN
 /// through libtorch) must compute what float does on its dequantized input and weights, up to the output's rounding.
-@Suite("INT8 convolution", .serialized)
+@Suite("INT8 convolution", .serialized, .enabled(if: Torch.defaultDevice == .cpu, "INT8 runs on the CPU"))
 struct QuantizedConvTests {
     /// The weights as the INT8 convolution holds them: rounded per output channel to `scales`.
     static func rounded(_ weight: Tensor, scales: [Float]) throws -> Tensor {

@@ -9,7 +9,7 @@ struct DeviceTests {
     @Test func namesParseAndPrint() {
         #expect(Device("cpu") == .cpu && Device("CPU") == .cpu)
         #expect(Device("cuda") == .cuda(0) && Device("cuda:3") == .cuda(3) && Device("CUDA:1") == .cuda(1))
-        for bad in ["gpu", "cuda:", "cuda:-1", "cuda:x", "cuda:1:2", "", "mps"] {
+        for bad in ["gpu", "cuda:", "cuda:-1", "cuda:+1", "cuda:x", "cuda:1:2", "", "mps"] {
             #expect(Device(bad) == nil, "\(bad)")
         }
         #expect(Device.cuda(2).description == "cuda:2" && Device.cpu.description == "cpu")

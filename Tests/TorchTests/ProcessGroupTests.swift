@@ -9,7 +9,7 @@ struct ProcessGroupTests {
     @Test func allReduceBroadcastAndBarrierAgreeOnEveryRank() throws {
         let port = try Ranks.freePort()
         let outcomes = try Ranks.run(2) { rank -> [[Float]] in
-            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 20)
+            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 20, backend: .gloo)
             // Rank r holds [r + 1, 10 (r + 1)] and a 2×2 of r: the sums are [3, 30] and a 2×2 of 1.
             let a = try Tensor([Float(rank + 1), Float(10 * (rank + 1))])
             let b = try Tensor.full([2, 2], Double(rank))
@@ -29,7 +29,7 @@ struct ProcessGroupTests {
         struct Decision: Codable, Equatable { var rate: Double, name: String }
         let port = try Ranks.freePort()
         let outcomes = try Ranks.run(3) { rank -> ([Float], [Int64], Decision, Int, Double) in
-            let group = try ProcessGroup(port: port, rank: rank, worldSize: 3, timeout: 20)
+            let group = try ProcessGroup(port: port, rank: rank, worldSize: 3, timeout: 20, backend: .gloo)
             let rows = rank == 1 ? 0 : rank + 1  // rank 0: 1 row, rank 1: none, rank 2: 3 rows
             let part = try Tensor((0..<(rows * 2)).map { Float(10 * rank + $0) }, shape: [rows, 2])
             let gathered = try group.gatherRows(part)
@@ -52,7 +52,7 @@ struct ProcessGroupTests {
     @Test func aPeerThatLeavesIsAnErrorOnTheOther() throws {
         let port = try Ranks.freePort()
         let outcomes = try Ranks.run(2) { rank -> String in
-            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 5)
+            let group = try ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 5, backend: .gloo)
             try group.barrier()
             guard rank == 0 else { return "left" }  // rank 1 drops its group here
             Thread.sleep(forTimeInterval: 0.5)
@@ -73,7 +73,7 @@ struct ProcessGroupTests {
         let port = try Ranks.freePort()
         let start = Date()
         do {
-            _ = try ProcessGroup(port: port, rank: 0, worldSize: 2, timeout: 2)
+            _ = try ProcessGroup(port: port, rank: 0, worldSize: 2, timeout: 2, backend: .gloo)
             Issue.record("a group of 2 formed with one rank")
         } catch {
             let seconds = Date().timeIntervalSince(start)

@@ -7,7 +7,7 @@ import Vision
 
 /// A body's exported graph, run in float (``GraphRunner``) and in INT8 (``QuantizedNetwork``), against the body's
 /// own forward pass.
-@Suite("INT8 bodies", .serialized)
+@Suite("INT8 bodies", .serialized, .enabled(if: Torch.defaultDevice == .cpu, "INT8 runs on the CPU"))
 struct Int8BodyTests {
     static func resnet18() throws -> ResNet {
         let model = try ResNet(.resnet18)

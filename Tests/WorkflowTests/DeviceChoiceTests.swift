@@ -15,26 +15,33 @@ struct DeviceChoiceTests {
     }
 
     /// auto takes a GPU when there is one; ranks share the GPUs out in turn; an explicit index is kept.
-    @Test func choicesResolveToDevices() {
-        #expect(DeviceChoice.auto.resolved(gpus: 0, localRank: 0) == .cpu)
-        #expect(DeviceChoice.auto.resolved(gpus: 2, localRank: 3) == .cuda(1))
-        #expect(DeviceChoice.cuda(nil).resolved(gpus: 4, localRank: 2) == .cuda(2))
-        #expect(DeviceChoice.cuda(nil).resolved(gpus: 0, localRank: 1) == .cuda(0))
-        #expect(DeviceChoice.cuda(3).resolved(gpus: 1, localRank: 0) == .cuda(3))
-        #expect(DeviceChoice.cpu.resolved(gpus: 8, localRank: 0) == .cpu)
+    @Test func choicesResolveToDevices() throws {
+        #expect(try DeviceChoice.auto.resolved(gpus: 0, localRank: 0) == .cpu)
+        #expect(try DeviceChoice.auto.resolved(gpus: 2, localRank: 1, localRanks: 2) == .cuda(1))
+        #expect(try DeviceChoice.cuda(nil).resolved(gpus: 4, localRank: 2, localRanks: 4) == .cuda(2))
+        #expect(try DeviceChoice.cuda(nil).resolved(gpus: 0, localRank: 1) == .cuda(0))
+        #expect(try DeviceChoice.cuda(3).resolved(gpus: 1, localRank: 0) == .cuda(3))
+        #expect(try DeviceChoice.cpu.resolved(gpus: 8, localRank: 0) == .cpu)
+        #expect(try DeviceChoice.auto.resolved(gpus: 1, localRank: -4) == .cuda(0))
+        // More ranks than GPUs: NCCL cannot put two ranks on one GPU. auto keeps every rank on the CPU; cuda says so.
+        #expect(try DeviceChoice.auto.resolved(gpus: 2, localRank: 0, localRanks: 3) == .cpu)
+        #expect(throws: WorkflowError.self) {
+            try DeviceChoice.cuda(nil).resolved(gpus: 2, localRank: 0, localRanks: 3)
+        }
     }
 
     /// `quadrat launch` tells each rank its place as torchrun does, LOCAL_RANK included, so that `--device cuda`
     /// gives rank r GPU r.
-    @Test func launchGivesEachRankItsLocalRank() {
+    @Test func launchGivesEachRankItsLocalRank() throws {
         let launcher = Launcher(processes: 3, port: 29_500, threads: 1)
         let environment = launcher.environment(rank: 2, port: 29_500, threads: 1, inheriting: ["PATH": "/bin"])
         #expect(environment["LOCAL_RANK"] == "2" && environment["RANK"] == "2" && environment["WORLD_SIZE"] == "3")
+        #expect(environment["LOCAL_WORLD_SIZE"] == "3")
         #expect(environment["MASTER_PORT"] == "29500" && environment["PATH"] == "/bin")
         #expect(environment["QUADRAT_QUIET"] == "1")
         #expect(launcher.environment(rank: 0, port: 1, threads: 1, inheriting: [:])["QUADRAT_QUIET"] == nil)
         let local = Int(environment["LOCAL_RANK"] ?? "") ?? -1
-        #expect(DeviceChoice.cuda(nil).resolved(gpus: 2, localRank: local) == .cuda(0))
+        #expect(try DeviceChoice.cuda(nil).resolved(gpus: 3, localRank: local, localRanks: 3) == .cuda(2))
     }
 
     /// On a machine without a GPU, `--device cuda` fails naming the flag and the reason; auto and cpu run.

@@ -145,7 +145,9 @@ import Workflow
 
     /// `export --int8`: the body in QDQ form from the calibration beside the model, which an independent reading of
     /// the file runs to what `--precision int8` answers, and ONNX Runtime too when Python has it.
-    @Test(arguments: [Architecture.efficientNetLite0, .resNet18])
+    @Test(
+        .enabled(if: Torch.defaultDevice == .cpu, "INT8 runs on the CPU"),
+        arguments: [Architecture.efficientNetLite0, .resNet18])
     func int8ExportGivesTheINT8Answers(_ architecture: Architecture) throws {
         let folder = try Fixtures.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

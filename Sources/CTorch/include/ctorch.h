@@ -72,10 +72,10 @@ int qt_autocast_enabled(void);
 
 /// Device types; the values are c10::DeviceType's.
 enum { QT_DEVICE_CPU = 0, QT_DEVICE_CUDA = 1 };
-/// Sets the device every creation function below puts its tensors on (at start, QUADRAT_DEVICE's or the CPU;
-/// index -1 means 0 for
-/// CUDA) and makes it CUDA's current device. -1 with a message saying why when the device is not there (a
-/// CPU-only libtorch, no driver, too few GPUs).
+/// Sets the device every creation function below puts its tensors on (at start: QUADRAT_DEVICE's, or the CPU).
+/// An index of -1 means 0 for CUDA, which also becomes the calling thread's current device (the shim makes it
+/// current on any thread that creates a tensor there). -1 with a message saying why when the device is not there
+/// (a CPU-only libtorch, no driver, too few GPUs).
 int qt_set_default_device(int type, int index);
 /// The default device; -1 (and the CPU) when QUADRAT_DEVICE names one that is not there or no device at all.
 int qt_default_device(int *type, int *index);
@@ -284,6 +284,8 @@ int qt_pg_broadcast(qt_process_group pg, qt_tensor *tensors, int count, int root
 /// Returns when every rank has called it. 0, or -1 on error.
 int qt_pg_barrier(qt_process_group pg);
 void qt_pg_free(qt_process_group pg);
+/// 1 when this build has NCCL (a CUDA libtorch with its headers: QUADRAT_CUDA), else 0.
+int qt_nccl_built(void);
 
 #ifdef __cplusplus
 }

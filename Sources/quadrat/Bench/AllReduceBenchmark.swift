@@ -70,7 +70,7 @@ struct AllReduceBenchmark {
                 defer { threads.leave() }
                 let result = Result {
                     try Self.time(
-                        ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 60), count: count,
+                        ProcessGroup(port: port, rank: rank, worldSize: 2, timeout: 60, backend: .gloo), count: count,
                         iterations: iterations)
                 }
                 results.withLock { $0[rank] = result }

@@ -19,10 +19,14 @@ struct DeviceOptions: ParsableArguments {
 
     /// Makes the parsed command's `--device` this process's default device. `main` calls it once for whatever
     /// command it parsed, before the command runs, so no command can forget it; a command without the option
-    /// stays on the CPU (or QUADRAT_DEVICE's device). `--precision int8` runs on the CPU whatever the default.
+    /// stays on the CPU (or QUADRAT_DEVICE's device). INT8 (`--precision int8`, `export --int8`) runs on the CPU
+    /// whatever the default.
     static func apply(from command: Any) throws {
         guard let options = find(in: command) else { return }
-        let int8 = GivenArguments.values(of: command).contains { ($0.value as? Precision) == .int8 }
+        // `--precision int8` (predict, evaluate, serve) or export's `--int8`.
+        let int8 = GivenArguments.values(of: command).contains {
+            ($0.value as? Precision) == .int8 || ($0.name == "int8" && ($0.value as? Bool) == true)
+        }
         if int8 {
             if let chosen = options.device, case .cuda = chosen {
                 throw WorkflowError("--precision int8 runs on the CPU: leave out --device \(chosen)")
