@@ -141,6 +141,8 @@ void read_environment() noexcept {
         default_cuda_index.store(index);
     } catch (const std::exception &e) {
         fail_environment("QUADRAT_DEVICE=" + value + ": " + e.what());
+    } catch (...) {
+        fail_environment("QUADRAT_DEVICE=" + value + ": unknown C++ exception in libtorch");
     }
 }
 
