@@ -100,6 +100,21 @@ public struct SavedModel {
         labelCalibration(tta: tta)?.decide(p) ?? task.task.plainDecisions(p)
     }
 
+    /// A binary single-label model's threshold on the second class's probability (the calibrated one, else 0.5);
+    /// nil for the other models, which decide otherwise.
+    public var binaryThreshold: Double? {
+        guard task == .singleLabel, classes.count == 2 else { return nil }
+        return calibration(tta: false)?.threshold ?? 0.5
+    }
+
+    /// The labels a multi-label model decides for (calibrated) probabilities `p`, as class indices; nil for a
+    /// single-label model, which decides one class (``decide(_:tta:)``).
+    public func decidedLabels(_ p: [Double], tta: Bool = false) -> [Int]? {
+        guard task == .multiLabel else { return nil }
+        let decided = decideLabels(p, tta: tta)
+        return decided.indices.filter { decided[$0] }
+    }
+
     /// The class decided for (calibrated) probabilities `p`: at the model's threshold for binary models, the most
     /// probable class otherwise.
     public func decide(_ p: [Double], tta: Bool = false) -> Int {

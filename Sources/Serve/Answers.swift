@@ -83,9 +83,7 @@ struct ModelDescription: Codable, Sendable {
         classes = model.classes
         classNames = model.classNames
         resize = model.resize.rawValue
-        threshold =
-            model.task == .singleLabel && model.classes.count == 2
-            ? model.calibration(tta: false)?.threshold ?? 0.5 : nil
+        threshold = model.binaryThreshold
         task = model.task.rawValue
         thresholds = model.labelCalibration(tta: false)?.thresholds
         size = model.size

@@ -137,12 +137,10 @@ public struct PredictionServer: @unchecked Sendable {
         return Prediction(
             file: upload.name, classes: model.classes, classNames: model.classNames, probabilities: probabilities,
             top: .init(class: model.classes[best], name: model.classNames[best], probability: probabilities[best]),
-            threshold: model.task == .singleLabel && model.classes.count == 2
-                ? model.calibration(tta: false)?.threshold ?? 0.5 : nil,
-            labels: model.task == .multiLabel
-                ? zip(model.decideLabels(probabilities), model.classes.indices).filter(\.0).map { _, k in
-                    .init(class: model.classes[k], name: model.classNames[k], probability: probabilities[k])
-                } : nil,
+            threshold: model.binaryThreshold,
+            labels: model.decidedLabels(probabilities)?.map { k in
+                .init(class: model.classes[k], name: model.classNames[k], probability: probabilities[k])
+            },
             thresholds: model.labelCalibration(tta: false)?.thresholds,
             timing: .init(
                 decodeMs: prepared.timeIntervalSince(start) * 1000, queueMs: queued * 1000,
