@@ -20,7 +20,8 @@ struct DeviceCLITests {
     }
 
     @Test(.enabled(if: Torch.cudaDeviceCount == 0)) func aMissingGPUStopsTheCommandSayingWhy() throws {
-        let reason = Torch.isCUDABuilt ? "no NVIDIA driver" : "this libtorch has no CUDA"
+        // A CUDA build says what of the driver: absent, or present with no GPU it can use.
+        let reason = Torch.isCUDABuilt ? "NVIDIA driver" : "this libtorch has no CUDA"
         let flag = try quadrat(["lr-find", "/nonexistent", "--device", "cuda:1"])
         #expect(flag.status == 1 && flag.errors.contains("--device cuda:1: ") && flag.errors.contains(reason))
         let variable = try quadrat(
