@@ -51,7 +51,9 @@ rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib .gpu/weights .gpu/el
 strip -o .gpu/bin/quadrat .build-gpu/release/quadrat
 xz -T0 -6 .gpu/bin/quadrat
 # The image codecs' libraries, from this machine (the GPU machine may lack them).
-for name in libpng16.so.16 libturbojpeg.so.0; do cp -L "$(ldconfig -p | awk -v n=$name '$1 == n {print $NF; exit}')" .gpu/lib/; done
+for name in libpng16.so.16 libturbojpeg.so.0; do
+    cp -L "$(ldconfig -p | awk -v n=$name '$1 == n {print $NF; exit}')" .gpu/lib/
+done
 home=${QUADRAT_HOME:-$HOME/.cache/quadrat}
 cp "$home"/weights/efficientnet-lite0-*.pth .gpu/weights/
 peer_home=${PEER_HOME:-$HOME/.cache/quadrat-peers}

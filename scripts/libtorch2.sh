@@ -40,7 +40,8 @@ if [ ! -f "$libtorch/cuda/.complete" ]; then
     # cuda_runtime.h includes crt/host_config.h, which comes with the compiler's wheel (nvidia-cuda-crt), not the
     # runtime's: fetch the one of the runtime's version (100 KB).
     # Wheel names: nvidia_cuda_runtime-13.2.86-… (CUDA 13) or nvidia_cuda_runtime_cu12-12.8.90-… (CUDA 12).
-    runtime=$(ls "$wheels"/nvidia_cuda_runtime*.whl | head -1 | sed 's/.*nvidia_cuda_runtime[_cu0-9]*-\([0-9.]*\)-.*/\1/')
+    runtime=$(ls "$wheels"/nvidia_cuda_runtime*.whl | head -1 |
+        sed 's/.*nvidia_cuda_runtime[_cu0-9]*-\([0-9.]*\)-.*/\1/')
     if ! ls "$wheels"/nvidia_cuda_crt*.whl >/dev/null 2>&1; then
         # The same version as the runtime's, else the newest of its major.minor.
         python3 -m pip download --quiet --no-deps "nvidia-cuda-crt==$runtime" --only-binary=:all: \

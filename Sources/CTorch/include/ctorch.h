@@ -59,8 +59,8 @@ void qt_set_grad_enabled(int enabled);
 void *qt_inference_mode_enter(void);
 void qt_inference_mode_exit(void *guard);
 
-/// Autocast (mixed precision) on the default device's type: convolutions and matrix products run in `dtype` (bfloat16) while
-/// parameters stay float32. Enter and exit pair like `torch.autocast`'s __enter__/__exit__, so scopes nest:
+/// Autocast (mixed precision) on the default device's type: convolutions and matrix products run in `dtype`
+/// (bfloat16, or float16 on an older GPU) while parameters stay float32. Enter and exit pair like `torch.autocast`'s __enter__/__exit__, so scopes nest:
 /// qt_autocast_enter stores the previous state in *previous_enabled / *previous_dtype and returns 0 (-1 on
 /// error); qt_autocast_exit restores it and clears the cast cache when the outermost scope ends.
 int qt_autocast_enter(int dtype, int *previous_enabled, int *previous_dtype);
