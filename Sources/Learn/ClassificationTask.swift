@@ -27,6 +27,13 @@ public protocol ClassificationTask: Sendable {
     func plainDecisions(_ probabilities: [Double]) -> [Bool]
     /// Random targets for `count` photos, as a batch holds them (the machine probe's synthetic batches).
     func randomTargets(count: Int, classCount: Int) throws -> Tensor
+    /// The metrics keep-best and early stopping may watch, by name, the default first (`valid_loss` is always one).
+    var monitorable: [String] { get }
+    /// What decision thresholds serve when `--decide-for auto`.
+    var defaultDecisionGoal: DecisionGoal { get }
+    /// Whether each class is decided on its own, at a threshold of its own (so `--target-recall` may name one),
+    /// rather than one class per photo (so `--class-names` may rename them).
+    var decidesEachClass: Bool { get }
 }
 
 /// The tasks Quadrat trains for (`train --task`); the one place that maps a name to its ``ClassificationTask``.
@@ -76,6 +83,10 @@ public struct SingleLabelTask: ClassificationTask {
     public func randomTargets(count: Int, classCount: Int) throws -> Tensor {
         try (Tensor.rand([count]) * Double(classCount)).floor().to(.int64)
     }
+
+    public var monitorable: [String] { ["valid_loss", Metric.accuracy.name, Metric.rocAUC.name] }
+    public var defaultDecisionGoal: DecisionGoal { .accuracy }
+    public var decidesEachClass: Bool { false }
 }
 
 /// Any number of labels per photo: a sigmoid per label, binary cross-entropy, and the metrics of
@@ -111,6 +122,10 @@ public struct MultiLabelTask: ClassificationTask {
     public func randomTargets(count: Int, classCount: Int) throws -> Tensor {
         try (Tensor.rand([count, classCount]) * 2).floor()
     }
+
+    public var monitorable: [String] { [Metric.meanAveragePrecision.name, Metric.macroF1.name, "valid_loss"] }
+    public var defaultDecisionGoal: DecisionGoal { .f1 }
+    public var decidesEachClass: Bool { true }
 }
 
 extension Metric {

@@ -98,13 +98,13 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// The metric keep-best and early stopping watch: `monitor`, or the task's default for auto.
     public var monitored: Monitor {
         guard monitor == .auto else { return monitor }
-        return task == .multiLabel ? .meanAveragePrecision : .validLoss
+        return task.task.monitorable.first.flatMap(Monitor.init(rawValue:)) ?? .validLoss
     }
 
     /// What decision thresholds serve: `decideFor`, or the task's default for auto.
     public var decisionGoal: DecisionGoal {
         guard decideFor == .auto else { return decideFor }
-        return task == .multiLabel ? .f1 : .accuracy
+        return task.task.defaultDecisionGoal
     }
 
     /// The preset named by `augmentation` with the limits given in the options.
@@ -155,7 +155,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         if let targetRecall, let bad = targetRecall.values.first(where: { !($0 > 0 && $0 <= 1) }) {
             throw WorkflowError(option: "targetRecall", "must be above 0 and at most 1, not \(bad)")
         }
-        if let targetRecall, !targetRecall.labels.isEmpty, task != .multiLabel {
+        if let targetRecall, !targetRecall.labels.isEmpty, !task.task.decidesEachClass {
             throw WorkflowError(
                 option: "targetRecall",
                 "names labels (\(targetRecall)), which only a multi-label model has: give one number, or --task "
@@ -175,21 +175,19 @@ public struct TrainOptions: Codable, Sendable, Equatable {
 
     /// Options that belong to one task only.
     func validateTask() throws {
-        let singleLabelOnly: [Monitor] = [.accuracy, .rocAUC],
-            multiLabelOnly: [Monitor] = [
-                .meanAveragePrecision, .macroF1,
-            ]
-        if task == .multiLabel, singleLabelOnly.contains(monitor) {
+        let monitorable = task.task.monitorable
+        if monitor != .auto, !monitorable.contains(monitor.rawValue) {
+            let owner = TaskKind.allCases.first { $0.task.monitorable.contains(monitor.rawValue) }
             throw WorkflowError(
-                option: "monitor", "\(monitor.rawValue) scores one class per photo: monitor map, macro_f1 or valid_loss"
-            )
-        }
-        if task == .singleLabel, multiLabelOnly.contains(monitor) {
-            throw WorkflowError(option: "monitor", "\(monitor.rawValue) needs task multi-label")
+                option: "monitor",
+                "\(monitor.rawValue) scores \(owner.map { $0.rawValue + " models" } ?? "no task"): a \(task.rawValue) "
+                    + "model monitors \(monitorable.joined(separator: ", "))")
         }
         if labelDelimiter.isEmpty { throw WorkflowError(option: "labelDelimiter", "must not be empty") }
-        if task == .multiLabel, classNames != nil {
-            throw WorkflowError(option: "classNames", "renames single-label classes; multi-label data keeps its labels")
+        if task.task.decidesEachClass, classNames != nil {
+            throw WorkflowError(
+                option: "classNames",
+                "renames the classes of one-class-per-photo data; \(task.rawValue) data keeps its labels")
         }
     }
 

@@ -170,13 +170,21 @@ struct MultiLabelRunTests {
         o.task = .multiLabel
         o.monitor = .accuracy
         #expect { try o.validate() } throws: {
-            "\($0)".contains("option 'monitor' accuracy scores one class per photo")
+            "\($0)".contains(
+                "option 'monitor' accuracy scores single-label models: a multi-label model monitors map, "
+                    + "macro_f1, valid_loss")
         }
         o.monitor = .auto
         #expect(o.monitored == .meanAveragePrecision && o.decisionGoal == .f1)
         var single = TrainOptions(data: "d", out: "o")
         single.monitor = .meanAveragePrecision
-        #expect { try single.validate() } throws: { "\($0)".contains("map needs task multi-label") }
+        #expect { try single.validate() } throws: { "\($0)".contains("map scores multi-label models") }
+        single.monitor = .validLoss
+        single.classNames = ["good", "bad"]
+        #expect(throws: Never.self) { try single.validate() }
+        o.classNames = ["a", "b"]
+        #expect { try o.validate() } throws: { "\($0)".contains("multi-label data keeps its labels") }
+        single.classNames = nil
         #expect(single.decisionGoal == .accuracy)
         single.monitor = .auto
         #expect(single.monitored == .validLoss)
