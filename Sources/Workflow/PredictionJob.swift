@@ -26,7 +26,7 @@ public struct PredictionJob {
     /// Asks for the event table at `url`: photos within `gap` of each other by one camera are one event, and
     /// `emptyClass` (a class name of the model) is the answer only when every photo of the event has it.
     public mutating func writeEvents(to url: URL, gap: TimeSpan, emptyClass: String?) throws {
-        guard model.task == .singleLabel else {
+        guard !model.task.task.decidesEachClass else {
             throw WorkflowError("--events decides one class per burst: it is for single-label models")
         }
         var empty: Int?
@@ -105,13 +105,11 @@ public struct PredictionJob {
     /// What the model says of one photo: "defective (93.1 %)", or a multi-label model's labels with theirs
     /// ("mono 99.2 %, defective 71.0 %", or "none of the labels").
     func inWords(_ p: [Double]) -> String {
-        guard model.task == .multiLabel else {
+        guard let labels = model.decidedLabels(p, tta: tta) else {
             let best = model.decide(p, tta: tta)
             return String(format: "%@ (%.1f %%)", model.classNames[best], 100 * p[best])
         }
-        let named = zip(model.decideLabels(p, tta: tta), p).enumerated().filter { $0.element.0 }.map { k, entry in
-            String(format: "%@ %.1f %%", model.classNames[k], 100 * entry.1)
-        }
+        let named = labels.map { String(format: "%@ %.1f %%", model.classNames[$0], 100 * p[$0]) }
         return named.isEmpty ? "none of the labels" : named.joined(separator: ", ")
     }
 
@@ -157,7 +155,7 @@ public struct PredictionJob {
 
     /// A multi-label model's decisions for one photo, its calibration read once (nil for single-label models).
     var labelDecisions: (([Double]) -> [Bool])? {
-        guard model.task == .multiLabel else { return nil }
+        guard model.task.task.decidesEachClass else { return nil }
         let calibration = model.labelCalibration(tta: tta)
         let task = model.task.task
         return { p in calibration?.decide(p) ?? task.plainDecisions(p) }
