@@ -29,7 +29,8 @@ struct DeviceOptions: ParsableArguments {
         }
         if int8 {
             if let chosen = options.device, case .cuda = chosen {
-                throw WorkflowError("--precision int8 runs on the CPU: leave out --device \(chosen)")
+                throw WorkflowError(
+                    "INT8 (--precision int8, export --int8) runs on the CPU: leave out --device \(chosen)")
             }
             try DeviceChoice.cpu.apply()
             return
