@@ -96,6 +96,23 @@ std::string why_no_cuda(int index) {
            (count == 1 ? " was" : "s were") + " found";
 }
 
+/// GPU `index` (-1: GPU 0), or an error saying why it is not there.
+c10::Device cuda_device(int index) {
+    if (index < 0) index = 0;
+    if (index >= cuda_count()) throw std::runtime_error(why_no_cuda(index));
+    return c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+void make_current(int index);
+
+/// Makes GPU `index` the default device: current on this thread, and cuDNN's autotuning on (Quadrat's shapes repeat
+/// batch after batch, so timing the algorithms once per shape pays).
+void use_cuda(int index) {
+    make_current(index);
+    at::globalContext().setBenchmarkCuDNN(true);
+    default_cuda_index.store(index);
+}
+
 /// Makes `index` this thread's current CUDA device where it is not already: CUDA's current device is per thread,
 /// and loader threads, rank threads and the cooperative pool's threads start on GPU 0.
 void make_current(int index) {
@@ -136,9 +153,7 @@ void read_environment() noexcept {
             return fail_environment("QUADRAT_DEVICE=" + value + " is not cpu, cuda or cuda:N");
         }
         if (index >= cuda_count()) return fail_environment("QUADRAT_DEVICE=" + value + ": " + why_no_cuda(index));
-        make_current(index);
-        at::globalContext().setBenchmarkCuDNN(true);
-        default_cuda_index.store(index);
+        use_cuda(index);
     } catch (const std::exception &e) {
         fail_environment("QUADRAT_DEVICE=" + value + ": " + e.what());
     } catch (...) {
@@ -174,13 +189,11 @@ using namespace qt;
 int qt_set_default_device(int type, int index) {
     QT_GUARD(-1, {
         std::call_once(environment_read, [] {});  // an explicit choice first: QUADRAT_DEVICE is never read
-        c10::DeviceType kind = device_type(type);
-        if (kind == c10::DeviceType::CUDA) {
-            if (index < 0) index = 0;
-            if (index >= cuda_count()) throw std::runtime_error(why_no_cuda(index));
-            make_current(index);
+        if (device_type(type) == c10::DeviceType::CUDA) {
+            use_cuda(cuda_device(index).index());
+        } else {
+            default_cuda_index.store(-1);
         }
-        default_cuda_index.store(kind == c10::DeviceType::CPU ? -1 : index);
         environment_failed.store(false);  // an explicit choice replaces QUADRAT_DEVICE's
         return 0;
     })
@@ -214,12 +227,7 @@ int qt_tensor_device(qt_tensor t, int *type, int *index) {
 
 qt_tensor qt_to_device(qt_tensor t, int type, int index, int non_blocking) {
     QT_GUARD(nullptr, {
-        c10::DeviceType kind = device_type(type);
-        if (kind == c10::DeviceType::CUDA && (index < 0 ? 0 : index) >= cuda_count())
-            throw std::runtime_error(why_no_cuda(index < 0 ? 0 : index));
-        c10::Device device = kind == c10::DeviceType::CPU
-                                 ? c10::Device(kind)
-                                 : c10::Device(kind, static_cast<c10::DeviceIndex>(index < 0 ? 0 : index));
+        c10::Device device = device_type(type) == c10::DeviceType::CUDA ? cuda_device(index) : c10::Device(at::kCPU);
         // Non-blocking only towards a GPU: a copy to the host that the host does not wait for could be read (by
         // qt_copy_to) before it lands.
         return wrap(unwrap(t).to(device, /*non_blocking=*/non_blocking != 0 && device.is_cuda()));
@@ -238,8 +246,6 @@ int qt_cuda_versions(int64_t *runtime, int64_t *cudnn) {
         return 0;
     })
 }
-
-void qt_set_cudnn_benchmark(int on) { QT_GUARD(, at::globalContext().setBenchmarkCuDNN(on != 0);) }
 
 int qt_synchronize(void) {
     QT_GUARD(-1, {

@@ -63,8 +63,9 @@ extension Torch {
         return Device(type: type, index: index)
     }
 
-    /// Makes `device` the default for every tensor made from now on, and CUDA's current device. Throws, saying
-    /// why, when the device is not there: a CPU-only libtorch (Debian's), no NVIDIA driver, too few GPUs.
+    /// Makes `device` the default for every tensor made from now on, and CUDA's current device (with cuDNN's
+    /// autotuning, `cudnn.benchmark`, on). Throws, saying why, when the device is not there: a CPU-only libtorch
+    /// (Debian's), no NVIDIA driver, too few GPUs.
     public static func setDefaultDevice(_ device: Device) throws {
         let (type, index) = device.codes
         if qt_set_default_device(type, index) != 0 { throw TorchError.last() }
@@ -87,10 +88,6 @@ extension Torch {
         let cudnnText = cudnn > 0 ? "\(cudnn / 10_000).\(cudnn / 100 % 100).\(cudnn % 100)" : nil
         return ("\(runtime / 1000).\(runtime % 1000 / 10)", cudnnText)
     }
-
-    /// cuDNN times its algorithms for each new input shape and keeps the fastest (`cudnn.benchmark`): worth it
-    /// where the shapes repeat, as in training at one size.
-    public static func setCuDNNBenchmark(_ on: Bool) { qt_set_cudnn_benchmark(on ? 1 : 0) }
 
     /// Waits for the work queued on the default device (a no-op on the CPU): for timing a GPU honestly.
     public static func synchronize() throws {

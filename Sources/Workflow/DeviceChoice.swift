@@ -53,8 +53,7 @@ public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
         (ProcessInfo.processInfo.environment["QUADRAT_DEVICE"] ?? "").isEmpty ? .auto : nil
     }
 
-    /// Resolves the choice and makes it the default device of this process (and, on a GPU, turns on cuDNN's
-    /// autotuning: Quadrat's shapes repeat batch after batch). Returns the device.
+    /// Resolves the choice and makes it the default device of this process. Returns the device.
     @discardableResult
     public func apply() throws -> Device {
         let environment = ProcessInfo.processInfo.environment
@@ -66,7 +65,6 @@ public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
         } catch {
             throw WorkflowError("--device \(self): \(error)")
         }
-        if device.isCUDA { Torch.setCuDNNBenchmark(true) }
         return device
     }
 }

@@ -74,7 +74,7 @@ int qt_autocast_enabled(void);
 enum { QT_DEVICE_CPU = 0, QT_DEVICE_CUDA = 1 };
 /// Sets the device every creation function below puts its tensors on (at start: QUADRAT_DEVICE's, or the CPU).
 /// An index of -1 means 0 for CUDA, which also becomes the calling thread's current device (the shim makes it
-/// current on any thread that creates a tensor there). -1 with a message saying why when the device is not there
+/// current on any thread that creates a tensor there) and turns cuDNN's autotuning on (cudnn.benchmark). -1 with a message saying why when the device is not there
 /// (a CPU-only libtorch, no driver, too few GPUs).
 int qt_set_default_device(int type, int index);
 /// The default device; -1 (and the CPU) when QUADRAT_DEVICE names one that is not there or no device at all.
@@ -89,8 +89,6 @@ int qt_cuda_built(void);
 int qt_cuda_device_count(void);
 /// The CUDA runtime and cuDNN versions this libtorch was built with (e.g. 13020, 92600); -1 without CUDA.
 int qt_cuda_versions(int64_t *runtime, int64_t *cudnn);
-/// cudnn.benchmark: let cuDNN time its algorithms for each new shape and keep the fastest.
-void qt_set_cudnn_benchmark(int on);
 /// Waits for the default device's queued work (a no-op on the CPU). 0, or -1 on error.
 int qt_synchronize(void);
 /// The NVIDIA driver's CUDA version (e.g. 13000), asked of libcuda directly; -1 when there is no driver.

@@ -22,7 +22,7 @@ struct DeviceOptions: ParsableArguments {
     /// stays on the CPU (or QUADRAT_DEVICE's device). INT8 (`--precision int8`, `export --int8`) runs on the CPU
     /// whatever the default.
     static func apply(from command: Any) throws {
-        guard let options = find(in: command) else { return }
+        guard let options = GivenArguments.group(DeviceOptions.self, in: command) else { return }
         // `--precision int8` (predict, evaluate, serve) or export's `--int8`.
         let int8 = GivenArguments.values(of: command).contains {
             ($0.value as? Precision) == .int8 || ($0.name == "int8" && ($0.value as? Bool) == true)
@@ -41,15 +41,5 @@ struct DeviceOptions: ParsableArguments {
             return
         }
         try choice.apply()
-    }
-
-    /// The command's device options, in an option group of its own or inside another.
-    private static func find(in command: Any) -> DeviceOptions? {
-        for child in Mirror(reflecting: command).children {
-            guard let group = child.value as? GivenArgumentGroup else { continue }
-            if let options = group.members as? DeviceOptions { return options }
-            if let inner = find(in: group.members) { return inner }
-        }
-        return nil
     }
 }

@@ -42,6 +42,17 @@ enum GivenArguments {
         }
     }
 
+    /// The option group of type `T` in `command`, in a group of its own or inside another (train's flags hold
+    /// `--max-pixels`): how `main` finds the groups it applies for whatever command it parsed.
+    static func group<T>(_ type: T.Type, in command: Any) -> T? {
+        for child in Mirror(reflecting: command).children {
+            guard let group = child.value as? GivenArgumentGroup else { continue }
+            if let found = group.members as? T { return found }
+            if let inner = Self.group(type, in: group.members) { return inner }
+        }
+        return nil
+    }
+
     /// `value` as a JSON value (a number, a string, a list…), the way the options encode it.
     static func json(_ value: Any) throws -> Any {
         guard let encodable = value as? any Encodable else {

@@ -39,13 +39,8 @@ struct ImageLimitOptions: ParsableArguments {
     /// one setting). `main` calls it once for whatever command it parsed, so no command can forget it; a command
     /// without the option leaves the default.
     static func apply(from command: Any) {
-        for child in Mirror(reflecting: command).children {
-            guard let group = child.value as? GivenArgumentGroup else { continue }
-            if let limits = group.members as? ImageLimitOptions {
-                ImageDecoder.pixelLimit = limits.maxPixels.value
-                return
-            }
-            apply(from: group.members)  // an option group of option groups (train's flags)
+        if let limits = GivenArguments.group(ImageLimitOptions.self, in: command) {
+            ImageDecoder.pixelLimit = limits.maxPixels.value
         }
     }
 }
