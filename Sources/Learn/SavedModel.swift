@@ -103,14 +103,14 @@ public struct SavedModel {
     /// A binary single-label model's threshold on the second class's probability (the calibrated one, else 0.5);
     /// nil for the other models, which decide otherwise.
     public var binaryThreshold: Double? {
-        guard task == .singleLabel, classes.count == 2 else { return nil }
+        guard !task.task.decidesEachClass, classes.count == 2 else { return nil }
         return calibration(tta: false)?.threshold ?? 0.5
     }
 
     /// The labels a multi-label model decides for (calibrated) probabilities `p`, as class indices; nil for a
     /// single-label model, which decides one class (``decide(_:tta:)``).
     public func decidedLabels(_ p: [Double], tta: Bool = false) -> [Int]? {
-        guard task == .multiLabel else { return nil }
+        guard task.task.decidesEachClass else { return nil }
         let decided = decideLabels(p, tta: tta)
         return decided.indices.filter { decided[$0] }
     }

@@ -27,7 +27,6 @@ public struct CrossValidation {
     }
 
     public func run() throws -> Outcome {
-        let multiLabel = options.task == .multiLabel
         let dataset = try TrainingRun(options: options).readLabelled()
         let labelled = dataset.items.filter { $0.label != nil || $0.labelSet != nil }.count
         guard labelled == dataset.items.count, folds >= 2, folds <= labelled else {
@@ -38,13 +37,8 @@ public struct CrossValidation {
         // Rank 0 draws the folds and shares them: the duplicate search behind them compares float similarities
         // with a threshold, which two machines could round to different sides.
         let draw = {
-            // Multi-label folds keep every label's share: iterative stratification (with --group-by, whole groups
-            // stratified by each photo's rarest label).
-            multiLabel && options.groupBy == nil
-                ? Split.iterativeFolds(
-                    sets: dataset.items.map { Set($0.labelSet ?? []) }, labels: dataset.classes.count, folds: folds,
-                    seed: options.seed)
-                : try SplitGrouping(options).folds(dataset, cache: cache, folds: folds, seed: options.seed)
+            try SplitGrouping(options).folds(
+                dataset, task: options.task.workflow, cache: cache, folds: folds, seed: options.seed)
         }
         let assignment = try group.map { try $0.share($0.rank == 0 ? try draw() : nil) } ?? draw()
         let out = URL(fileURLWithPath: options.out)
@@ -69,10 +63,11 @@ public struct CrossValidation {
         guard leads else { return outcome }
         try write(outcomes, scores: scores, classes: dataset.classes, to: out)
         let (accuracy, auc) = (outcome.accuracies.meanAndDeviation, outcome.aucs.meanAndDeviation)
+        let names = options.task.workflow.scoreNames
         Feedback.log(
             String(
-                format: "cross-validation, %d folds: accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f (mean ± sd)", folds,
-                accuracy.mean, accuracy.sd, auc.mean, auc.sd))
+                format: "cross-validation, %d folds: %@ %.4f ± %.4f, %@ %.4f ± %.4f (mean ± sd)", folds,
+                names.accuracy, accuracy.mean, accuracy.sd, names.rocAUC, auc.mean, auc.sd))
         return outcome
     }
 
@@ -80,58 +75,28 @@ public struct CrossValidation {
     /// `scores` are each fold's validation scores: its probabilities as the network gives them (not calibrated), plain
     /// and with TTA (the same when there is none).
     func write(_ outcomes: [TrainingOutcome], scores: [RunScores], classes: [String], to out: URL) throws {
-        let items = scores.flatMap(\.validation.items), labels = scores.flatMap(\.validation.labels)
+        let items = scores.flatMap(\.validation.items), truth = scores.flatMap(\.validation.truth)
         let plain = scores.flatMap(\.validPlain), tta = scores.flatMap(\.validation.uncalibrated)
         let ttaUsed = scores.contains { $0.validPlain != $0.validation.uncalibrated }
         try writeTable(outcomes, scores: scores, count: items.count, to: out)
-        if options.task == .multiLabel {
-            // Each label's temperature and threshold fitted on every fold's out-of-fold probabilities.
-            let truth = scores.flatMap(\.validation.truth)
-            func fitted(_ p: [[Double]]) -> LabelCalibration {
-                LabelCalibration.fit(
-                    probabilities: p, truth: truth, goal: options.decisionGoal, targetRecall: options.targetRecall,
-                    names: classes)
-            }
-            let calibration = ModelLabelCalibration(plain: fitted(plain), tta: ttaUsed ? fitted(tta) : nil)
-            let shown = calibration.tta ?? calibration.plain
-            let calibrated = tta.map(shown.apply)
-            try PredictionsFile.write(
-                probabilities: calibrated, items: items, classes: classes, decided: calibrated.map(shown.decide),
-                to: out.appendingPathComponent("oof_predictions.csv"))
-            try Self.bundle(
-                outcomes.map(\.modelURL),
-                calibration: [
-                    ModelLabelCalibration.metadataKey: String(
-                        decoding: try JSONEncoder().encode(calibration), as: UTF8.self)
-                ], to: out.appendingPathComponent("model.safetensors"))
-            return
-        }
-        let calibration = ModelCalibration(
-            plain: Calibration.fit(
-                probabilities: plain, labels: labels, goal: options.decisionGoal,
-                targetRecall: options.targetRecall?.all),
-            tta: ttaUsed
-                ? Calibration.fit(
-                    probabilities: tta, labels: labels, goal: options.decisionGoal,
-                    targetRecall: options.targetRecall?.all)
-                : nil
-        )
-        let shown = calibration.tta ?? calibration.plain
+        // The calibration (each label's, for multi-label data) fitted on every fold's out-of-fold probabilities.
+        let task = options.task.workflow
+        let calibration = try task.fitCalibration(
+            plain: plain, tta: ttaUsed ? tta : nil, truth: truth, classes: classes, options: options)
+        let calibrated = tta.map(calibration.apply)
         try PredictionsFile.write(
-            probabilities: tta.map(shown.apply), items: items, classes: classes,
+            probabilities: calibrated, items: items, classes: classes,
+            decided: task.decidesEachClass ? calibrated.map(calibration.decide) : nil,
             to: out.appendingPathComponent("oof_predictions.csv"))
-
         try Self.bundle(
-            outcomes.map(\.modelURL),
-            calibration: ["calibration": String(decoding: try JSONEncoder().encode(calibration), as: UTF8.self)],
+            outcomes.map(\.modelURL), calibration: [calibration.key: calibration.json],
             to: out.appendingPathComponent("model.safetensors"))
     }
 
     /// `cross_validation.csv`: each fold's photos, accuracy and ROC AUC (exact match and mean ROC AUC over labels for
     /// multi-label data), then their mean and standard deviation.
     func writeTable(_ outcomes: [TrainingOutcome], scores: [RunScores], count: Int, to out: URL) throws {
-        let accuracyName = options.task == .multiLabel ? "exact_match" : "accuracy"
-        var table = "fold,images,\(accuracyName),roc_auc\n"
+        var table = "fold,images,\(options.task.workflow.scoreNames.accuracyKey),roc_auc\n"
         for (k, (o, s)) in zip(outcomes, scores).enumerated() {
             table += String(format: "%d,%d,%.4f,%.4f\n", k + 1, s.validation.items.count, o.validAccuracy, o.validAUC)
         }

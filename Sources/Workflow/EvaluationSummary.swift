@@ -5,8 +5,14 @@ import Learn
 /// `predict` writes them (at the model's threshold), ROC AUC, log loss, calibration error, per-class precision,
 /// recall and F1 under the names shown for the classes, and the confusion matrix.
 public enum EvaluationSummary {
+    /// What `evaluate` prints, as the model's task says it.
     public static func lines(_ p: LabelledPredictions, tta: Bool) -> [String] {
-        if p.saved.task == .multiLabel { return labelLines(p, tta: tta) }
+        p.saved.task.workflow.evaluationLines(p, tta: tta)
+    }
+
+    /// A single-label model's figures: accuracy at its decisions, ROC AUC, log loss, calibration error, per class
+    /// precision, recall and F1, and the confusion matrix.
+    static func classLines(_ p: LabelledPredictions, tta: Bool) -> [String] {
         let names = p.saved.classNames
         let calibration = p.saved.calibration(tta: tta)
         // One accuracy: the decisions `predict` writes (at the model's threshold for binary models).

@@ -20,25 +20,13 @@ public enum InterpretationReport {
             heatMap: { saved.heatMapOverlay(of: items[$0].url) }, heading: "Error analysis")
         evaluation.set = .labelled
         evaluation.wholePhoto = saved.resize != .crop
-        if saved.task == .multiLabel {
-            evaluation.truth = p.truth
-            evaluation.labelCalibration = saved.labelCalibration(tta: tta)
-        }
+        saved.task.workflow.describe(&evaluation, truth: p.truth, saved: saved, tta: tta)
         Feedback.log("writing the report: Grad-CAM heat maps of the photos it shows…")
         let started = Date()
         let html = try ReportBuilder.interpretation(
             evaluation, problems: p.skipped, cache: saved.presizeCache, title: title)
         try AtomicFile.write(html, to: url)
-        if saved.task == .multiLabel {
-            let line = EvaluationSummary.labelLines(p, tta: tta).dropFirst().prefix(2).joined(separator: ", ")
-            return "\(line) on \(p.items.count) images (report written in "
-                + String(format: "%.0f s): ", Date().timeIntervalSince(started)) + url.path
-        }
-        let decisions = p.probabilities.map { calibration?.decide($0) ?? Metrics.argmax($0) }
-        return String(
-            format: "accuracy %.4f on %d images%@ (report written in %.0f s): %@",
-            Metrics.accuracy(decisions: decisions, labels: p.labels), p.items.count,
-            calibration?.threshold.map { " at threshold \(Calibration.thresholdText($0))" } ?? "",
-            Date().timeIntervalSince(started), url.path)
+        return saved.task.workflow.interpretationLine(p, tta: tta)
+            + String(format: " (report written in %.0f s): ", Date().timeIntervalSince(started)) + url.path
     }
 }

@@ -28,7 +28,7 @@ extension LabelAudit {
         let groups = try auditGroups(items, labelsFile: dataset.labelsFile, cache: prepared.cache)
         var readable = dataset
         readable.items = items
-        let rarest = TrainingRun.stratificationLabels(readable)
+        let rarest = try task.stratificationLabels(readable)
         for round in 0..<repeats {
             let seed = options.seed &+ UInt64(round) &* 7919
             let fold =

@@ -33,27 +33,22 @@ public struct LabelledPredictions {
         skipped = dataset.problems + result.skipped
         for p in result.skipped { Feedback.warn("skipped: \(p)") }
         guard !items.isEmpty else { throw WorkflowError("none of the images in \(data.path) could be read") }
-        let isMultiLabel = saved.task == .multiLabel
-        labels = isMultiLabel ? [] : try items.labels()
         truth = items.map { $0.indicators(classCount: saved.classes.count) }
     }
 
-    /// The true class of each predicted image (single-label models; empty for multi-label ones).
-    public var labels: [Int]
+    /// The true class of each predicted image (single-label models: the first class its row of ``truth`` marks).
+    public var labels: [Int] { truth.map { $0.firstIndex(of: true) ?? -1 } }
     /// Each predicted image's labels as 0/1 per class of the model (its class, for single-label models).
     public var truth: [[Bool]]
 
-    /// The labelled photos of `data` as `saved` reads them: one class each among its classes, or a multi-label
-    /// model's label sets (split as its training split them) among its labels.
+    /// The labelled photos of `data` as `saved`'s task reads them, among its classes (a multi-label model's label sets
+    /// split as its training split them).
     static func read(
         _ data: URL, for saved: SavedModel, nameColumn: String?, labelColumn: String?
     ) throws -> ImageDataset {
-        guard saved.task == .multiLabel else {
-            return try DataSource.labelled(
-                data, nameColumn: nameColumn, labelColumn: labelColumn, classes: saved.classes)
-        }
         let delimiter = try saved.trainOptions()?.labelDelimiter ?? " "
-        let sets = try LabelSets.read(data, nameColumn: nameColumn, labelColumn: labelColumn, delimiter: delimiter)
-        return sets.dataset(among: saved.classes)
+        return try saved.task.workflow.labelled(
+            data, columns: LabelColumns(name: nameColumn, label: labelColumn, delimiter: delimiter),
+            among: saved.classes)
     }
 }

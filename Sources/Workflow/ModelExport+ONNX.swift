@@ -10,7 +10,7 @@ extension ModelExport {
     ///
     /// The graph takes `image`, float32 N×3×size×size RGB on the 0–255 scale (the batch dimension is dynamic),
     /// normalises it itself (the mean and std are baked in as a scale and shift), and gives `logits` and
-    /// `probabilities` (softmax), N×classes; with an unknown threshold beside the model (``DriftReference``), also
+    /// `probabilities` (as the task gives them: a softmax, or a sigmoid per label), N×classes; with an unknown threshold beside the model (``DriftReference``), also
     /// `unknown_distance` and `unknown` (0/1), N. Every BatchNorm is folded into its convolution, or into a scale and
     /// shift in the head; dropout is gone. The model's metadata_props carry the classes, the input size, the
     /// preprocessing that makes a photo into `image` and the model's training metadata.
@@ -28,23 +28,7 @@ extension ModelExport {
         let (pooled, logits) = try saved.classifier.exportWithPooled(
             normalised, side: saved.size, into: &graph, int8: ranges)
         graph.add("Identity", [logits], output: "logits")
-        let calibration = saved.calibration(tta: false)
-        if let labels = saved.labelCalibration(tta: false) {
-            // Each label's temperature, as `predict` applies it: sigmoid(logit / T) is the two-way p^(1/T) renormalised.
-            let temperatures = try graph.constant(
-                Tensor(labels.labels.map { Float($0.temperature) }, shape: [labels.labels.count]), name: "temperatures")
-            graph.add("Sigmoid", [graph.add("Div", ["logits", temperatures])], output: "probabilities")
-        } else if saved.task == .multiLabel {
-            graph.add("Sigmoid", ["logits"], output: "probabilities")
-        } else {
-            // The temperature fitted at training, as `predict` applies it: softmax(logits / T).
-            var scaled = "logits"
-            if let t = calibration?.temperature, t != 1 {
-                scaled = graph.add(
-                    "Div", ["logits", try graph.constant(Tensor([Float(t)], shape: []), name: "temperature")])
-            }
-            graph.add("Softmax", [scaled], [("axis", .int(1))], output: "probabilities")
-        }
+        try saved.task.workflow.exportProbabilities(saved, into: &graph)
 
         // A damaged reference costs the unknown outputs, not the export.
         let reference = (try? DriftReference.beside(saved))?.flatMap { $0.unknownThreshold == nil ? nil : $0 }
@@ -60,7 +44,7 @@ extension ModelExport {
             outputs: [.init("logits", [.named("N"), classes]), .init("probabilities", [.named("N"), classes])]
                 + (reference == nil
                     ? [] : [.init("unknown_distance", [.named("N")]), .init("unknown", [.named("N")])]),
-            metadata: try metadata(saved, info: info, calibration: calibration, reference: reference)
+            metadata: try metadata(saved, info: info, reference: reference)
                 + (int8
                     ? [
                         (
@@ -86,7 +70,7 @@ extension ModelExport {
     /// The export's `metadata_props`: what a caller must do to a photo, what the outputs mean, and the model file's
     /// own entries.
     static func metadata(
-        _ saved: SavedModel, info: Description, calibration: Calibration?, reference: DriftReference?
+        _ saved: SavedModel, info: Description, reference: DriftReference?
     ) throws -> [(String, String)] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -99,37 +83,7 @@ extension ModelExport {
             ("normalization", "baked in: (x − mean) / std with mean \(info.mean), std \(info.std)"),
             ("preprocessing", info.preprocessing),
         ]
-        if saved.task == .multiLabel {
-            let labels = saved.labelCalibration(tta: false)
-            metadata += [
-                (
-                    "output",
-                    "logits, and probabilities = sigmoid(logits / temperatures), N×\(saved.classes.count), one "
-                        + "independent probability per label in the order of `classes`"
-                ),
-                ("task", "multi-label"),
-                (
-                    "temperatures",
-                    String(decoding: try encoder.encode(labels?.labels.map(\.temperature) ?? []), as: UTF8.self)
-                ),
-                ("thresholds", String(decoding: try encoder.encode(labels?.thresholds ?? []), as: UTF8.self)),
-                ("decision", "each label whose probability ≥ its threshold (possibly none)"),
-            ]
-        } else {
-            metadata += [
-                (
-                    "output",
-                    "logits, and probabilities = softmax(logits / temperature), N×\(saved.classes.count), in the "
-                        + "order of `classes`"
-                ),
-                ("temperature", String(calibration?.temperature ?? 1)),
-            ]
-        }
-        if saved.task == .singleLabel, let threshold = calibration?.threshold {
-            metadata.append(("threshold", String(threshold)))
-            metadata.append(
-                ("decision", "class \(saved.classes[1]) when its probability ≥ threshold, else \(saved.classes[0])"))
-        }
+        metadata += try saved.task.workflow.exportMetadata(saved, encoder: encoder)
         if let reference, let threshold = reference.unknownThreshold {
             metadata += [
                 ("unknown_threshold", String(threshold)), ("unknown_rate", String(reference.unknownRate ?? 0)),

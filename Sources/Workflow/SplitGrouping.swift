@@ -58,22 +58,21 @@ public struct SplitGrouping: Sendable {
     }
 
     /// K folds for cross-validation or an audit: grouped and stratified when anything groups the photos (a column,
-    /// bursts or copies), else stratified as before.
-    public func folds(_ dataset: ImageDataset, cache: PresizeCache, folds k: Int, seed: UInt64) throws -> [Int] {
-        // Multi-label photos are stratified by their rarest label when groups decide the folds, as in the split.
-        let labels = dataset.isMultiLabel ? TrainingRun.stratificationLabels(dataset) : try dataset.items.labels()
+    /// bursts or copies), else stratified as `task` stratifies.
+    public func folds(
+        _ dataset: ImageDataset, task: any TaskWorkflow, cache: PresizeCache, folds k: Int, seed: UInt64
+    ) throws -> [Int] {
         let survey = needsSurvey ? try PhotoSurvey.run(dataset.items, cache: cache) : nil
         let groups = try self.groups(dataset, survey: survey)
         guard column != nil || survey?.clusters.isEmpty == false else {
-            guard dataset.isMultiLabel else { return ConfidentLearning.folds(labels: labels, folds: k, seed: seed) }
-            return Split.iterativeFolds(
-                sets: dataset.items.map { Set($0.labelSet ?? []) }, labels: dataset.classes.count, folds: k, seed: seed)
+            return try task.folds(dataset, count: k, seed: seed)
         }
         let distinct = Set(groups).count
         guard distinct >= k else {
             throw WorkflowError(
                 "\(k) folds need \(k) groups at least; --group-by \(column ?? "(near-duplicates)") gives \(distinct)")
         }
-        return Split.groupedFolds(labels: labels, groups: groups, folds: k, seed: seed)
+        return Split.groupedFolds(
+            labels: try task.stratificationLabels(dataset), groups: groups, folds: k, seed: seed)
     }
 }

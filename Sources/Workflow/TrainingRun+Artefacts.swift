@@ -34,7 +34,8 @@ extension TrainingRun {
             guard let score else { continue }
             try PredictionsFile.write(
                 probabilities: score.probabilities, items: score.items, classes: data.dataset.classes,
-                decided: score.isMultiLabel ? score.decided : nil, to: data.out.appendingPathComponent(file))
+                decided: options.task.task.decidesEachClass ? score.decided : nil,
+                to: data.out.appendingPathComponent(file))
         }
         times.phases["presize"] = data.presizeSeconds
         times.phases["split (duplicate search)"] = data.splitSeconds
@@ -45,8 +46,8 @@ extension TrainingRun {
         let page = try ReportBuilder.training(
             dataset: data.dataset.renamed(saved.classNames), validSet: data.validSet.renamed(saved.classNames),
             recorder: learner.recorder, lrFinder: lrFinder,
-            evaluation: evaluation(scores.validation, scores: scores, saved: saved, views: recipe.ttaViews),
-            heldOut: scores.heldOut.map { evaluation($0, scores: scores, saved: saved, views: recipe.ttaViews) },
+            evaluation: evaluation(scores.validation, saved: saved, views: recipe.ttaViews),
+            heldOut: scores.heldOut.map { evaluation($0, saved: saved, views: recipe.ttaViews) },
             times: times, problems: skipped, cache: data.cache,
             title: "Quadrat — \(data.architecture.rawValue) on \(URL(fileURLWithPath: options.data).lastPathComponent)",
             run: runFacts(
@@ -71,22 +72,19 @@ extension TrainingRun {
             modelURL: modelURL, reportURL: reportURL, heldOut: scores.heldOut)
     }
 
-    /// What the report shows of a scored set, with the saved model's class names and heat maps.
-    func evaluation(_ score: SetScore, scores: RunScores, saved: SavedModel, views: Int) -> EvaluationInput {
+    /// What the report shows of a scored set, with the saved model's class names, calibration and heat maps.
+    func evaluation(_ score: SetScore, saved: SavedModel, views: Int) -> EvaluationInput {
         let tta = views > 0 ? " (with TTA ×\(views + 1))" : ""
         let isValidation = score.name == "validation"
         var input = EvaluationInput(
             probabilities: score.probabilities, items: score.items, classes: saved.classNames,
-            calibration: scores.shown, uncalibrated: score.uncalibrated,
+            calibration: saved.calibration(tta: views > 0), uncalibrated: score.uncalibrated,
             heatMap: { saved.heatMapOverlay(of: score.items[$0].url) },
             heading: isValidation ? "Validation\(tta)" : "Held-out test: \(score.name)\(tta)")
         input.set = isValidation ? .validation : .heldOut(score.name)
         input.anchor = isValidation ? "validation" : "held-out"
         input.wholePhoto = saved.resize != .crop
-        if score.isMultiLabel {
-            input.truth = score.truth
-            input.labelCalibration = scores.labelCalibration.map { $0.tta ?? $0.plain }
-        }
+        saved.task.workflow.describe(&input, truth: score.truth, saved: saved, tta: views > 0)
         return input
     }
 

@@ -89,15 +89,10 @@ extension TrainingRun {
             classifier: classifier)
     }
 
-    /// The labelled photos of `options.data`: one class each, or (multi-label) a set of labels each.
+    /// The labelled photos of `options.data`, as the task reads them (one class each, or a set of labels each).
     func readLabelled() throws -> ImageDataset {
-        let data = URL(fileURLWithPath: options.data)
-        guard options.task == .multiLabel else {
-            return try DataSource.labelled(data, nameColumn: options.nameColumn, labelColumn: options.labelColumn)
-        }
-        return try LabelSets.read(
-            data, nameColumn: options.nameColumn, labelColumn: options.labelColumn, delimiter: options.labelDelimiter
-        ).dataset
+        try options.task.workflow.labelled(
+            URL(fileURLWithPath: options.data), columns: LabelColumns(options), among: nil)
     }
 
     /// A loader that sees every photo once, unaugmented, as validation and prediction do.
@@ -153,11 +148,9 @@ extension TrainingRun {
         case .besideData:
             let data = URL(fileURLWithPath: options.data)
             do {
-                if options.task == .multiLabel { return try multiLabelTest(besides: data, classes: classes) }
                 guard
-                    let set = try DataSource.labelledTest(
-                        besides: data, classes: classes, nameColumn: options.nameColumn,
-                        labelColumn: options.labelColumn)
+                    let set = try options.task.workflow.labelledTest(
+                        besides: data, columns: LabelColumns(options), among: classes)
                 else { return nil }
                 for problem in set.problems { Feedback.warn("held-out test: left out: \(problem)") }
                 let labels = DataSource.labelsCSV(for: DataSource.testFolder(besides: data))?.lastPathComponent ?? ""
@@ -168,18 +161,6 @@ extension TrainingRun {
                 return nil
             }
         }
-    }
-
-    /// The labelled test photos beside multi-label data: `test/` with its labels CSV, each photo's labels among
-    /// the training vocabulary `classes`.
-    func multiLabelTest(besides data: URL, classes: [String]) throws -> (dataset: ImageDataset, name: String)? {
-        let folder = DataSource.testFolder(besides: data)
-        guard let csv = DataSource.labelsCSV(for: folder) else { return nil }
-        let set = try LabelSets.read(
-            folder, nameColumn: options.nameColumn, labelColumn: options.labelColumn, delimiter: options.labelDelimiter
-        ).dataset(among: classes)
-        for problem in set.problems { Feedback.warn("held-out test: left out: \(problem)") }
-        return (set, "test/, \(csv.lastPathComponent)")
     }
 
     /// Precomputed activations are cached on disk under a key of everything they depend on: architecture,

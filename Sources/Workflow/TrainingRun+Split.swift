@@ -25,7 +25,8 @@ extension TrainingRun {
     }
 
     func decideSplit(_ dataset: ImageDataset, heldOut: ImageDataset?, cache: PresizeCache) throws -> RunSplit {
-        let labels = Self.stratificationLabels(dataset)
+        let task = options.task.workflow
+        let labels = try task.stratificationLabels(dataset)
         let grouping = SplitGrouping(options)
         let survey =
             grouping.needsSurvey || heldOut != nil || options.splitDuplicates
@@ -59,13 +60,8 @@ extension TrainingRun {
                     + "photos, each kept on one side of the split (a random split would have put "
                     + "\(grouping.straddling(random.valid, survey: survey)) of them on both sides; "
                     + "--split-duplicates allows it)")
-        } else if dataset.isMultiLabel {
-            split = Split.iterative(
-                sets: dataset.items.map { Set($0.labelSet ?? []) }, labels: dataset.classes.count,
-                fraction: options.validFraction, seed: options.seed)
         } else {
-            split = Split.random(
-                count: dataset.items.count, fraction: options.validFraction, seed: options.seed, labels: labels)
+            split = try task.split(dataset, fraction: options.validFraction, seed: options.seed)
         }
         try checkSides(split, dataset: dataset)
         if options.splitDuplicates, let survey {
@@ -101,17 +97,6 @@ extension TrainingRun {
         }
     }
 
-    /// The class each photo is stratified by: its class, or for multi-label data its rarest label (the label count
-    /// for a photo with none), so that grouped splits keep rare labels on both sides as well as whole groups allow.
-    /// Without groups, multi-label data is split by iterative stratification instead.
-    static func stratificationLabels(_ dataset: ImageDataset) -> [Int] {
-        guard dataset.isMultiLabel else { return dataset.items.compactMap(\.label) }
-        let counts = dataset.classCounts
-        return dataset.items.map { item in
-            (item.labelSet ?? []).min { counts[$0] < counts[$1] } ?? dataset.classes.count
-        }
-    }
-
     /// Refuses a split with an empty side, and says when a class (a label) has no photo in validation.
     func checkSides(_ split: (train: [Int], valid: [Int]), dataset: ImageDataset) throws {
         guard !split.train.isEmpty, !split.valid.isEmpty else {
@@ -121,7 +106,7 @@ extension TrainingRun {
         }
         let validClasses = Set(
             split.valid.flatMap { dataset.items[$0].labelSet ?? dataset.items[$0].label.map { [$0] } ?? [] })
-        let kind = dataset.isMultiLabel ? "with label" : "of class"
+        let kind = options.task.task.decidesEachClass ? "with label" : "of class"
         for (c, name) in dataset.classes.enumerated() where !validClasses.contains(c) {
             Feedback.warn("note: validation has no photo \(kind) '\(name)': its recall cannot be measured")
         }

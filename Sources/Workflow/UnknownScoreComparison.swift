@@ -39,27 +39,19 @@ public struct UnknownScoreComparison {
                 "\(model.path) does not say what it was trained on: the scores need its training photos")
         }
         let data = URL(fileURLWithPath: options.data)
-        let training =
-            saved.task == .multiLabel
-            ? try LabelSets.read(
-                data, nameColumn: options.nameColumn, labelColumn: options.labelColumn,
-                delimiter: options.labelDelimiter
-            ).dataset
-            : try DataSource.labelled(data, nameColumn: options.nameColumn, labelColumn: options.labelColumn)
+        let training = try saved.task.workflow.labelled(data, columns: LabelColumns(options), among: nil)
         let (knownSet, unknownSet) = try (DataSource.unlabelled(known), DataSource.unlabelled(unknown))
         say(
             "fitting on \(training.items.count) training photos; \(knownSet.items.count) known and "
                 + "\(unknownSet.items.count) unknown photos")
         let fit = try DriftReference.pooledFeatures(saved, items: training.items)
-        // The class means of a multi-label model are those of its label sets (each set seen in training, a class).
-        let sets = fit.kept.map { training.items[$0].labelSet ?? [] }
+        // The class means are those of the sets of classes seen in training: one class per photo gives the classes,
+        // a multi-label model each label set seen.
+        let sets = fit.kept.map { i in saved.classes.indices.filter { training.items[i].has(class: $0) } }
         let distinctSets = Array(Set(sets)).sorted { $0.lexicographicallyPrecedes($1) }
-        let labels =
-            saved.task == .multiLabel
-            ? sets.map { distinctSets.firstIndex(of: $0) ?? 0 } : fit.kept.map { training.items[$0].label ?? 0 }
         let mahalanobis = try MahalanobisScore.fit(
-            features: fit.features, labels: labels,
-            classes: saved.task == .multiLabel ? distinctSets.count : saved.classes.count)
+            features: fit.features, labels: sets.map { distinctSets.firstIndex(of: $0) ?? 0 },
+            classes: distinctSets.count)
         let reference = try DriftReference.unit(fit.features)
         let head = saved.classifier.headAfterPooling
         head.eval()

@@ -19,7 +19,7 @@ struct ReviewPageTests {
         setenv("QUADRAT_HOME", Fixtures.isolatedHome.path, 1)
         var options = ReviewSession.Options(data: data)
         options.model?.size = 32
-        options.multiLabel = multiLabel
+        options.task = multiLabel ? .multiLabel : .singleLabel
         let session = try ReviewSession(options: options)
         var serve = ServeOptions()
         (serve.port, serve.token) = (0, token)

@@ -1,4 +1,5 @@
 import Foundation
+import Learn
 import TestSupport
 import Testing
 import Torch
@@ -74,10 +75,10 @@ struct ReviewJournalTests {
         // One of the near-copies, −x (farthest from both), and one of y or z; never two near-copies.
         #expect(first.filter { $0 < 10 }.count == 1 && first.contains(12), "first batch: \(order.prefix(3))")
         #expect(
-            ReviewSelection.uncertainty([[0.9, 0.1], [0.55, 0.45]], multiLabel: false).map { ($0 * 100).rounded() }
+            [[0.9, 0.1], [0.55, 0.45]].map(SingleLabelTask().uncertainty).map { ($0 * 100).rounded() }
                 == [20, 90])
         #expect(
-            ReviewSelection.uncertainty([[0.9, 0.45], [0.1, 0.2]], multiLabel: true).map { ($0 * 100).rounded() } == [
+            [[0.9, 0.45], [0.1, 0.2]].map(MultiLabelTask().uncertainty).map { ($0 * 100).rounded() } == [
                 90, 40,
             ])
     }

@@ -22,8 +22,10 @@ extension ReviewServer {
                 let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
                 let out = root.appendingPathComponent("review-runs/\(stamp)")
                 var arguments = ["train", folder.path, "--out", out.path]
-                if session.options.multiLabel {
-                    arguments += ["--task", "multi-label", "--label-delimiter", session.options.delimiter]
+                if session.options.severalLabels {
+                    arguments += [
+                        "--task", session.options.task.rawValue, "--label-delimiter", session.options.delimiter,
+                    ]
                 }
                 arguments += trainArguments
                 do {

@@ -40,7 +40,7 @@ public struct ActiveLearningSimulation {
                     var labels = [[Int]?](repeating: nil, count: truth.count + testTruth.count)
                     for i in chosen { labels[i] = truth[i] }
                     let p = try features.predict(
-                        labels: labels, classes: classes, multiLabel: false, outOfFold: false, unknown: false)
+                        labels: labels, classes: classes, task: SingleLabelTask(), outOfFold: false, unknown: false)
                     let scored = testTruth.indices.compactMap { k in p.probabilities[truth.count + k].map { (k, $0) } }
                     let point = Point(
                         strategy: strategy, seed: seed, labelled: chosen.count,
@@ -72,7 +72,7 @@ public struct ActiveLearningSimulation {
         guard strategy != "random" else {
             return rng.permutation(remaining.count).prefix(step).map { remaining[$0] }
         }
-        let uncertainty = ReviewSelection.uncertainty(p.probabilities.map { $0 ?? [] }, multiLabel: false)
+        let uncertainty = p.probabilities.map { SingleLabelTask().uncertainty($0 ?? []) }
         return Array(
             try features.poolOrder(remaining, uncertainty: uncertainty, labelled: chosen, batch: step, limit: step)
                 .prefix(step))

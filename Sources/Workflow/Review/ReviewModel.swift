@@ -86,7 +86,7 @@ public final class ReviewModel {
     /// With `outOfFold` false, labelled photos are scored by the head that trained on them (quicker; for
     /// simulations that score only the unlabelled).
     public func predict(
-        labels: [[Int]?], classes: Int, multiLabel: Bool, outOfFold: Bool = true, unknown: Bool = true
+        labels: [[Int]?], classes: Int, task: any TaskWorkflow, outOfFold: Bool = true, unknown: Bool = true
     ) throws -> Predictions {
         let labelled = labels.indices.filter { labels[$0] != nil && rows[$0] != nil }
         let unlabelled = labels.indices.filter { labels[$0] == nil && rows[$0] != nil }
@@ -96,8 +96,7 @@ public final class ReviewModel {
                 probabilities: probabilities, unknownScores: probabilities.map { _ in nil }, unknownThreshold: .infinity
             )
         }
-        let task: any ClassificationTask = multiLabel ? MultiLabelTask() : SingleLabelTask()
-        let targets = try Self.targets(labelled.map { labels[$0] ?? [] }, classes: classes, multiLabel: multiLabel)
+        let targets = try task.targets(labelled.map { labels[$0] ?? [] }, classCount: classes)
         let x = try features.indexSelect(dim: 0, labelled.compactMap { rows[$0] })
         let audit = LabelAudit(options: auditOptions(count: labelled.count))
         func head(train: [Int], held: [Int], into photos: [Int], of all: Tensor, seed: UInt64) throws {
@@ -157,13 +156,6 @@ public final class ReviewModel {
         let batches = max(1, (count + 63) / 64)
         audit.epochs = min(60, max(6, (300 + batches - 1) / batches))
         return audit
-    }
-
-    /// Targets as the loss wants them: class indices (single-label) or 0/1 rows (multi-label).
-    static func targets(_ labels: [[Int]], classes: Int, multiLabel: Bool) throws -> Tensor {
-        guard multiLabel else { return try Tensor(labels.map { Int64($0.first ?? 0) }) }
-        let rows = labels.flatMap { set in (0..<classes).map { set.contains($0) ? Float(1) : 0 } }
-        return try Tensor(rows, shape: [labels.count, classes])
     }
 
     /// The Mahalanobis distance of every readable photo to the labelled photos' class means, and the labelled

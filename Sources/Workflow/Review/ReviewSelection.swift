@@ -9,16 +9,6 @@ import Torch
 /// Savarese 2018): again and again the candidate farthest (cosine distance of pooled features) from every photo
 /// labelled or chosen so far. This is the "margin, then diversity" hybrid of active-learning practice.
 public enum ReviewSelection {
-    /// How unsure the model is of each photo: 1 − (top probability − second), or for multi-label data
-    /// 1 − 2·min |p − ½| over labels. Higher is less sure.
-    public static func uncertainty(_ probabilities: [[Double]], multiLabel: Bool) -> [Double] {
-        probabilities.map { p in
-            if multiLabel { return 1 - 2 * (p.map { abs($0 - 0.5) }.min() ?? 0.5) }
-            let sorted = p.sorted(by: >)
-            return 1 - ((sorted.first ?? 0) - (sorted.dropFirst().first ?? 0))
-        }
-    }
-
     /// The pool (`pool`, row indices of `features`) in the order to label it: batch after batch as described above,
     /// each batch kept apart from the `labelled` rows and the batches before. Only the first `limit` are ordered with
     /// care; the rest follow by uncertainty alone.

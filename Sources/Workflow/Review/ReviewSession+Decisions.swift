@@ -66,7 +66,7 @@ extension ReviewSession {
             for (photo, decision) in zip(request.photos, batch) {
                 // An undo to no label: back to the CSV's labels, or unlabelled (a pool photo).
                 labels[photo] =
-                    indices.isEmpty && (request.undo == true || !options.multiLabel) ? photos[photo].given : indices
+                    indices.isEmpty && (request.undo == true || !options.severalLabels) ? photos[photo].given : indices
                 revisions[photo] = decision.revision
                 fingerprints[photo] = decision.fingerprint
             }
@@ -93,7 +93,8 @@ extension ReviewSession {
         if let bad = request.labels.first(where: { !classes.contains($0) }) {
             throw WorkflowError("'\(bad)' is not a label of this data (\(classes.joined(separator: ", ")))")
         }
-        guard options.multiLabel || request.labels.count == 1 || (request.undo == true && request.labels.isEmpty) else {
+        guard options.severalLabels || request.labels.count == 1 || (request.undo == true && request.labels.isEmpty)
+        else {
             throw WorkflowError("a photo of single-label data takes exactly one label, not \(request.labels.count)")
         }
     }
@@ -138,7 +139,7 @@ extension ReviewSession {
         var used = Set<String>()
         let (labels, delimiter) = lock.withLock { (self.labels, options.delimiter) }
         for (i, photo) in photos.enumerated() {
-            guard let set = labels[i], !set.isEmpty || options.multiLabel else { continue }
+            guard let set = labels[i], !set.isEmpty || options.severalLabels else { continue }
             var file = photo.url.lastPathComponent
             // Pool and training photos may share a file name.
             while used.contains(DataSource.removingExtension(file)) { file = "pool-" + file }

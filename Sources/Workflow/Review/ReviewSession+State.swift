@@ -52,7 +52,7 @@ extension ReviewSession {
                 }
             }
             return ReviewState(
-                classes: classes, multiLabel: options.multiLabel, photos: photos,
+                classes: classes, multiLabel: options.severalLabels, photos: photos,
                 queues: Dictionary(uniqueKeysWithValues: queues.map { ($0.key.rawValue, $0.value) }), bursts: bursts,
                 resume: resume, decisions: journal.decisions.count, reviewedFile: reviewed.reviewedURL.path,
                 model: model != nil, unreadable: model?.skipped.count ?? 0)

@@ -18,7 +18,10 @@ public final class ReviewSession: @unchecked Sendable {
         /// Unlabelled photos to label (default: `test/` beside the data, when it has no labels).
         public var pool: URL?
         public var nameColumn: String?, labelColumn: String?
-        public var multiLabel = false
+        /// One class per photo, or any number of labels (the label column lists them, split by `delimiter`).
+        public var task = TaskKind.singleLabel
+        /// A photo may have any number of labels, none included (its task decides each class on its own).
+        public var severalLabels: Bool { task.task.decidesEachClass }
         public var delimiter = " "
         /// Write the labels CSV itself (after a backup) as well as `labels.reviewed.csv`.
         public var inPlace = false
@@ -98,13 +101,10 @@ public final class ReviewSession: @unchecked Sendable {
     }
 
     static func read(_ options: Options) throws -> ImageDataset {
-        if options.multiLabel {
-            return try LabelSets.read(
-                options.data, nameColumn: options.nameColumn, labelColumn: options.labelColumn,
-                delimiter: options.delimiter
-            ).dataset
-        }
-        return try DataSource.labelled(options.data, nameColumn: options.nameColumn, labelColumn: options.labelColumn)
+        try options.task.workflow.labelled(
+            options.data,
+            columns: LabelColumns(name: options.nameColumn, label: options.labelColumn, delimiter: options.delimiter),
+            among: nil)
     }
 
     /// The unlabelled photos: `--pool`, else `test/` beside the data when no labels come with it.
@@ -128,7 +128,7 @@ public final class ReviewSession: @unchecked Sendable {
             guard let i = indexOfKey[decision.photo] else { continue }
             labels[i] = decision.labels.compactMap { classes.firstIndex(of: $0) }
             // No label after an undo (or on single-label data): back to the CSV's labels, or unlabelled.
-            if labels[i]?.isEmpty == true && (decision.undo == true || !options.multiLabel) {
+            if labels[i]?.isEmpty == true && (decision.undo == true || !options.severalLabels) {
                 labels[i] = photos[i].given
             }
             revisions[i] = decision.revision
@@ -140,9 +140,10 @@ public final class ReviewSession: @unchecked Sendable {
     public func updateModel() throws {
         let snapshot = lock.withLock { labels }
         guard let model else { return }
-        let predictions = try model.predict(labels: snapshot, classes: classes.count, multiLabel: options.multiLabel)
+        let task = options.task.workflow
+        let predictions = try model.predict(labels: snapshot, classes: classes.count, task: task)
         let queues = try ReviewQueue.build(
-            labels: snapshot, classes: classes.count, multiLabel: options.multiLabel, predictions: predictions,
+            labels: snapshot, classes: classes.count, task: task, predictions: predictions,
             model: model)
         lock.withLock { (self.predictions, self.queues) = (predictions, queues) }
     }

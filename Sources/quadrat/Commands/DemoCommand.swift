@@ -48,7 +48,7 @@ struct DemoCommand: ParsableCommand {
         emit(
             String(
                 format: "held-out test (%d images, TTA): %@ %.2f%%, ROC AUC %.4f", outcome.testCount,
-                options.task == .multiLabel ? "exact match" : "accuracy", outcome.testAccuracy * 100, outcome.testAUC))
+                outcome.heldOut.names.accuracy, outcome.testAccuracy * 100, outcome.testAUC))
         if let labels = outcome.heldOut.labelScores {
             for (name, (label, accuracy)) in zip(
                 outcome.classes, zip(labels.labels, outcome.heldOut.labelAccuracies))
@@ -61,7 +61,7 @@ struct DemoCommand: ParsableCommand {
         }
         emit(
             String(
-                format: "validation (TTA): accuracy %.2f%%, ROC AUC %.4f",
+                format: "validation (TTA): %@ %.2f%%, ROC AUC %.4f", outcome.heldOut.names.accuracy,
                 outcome.training.validAccuracy * 100, outcome.training.validAUC))
         emit(
             "time: " + times.order.map { String(format: "%@ %.0fs", $0, times.phases[$0] ?? 0) }.joined(separator: ", ")

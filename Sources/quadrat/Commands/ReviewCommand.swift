@@ -74,7 +74,7 @@ struct ReviewCommand: AsyncParsableCommand {
         var review = ReviewSession.Options(data: URL(fileURLWithPath: data))
         review.pool = pool.map { URL(fileURLWithPath: $0) }
         (review.nameColumn, review.labelColumn) = (columns.nameColumn, columns.labelColumn)
-        (review.multiLabel, review.delimiter, review.inPlace) = (task == .multiLabel, labelDelimiter, inPlace)
+        (review.task, review.delimiter, review.inPlace) = (task, labelDelimiter, inPlace)
         review.burstGap = burstGap.seconds
         if let reviewer { review.reviewer = reviewer }
         review.model?.architecture = arch
