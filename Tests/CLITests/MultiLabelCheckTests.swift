@@ -24,7 +24,32 @@ struct MultiLabelCheckTests {
             "check", data.path, "--task", "multi-label", "--label-delimiter", "|", "--no-duplicates",
         ])
         #expect(
-            once.status == 1 && once.output.contains("label 'cracked' is used by this photo only"), "\(once.output)")
+            once.status == 1 && once.output.contains("label 'cracked' is used by this photo only")
+                && once.output.contains("label 'cracked' has 1 image; training needs at least 2"), "\(once.output)")
+    }
+
+    /// `check --task multi-label` reads the label sets and then does what `check` does for any data: the duplicate
+    /// search (with its clusters file) and the quarantine of a photo that cannot be read.
+    @Test func copiesAndBrokenPhotosAreFoundInMultiLabelData() throws {
+        let data = try makeKaggleDataSet(trainCount: 6, testCount: 1, size: 32)
+        let train = data.appendingPathComponent("train")
+        try FileManager.default.removeItem(at: train.appendingPathComponent("6.jpg"))
+        try FileManager.default.copyItem(
+            at: train.appendingPathComponent("1.jpg"), to: train.appendingPathComponent("6.jpg"))
+        try Data("not a photo".utf8).write(to: train.appendingPathComponent("5.jpg"))
+        try "name,tags\n1,mono defective\n2,mono\n3,poly defective\n4,poly\n5,mono\n6,poly\n".write(
+            to: data.appendingPathComponent("train_labels.csv"), atomically: true, encoding: .utf8)
+        let (clusters, bad) = (data.appendingPathComponent("clusters.csv"), data.appendingPathComponent("bad"))
+        let check = try quadrat([
+            "check", data.path, "--task", "multi-label", "--near-duplicates", clusters.path, "--quarantine", bad.path,
+        ])
+        #expect(check.status == 1, "\(check.output) \(check.errors)")
+        #expect(check.output.contains("6 images, 3 labels (defective: 2, mono: 3, poly: 3)"), "\(check.output)")
+        #expect(check.output.contains("with a byte-identical twin"), "\(check.output)")
+        #expect(check.output.contains("moved 1 unreadable image(s)"), "\(check.output)")
+        #expect(FileManager.default.fileExists(atPath: bad.appendingPathComponent("train/5.jpg").path))
+        let rows = try String(contentsOf: clusters, encoding: .utf8).split(separator: "\n")
+        #expect(rows.contains { $0.hasSuffix(",exact") }, "\(rows)")
     }
 
     /// A per-label `--target-recall` names labels of the data, and only a multi-label run takes one; both are

@@ -22,11 +22,8 @@ extension ReviewServer {
                 let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
                 let out = root.appendingPathComponent("review-runs/\(stamp)")
                 var arguments = ["train", folder.path, "--out", out.path]
-                if session.options.severalLabels {
-                    arguments += [
-                        "--task", session.options.task.rawValue, "--label-delimiter", session.options.delimiter,
-                    ]
-                }
+                arguments += ["--task", session.options.task.rawValue]
+                if session.options.severalLabels { arguments += ["--label-delimiter", session.options.delimiter] }
                 arguments += trainArguments
                 do {
                     try training.start(executable: executable, arguments: arguments, out: out)

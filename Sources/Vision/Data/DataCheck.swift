@@ -43,11 +43,12 @@ public enum DataCheck {
                     .tooFewImages, path: source,
                     "training needs images of at least 2 classes; found \(counts.filter { $0 > 0 }.count)"))
         }
+        let kind = dataset.isMultiLabel ? "label" : "class"
         for (name, count) in zip(dataset.classes, counts) where count == 1 {
             problems.append(
                 DataProblem(
                     .tooFewImages, path: source,
-                    "class '\(name)' has 1 image; training needs at least 2 (one to validate)"))
+                    "\(kind) '\(name)' has 1 image; training needs at least 2 (one to validate)"))
         }
         return problems
     }

@@ -24,6 +24,33 @@ extension MultiLabelTask: TaskWorkflow {
         return try labelled(folder, columns: columns, among: classes)
     }
 
+    /// The label vocabulary with each label's count, the photos with none, and the validation part a run would hold
+    /// out (each label's share kept by iterative stratification).
+    public func census(_ dataset: ImageDataset) throws -> [String] {
+        let counts = dataset.classCounts
+        let listed = zip(dataset.classes, counts).map { "\($0): \($1)" }.joined(separator: ", ")
+        let none = dataset.items.filter { $0.labelSet?.isEmpty ?? true }.count
+        let valid = try split(dataset, fraction: 0.2, seed: 42).valid
+        let held = dataset.classes.indices.map { k in valid.filter { dataset.items[$0].has(class: k) }.count }
+        return [
+            "\(dataset.items.count) images, \(dataset.classes.count) labels (\(listed)); \(none) with no label",
+            "a 20 % validation part (iterative stratification, seed 42): \(valid.count) images; "
+                + zip(zip(dataset.classes, held), counts).map { "\($0.0) \($0.1) of \($1)" }.joined(separator: ", "),
+        ]
+    }
+
+    /// One-vs-rest confident learning: each label audited against the rest.
+    public func audit(
+        _ dataset: ImageDataset, options: LabelAudit.Options, top: Int, title: String, to folder: URL,
+        say: (String) -> Void
+    ) throws -> [String] {
+        let outcomes = try LabelAudit(options: options).runLabels(dataset)
+        for p in outcomes.first?.outcome.skipped ?? [] { Feedback.warn("skipped: \(p)") }
+        let summary = LabelAudit.labelSummary(outcomes)
+        try LabelAudit.writeLabelReport(outcomes, summary: summary, top: top, title: title, to: folder)
+        return summary
+    }
+
     /// Each photo's rarest label (the label count for a photo with none), so that grouped splits keep rare labels on
     /// both sides as well as whole groups allow.
     public func stratificationLabels(_ dataset: ImageDataset) throws -> [Int] {

@@ -21,6 +21,25 @@ extension SingleLabelTask: TaskWorkflow {
             besides: data, classes: classes, nameColumn: columns.name, labelColumn: columns.label)
     }
 
+    /// "1968 images, not defective: 1352, defective: 616".
+    public func census(_ dataset: ImageDataset) throws -> [String] {
+        let counts = zip(dataset.classes, dataset.classCounts).map { "\($0): \($1)" }.joined(separator: ", ")
+        return ["\(dataset.items.count) images" + (counts.isEmpty ? "" : ", " + counts)]
+    }
+
+    /// Confident learning on each photo's out-of-fold class probabilities.
+    public func audit(
+        _ dataset: ImageDataset, options: LabelAudit.Options, top: Int, title: String, to folder: URL,
+        say: (String) -> Void
+    ) throws -> [String] {
+        let outcome = try LabelAudit(options: options).run(dataset, emit: say)
+        for p in outcome.skipped { Feedback.warn("skipped: \(p)") }
+        let summary = LabelAudit.summary(outcome, folds: options.folds, repeats: options.repeats, predictions: nil)
+        try LabelAudit.writeReport(
+            outcome, classes: dataset.classes, summary: summary, top: top, title: title, to: folder)
+        return summary
+    }
+
     public func stratificationLabels(_ dataset: ImageDataset) throws -> [Int] { try dataset.items.labels() }
 
     public func split(_ dataset: ImageDataset, fraction: Double, seed: UInt64) throws -> (train: [Int], valid: [Int]) {

@@ -23,6 +23,15 @@ public protocol TaskWorkflow: ClassificationTask {
     /// training's `classes`; nil when there is none.
     func labelledTest(besides data: URL, columns: LabelColumns, among classes: [String]) throws -> ImageDataset?
 
+    /// What `check` says of labelled data before its problems: the photos and what their labels are.
+    func census(_ dataset: ImageDataset) throws -> [String]
+    /// `audit`: trains heads on the body's features fold by fold and flags the photos whose labels look wrong, as
+    /// `options` ask; writes `audit.csv` and `audit.html` into `folder` and returns the summary lines.
+    func audit(
+        _ dataset: ImageDataset, options: LabelAudit.Options, top: Int, title: String, to folder: URL,
+        say: (String) -> Void
+    ) throws -> [String]
+
     /// The class each photo is stratified by when whole groups are moved (a grouped split, grouped folds).
     func stratificationLabels(_ dataset: ImageDataset) throws -> [Int]
     /// A stratified random split of `dataset` (indices), `fraction` of it for validation.

@@ -79,7 +79,7 @@ struct AuditCommand: ParsableCommand {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, not \(repeats)") }
         guard (0...7).contains(views) else { throw ValidationError("--views must be 0 to 7, not \(views)") }
         if let size, !(32...1024).contains(size) { throw ValidationError("--size must be 32 to 1024, not \(size)") }
-        if task == .multiLabel, predictions != nil {
+        if task.task.decidesEachClass, predictions != nil {
             throw ValidationError("--predictions is for single-label audits")
         }
     }
@@ -96,41 +96,34 @@ struct AuditCommand: ParsableCommand {
         return options
     }
 
-    /// The multi-label audit: each label against the rest.
-    func auditLabels() throws {
-        let sets = try LabelSets.read(
-            URL(fileURLWithPath: data), nameColumn: columns.nameColumn, labelColumn: columns.labelColumn,
-            delimiter: labelDelimiter)
-        for p in sets.problems { Console.warn("left out: \(p)") }
-        let outcomes = try LabelAudit(options: auditOptions()).runLabels(sets.dataset)
-        for p in outcomes.first?.outcome.skipped ?? [] { Console.warn("skipped: \(p)") }
-        let summary = LabelAudit.labelSummary(outcomes)
-        for line in summary { print(line) }
+    func run() throws {
+        Torch.useAllCores()
+        let dataset = try task.workflow.labelled(
+            URL(fileURLWithPath: data),
+            columns: LabelColumns(name: columns.nameColumn, label: columns.labelColumn, delimiter: labelDelimiter),
+            among: nil)
+        for p in dataset.problems { Console.warn("left out: \(p)") }
         let folder = URL(fileURLWithPath: out)
-        try LabelAudit.writeLabelReport(
-            outcomes, summary: summary, top: top,
-            title: "Quadrat — label audit of \(URL(fileURLWithPath: data).lastPathComponent)", to: folder)
+        let title = "Quadrat — label audit of \(URL(fileURLWithPath: data).lastPathComponent)"
+        if let predictions {
+            try auditPredictions(predictions, dataset: dataset, title: title, to: folder)
+        } else {
+            let summary = try task.workflow.audit(
+                dataset, options: auditOptions(), top: top, title: title, to: folder
+            ) { print($0) }
+            for line in summary { print(line) }
+        }
         print("wrote \(folder.appendingPathComponent("audit.csv").path) and audit.html")
     }
 
-    func run() throws {
-        Torch.useAllCores()
-        if task == .multiLabel { return try auditLabels() }
-        let dataset = try columns.labelled(data)
-        for p in dataset.problems { Console.warn("left out: \(p)") }
-        let options = auditOptions()
-        let outcome =
-            try predictions.map {
-                try LabelAudit.audit(
-                    predictions: URL(fileURLWithPath: $0), dataset: dataset, ranking: ranking)
-            } ?? LabelAudit(options: options).run(dataset) { print($0) }
+    /// `--predictions`: confident learning on a cross-validated run's out-of-fold predictions (one class per photo).
+    func auditPredictions(_ predictions: String, dataset: ImageDataset, title: String, to folder: URL) throws {
+        let outcome = try LabelAudit.audit(
+            predictions: URL(fileURLWithPath: predictions), dataset: dataset, ranking: ranking)
         for p in outcome.skipped { Console.warn("skipped: \(p)") }
         let summary = LabelAudit.summary(outcome, folds: folds, repeats: repeats, predictions: predictions)
         for line in summary { print(line) }
-        let folder = URL(fileURLWithPath: out)
         try LabelAudit.writeReport(
-            outcome, classes: dataset.classes, summary: summary, top: top,
-            title: "Quadrat — label audit of \(URL(fileURLWithPath: data).lastPathComponent)", to: folder)
-        print("wrote \(folder.appendingPathComponent("audit.csv").path) and audit.html")
+            outcome, classes: dataset.classes, summary: summary, top: top, title: title, to: folder)
     }
 }

@@ -54,37 +54,29 @@ struct CheckCommand: ParsableCommand {
             throw ValidationError("--duplicate-similarity must be 0 to 1, not \(duplicateSimilarity)")
         }
         if labelDelimiter?.isEmpty == true { throw ValidationError("--label-delimiter must not be empty") }
-        if task == .singleLabel, labelDelimiter != nil {
+        if !task.task.decidesEachClass, labelDelimiter != nil {
             throw ValidationError("--label-delimiter is for --task multi-label")
-        }
-        if task == .multiLabel {
-            for (given, flag) in [
-                (unlabelled, "--unlabelled"), (quarantine != nil, "--quarantine"),
-                (nearDuplicates != nil, "--near-duplicates"),
-            ] where given {
-                throw ValidationError("\(flag) is not for --task multi-label yet")
-            }
         }
     }
 
     func run() throws {
         let url = URL(fileURLWithPath: data)
-        if task == .multiLabel { return try checkLabelSets(url) }
         let dataset: ImageDataset
         do {
             dataset =
                 unlabelled
                 ? try DataSource.unlabelled(url)
-                : try columns.labelled(data)
+                : try task.workflow.labelled(
+                    url,
+                    columns: LabelColumns(
+                        name: columns.nameColumn, label: columns.labelColumn, delimiter: labelDelimiter ?? " "),
+                    among: nil)
         } catch let problem as DataProblem {
             print("1 problem:\n  \(problem)")
             throw ExitCode.failure
         }
         let problems = DataCheck.problems(in: dataset)
-        let counts =
-            dataset.classes.isEmpty
-            ? "" : ", " + zip(dataset.classes, dataset.classCounts).map { "\($0): \($1)" }.joined(separator: ", ")
-        print("\(dataset.items.count) images\(counts)")
+        for line in unlabelled ? ["\(dataset.items.count) images"] : try task.workflow.census(dataset) { print(line) }
         if !noDuplicates {
             var search = DuplicateCheck(data: url)
             (search.threshold, search.clustersFile) = (
@@ -103,33 +95,6 @@ struct CheckCommand: ParsableCommand {
             print("moved \(result.moved) unreadable image(s) to \(quarantine)")
             for line in result.failed { print("  \(line)") }
         }
-        throw ExitCode.failure
-    }
-
-    /// `--task multi-label`: the vocabulary with each label's count, the photos without a label, and every problem
-    /// (labels used once, rows that name no photo, unreadable photos); exit 1 when there are any.
-    func checkLabelSets(_ url: URL) throws {
-        let sets = try LabelSets.read(
-            url, nameColumn: columns.nameColumn, labelColumn: columns.labelColumn, delimiter: labelDelimiter ?? " ")
-        let listed = zip(sets.vocabulary, sets.counts).map { "\($0): \($1)" }.joined(separator: ", ")
-        print(
-            "\(sets.items.count) images, \(sets.vocabulary.count) labels (\(listed)); \(sets.unlabelledCount) with no label"
-        )
-        // The validation part a multi-label run would hold out: each label's share kept by iterative stratification.
-        let valid = Split.iterative(sets: sets.sets, labels: sets.vocabulary.count, fraction: 0.2, seed: 42).valid
-        let held = sets.vocabulary.indices.map { label in valid.filter { sets.sets[$0].contains(label) }.count }
-        print(
-            "a 20 % validation part (iterative stratification, seed 42): \(valid.count) images; "
-                + zip(zip(sets.vocabulary, held), sets.counts).map { "\($0.0) \($0.1) of \($1)" }.joined(
-                    separator: ", "))
-        let images = ImageDataset(items: sets.items, classes: [])
-        let problems = sets.problems + DataCheck.problems(in: images)
-        guard !problems.isEmpty else {
-            print("no problems found")
-            return
-        }
-        print("\(problems.count) problem(s):")
-        for p in problems { print("  \(p)") }
         throw ExitCode.failure
     }
 }
