@@ -32,9 +32,8 @@ extension LabelAudit {
         for round in 0..<repeats {
             let seed = options.seed &+ UInt64(round) &* 7919
             let fold =
-                groups.map { Split.groupedFolds(labels: rarest, groups: $0, folds: options.folds, seed: seed) }
-                ?? Split.iterativeFolds(
-                    sets: items.map { Set($0.labelSet ?? []) }, labels: c, folds: options.folds, seed: seed)
+                try groups.map { Split.groupedFolds(labels: rarest, groups: $0, folds: options.folds, seed: seed) }
+                ?? task.folds(readable, count: options.folds, seed: seed)
             for k in 0..<options.folds {
                 let train = items.indices.filter { fold[$0] != k }, held = items.indices.filter { fold[$0] == k }
                 guard !train.isEmpty, !held.isEmpty else { continue }

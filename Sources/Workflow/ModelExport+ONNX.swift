@@ -10,10 +10,11 @@ extension ModelExport {
     ///
     /// The graph takes `image`, float32 N×3×size×size RGB on the 0–255 scale (the batch dimension is dynamic),
     /// normalises it itself (the mean and std are baked in as a scale and shift), and gives `logits` and
-    /// `probabilities` (as the task gives them: a softmax, or a sigmoid per label), N×classes; with an unknown threshold beside the model (``DriftReference``), also
-    /// `unknown_distance` and `unknown` (0/1), N. Every BatchNorm is folded into its convolution, or into a scale and
-    /// shift in the head; dropout is gone. The model's metadata_props carry the classes, the input size, the
-    /// preprocessing that makes a photo into `image` and the model's training metadata.
+    /// `probabilities` (as the task gives them: a softmax, or a sigmoid per label), N×classes; with an unknown
+    /// threshold beside the model (``DriftReference``), also `unknown_distance` and `unknown` (0/1), N. Every BatchNorm
+    /// is folded into its convolution, or into a scale and shift in the head; dropout is gone. The model's
+    /// metadata_props carry the classes, the input size, the preprocessing that makes a photo into `image` and the
+    /// model's training metadata.
     ///
     /// With `int8`, the body is written in QDQ form from the calibration beside the model (``Int8Calibration``):
     /// what `--precision int8` runs, for runtimes that fuse it into integer operators.

@@ -36,8 +36,9 @@ public struct SetScore: Sendable {
     ) {
         let probabilities = raw.map(calibration.apply)
         (self.name, self.items, self.truth, self.uncalibrated) = (name, items, truth, raw)
-        (self.probabilities, decided, thresholds) = (probabilities, probabilities.map(calibration.decide), [])
-        thresholds = calibration.thresholds
+        (self.probabilities, decided, thresholds) = (
+            probabilities, probabilities.map(calibration.decide), calibration.thresholds
+        )
         names = task.scoreNames
         (accuracy, rocAUC) = task.headline(self)
     }
@@ -66,8 +67,6 @@ struct RunScores {
     var validation: SetScore
     /// Validation's probabilities without TTA, as the network gives them (for the plain calibration).
     var validPlain: [[Double]]
-    /// The calibration fitted on validation, as the task stores and applies it.
-    var calibration: FittedCalibration
     var heldOut: SetScore?
     /// Photos the validation and test loaders could not read.
     var skipped: [DataProblem]
@@ -109,7 +108,7 @@ extension TrainingRun {
                 calibration: calibration, task: task, name: name)
         }
         return RunScores(
-            validation: validation, validPlain: plain, calibration: calibration, heldOut: heldOut, skipped: skipped)
+            validation: validation, validPlain: plain, heldOut: heldOut, skipped: skipped)
     }
 
     /// The held-out test predicted with the validation's TTA and scored by `scoring` (the task's calibration and

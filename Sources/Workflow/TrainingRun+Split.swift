@@ -53,11 +53,10 @@ extension TrainingRun {
             // (moving whole clusters after a random split could empty a class from validation).
             let groups = try grouping.groups(dataset, survey: survey)
             split = Split.grouped(labels: labels, groups: groups, fraction: options.validFraction, seed: options.seed)
-            let random = Split.random(
-                count: dataset.items.count, fraction: options.validFraction, seed: options.seed, labels: labels)
+            let random = try task.split(dataset, fraction: options.validFraction, seed: options.seed)
             notes.append(
                 "near-duplicates: \(clusters.count) cluster(s) of \(clusters.reduce(0) { $0 + $1.members.count }) "
-                    + "photos, each kept on one side of the split (a random split would have put "
+                    + "photos, each kept on one side of the split (a split without them would have put "
                     + "\(grouping.straddling(random.valid, survey: survey)) of them on both sides; "
                     + "--split-duplicates allows it)")
         } else {

@@ -27,30 +27,39 @@ public enum DataCheck {
             }
         }
         let corrupt = found.all.sorted { $0.path.compare($1.path, options: .numeric) == .orderedAscending }
-        return dataset.problems + trainingProblems(in: dataset) + corrupt
+        // Label sets name a label used by one photo themselves, with its line (``LabelSets``): not twice.
+        let training = dataset.isMultiLabel ? tooFewClasses(in: dataset) : trainingProblems(in: dataset)
+        return dataset.problems + training + corrupt
     }
 
     /// What training refuses, so that `check` reports it first: fewer than two classes with images, or a
     /// class with fewer than two images (one to train on, one to validate with).
     public static func trainingProblems(in dataset: ImageDataset) -> [DataProblem] {
         guard !dataset.classes.isEmpty else { return [] }  // unlabelled data is not for training
-        let counts = dataset.classCounts
-        var problems: [DataProblem] = []
         let source = dataset.items.first?.url.deletingLastPathComponent().path ?? ""
-        if counts.filter({ $0 > 0 }).count < 2 {
-            problems.append(
+        return tooFewClasses(in: dataset)
+            + zip(dataset.classes, dataset.classCounts).filter { $0.1 == 1 }.map { name, _ in
                 DataProblem(
                     .tooFewImages, path: source,
-                    "training needs images of at least 2 classes; found \(counts.filter { $0 > 0 }.count)"))
-        }
-        let kind = dataset.isMultiLabel ? "label" : "class"
-        for (name, count) in zip(dataset.classes, counts) where count == 1 {
-            problems.append(
-                DataProblem(
-                    .tooFewImages, path: source,
-                    "\(kind) '\(name)' has 1 image; training needs at least 2 (one to validate)"))
-        }
-        return problems
+                    "\(kind(dataset)) '\(name)' has 1 image; training needs at least 2 (one to validate)")
+            }
+    }
+
+    /// Fewer than two classes (labels) with images: nothing to tell apart.
+    static func tooFewClasses(in dataset: ImageDataset) -> [DataProblem] {
+        let present = dataset.classCounts.filter { $0 > 0 }.count
+        guard !dataset.classes.isEmpty, present < 2 else { return [] }
+        let source = dataset.items.first?.url.deletingLastPathComponent().path ?? ""
+        return [
+            DataProblem(
+                .tooFewImages, path: source,
+                "training needs images of at least 2 \(kind(dataset, plural: true)); found \(present)")
+        ]
+    }
+
+    /// What the data's classes are called: labels, when a photo may have several.
+    static func kind(_ dataset: ImageDataset, plural: Bool = false) -> String {
+        dataset.isMultiLabel ? (plural ? "labels" : "label") : (plural ? "classes" : "class")
     }
 
     /// Moves the image files named by `problems` (broken symbolic links included) into `folder`, each under its

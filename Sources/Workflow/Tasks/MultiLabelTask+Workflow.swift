@@ -43,12 +43,12 @@ extension MultiLabelTask: TaskWorkflow {
     public func audit(
         _ dataset: ImageDataset, options: LabelAudit.Options, top: Int, title: String, to folder: URL,
         say: (String) -> Void
-    ) throws -> [String] {
+    ) throws {
         let outcomes = try LabelAudit(options: options).runLabels(dataset)
         for p in outcomes.first?.outcome.skipped ?? [] { Feedback.warn("skipped: \(p)") }
         let summary = LabelAudit.labelSummary(outcomes)
+        for line in summary { say(line) }
         try LabelAudit.writeLabelReport(outcomes, summary: summary, top: top, title: title, to: folder)
-        return summary
     }
 
     /// Each photo's rarest label (the label count for a photo with none), so that grouped splits keep rare labels on
@@ -158,7 +158,8 @@ extension MultiLabelTask: TaskWorkflow {
     /// Each photo's labels as a set (none for a photo without labels).
     static func sets(_ dataset: ImageDataset) -> [Set<Int>] { dataset.items.map { Set($0.labelSet ?? []) } }
 
-    /// "labels (threshold, F1, AP): mono 0.43 0.99 1.00; defective 0.38 0.83 0.90; …".
+    /// "labels (threshold, F1, average precision): mono 0.430 0.990 1.000; defective 0.380 0.830 0.900; …; macro F1
+    /// 0.9204, mAP 0.9612, exact match 0.8384".
     static func summary(_ shown: LabelCalibration, raw: [[Double]], truth: [[Bool]], classes: [String]) -> String {
         // Rows and thresholds come from one model and one set: they always fit.
         guard

@@ -31,13 +31,13 @@ extension SingleLabelTask: TaskWorkflow {
     public func audit(
         _ dataset: ImageDataset, options: LabelAudit.Options, top: Int, title: String, to folder: URL,
         say: (String) -> Void
-    ) throws -> [String] {
+    ) throws {
         let outcome = try LabelAudit(options: options).run(dataset, emit: say)
         for p in outcome.skipped { Feedback.warn("skipped: \(p)") }
         let summary = LabelAudit.summary(outcome, folds: options.folds, repeats: options.repeats, predictions: nil)
+        for line in summary { say(line) }
         try LabelAudit.writeReport(
             outcome, classes: dataset.classes, summary: summary, top: top, title: title, to: folder)
-        return summary
     }
 
     public func stratificationLabels(_ dataset: ImageDataset) throws -> [Int] { try dataset.items.labels() }
@@ -145,7 +145,8 @@ extension SingleLabelTask: TaskWorkflow {
     /// Each photo's class from its 0/1 row (the first class marked; -1 for none, which no labelled photo has).
     static func classes(_ rows: [[Bool]]) -> [Int] { rows.map { $0.firstIndex(of: true) ?? -1 } }
 
-    /// "calibration: temperature 1.31, expected calibration error 0.052 → 0.021; threshold 0.500 (accuracy)".
+    /// "calibration: temperature 1.31, expected calibration error 0.052 → 0.021; threshold 0.500 (accuracy: the more
+    /// probable class, after calibration)".
     static func summary(_ shown: Calibration, raw: [[Double]], labels: [Int]) -> String {
         String(
             format: "calibration: temperature %.2f, expected calibration error %.3f → %.3f", shown.temperature,

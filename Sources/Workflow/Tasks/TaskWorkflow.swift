@@ -5,13 +5,14 @@ import Report
 import Torch
 import Vision
 
-/// The workflow's side of a ``ClassificationTask``: how its labelled photos are read and split, how a run fits the
-/// calibration that decides and scores a set with it, what `evaluate`, `interpret` and the report say, and how the
-/// ONNX export ends.
+/// The workflow's side of a ``ClassificationTask``: how its labelled photos are read, described and split, how a run
+/// fits the calibration that decides and scores a set with it, what `evaluate`, `interpret` and the report say, how
+/// the ONNX export ends, how `audit` looks for wrong labels and what `review` asks about first.
 ///
-/// The training run, cross-validation, `evaluate`, `interpret`, the split and the export ask the task for each of
-/// these and never ask which task it is. A new task is its ``ClassificationTask`` file, its ``TaskWorkflow`` file,
-/// its case in ``TaskKind`` and its line in ``TaskKind/workflow``.
+/// The training run, cross-validation, the split, `evaluate`, `interpret`, the export, `check`, `audit` and `review`
+/// ask the task for each of these and never ask which task it is. A new task is its ``ClassificationTask`` file, its
+/// ``TaskWorkflow`` file, its case in ``TaskKind`` with its line in ``TaskKind/task``, and its line in
+/// ``TaskKind/workflow``.
 public protocol TaskWorkflow: ClassificationTask {
     /// What a set's headline scores are called in lines and tables: "accuracy" and "ROC AUC" for one class per photo.
     var scoreNames: ScoreNames { get }
@@ -26,11 +27,11 @@ public protocol TaskWorkflow: ClassificationTask {
     /// What `check` says of labelled data before its problems: the photos and what their labels are.
     func census(_ dataset: ImageDataset) throws -> [String]
     /// `audit`: trains heads on the body's features fold by fold and flags the photos whose labels look wrong, as
-    /// `options` ask; writes `audit.csv` and `audit.html` into `folder` and returns the summary lines.
+    /// `options` ask; says its progress and summary, then writes `audit.csv` and `audit.html` into `folder`.
     func audit(
         _ dataset: ImageDataset, options: LabelAudit.Options, top: Int, title: String, to folder: URL,
         say: (String) -> Void
-    ) throws -> [String]
+    ) throws
 
     /// The class each photo is stratified by when whole groups are moved (a grouped split, grouped folds).
     func stratificationLabels(_ dataset: ImageDataset) throws -> [Int]

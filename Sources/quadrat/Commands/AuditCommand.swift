@@ -108,10 +108,9 @@ struct AuditCommand: ParsableCommand {
         if let predictions {
             try auditPredictions(predictions, dataset: dataset, title: title, to: folder)
         } else {
-            let summary = try task.workflow.audit(
-                dataset, options: auditOptions(), top: top, title: title, to: folder
-            ) { print($0) }
-            for line in summary { print(line) }
+            try task.workflow.audit(dataset, options: auditOptions(), top: top, title: title, to: folder) {
+                print($0)
+            }
         }
         print("wrote \(folder.appendingPathComponent("audit.csv").path) and audit.html")
     }
