@@ -34,6 +34,11 @@ public protocol ClassificationTask: Sendable {
     /// Whether each class is decided on its own, at a threshold of its own (so `--target-recall` may name one),
     /// rather than one class per photo (so `--class-names` may rename them).
     var decidesEachClass: Bool { get }
+    /// The share of the head's rate the body's rates are derived from. The LR finder times the head alone, and a head
+    /// that moves its decisions slowly per step takes a higher rate than the body should: under Adam each of a
+    /// two-class softmax's two rows moves a step and their difference decides, where a sigmoid's one row moves one,
+    /// so a sigmoid head takes about twice the rate for the same decisions while the body's gradient is the same.
+    var bodyRateShare: Double { get }
 }
 
 /// The tasks Quadrat trains for (`train --task`); the one place that maps a name to its ``ClassificationTask``.
@@ -87,6 +92,7 @@ public struct SingleLabelTask: ClassificationTask {
     public var monitorable: [String] { ["valid_loss", Metric.accuracy.name, Metric.rocAUC.name] }
     public var defaultDecisionGoal: DecisionGoal { .accuracy }
     public var decidesEachClass: Bool { false }
+    public var bodyRateShare: Double { 1 }
 }
 
 /// Any number of labels per photo: a sigmoid per label, binary cross-entropy, and the metrics of
@@ -126,6 +132,8 @@ public struct MultiLabelTask: ClassificationTask {
     public var monitorable: [String] { [Metric.meanAveragePrecision.name, Metric.macroF1.name, "valid_loss"] }
     public var defaultDecisionGoal: DecisionGoal { .f1 }
     public var decidesEachClass: Bool { true }
+    /// A sigmoid per label: half the head's rate (see ``ClassificationTask/bodyRateShare``).
+    public var bodyRateShare: Double { 0.5 }
 }
 
 extension Metric {

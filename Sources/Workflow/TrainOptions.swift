@@ -41,7 +41,8 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var epochs: Int?
     /// Head epochs with augmentation, body frozen (nil: 1, or fewer when a budget is tight).
     public var headEpochs: Int?
-    /// The head's learning rate (auto: the LR finder's suggestion); the body's discriminative rates follow it.
+    /// The head's learning rate (auto: the LR finder's suggestion); the body's discriminative rates follow it (from
+    /// half of it for a multi-label model, whose sigmoid head takes about twice a softmax head's rate).
     public var lr = LearningRate.auto
     /// Time the whole run may take, TTA and report included (nil: no limit).
     public var budget: TimeSpan?

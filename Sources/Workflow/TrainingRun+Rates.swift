@@ -13,7 +13,8 @@ extension TrainingRun {
     static let ratesKey = "rates"
 
     /// Sets the recipe's rates: a resumed run's from its checkpoint (the LR finder does not run again, and the run
-    /// goes on at the rates it started with), else `--lr`, else the LR finder's suggestion. Returns the finder's
+    /// goes on at the rates it started with), else `--lr`, else the LR finder's suggestion; the unfrozen phase's rates
+    /// follow the head's share for the body (``ClassificationTask/bodyRateShare``). Returns the finder's
     /// result for the report (nil when it did not run).
     func chooseRates(
         _ recipe: inout Recipe, classifier: Classifier, trainLoader: DataLoader, featureKey: String,
@@ -45,7 +46,7 @@ extension TrainingRun {
             }
             if let rate = options.lr.given ?? lrFinder.map({ Self.headRate(suggested: $0.minimum) }) {
                 recipe.headRate = rate
-                recipe.unfrozenRates = recipe.unfrozenRates(forHeadRate: rate)
+                recipe.unfrozenRates = recipe.unfrozenRates(forHeadRate: rate * options.task.task.bodyRateShare)
             }
         }
         Feedback.log(

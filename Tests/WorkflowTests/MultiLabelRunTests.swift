@@ -5,7 +5,8 @@ import TestSupport
 import Testing
 import Torch
 import Vision
-import Workflow
+
+@testable import Workflow
 
 @Suite("Workflow: a multi-label training run", .serialized)
 struct MultiLabelRunTests {
@@ -37,6 +38,10 @@ struct MultiLabelRunTests {
         #expect(scores.labels[1].rocAUC > 0.6, "\(scores.labels)")
         let saved = try SavedModel(outcome.modelURL)
         #expect(saved.task == .multiLabel && saved.classes == ["bright", "square"])
+        // The sigmoid head's rate is 3e-3; the body's rates come from half of it.
+        let rates = try #require(try TrainingRun.rates(inCheckpoint: outcome.modelURL))
+        let bodyRates = Recipe().unfrozenRates(forHeadRate: 1.5e-3)
+        #expect(rates.head == 3e-3 && zip(rates.unfrozen, bodyRates).allSatisfy { abs($0 - $1) < 1e-15 }, "\(rates)")
         #expect(saved.labelCalibration(tta: true)?.thresholds.count == 2)
         // Sigmoid outputs: a photo's probabilities need not sum to 1.
         let predicted = try saved.predict(DataSource.unlabelled(data.appendingPathComponent("test")))
