@@ -47,8 +47,9 @@ struct DemoCommand: ParsableCommand {
         emit("")
         emit(
             String(
-                format: "held-out test (%d images, TTA): %@ %.2f%%, ROC AUC %.4f", outcome.testCount,
-                outcome.heldOut.names.accuracy, outcome.testAccuracy * 100, outcome.testAUC))
+                format: "held-out test (%d images, TTA): %@ %.2f%%, %@ %.4f", outcome.testCount,
+                outcome.heldOut.names.accuracy, outcome.testAccuracy * 100, outcome.heldOut.names.rocAUC,
+                outcome.testAUC))
         if let labels = outcome.heldOut.labelScores {
             for (name, (label, accuracy)) in zip(
                 outcome.classes, zip(labels.labels, outcome.heldOut.labelAccuracies))
@@ -61,8 +62,8 @@ struct DemoCommand: ParsableCommand {
         }
         emit(
             String(
-                format: "validation (TTA): %@ %.2f%%, ROC AUC %.4f", outcome.heldOut.names.accuracy,
-                outcome.training.validAccuracy * 100, outcome.training.validAUC))
+                format: "validation (TTA): %@ %.2f%%, %@ %.4f", outcome.heldOut.names.accuracy,
+                outcome.training.validAccuracy * 100, outcome.heldOut.names.rocAUC, outcome.training.validAUC))
         emit(
             "time: " + times.order.map { String(format: "%@ %.0fs", $0, times.phases[$0] ?? 0) }.joined(separator: ", ")
                 + String(
