@@ -37,7 +37,7 @@ public struct LabelledPredictions {
     }
 
     /// The true class of each predicted image (single-label models: the first class its row of ``truth`` marks).
-    public var labels: [Int] { truth.map { $0.firstIndex(of: true) ?? -1 } }
+    public var labels: [Int] { SingleLabelTask.classes(truth) }
     /// Each predicted image's labels as 0/1 per class of the model (its class, for single-label models).
     public var truth: [[Bool]]
 

@@ -44,7 +44,7 @@ public struct SetScore: Sendable {
     }
 
     /// Each photo's class (single-label sets: the first class its row marks).
-    public var labels: [Int] { truth.map { $0.firstIndex(of: true) ?? -1 } }
+    public var labels: [Int] { SingleLabelTask.classes(truth) }
 
     /// Each class's share of right decisions (present or absent): a multi-label model's accuracy per label.
     public var labelAccuracies: [Double] {
@@ -101,21 +101,17 @@ extension TrainingRun {
             scoring: raw, items: items, truth: truth, calibration: calibration, task: task, name: "validation")
         Feedback.log(calibration.summary(raw, truth))
         Feedback.log(line(validation, views: views))
-        let (heldOut, skipped) = try scoreHeldOut(data, learner: learner, views: views, times: &times) {
-            p, items, name in
-            SetScore(
-                scoring: p, items: items, truth: items.map { $0.indicators(classCount: classes.count) },
-                calibration: calibration, task: task, name: name)
-        }
+        let (heldOut, skipped) = try scoreHeldOut(
+            data, learner: learner, views: views, calibration: calibration, task: task, times: &times)
         return RunScores(
             validation: validation, validPlain: plain, heldOut: heldOut, skipped: skipped)
     }
 
-    /// The held-out test predicted with the validation's TTA and scored by `scoring` (the task's calibration and
-    /// decisions), said in a line; with the photos the validation and test loaders could not read.
+    /// The held-out test predicted with the validation's TTA, calibrated, decided and scored as `task` does with
+    /// `calibration`, said in a line; with the photos the validation and test loaders could not read.
     func scoreHeldOut(
-        _ data: RunData, learner: Learner, views: Int, times: inout PhaseTimes,
-        scoring: ([[Double]], [ImageItem], String) throws -> SetScore
+        _ data: RunData, learner: Learner, views: Int, calibration: FittedCalibration, task: any TaskWorkflow,
+        times: inout PhaseTimes
     ) throws -> (SetScore?, [DataProblem]) {
         var skipped = data.validLoader.skipped.all
         guard let test = data.heldOut else { return (nil, skipped) }
@@ -126,7 +122,10 @@ extension TrainingRun {
         }
         skipped += loader.skipped.all
         guard !kept.isEmpty else { return (nil, skipped) }
-        let score = try scoring(p, kept.map { test.dataset.items[$0] }, test.name)
+        let items = kept.map { test.dataset.items[$0] }
+        let score = SetScore(
+            scoring: p, items: items, truth: items.map { $0.indicators(classCount: data.dataset.classes.count) },
+            calibration: calibration, task: task, name: test.name)
         Feedback.log(line(score, views: views))
         return (score, skipped)
     }

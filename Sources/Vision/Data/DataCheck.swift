@@ -28,33 +28,39 @@ public enum DataCheck {
         }
         let corrupt = found.all.sorted { $0.path.compare($1.path, options: .numeric) == .orderedAscending }
         // Label sets name a label used by one photo themselves, with its line (``LabelSets``): not twice.
-        let training = dataset.isMultiLabel ? tooFewClasses(in: dataset) : trainingProblems(in: dataset)
+        let training = tooFewClasses(in: dataset) + (dataset.isMultiLabel ? [] : classesOfOneImage(in: dataset))
         return dataset.problems + training + corrupt
     }
 
     /// What training refuses, so that `check` reports it first: fewer than two classes with images, or a
     /// class with fewer than two images (one to train on, one to validate with).
     public static func trainingProblems(in dataset: ImageDataset) -> [DataProblem] {
-        guard !dataset.classes.isEmpty else { return [] }  // unlabelled data is not for training
-        let source = dataset.items.first?.url.deletingLastPathComponent().path ?? ""
-        return tooFewClasses(in: dataset)
-            + zip(dataset.classes, dataset.classCounts).filter { $0.1 == 1 }.map { name, _ in
-                DataProblem(
-                    .tooFewImages, path: source,
-                    "\(kind(dataset)) '\(name)' has 1 image; training needs at least 2 (one to validate)")
-            }
+        tooFewClasses(in: dataset) + classesOfOneImage(in: dataset)
     }
 
     /// Fewer than two classes (labels) with images: nothing to tell apart.
     static func tooFewClasses(in dataset: ImageDataset) -> [DataProblem] {
         let present = dataset.classCounts.filter { $0 > 0 }.count
-        guard !dataset.classes.isEmpty, present < 2 else { return [] }
-        let source = dataset.items.first?.url.deletingLastPathComponent().path ?? ""
+        guard !dataset.classes.isEmpty, present < 2 else { return [] }  // unlabelled data is not for training
         return [
             DataProblem(
-                .tooFewImages, path: source,
+                .tooFewImages, path: folder(of: dataset),
                 "training needs images of at least 2 \(kind(dataset, plural: true)); found \(present)")
         ]
+    }
+
+    /// Classes (labels) with one image: none left to validate with.
+    static func classesOfOneImage(in dataset: ImageDataset) -> [DataProblem] {
+        zip(dataset.classes, dataset.classCounts).filter { $0.1 == 1 }.map { name, _ in
+            DataProblem(
+                .tooFewImages, path: folder(of: dataset),
+                "\(kind(dataset)) '\(name)' has 1 image; training needs at least 2 (one to validate)")
+        }
+    }
+
+    /// Where the data set's photos are, for problems of the whole set.
+    static func folder(of dataset: ImageDataset) -> String {
+        dataset.items.first?.url.deletingLastPathComponent().path ?? ""
     }
 
     /// What the data's classes are called: labels, when a photo may have several.
