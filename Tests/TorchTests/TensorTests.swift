@@ -165,5 +165,13 @@ struct TensorTests {
         #expect(!Torch.isAutocastEnabled)
     }
 
+    /// glibc takes every setting of ``Torch/keepFreedMemory()``: mallopt refuses a value out of its range (a trim
+    /// threshold past INT_MAX, say), and a refused one leaves big tensors' pages going back to the kernel each batch.
+    @Test func glibcTakesTheFreedMemorySettings() {
+        #if canImport(Glibc)
+            #expect(Torch.keepFreedMemory())
+        #endif
+    }
+
     private func maxAbs(_ a: Tensor, _ b: Tensor) throws -> Double { try (a - b).abs().max().item() }
 }
