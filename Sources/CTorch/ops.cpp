@@ -250,5 +250,6 @@ int qt_add_(qt_tensor t, qt_tensor o, double alpha) {
 }
 int qt_mul_scalar_(qt_tensor t, double s) { QT_GUARD(-1, { unwrap(t).mul_(s); return 0; }) }
 int qt_clamp_(qt_tensor t, double lower, double upper) { QT_GUARD(-1, { unwrap(t).clamp_(lower, upper); return 0; }) }
+int qt_relu_(qt_tensor t) { QT_GUARD(-1, { unwrap(t).relu_(); return 0; }) }
 int qt_addcmul_(qt_tensor t, qt_tensor a, qt_tensor b, double v) { QT_GUARD(-1, { unwrap(t).addcmul_(unwrap(a), unwrap(b), v); return 0; }) }
 int qt_addcdiv_(qt_tensor t, qt_tensor a, qt_tensor b, double v) { QT_GUARD(-1, { unwrap(t).addcdiv_(unwrap(a), unwrap(b), v); return 0; }) }

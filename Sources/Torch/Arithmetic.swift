@@ -126,6 +126,8 @@ extension Tensor {
     public func mulInPlace(_ scalar: Double) throws { try check(qt_mul_scalar_(handle, scalar)) }
     /// self = min(max(self, lower), upper)
     public func clampInPlace(_ lower: Double, _ upper: Double) throws { try check(qt_clamp_(handle, lower, upper)) }
+    /// self = max(self, 0)
+    public func reluInPlace() throws { try check(qt_relu_(handle)) }
     /// self += value × a × b
     public func addcmulInPlace(_ a: Tensor, _ b: Tensor, value: Double = 1) throws {
         try check(qt_addcmul_(handle, a.handle, b.handle, value))

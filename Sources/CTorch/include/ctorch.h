@@ -228,6 +228,8 @@ int qt_add_(qt_tensor t, qt_tensor other, double alpha);
 int qt_mul_scalar_(qt_tensor t, double s);
 /// t = min(max(t, lower), upper)
 int qt_clamp_(qt_tensor t, double lower, double upper);
+/// t = max(t, 0)
+int qt_relu_(qt_tensor t);
 /// t += value * a * b
 int qt_addcmul_(qt_tensor t, qt_tensor a, qt_tensor b, double value);
 /// t += value * a / b

@@ -73,7 +73,7 @@ public final class ResNet: Module {
     }
 
     public func features(_ x: Tensor) throws -> Tensor {
-        var y = try stem(x).relu()
+        var y = try relu(stem(x))
         y = try Functional.maxPool2d(y, kernel: (3, 3), stride: (2, 2), padding: (1, 1))
         for layer in layers { y = try layer(y) }
         return y
@@ -133,8 +133,8 @@ final class BasicBlock: Module {
     }
 
     override func forward(_ x: Tensor) throws -> Tensor {
-        let y = try second(first(x).relu())
-        return try (y + (shortcut?(x) ?? x)).relu()
+        let y = try second(relu(first(x)))
+        return try relu(adding(shortcut?(x) ?? x, to: y))
     }
 
     override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
@@ -172,8 +172,8 @@ final class Bottleneck: Module {
     }
 
     override func forward(_ x: Tensor) throws -> Tensor {
-        let y = try expand(spatial(reduce(x).relu()).relu())
-        return try (y + (shortcut?(x) ?? x)).relu()
+        let y = try expand(relu(spatial(relu(reduce(x)))))
+        return try relu(adding(shortcut?(x) ?? x, to: y))
     }
 
     override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
