@@ -97,7 +97,9 @@ extension TrainingRun {
 
     /// A loader that sees every photo once, unaugmented, as validation and prediction do. Batches of 32, as
     /// `predict`'s: at 64, Lite0's 256 px feature maps page-faulted on every batch (a fifth of the process in the
-    /// kernel), and the demo's TTA ran at 76 img/s against 161 at 32 (AMD EPYC family 26 model 2, 2 cores).
+    /// kernel, before ``Torch/keepFreedMemory()`` kept 2 GiB), and the demo's TTA ran at 76 img/s against 161 at 32;
+    /// with 2 GiB kept, 32 is still a little faster (`bench inference` fp32: 165–175 img/s against 162 at 64; AMD
+    /// EPYC family 26 model 2, 2 cores).
     func evaluationLoader(
         _ set: ImageDataset, size: Int, architecture: Architecture, cache: PresizeCache
     ) -> DataLoader {
