@@ -122,7 +122,8 @@ public struct SavedModel {
     }
 
     /// A loader of `dataset` prepared as the model sees photos: its size, presize cache, normalisation and resize.
-    public func evaluationLoader(_ dataset: ImageDataset, batchSize: Int = 32) -> DataLoader {
+    public func evaluationLoader(_ dataset: ImageDataset, batchSize: Int = DataLoader.evaluationBatchSize) -> DataLoader
+    {
         let loader = DataLoader(
             dataset, size: size, batchSize: batchSize, normalization: normalization, cache: presizeCache)
         loader.resize = resize
@@ -130,7 +131,7 @@ public struct SavedModel {
     }
 
     /// ``evaluationLoader(_:batchSize:)`` for photos whose labels do not matter (each read as class 0).
-    public func evaluationLoader(items: [ImageItem], batchSize: Int = 32) -> DataLoader {
+    public func evaluationLoader(items: [ImageItem], batchSize: Int = DataLoader.evaluationBatchSize) -> DataLoader {
         evaluationLoader(
             ImageDataset(items: items.map { ImageItem(url: $0.url, name: $0.name, label: 0) }, classes: classes),
             batchSize: batchSize)
@@ -140,7 +141,8 @@ public struct SavedModel {
     /// fitted at training unless `calibrated` is false. Unreadable images are left out and listed in `skipped`;
     /// `items` gives the positions predicted.
     public func predict(
-        _ dataset: ImageDataset, ttaViews: Int = 0, augmentation: Augmentation = .sideOn, batchSize: Int = 32,
+        _ dataset: ImageDataset, ttaViews: Int = 0, augmentation: Augmentation = .sideOn,
+        batchSize: Int = DataLoader.evaluationBatchSize,
         mixedPrecision: Bool = false, calibrated: Bool = true
     )
         throws -> (probabilities: [[Double]], items: [Int], skipped: [DataProblem])

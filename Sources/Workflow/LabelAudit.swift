@@ -67,7 +67,8 @@ public struct LabelAudit {
         let classifier = try Classifier(options.architecture, classes: dataset.classes)
         let cache = PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: size))
         let loader = DataLoader(
-            dataset, size: size, batchSize: 32, normalization: options.architecture.normalization, cache: cache)
+            dataset, size: size, batchSize: DataLoader.evaluationBatchSize,
+            normalization: options.architecture.normalization, cache: cache)
         var (features, targets) = try classifier.precompute(loader, label: "features")
         let views = min(max(options.views, 0), 7)
         if views > 0 {

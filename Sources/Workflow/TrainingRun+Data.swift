@@ -95,16 +95,13 @@ extension TrainingRun {
             URL(fileURLWithPath: options.data), columns: LabelColumns(options), among: nil)
     }
 
-    /// A loader that sees every photo once, unaugmented, as validation and prediction do. Batches of 32, as
-    /// `predict`'s: at 64, Lite0's 256 px feature maps page-faulted on every batch (a fifth of the process in the
-    /// kernel, before ``Torch/keepFreedMemory()`` kept 2 GiB), and the demo's TTA ran at 76 img/s against 161 at 32;
-    /// with 2 GiB kept, 32 is still a little faster (`bench inference` fp32: 165–175 img/s against 162 at 64; AMD
-    /// EPYC family 26 model 2, 2 cores).
+    /// A loader that sees every photo once, unaugmented, as validation and prediction do.
     func evaluationLoader(
         _ set: ImageDataset, size: Int, architecture: Architecture, cache: PresizeCache
     ) -> DataLoader {
         let loader = DataLoader(
-            set, size: size, batchSize: 32, normalization: architecture.normalization, cache: cache,
+            set, size: size, batchSize: DataLoader.evaluationBatchSize, normalization: architecture.normalization,
+            cache: cache,
             seed: options.seed)
         loader.resize = options.resize
         return loader

@@ -29,6 +29,12 @@ public final class DataLoader: @unchecked Sendable {
     public let seed: UInt64
     public var workers = 2
     public var prefetch = 3
+    /// The batch of a pass that sees every photo once (validation, TTA, prediction, precomputing). Not 64: Lite0's
+    /// 256 px feature maps then page-faulted on every batch while glibc's trim threshold was 1 GiB (a fifth of the
+    /// process in the kernel; a training run's TTA ran at 76 img/s where `predict`, at 32, ran 161), and with 2 GiB
+    /// kept (``Torch/keepFreedMemory()``) 32 is still a little faster (`bench inference` fp32: 165–175 img/s against
+    /// 162 at 64; AMD EPYC family 26 model 2, 2 cores).
+    public static let evaluationBatchSize = 32
     /// A class-balanced epoch: as many images as the data set has, drawn with replacement, every class equally
     /// likely (rare classes are seen as often as common ones, some images of the common ones not at all). Only
     /// for a shuffling loader over labelled data; precompute and prediction see every image once.

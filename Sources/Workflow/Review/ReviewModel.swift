@@ -50,7 +50,8 @@ public final class ReviewModel {
         // The loader wants a label per photo; the features do not depend on it.
         let items = urls.map { ImageItem(url: $0, name: $0.deletingPathExtension().lastPathComponent, label: 0) }
         let loader = DataLoader(
-            ImageDataset(items: items, classes: ["a", "b"]), size: size, batchSize: 32, normalization: normalization,
+            ImageDataset(items: items, classes: ["a", "b"]), size: size, batchSize: DataLoader.evaluationBatchSize,
+            normalization: normalization,
             cache: PresizeCache(shorterSide: PresizeCache.defaultShorterSide(forSize: size)))
         let key = Self.cacheKey(urls, size: size, model: options.model, architecture: options.architecture)
         var computed = try classifier.precompute(loader, cacheKey: key, label: "review features").features
