@@ -209,6 +209,12 @@ func respond(_ body: () async throws -> Response) async throws -> Response {
         case .timedOut: return try failure(.serviceUnavailable, error.description, retry: true)
         case .badOption: return try failure(.internalServerError, error.description)
         }
+    } catch let error as HTTPError {
+        throw error  // Hummingbird's own answer (404, 401 …)
+    } catch {
+        // The model failed on a request it accepted: the client learns why, the operator sees it in the log.
+        Feedback.warn("error: a request failed: \(error)")
+        return try failure(.internalServerError, "the model could not answer: \(error)")
     }
 }
 

@@ -58,15 +58,27 @@ public final class QuantizedTensor: @unchecked Sendable {
     }
 }
 
-/// A convolution with int8 weights (one scale per output channel, symmetric) and a float32 bias, prepacked once for
-/// the quantized engine.
+/// A convolution with int8 weights (one scale per output channel, symmetric) and a float32 bias, prepacked for the
+/// quantized engine once per input shape.
+///
+/// One pack per shape because libtorch 1.13's oneDNN convolution reorders its packed weights, in place, into the
+/// layout the first input's shape wants, and for another batch size it may want another blocked layout that oneDNN
+/// cannot reorder into from the first on some CPUs ("could not create a primitive descriptor for a reorder
+/// primitive" on a Zen 4 after a batch of 8 then one of 1; PyTorch fixed it after 1.13, in PR 86876). A server's
+/// batches take any size up to its largest, so each size gets weights packed for it alone.
 public final class QuantizedConv2d: @unchecked Sendable {
-    private let handle: OpaquePointer
+    /// The per-channel int8 weights every pack is made from.
+    private let weights: OpaquePointer
+    private let bias: Tensor?
+    private let pairs: [Int], groups: Int
+    /// The packs made so far, by input shape. `@unchecked Sendable`: `packs` is read and written under its lock; a
+    /// pack's first run initialises it under libtorch's own once-flag.
+    private let packs = Locked<[[Int]: OpaquePointer]>([:])
     /// The weights' per-channel scales, as quantized.
     public let weightScales: [Float]
 
     /// Quantizes `weight` (out × in/groups × kh × kw, float32) per output channel with scale `max|w| / levels`
-    /// (``weightLevels`` by default), and prepacks it with `bias`. With `inputMeans` (the input's mean per channel
+    /// (``weightLevels`` by default), to be prepacked with `bias`. With `inputMeans` (the input's mean per channel
     /// over calibration photos), the bias takes away the mean error that the rounded weights make on such input
     /// (bias correction): rounding a kernel whose taps nearly cancel shifts every output by about the same amount,
     /// and the shift is what hurts.
@@ -77,24 +89,37 @@ public final class QuantizedConv2d: @unchecked Sendable {
         let quantized = try Self.quantize(
             weight: weight, bias: bias, groups: groups, inputMeans: inputMeans, levels: levels)
         weightScales = try quantized.scales.toArray(Float.self)
-        handle = try Self.prepack(
-            integers: quantized.integers, scales: quantized.scales, bias: quantized.bias,
-            pairs: [stride.0, stride.1, padding.0, padding.1, dilation.0, dilation.1], groups: groups)
+        weights = try Self.perChannel(integers: quantized.integers, scales: quantized.scales)
+        self.bias = quantized.bias
+        pairs = [stride.0, stride.1, padding.0, padding.1, dilation.0, dilation.1]
+        self.groups = groups
     }
 
-    /// The per-channel int8 tensor of `integers` · `scales` (exactly those integers), prepacked with `bias`.
-    private static func prepack(
-        integers: Tensor, scales: Tensor, bias: Tensor?, pairs: [Int], groups: Int
-    ) throws -> OpaquePointer {
+    /// The per-channel int8 tensor of `integers` · `scales` (exactly those integers).
+    private static func perChannel(integers: Tensor, scales: Tensor) throws -> OpaquePointer {
         QuantizedEngine.preferOneDNN()
         let exact = try (integers * scales.reshaped([-1, 1, 1, 1])).contiguous()
         guard let q = qt_quantize_per_channel(exact.handle, scales.handle, 0) else { throw TorchError.last() }
-        defer { qt_free(q) }
-        return try withInt64s(pairs) { v, _ in
+        return q
+    }
+
+    /// The per-channel weights `q` prepacked with `bias`.
+    private static func prepack(_ q: OpaquePointer, bias: Tensor?, pairs: [Int], groups: Int) throws -> OpaquePointer {
+        try withInt64s(pairs) { v, _ in
             guard let h = qt_qconv_prepack(q, bias?.handle, v, v + 2, v + 4, Int64(groups)) else {
                 throw TorchError.last()
             }
             return h
+        }
+    }
+
+    /// The pack for inputs of `shape`, made the first time it is asked for.
+    private func pack(for shape: [Int]) throws -> OpaquePointer {
+        try packs.withLock { packs in
+            if let pack = packs[shape] { return pack }
+            let pack = try Self.prepack(weights, bias: bias, pairs: pairs, groups: groups)
+            packs[shape] = pack
+            return pack
         }
     }
 
@@ -112,9 +137,9 @@ public final class QuantizedConv2d: @unchecked Sendable {
     static func addsPairsWithoutSaturating() throws -> Bool {
         let input = try QuantizedTensor(
             Tensor.full([1, 4, 1, 1], 255).contiguous(.channelsLast), scale: 1, zeroPoint: 0)
-        let conv = try prepack(
-            integers: Tensor.full([1, 4, 1, 1], 127), scales: Tensor.full([1], 1), bias: nil,
-            pairs: [1, 1, 0, 0, 1, 1], groups: 1)
+        let weights = try perChannel(integers: Tensor.full([1, 4, 1, 1], 127), scales: Tensor.full([1], 1))
+        defer { qt_free(weights) }
+        let conv = try prepack(weights, bias: nil, pairs: [1, 1, 0, 0, 1, 1], groups: 1)
         defer { qt_qconv_free(conv) }
         guard let h = qt_qconv_run(conv, input.handle, 1024, 0, 0) else { throw TorchError.last() }
         let out = QuantizedTensor(handle: h, scale: 1024, zeroPoint: 0)
@@ -140,7 +165,10 @@ public final class QuantizedConv2d: @unchecked Sendable {
         return (integers, scales, try (bias ?? Tensor.zeros([out])) - shift)
     }
 
-    deinit { qt_qconv_free(handle) }
+    deinit {
+        packs.withLock { packs in packs.values.forEach(qt_qconv_free) }
+        qt_free(weights)
+    }
 
     /// The convolution of `x`, its output quantized to `scale` and `zeroPoint` (through a ReLU when `relu`, which
     /// needs zero point 0: a ReLU's output range starts at 0, and with another zero point libtorch 1.13's oneDNN path
@@ -151,7 +179,8 @@ public final class QuantizedConv2d: @unchecked Sendable {
         if relu, zeroPoint != 0 {
             throw TorchError("a quantized convolution with a ReLU takes zero point 0, not \(zeroPoint)")
         }
-        let h = try unwrapped(qt_qconv_run(handle, x.handle, scale, Int64(zeroPoint), relu ? 1 : 0))
+        let conv = try pack(for: x.shape)
+        let h = try unwrapped(qt_qconv_run(conv, x.handle, scale, Int64(zeroPoint), relu ? 1 : 0))
         return QuantizedTensor(handle: h, scale: scale, zeroPoint: zeroPoint)
     }
 }
