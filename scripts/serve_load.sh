@@ -3,10 +3,11 @@
 # with micro-batching on (--max-batch 8) and off (--max-batch 1). Prints req/s, p50 and p99 latency, errors.
 #
 #   scripts/serve_load.sh MODEL PHOTO [SECONDS]      (build first: swift build -c release)
-#   PRECISION=int8 BATCHES="8" CONNS="32" scripts/serve_load.sh …   (serve's --precision, batch sizes, concurrencies)
+#   PRECISION=int8 BATCHES="8" CONNS="32" WORKERS=2 scripts/serve_load.sh …
+#       (serve's --precision, batch sizes, concurrencies and --workers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=$1 photo=$2 seconds=${3:-20} precision=${PRECISION:-auto}
+model=$1 photo=$2 seconds=${3:-20} precision=${PRECISION:-auto} workers=${WORKERS:-1}
 quadrat=${QUADRAT:-.build/release/quadrat}   # another build to compare
 port=18089
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
@@ -21,10 +22,10 @@ wrk.headers["Content-Type"] = "application/octet-stream"
 LUA
 echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(basename "$photo"), ${seconds}s per run"
 printf '%-9s %5s %9s %9s %9s %7s %7s\n' batching conns req/s p50_ms p99_ms non2xx rss_mb
-echo "serve --precision $precision"
+echo "serve --precision $precision --workers $workers"
 for batch in ${BATCHES:-8 1}; do
     QUADRAT_QUIET=1 "$quadrat" serve "$model" --port $port --max-batch $batch --max-wait-ms 5 \
-        --queue-limit 1024 --precision "$precision" >/dev/null 2>&1 &
+        --queue-limit 1024 --precision "$precision" --workers $workers >/dev/null 2>&1 &
     server=$!
     for _ in $(seq 50); do curl -sf "localhost:$port/healthz" >/dev/null && break; sleep 0.2; done
     # Warm-up: first passes allocate and pick kernels.

@@ -2,13 +2,15 @@ import Foundation
 import Learn
 import Torch
 
-/// Requests wait here for the single inference worker, which takes them in dynamic micro-batches: the first
-/// request waits at most `maxWait` for others to join, up to `maxBatch` in one forward pass. The queue is
-/// bounded (a full queue refuses at once, so the server can answer 503) and a request that waited past the
-/// timeout is answered with an error instead of being run.
+/// Requests wait here for the inference workers, which take them in dynamic micro-batches: the first request of a
+/// batch waits at most `maxWait` for others to join, up to `maxBatch` in one forward pass. The queue is bounded (a
+/// full queue refuses at once, so the server can answer 503) and a request that waited past the timeout is answered
+/// with an error instead of being run.
 ///
-/// One worker thread owns the model: libtorch's own thread pool parallelises each batch, and batches of many
-/// images use the cores better than many single-image passes competing with each other.
+/// `workers` threads share the model's weights, each running its own batches on its share of the cores (libtorch's
+/// thread count is per thread). One worker on every core answers a lone request soonest; one single-threaded
+/// worker per core serves many clients best, because the photos' decoding shares the cores with inference: a
+/// pass spread over every core stalls at each layer's barrier whenever a decoding thread takes one of them.
 public final class InferenceQueue: @unchecked Sendable {
     /// What happened in one forward pass, for metrics.
     public struct BatchReport: Sendable {
@@ -41,12 +43,16 @@ public final class InferenceQueue: @unchecked Sendable {
     private let options: ServeOptions
     private var jobs: [Job] = []
     private var stopping = false
-    private var finished = false
+    /// Workers still running.
+    private var running: Int
     private let condition = NSCondition()
+    /// Grad-CAM runs a backward pass through the shared head (its gradients are filled, then zeroed): one at a time.
+    private let explaining = NSLock()
     private let onBatch: @Sendable (BatchReport) -> Void
 
-    /// `@unchecked Sendable`: `jobs`, `stopping` and `finished` are touched only under `condition`; the model
-    /// only on the worker thread.
+    /// `@unchecked Sendable`: `jobs`, `stopping` and `running` are touched only under `condition`; the model's
+    /// forward passes keep no state between calls (weights are read, never written, with gradients off), and its
+    /// one writer, Grad-CAM, runs under `explaining`.
     public init(model: SavedModel, options: ServeOptions, onBatch: @escaping @Sendable (BatchReport) -> Void = { _ in })
     {
         self.model = model
@@ -54,10 +60,14 @@ public final class InferenceQueue: @unchecked Sendable {
         reference = (try? DriftReference.beside(model)).flatMap { $0?.unknownThreshold == nil ? nil : $0 }
         self.options = options
         self.onBatch = onBatch
-        let thread = Thread { [self] in work() }
-        thread.name = "inference"
-        thread.stackSize = 8 << 20
-        thread.start()
+        running = options.workers
+        let threads = max(1, Torch.threads / options.workers)
+        for k in 0..<options.workers {
+            let thread = Thread { [self] in work(threads: threads) }
+            thread.name = "inference \(k + 1)"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
     }
 
     /// Requests waiting now.
@@ -81,16 +91,17 @@ public final class InferenceQueue: @unchecked Sendable {
         }
     }
 
-    /// Refuses new requests, finishes those queued, and returns when the worker has stopped.
+    /// Refuses new requests, finishes those queued, and returns when every worker has stopped.
     public func drain() {
         condition.lock()
         stopping = true
         condition.broadcast()
-        while !finished { condition.wait() }
+        while running > 0 { condition.wait() }
         condition.unlock()
     }
 
-    private func work() {
+    private func work(threads: Int) {
+        Torch.threads = threads  // this thread's share: libtorch keeps the count per thread
         while let batch = nextBatch() {
             let start = Date()
             let result = Result { try forward(batch) }
@@ -101,7 +112,9 @@ public final class InferenceQueue: @unchecked Sendable {
                 job.done(
                     result.flatMap { (probabilities, unknown) in
                         Result {
-                            let map = job.explain ? try model.gradCAM(inputs: [job.input]).first : nil
+                            let map =
+                                job.explain
+                                ? try explaining.withLock { try model.gradCAM(inputs: [job.input]) }.first : nil
                             return Answer(
                                 probabilities: probabilities[i], queueSeconds: waited, batchSize: batch.count,
                                 heatMap: map, unknown: unknown?[i])
@@ -110,7 +123,7 @@ public final class InferenceQueue: @unchecked Sendable {
             }
         }
         condition.lock()
-        finished = true
+        running -= 1
         condition.broadcast()
         condition.unlock()
     }

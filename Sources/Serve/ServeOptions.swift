@@ -8,6 +8,10 @@ public struct ServeOptions: Sendable {
     public var port = 8080
     /// Images per forward pass at most.
     public var maxBatch = 8
+    /// Inference workers, each with its share of the cores (see ``InferenceQueue``): one per core by default, up to 8.
+    /// On a 2-core AMD EPYC (Zen 4) two single-threaded workers served 32 clients 1.2× as fast as one worker on both
+    /// cores in INT8 (235 against 194 req/s) and 1.17× in fp32, and a lone client no slower.
+    public var workers = min(8, ProcessInfo.processInfo.activeProcessorCount)
     /// How long the first request of a batch waits for others to join it.
     public var maxWaitMilliseconds = 5
     /// Requests waiting for inference at most; more get 503 with Retry-After.
@@ -38,6 +42,7 @@ public struct ServeOptions: Sendable {
         try check(
             (0...10_000).contains(maxWaitMilliseconds),
             "--max-wait-ms must be between 0 and 10000, not \(maxWaitMilliseconds)")
+        try check((1...256).contains(workers), "--workers must be between 1 and 256, not \(workers)")
         try check(queueLimit >= 1, "--queue-limit must be at least 1, not \(queueLimit)")
         try check(maxBodyBytes >= 1024, "--max-body must be at least 1024 bytes, not \(maxBodyBytes)")
         try check(timeoutSeconds > 0, "--timeout must be above 0 seconds, not \(timeoutSeconds)")

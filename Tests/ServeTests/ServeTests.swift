@@ -119,14 +119,16 @@ struct ServeTests {
     }
 
     /// Concurrent requests get the probabilities `quadrat predict` gives for the same files, and share batches.
-    @Test func concurrentPredictionsEqualThePredictCommand() async throws {
+    /// With one worker and with two (which run their batches at the same time on the shared weights).
+    @Test(arguments: [1, 2])
+    func concurrentPredictionsEqualThePredictCommand(workers: Int) async throws {
         let (modelURL, data) = try ServedModel.trained.get()
         let saved = try SavedModel(modelURL)
         let test = try DataSource.unlabelled(data.appendingPathComponent("test"))
         let expected = try saved.predict(test).probabilities
         let names = test.items.map { $0.url.lastPathComponent }
         let bodies = try names.map { try [UInt8](Data(contentsOf: data.appendingPathComponent("test/\($0)"))) }
-        try await withServer(options { $0.maxWaitMilliseconds = 200 }) { http, _ in
+        try await withServer(options { ($0.maxWaitMilliseconds, $0.workers) = (200, workers) }) { http, _ in
             let responses = try await concurrentPosts(http, "/v1/predict", bodies: bodies)
             #expect(responses.allSatisfy { $0.status == 200 })
             let answers = try responses.map { try decoded(Prediction.self, $0) }
@@ -155,6 +157,7 @@ struct ServeTests {
 
     /// `--precision int8`: the server runs its model in INT8 (the calibration `train` wrote), answering what
     /// `predict --precision int8` answers and close to the float answers.
+    /// Two workers: their batches run the shared INT8 weights at once, in batches of whatever size the requests make.
     @Test func anINT8ServerAnswersWhatINT8PredictGives() async throws {
         let (modelURL, data) = try ServedModel.trained.get()
         let test = try DataSource.unlabelled(data.appendingPathComponent("test"))
@@ -163,7 +166,7 @@ struct ServeTests {
         try int8.quantize()
         let expected = try int8.predict(test).probabilities
         let bodies = try test.items.map { try [UInt8](Data(contentsOf: $0.url)) }
-        try await withServer(options { $0.int8 = true }) { http, _ in
+        try await withServer(options { ($0.int8, $0.workers, $0.maxBatch) = (true, 2, 3) }) { http, _ in
             let answers = try await concurrentPosts(http, "/v1/predict", bodies: bodies).map {
                 try decoded(Prediction.self, $0)
             }
@@ -341,6 +344,9 @@ struct ServeTests {
         #expect(throws: ServeError.badOption("--max-batch must be between 1 and 1024, not 0")) {
             try options.validate()
         }
+        options.maxBatch = 8
+        options.workers = 0
+        #expect(throws: ServeError.badOption("--workers must be between 1 and 256, not 0")) { try options.validate() }
         #expect(constantTimeEqual("abc", "abc"))
         #expect(!constantTimeEqual("abc", "abd"))
         #expect(!constantTimeEqual("abc", "abcd"))

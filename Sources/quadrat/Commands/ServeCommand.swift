@@ -25,6 +25,11 @@ struct ServeCommand: AsyncParsableCommand {
     var port = 8080
     @Option(name: .customLong("max-batch"), help: "Images per forward pass at most.")
     var maxBatch = 8
+    @Option(
+        help: ArgumentHelp(
+            "Inference workers, each on its share of the cores (default: one per core, up to 8): one per core serves "
+                + "many clients best; 1 on a many-core machine answers a lone client soonest."))
+    var workers: Int?
     @Option(name: .customLong("max-wait-ms"), help: "How long a request waits for others to share its batch.")
     var maxWait = 5
     @Option(name: .customLong("queue-limit"), help: "Requests waiting for inference at most (then 503).")
@@ -51,6 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.host = host
         options.port = port
         options.maxBatch = maxBatch
+        if let workers { options.workers = workers }
         options.maxWaitMilliseconds = maxWait
         options.queueLimit = queueLimit
         options.maxBodyBytes = maxBody
