@@ -60,9 +60,11 @@ public final class InferenceQueue: @unchecked Sendable {
         reference = (try? DriftReference.beside(model)).flatMap { $0?.unknownThreshold == nil ? nil : $0 }
         self.options = options
         self.onBatch = onBatch
-        running = options.workers
-        let threads = max(1, Torch.threads / options.workers)
-        for k in 0..<options.workers {
+        // A GPU runs one batch at a time anyway: more workers would only queue on it.
+        let workers = Torch.defaultDevice.isCUDA ? 1 : options.workers
+        running = workers
+        let threads = max(1, Torch.threads / workers)
+        for k in 0..<workers {
             let thread = Thread { [self] in work(threads: threads) }
             thread.name = "inference \(k + 1)"
             thread.stackSize = 8 << 20
