@@ -12,6 +12,15 @@ public protocol BatchSource: AnyObject {
 extension DataLoader: BatchSource {
     public func batches(for epoch: Int) -> AnySequence<(inputs: Tensor, targets: Tensor)> {
         let stream = batches(epoch: epoch)
-        return AnySequence(stream.lazy.compactMap { batch in batch.labels.map { (batch.images, $0) } })
+        // An explicit iterator: `AnySequence(stream.lazy.compactMap { … })` here got the eager `compactMap`, which
+        // built the whole epoch before the first step (BatchSourceTests).
+        return AnySequence {
+            AnyIterator {
+                while let batch = stream.next() {
+                    if let labels = batch.labels { return (batch.images, labels) }
+                }
+                return nil
+            }
+        }
     }
 }
