@@ -41,4 +41,21 @@ struct BatchSourceTests {
         #expect(first.inputs.shape[0] == 1)
         #expect(loader.skipped.all.isEmpty, "the last batch was built before the first was handed over")
     }
+
+    /// On the CPU the workers build only while the training loop waits for a batch, never beside its step (which
+    /// uses every core); told to build ahead (a GPU's step leaves the cores free), they fill the prefetch.
+    @Test(arguments: [false, true])
+    func workersBuildAheadOnlyWhenTold(buildsAhead: Bool) throws {
+        let loader = try loader()
+        (loader.prefetch, loader.buildsAhead) = (5, buildsAhead)
+        var iterator = loader.batches(for: 0).makeIterator()
+        #expect(iterator.next() != nil)
+        // Time for a worker to build the four batches after the first (tiny photos: milliseconds each).
+        var waited = 0
+        while loader.skipped.all.isEmpty && waited < 50 {
+            Thread.sleep(forTimeInterval: 0.02)
+            waited += 1
+        }
+        #expect(loader.skipped.all.isEmpty == !buildsAhead, "the last batch built: \(!loader.skipped.all.isEmpty)")
+    }
 }
