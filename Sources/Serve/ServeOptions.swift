@@ -9,8 +9,9 @@ public struct ServeOptions: Sendable {
     /// Images per forward pass at most.
     public var maxBatch = 8
     /// Inference workers, each with its share of the cores (see ``InferenceQueue``): one per core by default, up to 8.
-    /// On a 2-core AMD EPYC (Zen 4) two single-threaded workers served 32 clients 1.2× as fast as one worker on both
-    /// cores in INT8 (235 against 194 req/s) and 1.17× in fp32, and a lone client no slower. On a GPU: one.
+    /// On a 2-core AMD EPYC (Zen 4) two single-threaded workers served 32 clients 1.2–1.3× as fast as one worker on
+    /// both cores (INT8 214–237 against 170–194 req/s, fp32 100 against 81), and a lone client no slower. On a GPU:
+    /// one.
     public var workers = min(8, ProcessInfo.processInfo.activeProcessorCount)
     /// How long the first request of a batch waits for others to join it.
     public var maxWaitMilliseconds = 5

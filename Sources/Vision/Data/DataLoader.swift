@@ -31,9 +31,9 @@ public final class DataLoader: @unchecked Sendable {
     public var prefetch = 3
     /// Whether the workers build batches while the consumer computes (nil: on a GPU, whose step leaves the cores
     /// free). On the CPU libtorch's threads use every core, and a worker that takes one stalls the step at each
-    /// layer's barrier: a 2-core Zen 4 trained a Lite0 epoch in 53–54 s with the batches built alongside, against
-    /// 46–47 s with them built before it. Off, the workers build only while the consumer waits for a batch: that
-    /// one and, on the other workers, the ones after it.
+    /// layer's barrier (a 2-core Zen 4: three Lite0 epochs of the demo took 59, 54 and 53 s with the batches built
+    /// alongside, 51, 45 and 47 s in a run that built them before each epoch). Off, the workers build only while
+    /// the consumer waits for a batch: that one and, on the other workers, the ones after it.
     public var buildsAhead: Bool?
     /// The batch of a pass that sees every photo once (validation, TTA, prediction, precomputing). Not 64: Lite0's
     /// 256 px feature maps then page-faulted on every batch while glibc's trim threshold was 1 GiB (a fifth of the
