@@ -8,7 +8,7 @@ extension Learner {
     /// `augmentation`). When that augmentation is the symmetries of the square and nothing else
     /// (``Augmentation/isSymmetriesOnly``), random views would repeat some symmetries and miss others:
     /// the views are then the first `views` of the seven other symmetries (horizontal flip, vertical flip,
-    /// half turn, transpose…), each once; `views` above 7 means all seven.
+    /// half turn, transpose…) of the plain (centred) image, each once; `views` above 7 means all seven.
     public func predictWithTTA(
         _ loader: DataLoader, views: Int = 4, augmentation: Augmentation = .sideOn
     ) throws -> (probabilities: [[Double]], items: [Int]) {
@@ -27,28 +27,56 @@ extension Learner {
         let symmetries = views > 0 && base.isSymmetriesOnly
         let views = symmetries ? min(views, 7) : views
         model.eval()
-        var sums: [Int: [Double]] = [:]
-        var counts: [Int: Int] = [:]
-        var plain: [Int: [Double]] = [:]
+        var sums = ViewSums()
         let label = views == 0 ? "predict" : "predict with TTA ×\(views + 1)"
         let progress = Feedback.start(label, total: loader.dataset.items.count * (views + 1))
-        for view in 0...views {
-            loader.augmentation = view == 0 ? nil : symmetries ? .symmetry(view) : base
-            try Torch.withoutGrad {
-                for batch in loader.batches(epoch: 0, view: view) {
-                    let logits = try forwardForPrediction(batch.images)
-                    let p = try task.activate(logits)
-                    let flat = try p.toArray(Float.self), c = p.shape[1]
-                    for (k, item) in batch.indices.enumerated() {
-                        let row = flat[(k * c)..<((k + 1) * c)].map(Double.init)
-                        sums[item] = zip(sums[item] ?? Array(repeating: 0, count: c), row).map { $0 + $1 }
-                        if view == 0 { plain[item] = row }
-                        counts[item, default: 0] += 1
+        try Torch.withoutGrad {
+            if symmetries {
+                // Each batch is built once and its symmetries are its pixels moved: the loader's own symmetry views
+                // up to the resampler's rounding, without decoding and cropping every photo eight times.
+                loader.augmentation = nil
+                for batch in loader.batches(epoch: 0) {
+                    for view in 0...views {
+                        let images = view == 0 ? batch.images : try Augmentation.applySymmetry(view, to: batch.images)
+                        try sums.add(
+                            task.activate(forwardForPrediction(images)), items: batch.indices, plain: view == 0)
                     }
+                    progress.advance(by: batch.indices.count * (views + 1))
+                }
+                return
+            }
+            for view in 0...views {
+                loader.augmentation = view == 0 ? nil : base
+                for batch in loader.batches(epoch: 0, view: view) {
+                    try sums.add(
+                        task.activate(forwardForPrediction(batch.images)), items: batch.indices, plain: view == 0)
                     progress.advance(by: batch.indices.count)
                 }
             }
         }
+        return sums.means
+    }
+}
+
+/// Each photo's sum of its views' probabilities, and its plain view's own, as the batches come.
+private struct ViewSums {
+    private var sums: [Int: [Double]] = [:]
+    private var counts: [Int: Int] = [:]
+    private var plain: [Int: [Double]] = [:]
+
+    /// Adds a batch's probabilities (N × C), row k being photo `items[k]`'s.
+    mutating func add(_ probabilities: Tensor, items: [Int], plain isPlain: Bool) throws {
+        let flat = try probabilities.toArray(Float.self), c = probabilities.shape[1]
+        for (k, item) in items.enumerated() {
+            let row = flat[(k * c)..<((k + 1) * c)].map(Double.init)
+            sums[item] = zip(sums[item] ?? Array(repeating: 0, count: c), row).map { $0 + $1 }
+            if isPlain { plain[item] = row }
+            counts[item, default: 0] += 1
+        }
+    }
+
+    /// The mean over each photo's views, its plain view's probabilities, and the photos, in item order.
+    var means: (probabilities: [[Double]], plain: [[Double]], items: [Int]) {
         let items = sums.keys.sorted()
         return (
             items.map { i in (sums[i] ?? []).map { $0 / Double(counts[i] ?? 1) } }, items.map { plain[$0] ?? [] }, items

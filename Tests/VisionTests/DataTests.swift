@@ -437,6 +437,23 @@ struct DataTests {
         }
         #expect(fixed.count == 8)
     }
+
+    @Test func eachSymmetryMovedOnTheBatchIsTheResampledOne() throws {
+        // Test-time augmentation moves a built batch's pixels (`applySymmetry`) where the loader resampled each
+        // photo (`symmetry(k).apply`): the same eight views, in the same order, in either memory format.
+        var rng = SeededRandom(seed: 9)
+        let values = (0..<(2 * 3 * 49)).map { _ in Float(rng.next() % 256) }
+        let batch = try Tensor(values, shape: [2, 3, 7, 7])
+        for k in 0..<8 {
+            var r = SeededRandom(seed: UInt64(k))
+            let resampled = try Augmentation.symmetry(k).apply(batch, random: &r).floats()
+            let moved = try Augmentation.applySymmetry(k, to: batch)
+            let movedLast = try Augmentation.applySymmetry(k, to: batch.contiguous(.channelsLast))
+            #expect(movedLast.isContiguous(.channelsLast) && moved.isContiguous())
+            #expect(zip(resampled, try moved.floats()).allSatisfy { abs($0 - $1) < 1e-3 }, "symmetry \(k)")
+            #expect(try moved.floats() == movedLast.floats(), "symmetry \(k), channels-last")
+        }
+    }
 }
 
 @Suite("Batch stream lifetime")

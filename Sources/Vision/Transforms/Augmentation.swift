@@ -58,6 +58,21 @@ public struct Augmentation: Codable, Sendable, Equatable {
         return a
     }
 
+    /// The `k`-th symmetry of ``symmetry(_:)`` applied to an N×C×H×W batch by moving its pixels (flips, a transpose)
+    /// instead of resampling them: the images `Augmentation.symmetry(k).apply` makes, up to the resampler's rounding.
+    /// Test-time augmentation builds each batch once and takes its symmetries this way. The batch must be square when
+    /// `k` includes the transpose (bit 2); the result keeps the batch's memory format.
+    public static func applySymmetry(_ k: Int, to batch: Tensor) throws -> Tensor {
+        // ``draw(count:random:)`` maps output (x, y) to input (±x, ±y), the signs from bits 0 and 1, and bit 2 swaps
+        // the axes: output (x, y) then reads input (±y, ±x), so after the transpose bit 0 flips rows, bit 1 columns.
+        let k = k & 7
+        let swapped = k & 4 != 0
+        let flips: [Int] = (k & 1 != 0 ? [swapped ? 2 : 3] : []) + (k & 2 != 0 ? [swapped ? 3 : 2] : [])
+        let moved = swapped ? try batch.transposed(2, 3) : batch
+        let format: MemoryFormat = batch.isContiguous(.channelsLast) ? .channelsLast : .contiguous
+        return try (flips.isEmpty ? moved : moved.flipped(flips)).contiguous(format)
+    }
+
     /// The presets, by the names the command line and config files use.
     public enum Preset: String, CaseIterable, Codable, Sendable {
         case sideOn = "side-on"
