@@ -438,21 +438,39 @@ struct DataTests {
         #expect(fixed.count == 8)
     }
 
-    @Test func eachSymmetryMovedOnTheBatchIsTheResampledOne() throws {
-        // Test-time augmentation moves a built batch's pixels (`applySymmetry`) where the loader resampled each
-        // photo (`symmetry(k).apply`): the same eight views, in the same order, in either memory format.
+    @Test func symmetriesMovePixelsToWhereTheResamplerPutsThem() throws {
+        // Symmetry-only draws move pixels (`applySymmetry`) instead of resampling: the same eight views in the same
+        // order, in either memory format, and the same training batches for the same seed.
         var rng = SeededRandom(seed: 9)
         let values = (0..<(2 * 3 * 49)).map { _ in Float(rng.next() % 256) }
         let batch = try Tensor(values, shape: [2, 3, 7, 7])
+        func near(_ a: [Float], _ b: [Float]) -> Bool {
+            a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) < 1e-3 }
+        }
         for k in 0..<8 {
             var r = SeededRandom(seed: UInt64(k))
-            let resampled = try Augmentation.symmetry(k).apply(batch, random: &r).floats()
+            let drawn = Augmentation.symmetry(k).draw(count: 2, random: &r)
+            let resampled = try Augmentation.resampled(
+                batch, theta: drawn.theta, contrast: drawn.contrast, brightness: drawn.brightness
+            ).floats()
             let moved = try Augmentation.applySymmetry(k, to: batch)
             let movedLast = try Augmentation.applySymmetry(k, to: batch.contiguous(.channelsLast))
             #expect(movedLast.isContiguous(.channelsLast) && moved.isContiguous())
-            #expect(zip(resampled, try moved.floats()).allSatisfy { abs($0 - $1) < 1e-3 }, "symmetry \(k)")
+            #expect(near(resampled, try moved.floats()), "symmetry \(k)")
             #expect(try moved.floats() == movedLast.floats(), "symmetry \(k), channels-last")
         }
+        var flips = Set<[Float]>()
+        for seed in 0..<16 {
+            var r1 = SeededRandom(seed: UInt64(seed)), r2 = SeededRandom(seed: UInt64(seed))
+            let drawn = Augmentation.dihedralOnly.draw(count: 2, random: &r1)
+            let resampled = try Augmentation.resampled(
+                batch, theta: drawn.theta, contrast: drawn.contrast, brightness: drawn.brightness
+            ).floats()
+            let applied = try Augmentation.dihedralOnly.apply(batch, random: &r2).floats()
+            #expect(near(resampled, applied), "seed \(seed)")
+            flips.insert(drawn.theta)
+        }
+        #expect(flips.count > 8)  // the two photos of a batch take different symmetries
     }
 }
 
