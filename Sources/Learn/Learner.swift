@@ -44,6 +44,13 @@ public final class Learner {
     public var updateBodyBatchNormStatistics = true
     /// Print the per-epoch table and progress bars.
     public var verbose = true
+    /// Keep the plain view's pooled body features when predicting (``plainFeatures``), from the same forward pass
+    /// as its probabilities. Only a ``Classifier`` predicting in float32 keeps them: they must equal what
+    /// ``Classifier/precompute(_:cacheKey:label:mixedPrecision:group:view:)`` computes for the deployment check.
+    public var keepsPlainFeatures = false
+    /// The last prediction's plain-view pooled features, a row per photo in the order of its items (when
+    /// ``keepsPlainFeatures``), else nil.
+    public internal(set) var plainFeatures: Tensor?
     /// Seeds libtorch's generator before every training batch (dropout), so runs and resumed runs repeat exactly.
     public var seed: UInt64 = 42
     /// Mixed into the per-batch seed: the ranks of data-parallel training set their rank here, so their parts of

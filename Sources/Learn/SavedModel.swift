@@ -139,24 +139,29 @@ public struct SavedModel {
 
     /// Class probabilities for `dataset`'s images (TTA with `ttaViews` > 0), calibrated with the temperature
     /// fitted at training unless `calibrated` is false. Unreadable images are left out and listed in `skipped`;
-    /// `items` gives the positions predicted.
+    /// `items` gives the positions predicted. With `keepingFeatures`, `features` holds the first member's pooled body
+    /// features of the plain view, a row per predicted photo, from the same forward pass (in float32 only; nil in
+    /// bf16): what the deployment check (``DriftReference/features(_:items:)``) would compute in a pass of its own.
     public func predict(
         _ dataset: ImageDataset, ttaViews: Int = 0, augmentation: Augmentation = .sideOn,
         batchSize: Int = DataLoader.evaluationBatchSize,
-        mixedPrecision: Bool = false, calibrated: Bool = true
+        mixedPrecision: Bool = false, calibrated: Bool = true, keepingFeatures: Bool = false
     )
-        throws -> (probabilities: [[Double]], items: [Int], skipped: [DataProblem])
+        throws -> (probabilities: [[Double]], items: [Int], skipped: [DataProblem], features: Tensor?)
     {
         let loader = evaluationLoader(dataset, batchSize: batchSize)
         var sum: [[Double]] = [], items: [Int] = []
-        for member in members {
+        var features: Tensor?
+        for (k, member) in members.enumerated() {
             let learner = Learner(model: member, groups: [[member]], train: loader, valid: nil, task: task.task)
             learner.verbose = false
             learner.inferenceMixedPrecision = mixedPrecision
+            learner.keepsPlainFeatures = keepingFeatures && k == 0
             let (p, kept) = try learner.predictWithTTA(loader, views: ttaViews, augmentation: augmentation)
             // Every member reads the same files: an image unreadable for one is unreadable for all.
             sum = sum.isEmpty ? p : zip(sum, p).map { zip($0, $1).map(+) }
             items = kept
+            if k == 0 { features = learner.plainFeatures }
         }
         var p = sum.map { row in row.map { $0 / Double(members.count) } }
         // A photo whose output is not a number is left out like an unreadable one (all of them: the weights).
@@ -167,7 +172,9 @@ public struct SavedModel {
                 "gets probabilities that are not numbers from the model: left out")
         }
         for row in bad.reversed() { (p.remove(at: row), items.remove(at: row)) }
-        return (calibrated ? calibrate(p, tta: ttaViews > 0) : p, items, loader.skipped.all + problems)
+        // Rows left out: the check computes the features of the photos kept in a pass of its own.
+        if !bad.isEmpty { features = nil }
+        return (calibrated ? calibrate(p, tta: ttaViews > 0) : p, items, loader.skipped.all + problems, features)
     }
 
     /// `probabilities` with the temperatures fitted at training: the model's, or each label's.

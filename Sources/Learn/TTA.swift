@@ -28,6 +28,8 @@ extension Learner {
         let views = symmetries ? min(views, 7) : views
         model.eval()
         var sums = ViewSums()
+        var features: [Tensor] = []
+        plainFeatures = nil
         let label = views == 0 ? "predict" : "predict with TTA ×\(views + 1)"
         let progress = Feedback.start(label, total: loader.dataset.items.count * (views + 1))
         try Torch.withoutGrad {
@@ -37,9 +39,11 @@ extension Learner {
                 loader.augmentation = nil
                 for batch in loader.batches(epoch: 0) {
                     for view in 0...views {
-                        let images = view == 0 ? batch.images : try Augmentation.applySymmetry(view, to: batch.images)
-                        try sums.add(
-                            task.activate(forwardForPrediction(images)), items: batch.indices, plain: view == 0)
+                        let logits =
+                            try view == 0
+                            ? plainLogits(batch.images, keeping: &features)
+                            : forwardForPrediction(Augmentation.applySymmetry(view, to: batch.images))
+                        try sums.add(task.activate(logits), items: batch.indices, plain: view == 0)
                     }
                     progress.advance(by: batch.indices.count * (views + 1))
                 }
@@ -48,13 +52,30 @@ extension Learner {
             for view in 0...views {
                 loader.augmentation = view == 0 ? nil : base
                 for batch in loader.batches(epoch: 0, view: view) {
-                    try sums.add(
-                        task.activate(forwardForPrediction(batch.images)), items: batch.indices, plain: view == 0)
+                    let logits =
+                        try view == 0
+                        ? plainLogits(batch.images, keeping: &features) : forwardForPrediction(batch.images)
+                    try sums.add(task.activate(logits), items: batch.indices, plain: view == 0)
                     progress.advance(by: batch.indices.count)
                 }
             }
         }
-        return sums.means
+        let result = sums.means
+        // The loader gives the photos in order, each once in the plain view: the rows are the result's items.
+        let rows = try features.isEmpty ? nil : Tensor.cat(features)
+        plainFeatures = rows?.shape[0] == result.items.count ? rows : nil
+        return result
+    }
+
+    /// The plain view's logits; with ``keepsPlainFeatures`` (a float32 ``Classifier``), its pooled body features from
+    /// the same pass appended to `kept`.
+    private func plainLogits(_ images: Tensor, keeping kept: inout [Tensor]) throws -> Tensor {
+        guard keepsPlainFeatures, !inferenceMixedPrecision, let classifier = network as? Classifier else {
+            return try forwardForPrediction(images)
+        }
+        let pooled = try classifier.pooledFeatures(images)
+        kept.append(try pooled.to(.float32).contiguous())
+        return try classifier.headAfterPooling(pooled).to(.float32)
     }
 }
 

@@ -21,13 +21,16 @@ public struct DeploymentCheck {
         self.validationConfidence = validationConfidence
     }
 
-    /// Checks the photos `items` (those predicted) with their calibrated `probabilities`; nil when the model has no
-    /// reference beside it.
+    /// Checks the photos `items` (those predicted) with their calibrated `probabilities` and, when the prediction kept
+    /// them, their pooled `features` (a row per item); nil when the model has no reference beside it.
     public static func run(
-        _ model: SavedModel, items: [ImageItem], probabilities: [[Double]]
+        _ model: SavedModel, items: [ImageItem], probabilities: [[Double]], features: Tensor? = nil
     ) throws -> DeploymentCheck? {
         guard let reference = try DriftReference.beside(model) else { return nil }
-        let (unit, kept) = try DriftReference.features(model, items: items)
+        // The prediction's own features when it kept them (a row per item), else a pass of the check's own.
+        let (unit, kept) =
+            try features.map { (try DriftReference.unit($0), Array(items.indices)) }
+            ?? DriftReference.features(model, items: items)
         var distances = [Double](repeating: .nan, count: items.count)
         for (row, d) in zip(kept, try reference.distances(unit)) { distances[row] = d }
         var check = DeploymentCheck(

@@ -47,9 +47,9 @@ public struct PredictionJob {
         let positions = Array(part.map { $0.range(of: listing.items.count) } ?? 0..<listing.items.count)
         var dataset = listing
         dataset.items = positions.map { listing.items[$0] }
-        var (probabilities, items, skipped) = try model.predict(
+        var (probabilities, items, skipped, features) = try model.predict(
             dataset, ttaViews: tta ? model.ttaViews() : 0, augmentation: model.augmentation(),
-            mixedPrecision: model.prepareInference(precision))
+            mixedPrecision: model.prepareInference(precision), keepingFeatures: driftCheck)
         for problem in skipped { say("skipped \(problem)") }
         if let group {
             // Every rank's rows to rank 0, in the listing's order; rank 0 writes the output.
@@ -57,6 +57,7 @@ public struct PredictionJob {
                 probabilities, positions: items.map { positions[$0] }, classes: model.classes.count, group: group)
             guard group.rank == 0 else { return nil }
             dataset = listing
+            features = nil  // this rank's rows only: the check reads the others' photos itself
         }
         guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
         var unknown: [UnknownMark]?
@@ -65,7 +66,7 @@ public struct PredictionJob {
             // check's verdict on the whole set.
             if driftCheck,
                 let check = try? DeploymentCheck.run(  // no reference, or a damaged one: no answer
-                    model, items: items.map { dataset.items[$0] }, probabilities: probabilities),
+                    model, items: items.map { dataset.items[$0] }, probabilities: probabilities, features: features),
                 check.unknownRate != nil
             {
                 unknown = zip(check.distances, check.unknown).map { UnknownMark(distance: $0, isUnknown: $1) }
@@ -78,7 +79,8 @@ public struct PredictionJob {
         if driftCheck {  // with a group, rank 0 holds every row here
             // The check only informs: its failure (a damaged reference file…) must not cost the predictions.
             do {
-                let check = try checkDeployment(items.map { dataset.items[$0] }, probabilities: probabilities, say: say)
+                let check = try checkDeployment(
+                    items.map { dataset.items[$0] }, probabilities: probabilities, features: features, say: say)
                 if let check, check.unknownRate != nil {
                     unknown = zip(check.distances, check.unknown).map { UnknownMark(distance: $0, isUnknown: $1) }
                 }
@@ -113,13 +115,16 @@ public struct PredictionJob {
         return named.isEmpty ? "none of the labels" : named.joined(separator: ", ")
     }
 
-    /// The deployment check of the predicted photos (``DeploymentCheck``), said in one line; each photo's figures to
-    /// ``driftReport`` when set.
+    /// The deployment check of the predicted photos (``DeploymentCheck``), with their `features` when the prediction
+    /// kept them, said in one line; each photo's figures to ``driftReport`` when set.
     @discardableResult
     func checkDeployment(
-        _ predicted: [ImageItem], probabilities: [[Double]], say: (String) -> Void
+        _ predicted: [ImageItem], probabilities: [[Double]], features: Tensor? = nil, say: (String) -> Void
     ) throws -> DeploymentCheck? {
-        guard let check = try DeploymentCheck.run(model, items: predicted, probabilities: probabilities) else {
+        guard
+            let check = try DeploymentCheck.run(
+                model, items: predicted, probabilities: probabilities, features: features)
+        else {
             if driftReport != nil {
                 say(
                     "no deployment check: \(model.source.deletingLastPathComponent().path) has no "

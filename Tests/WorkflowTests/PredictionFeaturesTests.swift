@@ -1,0 +1,46 @@
+import Foundation
+import Learn
+import TestSupport
+import Testing
+import Torch
+import Vision
+import Workflow
+
+/// `predict` keeps the pooled features of its own forward pass for the deployment check instead of reading and
+/// running every photo a second time: they must be the features the check's own pass computes.
+@Suite(
+    "Features kept by the prediction pass", .serialized,
+    .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))
+struct PredictionFeaturesTests {
+    @Test func keptFeaturesAreTheDeploymentChecksOwn() throws {
+        let data = try makeKaggleDataSet(trainCount: 24, testCount: 7, size: 48)
+        setenv("QUADRAT_HOME", Fixtures.isolatedHome.path, 1)
+        var options = TrainOptions(data: data.path, out: data.appendingPathComponent("run").path)
+        (options.size, options.batchSize, options.epochs, options.lr) = (32, 8, 1, .value(2e-3))
+        (options.precision, options.lrFind, options.recipe.ttaViews) = (.fp32, false, 3)
+        options.augmentation = .dihedral
+        let saved = try SavedModel(try TrainingRun(options: options, resumeHint: "test").run().modelURL)
+        let test = try DataSource.unlabelled(data.appendingPathComponent("test"))
+        let own = try DriftReference.features(saved, items: test.items)
+        #expect(own.kept == Array(test.items.indices))
+        // Batches of 3 (the last one short), plain and with TTA over the symmetries.
+        for views in [0, 3] {
+            let predicted = try saved.predict(
+                test, ttaViews: views, augmentation: .dihedralOnly, batchSize: 3, keepingFeatures: true)
+            let kept = try #require(predicted.features, "TTA ×\(views + 1): no features kept")
+            #expect(predicted.items == Array(test.items.indices))
+            let (a, b) = (try DriftReference.unit(kept).floats(), try own.unit.floats())
+            #expect(a.count == b.count && !a.isEmpty)
+            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst < 1e-5, "TTA ×\(views + 1): unit features differ by \(worst)")
+            let plain = try saved.predict(test, ttaViews: views, augmentation: .dihedralOnly, batchSize: 3)
+            #expect(plain.features == nil)
+            for (a, b) in zip(plain.probabilities.joined(), predicted.probabilities.joined()) {
+                #expect(abs(a - b) < 1e-6)
+            }
+        }
+        // In bfloat16 the features would not be the check's float32 ones: none kept, the check runs its own pass.
+        let bf16 = try saved.predict(test, mixedPrecision: true, keepingFeatures: true)
+        #expect(bf16.features == nil)
+    }
+}
