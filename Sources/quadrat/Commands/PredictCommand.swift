@@ -55,7 +55,7 @@ struct PredictCommand: ParsableCommand {
     var burstGap = TimeSpan(seconds: 60)
     @Flag(
         help: """
-            Skip the deployment check (a pass over the photos comparing them with the training ones), and with it \
+            Skip the deployment check (how far the photos lie from the training ones), and with it \
             the unknown answer (csv and json lose their unknown columns).
             """)
     var noDriftCheck = false
