@@ -48,8 +48,8 @@ public final class Learner {
     /// as its probabilities. Only a ``Classifier`` predicting in float32 keeps them: they must equal what
     /// ``Classifier/precompute(_:cacheKey:label:mixedPrecision:group:view:)`` computes for the deployment check.
     public var keepsPlainFeatures = false
-    /// The last prediction's plain-view pooled features, a row per photo in the order of its items (when
-    /// ``keepsPlainFeatures``), else nil.
+    /// The plain-view pooled features of the last ``predictionsWithTTA(_:views:augmentation:)``, a row per photo in
+    /// the order of its items, when ``keepsPlainFeatures`` and the network allowed it; else nil.
     public internal(set) var plainFeatures: Tensor?
     /// Seeds libtorch's generator before every training batch (dropout), so runs and resumed runs repeat exactly.
     public var seed: UInt64 = 42

@@ -140,8 +140,9 @@ public struct SavedModel {
     /// Class probabilities for `dataset`'s images (TTA with `ttaViews` > 0), calibrated with the temperature
     /// fitted at training unless `calibrated` is false. Unreadable images are left out and listed in `skipped`;
     /// `items` gives the positions predicted. With `keepingFeatures`, `features` holds the first member's pooled body
-    /// features of the plain view, a row per predicted photo, from the same forward pass (in float32 only; nil in
-    /// bf16): what the deployment check (``DriftReference/features(_:items:)``) would compute in a pass of its own.
+    /// features of the plain view, a row per predicted photo, from the same forward pass: what the deployment check
+    /// (``DriftReference/features(_:items:)``) would compute in a pass of its own. Nil when not asked, in bf16, or
+    /// when the first member is not a ``Classifier`` (see ``Learner/keepsPlainFeatures``).
     public func predict(
         _ dataset: ImageDataset, ttaViews: Int = 0, augmentation: Augmentation = .sideOn,
         batchSize: Int = DataLoader.evaluationBatchSize,
@@ -171,9 +172,11 @@ public struct SavedModel {
                 .corruptImage, path: dataset.items[items[$0]].url.path,
                 "gets probabilities that are not numbers from the model: left out")
         }
+        if let rows = features, !bad.isEmpty {
+            let dropped = Set(bad)
+            features = try rows.indexSelect(dim: 0, p.indices.filter { !dropped.contains($0) })
+        }
         for row in bad.reversed() { (p.remove(at: row), items.remove(at: row)) }
-        // Rows left out: the check computes the features of the photos kept in a pass of its own.
-        if !bad.isEmpty { features = nil }
         return (calibrated ? calibrate(p, tta: ttaViews > 0) : p, items, loader.skipped.all + problems, features)
     }
 

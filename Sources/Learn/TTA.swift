@@ -34,8 +34,9 @@ extension Learner {
         let progress = Feedback.start(label, total: loader.dataset.items.count * (views + 1))
         try Torch.withoutGrad {
             if symmetries {
-                // Each batch is built once and its symmetries are its pixels moved: the loader's own symmetry views
-                // up to the resampler's rounding, without decoding and cropping every photo eight times.
+                // Each batch is built once and its symmetries are its pixels moved, without decoding and cropping
+                // every photo eight times: the views of the centred crop (a non-square photo's views once took a
+                // random crop position each), equal to the resampler's to its rounding.
                 loader.augmentation = nil
                 for batch in loader.batches(epoch: 0) {
                     for view in 0...views {

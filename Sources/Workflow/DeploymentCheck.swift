@@ -29,7 +29,9 @@ public struct DeploymentCheck {
         guard let reference = try DriftReference.beside(model) else { return nil }
         // The prediction's own features when it kept them (a row per item), else a pass of the check's own.
         let (unit, kept) =
-            try features.map { (try DriftReference.unit($0), Array(items.indices)) }
+            try features.flatMap {
+                $0.shape[0] == items.count ? (try DriftReference.unit($0), Array(items.indices)) : nil
+            }
             ?? DriftReference.features(model, items: items)
         var distances = [Double](repeating: .nan, count: items.count)
         for (row, d) in zip(kept, try reference.distances(unit)) { distances[row] = d }

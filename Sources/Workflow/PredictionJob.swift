@@ -49,7 +49,7 @@ public struct PredictionJob {
         dataset.items = positions.map { listing.items[$0] }
         var (probabilities, items, skipped, features) = try model.predict(
             dataset, ttaViews: tta ? model.ttaViews() : 0, augmentation: model.augmentation(),
-            mixedPrecision: model.prepareInference(precision), keepingFeatures: driftCheck)
+            mixedPrecision: model.prepareInference(precision), keepingFeatures: keepsFeatures)
         for problem in skipped { say("skipped \(problem)") }
         if let group {
             // Every rank's rows to rank 0, in the listing's order; rank 0 writes the output.
@@ -57,7 +57,6 @@ public struct PredictionJob {
                 probabilities, positions: items.map { positions[$0] }, classes: model.classes.count, group: group)
             guard group.rank == 0 else { return nil }
             dataset = listing
-            features = nil  // this rank's rows only: the check reads the others' photos itself
         }
         guard !items.isEmpty else { throw WorkflowError("none of the \(dataset.items.count) images could be read") }
         var unknown: [UnknownMark]?
@@ -89,19 +88,35 @@ public struct PredictionJob {
             }
         }
         if let events {
-            let table = EventTable.render(
-                items.map { dataset.items[$0] }, probabilities: probabilities, model: model, tta: tta, gap: events.gap,
-                emptyClass: events.emptyClass)
-            try AtomicFile.write(table.text, to: events.url)
-            say(
-                "wrote \(table.events) events of \(items.count) photos to \(events.url.path)"
-                    + (table.untimed > 0
-                        ? " (\(table.untimed) without an EXIF capture time, each an event of its own)" : ""))
+            try writeEvents(events, items.map { dataset.items[$0] }, probabilities: probabilities, say: say)
         }
         if items.count <= 10 {
             for (i, p) in zip(items, probabilities) { say("\(dataset.items[i].name): " + inWords(p)) }
         }
         return (try render(probabilities, items.map { dataset.items[$0] }, unknown: unknown), items.count)
+    }
+
+    /// One row per burst of the predicted photos to `events.url` (`--events`), said in one line.
+    func writeEvents(
+        _ events: (url: URL, gap: Double, emptyClass: Int?), _ predicted: [ImageItem], probabilities: [[Double]],
+        say: (String) -> Void
+    ) throws {
+        let table = EventTable.render(
+            predicted, probabilities: probabilities, model: model, tta: tta, gap: events.gap,
+            emptyClass: events.emptyClass)
+        try AtomicFile.write(table.text, to: events.url)
+        say(
+            "wrote \(table.events) events of \(predicted.count) photos to \(events.url.path)"
+                + (table.untimed > 0
+                    ? " (\(table.untimed) without an EXIF capture time, each an event of its own)" : ""))
+    }
+
+    /// Whether the prediction keeps its features for the deployment check: when a check will run here on this
+    /// process's rows (not in a `launch` group, whose rank 0 checks every rank's photos) and a reference lies beside
+    /// the model (`train` writes `drift.safetensors` there).
+    var keepsFeatures: Bool {
+        let reference = model.source.deletingLastPathComponent().appendingPathComponent(DriftReference.fileName)
+        return driftCheck && group == nil && FileManager.default.fileExists(atPath: reference.path)
     }
 
     /// What the model says of one photo: "defective (93.1 %)", or a multi-label model's labels with theirs

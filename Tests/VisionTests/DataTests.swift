@@ -469,8 +469,15 @@ struct DataTests {
             let applied = try Augmentation.dihedralOnly.apply(batch, random: &r2).floats()
             #expect(near(resampled, applied), "seed \(seed)")
             flips.insert(drawn.theta)
+            // The pixels were moved, not resampled: exactly each photo's symmetry.
+            let ks = (0..<2).map { Augmentation.symmetryIndex(Array(drawn.theta[(6 * $0)..<(6 * $0 + 6)])) }
+            let moved = try ks.enumerated().flatMap { i, k in
+                try Augmentation.applySymmetry(try #require(k), to: batch.narrowed(dim: 0, i..<(i + 1))).floats()
+            }
+            #expect(applied == moved, "seed \(seed)")
         }
         #expect(flips.count > 8)  // the two photos of a batch take different symmetries
+        #expect(throws: VisionError.self) { try Augmentation.applySymmetry(4, to: Tensor.zeros([1, 3, 4, 6])) }
     }
 }
 

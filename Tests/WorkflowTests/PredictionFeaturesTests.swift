@@ -20,19 +20,31 @@ struct PredictionFeaturesTests {
         (options.precision, options.lrFind, options.recipe.ttaViews) = (.fp32, false, 3)
         options.augmentation = .dihedral
         let saved = try SavedModel(try TrainingRun(options: options, resumeHint: "test").run().modelURL)
+        // An unreadable photo among the others: its row must be left out of the features as of the predictions.
+        try Data("not a png".utf8).write(to: data.appendingPathComponent("test/broken.png"))
         let test = try DataSource.unlabelled(data.appendingPathComponent("test"))
+        let broken = try #require(test.items.firstIndex { $0.url.lastPathComponent == "broken.png" })
+        let readable = test.items.indices.filter { $0 != broken }
         let own = try DriftReference.features(saved, items: test.items)
-        #expect(own.kept == Array(test.items.indices))
+        #expect(own.kept == readable)
         // Batches of 3 (the last one short), plain and with TTA over the symmetries.
         for views in [0, 3] {
             let predicted = try saved.predict(
                 test, ttaViews: views, augmentation: .dihedralOnly, batchSize: 3, keepingFeatures: true)
             let kept = try #require(predicted.features, "TTA ×\(views + 1): no features kept")
-            #expect(predicted.items == Array(test.items.indices))
+            #expect(predicted.items == readable)
             let (a, b) = (try DriftReference.unit(kept).floats(), try own.unit.floats())
             #expect(a.count == b.count && !a.isEmpty)
             let worst = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
             #expect(worst < 1e-5, "TTA ×\(views + 1): unit features differ by \(worst)")
+            // The check's distances from the kept features are those of its own pass.
+            let items = predicted.items.map { test.items[$0] }
+            let fromKept = try #require(
+                try DeploymentCheck.run(saved, items: items, probabilities: predicted.probabilities, features: kept))
+            let fromOwn = try #require(
+                try DeploymentCheck.run(saved, items: items, probabilities: predicted.probabilities))
+            #expect(zip(fromKept.distances, fromOwn.distances).allSatisfy { abs($0 - $1) < 1e-5 })
+            #expect(fromKept.distances.count == items.count && fromKept.unknown == fromOwn.unknown)
             let plain = try saved.predict(test, ttaViews: views, augmentation: .dihedralOnly, batchSize: 3)
             #expect(plain.features == nil)
             for (a, b) in zip(plain.probabilities.joined(), predicted.probabilities.joined()) {

@@ -67,6 +67,10 @@ public struct Augmentation: Codable, Sendable, Equatable {
         // the axes: output (x, y) then reads input (±y, ±x), so after the transpose bit 0 flips rows, bit 1 columns.
         let k = k & 7
         let swapped = k & 4 != 0
+        guard !swapped || batch.shape[2] == batch.shape[3] else {
+            throw VisionError(
+                "symmetry \(k) transposes: it needs square images, not \(batch.shape[3])×\(batch.shape[2])")
+        }
         let flips: [Int] = (k & 1 != 0 ? [swapped ? 2 : 3] : []) + (k & 2 != 0 ? [swapped ? 3 : 2] : [])
         let moved = swapped ? try batch.transposed(2, 3) : batch
         let format: MemoryFormat = batch.isContiguous(.channelsLast) ? .channelsLast : .contiguous
@@ -75,7 +79,7 @@ public struct Augmentation: Codable, Sendable, Equatable {
 
     /// The k whose ``symmetry(_:)`` draws exactly `matrix` (a, b, tx, c, d, ty, output to input), or nil when
     /// `matrix` also rotates, zooms or shifts.
-    static func symmetryIndex(_ matrix: [Float]) -> Int? {
+    public static func symmetryIndex(_ matrix: [Float]) -> Int? {
         (0..<8).first { k in
             var random = SeededRandom(seed: 0)  // a symmetry's matrix draws nothing that changes it
             return symmetry(k).draw(count: 1, random: &random).theta == matrix
