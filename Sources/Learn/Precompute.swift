@@ -61,6 +61,13 @@ extension Classifier {
         return y
     }
 
+    /// The logits (what calling the classifier gives) and, from the same pass through the body, its pooled features
+    /// (``pooledFeatures(_:)``): for the distance to the training photos beside a prediction.
+    public func logitsAndPooledFeatures(_ x: Tensor) throws -> (logits: Tensor, pooled: Tensor) {
+        let pooled = try pooledFeatures(x)
+        return (try headAfterPooling(pooled), pooled)
+    }
+
     /// Where precomputed features are cached under `key`.
     public static func featureCacheFile(_ key: String) -> URL {
         QuadratPaths.home.appendingPathComponent("features/\(key).safetensors")

@@ -34,10 +34,9 @@ extension SavedModel {
             let each = try members.enumerated().map { k, member in
                 func forward() throws -> Tensor {
                     guard k == 0, withFeatures else { return try member(x) }
-                    // The body once, pooled; the head on the pooled features (what member(x) computes).
-                    let pooled = try member.pooledFeatures(x)
+                    let (logits, pooled) = try member.logitsAndPooledFeatures(x)
                     features = try pooled.to(.float32)
-                    return try member.headAfterPooling(pooled)
+                    return logits
                 }
                 let logits = try mixedPrecision ? Torch.withAutocast { try forward() } : forward()
                 return try task.task.activate(logits.to(.float32))

@@ -74,9 +74,9 @@ extension Learner {
         guard keepsPlainFeatures, !inferenceMixedPrecision, let classifier = network as? Classifier else {
             return try forwardForPrediction(images)
         }
-        let pooled = try classifier.pooledFeatures(images)
+        let (logits, pooled) = try classifier.logitsAndPooledFeatures(images)
         kept.append(try pooled.to(.float32).contiguous())
-        return try classifier.headAfterPooling(pooled).to(.float32)
+        return try logits.to(.float32)
     }
 }
 
