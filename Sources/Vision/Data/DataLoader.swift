@@ -170,6 +170,11 @@ public final class BatchStream: Sequence, IteratorProtocol, @unchecked Sendable 
         /// Build while the consumer computes, or only while it waits (``DataLoader/buildsAhead``).
         let buildsAhead: Bool
         var consumerWaiting = false
+        /// Whether a worker may start a batch now: room in the prefetch, and building ahead or the consumer still
+        /// waiting for its batch (once that batch is ready the consumer is about to step, even before it wakes).
+        var mayBuild: Bool {
+            nextToBuild - nextToHand < loader.prefetch && (buildsAhead || (consumerWaiting && ready[nextToHand] == nil))
+        }
         /// Workers that have not returned yet.
         var running = 0
         let condition = NSCondition()
@@ -196,11 +201,7 @@ public final class BatchStream: Sequence, IteratorProtocol, @unchecked Sendable 
             }
             while true {
                 condition.lock()
-                while !cancelled, nextToBuild < plan.count,
-                    nextToBuild - nextToHand >= loader.prefetch || !(buildsAhead || consumerWaiting)
-                {
-                    condition.wait()
-                }
+                while !cancelled, nextToBuild < plan.count, !mayBuild { condition.wait() }
                 if cancelled || nextToBuild >= plan.count {
                     condition.unlock()
                     return
