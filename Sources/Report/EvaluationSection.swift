@@ -138,8 +138,7 @@ enum EvaluationSection {
             lines.append(series(before, "before", "#ff7f0e"))
             lines.append(
                 series(
-                    input.probabilities, String(format: "after (T = %.2f)", input.calibration?.temperature ?? 1),
-                    "#1f77b4"))
+                    input.probabilities, "after (\(input.calibration?.parameterText ?? "T = 1.00"))", "#1f77b4"))
         } else {
             lines.append(series(input.probabilities, "model", "#1f77b4"))
         }

@@ -13,10 +13,8 @@ public enum InterpretationReport {
         let calibration = saved.calibration(tta: tta)
         var evaluation = EvaluationInput(
             probabilities: p.probabilities, items: items, classes: saved.classNames, calibration: calibration,
-            // Undo the temperature for the reliability diagram's "before": (p^(1/T))^T renormalised is p.
-            uncalibrated: calibration.map { c in
-                p.probabilities.map { Calibration.scaled($0, temperature: 1 / c.temperature) }
-            },
+            // Undo the calibration for the reliability diagram's "before".
+            uncalibrated: calibration.map { c in p.probabilities.map(c.uncalibrated) },
             heatMap: { saved.heatMapOverlay(of: items[$0].url) }, heading: "Error analysis")
         evaluation.set = .labelled
         evaluation.wholePhoto = saved.resize != .crop

@@ -47,11 +47,80 @@ import Vision
         #expect(!Calibration.isSeparated(probabilities: [[0.5, 0.5]], labels: [1]))
     }
 
+    /// Labels drawn from known log-odds t, and a model that reports (t − 1) × 0.8: it scores the second class too low
+    /// everywhere (as ELPV's model did its defective cells) and a little over-confidently. A temperature alone cannot
+    /// repair that; the fit recovers T ≈ 0.8 and the bias ≈ +1, gains accuracy at 0.5, keeps every ranking, and sits
+    /// at the likelihood's minimum (a step in T or the bias either way costs).
+    @Test func aBiasRepairsAModelThatScoresOneClassTooLow() {
+        var rng = SeededRandom(seed: 5)
+        var reported: [[Double]] = [], labels: [Int] = []
+        for _ in 0..<4000 {
+            let t = Double(rng.next() % 10_000) / 10_000 * 8 - 4
+            labels.append(Double(rng.next() % 10_000) / 10_000 < 1 / (1 + exp(-t)) ? 1 : 0)
+            let z = (t - 1) * 0.8
+            reported.append([1 / (1 + exp(z)), 1 / (1 + exp(-z))])
+        }
+        let fit = Calibration.fit(probabilities: reported, labels: labels)
+        let bias = fit.bias ?? .nan
+        #expect(abs(fit.temperature - 0.8) < 0.08 && abs(bias - 1) < 0.15, "\(fit.parameterText)")
+        let repaired = reported.map(fit.apply)
+        let temperatureOnly = Calibration(
+            temperature: Calibration.fitTemperature(probabilities: reported, labels: labels))
+        let loss = Metrics.logLoss(probabilities: repaired, labels: labels)
+        #expect(loss < Metrics.logLoss(probabilities: reported.map(temperatureOnly.apply), labels: labels) - 0.01)
+        let decisions = { (p: [[Double]]) in p.map { $0[1] >= 0.5 ? 1 : 0 } }
+        #expect(
+            Metrics.accuracy(decisions: decisions(repaired), labels: labels)
+                > Metrics.accuracy(decisions: decisions(reported), labels: labels) + 0.03)
+        #expect(
+            Metrics.rocAUC(probabilities: repaired, labels: labels)
+                == Metrics.rocAUC(probabilities: reported, labels: labels))
+        for (step, sign) in [(0.01, 1.0), (0.01, -1.0)] {
+            let hotter = Calibration(temperature: fit.temperature * (1 + sign * step), bias: fit.bias)
+            let shifted = Calibration(temperature: fit.temperature, bias: bias + sign * step)
+            for moved in [hotter, shifted] {
+                #expect(Metrics.logLoss(probabilities: reported.map(moved.apply), labels: labels) > loss)
+            }
+        }
+        // Undone, the model's own probabilities come back.
+        for (p, q) in zip(reported, repaired).prefix(50) {
+            #expect(abs(fit.uncalibrated(q)[1] - p[1]) < 1e-9)
+        }
+        #expect(fit.parameterText.hasPrefix("T = 0.") && fit.parameterText.contains(", bias +"))
+    }
+
+    /// A calibrated model, or a few dozen photos whose imbalance may be chance, keeps no bias: the likelihood-ratio
+    /// test asks for evidence. More than two classes never get one (it would reorder each class's scores).
+    @Test func aBiasNeedsEvidence() {
+        var rng = SeededRandom(seed: 9)
+        var honest: [[Double]] = [], labels: [Int] = []
+        for _ in 0..<2000 {
+            let p1 = Double(rng.next() % 1000) / 1000 * 0.9 + 0.05
+            honest.append([1 - p1, p1])
+            labels.append(Double(rng.next() % 10_000) / 10_000 < p1 ? 1 : 0)
+        }
+        #expect(Calibration.fit(probabilities: honest, labels: labels).bias == nil)
+        // 24 photos, two thirds of the positives scored just below 0.5: a shift would help, but not surely.
+        let few = (0..<24).map { i in i % 2 == 0 ? [0.7, 0.3] : i % 3 == 0 ? [0.3, 0.7] : [0.55, 0.45] }
+        let fewLabels = (0..<24).map { $0 % 2 }
+        #expect(Calibration.fit(probabilities: few, labels: fewLabels).bias == nil)
+        // The same pattern 40 times over is evidence.
+        let many = Calibration.fit(
+            probabilities: Array(repeating: few, count: 40).flatMap { $0 },
+            labels: Array(repeating: fewLabels, count: 40).flatMap { $0 })
+        #expect((many.bias ?? 0) > 0.1, "\(many.parameterText)")
+        let three = Calibration.fit(probabilities: [[0.6, 0.3, 0.1], [0.5, 0.4, 0.1]], labels: [1, 1])
+        #expect(three.bias == nil)
+    }
+
     @Test func scalingByOneOrZeroProbabilitiesIsExact() {
         #expect(Calibration.scaled([0.2, 0.8], temperature: 1) == [0.2, 0.8])
         let sharpened = Calibration.scaled([0.2, 0.8], temperature: 0.5)  // p² renormalised: 0.04 / 0.68, 0.64 / 0.68
         #expect(abs(sharpened[0] - 0.04 / 0.68) < 1e-12 && abs(sharpened[1] - 0.64 / 0.68) < 1e-12)
         #expect(Calibration.scaled([0, 1], temperature: 2) == [0, 1])
+        // A bias adds to the second class's log-odds: 0.2 / 0.8 (log-odds log 4) + log 4 → 16 : 1.
+        let biased = Calibration.scaled([0.2, 0.8], temperature: 1, bias: log(4))
+        #expect(abs(biased[1] - 16.0 / 17) < 1e-12 && Calibration.scaled([0, 1], temperature: 1, bias: -3) == [0, 1])
     }
 
     /// Scores 0.1 … 0.9 where the positives are 0.4 and above except 0.7: the cut between 0.3 and 0.4 gives

@@ -14,10 +14,11 @@ import Workflow
     /// A model file for `architecture` with random weights and random BatchNorm statistics (so that folding them
     /// matters), written the way training writes one.
     static func modelFile(
-        _ architecture: Architecture, size: Int, in folder: URL, seed: UInt64 = 7, name: String? = nil
+        _ architecture: Architecture, size: Int, in folder: URL, seed: UInt64 = 7, name: String? = nil,
+        classes: [String] = ["cat", "dog", "owl"]
     ) throws -> URL {
         Torch.manualSeed(seed)
-        let classifier = try Classifier(architecture, classes: ["cat", "dog", "owl"], pretrained: false)
+        let classifier = try Classifier(architecture, classes: classes, pretrained: false)
         try Torch.withoutGrad {
             for (_, module) in classifier.namedModules() {
                 guard let bn = module as? BatchNorm else { continue }
@@ -50,7 +51,7 @@ import Workflow
         let outputs = try Torch.withoutGrad { try ONNXReference(model: model).run(["image": image]) }
         let probabilities = try #require(outputs["probabilities"])
         let difference = try maxAbsDifference(
-            probabilities, Tensor(expected.flatMap { $0.map(Float.init) }, shape: [4, 3]))
+            probabilities, Tensor(expected.flatMap { $0.map(Float.init) }, shape: [4, saved.classes.count]))
         return (image, expected, difference)
     }
 
@@ -141,6 +142,30 @@ import Workflow
             return
         }
         #expect(process.terminationStatus == 0, "onnx_parity.py: \(text)")
+    }
+
+    /// A binary model calibrated with a temperature and a bias (Platt scaling): the graph applies both, as `predict`
+    /// does, and the metadata gives them.
+    @Test func exportedBinaryModelAppliesTheCalibrationsBias() throws {
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = try Self.modelFile(.efficientNetLite0, size: 40, in: folder, classes: ["ok", "defective"])
+        var (tensors, metadata) = try Learner.readCheckpoint(url)
+        let calibration = ModelCalibration(
+            plain: Calibration(temperature: 1.3, bias: 0.6, threshold: 0.5, thresholdRule: "accuracy"), tta: nil)
+        metadata["calibration"] = String(decoding: try JSONEncoder().encode(calibration), as: UTF8.self)
+        try Safetensors.write(tensors, metadata: metadata, to: url)
+        let saved = try SavedModel(url)
+        let onnxURL = folder.appendingPathComponent("model.onnx")
+        try ModelExport.onnx(saved, to: onnxURL)
+        let model = try Onnx_ModelProto(serializedBytes: Data(contentsOf: onnxURL))
+        let described = Dictionary(uniqueKeysWithValues: model.metadataProps.map { ($0.key, $0.value) })
+        #expect(described["temperature"] == "1.3" && described["bias"] == "0.6", "\(described)")
+        let (_, expected, difference) = try Self.probabilityDifference(saved, model, size: 40)
+        #expect(difference < 1e-4, "ONNX graph probabilities \(difference) away")
+        // The bias matters here: without it the probabilities differ by more than the tolerance.
+        let unbiased = expected.map { Calibration(temperature: 1, bias: -0.6).apply($0) }
+        #expect(zip(expected, unbiased).contains { abs($0[1] - $1[1]) > 0.05 })
     }
 
     /// `export --int8`: the body in QDQ form from the calibration beside the model, which an independent reading of

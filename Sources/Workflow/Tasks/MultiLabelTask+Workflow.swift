@@ -106,15 +106,23 @@ extension MultiLabelTask: TaskWorkflow {
         evaluationLines(p, tta: tta).dropFirst().prefix(2).joined(separator: ", ") + " on \(p.items.count) images"
     }
 
-    /// Each label's temperature, as `predict` applies it: sigmoid(logit / T) is the two-way p^(1/T) renormalised.
+    /// Each label's temperature and bias, as `predict` applies them: sigmoid(logit / T + b) is the two-way p^(1/T)
+    /// renormalised with b added to its log-odds.
     public func exportProbabilities(_ saved: SavedModel, into graph: inout InferenceGraph) throws {
         guard let labels = saved.labelCalibration(tta: false) else {
             graph.add("Sigmoid", ["logits"], output: "probabilities")
             return
         }
+        let count = labels.labels.count
         let temperatures = try graph.constant(
-            Tensor(labels.labels.map { Float($0.temperature) }, shape: [labels.labels.count]), name: "temperatures")
-        graph.add("Sigmoid", [graph.add("Div", ["logits", temperatures])], output: "probabilities")
+            Tensor(labels.labels.map { Float($0.temperature) }, shape: [count]), name: "temperatures")
+        var scaled = graph.add("Div", ["logits", temperatures])
+        if labels.labels.contains(where: { $0.bias != nil }) {
+            let biases = try graph.constant(
+                Tensor(labels.labels.map { Float($0.bias ?? 0) }, shape: [count]), name: "biases")
+            scaled = graph.add("Add", [scaled, biases])
+        }
+        graph.add("Sigmoid", [scaled], output: "probabilities")
     }
 
     public func exportMetadata(_ saved: SavedModel, encoder: JSONEncoder) throws -> [(String, String)] {
@@ -122,14 +130,15 @@ extension MultiLabelTask: TaskWorkflow {
         return [
             (
                 "output",
-                "logits, and probabilities = sigmoid(logits / temperatures), N×\(saved.classes.count), one "
-                    + "independent probability per label in the order of `classes`"
+                "logits, and probabilities = sigmoid(logits / temperatures + biases), N×\(saved.classes.count), "
+                    + "one independent probability per label in the order of `classes`"
             ),
             ("task", "multi-label"),
             (
                 "temperatures",
                 String(decoding: try encoder.encode(labels?.labels.map(\.temperature) ?? []), as: UTF8.self)
             ),
+            ("biases", String(decoding: try encoder.encode(labels?.labels.map { $0.bias ?? 0 } ?? []), as: UTF8.self)),
             ("thresholds", String(decoding: try encoder.encode(labels?.thresholds ?? []), as: UTF8.self)),
             ("decision", "each label whose probability ≥ its threshold (possibly none)"),
         ]

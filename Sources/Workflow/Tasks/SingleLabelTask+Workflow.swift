@@ -69,7 +69,7 @@ extension SingleLabelTask: TaskWorkflow {
                 let decided = shown.decide(p)
                 return (0..<width).map { $0 == decided }
             }, thresholds: [],
-            summary: { raw, truth in Self.summary(shown, raw: raw, labels: Self.classes(truth)) })
+            summary: { raw, truth in Self.summary(shown, raw: raw, labels: Self.classes(truth), classes: classes) })
     }
 
     public func headline(_ score: SetScore) -> (accuracy: Double, rocAUC: Double) {
@@ -95,12 +95,17 @@ extension SingleLabelTask: TaskWorkflow {
             p.items.count, calibration?.threshold.map { " at threshold \(Calibration.thresholdText($0))" } ?? "")
     }
 
-    /// The temperature fitted at training, as `predict` applies it: softmax(logits / T).
+    /// The calibration fitted at training, as `predict` applies it: softmax(logits / T + (0, bias)).
     public func exportProbabilities(_ saved: SavedModel, into graph: inout InferenceGraph) throws {
         var scaled = "logits"
-        if let t = saved.calibration(tta: false)?.temperature, t != 1 {
+        let calibration = saved.calibration(tta: false)
+        if let t = calibration?.temperature, t != 1 {
             scaled = graph.add(
-                "Div", ["logits", try graph.constant(Tensor([Float(t)], shape: []), name: "temperature")])
+                "Div", [scaled, try graph.constant(Tensor([Float(t)], shape: []), name: "temperature")])
+        }
+        if let bias = calibration?.bias {
+            scaled = graph.add(
+                "Add", [scaled, try graph.constant(Tensor([0, Float(bias)], shape: [2]), name: "bias")])
         }
         graph.add("Softmax", [scaled], [("axis", .int(1))], output: "probabilities")
     }
@@ -110,10 +115,11 @@ extension SingleLabelTask: TaskWorkflow {
         var metadata = [
             (
                 "output",
-                "logits, and probabilities = softmax(logits / temperature), N×\(saved.classes.count), in the "
-                    + "order of `classes`"
+                "logits, and probabilities = softmax(logits / temperature + (0, bias)), N×\(saved.classes.count), "
+                    + "in the order of `classes`"
             ),
             ("temperature", String(calibration?.temperature ?? 1)),
+            ("bias", String(calibration?.bias ?? 0)),
         ]
         if let threshold = calibration?.threshold {
             metadata.append(("threshold", String(threshold)))
@@ -146,12 +152,15 @@ extension SingleLabelTask: TaskWorkflow {
     static func classes(_ rows: [[Bool]]) -> [Int] { rows.map { $0.firstIndex(of: true) ?? -1 } }
 
     /// "calibration: temperature 1.31, expected calibration error 0.052 → 0.021; threshold 0.500 (accuracy: the more
-    /// probable class, after calibration)".
-    static func summary(_ shown: Calibration, raw: [[Double]], labels: [Int]) -> String {
-        String(
-            format: "calibration: temperature %.2f, expected calibration error %.3f → %.3f", shown.temperature,
-            Calibration.expectedCalibrationError(probabilities: raw, labels: labels),
-            Calibration.expectedCalibrationError(probabilities: raw.map(shown.apply), labels: labels))
+    /// probable class, after calibration)"; a bias follows the temperature ("temperature 1.24, defective log-odds
+    /// +0.57").
+    static func summary(_ shown: Calibration, raw: [[Double]], labels: [Int], classes: [String]) -> String {
+        String(format: "calibration: temperature %.2f", shown.temperature)
+            + (shown.bias.map { ", \(classes.last ?? "") log-odds " + String(format: "%+.2f", $0) } ?? "")
+            + String(
+                format: ", expected calibration error %.3f → %.3f",
+                Calibration.expectedCalibrationError(probabilities: raw, labels: labels),
+                Calibration.expectedCalibrationError(probabilities: raw.map(shown.apply), labels: labels))
             + (shown.threshold.map { "; threshold \(Calibration.thresholdText($0)) (\(shown.ruleDescription))" } ?? "")
             + (shown.temperatureNote.map { "; temperature \($0)" } ?? "")
     }
