@@ -3,7 +3,8 @@ import Learn
 import TestSupport
 import Testing
 import Vision
-import Workflow
+
+@testable import Workflow
 
 @Suite("Workflow: options and the training run as a library", .serialized)
 struct TrainingRunTests {
@@ -77,6 +78,24 @@ struct TrainingRunTests {
         recipe.unfrozenRateDivisors = [100, 10, 2]
         let rates = recipe.unfrozenRates(forHeadRate: 2e-3)
         #expect(rates.count == 3 && zip(rates, [2e-5, 2e-4, 1e-3]).allSatisfy { abs($0 - $1) < 1e-15 }, "\(rates)")
+    }
+
+    /// `--lr` sets every rate as given; the LR finder's suggestion sets the head's, and the unfrozen rates follow it
+    /// only up to the limit (a high suggestion, 5.5e-3 on ELPV with seed 7, threw the body about at the peak).
+    @Test func theUnfrozenRatesFollowTheFinderOnlyUpToTheLimit() throws {
+        let recipe = Recipe()
+        func close(_ a: [Double], _ b: [Double]) -> Bool { zip(a, b).allSatisfy { abs($0 - $1) < 1e-15 } }
+        let limit = TrainingRun.unfrozenBasisLimit
+        let high = try #require(TrainingRun.rates(given: nil, suggested: 5.5e-3, recipe: recipe, bodyShare: 1))
+        #expect(high.head == 5.5e-3 && close(high.unfrozen, recipe.unfrozenRates(forHeadRate: limit)), "\(high)")
+        let low = try #require(TrainingRun.rates(given: nil, suggested: 2e-3, recipe: recipe, bodyShare: 0.5))
+        #expect(low.head == 2e-3 && close(low.unfrozen, recipe.unfrozenRates(forHeadRate: 1e-3)), "\(low)")
+        let given = try #require(TrainingRun.rates(given: 6e-3, suggested: 1e-3, recipe: recipe, bodyShare: 1))
+        #expect(given.head == 6e-3 && close(given.unfrozen, recipe.unfrozenRates(forHeadRate: 6e-3)), "\(given)")
+        // The finder's suggestion stays within the head's range; neither source: the recipe's own rates.
+        let wild = try #require(TrainingRun.rates(given: nil, suggested: 1, recipe: recipe, bodyShare: 1))
+        #expect(wild.head == TrainingRun.headRateRange.upperBound)
+        #expect(TrainingRun.rates(given: nil, suggested: nil, recipe: recipe, bodyShare: 1) == nil)
     }
 
     /// The whole train path as a library call on a tiny generated set: every output file is written,

@@ -69,7 +69,7 @@ extension SingleLabelTask: TaskWorkflow {
                 let decided = shown.decide(p)
                 return (0..<width).map { $0 == decided }
             }, thresholds: [],
-            summary: { raw, truth in Self.summary(shown, raw: raw, labels: Self.classes(truth), classes: classes) })
+            summary: { raw, truth in Self.summary(shown, raw: raw, labels: Self.classes(truth)) })
     }
 
     public func headline(_ score: SetScore) -> (accuracy: Double, rocAUC: Double) {
@@ -152,11 +152,11 @@ extension SingleLabelTask: TaskWorkflow {
     static func classes(_ rows: [[Bool]]) -> [Int] { rows.map { $0.firstIndex(of: true) ?? -1 } }
 
     /// "calibration: temperature 1.31, expected calibration error 0.052 → 0.021; threshold 0.500 (accuracy: the more
-    /// probable class, after calibration)"; a bias follows the temperature ("temperature 1.24, defective log-odds
-    /// +0.57").
-    static func summary(_ shown: Calibration, raw: [[Double]], labels: [Int], classes: [String]) -> String {
+    /// probable class, after calibration)"; a bias follows the temperature ("temperature 1.24, bias +0.57 on the second
+    /// class's log-odds").
+    static func summary(_ shown: Calibration, raw: [[Double]], labels: [Int]) -> String {
         String(format: "calibration: temperature %.2f", shown.temperature)
-            + (shown.bias.map { ", \(classes.last ?? "") log-odds " + String(format: "%+.2f", $0) } ?? "")
+            + (shown.bias.map { String(format: ", bias %+.2f on the second class's log-odds", $0) } ?? "")
             + String(
                 format: ", expected calibration error %.3f → %.3f",
                 Calibration.expectedCalibrationError(probabilities: raw, labels: labels),
