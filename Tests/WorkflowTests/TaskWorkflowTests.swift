@@ -40,7 +40,12 @@ struct TaskWorkflowTests {
             let decided = fitted.decide(fitted.apply(row))
             #expect(decided.filter { $0 }.count == 1 && decided[direct.decide(direct.apply(row))])
         }
-        #expect(fitted.summary(p, truth).hasPrefix("calibration: temperature"))
+        // The summary gives the log loss the fit lowered, before and after.
+        let summary = fitted.summary(p, truth)
+        let before = Metrics.logLoss(probabilities: p, labels: labels)
+        let after = Metrics.logLoss(probabilities: p.map(direct.apply), labels: labels)
+        #expect(summary.hasPrefix("calibration: temperature") && after <= before)
+        #expect(summary.contains(String(format: "log loss %.3f → %.3f", before, after)), "\(summary)")
     }
 
     @Test func aMultiLabelModelStoresEachLabelsThresholdAndDecidesEachLabel() throws {
