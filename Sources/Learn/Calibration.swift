@@ -30,7 +30,8 @@ public struct Calibration: Codable, Sendable, Equatable {
         )
     }
 
-    /// Fits the temperature (and, for two classes, the threshold) on `probabilities` with their true `labels`.
+    /// Fits the temperature (and, for two classes, the bias and the threshold) on `probabilities` with their true
+    /// `labels`.
     /// The threshold serves `goal`: 0.5 on the calibrated probabilities for accuracy (the Bayes decision when they
     /// are calibrated, and the cut the headline accuracy is measured at), Youden's J for balanced accuracy, or, with
     /// `targetRecall`, the highest threshold whose recall of the second class is at least that.

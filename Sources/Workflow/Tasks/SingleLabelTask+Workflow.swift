@@ -103,7 +103,7 @@ extension SingleLabelTask: TaskWorkflow {
             scaled = graph.add(
                 "Div", [scaled, try graph.constant(Tensor([Float(t)], shape: []), name: "temperature")])
         }
-        if let bias = calibration?.bias {
+        if let bias = calibration?.bias, saved.classes.count == 2 {  // as `apply` does: two classes only
             scaled = graph.add(
                 "Add", [scaled, try graph.constant(Tensor([0, Float(bias)], shape: [2]), name: "bias")])
         }
