@@ -59,17 +59,17 @@ extension TrainingRun {
     }
 
     /// The head's rate and the unfrozen phase's: `--lr` as given (`given`), else from the LR finder's suggestion (a
-    /// tenth of the lowest loss's rate, ``headRate(suggested:)``), the unfrozen rates following no more than
-    /// ``unfrozenBasisLimit`` of it; nil with neither (the recipe's own rates stand). `bodyShare` is the task's
-    /// ``ClassificationTask/bodyRateShare``.
+    /// tenth of the lowest loss's rate, ``headRate(suggested:)``), the unfrozen rates following its share for the body
+    /// (`bodyShare`, the task's ``ClassificationTask/bodyRateShare``) up to ``unfrozenBasisLimit``; nil with neither
+    /// (the recipe's own rates stand).
     static func rates(given: Double?, suggested: Double?, recipe: Recipe, bodyShare: Double) -> Rates? {
         if let given { return Rates(head: given, unfrozen: recipe.unfrozenRates(forHeadRate: given * bodyShare)) }
         guard let suggested else { return nil }
         let head = headRate(suggested: suggested)
-        return Rates(head: head, unfrozen: recipe.unfrozenRates(forHeadRate: min(head, unfrozenBasisLimit) * bodyShare))
+        return Rates(head: head, unfrozen: recipe.unfrozenRates(forHeadRate: min(head * bodyShare, unfrozenBasisLimit)))
     }
 
-    /// The highest head rate from the LR finder that the unfrozen phase's rates follow. The finder measures the head
+    /// The highest rate from the LR finder (its head rate times the body's share) that the unfrozen phase's rates follow. The finder measures the head
     /// alone, and its suggestion moves with the seed's batches: on ELPV (AMD EPYC Zen 4, the demo's split) 3.8e-3 with
     /// seed 42 and 5.5e-3 with seed 7. At the second the body's rates (9.1e-5 late body, 5.5e-4 head) threw the model
     /// about at the cosine's peak (validation loss 0.36 → 0.55, kept epoch: the second unfrozen one; held-out 84.6 %),

@@ -90,6 +90,11 @@ struct TrainingRunTests {
         #expect(high.head == 5.5e-3 && close(high.unfrozen, recipe.unfrozenRates(forHeadRate: limit)), "\(high)")
         let low = try #require(TrainingRun.rates(given: nil, suggested: 2e-3, recipe: recipe, bodyShare: 0.5))
         #expect(low.head == 2e-3 && close(low.unfrozen, recipe.unfrozenRates(forHeadRate: 1e-3)), "\(low)")
+        // The limit is on the body's share: a sigmoid head at 6e-3 (share 1/2) stays under it, one at 1e-2 does not.
+        let sigmoid = try #require(TrainingRun.rates(given: nil, suggested: 6e-3, recipe: recipe, bodyShare: 0.5))
+        #expect(close(sigmoid.unfrozen, recipe.unfrozenRates(forHeadRate: 3e-3)), "\(sigmoid)")
+        let steep = try #require(TrainingRun.rates(given: nil, suggested: 1e-2, recipe: recipe, bodyShare: 0.5))
+        #expect(close(steep.unfrozen, recipe.unfrozenRates(forHeadRate: limit)), "\(steep)")
         let given = try #require(TrainingRun.rates(given: 6e-3, suggested: 1e-3, recipe: recipe, bodyShare: 1))
         #expect(given.head == 6e-3 && close(given.unfrozen, recipe.unfrozenRates(forHeadRate: 6e-3)), "\(given)")
         // The finder's suggestion stays within the head's range; neither source: the recipe's own rates.
