@@ -72,10 +72,10 @@ extension TrainingRun {
     /// ``MachineProfile/review(observedEpochSeconds:expectedEpochSeconds:architecture:size:batchSize:)``).
     /// The first unfrozen epoch is left out (warm-up), and so are runs whose plan did not come from the store.
     func reviewStoredProfile(_ learner: Learner, decided: RunDecisions, data: RunData) {
-        guard let expected = decided.expectedEpochSeconds, group == nil, !options.progressive else { return }
-        let epochs = learner.recorder.epochs.filter { $0.phase == "unfrozen" }.dropFirst()
-        guard !epochs.isEmpty else { return }
-        let observed = epochs.map(\.seconds).reduce(0, +) / Double(epochs.count)
+        guard let expected = decided.expectedEpochSeconds, group == nil, !options.progressive,
+            let observed = Self.steadyEpochSeconds(
+                learner.recorder.epochs.filter { $0.phase == "unfrozen" }.map(\.seconds))
+        else { return }
         if let note = MachineProfile.review(
             observedEpochSeconds: observed, expectedEpochSeconds: expected, architecture: data.architecture,
             size: data.size, batchSize: options.batchSize)
@@ -93,17 +93,39 @@ extension TrainingRun {
             let profile = MachineProfile.stored(
                 architecture: data.architecture, size: data.size, batchSize: options.batchSize)
         else { return }
-        // The first unfrozen epoch warms up (allocations, oneDNN's kernels): left out, as the review does.
-        let epochs = learner.recorder.epochs.filter { $0.phase == "unfrozen" }.dropFirst().map(\.seconds)
-        guard !epochs.isEmpty else { return }
+        let epochs = learner.recorder.epochs.filter { $0.phase == "unfrozen" }.map(\.seconds)
+        guard let epochSeconds = Self.steadyEpochSeconds(epochs) else {
+            if let fastest = epochs.dropFirst().min(), let slowest = epochs.dropFirst().max() {
+                Feedback.log(
+                    String(
+                        format: "note: the unfrozen epochs took %.0f to %.0f s: the machine was shared, so the next "
+                            + "plan does not learn from this run", fastest, slowest))
+            }
+            return
+        }
         let tta = ["TTA", "held-out test"].compactMap { times.phases[$0] }.reduce(0, +)
         let learnt = profile.learning(
-            epochSeconds: epochs.reduce(0, +) / Double(epochs.count), plannedEpochSeconds: decided.plannedEpochSeconds,
+            epochSeconds: epochSeconds, plannedEpochSeconds: decided.plannedEpochSeconds,
             ttaSeconds: decided.plannedTTASeconds > 1 ? tta : nil, plannedTTASeconds: decided.plannedTTASeconds,
             lrFindSeconds: times.phases["lr-find"])
         // Storing only improves the next plan: a file that cannot be written costs nothing else.
         try? learnt.store(architecture: data.architecture, size: data.size, batchSize: options.batchSize)
     }
+
+    /// The unfrozen epochs' mean time, from `seconds` (each epoch's, in order), when they agree with one another: the
+    /// first is left out (it warms up: allocations, oneDNN's kernels), and epochs whose slowest took more than
+    /// ``steadySpread`` times the fastest ran on a shared machine and say nothing of its pace (nil then, as with no
+    /// epoch after the first). A demo on AMD EPYC with a build beside it took 48 to 134 s an epoch; the next plan,
+    /// learnt from it, said 13:28 for a run of 9:07. Quiet runs stayed within 1.15.
+    static func steadyEpochSeconds(_ seconds: [Double]) -> Double? {
+        let epochs = seconds.dropFirst()
+        guard let fastest = epochs.min(), let slowest = epochs.max(), fastest > 0, slowest <= steadySpread * fastest
+        else { return nil }
+        return epochs.reduce(0, +) / Double(epochs.count)
+    }
+
+    /// How far apart a run's unfrozen epochs may be for its pace to count (``steadyEpochSeconds(_:)``).
+    static let steadySpread = 1.5
 
     /// Plans the epochs (and, under a budget, the TTA views) into `recipe`: `--epochs` as given, or from the
     /// budget, or from the data size, as one cosine cycle; SGDR cycles when the flags or the config ask for them
