@@ -70,7 +70,8 @@ extension TrainingRun {
 
     /// After the fit: a stored profile whose prediction the unfrozen epochs contradict is forgotten (see
     /// ``MachineProfile/review(observedEpochSeconds:expectedEpochSeconds:architecture:size:batchSize:)``).
-    /// The first unfrozen epoch is left out (warm-up), and so are runs whose plan did not come from the store.
+    /// The first unfrozen epoch is left out (warm-up), and so are runs whose plan did not come from the store and runs
+    /// whose epochs disagree with one another (``steadyEpochSeconds(_:)``).
     func reviewStoredProfile(_ learner: Learner, decided: RunDecisions, data: RunData) {
         guard let expected = decided.expectedEpochSeconds, group == nil, !options.progressive,
             let observed = Self.steadyEpochSeconds(
