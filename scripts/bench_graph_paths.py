@@ -13,10 +13,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import torch
 import torch.nn as nn
+from timing import images_per_second
 
 SIZE = int(sys.argv[1]) if len(sys.argv) > 1 else 256
 BATCH = int(sys.argv[2]) if len(sys.argv) > 2 else 8
@@ -63,15 +63,6 @@ def lite0_shaped():
     return model
 
 
-def rate(model, x, batches=30):
-    with torch.no_grad():
-        for _ in range(3):
-            model(x)
-        start = time.perf_counter()
-        for _ in range(batches):
-            model(x)
-    return batches * BATCH / (time.perf_counter() - start)
-
 
 ORT_SCRIPT = """
 import sys, time, numpy as np, onnxruntime as ort
@@ -102,7 +93,7 @@ def main():
     for name, m, inp in rows:
         with torch.no_grad():
             diff = (m(inp) - reference).abs().max().item()
-        print(f"{name}\t{rate(m, inp):.1f} img/s\tmax |diff| {diff:.1e}", flush=True)
+        print(f"{name}\t{images_per_second(m, inp, 30):.1f} img/s\tmax |diff| {diff:.1e}", flush=True)
     python = os.environ.get("QUADRAT_ORT_PYTHON", os.path.expanduser("~/.cache/quadrat-peers/ort/bin/python"))
     if not os.path.exists(python):
         print(f"ONNX Runtime: skipped ({python} not found)")

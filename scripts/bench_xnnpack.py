@@ -8,28 +8,19 @@ difference from eager fp32.
     python3 scripts/bench_xnnpack.py [SIZE [BATCH [THREADS]]]      (default 256 px, batch 8, 2 threads)"""
 import os
 import sys
-import time
 
 import torch
 from torch.utils.mobile_optimizer import optimize_for_mobile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
 from backbones import import_efficientnet_lite  # noqa: E402
+from timing import images_per_second  # noqa: E402
 
 SIZE = int(sys.argv[1]) if len(sys.argv) > 1 else 256
 BATCH = int(sys.argv[2]) if len(sys.argv) > 2 else 8
 torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
 torch.manual_seed(0)
 
-
-def rate(model, x, batches=20):
-    with torch.no_grad():
-        for _ in range(3):
-            model(x)
-        start = time.perf_counter()
-        for _ in range(batches):
-            model(x)
-    return batches * BATCH / (time.perf_counter() - start)
 
 
 def main():
@@ -50,7 +41,7 @@ def main():
     for name, m, inp in rows:
         with torch.no_grad():
             diff = (m(inp) - reference).abs().max().item()
-        print(f"{name}\t{rate(m, inp):.1f} img/s\tmax |diff| {diff:.2e}")
+        print(f"{name}\t{images_per_second(m, inp, 20):.1f} img/s\tmax |diff| {diff:.2e}")
 
 
 if __name__ == "__main__":
