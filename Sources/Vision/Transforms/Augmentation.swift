@@ -79,11 +79,13 @@ public struct Augmentation: Codable, Sendable, Equatable {
 
     /// The k whose ``symmetry(_:)`` draws exactly `matrix` (a, b, tx, c, d, ty, output to input), or nil when
     /// `matrix` also rotates, zooms or shifts.
-    public static func symmetryIndex(_ matrix: [Float]) -> Int? {
-        (0..<8).first { k in
-            var random = SeededRandom(seed: 0)  // a symmetry's matrix draws nothing that changes it
-            return symmetry(k).draw(count: 1, random: &random).theta == matrix
-        }
+    public static func symmetryIndex(_ matrix: [Float]) -> Int? { symmetryMatrices.firstIndex(of: matrix) }
+
+    /// The matrix each of the eight ``symmetry(_:)`` presets draws, by k: drawn once, since a symmetry's draw takes
+    /// nothing from the generator that changes it.
+    static let symmetryMatrices: [[Float]] = (0..<8).map { k in
+        var random = SeededRandom(seed: 0)
+        return symmetry(k).draw(count: 1, random: &random).theta
     }
 
     /// The presets, by the names the command line and config files use.
