@@ -123,9 +123,14 @@ public struct DriftReference: Sendable {
             ) { a, _ in a }, to: url)
     }
 
+    /// Where `train` writes the reference of `model`: ``fileName`` in the model's folder.
+    public static func url(beside model: SavedModel) -> URL {
+        model.source.deletingLastPathComponent().appendingPathComponent(fileName)
+    }
+
     /// The reference saved beside `model` (nil: none there, or one made for another model file).
     public static func beside(_ model: SavedModel) throws -> DriftReference? {
-        let url = model.source.deletingLastPathComponent().appendingPathComponent(fileName)
+        let url = url(beside: model)
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let (tensors, metadata) = try Safetensors.read(url)
         guard let reference = tensors["reference"], let threshold = metadata["threshold"].flatMap(Double.init),

@@ -115,8 +115,7 @@ public struct PredictionJob {
     /// process's rows (not in a `launch` group, whose rank 0 checks every rank's photos) and a reference lies beside
     /// the model (`train` writes `drift.safetensors` there).
     var keepsFeatures: Bool {
-        let reference = model.source.deletingLastPathComponent().appendingPathComponent(DriftReference.fileName)
-        return driftCheck && group == nil && FileManager.default.fileExists(atPath: reference.path)
+        driftCheck && group == nil && FileManager.default.fileExists(atPath: DriftReference.url(beside: model).path)
     }
 
     /// What the model says of one photo: "defective (93.1 %)", or a multi-label model's labels with theirs
