@@ -36,6 +36,10 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var mixedPrecision = true
     /// bfloat16 autocast for the evaluation forward passes (precompute, validation, TTA), chosen apart.
     public var inferenceMixedPrecision = true
+    /// bfloat16 autocast for the forward pass of the frozen early body in training (`Classifier`'s
+    /// `earlyBodyMixedPrecision`; its output goes on in float32, and the layers that train stay in float32).
+    /// `quadrat train` turns it on where it measured the training step faster so (`--precision auto`).
+    public var earlyBodyMixedPrecision = false
     /// Keep the body's BatchNorm statistics fixed when unfrozen (their scale and shift still train).
     public var freezeBatchNormStatistics = true
     /// First layer group trained in the unfrozen phase: 0 trains every group; 1 keeps the early body
@@ -142,6 +146,8 @@ extension Learner {
             try times.time("head (augmented)") {
                 trainFrozenBatchNorm = false
                 try freeze()
+                classifier.earlyBodyMixedPrecision = recipe.earlyBodyMixedPrecision
+                defer { classifier.earlyBodyMixedPrecision = false }
                 recorder.phase = "head-augmented"
                 try fitSGDR(
                     rates: [recipe.headRate], cycles: recipe.headCycles, cycleLength: recipe.headCycleLength,
@@ -156,6 +162,9 @@ extension Learner {
                 trainFrozenBatchNorm = false
                 updateBodyBatchNormStatistics = !recipe.freezeBatchNormStatistics
                 try freeze(upTo: recipe.unfrozenFrom)
+                // Only while the early group stays frozen: its forward pass then needs no gradients.
+                classifier.earlyBodyMixedPrecision = recipe.earlyBodyMixedPrecision && recipe.unfrozenFrom >= 1
+                defer { classifier.earlyBodyMixedPrecision = false }
                 recorder.phase = "unfrozen"
                 try fitSGDR(
                     rates: recipe.unfrozenRates, cycles: recipe.unfrozenCycles, cycleLength: cycleLength,

@@ -10,10 +10,11 @@ import Vision
 public enum ThroughputProbe {
     /// Images/s of training steps with the layer groups before `trainableFrom` frozen (their BatchNorm
     /// statistics too when `fixedStatistics`), as the recipe's unfrozen phase trains. The first step is a
-    /// warm-up and not timed.
+    /// warm-up and not timed. `earlyBodyMixedPrecision` runs a classifier's frozen early group under autocast
+    /// (``Classifier/earlyBodyMixedPrecision``; only with `trainableFrom` ≥ 1).
     public static func training(
         _ learner: Learner, size: Int, batchSize: Int, trainableFrom: Int, fixedStatistics: Bool,
-        mixedPrecision: Bool, steps: Int = 2
+        mixedPrecision: Bool, earlyBodyMixedPrecision: Bool = false, steps: Int = 2
     ) throws -> Double {
         let batch = try syntheticBatch(
             size: size, batchSize: batchSize, classes: try classCount(learner), task: learner.task)
@@ -24,6 +25,9 @@ public enum ThroughputProbe {
             (learner.train, learner.mixedPrecision) = (savedTrain, savedMixed)
             (learner.updateBodyBatchNormStatistics, learner.trainFrozenBatchNorm) = (savedUpdates, savedFrozenBN)
         }
+        let classifier = learner.model as? Classifier
+        classifier?.earlyBodyMixedPrecision = earlyBodyMixedPrecision && trainableFrom >= 1
+        defer { classifier?.earlyBodyMixedPrecision = false }
         try learner.restoringState {
             learner.verbose = false
             learner.valid = nil

@@ -16,6 +16,9 @@ public struct MachineProfile: Codable, Sendable, Equatable {
     /// Training images/s in the recipe's unfrozen mode, float32 and bfloat16 autocast.
     public var trainingFP32: Double
     public var trainingBF16: Double
+    /// Training images/s in float32 with the frozen early body's forward pass under bfloat16 autocast
+    /// (``Recipe/earlyBodyMixedPrecision``); nil where bf16 is hopeless here, or measured before it existed.
+    public var trainingEarlyBF16: Double?
     /// Evaluation images/s, float32 and bfloat16 autocast.
     public var inferenceFP32: Double
     public var inferenceBF16: Double
@@ -51,6 +54,23 @@ public struct MachineProfile: Codable, Sendable, Equatable {
     /// and seed) and trained slower on an Intel Xeon with AMX; a precision that trains a worse model is not faster.
     public func trainsInBF16(_ precision: Precision) -> Bool { precision == .bf16 }
 
+    /// Under `auto`, training in float32 runs the frozen early body's forward pass in bf16 where that measured at
+    /// least ``earlyBodyGain`` × faster. Only the layers that are not trained run in bf16 (autocast rounds their
+    /// weights and activations for the pass: Lite0's early output moves by about 3 %); the trained weights, every
+    /// gradient, validation and TTA stay float32.
+    public func trainsEarlyBodyInBF16(_ precision: Precision) -> Bool {
+        precision == .auto && (trainingEarlyBF16 ?? 0) >= Self.earlyBodyGain * trainingFP32
+    }
+
+    /// The least speed-up for which ``trainsEarlyBodyInBF16(_:)`` rounds the early body's output.
+    public static let earlyBodyGain = 1.1
+
+    /// The unfrozen phase's training images/s in the mode `precision` trains in.
+    func unfrozenTrainingRate(_ precision: Precision) -> Double {
+        if trainsInBF16(precision) { return trainingBF16 }
+        return trainsEarlyBodyInBF16(precision) ? trainingEarlyBF16 ?? trainingFP32 : trainingFP32
+    }
+
     /// bf16 for inference when forced, or under `auto` when it measured faster here. Under `auto` this only makes
     /// bf16 a candidate: `train` keeps it only when its validation predictions agree with fp32's
     /// (``PrecisionAgreement``).
@@ -62,7 +82,7 @@ public struct MachineProfile: Codable, Sendable, Equatable {
     /// when forced (under `auto` the run validates in fp32, and a faster bf16 is planned for its TTA alone). A
     /// frozen-body training step costs about an evaluation forward pass.
     public func throughput(_ precision: Precision) -> Throughput {
-        let training = trainsInBF16(precision) ? trainingBF16 : trainingFP32
+        let training = unfrozenTrainingRate(precision)
         let inference = precision == .bf16 ? inferenceBF16 : inferenceFP32
         // A bf16 candidate runs the TTA only when it agrees with fp32 (refused on 3 of the 5 ELPV models trained on
         // an AMD Zen 5): plan it at the rate of even odds, the harmonic mean of the two (the demo's plan was 19 %
@@ -111,10 +131,14 @@ public struct MachineProfile: Codable, Sendable, Equatable {
             case .auto: infersInBF16(.auto) ? "fp32, bf16 a candidate" : "fp32"
             case .fp32, .bf16, .int8: precision.rawValue
             }
+        let training =
+            trainsInBF16(precision)
+            ? "bf16" : trainsEarlyBodyInBF16(precision) ? "fp32, frozen early body bf16" : "fp32"
         return String(
-            format: "training %@ (fp32 %.1f img/s, bf16 %.1f), inference %@ (fp32 %.1f img/s, bf16 %.1f%@)",
-            trainsInBF16(precision) ? "bf16" : "fp32", trainingFP32, trainingBF16, inference, inferenceFP32,
-            inferenceBF16, inferenceINT8.map { String(format: ", int8 %.1f", $0) } ?? "")
+            format: "training %@ (fp32 %.1f img/s, bf16 %.1f%@), inference %@ (fp32 %.1f img/s, bf16 %.1f%@)",
+            training, trainingFP32, trainingBF16,
+            trainingEarlyBF16.map { String(format: ", fp32 with the early body in bf16 %.1f", $0) } ?? "", inference,
+            inferenceFP32, inferenceBF16, inferenceINT8.map { String(format: ", int8 %.1f", $0) } ?? "")
     }
 }
 
@@ -137,7 +161,7 @@ extension MachineProfile {
 
     /// Raised whenever a change to Quadrat's training or evaluation path changes its speed (2: BatchNorm with fixed
     /// statistics folded into its convolution), so that machines measure again instead of planning from old rates.
-    public static let probeRevision = 2
+    public static let probeRevision = 3
 
     /// `lscpu`'s "Model name", read from /proc/cpuinfo ("unknown CPU" where there is none).
     public static var cpuModel: String {
@@ -221,10 +245,11 @@ extension MachineProfile {
         _ learner: Learner, size: Int, batchSize: Int, recipe: Recipe
     ) throws -> MachineProfile {
         let probeBatch = min(batchSize, 16)
-        func train(_ bf16: Bool, batch: Int, steps: Int = 2) throws -> Double {
+        func train(_ bf16: Bool, batch: Int, steps: Int = 2, earlyBody: Bool = false) throws -> Double {
             try ThroughputProbe.training(
                 learner, size: size, batchSize: batch, trainableFrom: recipe.unfrozenFrom,
-                fixedStatistics: recipe.freezeBatchNormStatistics, mixedPrecision: bf16, steps: steps)
+                fixedStatistics: recipe.freezeBatchNormStatistics, mixedPrecision: bf16,
+                earlyBodyMixedPrecision: earlyBody, steps: steps)
         }
         func infer(_ bf16: Bool, batch: Int, steps: Int = 2) throws -> Double {
             try ThroughputProbe.inference(
@@ -239,6 +264,12 @@ extension MachineProfile {
             isHopeless(scout: inferenceScout, against: inferenceFP32) ? inferenceScout : try infer(true, batch: 32)
         var profile = MachineProfile(
             trainingFP32: fp32, trainingBF16: bf16, inferenceFP32: inferenceFP32, inferenceBF16: inferenceBF16)
+        // The early body runs forwards only, as in inference: worth timing where bf16 inference is not hopeless.
+        if recipe.unfrozenFrom >= 1, learner.model is Classifier,
+            !isHopeless(scout: inferenceScout, against: inferenceFP32)
+        {
+            profile.trainingEarlyBF16 = try train(false, batch: probeBatch, earlyBody: true)
+        }
         if let classifier = learner.model as? Classifier {
             // A failure costs only the figure: INT8 is never chosen from it.
             profile.inferenceINT8 = try? ThroughputProbe.int8Inference(classifier, size: size, batchSize: 32)

@@ -12,6 +12,7 @@ extension TrainingRun {
             var recipe = options.recipe
             let (profile, wasStored) = try machineProfile(learner, size: data.size)
             recipe.mixedPrecision = profile.trainsInBF16(options.precision)
+            recipe.earlyBodyMixedPrecision = profile.trainsEarlyBodyInBF16(options.precision)
             // Validation and precompute in fp32 unless bf16 is forced; bf16 may take over TTA (see `score`).
             recipe.inferenceMixedPrecision = options.precision == .bf16
             let plan = planRun(

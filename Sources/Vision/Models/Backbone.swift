@@ -11,6 +11,10 @@ public protocol Backbone: Module {
     /// The body's two layer groups (early, late) for freezing and discriminative learning rates:
     /// the late group starts at stage `lateStage` (``ModelMeta/lateStage``).
     func bodyGroups(lateStage: Int) -> [[Module]]
+    /// ``features(_:)`` up to the end of the early group of ``bodyGroups(lateStage:)``.
+    func earlyFeatures(_ x: Tensor, lateStage: Int) throws -> Tensor
+    /// ``features(_:)`` from the output of ``earlyFeatures(_:lateStage:)`` on: the late group.
+    func lateFeatures(_ y: Tensor, lateStage: Int) throws -> Tensor
     /// Folds BatchNorm into the convolutions (eval-only copies), storing the folded weights as `dtype` in `format`.
     func foldBatchNorms(dtype: DType, format: MemoryFormat) throws
     /// ``features(_:)`` in eval mode as nodes of `graph` (BatchNorm folded), for a square input of `side` pixels.
@@ -34,7 +38,7 @@ extension EfficientNetLite: Backbone {
 
     /// Early: stem and the stages before `lateStage`; late: the rest and the 1×1 head convolution.
     public func bodyGroups(lateStage: Int) -> [[Module]] {
-        let split = stageStarts[min(lateStage, stageStarts.count - 1)]
+        let split = lateStart(lateStage)
         return [
             [stem.conv, stem.bn] + blocks[..<split].map { $0 as Module },
             blocks[split...].map { $0 as Module } + [head.conv, head.bn],
@@ -45,7 +49,7 @@ extension EfficientNetLite: Backbone {
 extension ResNet: Backbone {
     /// Early: stem and `layer1…layer<lateStage>`; late: the remaining layers.
     public func bodyGroups(lateStage: Int) -> [[Module]] {
-        let split = min(lateStage, layers.count - 1)
+        let split = lateStart(lateStage)
         return [[stem.conv, stem.bn] + layers[..<split].map { $0 as Module }, layers[split...].map { $0 as Module }]
     }
 }

@@ -50,8 +50,25 @@ public final class Classifier: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor { try head(features(x)) }
 
+    /// In training mode, run the early layer group (``layerGroups``' first) under autocast (bfloat16 on the CPU)
+    /// without gradients and hand its output to the late group in float32. Only for phases that keep that group
+    /// frozen: the recipe sets it for them (`Recipe.earlyBodyMixedPrecision`). Evaluation ignores it.
+    ///
+    /// The frozen early body is only ever run forwards, and at high resolution: on an AMD Zen 4 (PyTorch over the same
+    /// libtorch) its float32 forward pass took 35–38 % of an EfficientNet-Lite0 training step at 256 px, and in
+    /// bfloat16 it ran 3.7× faster.
+    public var earlyBodyMixedPrecision = false
+
     /// The body's feature map: in INT8 once ``quantize(_:size:)`` has run, else in float.
-    public func features(_ x: Tensor) throws -> Tensor { try int8Body?(x) ?? body.features(x) }
+    public func features(_ x: Tensor) throws -> Tensor {
+        if let int8Body { return try int8Body(x) }
+        guard earlyBodyMixedPrecision, isTraining else { return try body.features(x) }
+        let lateStage = architecture.meta.lateStage
+        let early = try Torch.withoutGrad {
+            try Torch.withAutocast { try body.earlyFeatures(x, lateStage: lateStage) }.to(.float32)
+        }
+        return try body.lateFeatures(early, lateStage: lateStage)
+    }
 
     /// The body's graph for a square input of `size` pixels: input `image` (normalised), output the feature map.
     public func bodyGraph(size: Int) throws -> (graph: InferenceGraph, output: String) {

@@ -97,10 +97,25 @@ public final class EfficientNetLite: Module {
 
     /// The 1280-channel feature map.
     public func features(_ x: Tensor) throws -> Tensor {
+        try lateFeatures(earlyFeatures(x, lateStage: 0), lateStage: 0)
+    }
+
+    /// The stem and the stages before `lateStage` (``Backbone/earlyFeatures(_:lateStage:)``).
+    public func earlyFeatures(_ x: Tensor, lateStage: Int) throws -> Tensor {
         var y = try relu6(stem(tfSamePad(x, kernel: 3, stride: 2), padding: (0, 0)))
-        for block in blocks { y = try block(y) }
+        for block in blocks[..<lateStart(lateStage)] { y = try block(y) }
+        return y
+    }
+
+    /// The stages from `lateStage` on and the 1×1 head convolution (``Backbone/lateFeatures(_:lateStage:)``).
+    public func lateFeatures(_ y: Tensor, lateStage: Int) throws -> Tensor {
+        var y = y
+        for block in blocks[lateStart(lateStage)...] { y = try block(y) }
         return try relu6(head(y))
     }
+
+    /// The index of the first block of stage `lateStage` (the last stage's when beyond).
+    func lateStart(_ lateStage: Int) -> Int { stageStarts[min(lateStage, stageStarts.count - 1)] }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         let f = try features(x)
@@ -219,6 +234,8 @@ func samePadding(_ size: Int, kernel: Int, stride: Int) -> (Int, Int) {
 /// Drops whole samples of a residual branch with probability `p`, scaling the kept ones by 1 / (1 − p).
 func dropPath(_ x: Tensor, p: Double) throws -> Tensor {
     let keep = 1 - p
-    let mask = try (Tensor.rand([x.shape[0], 1, 1, 1], dtype: x.dtype) + keep).floor()
-    return try x / keep * mask
+    // Drawn in float32 whatever x's type: under bf16 autocast, a bf16 draw rounded `keep` (0.99375 to 0.9922, a
+    // quarter more drops) and took other numbers from the generator than a float32 pass.
+    let mask = try (Tensor.rand([x.shape[0], 1, 1, 1]) + keep).floor()
+    return try x / keep * mask.to(x.dtype)
 }

@@ -73,11 +73,24 @@ public final class ResNet: Module {
     }
 
     public func features(_ x: Tensor) throws -> Tensor {
+        try lateFeatures(earlyFeatures(x, lateStage: 0), lateStage: 0)
+    }
+
+    /// The stem and `layer1…layer<lateStage>` (``Backbone/earlyFeatures(_:lateStage:)``).
+    public func earlyFeatures(_ x: Tensor, lateStage: Int) throws -> Tensor {
         var y = try relu(stem(x))
         y = try Functional.maxPool2d(y, kernel: (3, 3), stride: (2, 2), padding: (1, 1))
-        for layer in layers { y = try layer(y) }
+        for layer in layers[..<lateStart(lateStage)] { y = try layer(y) }
         return y
     }
+
+    /// The remaining layers (``Backbone/lateFeatures(_:lateStage:)``).
+    public func lateFeatures(_ y: Tensor, lateStage: Int) throws -> Tensor {
+        try layers[lateStart(lateStage)...].reduce(y) { try $1($0) }
+    }
+
+    /// The index of the first layer of the late group (never past the last layer).
+    func lateStart(_ lateStage: Int) -> Int { min(lateStage, layers.count - 1) }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         let f = try features(x)
