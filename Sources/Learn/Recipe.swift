@@ -37,8 +37,9 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// bfloat16 autocast for the evaluation forward passes (precompute, validation, TTA), chosen apart.
     public var inferenceMixedPrecision = true
     /// bfloat16 autocast for the forward pass of the frozen early body in training (`Classifier`'s
-    /// `earlyBodyMixedPrecision`; its output goes on in float32, and the layers that train stay in float32).
-    /// `quadrat train` turns it on where it measured the training step faster so (`--precision auto`).
+    /// `earlyBodyMixedPrecision`; its output goes on in float32, and the layers that train stay in float32). Off
+    /// unless a config file's `recipe` asks for it; `quadrat train` then keeps it only under `--precision auto` where
+    /// the probe measured the training step at least 1.1× faster so (`MachineProfile.trainsEarlyBodyInBF16`).
     public var earlyBodyMixedPrecision = false
     /// Keep the body's BatchNorm statistics fixed when unfrozen (their scale and shift still train).
     public var freezeBatchNormStatistics = true

@@ -54,21 +54,24 @@ public struct MachineProfile: Codable, Sendable, Equatable {
     /// and seed) and trained slower on an Intel Xeon with AMX; a precision that trains a worse model is not faster.
     public func trainsInBF16(_ precision: Precision) -> Bool { precision == .bf16 }
 
-    /// Under `auto`, training in float32 runs the frozen early body's forward pass in bf16 where that measured at
-    /// least ``earlyBodyGain`` × faster. Only the layers that are not trained run in bf16 (autocast rounds their
-    /// weights and activations for the pass: Lite0's early output moves by about 3 %); the trained weights, every
-    /// gradient, validation and TTA stay float32.
-    public func trainsEarlyBodyInBF16(_ precision: Precision) -> Bool {
-        precision == .auto && (trainingEarlyBF16 ?? 0) >= Self.earlyBodyGain * trainingFP32
+    /// Training in float32 runs the frozen early body's forward pass in bf16 when the recipe asks for it
+    /// (``Recipe/earlyBodyMixedPrecision``, `asked`), under `auto`, where that measured at least ``earlyBodyGain`` ×
+    /// faster. Only the layers that are not trained run in bf16 (autocast rounds their weights and activations for
+    /// the pass: Lite0's early output moves by about 3 %); the trained weights, every gradient, validation and TTA stay
+    /// float32. Not the default: on ELPV (AMD Zen 4, three splits) it trained 10 % faster, and the held-out score moved
+    /// by −0.8, +0.3 and −1.1 points (ROC AUC 0.000, +0.003, −0.015).
+    public func trainsEarlyBodyInBF16(_ precision: Precision, asked: Bool) -> Bool {
+        asked && precision == .auto && (trainingEarlyBF16 ?? 0) >= Self.earlyBodyGain * trainingFP32
     }
 
     /// The least speed-up for which ``trainsEarlyBodyInBF16(_:)`` rounds the early body's output.
     public static let earlyBodyGain = 1.1
 
-    /// The unfrozen phase's training images/s in the mode `precision` trains in.
-    func unfrozenTrainingRate(_ precision: Precision) -> Double {
+    /// The unfrozen phase's training images/s in the mode `precision` trains in (`earlyBody`: the recipe asks for
+    /// the early body in bf16).
+    func unfrozenTrainingRate(_ precision: Precision, earlyBody: Bool) -> Double {
         if trainsInBF16(precision) { return trainingBF16 }
-        return trainsEarlyBodyInBF16(precision) ? trainingEarlyBF16 ?? trainingFP32 : trainingFP32
+        return trainsEarlyBodyInBF16(precision, asked: earlyBody) ? trainingEarlyBF16 ?? trainingFP32 : trainingFP32
     }
 
     /// bf16 for inference when forced, or under `auto` when it measured faster here. Under `auto` this only makes
@@ -80,9 +83,10 @@ public struct MachineProfile: Codable, Sendable, Equatable {
 
     /// The throughput a training run is planned from, in the precisions it trains and validates in: bf16 only
     /// when forced (under `auto` the run validates in fp32, and a faster bf16 is planned for its TTA alone). A
-    /// frozen-body training step costs about an evaluation forward pass.
-    public func throughput(_ precision: Precision) -> Throughput {
-        let training = unfrozenTrainingRate(precision)
+    /// frozen-body training step costs about an evaluation forward pass. `earlyBody`: the recipe asks for the frozen
+    /// early body in bf16 (``trainsEarlyBodyInBF16(_:asked:)``).
+    public func throughput(_ precision: Precision, earlyBody: Bool = false) -> Throughput {
+        let training = unfrozenTrainingRate(precision, earlyBody: earlyBody)
         let inference = precision == .bf16 ? inferenceBF16 : inferenceFP32
         // A bf16 candidate runs the TTA only when it agrees with fp32 (refused on 3 of the 5 ELPV models trained on
         // an AMD Zen 5): plan it at the rate of even odds, the harmonic mean of the two (the demo's plan was 19 %
@@ -124,8 +128,8 @@ public struct MachineProfile: Codable, Sendable, Equatable {
         return copy
     }
 
-    /// One line for the terminal.
-    public func summary(_ precision: Precision) -> String {
+    /// One line for the terminal (`earlyBody`: the recipe asks for the frozen early body in bf16).
+    public func summary(_ precision: Precision, earlyBody: Bool = false) -> String {
         let inference =
             switch precision {
             case .auto: infersInBF16(.auto) ? "fp32, bf16 a candidate" : "fp32"
@@ -133,7 +137,7 @@ public struct MachineProfile: Codable, Sendable, Equatable {
             }
         let training =
             trainsInBF16(precision)
-            ? "bf16" : trainsEarlyBodyInBF16(precision) ? "fp32, frozen early body bf16" : "fp32"
+            ? "bf16" : trainsEarlyBodyInBF16(precision, asked: earlyBody) ? "fp32, frozen early body bf16" : "fp32"
         return String(
             format: "training %@ (fp32 %.1f img/s, bf16 %.1f%@), inference %@ (fp32 %.1f img/s, bf16 %.1f%@)",
             training, trainingFP32, trainingBF16,

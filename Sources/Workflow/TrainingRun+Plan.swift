@@ -12,7 +12,8 @@ extension TrainingRun {
             var recipe = options.recipe
             let (profile, wasStored) = try machineProfile(learner, size: data.size)
             recipe.mixedPrecision = profile.trainsInBF16(options.precision)
-            recipe.earlyBodyMixedPrecision = profile.trainsEarlyBodyInBF16(options.precision)
+            let earlyBody = options.recipe.earlyBodyMixedPrecision
+            recipe.earlyBodyMixedPrecision = profile.trainsEarlyBodyInBF16(options.precision, asked: earlyBody)
             // Validation and precompute in fp32 unless bf16 is forced; bf16 may take over TTA (see `score`).
             recipe.inferenceMixedPrecision = options.precision == .bf16
             let plan = planRun(
@@ -22,7 +23,7 @@ extension TrainingRun {
                 featuresCached: ["-train", "-valid"].allSatisfy {
                     FileManager.default.fileExists(atPath: Classifier.featureCacheFile(data.featureKey + $0).path)
                 })
-            let rates = profile.throughput(options.precision)
+            let rates = profile.throughput(options.precision, earlyBody: earlyBody)
             let tta = Planner.ttaSeconds(
                 validImages: data.validSet.items.count + (data.heldOut?.dataset.items.count ?? 0),
                 views: recipe.ttaViews, throughput: rates)
@@ -30,7 +31,7 @@ extension TrainingRun {
                 trainImages: data.trainSet.items.count, validImages: data.validSet.items.count,
                 rate: rates.unfrozenTraining, throughput: rates)
             decisions = RunDecisions(
-                recipe: recipe, plan: plan, precision: profile.summary(options.precision),
+                recipe: recipe, plan: plan, precision: profile.summary(options.precision, earlyBody: earlyBody),
                 bf16InferenceCandidate: options.precision == .auto && profile.infersInBF16(.auto),
                 // Room for TTA (validation and held-out test) and the report after the last epoch.
                 tailSeconds: tta + 5, expectedEpochSeconds: wasStored ? epoch : nil, plannedEpochSeconds: epoch,
@@ -142,7 +143,7 @@ extension TrainingRun {
         func plan(unfrozen: Int?) -> TrainingPlan {
             Planner.plan(
                 trainImages: trainImages, validImages: validImages, testImages: testImages,
-                throughput: profile.throughput(options.precision),
+                throughput: profile.throughput(options.precision, earlyBody: recipe.earlyBodyMixedPrecision),
                 budget: options.budget.map { $0.seconds - elapsed }, unfrozenEpochs: unfrozen,
                 headEpochs: options.headEpochs ?? recipe.headCycles * recipe.headCycleLength, ttaViews: recipe.ttaViews,
                 lrFind: options.lrFind, precomputeEpochs: recipe.precomputeEpochs,

@@ -152,22 +152,29 @@ struct PlanningTests {
         #expect(!zen3Like.infersInBF16(.auto) && zen3Like.summary(.auto).contains("inference fp32 ("))
     }
 
-    /// Under `auto`, the frozen early body runs in bf16 where that trained at least 1.1× faster (AMD Zen 4: 41.0
-    /// against 31.8 img/s), and the run is planned at that rate; never when a precision is forced, nor where it gains
-    /// less or was not measured (a CPU without bf16 instructions).
-    @Test func theFrozenEarlyBodyRunsInBF16OnlyWhereThatPays() {
+    /// The frozen early body runs in bf16 only when the recipe asks for it, under `auto`, where that trained at least
+    /// 1.1× faster (AMD Zen 4: 41.0 against 31.8 img/s), and the run is then planned at that rate; never when a
+    /// precision is forced, nor where it gains less or was not measured (a CPU without bf16 instructions).
+    @Test func theFrozenEarlyBodyRunsInBF16OnlyWhenAskedAndWhereThatPays() {
         var zen4Like = MachineProfile(
             trainingFP32: 31.8, trainingBF16: 33.5, inferenceFP32: 93.8, inferenceBF16: 170.7)
-        #expect(!zen4Like.trainsEarlyBodyInBF16(.auto) && zen4Like.throughput(.auto).unfrozenTraining == 31.8)
+        #expect(!zen4Like.trainsEarlyBodyInBF16(.auto, asked: true))
+        #expect(zen4Like.throughput(.auto, earlyBody: true).unfrozenTraining == 31.8)
         zen4Like.trainingEarlyBF16 = 41.0
-        #expect(zen4Like.trainsEarlyBodyInBF16(.auto) && zen4Like.throughput(.auto).unfrozenTraining == 41.0)
         #expect(
-            zen4Like.summary(.auto).hasPrefix("training fp32, frozen early body bf16 (fp32 31.8 img/s, bf16 33.5, "))
-        for forced in [Precision.fp32, .bf16] { #expect(!zen4Like.trainsEarlyBodyInBF16(forced)) }
-        #expect(zen4Like.throughput(.fp32).unfrozenTraining == 31.8)
-        #expect(zen4Like.throughput(.bf16).unfrozenTraining == 33.5)
+            zen4Like.trainsEarlyBodyInBF16(.auto, asked: true) && !zen4Like.trainsEarlyBodyInBF16(.auto, asked: false))
+        #expect(zen4Like.throughput(.auto, earlyBody: true).unfrozenTraining == 41.0)
+        #expect(zen4Like.throughput(.auto).unfrozenTraining == 31.8)
+        #expect(
+            zen4Like.summary(.auto, earlyBody: true).hasPrefix(
+                "training fp32, frozen early body bf16 (fp32 31.8 img/s, bf16 33.5, "))
+        #expect(
+            zen4Like.summary(.auto).hasPrefix("training fp32 (fp32 31.8 img/s, bf16 33.5, fp32 with the early body"))
+        for forced in [Precision.fp32, .bf16] { #expect(!zen4Like.trainsEarlyBodyInBF16(forced, asked: true)) }
+        #expect(zen4Like.throughput(.fp32, earlyBody: true).unfrozenTraining == 31.8)
+        #expect(zen4Like.throughput(.bf16, earlyBody: true).unfrozenTraining == 33.5)
         zen4Like.trainingEarlyBF16 = 34.0  // 1.07×: not worth rounding for
-        #expect(!zen4Like.trainsEarlyBodyInBF16(.auto) && zen4Like.summary(.auto).hasPrefix("training fp32 (fp32"))
+        #expect(!zen4Like.trainsEarlyBodyInBF16(.auto, asked: true))
     }
 
     /// bf16 inference stands in for fp32 only when at most one decision in 200 changes and accuracy does not drop.
