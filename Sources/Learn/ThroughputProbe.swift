@@ -26,8 +26,9 @@ public enum ThroughputProbe {
             (learner.updateBodyBatchNormStatistics, learner.trainFrozenBatchNorm) = (savedUpdates, savedFrozenBN)
         }
         let classifier = learner.model as? Classifier
+        let savedEarlyBody = classifier?.earlyBodyMixedPrecision ?? false
         classifier?.earlyBodyMixedPrecision = earlyBodyMixedPrecision && trainableFrom >= 1
-        defer { classifier?.earlyBodyMixedPrecision = false }
+        defer { classifier?.earlyBodyMixedPrecision = savedEarlyBody }
         try learner.restoringState {
             learner.verbose = false
             learner.valid = nil

@@ -17,7 +17,8 @@ public struct MachineProfile: Codable, Sendable, Equatable {
     public var trainingFP32: Double
     public var trainingBF16: Double
     /// Training images/s in float32 with the frozen early body's forward pass under bfloat16 autocast
-    /// (``Recipe/earlyBodyMixedPrecision``); nil where bf16 is hopeless here, or measured before it existed.
+    /// (``Recipe/earlyBodyMixedPrecision``); nil where bf16 is hopeless here, where the recipe trains the early body
+    /// (`unfrozenFrom` 0), for a model that is not a ``Classifier``, or measured before it existed.
     public var trainingEarlyBF16: Double?
     /// Evaluation images/s, float32 and bfloat16 autocast.
     public var inferenceFP32: Double
@@ -64,7 +65,7 @@ public struct MachineProfile: Codable, Sendable, Equatable {
         asked && precision == .auto && (trainingEarlyBF16 ?? 0) >= Self.earlyBodyGain * trainingFP32
     }
 
-    /// The least speed-up for which ``trainsEarlyBodyInBF16(_:)`` rounds the early body's output.
+    /// The least speed-up for which ``trainsEarlyBodyInBF16(_:asked:)`` rounds the early body's output.
     public static let earlyBodyGain = 1.1
 
     /// The unfrozen phase's training images/s in the mode `precision` trains in (`earlyBody`: the recipe asks for
@@ -164,7 +165,8 @@ extension MachineProfile {
     }
 
     /// Raised whenever a change to Quadrat's training or evaluation path changes its speed (2: BatchNorm with fixed
-    /// statistics folded into its convolution), so that machines measure again instead of planning from old rates.
+    /// statistics folded into its convolution; 3: the early body in bf16 measured too), so that machines measure
+    /// again instead of planning from old rates.
     public static let probeRevision = 3
 
     /// `lscpu`'s "Model name", read from /proc/cpuinfo ("unknown CPU" where there is none).
@@ -264,14 +266,12 @@ extension MachineProfile {
         let trainingScout = try train(true, batch: scoutBatch, steps: 1)
         let bf16 = isHopeless(scout: trainingScout, against: fp32) ? trainingScout : try train(true, batch: probeBatch)
         let inferenceScout = try infer(true, batch: scoutBatch, steps: 1)
-        let inferenceBF16 =
-            isHopeless(scout: inferenceScout, against: inferenceFP32) ? inferenceScout : try infer(true, batch: 32)
+        let bf16InferenceHopeless = isHopeless(scout: inferenceScout, against: inferenceFP32)
+        let inferenceBF16 = bf16InferenceHopeless ? inferenceScout : try infer(true, batch: 32)
         var profile = MachineProfile(
             trainingFP32: fp32, trainingBF16: bf16, inferenceFP32: inferenceFP32, inferenceBF16: inferenceBF16)
         // The early body runs forwards only, as in inference: worth timing where bf16 inference is not hopeless.
-        if recipe.unfrozenFrom >= 1, learner.model is Classifier,
-            !isHopeless(scout: inferenceScout, against: inferenceFP32)
-        {
+        if recipe.unfrozenFrom >= 1, learner.model is Classifier, !bf16InferenceHopeless {
             profile.trainingEarlyBF16 = try train(false, batch: probeBatch, earlyBody: true)
         }
         if let classifier = learner.model as? Classifier {

@@ -12,8 +12,12 @@ extension TrainingRun {
             var recipe = options.recipe
             let (profile, wasStored) = try machineProfile(learner, size: data.size)
             recipe.mixedPrecision = profile.trainsInBF16(options.precision)
-            let earlyBody = options.recipe.earlyBodyMixedPrecision
-            recipe.earlyBodyMixedPrecision = profile.trainsEarlyBodyInBF16(options.precision, asked: earlyBody)
+            // Only where the unfrozen phase keeps the early body frozen: a profile measured with it frozen may serve
+            // a run that trains it.
+            let earlyBody =
+                recipe.unfrozenFrom >= 1
+                && profile.trainsEarlyBodyInBF16(options.precision, asked: options.recipe.earlyBodyMixedPrecision)
+            recipe.earlyBodyMixedPrecision = earlyBody
             // Validation and precompute in fp32 unless bf16 is forced; bf16 may take over TTA (see `score`).
             recipe.inferenceMixedPrecision = options.precision == .bf16
             let plan = planRun(

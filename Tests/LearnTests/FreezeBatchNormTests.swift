@@ -84,14 +84,16 @@ struct RecipeUnfrozenFromTests {
 
     /// With `earlyBodyMixedPrecision`, a training forward pass of the recipe's unfrozen phase (early group frozen,
     /// statistics fixed) runs the early group in bf16 without gradients: the features are within bf16's rounding of
-    /// float32's but not equal, the late group still gets its gradients, the early one none; evaluation ignores it.
-    @Test func theEarlyBodyRunsInBF16OnlyWhenTraining() throws {
+    /// float32's but not equal, the late group still gets its gradients, the early one none; evaluation ignores it, and
+    /// so does a pass while the early group's BatchNorm trains (it would get no gradient).
+    @Test func theEarlyBodyRunsInBF16OnlyWhenTrainingAndFrozen() throws {
         Torch.manualSeed(0)
         let classifier = try Classifier(.efficientNetLite0, classes: ["a", "b"])
         let x = try Tensor.rand([2, 3, 64, 64]) * 2 - 1
         let learner = try Learner(
             classifier, train: FeatureBatches(features: x, labels: Tensor([0, 1] as [Int64])), valid: nil)
         learner.updateBodyBatchNormStatistics = false
+        learner.trainFrozenBatchNorm = false
         try learner.freeze(upTo: 1)
         classifier.train()
         // No stochastic depth: its draws would make the two passes differ by more than rounding.
@@ -109,6 +111,10 @@ struct RecipeUnfrozenFromTests {
         let earlyGrads = try early.flatMap(\.parameters).map { try $0.grad }
         let lateGrads = try late.flatMap(\.parameters).map { try $0.grad }
         #expect(earlyGrads.allSatisfy { $0 == nil } && lateGrads.contains { $0 != nil })
+        func largestChange(_ values: [Float]) -> Float { zip(float32, values).map { abs($0 - $1) }.max() ?? 0 }
+        learner.trainFrozenBatchNorm = true
+        try learner.freeze(upTo: 1)
+        #expect(try largestChange(classifier.features(x).floats()) < 1e-5)
         classifier.eval()
         let evaluated = try classifier.features(x).floats()
         classifier.earlyBodyMixedPrecision = false
@@ -120,7 +126,11 @@ struct RecipeUnfrozenFromTests {
     @Test func theRecipeRunsTheFrozenEarlyBodyInBF16() throws {
         let root = try makeKaggleDataSet(trainCount: 16, testCount: 1, size: 40)
         let data = try DataSource.labelled(root)
-        func run(_ mixed: Bool) throws -> (losses: [Double], classifier: Classifier, early: [[Float]]) {
+        func run(
+            _ mixed: Bool, unfrozenFrom: Int = 1
+        ) throws -> (
+            losses: [Double], classifier: Classifier, early: [[Float]]
+        ) {
             Torch.manualSeed(0)
             let classifier = try Classifier(.efficientNetLite0, classes: data.classes)
             let loader = DataLoader(data, size: 32, batchSize: 8, shuffle: true, normalization: .tfLite)
@@ -133,6 +143,7 @@ struct RecipeUnfrozenFromTests {
             recipe.cycleLength = 2
             (recipe.mixedPrecision, recipe.inferenceMixedPrecision) = (false, false)
             recipe.earlyBodyMixedPrecision = mixed
+            recipe.unfrozenFrom = unfrozenFrom
             _ = try learner.run(recipe, classifier: classifier, trainLoader: loader, validLoader: nil, featureKey: nil)
             return (learner.recorder.steps.map(\.loss), classifier, early)
         }
@@ -141,5 +152,8 @@ struct RecipeUnfrozenFromTests {
         #expect(float32.losses != mixed.losses && mixed.losses.allSatisfy(\.isFinite))
         #expect(try mixed.classifier.layerGroups[0].flatMap(\.parameters).map { try $0.floats() } == mixed.early)
         #expect(!mixed.classifier.earlyBodyMixedPrecision)
+        // A recipe that trains the early body runs it in float32 whatever it asks: the losses of float32.
+        let (trained, trainedAsked) = (try run(false, unfrozenFrom: 0), try run(true, unfrozenFrom: 0))
+        #expect(zip(trained.losses, trainedAsked.losses).allSatisfy { abs($0 - $1) < 1e-6 })
     }
 }
