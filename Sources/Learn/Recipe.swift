@@ -163,8 +163,8 @@ extension Learner {
                 trainFrozenBatchNorm = false
                 updateBodyBatchNormStatistics = !recipe.freezeBatchNormStatistics
                 try freeze(upTo: recipe.unfrozenFrom)
-                // Only while the early group stays frozen: its forward pass then needs no gradients.
-                classifier.earlyBodyMixedPrecision = recipe.earlyBodyMixedPrecision && recipe.unfrozenFrom >= 1
+                // The classifier runs it only while the early group stays frozen (not with `unfrozenFrom` 0).
+                classifier.earlyBodyMixedPrecision = recipe.earlyBodyMixedPrecision
                 defer { classifier.earlyBodyMixedPrecision = false }
                 recorder.phase = "unfrozen"
                 try fitSGDR(

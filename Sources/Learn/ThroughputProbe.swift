@@ -11,7 +11,7 @@ public enum ThroughputProbe {
     /// Images/s of training steps with the layer groups before `trainableFrom` frozen (their BatchNorm
     /// statistics too when `fixedStatistics`), as the recipe's unfrozen phase trains. The first step is a
     /// warm-up and not timed. `earlyBodyMixedPrecision` runs a classifier's frozen early group under autocast
-    /// (``Classifier/earlyBodyMixedPrecision``; only with `trainableFrom` ≥ 1).
+    /// (``Classifier/earlyBodyMixedPrecision``, which ignores it while that group trains: `trainableFrom` 0).
     public static func training(
         _ learner: Learner, size: Int, batchSize: Int, trainableFrom: Int, fixedStatistics: Bool,
         mixedPrecision: Bool, earlyBodyMixedPrecision: Bool = false, steps: Int = 2
@@ -27,7 +27,7 @@ public enum ThroughputProbe {
         }
         let classifier = learner.model as? Classifier
         let savedEarlyBody = classifier?.earlyBodyMixedPrecision ?? false
-        classifier?.earlyBodyMixedPrecision = earlyBodyMixedPrecision && trainableFrom >= 1
+        classifier?.earlyBodyMixedPrecision = earlyBodyMixedPrecision
         defer { classifier?.earlyBodyMixedPrecision = savedEarlyBody }
         try learner.restoringState {
             learner.verbose = false

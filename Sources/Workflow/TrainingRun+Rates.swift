@@ -69,11 +69,12 @@ extension TrainingRun {
         return Rates(head: head, unfrozen: recipe.unfrozenRates(forHeadRate: min(head * bodyShare, unfrozenBasisLimit)))
     }
 
-    /// The highest rate from the LR finder (its head rate times the body's share) that the unfrozen phase's rates follow. The finder measures the head
-    /// alone, and its suggestion moves with the seed's batches: on ELPV (AMD EPYC Zen 4, the demo's split) 3.8e-3 with
-    /// seed 42 and 5.5e-3 with seed 7. At the second the body's rates (9.1e-5 late body, 5.5e-4 head) threw the model
-    /// about at the cosine's peak (validation loss 0.36 → 0.55, kept epoch: the second unfrozen one; held-out 84.6 %),
-    /// where the same seed at 3.8e-3 trained steadily (best validation loss 0.310 against 0.349; held-out 88.0 %).
+    /// The highest rate from the LR finder (its head rate times the body's share) that the unfrozen phase's rates
+    /// follow. The finder measures the head alone, and its suggestion moves with the seed's batches: on ELPV (AMD EPYC
+    /// Zen 4, the demo's split) 3.8e-3 with seed 42 and 5.5e-3 with seed 7. At the second the body's rates (9.1e-5 late
+    /// body, 5.5e-4 head) threw the model about at the cosine's peak (validation loss 0.36 → 0.55, kept epoch: the
+    /// second unfrozen one; held-out 84.6 %), where the same seed at 3.8e-3 trained steadily (best validation loss
+    /// 0.310 against 0.349; held-out 88.0 %).
     static let unfrozenBasisLimit = 4e-3
 
     /// The rates a checkpoint's run trained with; nil for checkpoints from before they were recorded.
