@@ -28,6 +28,55 @@ struct FreezeBatchNormTests {
         _ = try classifier(x)
         #expect(try bodyBN[0].runningMean.floats() != before)
     }
+
+    /// In training mode a fixed early group runs in slices of ``Classifier/earlySliceSize`` photos: each photo's
+    /// features are the whole batch's up to rounding (6 photos in slices of 4 and 2 here), stochastic depth's draws
+    /// included, the late group still gets its gradients and the early one none. While a BatchNorm of that group
+    /// normalises with the batch, the group runs over the whole batch (slices would normalise with other statistics).
+    @Test func aFixedEarlyGroupRunsInSlices() throws {
+        Torch.manualSeed(0)
+        let classifier = try Classifier(.efficientNetLite0, classes: ["a", "b"], pretrained: false)
+        let x = try Tensor.randn([6, 3, 64, 64])
+        let labels = try Tensor([0, 1, 0, 1, 0, 1] as [Int64])
+        let learner = try Learner(classifier, train: FeatureBatches(features: x, labels: labels), valid: nil)
+        learner.updateBodyBatchNormStatistics = false
+        learner.trainFrozenBatchNorm = false
+        try learner.freeze(upTo: 1)
+        classifier.train()
+        // No stochastic depth: its draws would make the two passes differ by more than rounding.
+        for block in try #require(classifier.body as? EfficientNetLite).blocks { block.dropConnect = 0 }
+        func features(inSlicesOf size: Int) throws -> Tensor {
+            classifier.earlySliceSize = size
+            return try classifier.features(x)
+        }
+        let whole = try features(inSlicesOf: 6)
+        let sliced = try features(inSlicesOf: 4)
+        let scale = try whole.abs().max().item()
+        let difference = try maxAbsDifference(whole, sliced)
+        #expect(scale > 0 && difference <= 1e-5 * scale, "largest difference \(difference), scale \(scale)")
+        try sliced.sum().backward()
+        let (early, late) = (classifier.layerGroups[0], classifier.layerGroups[1])
+        let earlyGrads = try early.flatMap(\.parameters).map { try $0.grad }
+        let lateGrads = try late.flatMap(\.parameters).map { try $0.grad }
+        #expect(earlyGrads.allSatisfy { $0 == nil } && lateGrads.contains { $0 != nil })
+
+        // With stochastic depth (here at a rate that drops many photos), the same seed gives the same features:
+        // the slices draw their masks in the whole batch's order.
+        for block in try #require(classifier.body as? EfficientNetLite).blocks { block.dropConnect = 0.5 }
+        Torch.manualSeed(1)
+        let wholeDropped = try features(inSlicesOf: 6)
+        Torch.manualSeed(1)
+        let slicedDropped = try features(inSlicesOf: 4)
+        #expect(try maxAbsDifference(wholeDropped, whole) > 1e-3 * scale)
+        #expect(try maxAbsDifference(wholeDropped, slicedDropped) <= 1e-5 * scale)
+        for block in try #require(classifier.body as? EfficientNetLite).blocks { block.dropConnect = 0 }
+
+        let earlyBN = early.flatMap { $0.namedModules().compactMap { $0.module as? BatchNorm } }
+        for bn in earlyBN { bn.updatesStatistics = true }
+        let batchNormalised = try features(inSlicesOf: 6)
+        #expect(try maxAbsDifference(batchNormalised, whole) > 1e-3 * scale)
+        #expect(try features(inSlicesOf: 4).floats() == batchNormalised.floats())
+    }
 }
 
 @Suite("Recipe BatchNorm switch", .enabled(if: Fixtures.hasPretrainedWeights, Fixtures.needsWeights))

@@ -11,8 +11,10 @@ public protocol Backbone: Module {
     /// The body's two layer groups (early, late) for freezing and discriminative learning rates:
     /// the late group starts at stage `lateStage` (``ModelMeta/lateStage``).
     func bodyGroups(lateStage: Int) -> [[Module]]
-    /// ``features(_:)`` up to the end of the early group of ``bodyGroups(lateStage:)``.
-    func earlyFeatures(_ x: Tensor, lateStage: Int) throws -> Tensor
+    /// ``features(_:)`` up to the end of the early group of ``bodyGroups(lateStage:)``, as steps applied in turn (the
+    /// stem, then each block or stage). Each step treats the photos of a batch one by one, so it may run over slices
+    /// of the batch (``Classifier/earlySliceSize``).
+    func earlySteps(lateStage: Int) -> [(Tensor) throws -> Tensor]
     /// ``features(_:)`` from the output of ``earlyFeatures(_:lateStage:)`` on: the late group.
     func lateFeatures(_ y: Tensor, lateStage: Int) throws -> Tensor
     /// Folds BatchNorm into the convolutions (eval-only copies), storing the folded weights as `dtype` in `format`.
@@ -22,6 +24,11 @@ public protocol Backbone: Module {
 }
 
 extension Backbone {
+    /// ``features(_:)`` up to the end of the early group of ``bodyGroups(lateStage:)``: ``earlySteps(lateStage:)``.
+    public func earlyFeatures(_ x: Tensor, lateStage: Int) throws -> Tensor {
+        try earlySteps(lateStage: lateStage).reduce(x) { try $1($0) }
+    }
+
     /// Turns this network into a fast eval-only copy: BatchNorm folded into the convolutions,
     /// weights channels-last, remaining parameters (the classifier) in `dtype`.
     /// Feed it channels-last input of the same dtype, inside `Torch.inferenceMode`.

@@ -53,29 +53,58 @@ public final class Classifier: Module {
     /// In training mode, run the early layer group (``layerGroups``' first) under autocast (bfloat16 on the CPU)
     /// without gradients and hand its output to the late group in float32. Only for phases that keep that group
     /// frozen: the recipe sets it for them (`Recipe.earlyBodyMixedPrecision`). Evaluation ignores it, and so does a
-    /// pass while any parameter of that group trains (its BatchNorm's scale and shift, say): it would get no gradient.
+    /// pass while any parameter of that group trains (its BatchNorm's scale and shift, say: it would get no gradient)
+    /// or a BatchNorm of it normalises with the batch's statistics.
     ///
     /// The frozen early body is only ever run forwards, and at high resolution: on an AMD Zen 4 (PyTorch over the same
     /// libtorch) its float32 forward pass took 35–39 % of an EfficientNet-Lite0 training step at 256 px, and in
     /// bfloat16 it ran about 3.6× faster.
     public var earlyBodyMixedPrecision = false
 
+    /// Photos per slice in which a fixed early group runs in training (``features(_:)``); 4 unless set.
+    ///
+    /// The early group works at high resolution: a batch of 32 at 256 px makes activations of 50–200 MB, which leave
+    /// the caches between one layer and the next; over slices of 4 photos more of them stay there. On an AMD Zen 4
+    /// with 2 threads (EfficientNet-Lite0 at 256 px, `quadrat bench models`) the recipe's training step gained 1–6 %,
+    /// an unfrozen ELPV epoch 0–4 % (docs/measurements.md); slicing the late group too (it trains) made it slower.
+    public var earlySliceSize = 4
+
     /// The body's feature map: in INT8 once ``quantize(_:size:)`` has run, else in float.
+    ///
+    /// In training mode, while the early layer group is fixed (no parameter takes a gradient and no BatchNorm
+    /// normalises with the batch's statistics: the recipe's head and unfrozen phases), that group runs without
+    /// gradients over slices of ``earlySliceSize`` photos, or under autocast with ``earlyBodyMixedPrecision``. Each
+    /// photo's features are then what the whole batch gives, up to the kernels' rounding: those layers treat the
+    /// photos one by one, and stochastic depth draws the same masks.
     public func features(_ x: Tensor) throws -> Tensor {
         if let int8Body { return try int8Body(x) }
         let lateStage = architecture.meta.lateStage
-        guard earlyBodyMixedPrecision, isTraining, earlyGroupIsFrozen(lateStage) else {
-            return try body.features(x)
-        }
+        guard isTraining, earlyGroupIsFixed(lateStage) else { return try body.features(x) }
         let early = try Torch.withoutGrad {
-            try Torch.withAutocast { try body.earlyFeatures(x, lateStage: lateStage) }.to(.float32)
+            if earlyBodyMixedPrecision {
+                return try Torch.withAutocast { try body.earlyFeatures(x, lateStage: lateStage) }.to(.float32)
+            }
+            let (count, size) = (x.shape[0], max(1, earlySliceSize))
+            guard count > size else { return try body.earlyFeatures(x, lateStage: lateStage) }
+            // Step by step, each over every slice in turn: stochastic depth then draws its masks in the order that
+            // the whole batch would (the generator's uniform draws are serial), so the run trains the same model.
+            return try body.earlySteps(lateStage: lateStage).reduce(x) { y, step in
+                try Tensor.cat(
+                    stride(from: 0, to: count, by: size).map {
+                        try step(y.narrowed(dim: 0, $0..<min($0 + size, count)))
+                    })
+            }
         }
         return try body.lateFeatures(early, lateStage: lateStage)
     }
 
-    /// True when no parameter of the early layer group takes a gradient.
-    private func earlyGroupIsFrozen(_ lateStage: Int) -> Bool {
-        body.bodyGroups(lateStage: lateStage)[0].allSatisfy { $0.parameters.allSatisfy { !$0.requiresGrad } }
+    /// True when no parameter of the early layer group takes a gradient and no BatchNorm of it normalises with the
+    /// batch's statistics: the group is then a fixed function of each photo (but for stochastic depth's draws).
+    private func earlyGroupIsFixed(_ lateStage: Int) -> Bool {
+        body.bodyGroups(lateStage: lateStage)[0].allSatisfy { group in
+            group.parameters.allSatisfy { !$0.requiresGrad }
+                && group.namedModules().allSatisfy { !(($0.module as? BatchNorm)?.normalisesWithBatch ?? false) }
+        }
     }
 
     /// The body's graph for a square input of `size` pixels: input `image` (normalised), output the feature map.

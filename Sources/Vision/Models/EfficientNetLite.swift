@@ -100,11 +100,12 @@ public final class EfficientNetLite: Module {
         try lateFeatures(earlyFeatures(x, lateStage: 0), lateStage: 0)
     }
 
-    /// The stem and the stages before `lateStage` (``Backbone/earlyFeatures(_:lateStage:)``).
-    public func earlyFeatures(_ x: Tensor, lateStage: Int) throws -> Tensor {
-        var y = try relu6(stem(tfSamePad(x, kernel: 3, stride: 2), padding: (0, 0)))
-        for block in blocks[..<lateStart(lateStage)] { y = try block(y) }
-        return y
+    /// The stem, then each block of the stages before `lateStage` (``Backbone/earlySteps(lateStage:)``).
+    public func earlySteps(lateStage: Int) -> [(Tensor) throws -> Tensor] {
+        let stem: (Tensor) throws -> Tensor = { [stem] x in
+            try relu6(stem(tfSamePad(x, kernel: 3, stride: 2), padding: (0, 0)))
+        }
+        return [stem] + blocks[..<lateStart(lateStage)].map { block in { try block($0) } }
     }
 
     /// The stages from `lateStage` on and the 1×1 head convolution (``Backbone/lateFeatures(_:lateStage:)``).

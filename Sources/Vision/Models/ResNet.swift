@@ -76,12 +76,12 @@ public final class ResNet: Module {
         try lateFeatures(earlyFeatures(x, lateStage: 0), lateStage: 0)
     }
 
-    /// The stem and `layer1…layer<lateStage>` (``Backbone/earlyFeatures(_:lateStage:)``).
-    public func earlyFeatures(_ x: Tensor, lateStage: Int) throws -> Tensor {
-        var y = try relu(stem(x))
-        y = try Functional.maxPool2d(y, kernel: (3, 3), stride: (2, 2), padding: (1, 1))
-        for layer in layers[..<lateStart(lateStage)] { y = try layer(y) }
-        return y
+    /// The stem with its pooling, then `layer1…layer<lateStage>` (``Backbone/earlySteps(lateStage:)``).
+    public func earlySteps(lateStage: Int) -> [(Tensor) throws -> Tensor] {
+        let stem: (Tensor) throws -> Tensor = { [stem] x in
+            try Functional.maxPool2d(relu(stem(x)), kernel: (3, 3), stride: (2, 2), padding: (1, 1))
+        }
+        return [stem] + layers[..<lateStart(lateStage)].map { layer in { try layer($0) } }
     }
 
     /// The remaining layers (``Backbone/lateFeatures(_:lateStage:)``).

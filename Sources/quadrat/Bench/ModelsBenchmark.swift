@@ -93,6 +93,24 @@ struct ModelsBenchmark {
             }
         }
 
+        let pairs = try (Tensor.rand([batch]) * 2).floor().to(.int64)
+        /// The recipe's unfrozen step on a two-class ``Classifier`` (random weights), its fixed early group run in
+        /// slices of `slice` photos (``Classifier/earlySliceSize``).
+        func recipeStep(earlySlices slice: Int) throws -> () throws -> Void {
+            let classifier = try Classifier(arch, classes: ["a", "b"], pretrained: false)
+            classifier.train()
+            try classifier.convert(to: .channelsLast)
+            classifier.earlySliceSize = slice
+            for (_, sub) in classifier.body.namedModules() { (sub as? BatchNorm)?.updatesStatistics = false }
+            for p in classifier.layerGroups[0].flatMap(\.parameters) { try p.requiringGrad(false) }
+            let optimizer = SGD(
+                classifier.parameters.filter(\.requiresGrad), learningRate: 0.01, momentum: 0.9)
+            return {
+                try optimizer.zeroGrad()
+                try Functional.crossEntropy(classifier(xCL), target: pairs).backward()
+                try optimizer.step()
+            }
+        }
         return [
             // In eval mode a ConvBatchNorm folds its BatchNorm on every call; the copy has it folded once.
             ("inference NCHW (BN folded per call)", { _ = try Torch.withoutGrad { try plain(x) } }),
@@ -105,6 +123,8 @@ struct ModelsBenchmark {
                 "training CL, fp32, both (the recipe)",
                 try trainer(.channelsLast, earlyBodyFrozen: true, fixedStatistics: true)
             ),
+            ("training CL, recipe, early body per batch", try recipeStep(earlySlices: batch)),
+            ("training CL, recipe, early body in 4s", try recipeStep(earlySlices: 4)),
             ("training CL, bfloat16 autocast", try trainer(.channelsLast, autocast: true)),
             ("training CL, bf16, early body frozen", try trainer(.channelsLast, autocast: true, earlyBodyFrozen: true)),
             (
