@@ -12,8 +12,10 @@ public protocol Backbone: Module {
     /// the late group starts at stage `lateStage` (``ModelMeta/lateStage``).
     func bodyGroups(lateStage: Int) -> [[Module]]
     /// ``features(_:)`` up to the end of the early group of ``bodyGroups(lateStage:)``, as steps applied in turn (the
-    /// stem, then each block or stage). Each step treats the photos of a batch one by one, so it may run over slices
-    /// of the batch (``Classifier/earlySliceSize``).
+    /// stem, then each block or stage). While its BatchNorm layers use their running statistics, each step treats the
+    /// photos of a batch one by one and draws its random numbers (stochastic depth) one per photo with `Tensor.rand`,
+    /// so it may run over slices of the batch (``Classifier/earlySliceSize``); a step that mixed photos or drew
+    /// otherwise (`bernoulli`) would break that.
     func earlySteps(lateStage: Int) -> [(Tensor) throws -> Tensor]
     /// ``features(_:)`` from the output of ``earlyFeatures(_:lateStage:)`` on: the late group.
     func lateFeatures(_ y: Tensor, lateStage: Int) throws -> Tensor

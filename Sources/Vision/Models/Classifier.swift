@@ -61,49 +61,60 @@ public final class Classifier: Module {
     /// bfloat16 it ran about 3.6× faster.
     public var earlyBodyMixedPrecision = false
 
-    /// Photos per slice in which a fixed early group runs in training (``features(_:)``); 4 unless set.
+    /// Photos per slice in which a fixed early group runs in training on the CPU (``features(_:)``): 4 unless set;
+    /// 0, or anything at least the batch size, runs whole batches.
     ///
     /// The early group works at high resolution: a batch of 32 at 256 px makes activations of 50–200 MB, which leave
     /// the caches between one layer and the next; over slices of 4 photos more of them stay there. On an AMD Zen 4
     /// with 2 threads (EfficientNet-Lite0 at 256 px, `quadrat bench models`) the recipe's training step gained 1–6 %,
-    /// an unfrozen ELPV epoch 0–4 % (docs/measurements.md); slicing the late group too (it trains) made it slower.
+    /// an unfrozen ELPV epoch 0–4 % (docs/measurements.md); slicing the late group too (it trains) made it slower. On
+    /// a GPU batches always run whole: its random draws depend on each call's shape, and slices would only add work.
     public var earlySliceSize = 4
 
     /// The body's feature map: in INT8 once ``quantize(_:size:)`` has run, else in float.
     ///
     /// In training mode, while the early layer group is fixed (no parameter takes a gradient and no BatchNorm
     /// normalises with the batch's statistics: the recipe's head and unfrozen phases), that group runs without
-    /// gradients over slices of ``earlySliceSize`` photos, or under autocast with ``earlyBodyMixedPrecision``. Each
-    /// photo's features are then what the whole batch gives, up to the kernels' rounding: those layers treat the
-    /// photos one by one, and stochastic depth draws the same masks.
+    /// gradients (``fixedEarlyFeatures(_:lateStage:)``).
     public func features(_ x: Tensor) throws -> Tensor {
         if let int8Body { return try int8Body(x) }
         let lateStage = architecture.meta.lateStage
         guard isTraining, earlyGroupIsFixed(lateStage) else { return try body.features(x) }
-        let early = try Torch.withoutGrad {
+        return try body.lateFeatures(fixedEarlyFeatures(x, lateStage: lateStage), lateStage: lateStage)
+    }
+
+    /// The fixed early group's output, without gradients: under autocast with ``earlyBodyMixedPrecision``, else in
+    /// float32 over slices of ``earlySliceSize`` photos on the CPU. The slices give each photo what the whole batch
+    /// gives, up to the kernels' rounding: those layers treat the photos one by one, and stochastic depth draws the
+    /// same masks (``inSlices(_:of:through:)``).
+    private func fixedEarlyFeatures(_ x: Tensor, lateStage: Int) throws -> Tensor {
+        try Torch.withoutGrad {
             if earlyBodyMixedPrecision {
                 return try Torch.withAutocast { try body.earlyFeatures(x, lateStage: lateStage) }.to(.float32)
             }
-            let (count, size) = (x.shape[0], max(1, earlySliceSize))
-            guard count > size else { return try body.earlyFeatures(x, lateStage: lateStage) }
-            // Step by step, each over every slice in turn: stochastic depth then draws its masks in the order that
-            // the whole batch would (the generator's uniform draws are serial), so the run trains the same model.
-            return try body.earlySteps(lateStage: lateStage).reduce(x) { y, step in
-                try Tensor.cat(
-                    stride(from: 0, to: count, by: size).map {
-                        try step(y.narrowed(dim: 0, $0..<min($0 + size, count)))
-                    })
-            }
+            let size = Torch.defaultDevice.isCUDA || earlySliceSize < 1 ? x.shape[0] : earlySliceSize
+            return try Self.inSlices(x, of: size, through: body.earlySteps(lateStage: lateStage))
         }
-        return try body.lateFeatures(early, lateStage: lateStage)
+    }
+
+    /// `steps` applied in turn to `x`, each over slices of `size` photos (the last one shorter) joined again before
+    /// the next. Step by step, each over every slice in turn, a step that draws one random number per photo on the
+    /// CPU (stochastic depth's `Tensor.rand`, whose uniform draws are serial) draws the whole batch's numbers.
+    static func inSlices(_ x: Tensor, of size: Int, through steps: [(Tensor) throws -> Tensor]) throws -> Tensor {
+        let count = x.shape[0]
+        guard count > size else { return try steps.reduce(x) { try $1($0) } }
+        return try steps.reduce(x) { y, step in
+            try Tensor.cat(
+                stride(from: 0, to: count, by: size).map { try step(y.narrowed(dim: 0, $0..<min($0 + size, count))) })
+        }
     }
 
     /// True when no parameter of the early layer group takes a gradient and no BatchNorm of it normalises with the
     /// batch's statistics: the group is then a fixed function of each photo (but for stochastic depth's draws).
     private func earlyGroupIsFixed(_ lateStage: Int) -> Bool {
-        body.bodyGroups(lateStage: lateStage)[0].allSatisfy { group in
-            group.parameters.allSatisfy { !$0.requiresGrad }
-                && group.namedModules().allSatisfy { !(($0.module as? BatchNorm)?.normalisesWithBatch ?? false) }
+        body.bodyGroups(lateStage: lateStage)[0].allSatisfy { module in
+            module.parameters.allSatisfy { !$0.requiresGrad }
+                && !module.namedModules().contains { ($0.module as? BatchNorm)?.normalisesWithBatch == true }
         }
     }
 

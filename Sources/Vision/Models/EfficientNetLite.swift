@@ -102,10 +102,10 @@ public final class EfficientNetLite: Module {
 
     /// The stem, then each block of the stages before `lateStage` (``Backbone/earlySteps(lateStage:)``).
     public func earlySteps(lateStage: Int) -> [(Tensor) throws -> Tensor] {
-        let stem: (Tensor) throws -> Tensor = { [stem] x in
+        let stemStep: (Tensor) throws -> Tensor = { [stem] x in
             try relu6(stem(tfSamePad(x, kernel: 3, stride: 2), padding: (0, 0)))
         }
-        return [stem] + blocks[..<lateStart(lateStage)].map { block in { try block($0) } }
+        return [stemStep] + blocks[..<lateStart(lateStage)].map { block in { try block($0) } }
     }
 
     /// The stages from `lateStage` on and the 1×1 head convolution (``Backbone/lateFeatures(_:lateStage:)``).

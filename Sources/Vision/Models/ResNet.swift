@@ -78,10 +78,10 @@ public final class ResNet: Module {
 
     /// The stem with its pooling, then `layer1…layer<lateStage>` (``Backbone/earlySteps(lateStage:)``).
     public func earlySteps(lateStage: Int) -> [(Tensor) throws -> Tensor] {
-        let stem: (Tensor) throws -> Tensor = { [stem] x in
+        let stemStep: (Tensor) throws -> Tensor = { [stem] x in
             try Functional.maxPool2d(relu(stem(x)), kernel: (3, 3), stride: (2, 2), padding: (1, 1))
         }
-        return [stem] + layers[..<lateStart(lateStage)].map { layer in { try layer($0) } }
+        return [stemStep] + layers[..<lateStart(lateStage)].map { layer in { try layer($0) } }
     }
 
     /// The remaining layers (``Backbone/lateFeatures(_:lateStage:)``).

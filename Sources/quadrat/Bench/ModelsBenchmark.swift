@@ -51,6 +51,7 @@ struct ModelsBenchmark {
         let x = try Tensor.randn([batch, 3, size, size])
         let xCL = try x.contiguous(.channelsLast)
         let labels = try (Tensor.rand([batch]) * 1000).floor().to(.int64)
+        let pairs = try (Tensor.rand([batch]) * 2).floor().to(.int64)
 
         let plain = try arch.makeNetwork(classes: 1000)
         plain.eval()
@@ -93,7 +94,6 @@ struct ModelsBenchmark {
             }
         }
 
-        let pairs = try (Tensor.rand([batch]) * 2).floor().to(.int64)
         /// The recipe's unfrozen step on a two-class ``Classifier`` (random weights), its fixed early group run in
         /// slices of `slice` photos (``Classifier/earlySliceSize``).
         func recipeStep(earlySlices slice: Int) throws -> () throws -> Void {
