@@ -51,7 +51,6 @@ struct ModelsBenchmark {
         let x = try Tensor.randn([batch, 3, size, size])
         let xCL = try x.contiguous(.channelsLast)
         let labels = try (Tensor.rand([batch]) * 1000).floor().to(.int64)
-        let pairs = try (Tensor.rand([batch]) * 2).floor().to(.int64)
 
         let plain = try arch.makeNetwork(classes: 1000)
         plain.eval()
@@ -67,49 +66,12 @@ struct ModelsBenchmark {
         func trainer(
             _ format: MemoryFormat, autocast: Bool = false, earlyBodyFrozen: Bool = false, fixedStatistics: Bool = false
         ) throws -> () throws -> Void {
-            let net = try arch.makeNetwork(classes: 1000)
-            net.train()
-            try net.convert(to: format)
-            if fixedStatistics {
-                // As Recipe.freezeBatchNormStatistics: BatchNorm normalises with its running statistics.
-                for (_, sub) in net.namedModules() { (sub as? BatchNorm)?.updatesStatistics = false }
-            }
-            if earlyBodyFrozen, let early = net.bodyGroups(lateStage: arch.meta.lateStage).first {
-                // As Recipe.unfrozenFrom = 1: no gradients (and so no backward pass) for the early body.
-                for module in early {
-                    for p in module.parameters { try p.requiringGrad(false) }
-                    for (_, sub) in module.namedModules() { (sub as? BatchNorm)?.updatesStatistics = false }
-                }
-            }
-            let input = format == .channelsLast ? xCL : x
-            let optimizer = SGD(net.parameters, learningRate: 0.01, momentum: 0.9)
-            return {
-                try optimizer.zeroGrad()
-                let loss =
-                    autocast
-                    ? try Torch.withAutocast { try Functional.crossEntropy(net(input), target: labels) }
-                    : try Functional.crossEntropy(net(input), target: labels)
-                try loss.backward()
-                try optimizer.step()
-            }
+            try trainingStep(
+                arch, input: format == .channelsLast ? xCL : x, labels: labels, format: format, autocast: autocast,
+                earlyBodyFrozen: earlyBodyFrozen, fixedStatistics: fixedStatistics)
         }
-
-        /// The recipe's unfrozen step on a two-class ``Classifier`` (random weights), its fixed early group run in
-        /// slices of `slice` photos (``Classifier/earlySliceSize``).
         func recipeStep(earlySlices slice: Int) throws -> () throws -> Void {
-            let classifier = try Classifier(arch, classes: ["a", "b"], pretrained: false)
-            classifier.train()
-            try classifier.convert(to: .channelsLast)
-            classifier.earlySliceSize = slice
-            for (_, sub) in classifier.body.namedModules() { (sub as? BatchNorm)?.updatesStatistics = false }
-            for p in classifier.layerGroups[0].flatMap(\.parameters) { try p.requiringGrad(false) }
-            let optimizer = SGD(
-                classifier.parameters.filter(\.requiresGrad), learningRate: 0.01, momentum: 0.9)
-            return {
-                try optimizer.zeroGrad()
-                try Functional.crossEntropy(classifier(xCL), target: pairs).backward()
-                try optimizer.step()
-            }
+            try classifierRecipeStep(arch, input: xCL, earlySlices: slice)
         }
         return [
             // In eval mode a ConvBatchNorm folds its BatchNorm on every call; the copy has it folded once.
@@ -136,6 +98,55 @@ struct ModelsBenchmark {
                 try trainer(.channelsLast, autocast: true, earlyBodyFrozen: true, fixedStatistics: true)
             ),
         ]
+    }
+
+    /// One training step of `arch` (1000 classes, random weights) in `format`: with autocast, the early body frozen
+    /// (as `Recipe.unfrozenFrom` 1) and BatchNorm statistics fixed (as `Recipe.freezeBatchNormStatistics`) as asked.
+    func trainingStep(
+        _ arch: Architecture, input: Tensor, labels: Tensor, format: MemoryFormat, autocast: Bool,
+        earlyBodyFrozen: Bool, fixedStatistics: Bool
+    ) throws -> () throws -> Void {
+        let net = try arch.makeNetwork(classes: 1000)
+        net.train()
+        try net.convert(to: format)
+        if fixedStatistics {
+            for (_, sub) in net.namedModules() { (sub as? BatchNorm)?.updatesStatistics = false }
+        }
+        if earlyBodyFrozen, let early = net.bodyGroups(lateStage: arch.meta.lateStage).first {
+            // No gradients (and so no backward pass) for the early body.
+            for module in early {
+                for p in module.parameters { try p.requiringGrad(false) }
+                for (_, sub) in module.namedModules() { (sub as? BatchNorm)?.updatesStatistics = false }
+            }
+        }
+        let optimizer = SGD(net.parameters, learningRate: 0.01, momentum: 0.9)
+        return {
+            try optimizer.zeroGrad()
+            let loss =
+                autocast
+                ? try Torch.withAutocast { try Functional.crossEntropy(net(input), target: labels) }
+                : try Functional.crossEntropy(net(input), target: labels)
+            try loss.backward()
+            try optimizer.step()
+        }
+    }
+
+    /// The recipe's unfrozen step on a two-class ``Classifier`` (random weights, channels-last `input`), its fixed
+    /// early group run in slices of `slice` photos (``Classifier/earlySliceSize``).
+    func classifierRecipeStep(_ arch: Architecture, input: Tensor, earlySlices slice: Int) throws -> () throws -> Void {
+        let pairs = try (Tensor.rand([input.shape[0]]) * 2).floor().to(.int64)
+        let classifier = try Classifier(arch, classes: ["a", "b"], pretrained: false)
+        classifier.train()
+        try classifier.convert(to: .channelsLast)
+        classifier.earlySliceSize = slice
+        for (_, sub) in classifier.body.namedModules() { (sub as? BatchNorm)?.updatesStatistics = false }
+        for p in classifier.layerGroups[0].flatMap(\.parameters) { try p.requiringGrad(false) }
+        let optimizer = SGD(classifier.parameters.filter(\.requiresGrad), learningRate: 0.01, momentum: 0.9)
+        return {
+            try optimizer.zeroGrad()
+            try Functional.crossEntropy(classifier(input), target: pairs).backward()
+            try optimizer.step()
+        }
     }
 
     /// Images per second over `batches` batches after one warm-up batch.
