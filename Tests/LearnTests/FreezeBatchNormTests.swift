@@ -52,6 +52,26 @@ struct FreezeBatchNormTests {
         #expect(seen == [[10], [10]])
     }
 
+    /// In evaluation, float32 batches on the CPU run their early group photo by photo (``Classifier/evaluationSlice(for:)``):
+    /// the same logits as whole batches up to rounding; not under autocast, not for one photo, not when set to 0.
+    @Test func evaluationRunsTheEarlyGroupPhotoByPhoto() throws {
+        Torch.manualSeed(0)
+        let classifier = try Classifier(.efficientNetLite0, classes: ["a", "b"], pretrained: false)
+        classifier.eval()
+        let x = try Tensor.randn([3, 3, 64, 64])
+        #expect(classifier.evaluationSlice(for: x) == 1)
+        #expect(classifier.evaluationSlice(for: try x.narrowed(dim: 0, 0..<1)) == nil)
+        let underAutocast = try Torch.withAutocast { classifier.evaluationSlice(for: x) }
+        #expect(underAutocast == nil)
+        let sliced = try Torch.withoutGrad { try classifier(x) }
+        classifier.evaluationSliceSize = 0
+        #expect(classifier.evaluationSlice(for: x) == nil)
+        let whole = try Torch.withoutGrad { try classifier(x) }
+        let scale = try whole.abs().max().item()
+        let difference = try maxAbsDifference(whole, sliced)
+        #expect(scale > 0 && difference <= 1e-5 * scale, "largest difference \(difference), scale \(scale)")
+    }
+
     /// In training mode a fixed early group runs in slices of ``Classifier/earlySliceSize`` photos: each photo's
     /// features are the whole batch's up to rounding (6 photos in slices of 4 and 2 here), stochastic depth's draws
     /// included, the late group still gets its gradients and the early one none. While a BatchNorm of that group

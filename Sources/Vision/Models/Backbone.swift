@@ -31,6 +31,13 @@ extension Backbone {
         try earlySteps(lateStage: lateStage).reduce(x) { try $1($0) }
     }
 
+    /// ``features(_:)`` with the early group run over slices of `slice` photos (``Classifier/inSlices(_:of:through:)``);
+    /// the late group gets the whole batch.
+    public func features(_ x: Tensor, earlySlices slice: Int, lateStage: Int) throws -> Tensor {
+        let early = try Classifier.inSlices(x, of: slice, through: earlySteps(lateStage: lateStage))
+        return try lateFeatures(early, lateStage: lateStage)
+    }
+
     /// Turns this network into a fast eval-only copy: BatchNorm folded into the convolutions,
     /// weights channels-last, remaining parameters (the classifier) in `dtype`.
     /// Feed it channels-last input of the same dtype, inside `Torch.inferenceMode`.

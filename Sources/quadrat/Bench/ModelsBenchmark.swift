@@ -78,6 +78,16 @@ struct ModelsBenchmark {
             ("inference NCHW (BN folded per call)", { _ = try Torch.withoutGrad { try plain(x) } }),
             ("inference CL (BN folded per call)", { _ = try Torch.withoutGrad { try cl(xCL) } }),
             ("inference copy (BN folded, CL)", { _ = try Torch.inferenceMode { try copy(xCL) } }),
+            // The body alone, its early group over the whole batch or photo by photo (`Classifier.evaluationSlice`).
+            ("inference copy body", { _ = try Torch.inferenceMode { try copy.features(xCL) } }),
+            (
+                "inference copy body, early group per photo",
+                {
+                    _ = try Torch.inferenceMode {
+                        try copy.features(xCL, earlySlices: 1, lateStage: arch.meta.lateStage)
+                    }
+                }
+            ),
             ("inference copy bfloat16", { _ = try Torch.inferenceMode { try copyBF16(xBF16) } }),
             ("training NCHW", try trainer(.contiguous)),
             ("training channels-last", try trainer(.channelsLast)),
