@@ -27,6 +27,12 @@ if let root = libtorchRoot {
     }
 }
 if libtorchRoot == nil { torchCxxFlags.append("-Wno-deprecated-declarations") }
+// oneDNN called directly (bfloat16 inference): Debian's libdnnl-dev, the very library Debian's libtorch runs on. A
+// downloaded libtorch carries its own oneDNN inside, so the shim then builds without it.
+if libtorchRoot == nil, FileManager.default.fileExists(atPath: "/usr/include/oneapi/dnnl/dnnl.hpp") {
+    torchCxxFlags.append("-DQUADRAT_ONEDNN")
+    torchLibraries.append("dnnl")
+}
 
 /// A C++ target compiled and linked against libtorch.
 @MainActor func libtorchTarget(_ name: String) -> Target {

@@ -31,7 +31,7 @@ sha_ok() { # file expected-sha256
 }
 
 system() {
-    local wanted=(libtorch-dev libopenblas0-openmp libturbojpeg0-dev libpng-dev libgloo-dev unzip)
+    local wanted=(libtorch-dev libdnnl-dev libopenblas0-openmp libturbojpeg0-dev libpng-dev libgloo-dev unzip)
     local missing=()
     for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

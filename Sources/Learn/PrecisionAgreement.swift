@@ -1,5 +1,6 @@
 import Foundation
 import Torch
+import Vision
 
 /// How far bfloat16 inference agrees with float32 on the same photos: decisions that change and the largest change
 /// of a probability. `train --precision auto` keeps bf16 for inference (TTA, and later `predict` and `serve`) only
@@ -57,6 +58,11 @@ extension Learner {
         inferenceMixedPrecision = false
         let fp32 = try predict(source)
         inferenceMixedPrecision = true
+        // bfloat16 as a model read back to predict runs it (`SavedModel`): through oneDNN directly where it can.
+        let classifier = model as? Classifier
+        let direct = classifier?.evaluatesBF16ThroughOneDNN
+        classifier?.evaluatesBF16ThroughOneDNN = true
+        defer { if let direct { classifier?.evaluatesBF16ThroughOneDNN = direct } }
         let bf16 = try predict(source)
         return PrecisionAgreement(
             fp32: fp32.probabilities, bf16: bf16.probabilities, labels: fp32.labels, task: task)

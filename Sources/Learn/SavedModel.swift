@@ -71,6 +71,8 @@ public struct SavedModel {
             // unchanged: the folded weights are kept beside the convolutions and BatchNorms, which exports read.
             try classifier.body.prepareForInference()
             try classifier.convert(to: .channelsLast)
+            // Its weights no longer change: bfloat16 passes may run through oneDNN directly.
+            classifier.evaluatesBF16ThroughOneDNN = true
             return classifier
         }
     }

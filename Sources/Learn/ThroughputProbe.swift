@@ -51,7 +51,14 @@ public enum ThroughputProbe {
         let x = try syntheticBatch(size: size, batchSize: batchSize, classes: 2).inputs
         let wasTraining = model.isTraining
         model.eval()
-        defer { if wasTraining { model.train() } }
+        // bfloat16 as a model read back runs it (`SavedModel`); the network goes with the probe (the weights train on).
+        let classifier = model as? Classifier
+        let direct = classifier?.evaluatesBF16ThroughOneDNN
+        classifier?.evaluatesBF16ThroughOneDNN = mixedPrecision
+        defer {
+            if wasTraining { model.train() }
+            if let direct { classifier?.evaluatesBF16ThroughOneDNN = direct }
+        }
         return try evaluationRate(batchSize: batchSize, steps: steps) {
             _ = try Torch.withoutGrad { try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x) }
         }

@@ -166,8 +166,9 @@ extension MachineProfile {
 
     /// Raised whenever a change to Quadrat's training or evaluation path changes its speed (2: BatchNorm with fixed
     /// statistics folded into its convolution; 3: the early body in bf16 measured too; 4: the fixed early body in
-    /// slices of photos), so that machines measure again instead of planning from old rates.
-    public static let probeRevision = 4
+    /// slices of photos; 5: evaluation photo by photo in float32, bfloat16 through oneDNN directly), so that machines
+    /// measure again instead of planning from old rates.
+    public static let probeRevision = 5
 
     /// `lscpu`'s "Model name", read from /proc/cpuinfo ("unknown CPU" where there is none).
     public static var cpuModel: String {

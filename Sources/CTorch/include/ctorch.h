@@ -267,6 +267,32 @@ qt_tensor qt_qpad(qt_tensor q, int64_t left, int64_t right, int64_t top, int64_t
 /// a + b of two uint8 tensors, requantized to `scale` and `zero_point` (through a ReLU when `relu` is 1).
 qt_tensor qt_qadd(qt_tensor a, qt_tensor b, double scale, int64_t zero_point, int relu);
 
+// ---- oneDNN networks: convolutions called directly, for bfloat16 inference ----------------------------------
+
+/// A feed-forward network of oneDNN convolutions and max pools in the layouts oneDNN picks, each ReLU or ReLU6 and
+/// each residual sum fused into its convolution; free with qt_dnnl_free.
+typedef struct qt_dnnl_s *qt_dnnl;
+
+/// 1 when the shim was built with oneDNN (Debian's libdnnl-dev beside Debian's libtorch), else 0.
+int qt_dnnl_available(void);
+/// An empty network computing in bfloat16 (`bf16` 1) or float32; value 0 is its input. NULL on error.
+qt_dnnl qt_dnnl_new(int bf16);
+/// Adds a convolution of value `input` (float32 `weight` out × in/groups × kh × kw, `bias` or NULL; stride and the
+/// paddings before and after are pairs), then `residual` added (a value, or -1) and an activation (0 none, 1 ReLU,
+/// 2 ReLU6). The residual value must not be read again: its buffer takes the sum. Returns the new value, -1 on error.
+int qt_dnnl_conv(
+    qt_dnnl net, int input, qt_tensor weight, qt_tensor bias, const int64_t *stride, const int64_t *pad_begin,
+    const int64_t *pad_end, int64_t groups, int residual, int activation);
+/// Adds a max pool of value `input` (kernel, stride and paddings are pairs). Returns the new value, -1 on error.
+int qt_dnnl_max_pool(
+    qt_dnnl net, int input, const int64_t *kernel, const int64_t *stride, const int64_t *pad_begin,
+    const int64_t *pad_end);
+/// Runs the network on a float32 N×C×H×W CPU tensor and returns value `output` as a float32 NCHW tensor. The
+/// primitives and buffers for each input shape are made on its first run and kept. NULL on error.
+qt_tensor qt_dnnl_run(qt_dnnl net, qt_tensor x, int output);
+/// Frees a network (NULL is ignored).
+void qt_dnnl_free(qt_dnnl net);
+
 // ---- distributed: PyTorch's c10d (TCPStore rendezvous + ProcessGroupGloo over TCP, or NCCL) ----------
 
 typedef struct qt_process_group_s *qt_process_group;

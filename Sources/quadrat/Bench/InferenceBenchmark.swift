@@ -43,8 +43,18 @@ struct InferenceBenchmark {
                 "Quadrat fp32, BN folded once",
                 { x in try Torch.inferenceMode { try folded.probabilities(inputs: Array(x)) } }
             ),
-            ("Quadrat bf16 autocast", { try saved.probabilities(inputs: Array($0), mixedPrecision: true) }),
+            (
+                saved.classifier.oneDNNBody(side: saved.size) == nil
+                    ? "Quadrat bf16 autocast (ATen)" : "Quadrat bf16 oneDNN",
+                { try saved.probabilities(inputs: Array($0), mixedPrecision: true) }
+            ),
         ]
+        // bfloat16 autocast as ATen runs it (a model read back runs it through oneDNN directly where it can).
+        let autocast = try SavedModel(model)
+        for member in autocast.members { member.evaluatesBF16ThroughOneDNN = false }
+        paths.insert(
+            ("Quadrat bf16 autocast", { try autocast.probabilities(inputs: Array($0), mixedPrecision: true) }),
+            at: paths.count - 1)
         // INT8 when the model has a calibration beside it (`train` writes one; `quadrat quantize` for older models).
         var quantized: SavedModel?
         do {

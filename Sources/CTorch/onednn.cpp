@@ -1,0 +1,327 @@
+// onednn.cpp — bfloat16 inference through oneDNN's convolutions, called directly (Debian's libdnnl 2.6, the one
+// Debian's libtorch runs on). ATen's own path casts every convolution's weights and activations under autocast and
+// keeps each activation (ReLU6) and residual sum a pass of its own; here the weights are reordered once into the
+// layout the kernels want, the activations stay in bfloat16 from the first convolution to the last, and each ReLU,
+// ReLU6 and residual sum is a post-op of its convolution.
+//
+// A network is a list of layers over numbered values (0: the input). Primitives depend on the input's shape, so
+// each shape gets a plan of its own on its first run: primitives, buffers, and a reorder wherever one layer's
+// output layout is not the next one's input layout.
+#include "ctorch.h"
+#include "shim.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <vector>
+
+#if defined(QUADRAT_ONEDNN)
+#include <oneapi/dnnl/dnnl.hpp>
+
+using namespace qt;
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+dnnl::engine &engine() {
+    static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+    return e;
+}
+
+struct Layer {
+    bool pool = false;
+    int input = 0, residual = -1, activation = 0;
+    at::Tensor weight, bias;  // float32, contiguous (convolutions)
+    memory::dims kernel, stride, pad_begin, pad_end;
+    int64_t groups = 1;
+    std::vector<memory> packs;  // the weights reordered for the plans so far, one per layout asked for
+};
+
+/// The primitives and buffers for one input shape and output. Buffers are reused: once the last layer reading a
+/// value is planned, its buffer serves a later value, so a plan holds about the live activations, not all of them.
+struct Plan {
+    std::vector<int64_t> key;
+    std::vector<std::pair<dnnl::primitive, std::unordered_map<int, memory>>> steps;
+    memory input;                // the float32 user input, its handle set at each run
+    std::vector<memory> values;  // each value's memory
+    std::vector<std::pair<std::shared_ptr<char>, size_t>> buffers;
+    std::vector<size_t> unused;  // indices into `buffers` free for the next value
+
+    /// Memory of `desc` in a free buffer large enough, or a new one.
+    memory fresh(const memory::desc &desc) {
+        const size_t size = desc.get_size();
+        size_t best = buffers.size();
+        for (size_t i : unused) {
+            if (buffers[i].second >= size && (best == buffers.size() || buffers[i].second < buffers[best].second)) {
+                best = i;
+            }
+        }
+        if (best == buffers.size()) {
+            char *data = static_cast<char *>(std::aligned_alloc(64, (size + 63) / 64 * 64));
+            if (!data) throw std::bad_alloc();
+            buffers.push_back({std::shared_ptr<char>(data, std::free), size});
+        } else {
+            unused.erase(std::find(unused.begin(), unused.end(), best));
+        }
+        return memory(desc, engine(), buffers[best].first.get());
+    }
+
+    /// Gives `m`'s buffer back for later values (memory not from `fresh` is ignored).
+    void release(const memory &m) {
+        for (size_t i = 0; i < buffers.size(); i++) {
+            if (buffers[i].first.get() == m.get_data_handle() &&
+                std::find(unused.begin(), unused.end(), i) == unused.end()) {
+                unused.push_back(i);
+            }
+        }
+    }
+};
+
+memory::dims dims2(const int64_t *p) { return {p[0], p[1]}; }
+
+}  // namespace
+
+struct qt_dnnl_s {
+    bool bf16 = false;
+    std::vector<Layer> layers;
+    std::vector<std::unique_ptr<Plan>> plans;  // the most recent last; at most kPlans
+    std::mutex lock;                           // a plan's buffers serve one run at a time
+    static constexpr size_t kPlans = 8;
+
+    dt type() const { return bf16 ? dt::bf16 : dt::f32; }
+
+    /// `from` as `desc`: itself, or a new memory filled by a reorder step added to `plan`.
+    memory as(Plan &plan, const memory &from, const memory::desc &desc) {
+        if (from.get_desc() == desc) return from;
+        memory to = plan.fresh(desc);
+        plan.steps.push_back({dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}});
+        return to;
+    }
+
+    /// The weights of `layer` reordered once into `desc`.
+    memory packed(Layer &layer, const memory::desc &desc) {
+        for (const auto &pack : layer.packs) {
+            if (pack.get_desc() == desc) return pack;
+        }
+        auto shape = layer.weight.sizes().vec();
+        memory::dims dims = layer.groups == 1 ? memory::dims(shape.begin(), shape.end())
+                                              : memory::dims{layer.groups, shape[0] / layer.groups, shape[1],
+                                                             shape[2], shape[3]};
+        memory user({dims, dt::f32, layer.groups == 1 ? tag::oihw : tag::goihw}, engine(), layer.weight.data_ptr());
+        memory out(desc, engine());
+        dnnl::stream s(engine());
+        dnnl::reorder(user, out).execute(s, user, out);
+        s.wait();
+        layer.packs.push_back(out);
+        return out;
+    }
+
+    /// Plans convolution `layer`, making the next value; returns the memories it alone reads (its reordered input).
+    std::vector<memory> add_conv(Plan &plan, Layer &layer) {
+        const memory x = plan.values.at(layer.input);  // a handle: the vector grows below
+        auto in = x.get_desc().dims();
+        auto w = layer.weight.sizes();
+        memory::dim n = in[0], oc = w[0];
+        memory::dims out = {n, oc, 0, 0};
+        for (int i = 0; i < 2; i++) {
+            out[2 + i] = (in[2 + i] + layer.pad_begin[i] + layer.pad_end[i] - w[2 + i]) / layer.stride[i] + 1;
+        }
+        memory::dims wdims = layer.groups == 1 ? memory::dims{oc, w[1], w[2], w[3]}
+                                               : memory::dims{layer.groups, oc / layer.groups, w[1], w[2], w[3]};
+        dnnl::post_ops ops;
+        if (layer.residual >= 0) ops.append_sum(1.f);
+        if (layer.activation == 1) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        if (layer.activation == 2) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f);
+        dnnl::primitive_attr attr;
+        attr.set_post_ops(ops);
+        memory::desc any_src({in[0], in[1], in[2], in[3]}, type(), tag::any);
+        memory::desc any_w(wdims, type(), tag::any), any_dst(out, type(), tag::any);
+        memory::desc bias_desc({oc}, dt::f32, tag::a);
+        auto desc = dnnl::convolution_forward::desc(
+            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_src, any_w, bias_desc,
+            any_dst, layer.stride, layer.pad_begin, layer.pad_end);
+        dnnl::convolution_forward::primitive_desc pd(desc, attr, engine());
+        memory src = as(plan, x, pd.src_desc());
+        memory weights = packed(layer, pd.weights_desc());
+        memory bias(bias_desc, engine());
+        if (layer.bias.defined()) {
+            std::memcpy(bias.get_data_handle(), layer.bias.data_ptr(), oc * sizeof(float));
+        } else {
+            std::memset(bias.get_data_handle(), 0, oc * sizeof(float));
+        }
+        // The sum post-op adds what the destination holds: the residual, in its own buffer or reordered to one.
+        memory dst = layer.residual >= 0 ? as(plan, plan.values.at(layer.residual), pd.dst_desc())
+                                         : plan.fresh(pd.dst_desc());
+        plan.steps.push_back({dnnl::convolution_forward(pd), {{DNNL_ARG_SRC, src},
+                                                              {DNNL_ARG_WEIGHTS, weights},
+                                                              {DNNL_ARG_BIAS, bias},
+                                                              {DNNL_ARG_DST, dst}}});
+        plan.values.push_back(dst);
+        if (src.get_data_handle() != x.get_data_handle()) return {src};
+        return {};
+    }
+
+    void add_pool(Plan &plan, const Layer &layer) {
+        const memory x = plan.values.at(layer.input);  // a handle: the vector grows below
+        auto in = x.get_desc().dims();
+        memory::dims out = {in[0], in[1], 0, 0};
+        for (int i = 0; i < 2; i++) {
+            out[2 + i] = (in[2 + i] + layer.pad_begin[i] + layer.pad_end[i] - layer.kernel[i]) / layer.stride[i] + 1;
+        }
+        auto desc = dnnl::pooling_forward::desc(
+            dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, x.get_desc(),
+            memory::desc(out, type(), tag::any), layer.stride, layer.kernel, layer.pad_begin, layer.pad_end);
+        dnnl::pooling_forward::primitive_desc pd(desc, engine());
+        memory dst = plan.fresh(pd.dst_desc());
+        plan.steps.push_back({dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, dst}}});
+        plan.values.push_back(dst);
+    }
+
+    /// The plan for an input of `shape` whose float32 data lies in `channels_last` order or NCHW, making `output`.
+    Plan &plan(const std::vector<int64_t> &shape, bool channels_last, int output) {
+        std::vector<int64_t> key = shape;
+        key.push_back(channels_last);
+        key.push_back(output);
+        for (size_t i = 0; i < plans.size(); i++) {
+            if (plans[i]->key != key) continue;
+            std::rotate(plans.begin() + i, plans.begin() + i + 1, plans.end());  // the most recent last
+            return *plans.back();
+        }
+        if (plans.size() == kPlans) plans.erase(plans.begin());
+        auto plan = std::make_unique<Plan>();
+        plan->key = key;
+        memory::dims dims(shape.begin(), shape.end());
+        plan->input = memory({dims, dt::f32, channels_last ? tag::nhwc : tag::nchw}, engine(), nullptr);
+        // The first convolution reads the input in the network's type; its own layout is picked with it.
+        plan->values.push_back(as(*plan, plan->input, memory::desc(dims, type(), tag::nhwc)));
+        // The last layer reading each value: its buffer is free after it (unless the value is the output).
+        std::vector<int> last(layers.size() + 1, -1);
+        for (size_t j = 0; j < layers.size(); j++) {
+            last[layers[j].input] = int(j);
+            if (layers[j].residual >= 0) last[layers[j].residual] = int(j);
+        }
+        for (size_t j = 0; j < layers.size() && plan->values.size() <= size_t(output); j++) {
+            Layer &layer = layers[j];
+            std::vector<memory> temporaries = layer.pool ? (add_pool(*plan, layer), std::vector<memory>{})
+                                                         : add_conv(*plan, layer);
+            for (const auto &m : temporaries) plan->release(m);
+            const void *made = plan->values.back().get_data_handle();
+            for (int v : {layer.input, layer.residual}) {
+                // A residual summed in place lives on as the new value.
+                if (v >= 0 && v != output && last[v] == int(j) && plan->values[v].get_data_handle() != made) {
+                    plan->release(plan->values[v]);
+                }
+            }
+        }
+        plans.push_back(std::move(plan));
+        return *plans.back();
+    }
+};
+
+extern "C" {
+
+int qt_dnnl_available(void) { return 1; }
+
+qt_dnnl qt_dnnl_new(int bf16) {
+    QT_GUARD(nullptr, {
+        auto net = new qt_dnnl_s();
+        net->bf16 = bf16 != 0;
+        return net;
+    })
+}
+
+int qt_dnnl_conv(
+    qt_dnnl net, int input, qt_tensor weight, qt_tensor bias, const int64_t *stride, const int64_t *pad_begin,
+    const int64_t *pad_end, int64_t groups, int residual, int activation) {
+    QT_GUARD(-1, {
+        const int values = int(net->layers.size()) + 1;
+        if (input < 0 || input >= values || residual >= values) throw std::invalid_argument("oneDNN: no such value");
+        const at::Tensor &w = unwrap(weight);
+        if (w.dim() != 4) throw std::invalid_argument("oneDNN: a convolution's weight must be 4-d");
+        Layer layer;
+        layer.input = input;
+        layer.residual = residual;
+        layer.activation = activation;
+        layer.weight = w.to(at::kFloat).contiguous().cpu();
+        if (bias) layer.bias = unwrap(bias).to(at::kFloat).contiguous().cpu();
+        layer.stride = dims2(stride);
+        layer.pad_begin = dims2(pad_begin);
+        layer.pad_end = dims2(pad_end);
+        layer.groups = groups;
+        net->layers.push_back(std::move(layer));
+        return values;
+    })
+}
+
+int qt_dnnl_max_pool(
+    qt_dnnl net, int input, const int64_t *kernel, const int64_t *stride, const int64_t *pad_begin,
+    const int64_t *pad_end) {
+    QT_GUARD(-1, {
+        const int values = int(net->layers.size()) + 1;
+        if (input < 0 || input >= values) throw std::invalid_argument("oneDNN: no such value");
+        Layer layer;
+        layer.pool = true;
+        layer.input = input;
+        layer.kernel = dims2(kernel);
+        layer.stride = dims2(stride);
+        layer.pad_begin = dims2(pad_begin);
+        layer.pad_end = dims2(pad_end);
+        net->layers.push_back(std::move(layer));
+        return values;
+    })
+}
+
+qt_tensor qt_dnnl_run(qt_dnnl net, qt_tensor x, int output) {
+    QT_GUARD(nullptr, {
+        const at::Tensor &t = unwrap(x);
+        if (!t.is_cpu() || t.dim() != 4 || t.scalar_type() != at::kFloat) {
+            throw std::invalid_argument("oneDNN: the input must be a float32 N×C×H×W tensor on the CPU");
+        }
+        if (output < 0 || output > int(net->layers.size())) throw std::invalid_argument("oneDNN: no such value");
+        const bool channels_last = t.is_contiguous(at::MemoryFormat::ChannelsLast) && !t.is_contiguous();
+        at::Tensor input = channels_last ? t : t.contiguous();
+        std::lock_guard<std::mutex> guard(net->lock);
+        Plan &plan = net->plan(input.sizes().vec(), channels_last, output);
+        plan.input.set_data_handle(input.data_ptr());
+        const memory &value = plan.values.at(output);
+        auto dims = value.get_desc().dims();
+        at::Tensor result = at::empty({dims[0], dims[1], dims[2], dims[3]}, at::kFloat);
+        memory out({dims, dt::f32, tag::nchw}, engine(), result.data_ptr());
+        dnnl::stream s(engine());
+        for (auto &[primitive, args] : plan.steps) primitive.execute(s, args);
+        dnnl::reorder(value, out).execute(s, const_cast<memory &>(value), out);
+        s.wait();
+        return wrap(result);
+    })
+}
+
+void qt_dnnl_free(qt_dnnl net) { delete net; }
+
+}  // extern "C"
+
+#else  // built without oneDNN's headers (a downloaded libtorch carries its own oneDNN, hidden)
+
+struct qt_dnnl_s {};
+
+extern "C" {
+int qt_dnnl_available(void) { return 0; }
+qt_dnnl qt_dnnl_new(int) {
+    qt::set_error("this build of Quadrat has no oneDNN (it needs Debian's libdnnl-dev and Debian's libtorch)");
+    return nullptr;
+}
+int qt_dnnl_conv(qt_dnnl, int, qt_tensor, qt_tensor, const int64_t *, const int64_t *, const int64_t *, int64_t, int,
+                 int) {
+    return -1;
+}
+int qt_dnnl_max_pool(qt_dnnl, int, const int64_t *, const int64_t *, const int64_t *, const int64_t *) { return -1; }
+qt_tensor qt_dnnl_run(qt_dnnl, qt_tensor, int) { return nullptr; }
+void qt_dnnl_free(qt_dnnl) {}
+}
+
+#endif

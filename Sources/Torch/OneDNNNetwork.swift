@@ -1,0 +1,68 @@
+import CTorch
+
+/// A feed-forward network of oneDNN convolutions and max pools, called directly rather than through ATen: weights
+/// reordered once into the layout oneDNN's kernels pick, activations kept in that layout (and in bfloat16 when asked)
+/// from the first layer to the last, each ReLU, ReLU6 and residual sum fused into its convolution.
+///
+/// Layers make numbered values; value 0 is the input. Build it layer by layer, then run it on float32 batches: the
+/// primitives for each input shape are made on the first batch of that shape and kept. Available where the shim was
+/// built with Debian's libdnnl-dev (``isAvailable``).
+public final class OneDNNNetwork: @unchecked Sendable {
+    /// What follows a convolution inside it.
+    public enum Activation: Int32, Sendable {
+        case none = 0
+        case relu = 1
+        case relu6 = 2
+    }
+
+    private let handle: OpaquePointer
+    /// Whether it computes in bfloat16 (else float32).
+    public let bfloat16: Bool
+    /// The values made so far, the input included.
+    public private(set) var valueCount = 1
+
+    /// True when this build can make one.
+    public static var isAvailable: Bool { qt_dnnl_available() != 0 }
+
+    public init(bfloat16: Bool) throws {
+        guard let h = qt_dnnl_new(bfloat16 ? 1 : 0) else { throw TorchError.last() }
+        (handle, self.bfloat16) = (h, bfloat16)
+    }
+    deinit { qt_dnnl_free(handle) }
+
+    /// Adds a convolution of value `input` with `weight` (out × in/groups × kh × kw) and `bias`, then `residual` added
+    /// and `activation`; returns its value. The residual's buffer takes the sum, so nothing may read it afterwards.
+    /// Paddings are (top, left) before and (bottom, right) after: TensorFlow's uneven SAME padding fits.
+    public func convolution(
+        _ input: Int, weight: Tensor, bias: Tensor?, stride: (Int, Int), padBefore: (Int, Int),
+        padAfter: (Int, Int), groups: Int, residual: Int? = nil, activation: Activation = .none
+    ) throws -> Int {
+        let pairs = [stride.0, stride.1, padBefore.0, padBefore.1, padAfter.0, padAfter.1]
+        let value = withInt64s(pairs) { v, _ in
+            qt_dnnl_conv(
+                handle, Int32(input), weight.handle, bias?.handle, v, v + 2, v + 4, Int64(groups),
+                Int32(residual ?? -1), activation.rawValue)
+        }
+        return try added(value)
+    }
+
+    /// Adds a max pool of value `input`; returns its value.
+    public func maxPool(
+        _ input: Int, kernel: (Int, Int), stride: (Int, Int), padBefore: (Int, Int), padAfter: (Int, Int)
+    ) throws -> Int {
+        let pairs = [kernel.0, kernel.1, stride.0, stride.1, padBefore.0, padBefore.1, padAfter.0, padAfter.1]
+        let value = withInt64s(pairs) { v, _ in qt_dnnl_max_pool(handle, Int32(input), v, v + 2, v + 4, v + 6) }
+        return try added(value)
+    }
+
+    private func added(_ value: Int32) throws -> Int {
+        guard value >= 0 else { throw TorchError.last() }
+        valueCount += 1
+        return Int(value)
+    }
+
+    /// Value `output` (by default the last made) for a float32 N×C×H×W batch on the CPU, as float32 NCHW.
+    public func callAsFunction(_ x: Tensor, output: Int? = nil) throws -> Tensor {
+        try wrap(qt_dnnl_run(handle, x.handle, Int32(output ?? valueCount - 1)))
+    }
+}
