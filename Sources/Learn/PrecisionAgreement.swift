@@ -55,14 +55,14 @@ extension Learner {
     public func precisionAgreement(on source: BatchSource) throws -> PrecisionAgreement {
         let saved = inferenceMixedPrecision
         defer { inferenceMixedPrecision = saved }
+        // Both as a model read back to predict runs them (`SavedModel`): through oneDNN directly where it can.
+        let classifier = model as? Classifier
+        let direct = classifier?.evaluatesThroughOneDNN
+        classifier?.evaluatesThroughOneDNN = true
+        defer { if let direct { classifier?.evaluatesThroughOneDNN = direct } }
         inferenceMixedPrecision = false
         let fp32 = try predict(source)
         inferenceMixedPrecision = true
-        // bfloat16 as a model read back to predict runs it (`SavedModel`): through oneDNN directly where it can.
-        let classifier = model as? Classifier
-        let direct = classifier?.evaluatesBF16ThroughOneDNN
-        classifier?.evaluatesBF16ThroughOneDNN = true
-        defer { if let direct { classifier?.evaluatesBF16ThroughOneDNN = direct } }
         let bf16 = try predict(source)
         return PrecisionAgreement(
             fp32: fp32.probabilities, bf16: bf16.probabilities, labels: fp32.labels, task: task)

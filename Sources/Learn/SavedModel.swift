@@ -71,8 +71,8 @@ public struct SavedModel {
             // unchanged: the folded weights are kept beside the convolutions and BatchNorms, which exports read.
             try classifier.body.prepareForInference()
             try classifier.convert(to: .channelsLast)
-            // Its weights no longer change: bfloat16 passes may run through oneDNN directly.
-            classifier.evaluatesBF16ThroughOneDNN = true
+            // Its weights no longer change: its passes may run through oneDNN directly.
+            classifier.evaluatesThroughOneDNN = true
             return classifier
         }
     }

@@ -73,35 +73,38 @@ struct OneDNNBodyTests {
         }
     }
 
-    /// With ``Classifier/evaluatesBF16ThroughOneDNN``, a classifier's evaluation under autocast runs through the
-    /// network (what it gives, to the bit), one per size in pixels; without autocast or in training mode it does not,
-    /// and without the flag autocast's own path serves again.
-    @Test func aClassifierUsesItForBF16EvaluationOnly() throws {
+    /// With ``Classifier/evaluatesThroughOneDNN``, a classifier's evaluation runs through the networks (what they
+    /// give, to the bit): bfloat16 under autocast, float32 otherwise, one per size in pixels and precision; in training
+    /// mode it does not, and without the flag ATen's own path serves again.
+    @Test func aClassifierUsesItForEvaluationOnly() throws {
         Torch.manualSeed(2)
         let classifier = try Classifier(.efficientNetLite0, classes: ["a", "b"], pretrained: false)
         classifier.eval()
         let x = try patternInput(batch: 2, size: 64)
-        func bf16(_ x: Tensor) throws -> Tensor {
-            try Torch.withoutGrad { try Torch.withAutocast { try classifier.features(x) } }
+        func features(_ x: Tensor, bf16: Bool) throws -> Tensor {
+            try Torch.withoutGrad {
+                try bf16 ? Torch.withAutocast { try classifier.features(x) } : classifier.features(x)
+            }
         }
-        let float = try Torch.withoutGrad { try classifier.features(x) }
-        let autocast = try bf16(x)
-        classifier.evaluatesBF16ThroughOneDNN = true
-        let direct = try bf16(x)
-        let network = try #require(classifier.oneDNNBody(side: 64))
-        #expect(try maxAbsDifference(direct, network(x)) == 0)
-        #expect(try maxAbsDifference(direct, autocast) > 0)
-        #expect(try maxAbsDifference(Torch.withoutGrad { try classifier.features(x) }, float) == 0)
-        #expect(classifier.oneDNNBody(side: 64) === network)
-        let other = try patternInput(batch: 2, size: 96)
-        #expect(try bf16(other).shape[2] == 3)
-        #expect(classifier.oneDNNBody(side: 96) !== network)
-        classifier.evaluatesBF16ThroughOneDNN = false
-        #expect(try maxAbsDifference(bf16(x), autocast) == 0)
+        let (float, autocast) = (try features(x, bf16: false), try features(x, bf16: true))
+        classifier.evaluatesThroughOneDNN = true
+        for bf16 in [false, true] {
+            let network = try #require(classifier.oneDNNBody(side: 64, bfloat16: bf16))
+            #expect(network.bfloat16 == bf16)
+            let direct = try features(x, bf16: bf16)
+            #expect(try maxAbsDifference(direct, network(x)) == 0)
+            #expect(try maxAbsDifference(direct, bf16 ? autocast : float) > 0)
+            #expect(classifier.oneDNNBody(side: 64, bfloat16: bf16) === network)
+            #expect(classifier.oneDNNBody(side: 96, bfloat16: bf16) !== network)
+        }
+        #expect(try features(patternInput(batch: 2, size: 96), bf16: true).shape[2] == 3)
+        classifier.evaluatesThroughOneDNN = false
+        #expect(try maxAbsDifference(features(x, bf16: false), float) == 0)
+        #expect(try maxAbsDifference(features(x, bf16: true), autocast) == 0)
         // In training mode (last: it moves the BatchNorm statistics) the flag is not looked at.
-        classifier.evaluatesBF16ThroughOneDNN = true
+        classifier.evaluatesThroughOneDNN = true
+        let network = try #require(classifier.oneDNNBody(side: 64, bfloat16: false))
         classifier.train()
-        let training = try Torch.withoutGrad { try Torch.withAutocast { try classifier.features(x) } }
-        #expect(try maxAbsDifference(training, direct) > 0)
+        #expect(try maxAbsDifference(features(x, bf16: false), network(x)) > 0)
     }
 }

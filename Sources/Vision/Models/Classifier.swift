@@ -78,8 +78,8 @@ public final class Classifier: Module {
     /// gradients (``fixedEarlyFeatures(_:lateStage:)``).
     public func features(_ x: Tensor) throws -> Tensor {
         if let int8Body { return try int8Body(x) }
-        if !isTraining, evaluatesBF16ThroughOneDNN, Torch.isAutocastEnabled, !Torch.defaultDevice.isCUDA,
-            let network = oneDNNBody(side: x.shape[3])
+        if !isTraining, evaluatesThroughOneDNN, x.dtype == .float32, !Torch.defaultDevice.isCUDA,
+            let network = oneDNNBody(side: x.shape[3], bfloat16: Torch.isAutocastEnabled)
         {
             return try network(x)
         }
@@ -163,36 +163,44 @@ public final class Classifier: Module {
         int8Body = try QuantizedNetwork(graph, input: Self.graphInput, output: output, ranges: ranges)
     }
 
-    /// Whether the body's bfloat16 evaluation passes (under autocast, in eval mode, on the CPU) run through oneDNN
-    /// directly (``OneDNNNetwork``): its weights as they are when a batch of a new size in pixels first comes,
-    /// BatchNorms folded, reordered once; activations in bfloat16 from the first convolution to the last, each ReLU6
-    /// and residual sum fused. Only for weights that no longer change (a model read back to predict, a check right
-    /// after training); setting it drops the network made so far. Where this build has no oneDNN or the body's graph
-    /// holds an operator it does not run, autocast's path is taken as before.
+    /// Whether the body's evaluation passes on the CPU run through oneDNN directly (``OneDNNNetwork``), in bfloat16
+    /// under autocast and in float32 otherwise: its weights as they are when a batch of a new size in pixels first
+    /// comes, BatchNorms folded and reordered once into the layout oneDNN's kernels pick; activations kept in that
+    /// layout (and in bfloat16 under autocast) from the first convolution to the last, each ReLU6 and residual sum
+    /// fused. Only for weights that no longer change (a model read back to predict, a check right after training);
+    /// setting it drops the networks made so far. Where this build has no oneDNN, or the body's graph holds an
+    /// operator it does not run, ATen's path is taken as before.
     ///
-    /// Autocast instead casts each convolution's input and weights at every call and keeps each activation and sum a
-    /// pass of its own: on an AMD Zen 4 with 2 threads (the ELPV demo's Lite0, 256 px, batch 8, `quadrat bench
-    /// inference`) it ran 168 img/s, oneDNN directly 223 (ONNX Runtime's float32: 146).
-    public var evaluatesBF16ThroughOneDNN = false {
-        didSet { bf16Body.withLock { $0 = nil } }
+    /// ATen runs each activation and sum as a pass of its own, and autocast casts each convolution's input and weights
+    /// at every call: on an AMD Zen 4 with 2 threads (the ELPV demo's Lite0 at 256 px, batch 8, `quadrat bench
+    /// models` and `bench inference`, one sitting) the body ran 131–141 img/s in float32 against ATen's 105–127, and the
+    /// whole model 223–253 img/s in bfloat16 against autocast's 170–177 (ONNX Runtime's float32: 138–151).
+    public var evaluatesThroughOneDNN = false {
+        didSet { oneDNNBodies.withLock { $0 = [:] } }
     }
 
-    /// The oneDNN body made for one side in pixels (nil: it could not be made).
-    private let bf16Body = Locked<(side: Int, network: OneDNNNetwork?)?>(nil)
+    /// The oneDNN bodies made so far, by side in pixels and precision (nil: it could not be made).
+    private let oneDNNBodies = Locked<[OneDNNKey: OneDNNNetwork?]>([:])
+    private struct OneDNNKey: Hashable {
+        var side: Int, bfloat16: Bool
+    }
 
-    /// The oneDNN body for `side`-pixel input, made on the first call for that side; nil where it cannot be made.
-    public func oneDNNBody(side: Int) -> OneDNNNetwork? {
-        bf16Body.withLock { made in
-            if let made, made.side == side { return made.network }
-            // Without oneDNN in this build, or with an operator it does not run, autocast's path serves instead.
-            let network = OneDNNNetwork.isAvailable ? try? Self.bf16Network(bodyGraph(size: side)) : nil
-            made = (side, network)
+    /// The oneDNN body for `side`-pixel input in bfloat16 or float32, made on the first call for them; nil where it
+    /// cannot be made.
+    public func oneDNNBody(side: Int, bfloat16: Bool) -> OneDNNNetwork? {
+        oneDNNBodies.withLock { made in
+            let key = OneDNNKey(side: side, bfloat16: bfloat16)
+            if let network = made[key] { return network }
+            // Without oneDNN in this build, or with an operator it does not run, ATen's path serves instead.
+            let network = OneDNNNetwork.isAvailable ? try? oneDNNNetwork(side: side, bfloat16: bfloat16) : nil
+            made[key] = .some(network)
             return network
         }
     }
 
-    private static func bf16Network(_ body: (graph: InferenceGraph, output: String)) throws -> OneDNNNetwork {
-        try OneDNNNetwork(body.graph, input: graphInput, output: body.output, bfloat16: true)
+    private func oneDNNNetwork(side: Int, bfloat16: Bool) throws -> OneDNNNetwork {
+        let (graph, output) = try bodyGraph(size: side)
+        return try OneDNNNetwork(graph, input: Self.graphInput, output: output, bfloat16: bfloat16)
     }
 
     /// The whole network in eval mode as graph nodes: body then head, from `input` (normalised, N×3×side×side)

@@ -30,31 +30,25 @@ struct InferenceBenchmark {
                 + "\(Torch.threads) threads, at least \(Int(seconds)) s per path")
         let reference = try saved.probabilities(inputs: inputs)
         var rows: [Row] = []
-        // The same model with its body's BatchNorms folded once (the inference copy), for the last fp32 path.
-        let folded = try SavedModel(model)
-        try folded.classifier.body.prepareForInference()
+        // A model read back runs through oneDNN directly where this build can; the same model through ATen beside it.
+        let aten = try SavedModel(model)
+        for member in aten.members { member.evaluatesThroughOneDNN = false }
+        let direct = saved.classifier.oneDNNBody(side: saved.size, bfloat16: false) != nil ? "oneDNN" : "ATen"
         var paths: [(String, (ArraySlice<[Float]>) throws -> [[Double]])] = [
-            ("Quadrat fp32", { try saved.probabilities(inputs: Array($0)) }),
             (
-                "Quadrat fp32, inference mode",
+                "Quadrat fp32 (\(direct))",
                 { x in try Torch.inferenceMode { try saved.probabilities(inputs: Array(x)) } }
             ),
+            ("Quadrat fp32 (ATen)", { x in try Torch.inferenceMode { try aten.probabilities(inputs: Array(x)) } }),
             (
-                "Quadrat fp32, BN folded once",
-                { x in try Torch.inferenceMode { try folded.probabilities(inputs: Array(x)) } }
+                "Quadrat bf16 (\(direct))",
+                { x in try Torch.inferenceMode { try saved.probabilities(inputs: Array(x), mixedPrecision: true) } }
             ),
             (
-                saved.classifier.oneDNNBody(side: saved.size) == nil
-                    ? "Quadrat bf16 autocast (ATen)" : "Quadrat bf16 oneDNN",
-                { try saved.probabilities(inputs: Array($0), mixedPrecision: true) }
+                "Quadrat bf16 autocast (ATen)",
+                { x in try Torch.inferenceMode { try aten.probabilities(inputs: Array(x), mixedPrecision: true) } }
             ),
         ]
-        // bfloat16 autocast as ATen runs it (a model read back runs it through oneDNN directly where it can).
-        let autocast = try SavedModel(model)
-        for member in autocast.members { member.evaluatesBF16ThroughOneDNN = false }
-        paths.insert(
-            ("Quadrat bf16 autocast", { try autocast.probabilities(inputs: Array($0), mixedPrecision: true) }),
-            at: paths.count - 1)
         // INT8 when the model has a calibration beside it (`train` writes one; `quadrat quantize` for older models).
         var quantized: SavedModel?
         do {
