@@ -90,8 +90,10 @@ memory::dims dims2(const int64_t *p) { return {p[0], p[1]}; }
 struct qt_dnnl_s {
     bool bf16 = false;
     std::vector<Layer> layers;
-    std::vector<std::unique_ptr<Plan>> plans;  // the most recent last; at most kPlans
-    std::mutex lock;                           // a plan's buffers serve one run at a time
+    // Plans not running now, the most recently used last; at most kPlans. A run takes one out and gives it back, so
+    // that runs on several threads (serve's workers share one model) each have buffers of their own.
+    std::vector<std::unique_ptr<Plan>> idle;
+    std::mutex lock;  // guards `idle` and the layers' weight packs
     static constexpr size_t kPlans = 8;
 
     dt type() const { return bf16 ? dt::bf16 : dt::f32; }
@@ -183,17 +185,30 @@ struct qt_dnnl_s {
         plan.values.push_back(dst);
     }
 
-    /// The plan for an input of `shape` whose float32 data lies in `channels_last` order or NCHW, making `output`.
-    Plan &plan(const std::vector<int64_t> &shape, bool channels_last, int output) {
+    /// A plan for an input of `shape` whose float32 data lies in `channels_last` order or NCHW, making `output`:
+    /// an idle one, or a new one. Give it back with `give_back`.
+    std::unique_ptr<Plan> take(const std::vector<int64_t> &shape, bool channels_last, int output) {
         std::vector<int64_t> key = shape;
         key.push_back(channels_last);
         key.push_back(output);
-        for (size_t i = 0; i < plans.size(); i++) {
-            if (plans[i]->key != key) continue;
-            std::rotate(plans.begin() + i, plans.begin() + i + 1, plans.end());  // the most recent last
-            return *plans.back();
+        std::lock_guard<std::mutex> guard(lock);
+        for (size_t i = idle.size(); i-- > 0;) {
+            if (idle[i]->key != key) continue;
+            auto plan = std::move(idle[i]);
+            idle.erase(idle.begin() + i);
+            return plan;
         }
-        if (plans.size() == kPlans) plans.erase(plans.begin());
+        return make(shape, channels_last, output, key);
+    }
+
+    void give_back(std::unique_ptr<Plan> plan) {
+        std::lock_guard<std::mutex> guard(lock);
+        idle.push_back(std::move(plan));
+        if (idle.size() > kPlans) idle.erase(idle.begin());
+    }
+
+    std::unique_ptr<Plan> make(
+        const std::vector<int64_t> &shape, bool channels_last, int output, const std::vector<int64_t> &key) {
         auto plan = std::make_unique<Plan>();
         plan->key = key;
         memory::dims dims(shape.begin(), shape.end());
@@ -219,8 +234,7 @@ struct qt_dnnl_s {
                 }
             }
         }
-        plans.push_back(std::move(plan));
-        return *plans.back();
+        return plan;
     }
 };
 
@@ -286,17 +300,17 @@ qt_tensor qt_dnnl_run(qt_dnnl net, qt_tensor x, int output) {
         if (output < 0 || output > int(net->layers.size())) throw std::invalid_argument("oneDNN: no such value");
         const bool channels_last = t.is_contiguous(at::MemoryFormat::ChannelsLast) && !t.is_contiguous();
         at::Tensor input = channels_last ? t : t.contiguous();
-        std::lock_guard<std::mutex> guard(net->lock);
-        Plan &plan = net->plan(input.sizes().vec(), channels_last, output);
-        plan.input.set_data_handle(input.data_ptr());
-        const memory &value = plan.values.at(output);
+        std::unique_ptr<Plan> plan = net->take(input.sizes().vec(), channels_last, output);
+        plan->input.set_data_handle(input.data_ptr());
+        const memory &value = plan->values.at(output);
         auto dims = value.get_desc().dims();
         at::Tensor result = at::empty({dims[0], dims[1], dims[2], dims[3]}, at::kFloat);
         memory out({dims, dt::f32, tag::nchw}, engine(), result.data_ptr());
         dnnl::stream s(engine());
-        for (auto &[primitive, args] : plan.steps) primitive.execute(s, args);
+        for (auto &[primitive, args] : plan->steps) primitive.execute(s, args);
         dnnl::reorder(value, out).execute(s, const_cast<memory &>(value), out);
         s.wait();
+        net->give_back(std::move(plan));
         return wrap(result);
     })
 }

@@ -56,6 +56,28 @@ struct OneDNNBodyTests {
         }
     }
 
+    /// Runs on several threads at once (serve's workers share one model) each get buffers of their own.
+    @Test func concurrentRunsKeepTheirAnswers() throws {
+        Torch.manualSeed(4)
+        let body = try EfficientNetLite(.lite0, classes: nil)
+        body.eval()
+        var graph = InferenceGraph()
+        let output = try body.exportFeatures("image", side: 32, into: &graph)
+        let network = try OneDNNNetwork(graph, input: "image", output: output, bfloat16: false)
+        let inputs = try (0..<4).map { try patternInput(batch: 2, size: 32) * Double($0 + 1) }
+        let wants = try inputs.map { x in try Torch.withoutGrad { try body.features(x) } }
+        let differences = Locked([Double](repeating: .infinity, count: 8))
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            // A failure leaves the infinity in place, which the expectation below reports.
+            guard let got = try? network(inputs[i % 4]), let d = try? maxAbsDifference(got, wants[i % 4]),
+                let scale = try? wants[i % 4].abs().max().item()
+            else { return }
+            differences.withLock { $0[i] = d / scale }
+        }
+        let worst = differences.withLock { $0.max() ?? .infinity }
+        #expect(worst <= 1e-4, "largest relative difference \(worst)")
+    }
+
     /// An operator it does not run is refused by name, so the caller keeps ATen's path.
     @Test func anUnknownOperatorIsRefusedByName() throws {
         var graph = InferenceGraph()
