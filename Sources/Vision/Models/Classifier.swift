@@ -172,9 +172,9 @@ public final class Classifier: Module {
     /// operator it does not run, ATen's path is taken as before.
     ///
     /// ATen runs each activation and sum as a pass of its own, and autocast casts each convolution's input and weights
-    /// at every call: on an AMD Zen 4 with 2 threads (the ELPV demo's Lite0 at 256 px, batch 8, `quadrat bench
-    /// models` and `bench inference`, one sitting) the body ran 131–141 img/s in float32 against ATen's 105–127, and the
-    /// whole model 223–253 img/s in bfloat16 against autocast's 170–177 (ONNX Runtime's float32: 138–151).
+    /// at every call: on an AMD Zen 4 with 2 threads (the ELPV demo's Lite0 at 256 px, `quadrat bench inference`,
+    /// batches of 8 and 32, one sitting) the model ran 127–140 img/s in float32 against ATen's 118–131, and 235–264
+    /// in bfloat16 against autocast's 181–188 (ONNX Runtime's float32: 147–159).
     public var evaluatesThroughOneDNN = false {
         didSet { oneDNNBodies.withLock { $0 = [:] } }
     }
