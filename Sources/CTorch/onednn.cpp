@@ -15,7 +15,9 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #if defined(QUADRAT_ONEDNN)
@@ -84,6 +86,22 @@ struct Plan {
 };
 
 memory::dims dims2(const int64_t *p) { return {p[0], p[1]}; }
+
+/// Whether oneDNN has a kernel of its own (not its slow reference code) for a small convolution in `type` on this
+/// CPU: bf16 needs AVX-512 in oneDNN 2.6, and a CPU without it must keep ATen's path.
+bool has_kernels(dt type) {
+    try {
+        memory::desc src({1, 16, 8, 8}, type, tag::any), weights({16, 16, 1, 1}, type, tag::any);
+        memory::desc dst({1, 16, 8, 8}, type, tag::any), bias({16}, dt::f32, tag::a);
+        auto desc = dnnl::convolution_forward::desc(
+            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, weights, bias, dst, {1, 1},
+            {0, 0}, {0, 0});
+        dnnl::convolution_forward::primitive_desc pd(desc, engine());
+        return std::string(pd.impl_info_str()).find("ref") == std::string::npos;
+    } catch (const dnnl::error &) {
+        return false;
+    }
+}
 
 }  // namespace
 
@@ -244,8 +262,14 @@ int qt_dnnl_available(void) { return 1; }
 
 qt_dnnl qt_dnnl_new(int bf16) {
     QT_GUARD(nullptr, {
+        const dt type = bf16 ? dt::bf16 : dt::f32;
+        static const bool bf16_kernels = has_kernels(dt::bf16), f32_kernels = has_kernels(dt::f32);
+        if (!(bf16 ? bf16_kernels : f32_kernels)) {
+            throw std::runtime_error(std::string("oneDNN has no ") + (bf16 ? "bfloat16" : "float32") +
+                                     " convolution kernels for this CPU");
+        }
         auto net = new qt_dnnl_s();
-        net->bf16 = bf16 != 0;
+        net->bf16 = type == dt::bf16;
         return net;
     })
 }
@@ -256,14 +280,17 @@ int qt_dnnl_conv(
     QT_GUARD(-1, {
         const int values = int(net->layers.size()) + 1;
         if (input < 0 || input >= values || residual >= values) throw std::invalid_argument("oneDNN: no such value");
+        // The sum is written into the residual's buffer: it must be neither the convolution's input nor the caller's.
+        if (residual == input || residual == 0) throw std::invalid_argument("oneDNN: that residual cannot be summed");
         const at::Tensor &w = unwrap(weight);
         if (w.dim() != 4) throw std::invalid_argument("oneDNN: a convolution's weight must be 4-d");
         Layer layer;
         layer.input = input;
         layer.residual = residual;
         layer.activation = activation;
-        layer.weight = w.to(at::kFloat).contiguous().cpu();
-        if (bias) layer.bias = unwrap(bias).to(at::kFloat).contiguous().cpu();
+        // Copies: the plans pack them later, and the caller's tensors may change meanwhile.
+        layer.weight = w.to(at::kFloat).contiguous().cpu().clone();
+        if (bias) layer.bias = unwrap(bias).to(at::kFloat).contiguous().cpu().clone();
         layer.stride = dims2(stride);
         layer.pad_begin = dims2(pad_begin);
         layer.pad_end = dims2(pad_end);

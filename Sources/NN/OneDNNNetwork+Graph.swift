@@ -3,66 +3,33 @@ import Torch
 extension OneDNNNetwork {
     /// The body's graph (``InferenceGraph``, BatchNorms folded) from `input` to `output` as one oneDNN network: each
     /// Conv with the ReLU or ReLU6 after it, and with the residual Add after it (and that Add's ReLU) when the Add's
-    /// other input is read by nothing later; MaxPool as it is. Throws naming the node when the graph holds an
-    /// operator it cannot run, so that the caller keeps ATen's path.
+    /// other input is read by nothing later and is neither the Conv's input nor the graph's; MaxPool as it is. Throws
+    /// naming the node when the graph holds an operator it cannot run, so that the caller keeps ATen's path.
     public convenience init(_ graph: InferenceGraph, input: String, output: String, bfloat16: Bool) throws {
         try self.init(bfloat16: bfloat16)
-        let nodes = graph.nodes, constants = graph.constantsByName
-        var lastReader: [String: Int] = [:], readers: [String: Int] = [:]
-        for (i, node) in nodes.enumerated() {
-            for name in node.inputs {
-                lastReader[name] = i
-                readers[name, default: 0] += 1
-            }
-        }
-        /// The activation of node `i` when it reads node `i − 1`'s output, which nothing else reads.
-        func activation(at i: Int) throws -> Activation? {
-            guard i < nodes.count, i > 0, readers[nodes[i - 1].output] == 1,
-                nodes[i].inputs.first == nodes[i - 1].output
-            else { return nil }
-            if nodes[i].op == "Relu" { return .relu }
-            guard nodes[i].op == "Clip", try constants[nodes[i].inputs[1]]?.item() == 0,
-                try constants[nodes[i].inputs[2]]?.item() == 6
-            else { return nil }
-            return .relu6
-        }
+        let plan = GraphFusion(graph, input: input)
         var values = [input: 0], i = 0
         func value(_ name: String, _ node: InferenceGraph.Node) throws -> Int {
             guard let v = values[name] else { throw TorchError("oneDNN: node \(node.name) reads \(name), not made") }
             return v
         }
-        while i < nodes.count, values[output] == nil {
-            let node = nodes[i]
+        while i < graph.nodes.count, values[output] == nil {
+            let node = graph.nodes[i]
             switch node.op {
             case "Conv":
                 let spec = try ConvNode(node)
-                guard spec.dilation == (1, 1), let weight = constants[node.inputs[1]] else {
+                guard spec.dilation == (1, 1), let weight = plan.constants[node.inputs[1]] else {
                     throw TorchError("oneDNN: Conv \(node.name) is dilated or has no weight")
                 }
                 let pads = try node.ints("pads")  // top, left, bottom, right
-                var made = node.output, residual: Int?
-                var next = i + 1
-                // A residual Add that alone reads this output, whose other input nothing after it reads.
-                if next < nodes.count, nodes[next].op == "Add", readers[node.output] == 1,
-                    nodes[next].inputs.contains(node.output),
-                    let other = nodes[next].inputs.first(where: { $0 != node.output }),
-                    lastReader[other] == next, other != output
-                {
-                    residual = try value(other, nodes[next])
-                    made = nodes[next].output
-                    next += 1
-                }
-                let fused = try activation(at: next)
-                if fused != nil {
-                    made = nodes[next].output
-                    next += 1
-                }
-                values[made] = try convolution(
+                let fused = try plan.fusedAfterConv(at: i)
+                values[fused.output] = try convolution(
                     try value(node.inputs[0], node), weight: weight,
-                    bias: node.inputs.count > 2 ? constants[node.inputs[2]] : nil, stride: spec.stride,
+                    bias: node.inputs.count > 2 ? plan.constants[node.inputs[2]] : nil, stride: spec.stride,
                     padBefore: (pads[0], pads[1]), padAfter: (pads[2], pads[3]), groups: spec.groups,
-                    residual: residual, activation: fused ?? .none)
-                i = next
+                    residual: try fused.residual.map { try value($0, graph.nodes[i + 1]) },
+                    activation: fused.activation)
+                i = fused.next
             case "MaxPool":
                 let pool = try PoolNode(node)
                 values[node.output] = try maxPool(
@@ -74,5 +41,57 @@ extension OneDNNNetwork {
             }
         }
         guard values[output] == valueCount - 1 else { throw TorchError("oneDNN: the graph makes no value \(output)") }
+    }
+}
+
+/// Which nodes after a Conv fold into it: who reads each value, and where.
+private struct GraphFusion {
+    let nodes: [InferenceGraph.Node]
+    let constants: [String: Tensor]
+    let input: String
+    var readers: [String: Int] = [:], lastReader: [String: Int] = [:]
+
+    init(_ graph: InferenceGraph, input: String) {
+        (nodes, constants, self.input) = (graph.nodes, graph.constantsByName, input)
+        for (i, node) in nodes.enumerated() {
+            for name in node.inputs {
+                lastReader[name] = i
+                readers[name, default: 0] += 1
+            }
+        }
+    }
+
+    /// What the Conv at `i` takes in: the residual Add right after it (the Add's other input, which its buffer then
+    /// holds the sum in: so nothing may read it later, and it may be neither the Conv's input nor the graph's), then
+    /// a ReLU or ReLU6; the value made last and the next node to plan.
+    func fusedAfterConv(
+        at i: Int
+    ) throws -> (
+        residual: String?, activation: OneDNNNetwork.Activation, output: String,
+        next: Int
+    ) {
+        let conv = nodes[i]
+        var (output, next, residual) = (conv.output, i + 1, nil as String?)
+        if next < nodes.count, nodes[next].op == "Add", readers[conv.output] == 1,
+            nodes[next].inputs.contains(conv.output),
+            let other = nodes[next].inputs.first(where: { $0 != conv.output }),
+            lastReader[other] == next, other != conv.inputs[0], other != input
+        {
+            (residual, output, next) = (other, nodes[next].output, next + 1)
+        }
+        guard let activation = try activation(at: next) else { return (residual, .none, output, next) }
+        return (residual, activation, nodes[next].output, next + 1)
+    }
+
+    /// The activation of node `i` when it reads node `i − 1`'s output, which nothing else reads: ReLU, or a Clip to
+    /// 0…6.
+    func activation(at i: Int) throws -> OneDNNNetwork.Activation? {
+        guard i < nodes.count, i > 0, readers[nodes[i - 1].output] == 1, nodes[i].inputs.first == nodes[i - 1].output
+        else { return nil }
+        if nodes[i].op == "Relu" { return .relu }
+        guard nodes[i].op == "Clip", nodes[i].inputs.count == 3, try constants[nodes[i].inputs[1]]?.item() == 0,
+            try constants[nodes[i].inputs[2]]?.item() == 6
+        else { return nil }
+        return .relu6
     }
 }

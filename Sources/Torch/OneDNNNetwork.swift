@@ -24,6 +24,8 @@ public final class OneDNNNetwork: @unchecked Sendable {
     /// True when this build can make one.
     public static var isAvailable: Bool { qt_dnnl_available() != 0 }
 
+    /// An empty network computing in bfloat16 or float32; throws where this build has no oneDNN or oneDNN has no
+    /// kernels for that type on this CPU (bfloat16 needs AVX-512 in oneDNN 2.6).
     public init(bfloat16: Bool) throws {
         guard let h = qt_dnnl_new(bfloat16 ? 1 : 0) else { throw TorchError.last() }
         (handle, self.bfloat16) = (h, bfloat16)

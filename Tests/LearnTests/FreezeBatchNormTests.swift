@@ -52,8 +52,9 @@ struct FreezeBatchNormTests {
         #expect(seen == [[10], [10]])
     }
 
-    /// In evaluation, float32 batches on the CPU run their early group photo by photo (``Classifier/evaluationSlice(for:)``):
-    /// the same logits as whole batches up to rounding; not under autocast, not for one photo, not when set to 0.
+    /// In evaluation, float32 batches on the CPU run their early group photo by photo
+    /// (``Classifier/evaluationSlice(for:)``): the same logits as whole batches up to rounding; not under autocast, not
+    /// for one photo, not when set to 0.
     @Test func evaluationRunsTheEarlyGroupPhotoByPhoto() throws {
         Torch.manualSeed(0)
         let classifier = try Classifier(.efficientNetLite0, classes: ["a", "b"], pretrained: false)

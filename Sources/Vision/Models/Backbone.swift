@@ -31,8 +31,8 @@ extension Backbone {
         try earlySteps(lateStage: lateStage).reduce(x) { try $1($0) }
     }
 
-    /// ``features(_:)`` with the early group run over slices of `slice` photos (``Classifier/inSlices(_:of:through:)``);
-    /// the late group gets the whole batch.
+    /// ``features(_:)`` with the early group run over slices of `slice` photos
+    /// (``Classifier/inSlices(_:of:through:)``); the late group gets the whole batch.
     public func features(_ x: Tensor, earlySlices slice: Int, lateStage: Int) throws -> Tensor {
         let early = try Classifier.inSlices(x, of: slice, through: earlySteps(lateStage: lateStage))
         return try lateFeatures(early, lateStage: lateStage)

@@ -79,9 +79,15 @@ public final class Classifier: Module {
     public func features(_ x: Tensor) throws -> Tensor {
         if let int8Body { return try int8Body(x) }
         if !isTraining, evaluatesThroughOneDNN, x.dtype == .float32, !Torch.defaultDevice.isCUDA,
+            x.shape[2] == x.shape[3],
             let network = oneDNNBody(side: x.shape[3], bfloat16: Torch.isAutocastEnabled)
         {
-            return try network(x)
+            do {
+                return try network(x)
+            } catch {
+                // oneDNN could not plan or run this batch: ATen's path serves from now on, and reports its own errors.
+                forgetOneDNNBody(side: x.shape[3], bfloat16: Torch.isAutocastEnabled)
+            }
         }
         let lateStage = architecture.meta.lateStage
         if !isTraining, let slice = evaluationSlice(for: x) {
@@ -163,13 +169,13 @@ public final class Classifier: Module {
         int8Body = try QuantizedNetwork(graph, input: Self.graphInput, output: output, ranges: ranges)
     }
 
-    /// Whether the body's evaluation passes on the CPU run through oneDNN directly (``OneDNNNetwork``), in bfloat16
-    /// under autocast and in float32 otherwise: its weights as they are when a batch of a new size in pixels first
-    /// comes, BatchNorms folded and reordered once into the layout oneDNN's kernels pick; activations kept in that
-    /// layout (and in bfloat16 under autocast) from the first convolution to the last, each ReLU6 and residual sum
-    /// fused. Only for weights that no longer change (a model read back to predict, a check right after training);
-    /// setting it drops the networks made so far. Where this build has no oneDNN, or the body's graph holds an
-    /// operator it does not run, ATen's path is taken as before.
+    /// Whether the body's evaluation passes on the CPU (square float32 batches) run through oneDNN directly
+    /// (``OneDNNNetwork``), in bfloat16 under autocast and in float32 otherwise: its weights as they are when a batch
+    /// of a new size in pixels first comes, BatchNorms folded and reordered once into the layout oneDNN's kernels
+    /// pick; activations kept in that layout (and in bfloat16 under autocast) from the first convolution to the last,
+    /// each ReLU6 and residual sum fused. Only for weights that no longer change (a model read back to predict, a
+    /// check right after training); setting it drops the networks made so far. Where this build or this CPU has no
+    /// oneDNN kernels, the body's graph holds an operator it does not run, or a run fails, ATen's path is taken.
     ///
     /// ATen runs each activation and sum as a pass of its own, and autocast casts each convolution's input and weights
     /// at every call: on an AMD Zen 4 with 2 threads (the ELPV demo's Lite0 at 256 px, `quadrat bench inference`,
@@ -196,6 +202,11 @@ public final class Classifier: Module {
             made[key] = .some(network)
             return network
         }
+    }
+
+    /// Keeps ATen's path for `side` pixels in that precision from now on.
+    private func forgetOneDNNBody(side: Int, bfloat16: Bool) {
+        oneDNNBodies.withLock { $0[OneDNNKey(side: side, bfloat16: bfloat16)] = .some(nil) }
     }
 
     private func oneDNNNetwork(side: Int, bfloat16: Bool) throws -> OneDNNNetwork {
