@@ -39,15 +39,20 @@ struct OneDNNBodyTests {
         }
     }
 
+    /// A random eval-mode Lite0 body and its float32 oneDNN network for `side`-pixel input.
+    static func lite0(side: Int) throws -> (EfficientNetLite, OneDNNNetwork) {
+        let body = try EfficientNetLite(.lite0, classes: nil)
+        body.eval()
+        var graph = InferenceGraph()
+        let output = try body.exportFeatures("image", side: side, into: &graph)
+        return (body, try OneDNNNetwork(graph, input: "image", output: output, bfloat16: false))
+    }
+
     /// More input shapes than it keeps plans for (8): the oldest is dropped and made again when it comes back, and
     /// every answer stays right (the buffers of a plan are reused as values die).
     @Test func manyShapesKeepTheirAnswers() throws {
         Torch.manualSeed(3)
-        let body = try EfficientNetLite(.lite0, classes: nil)
-        body.eval()
-        var graph = InferenceGraph()
-        let output = try body.exportFeatures("image", side: 32, into: &graph)
-        let network = try OneDNNNetwork(graph, input: "image", output: output, bfloat16: false)
+        let (body, network) = try Self.lite0(side: 32)
         for batch in Array(1...10) + [1, 2] {
             let x = try patternInput(batch: batch, size: 32)
             let want = try Torch.withoutGrad { try body.features(x) }
@@ -59,11 +64,7 @@ struct OneDNNBodyTests {
     /// Runs on several threads at once (serve's workers share one model) each get buffers of their own.
     @Test func concurrentRunsKeepTheirAnswers() throws {
         Torch.manualSeed(4)
-        let body = try EfficientNetLite(.lite0, classes: nil)
-        body.eval()
-        var graph = InferenceGraph()
-        let output = try body.exportFeatures("image", side: 32, into: &graph)
-        let network = try OneDNNNetwork(graph, input: "image", output: output, bfloat16: false)
+        let (body, network) = try Self.lite0(side: 32)
         let inputs = try (0..<4).map { try patternInput(batch: 2, size: 32) * Double($0 + 1) }
         let wants = try inputs.map { x in try Torch.withoutGrad { try body.features(x) } }
         let differences = Locked([Double](repeating: .infinity, count: 4))
