@@ -71,7 +71,9 @@ public final class Classifier: Module {
     /// a GPU batches always run whole: its random draws depend on each call's shape, and slices would only add work.
     public var earlySliceSize = 4
 
-    /// The body's feature map: in INT8 once ``quantize(_:size:)`` has run, else in float.
+    /// The body's feature map: in INT8 once ``quantize(_:size:)`` has run, else in float. In evaluation it runs
+    /// through oneDNN directly with ``evaluatesThroughOneDNN`` (no gradients flow through that path), else with the
+    /// early group photo by photo in float32 (``evaluationSliceSize``).
     ///
     /// In training mode, while the early layer group is fixed (no parameter takes a gradient and no BatchNorm
     /// normalises with the batch's statistics: the recipe's head and unfrozen phases), that group runs without
