@@ -56,14 +56,12 @@ extension Learner {
         let saved = inferenceMixedPrecision
         defer { inferenceMixedPrecision = saved }
         // Both as a model read back to predict runs them (`SavedModel`): through oneDNN directly where it can.
-        let classifier = model as? Classifier
-        let direct = classifier?.evaluatesThroughOneDNN
-        classifier?.evaluatesThroughOneDNN = true
-        defer { if let direct { classifier?.evaluatesThroughOneDNN = direct } }
-        inferenceMixedPrecision = false
-        let fp32 = try predict(source)
-        inferenceMixedPrecision = true
-        let bf16 = try predict(source)
+        let (fp32, bf16) = try Classifier.evaluatingThroughOneDNN(model) {
+            inferenceMixedPrecision = false
+            let fp32 = try predict(source)
+            inferenceMixedPrecision = true
+            return (fp32, try predict(source))
+        }
         return PrecisionAgreement(
             fp32: fp32.probabilities, bf16: bf16.probabilities, labels: fp32.labels, task: task)
     }

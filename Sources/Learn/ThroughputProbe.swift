@@ -51,16 +51,12 @@ public enum ThroughputProbe {
         let x = try syntheticBatch(size: size, batchSize: batchSize, classes: 2).inputs
         let wasTraining = model.isTraining
         model.eval()
+        defer { if wasTraining { model.train() } }
         // As a model read back runs it (`SavedModel`); the network goes with the probe (the weights train on).
-        let classifier = model as? Classifier
-        let direct = classifier?.evaluatesThroughOneDNN
-        classifier?.evaluatesThroughOneDNN = true
-        defer {
-            if wasTraining { model.train() }
-            if let direct { classifier?.evaluatesThroughOneDNN = direct }
-        }
-        return try evaluationRate(batchSize: batchSize, steps: steps) {
-            _ = try Torch.withoutGrad { try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x) }
+        return try Classifier.evaluatingThroughOneDNN(model) {
+            try evaluationRate(batchSize: batchSize, steps: steps) {
+                _ = try Torch.withoutGrad { try mixedPrecision ? Torch.withAutocast { try model(x) } : model(x) }
+            }
         }
     }
 

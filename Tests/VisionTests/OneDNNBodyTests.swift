@@ -162,6 +162,9 @@ struct OneDNNBodyTests {
         classifier.evaluatesThroughOneDNN = false
         #expect(try maxAbsDifference(features(x, bf16: false), float) == 0)
         #expect(try maxAbsDifference(features(x, bf16: true), autocast) == 0)
+        // For a check on weights that train on: on inside, the setting found restored afterwards.
+        #expect(Classifier.evaluatingThroughOneDNN(classifier) { classifier.evaluatesThroughOneDNN })
+        #expect(!classifier.evaluatesThroughOneDNN)
         // In training mode (last: it moves the BatchNorm statistics) the flag is not looked at.
         classifier.evaluatesThroughOneDNN = true
         let network = try #require(classifier.oneDNNBody(side: 64, bfloat16: false))

@@ -206,6 +206,16 @@ public final class Classifier: Module {
         }
     }
 
+    /// `work` with ``evaluatesThroughOneDNN`` on when `model` is a classifier (as a model read back to predict runs),
+    /// its setting restored afterwards: for checks and measurements on weights that train on after them.
+    public static func evaluatingThroughOneDNN<R>(_ model: Module, _ work: () throws -> R) rethrows -> R {
+        guard let classifier = model as? Classifier else { return try work() }
+        let saved = classifier.evaluatesThroughOneDNN
+        classifier.evaluatesThroughOneDNN = true
+        defer { classifier.evaluatesThroughOneDNN = saved }
+        return try work()
+    }
+
     /// Keeps ATen's path for `side` pixels in that precision from now on.
     private func forgetOneDNNBody(side: Int, bfloat16: Bool) {
         oneDNNBodies.withLock { $0[OneDNNKey(side: side, bfloat16: bfloat16)] = .some(nil) }
