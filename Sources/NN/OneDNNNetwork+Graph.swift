@@ -7,6 +7,48 @@ extension OneDNNNetwork {
     /// naming the node when the graph holds an operator it cannot run, so that the caller keeps ATen's path.
     public convenience init(_ graph: InferenceGraph, input: String, output: String, bfloat16: Bool) throws {
         try self.init(bfloat16: bfloat16)
+        try addLayers(graph, input: input, output: output) { conv in
+            try convolution(
+                conv.input, weight: conv.weight, bias: conv.bias, stride: conv.spec.stride, padBefore: conv.padBefore,
+                padAfter: conv.padAfter, groups: conv.spec.groups, residual: conv.residual,
+                activation: conv.fused.activation)
+        }
+    }
+
+    /// The same network in INT8, quantized as ``QuantizedNetwork`` quantizes the graph (the same calibration
+    /// `ranges`, per-channel weights with the bias corrected for their rounding, each value's scale and zero point
+    /// from its range), but for the residual sums: fused into their convolution, they add the convolution's exact
+    /// output rather than its rounding, and the sum alone is rounded.
+    public convenience init(_ graph: InferenceGraph, input: String, output: String, ranges: ActivationRanges) throws {
+        let q = try ranges.parameters(input)
+        try self.init(int8InputScale: q.scale, zeroPoint: q.zeroPoint)
+        try addLayers(graph, input: input, output: output) { conv in
+            let quantized = try QuantizedConv2d.quantize(
+                weight: conv.weight, bias: conv.bias, groups: conv.spec.groups,
+                inputMeans: try ranges.meanTensor(conv.node.inputs[0]))
+            let activation = conv.fused.activation
+            let p = try ranges.parameters(
+                conv.fused.output, cap: activation == .relu6 ? 6 : nil, floor: activation == .none ? nil : 0)
+            return try convolution(
+                conv.input, integers: quantized.integers, weightScales: quantized.scales, bias: quantized.bias,
+                stride: conv.spec.stride, padBefore: conv.padBefore, padAfter: conv.padAfter, groups: conv.spec.groups,
+                residual: conv.residual, activation: activation, scale: p.scale, zeroPoint: p.zeroPoint)
+        }
+    }
+
+    /// A Conv node as the builders add it: its values, weights, paddings and what fuses into it.
+    private struct PlannedConv {
+        var node: InferenceGraph.Node, spec: ConvNode
+        var input: Int, residual: Int?
+        var weight: Tensor, bias: Tensor?
+        var padBefore: (Int, Int), padAfter: (Int, Int)
+        var fused: GraphFusion.Fused
+    }
+
+    /// Adds the graph's layers from `input` to `output`, each Conv through `convolution`.
+    private func addLayers(
+        _ graph: InferenceGraph, input: String, output: String, convolution: (PlannedConv) throws -> Int
+    ) throws {
         let plan = GraphFusion(graph, input: input)
         var values = [input: 0], i = 0
         func value(_ name: String, _ node: InferenceGraph.Node) throws -> Int {
@@ -24,11 +66,11 @@ extension OneDNNNetwork {
                 let pads = try node.ints("pads")  // top, left, bottom, right
                 let fused = try plan.fusedAfterConv(at: i)
                 values[fused.output] = try convolution(
-                    try value(node.inputs[0], node), weight: weight,
-                    bias: node.inputs.count > 2 ? plan.constants[node.inputs[2]] : nil, stride: spec.stride,
-                    padBefore: (pads[0], pads[1]), padAfter: (pads[2], pads[3]), groups: spec.groups,
-                    residual: try fused.residual.map { try value($0, graph.nodes[i + 1]) },
-                    activation: fused.activation)
+                    PlannedConv(
+                        node: node, spec: spec, input: try value(node.inputs[0], node),
+                        residual: try fused.residual.map { try value($0, graph.nodes[i + 1]) }, weight: weight,
+                        bias: node.inputs.count > 2 ? plan.constants[node.inputs[2]] : nil,
+                        padBefore: (pads[0], pads[1]), padAfter: (pads[2], pads[3]), fused: fused))
                 i = fused.next
             case "MaxPool":
                 let pool = try PoolNode(node)
@@ -61,15 +103,15 @@ private struct GraphFusion {
         }
     }
 
+    /// What fuses into a Conv: the residual summed, the activation after, the value made last and the next node.
+    struct Fused {
+        var residual: String?, activation: OneDNNNetwork.Activation, output: String, next: Int
+    }
+
     /// What the Conv at `i` takes in: the residual Add right after it (the Add's other input, which its buffer then
     /// holds the sum in: so nothing may read it later, and it may be neither the Conv's input nor the graph's), then
     /// a ReLU or ReLU6; the value made last and the next node to plan.
-    func fusedAfterConv(
-        at i: Int
-    ) throws -> (
-        residual: String?, activation: OneDNNNetwork.Activation, output: String,
-        next: Int
-    ) {
+    func fusedAfterConv(at i: Int) throws -> Fused {
         let conv = nodes[i]
         var (output, next, residual) = (conv.output, i + 1, nil as String?)
         if next < nodes.count, nodes[next].op == "Add", readers[conv.output] == 1,
@@ -79,8 +121,10 @@ private struct GraphFusion {
         {
             (residual, output, next) = (other, nodes[next].output, next + 1)
         }
-        guard let activation = try activation(at: next) else { return (residual, .none, output, next) }
-        return (residual, activation, nodes[next].output, next + 1)
+        guard let activation = try activation(at: next) else {
+            return Fused(residual: residual, activation: .none, output: output, next: next)
+        }
+        return Fused(residual: residual, activation: activation, output: nodes[next].output, next: next + 1)
     }
 
     /// The activation of node `i` when it reads node `i − 1`'s output, which nothing else reads: ReLU, or a Clip to

@@ -1,8 +1,11 @@
 import CTorch
 
 /// A feed-forward network of oneDNN convolutions and max pools, called directly rather than through ATen: weights
-/// reordered once into the layout oneDNN's kernels pick, activations kept in that layout (and in bfloat16 when asked)
-/// from the first layer to the last, each ReLU, ReLU6 and residual sum fused into its convolution.
+/// reordered once into the layout oneDNN's kernels pick, activations kept in that layout (and in bfloat16 or uint8
+/// when asked) from the first layer to the last, each ReLU, ReLU6 and residual sum fused into its convolution.
+///
+/// An INT8 network (``init(int8InputScale:zeroPoint:)``) quantizes its float32 input, keeps every value as uint8
+/// with a scale and zero point of its own (`x ≈ (q − zeroPoint) · scale`), and dequantizes what it returns.
 ///
 /// Layers make numbered values; value 0 is the input. Build it layer by layer, then run it on float32 batches: the
 /// primitives for each input shape are made on the first batch of that shape and kept. Available where the shim was
@@ -16,8 +19,10 @@ public final class OneDNNNetwork: @unchecked Sendable {
     }
 
     private let handle: OpaquePointer
-    /// Whether it computes in bfloat16 (else float32).
+    /// Whether it computes in bfloat16 (else float32, or INT8 with ``isInt8``).
     public let bfloat16: Bool
+    /// Whether it computes in INT8.
+    public let isInt8: Bool
     /// The values made so far, the input included.
     public private(set) var valueCount = 1
 
@@ -28,7 +33,14 @@ public final class OneDNNNetwork: @unchecked Sendable {
     /// kernels for that type on this CPU (bfloat16 needs AVX-512 in oneDNN 2.6).
     public init(bfloat16: Bool) throws {
         guard let h = qt_dnnl_new(bfloat16 ? 1 : 0) else { throw TorchError.last() }
-        (handle, self.bfloat16) = (h, bfloat16)
+        (handle, self.bfloat16, isInt8) = (h, bfloat16, false)
+    }
+
+    /// An empty INT8 network whose float32 input is quantized as `q = clamp(round(x / scale) + zeroPoint, 0, 255)`;
+    /// throws where this build has no oneDNN or oneDNN has no INT8 kernels of its own on this CPU.
+    public init(int8InputScale scale: Double, zeroPoint: Int) throws {
+        guard let h = qt_dnnl_new_int8(scale, Int64(zeroPoint)) else { throw TorchError.last() }
+        (handle, bfloat16, isInt8) = (h, false, true)
     }
     deinit { qt_dnnl_free(handle) }
 
@@ -44,6 +56,24 @@ public final class OneDNNNetwork: @unchecked Sendable {
             qt_dnnl_conv(
                 handle, Int32(input), weight.handle, bias?.handle, v, v + 2, v + 4, Int64(groups),
                 Int32(residual ?? -1), activation.rawValue)
+        }
+        return try added(value)
+    }
+
+    /// Adds a convolution to an INT8 network: weights `integers` (whole numbers in −127…127, out × in/groups × kh × kw)
+    /// times `weightScales` (one per output channel), `bias` added in float, then `residual` and `activation` as
+    /// ``convolution(_:weight:bias:stride:padBefore:padAfter:groups:residual:activation:)`` says; the result is
+    /// quantized once, to `scale` and `zeroPoint`. Returns its value.
+    public func convolution(
+        _ input: Int, integers: Tensor, weightScales: Tensor, bias: Tensor?, stride: (Int, Int),
+        padBefore: (Int, Int), padAfter: (Int, Int), groups: Int, residual: Int? = nil, activation: Activation = .none,
+        scale: Double, zeroPoint: Int
+    ) throws -> Int {
+        let pairs = [stride.0, stride.1, padBefore.0, padBefore.1, padAfter.0, padAfter.1]
+        let value = withInt64s(pairs) { v, _ in
+            qt_dnnl_conv_int8(
+                handle, Int32(input), integers.handle, weightScales.handle, bias?.handle, v, v + 2, v + 4,
+                Int64(groups), Int32(residual ?? -1), activation.rawValue, scale, Int64(zeroPoint))
         }
         return try added(value)
     }

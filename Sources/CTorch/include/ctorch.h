@@ -267,7 +267,7 @@ qt_tensor qt_qpad(qt_tensor q, int64_t left, int64_t right, int64_t top, int64_t
 /// a + b of two uint8 tensors, requantized to `scale` and `zero_point` (through a ReLU when `relu` is 1).
 qt_tensor qt_qadd(qt_tensor a, qt_tensor b, double scale, int64_t zero_point, int relu);
 
-// ---- oneDNN networks: convolutions called directly, for bfloat16 inference ----------------------------------
+// ---- oneDNN networks: convolutions called directly, for float32, bfloat16 and INT8 inference ---------------
 
 /// A feed-forward network of oneDNN convolutions and max pools in the layouts oneDNN picks, each ReLU or ReLU6 and
 /// each residual sum fused into its convolution; free with qt_dnnl_free.
@@ -287,8 +287,21 @@ int qt_dnnl_conv(
 int qt_dnnl_max_pool(
     qt_dnnl net, int input, const int64_t *kernel, const int64_t *stride, const int64_t *pad_begin,
     const int64_t *pad_end);
+/// An empty INT8 network: its float32 input is quantized to uint8 as `q = clamp(round(x / scale) + zero_point,
+/// 0, 255)`, and every value it makes is uint8 with its own scale and zero point. NULL on error (no oneDNN, or no
+/// INT8 kernels of oneDNN's own for this CPU).
+qt_dnnl qt_dnnl_new_int8(double scale, int64_t zero_point);
+/// Adds a convolution to an INT8 network: `integers` (float32 holding whole numbers in −127…127, out × in/groups ×
+/// kh × kw) times `weight_scales` (one per output channel) are the weights, `bias` (float32 or NULL) is added in
+/// float, then `residual` and the activation as qt_dnnl_conv; the result is quantized to `scale` and `zero_point`
+/// (unrounded until then: the sum and the activation see the convolution's exact output). Returns the new value.
+int qt_dnnl_conv_int8(
+    qt_dnnl net, int input, qt_tensor integers, qt_tensor weight_scales, qt_tensor bias, const int64_t *stride,
+    const int64_t *pad_begin, const int64_t *pad_end, int64_t groups, int residual, int activation, double scale,
+    int64_t zero_point);
 /// Runs the network on a float32 N×C×H×W CPU tensor and returns value `output` as a float32 NCHW tensor. The
-/// primitives and buffers for each input shape are made on its first run and kept. NULL on error.
+/// primitives and buffers for each input shape are made on its first run and kept; an INT8 network's value is
+/// dequantized. NULL on error.
 qt_tensor qt_dnnl_run(qt_dnnl net, qt_tensor x, int output);
 /// Frees a network (NULL is ignored).
 void qt_dnnl_free(qt_dnnl net);

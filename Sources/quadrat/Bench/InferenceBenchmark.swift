@@ -50,16 +50,25 @@ struct InferenceBenchmark {
             ),
         ]
         // INT8 when the model has a calibration beside it (`train` writes one; `quadrat quantize` for older models).
+        // It runs through oneDNN directly where this build can; libtorch's quantized operators beside it.
         var quantized: SavedModel?
         do {
-            let int8 = try SavedModel(model)
+            let int8 = try SavedModel(model), libtorch = try SavedModel(model)
             try int8.quantize()  // throws, saying how to calibrate, when there is no calibration or a stale one
+            try libtorch.quantize()
+            for member in libtorch.members { member.int8Body?.runsThroughOneDNN = false }
             quantized = int8
-            paths.append(
+            let int8Direct = int8.classifier.int8Body?.runsThroughOneDNN == true ? "oneDNN" : "libtorch"
+            paths += [
                 (
-                    "Quadrat int8 (\(QuantizedEngine.current.lowercased()))",
+                    "Quadrat int8 (\(int8Direct))",
                     { x in try Torch.inferenceMode { try int8.probabilities(inputs: Array(x)) } }
-                ))
+                ),
+                (
+                    "Quadrat int8 (libtorch \(QuantizedEngine.current.lowercased()))",
+                    { x in try Torch.inferenceMode { try libtorch.probabilities(inputs: Array(x)) } }
+                ),
+            ]
         } catch {
             emit("no INT8 row: \(error)")
         }

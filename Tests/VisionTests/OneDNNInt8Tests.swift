@@ -1,0 +1,86 @@
+import Foundation
+import NN
+import TestSupport
+import Testing
+import Torch
+import Vision
+
+/// A body's graph run in INT8 through oneDNN directly (``OneDNNNetwork/init(_:input:output:ranges:)``) against the
+/// same calibration run by libtorch's quantized operators (``QuantizedNetwork``) and against float.
+@Suite(
+    "oneDNN INT8 bodies", .serialized,
+    .enabled(if: Torch.defaultDevice == .cpu && OneDNNNetwork.isAvailable, "oneDNN runs on the CPU, where built"))
+struct OneDNNInt8Tests {
+    /// Random Lite0 (SAME padding, ReLU6, residual sums) and ResNet-18 (ReLU after the sum, max pooling): the first
+    /// block's uint8 values are libtorch's to one step (measured: equal), and the whole body stays within what such
+    /// steps compound to deep in a random network (the fused sums round once where libtorch rounds the convolution
+    /// and then the sum; measured 27 and 36 dB).
+    @Test func int8ThroughOneDNNComputesWhatLibtorchComputes() throws {
+        Torch.manualSeed(2)
+        let lite = try EfficientNetLite(.lite0, classes: nil)
+        for (body, firstBlock) in [(lite as Backbone, "Conv_2"), (try Int8BodyTests.resnet18(), "MaxPool")] {
+            body.eval()
+            var graph = InferenceGraph()
+            let output = try body.exportFeatures("image", side: 64, into: &graph)
+            let x = try patternInput(batch: 3, size: 64)
+            let ranges = try ActivationRanges.observe(graph, input: "image", output: output, batches: [x])
+            func compare(_ out: String) throws -> (got: Tensor, want: Tensor) {
+                let libtorch = try QuantizedNetwork(graph, input: "image", output: out, ranges: ranges)
+                libtorch.runsThroughOneDNN = false
+                let onednn = try OneDNNNetwork(graph, input: "image", output: out, ranges: ranges)
+                let want = try Torch.inferenceMode { try libtorch(x.contiguous(.channelsLast)) }
+                return (try onednn(x), want)
+            }
+            let (got, want) = try compare(firstBlock)
+            #expect(got.shape == want.shape)
+            let range = try #require(ranges.ranges[firstBlock])
+            let steps = try ((got - want).abs() / (Double(max(range[1], 0) - min(range[0], 0)) / 255)).rounded()
+            #expect(try steps.max().item() <= 1, "\(type(of: body))")
+            #expect(try steps.gt(0.5).to(DType.float32).mean().item() <= 0.03, "\(type(of: body))")
+            let whole = try compare(output)
+            let ratio = try Int8BodyTests.sqnr(whole.got, whole.want)
+            #expect(ratio >= 20, "\(type(of: body)): \(ratio) dB")
+        }
+    }
+}
+
+extension OneDNNInt8Tests {
+    /// A quantized classifier body runs through oneDNN unless told not to, and both paths agree.
+    @Test func theQuantizedNetworkTakesOneDNNUnlessToldNot() throws {
+        Torch.manualSeed(5)
+        let body = try EfficientNetLite(.lite0, classes: nil)
+        body.eval()
+        var graph = InferenceGraph()
+        let output = try body.exportFeatures("image", side: 32, into: &graph)
+        let x = try patternInput(batch: 2, size: 32)
+        let ranges = try ActivationRanges.observe(graph, input: "image", output: output, batches: [x])
+        let network = try QuantizedNetwork(graph, input: "image", output: output, ranges: ranges)
+        #expect(network.runsThroughOneDNN)
+        let direct = try Torch.inferenceMode { try network(x) }
+        network.runsThroughOneDNN = false
+        #expect(!network.runsThroughOneDNN)
+        let libtorch = try Torch.inferenceMode { try network(x.contiguous(.channelsLast)) }
+        #expect(try Int8BodyTests.sqnr(direct, libtorch) >= 20)
+    }
+
+    /// Bad parameters are refused with a message, not run.
+    @Test func badQuantizationIsRefused() throws {
+        #expect(throws: TorchError.self) { try OneDNNNetwork(int8InputScale: 0, zeroPoint: 0) }
+        #expect(throws: TorchError.self) { try OneDNNNetwork(int8InputScale: 1, zeroPoint: 300) }
+        let network = try OneDNNNetwork(int8InputScale: 0.1, zeroPoint: 128)
+        let weight = try Tensor.full([4, 3, 1, 1], 200)
+        do {
+            _ = try network.convolution(
+                0, integers: weight, weightScales: Tensor.full([4], 0.01), bias: nil, stride: (1, 1),
+                padBefore: (0, 0), padAfter: (0, 0), groups: 1, scale: 0.1, zeroPoint: 0)
+            Issue.record("weights beyond ±127 were taken")
+        } catch {
+            #expect("\(error)".contains("127"))
+        }
+        #expect(throws: TorchError.self) {
+            try network.convolution(
+                0, weight: Tensor.full([4, 3, 1, 1], 1), bias: nil, stride: (1, 1),
+                padBefore: (0, 0), padAfter: (0, 0), groups: 1)
+        }
+    }
+}
