@@ -137,12 +137,20 @@ struct qt_dnnl_s {
     bool int8() const { return kind == dt::u8; }
     dt weight_type() const { return int8() ? dt::s8 : kind; }
 
-    /// Whether activations are kept in 16-channel blocks (nChw16c) rather than in the layout each convolution picks
-    /// (NHWC): in float32 and bfloat16 for networks with depthwise convolutions. oneDNN 2.6's blocked kernels ran
+    /// Whether activations are kept in channel blocks (nChw16c with AVX-512, ``block_tag``) rather than in the layout
+    /// each convolution picks (NHWC): in float32 and bfloat16 for networks with depthwise convolutions. oneDNN 2.6's blocked kernels ran
     /// EfficientNet-Lite0's float32 convolutions in 37 ms a batch of 8 at 256 px against 42 (AMD Zen 4, 2 threads;
     /// the high-resolution 1×1 and depthwise ones gained most); INT8 keeps NHWC, which its kernels pick.
     bool blocked() const {
         return !int8() && std::any_of(layers.begin(), layers.end(), [](const Layer &l) { return l.groups > 1; });
+    }
+
+    /// The blocks of the vector registers: 16 floats with AVX-512, 8 without.
+    static tag block_tag() {
+        // The ISA values are bit sets, each including the ISAs it extends.
+        static const int core = int(dnnl::cpu_isa::avx512_core);
+        static const bool avx512 = (int(dnnl::get_effective_cpu_isa()) & core) == core;
+        return avx512 ? tag::nChw16c : tag::nChw8c;
     }
 
     /// `from` as `desc`: itself, or a new memory filled by a reorder step added to `plan`.
@@ -197,14 +205,24 @@ struct qt_dnnl_s {
                                                : memory::dims{layer.groups, oc / layer.groups, w[1], w[2], w[3]};
         std::unordered_map<int, memory> quantization;
         dnnl::primitive_attr attr = attributes(layer, quantization);
-        const tag activations = blocked() ? tag::nChw16c : tag::any;
-        memory::desc any_src({in[0], in[1], in[2], in[3]}, type(), in[1] >= 16 ? activations : tag::any);
-        memory::desc any_w(wdims, weight_type(), tag::any), any_dst(out, type(), activations);
         memory::desc bias_desc({oc}, dt::f32, tag::a);
-        auto desc = dnnl::convolution_forward::desc(
-            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_src, any_w, bias_desc,
-            any_dst, layer.stride, layer.pad_begin, layer.pad_end);
-        dnnl::convolution_forward::primitive_desc pd(desc, attr, engine());
+        auto primitive_desc = [&](tag activations) {
+            memory::desc src({in[0], in[1], in[2], in[3]}, type(), in[1] >= 16 ? activations : tag::any);
+            memory::desc any_w(wdims, weight_type(), tag::any), dst(out, type(), activations);
+            auto desc = dnnl::convolution_forward::desc(
+                dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, any_w, bias_desc, dst,
+                layer.stride, layer.pad_begin, layer.pad_end);
+            return dnnl::convolution_forward::primitive_desc(desc, attr, engine());
+        };
+        auto pd = primitive_desc(tag::any);
+        if (blocked()) {
+            // Where the blocked layout has only oneDNN's reference code, or none, the layout oneDNN picks serves.
+            try {
+                auto in_blocks = primitive_desc(block_tag());
+                if (std::string(in_blocks.impl_info_str()).find("ref") == std::string::npos) pd = in_blocks;
+            } catch (const dnnl::error &) {
+            }
+        }
         memory src = as(plan, x, pd.src_desc());
         memory weights = packed(layer, pd.weights_desc());
         memory bias(bias_desc, engine());
