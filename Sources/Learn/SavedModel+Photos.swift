@@ -27,7 +27,8 @@ extension SavedModel {
         var planes: [Float] = []
         planes.reserveCapacity(inputs.count * 3 * size * size)
         for input in inputs { planes += input }
-        let x = try normalization.apply(Tensor(planes, shape: [inputs.count, 3, size, size])).contiguous(.channelsLast)
+        // NCHW: oneDNN's network reads it without a reorder, and ATen's path makes it channels-last itself.
+        let x = try normalization.apply(Tensor(planes, shape: [inputs.count, 3, size, size]))
         // An ensemble's members' probabilities, averaged.
         var features: Tensor?
         let p = try Torch.withoutGrad {

@@ -79,7 +79,7 @@ public final class Classifier: Module {
     /// normalises with the batch's statistics: the recipe's head and unfrozen phases), that group runs without
     /// gradients (``fixedEarlyFeatures(_:lateStage:)``).
     public func features(_ x: Tensor) throws -> Tensor {
-        if let int8Body { return try int8Body(x) }
+        if let int8Body { return try int8Body(int8Body.runsThroughOneDNN ? x : x.contiguous(.channelsLast)) }
         if !isTraining, evaluatesThroughOneDNN, x.dtype == .float32, !Torch.defaultDevice.isCUDA,
             x.shape[2] == x.shape[3],
             let network = oneDNNBody(side: x.shape[3], bfloat16: Torch.isAutocastEnabled)
@@ -91,6 +91,8 @@ public final class Classifier: Module {
                 forgetOneDNNBody(side: x.shape[3], bfloat16: Torch.isAutocastEnabled)
             }
         }
+        // ATen's kernels want channels-last input, like the weights (oneDNN's network reads either layout).
+        let x = try x.contiguous(.channelsLast)
         let lateStage = architecture.meta.lateStage
         if !isTraining, let slice = evaluationSlice(for: x) {
             return try body.features(x, earlySlices: slice, lateStage: lateStage)

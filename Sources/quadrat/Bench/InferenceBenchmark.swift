@@ -12,29 +12,59 @@ struct InferenceBenchmark {
     var photos: URL
     var count = 64
     var batch = 8
-    var seconds = 5.0
+    var rounds = 3
+    var seconds = 3.0
 
-    /// One timed path.
+    /// One path: its rate in each round and its largest probability difference from Quadrat's fp32 answer.
     struct Row {
         var path: String
-        var imagesPerSecond: Double
-        var maxDifference: Double
+        var rates: [Double] = []
+        var maxDifference = 0.0
     }
 
+    /// A path timed in process: its answer for the inputs, round after round.
+    typealias Path = (name: String, work: (ArraySlice<[Float]>) throws -> [[Double]])
+
+    /// Every path once per round, in turn, so that a machine whose speed drifts (shared machines do, by 10–20 % within
+    /// a minute) moves all of them alike; each ratio to ONNX Runtime's fp32 is taken within a round and the table
+    /// gives its median.
     func run() throws {
         let saved = try SavedModel(model)
         let files = Array(try DataSource.unlabelled(photos).items.map(\.url).prefix(count))
         let inputs = try files.map { try saved.input(imageBytes: FileBytes.read($0), source: $0) }
         emit(
             "\(model.path): \(saved.architecture.rawValue), \(saved.size) px; \(inputs.count) photos, batch \(batch), "
-                + "\(Torch.threads) threads, at least \(Int(seconds)) s per path")
+                + "\(Torch.threads) threads, \(rounds) rounds of at least \(Int(seconds)) s per path")
         let reference = try saved.probabilities(inputs: inputs)
-        var rows: [Row] = []
+        let (paths, quantized) = try quadratPaths(saved)
+        let external = try onnxRuntime(saved, files: files, int8: quantized)
+        var rows = (paths.map(\.name) + external.map(\.name)).map { Row(path: $0) }
+        for round in 1...rounds {
+            for (i, path) in paths.enumerated() {
+                let (rate, answer) = try time(path.work)(inputs)
+                rows[i].rates.append(rate)
+                rows[i].maxDifference = Self.largestDifference(answer, reference)
+            }
+            for (i, path) in external.enumerated() {
+                // No ONNX Runtime (said already): Quadrat's rows alone.
+                guard rows[paths.count + i].rates.count == round - 1, let (rate, difference) = path.run(round == 1)
+                else { continue }
+                rows[paths.count + i].rates.append(rate)
+                rows[paths.count + i].maxDifference = difference
+            }
+            emit("round \(round): " + rows.map { String(format: "%.1f", $0.rates.last ?? 0) }.joined(separator: ", "))
+        }
+        printTable(rows.filter { $0.rates.count == rounds })
+    }
+
+    /// Quadrat's paths: fp32 and bf16 through oneDNN directly (where this build can) and through ATen, and INT8 both
+    /// ways when the model has a calibration; and the INT8 model, for ONNX Runtime's INT8 export.
+    func quadratPaths(_ saved: SavedModel) throws -> ([Path], SavedModel?) {
         // A model read back runs through oneDNN directly where this build can; the same model through ATen beside it.
         let aten = try SavedModel(model)
         for member in aten.members { member.evaluatesThroughOneDNN = false }
         let direct = saved.classifier.oneDNNBody(side: saved.size, bfloat16: false) != nil ? "oneDNN" : "ATen"
-        var paths: [(String, (ArraySlice<[Float]>) throws -> [[Double]])] = [
+        var paths: [Path] = [
             (
                 "Quadrat fp32 (\(direct))",
                 { x in try Torch.inferenceMode { try saved.probabilities(inputs: Array(x)) } }
@@ -49,15 +79,13 @@ struct InferenceBenchmark {
                 { x in try Torch.inferenceMode { try aten.probabilities(inputs: Array(x), mixedPrecision: true) } }
             ),
         ]
-        // INT8 when the model has a calibration beside it (`train` writes one; `quadrat quantize` for older models).
-        // It runs through oneDNN directly where this build can; libtorch's quantized operators beside it.
-        var quantized: SavedModel?
+        // INT8 when the model has a calibration beside it (`train` writes one; `quadrat quantize` for older models),
+        // through oneDNN directly where this build can, and through libtorch's quantized operators beside it.
         do {
             let int8 = try SavedModel(model), libtorch = try SavedModel(model)
             try int8.quantize()  // throws, saying how to calibrate, when there is no calibration or a stale one
             try libtorch.quantize()
             for member in libtorch.members { member.int8Body?.runsThroughOneDNN = false }
-            quantized = int8
             let int8Direct = int8.classifier.int8Body?.runsThroughOneDNN == true ? "oneDNN" : "libtorch"
             paths += [
                 (
@@ -69,26 +97,39 @@ struct InferenceBenchmark {
                     { x in try Torch.inferenceMode { try libtorch.probabilities(inputs: Array(x)) } }
                 ),
             ]
+            return (paths, int8)
         } catch {
             emit("no INT8 row: \(error)")
+            return (paths, nil)
         }
-        for (path, work) in paths {
-            let (rate, answer) = try time(work)(inputs)
-            rows.append(
-                Row(path: path, imagesPerSecond: rate, maxDifference: Self.largestDifference(answer, reference)))
-            emit(path.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%8.1f img/s", rate))
-        }
-        rows += try onnxRuntime(saved, files: files, int8: quantized)
-        let base = rows.first { $0.path.hasPrefix("ONNX Runtime") }?.imagesPerSecond
+    }
+
+    /// The median rate of each path, and its ratio to ONNX Runtime's fp32 in the same round (median, and the
+    /// smallest and largest over the rounds).
+    func printTable(_ rows: [Row]) {
+        let base = rows.first { $0.path.hasPrefix("ONNX Runtime") && $0.path.hasSuffix("fp32") }?.rates
         emit("")
-        emit("path                              img/s   × ONNX Runtime fp32   largest probability difference")
+        emit(
+            "path                           median img/s   × ONNX Runtime fp32 (median, range)   "
+                + "largest probability difference")
         for row in rows {
-            let ratio = base.map { String(format: "%.2f×", row.imagesPerSecond / $0) } ?? "–"
+            var ratio = "–"
+            if let base, base.count == row.rates.count {
+                let ratios = zip(row.rates, base).map { $0 / $1 }.sorted()
+                ratio = String(format: "%.2f× (%.2f–%.2f)", Self.median(ratios), ratios[0], ratios[ratios.count - 1])
+            }
             emit(
                 row.path.padding(toLength: 30, withPad: " ", startingAt: 0)
-                    + String(format: "%9.1f", row.imagesPerSecond) + ratio.leftPadded(to: 22)
+                    + String(format: "%13.1f", Self.median(row.rates)) + ratio.leftPadded(to: 30)
                     + String(format: "%33.6f", row.maxDifference))
         }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     /// Images per second of `work` over every input in batches, round after round for at least ``seconds`` after a
@@ -114,12 +155,15 @@ struct InferenceBenchmark {
     }
 
     /// ONNX Runtime on the model's export, and on its INT8 export when `int8` (the model quantized) is given, through
-    /// `scripts/bench_onnxruntime.py` and a Python that has it; none (with a message) when no Python has it.
-    func onnxRuntime(_ saved: SavedModel, files: [URL], int8: SavedModel?) throws -> [Row] {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("quadrat-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }  // temporary files: leaving them costs only disk
-        let sample = folder.appendingPathComponent("sample.safetensors")
+    /// `scripts/bench_onnxruntime.py` and a Python that has it: a path per export, each run giving its rate and
+    /// largest difference (nil, with a message, when no Python has it). On its first run the INT8 path also prints
+    /// how often its decisions agree with Quadrat's INT8 ones. The exports lie in a temporary folder the paths remove
+    /// when they are gone.
+    func onnxRuntime(
+        _ saved: SavedModel, files: [URL], int8: SavedModel?
+    ) throws -> [(name: String, run: (Bool) -> (Double, Double)?)] {
+        let folder = try ScratchFolder("quadrat-bench-\(getpid())")
+        let sample = folder.url.appendingPathComponent("sample.safetensors")
         try ModelExport.paritySample(saved, photos: files, to: sample)
         if let int8 {
             // Quadrat's INT8 answer beside its fp32 one, for the decisions the INT8 export must agree with.
@@ -134,31 +178,35 @@ struct InferenceBenchmark {
             emit("ONNX Runtime: \(script.path) not found (run from the repository, or a build inside it): skipped")
             return []
         }
-        var rows: [Row] = []
-        for precision in int8 == nil ? ["fp32"] : ["fp32", "int8"] {
-            let onnx = folder.appendingPathComponent("model-\(precision).onnx")
+        return try (int8 == nil ? ["fp32"] : ["fp32", "int8"]).map { precision in
+            let onnx = folder.url.appendingPathComponent("model-\(precision).onnx")
             try ModelExport.onnx(saved, to: onnx, int8: precision == "int8")
             let extra = precision == "int8" ? ["--agreement-with", "probabilities_int8"] : []
-            guard let answer = runScript(onnx: onnx, sample: sample, extra: extra),
-                let rate = answer["images_per_second"] as? Double, let difference = answer["max_difference"] as? Double
-            else {
-                emit(
-                    "ONNX Runtime: no Python with onnxruntime found (\(Self.pythons.joined(separator: ", "))): skipped")
-                return rows
-            }
-            let row = Row(
-                path: "ONNX Runtime \(answer["version"] ?? "") \(precision)", imagesPerSecond: rate,
-                maxDifference: difference)
-            emit(row.path.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%8.1f img/s", rate))
-            if let agreement = answer["agreement"] as? Double, let photos = answer["photos"] as? Int {
-                emit(
-                    String(
-                        format: "  its decisions agree with Quadrat int8's on %.1f %% of %d photos", agreement * 100,
-                        photos))
-            }
-            rows.append(row)
+            return (
+                "ONNX Runtime \(precision)",
+                { first in
+                    // The folder lives as long as the paths that use it.
+                    guard folder.exists, let answer = runScript(onnx: onnx, sample: sample, extra: extra),
+                        let rate = answer["images_per_second"] as? Double,
+                        let difference = answer["max_difference"] as? Double
+                    else {
+                        emit(
+                            "ONNX Runtime (\(precision)): no Python with onnxruntime ran it "
+                                + "(\(Self.pythons.joined(separator: ", "))): skipped")
+                        return nil
+                    }
+                    if first, let version = answer["version"] { emit("ONNX Runtime \(version), \(precision)") }
+                    if first, let agreement = answer["agreement"] as? Double, let photos = answer["photos"] as? Int {
+                        emit(
+                            String(
+                                format:
+                                    "ONNX Runtime int8's decisions agree with Quadrat int8's on %.1f %% of %d photos",
+                                agreement * 100, photos))
+                    }
+                    return (rate, difference)
+                }
+            )
         }
-        return rows
     }
 
     /// `scripts/bench_onnxruntime.py` on `onnx` and `sample` with the first Python that runs it; its JSON answer.
@@ -218,4 +266,18 @@ struct InferenceBenchmark {
 extension String {
     /// The string right-aligned in `width` columns.
     func leftPadded(to width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
+
+/// A folder of temporary files, removed when the last reference to it goes.
+private final class ScratchFolder {
+    let url: URL
+
+    init(_ name: String) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    var exists: Bool { FileManager.default.fileExists(atPath: url.path) }
+
+    deinit { try? FileManager.default.removeItem(at: url) }  // temporary files: leaving them costs only disk
 }

@@ -53,8 +53,16 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "models: input size in pixels (to compare with a model trained at another size).")
     var size = 224
 
-    @Option(name: .customLong("batch-size"), help: "models: images per batch.")
-    var batchSize = 32
+    @Option(name: .customLong("batch-size"), help: "models, inference: images per batch (default 32 and 8).")
+    var batchSize: Int?
+
+    @Option(help: "inference: rounds of every path in turn; the table gives the median of each.")
+    var rounds = 3
+
+    func validate() throws {
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, not \(batchSize)") }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, not \(rounds)") }
+    }
 
     @Option(help: "unknown, inference: the model file (or its run folder).") var model: String?
     @Option(help: "inference: a folder of photos (the first 64 are used).") var photos: String?
@@ -73,14 +81,14 @@ struct BenchCommand: ParsableCommand {
         switch suite {
         case .core: try CoreBenchmark(iterations: iterations).run()
         case .models:
-            let rows = try ModelsBenchmark(batch: batchSize, size: size).run()
+            let rows = try ModelsBenchmark(batch: batchSize ?? 32, size: size).run()
             // The ImageNet check runs the pretrained classifier on its own photos, at the size it was trained at.
-            if size == 224, batchSize == 32 {
+            if size == 224, batchSize ?? 32 == 32 {
                 try ImageNetPrecisionAgreement.run()
             } else {
                 emit("(the ImageNet precision check runs at 224 px, batch 32 only: skipped)")
             }
-            if pytorch { try PyTorchComparison.run(swiftRows: rows, size: size, batchSize: batchSize) }
+            if pytorch { try PyTorchComparison.run(swiftRows: rows, size: size, batchSize: batchSize ?? 32) }
         case .data: try DataBenchmark().run()
         case .allreduce: try AllReduceBenchmark(iterations: iterations, group: distributed.join()).run()
         case .unknown:
@@ -93,7 +101,7 @@ struct BenchCommand: ParsableCommand {
             guard let model, let photos else { throw ValidationError("bench inference needs --model and --photos") }
             try InferenceBenchmark(
                 model: ModelArgument.resolve(model), photos: URL(fileURLWithPath: photos),
-                batch: batchSize == 32 ? 8 : batchSize
+                batch: batchSize ?? 8, rounds: rounds
             ).run()
         case .activeLearning:
             guard let data else { throw ValidationError("bench active-learning needs --data") }
