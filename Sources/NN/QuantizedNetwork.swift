@@ -12,7 +12,8 @@ import Torch
 /// Where this build has oneDNN and oneDNN has INT8 kernels for this CPU, the same quantization runs through oneDNN
 /// directly (``OneDNNNetwork/init(_:input:output:ranges:)``, ``runsThroughOneDNN``): padding, residual sums and
 /// activations fused into the convolutions instead of passes of their own. On an AMD Zen 4 with 2 threads (the ELPV
-/// demo's Lite0 at 256 px, `quadrat bench inference`, batch 8) it ran 365 img/s against 295 through libtorch.
+/// demo's Lite0 at 256 px, `quadrat bench inference --rounds 3`, batches of 8 and 32) it ran 331–352 img/s against
+/// 265–291 through libtorch.
 public final class QuantizedNetwork: @unchecked Sendable {
     /// One operator of the INT8 network; each reads named values and makes one.
     enum Step {

@@ -182,9 +182,9 @@ public final class Classifier: Module {
     /// oneDNN kernels, the body's graph holds an operator it does not run, or a run fails, ATen's path is taken.
     ///
     /// ATen runs each activation and sum as a pass of its own, and autocast casts each convolution's input and weights
-    /// at every call: on an AMD Zen 4 with 2 threads (the ELPV demo's Lite0 at 256 px, `quadrat bench inference`,
-    /// batches of 8 and 32, one sitting) the model ran 127–140 img/s in float32 against ATen's 118–131, and 235–264
-    /// in bfloat16 against autocast's 181–188 (ONNX Runtime's float32: 147–159).
+    /// at every call: on an AMD Zen 4 with 2 threads (the ELPV demo's Lite0 at 256 px, `quadrat bench inference
+    /// --rounds 3`, batches of 8 and 32) the model ran 140–154 img/s in float32 against ATen's 123–128, and 246–271
+    /// in bfloat16 against autocast's 183–188 (ONNX Runtime's float32: 140–158).
     public var evaluatesThroughOneDNN = false {
         didSet { oneDNNBodies.withLock { $0 = [:] } }
     }
