@@ -27,7 +27,7 @@ if let root = libtorchRoot {
     }
 }
 if libtorchRoot == nil { torchCxxFlags.append("-Wno-deprecated-declarations") }
-// oneDNN called directly (inference of a model read back, float32 and bfloat16): Debian's libdnnl-dev, the very
+// oneDNN called directly (inference of a model read back, float32, bfloat16 and INT8): Debian's libdnnl-dev, the very
 // library Debian's libtorch runs on. A downloaded libtorch carries its own oneDNN inside: the shim then builds without.
 if libtorchRoot == nil, FileManager.default.fileExists(atPath: "/usr/include/oneapi/dnnl/dnnl.hpp") {
     torchCxxFlags.append("-DQUADRAT_ONEDNN")

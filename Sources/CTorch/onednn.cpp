@@ -145,6 +145,9 @@ struct qt_dnnl_s {
         return !int8() && std::any_of(layers.begin(), layers.end(), [](const Layer &l) { return l.groups > 1; });
     }
 
+    /// The position of `layer` in the network, for messages.
+    size_t net_layer_index(const Layer &layer) const { return size_t(&layer - layers.data()); }
+
     /// The blocks of the vector registers: 16 floats with AVX-512, 8 without.
     static tag block_tag() {
         // The ISA values are bit sets, each including the ISAs it extends.
@@ -161,7 +164,8 @@ struct qt_dnnl_s {
         return to;
     }
 
-    /// The reorder of float32 `from` into uint8 `to` with `q` (quantize: `to` = round(from / scale) + zero point), or
+    /// The reorder of float32 `from` into uint8 `to` with `q` (quantize: `to` = round(from · (1 / scale)) + zero point,
+    /// as libtorch's quantize_val computes it), or
     /// of uint8 `from` into float32 `to` (dequantize: `to` = (from − zero point) · scale). Both round to nearest even,
     /// as libtorch's quantize_per_tensor does.
     static dnnl::reorder quantizing(const memory &from, const memory &to, Quant q) {
@@ -215,6 +219,11 @@ struct qt_dnnl_s {
             return dnnl::convolution_forward::primitive_desc(desc, attr, engine());
         };
         auto pd = primitive_desc(tag::any);
+        if (int8() && std::string(pd.impl_info_str()).find("ref") != std::string::npos) {
+            // Reference code would be many times slower: QuantizedNetwork then keeps libtorch's quantized operators.
+            throw std::runtime_error("oneDNN has only reference code for INT8 convolution " +
+                                     std::to_string(net_layer_index(layer)) + " on this CPU");
+        }
         if (blocked()) {
             // Where the blocked layout has only oneDNN's reference code, or none, the layout oneDNN picks serves.
             try {
@@ -321,13 +330,15 @@ struct qt_dnnl_s {
         plan->key = key;
         memory::dims dims(shape.begin(), shape.end());
         plan->input = memory({dims, dt::f32, channels_last ? tag::nhwc : tag::nchw}, engine(), nullptr);
-        // The first convolution reads the input in the network's type (INT8: quantized as value 0 says), NHWC.
+        // The first convolution reads the input in the network's type (INT8: quantized as value 0 says, NHWC, which
+        // its kernels read), in the input's own layout otherwise; its own reorder then makes what its kernel wants.
         if (int8()) {
             memory q = plan->fresh(memory::desc(dims, dt::u8, tag::nhwc));
             plan->steps.push_back({quantizing(plan->input, q, quant[0]), {{DNNL_ARG_FROM, plan->input}, {DNNL_ARG_TO, q}}});
             plan->values.push_back(q);
         } else {
-            plan->values.push_back(as(*plan, plan->input, memory::desc(dims, type(), tag::nhwc)));
+            plan->values.push_back(
+                as(*plan, plan->input, memory::desc(dims, type(), channels_last ? tag::nhwc : tag::nchw)));
         }
         // The last layer reading each value: its buffer is free after it (unless the value is the output).
         std::vector<int> last(layers.size() + 1, -1);

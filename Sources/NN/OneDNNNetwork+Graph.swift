@@ -22,17 +22,20 @@ extension OneDNNNetwork {
     public convenience init(_ graph: InferenceGraph, input: String, output: String, ranges: ActivationRanges) throws {
         let q = try ranges.parameters(input)
         try self.init(int8InputScale: q.scale, zeroPoint: q.zeroPoint)
+        // Each value's scale and zero point as the INT8 network plans them (a ReLU's floor, ReLU6's cap).
+        var planned: [String: QuantizationParameters] = [:]
+        for p in try QuantizedNetwork.plan(graph, output: output, ranges: ranges) { planned[p.output] = p.parameters }
         try addLayers(graph, input: input, output: output) { conv in
             let quantized = try QuantizedConv2d.quantize(
                 weight: conv.weight, bias: conv.bias, groups: conv.spec.groups,
                 inputMeans: try ranges.meanTensor(conv.node.inputs[0]))
-            let activation = conv.fused.activation
-            let p = try ranges.parameters(
-                conv.fused.output, cap: activation == .relu6 ? 6 : nil, floor: activation == .none ? nil : 0)
+            guard let p = planned[conv.fused.output] else {
+                throw TorchError("oneDNN INT8: \(conv.fused.output) is made where the INT8 plan makes no value")
+            }
             return try convolution(
                 conv.input, integers: quantized.integers, weightScales: quantized.scales, bias: quantized.bias,
                 stride: conv.spec.stride, padBefore: conv.padBefore, padAfter: conv.padAfter, groups: conv.spec.groups,
-                residual: conv.residual, activation: activation, scale: p.scale, zeroPoint: p.zeroPoint)
+                residual: conv.residual, activation: conv.fused.activation, scale: p.scale, zeroPoint: p.zeroPoint)
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Torch
 
 /// A body's graph run in INT8: post-training static quantization.
@@ -69,9 +70,14 @@ public final class QuantizedNetwork: @unchecked Sendable {
                 return try oneDNN(x)
             } catch {
                 runsThroughOneDNN = false
+                FileHandle.standardError.write(
+                    Data(
+                        "INT8 through oneDNN failed (\(error)): libtorch's quantized operators serve from now on\n".utf8
+                    ))
             }
         }
-        return try throughLibtorch(x)
+        // libtorch's operators run fastest on channels-last input, like their packed weights.
+        return try throughLibtorch(x.contiguous(.channelsLast))
     }
 
     /// ``callAsFunction(_:)`` through libtorch's quantized operators.

@@ -29,6 +29,12 @@ public final class OneDNNNetwork: @unchecked Sendable {
     /// True when this build can make one.
     public static var isAvailable: Bool { qt_dnnl_available() != 0 }
 
+    /// True when this build can make an INT8 one on this CPU (oneDNN has INT8 kernels of its own for it).
+    public static let hasInt8Kernels: Bool = {
+        // The answer is the question: whether the network can be made.
+        isAvailable && (try? OneDNNNetwork(int8InputScale: 1, zeroPoint: 0)) != nil
+    }()
+
     /// An empty network computing in bfloat16 or float32; throws where this build has no oneDNN or oneDNN has no
     /// kernels for that type on this CPU (bfloat16 needs AVX-512 in oneDNN 2.6).
     public init(bfloat16: Bool) throws {

@@ -9,7 +9,9 @@ import Vision
 /// same calibration run by libtorch's quantized operators (``QuantizedNetwork``) and against float.
 @Suite(
     "oneDNN INT8 bodies", .serialized,
-    .enabled(if: Torch.defaultDevice == .cpu && OneDNNNetwork.isAvailable, "oneDNN runs on the CPU, where built"))
+    .enabled(
+        if: Torch.defaultDevice == .cpu && OneDNNNetwork.hasInt8Kernels,
+        "oneDNN runs on the CPU, where built and where it has INT8 kernels"))
 struct OneDNNInt8Tests {
     /// Random Lite0 (SAME padding, ReLU6, residual sums) and ResNet-18 (ReLU after the sum, max pooling): the first
     /// block's uint8 values are libtorch's to one step (measured: equal), and the whole body stays within what such

@@ -287,8 +287,8 @@ int qt_dnnl_conv(
 int qt_dnnl_max_pool(
     qt_dnnl net, int input, const int64_t *kernel, const int64_t *stride, const int64_t *pad_begin,
     const int64_t *pad_end);
-/// An empty INT8 network: its float32 input is quantized to uint8 as `q = clamp(round(x / scale) + zero_point,
-/// 0, 255)`, and every value it makes is uint8 with its own scale and zero point. NULL on error (no oneDNN, or no
+/// An empty INT8 network: its float32 input is quantized to uint8 as `q = clamp(round(x · (1 / scale)) +
+/// zero_point, 0, 255)`, and every value it makes is uint8 with its own scale and zero point. NULL on error (no oneDNN, or no
 /// INT8 kernels of oneDNN's own for this CPU).
 qt_dnnl qt_dnnl_new_int8(double scale, int64_t zero_point);
 /// Adds a convolution to an INT8 network: `integers` (float32 holding whole numbers in −127…127, out × in/groups ×

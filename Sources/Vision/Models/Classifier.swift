@@ -79,7 +79,7 @@ public final class Classifier: Module {
     /// normalises with the batch's statistics: the recipe's head and unfrozen phases), that group runs without
     /// gradients (``fixedEarlyFeatures(_:lateStage:)``).
     public func features(_ x: Tensor) throws -> Tensor {
-        if let int8Body { return try int8Body(int8Body.runsThroughOneDNN ? x : x.contiguous(.channelsLast)) }
+        if let int8Body { return try int8Body(x) }
         if !isTraining, evaluatesThroughOneDNN, x.dtype == .float32, !Torch.defaultDevice.isCUDA,
             x.shape[2] == x.shape[3],
             let network = oneDNNBody(side: x.shape[3], bfloat16: Torch.isAutocastEnabled)

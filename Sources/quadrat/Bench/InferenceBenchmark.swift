@@ -43,16 +43,17 @@ struct InferenceBenchmark {
             for (i, path) in paths.enumerated() {
                 let (rate, answer) = try time(path.work)(inputs)
                 rows[i].rates.append(rate)
-                rows[i].maxDifference = Self.largestDifference(answer, reference)
+                rows[i].maxDifference = max(rows[i].maxDifference, Self.largestDifference(answer, reference))
             }
             for (i, path) in external.enumerated() {
                 // No ONNX Runtime (said already): Quadrat's rows alone.
                 guard rows[paths.count + i].rates.count == round - 1, let (rate, difference) = path.run(round == 1)
                 else { continue }
                 rows[paths.count + i].rates.append(rate)
-                rows[paths.count + i].maxDifference = difference
+                rows[paths.count + i].maxDifference = max(rows[paths.count + i].maxDifference, difference)
             }
-            emit("round \(round): " + rows.map { String(format: "%.1f", $0.rates.last ?? 0) }.joined(separator: ", "))
+            let rates = rows.map { $0.rates.count == round ? String(format: "%.1f", $0.rates[round - 1]) : "–" }
+            emit("round \(round): " + rates.joined(separator: ", "))
         }
         printTable(rows.filter { $0.rates.count == rounds })
     }
@@ -63,15 +64,17 @@ struct InferenceBenchmark {
         // A model read back runs through oneDNN directly where this build can; the same model through ATen beside it.
         let aten = try SavedModel(model)
         for member in aten.members { member.evaluatesThroughOneDNN = false }
-        let direct = saved.classifier.oneDNNBody(side: saved.size, bfloat16: false) != nil ? "oneDNN" : "ATen"
+        func through(bfloat16: Bool) -> String {
+            saved.classifier.oneDNNBody(side: saved.size, bfloat16: bfloat16) != nil ? "oneDNN" : "ATen"
+        }
         var paths: [Path] = [
             (
-                "Quadrat fp32 (\(direct))",
+                "Quadrat fp32 (\(through(bfloat16: false)))",
                 { x in try Torch.inferenceMode { try saved.probabilities(inputs: Array(x)) } }
             ),
             ("Quadrat fp32 (ATen)", { x in try Torch.inferenceMode { try aten.probabilities(inputs: Array(x)) } }),
             (
-                "Quadrat bf16 (\(direct))",
+                "Quadrat bf16 (\(through(bfloat16: true)))",
                 { x in try Torch.inferenceMode { try saved.probabilities(inputs: Array(x), mixedPrecision: true) } }
             ),
             (
