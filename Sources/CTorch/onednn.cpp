@@ -207,8 +207,8 @@ struct qt_dnnl_s {
         }
         memory::dims wdims = layer.groups == 1 ? memory::dims{oc, w[1], w[2], w[3]}
                                                : memory::dims{layer.groups, oc / layer.groups, w[1], w[2], w[3]};
-        std::unordered_map<int, memory> quantization;
-        dnnl::primitive_attr attr = attributes(layer, quantization);
+        std::unordered_map<int, memory> args;  // what the step reads and writes: zero points (INT8) first
+        dnnl::primitive_attr attr = attributes(layer, args);
         memory::desc bias_desc({oc}, dt::f32, tag::a);
         auto primitive_desc = [&](tag activations) {
             memory::desc src({in[0], in[1], in[2], in[3]}, type(), in[1] >= 16 ? activations : tag::any);
@@ -243,9 +243,9 @@ struct qt_dnnl_s {
         // The sum post-op adds what the destination holds: the residual, in its own buffer or reordered to one.
         memory dst = layer.residual >= 0 ? as(plan, plan.values.at(layer.residual), pd.dst_desc())
                                          : plan.fresh(pd.dst_desc());
-        quantization.insert({{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
+        args.insert({{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
         plan.scratch_size = std::max(plan.scratch_size, pd.scratchpad_desc().get_size());
-        plan.steps.push_back({dnnl::convolution_forward(pd), quantization});
+        plan.steps.push_back({dnnl::convolution_forward(pd), args});
         plan.values.push_back(dst);
         if (src.get_data_handle() != x.get_data_handle()) return {src};
         return {};

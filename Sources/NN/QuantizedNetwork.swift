@@ -38,8 +38,8 @@ public final class QuantizedNetwork: @unchecked Sendable {
     /// The same network through oneDNN, or nil where this build or this CPU has none.
     private let oneDNN: OneDNNNetwork?
     /// Whether batches run through oneDNN directly when it is there (true unless set; a measurement of libtorch's
-    /// quantized operators turns it off). A batch oneDNN fails on turns it off for good: libtorch's path serves and
-    /// reports its own errors.
+    /// quantized operators turns it off). A batch oneDNN fails on turns it off for good, said on standard error:
+    /// libtorch's path serves and reports its own errors.
     public var runsThroughOneDNN: Bool {
         get { oneDNN != nil && oneDNNServes.withLock { $0 } }
         set { oneDNNServes.withLock { $0 = newValue } }
