@@ -66,29 +66,38 @@ struct Int8BodyTests {
     /// in a random network such differences compound, so the first block is held to one step and the whole body to
     /// 20 dB.
     @Test func theQDQExportComputesWhatINT8Runs() throws {
+        try Self.expectCloseToINT8 { graph, ranges, x, out in
+            let int8 = try QuantizedNetwork(graph, input: "image", output: out, ranges: ranges)
+            var qdq = InferenceGraph()
+            let qdqOutput = try QuantizedNetwork.exportQDQ(
+                graph, input: "image", output: out, ranges: ranges, image: "photo", into: &qdq)
+            #expect(qdq.nodes.contains { $0.op == "QuantizeLinear" } && !qdq.int8Constants.isEmpty)
+            let want = try Torch.inferenceMode { try int8(x.contiguous(.channelsLast)) }
+            return (try Torch.withoutGrad { try GraphRunner(qdq).run(["photo": x], output: qdqOutput) }, want)
+        }
+    }
+
+    /// Random Lite0 and ResNet-18 bodies at 64 px, calibrated on a pattern batch of 3: `compare(graph, ranges, x,
+    /// output)` computes a value two ways, and the first block's (Lite0's `Conv_2`, ResNet's `MaxPool`) must agree to
+    /// one uint8 step in nearly every element, the whole body's to 20 dB.
+    static func expectCloseToINT8(
+        _ compare: (InferenceGraph, ActivationRanges, Tensor, String) throws -> (got: Tensor, want: Tensor)
+    ) throws {
         Torch.manualSeed(2)
         let lite = try EfficientNetLite(.lite0, classes: nil)
         for (body, firstBlock) in [(lite as Backbone, "Conv_2"), (try Self.resnet18(), "MaxPool")] {
             body.eval()
-            var float = InferenceGraph()
-            let output = try body.exportFeatures("image", side: 64, into: &float)
+            var graph = InferenceGraph()
+            let output = try body.exportFeatures("image", side: 64, into: &graph)
             let x = try patternInput(batch: 3, size: 64)
-            let ranges = try ActivationRanges.observe(float, input: "image", output: output, batches: [x])
-            func compare(_ out: String) throws -> (got: Tensor, want: Tensor) {
-                let int8 = try QuantizedNetwork(float, input: "image", output: out, ranges: ranges)
-                var qdq = InferenceGraph()
-                let qdqOutput = try QuantizedNetwork.exportQDQ(
-                    float, input: "image", output: out, ranges: ranges, image: "photo", into: &qdq)
-                #expect(qdq.nodes.contains { $0.op == "QuantizeLinear" } && !qdq.int8Constants.isEmpty)
-                let want = try Torch.inferenceMode { try int8(x.contiguous(.channelsLast)) }
-                return (try Torch.withoutGrad { try GraphRunner(qdq).run(["photo": x], output: qdqOutput) }, want)
-            }
-            let (got, want) = try compare(firstBlock)
+            let ranges = try ActivationRanges.observe(graph, input: "image", output: output, batches: [x])
+            let (got, want) = try compare(graph, ranges, x, firstBlock)
+            #expect(got.shape == want.shape)
             let range = try #require(ranges.ranges[firstBlock])
             let steps = try ((got - want).abs() / (Double(max(range[1], 0) - min(range[0], 0)) / 255)).rounded()
             #expect(try steps.max().item() <= 1, "\(type(of: body))")
             #expect(try steps.gt(0.5).to(DType.float32).mean().item() <= 0.03, "\(type(of: body))")
-            let whole = try compare(output)
+            let whole = try compare(graph, ranges, x, output)
             let ratio = try Self.sqnr(whole.got, whole.want)
             #expect(ratio >= 20, "\(type(of: body)): \(ratio) dB")
         }

@@ -18,30 +18,11 @@ struct OneDNNInt8Tests {
     /// steps compound to deep in a random network (the fused sums round once where libtorch rounds the convolution
     /// and then the sum; measured 27 and 36 dB).
     @Test func int8ThroughOneDNNComputesWhatLibtorchComputes() throws {
-        Torch.manualSeed(2)
-        let lite = try EfficientNetLite(.lite0, classes: nil)
-        for (body, firstBlock) in [(lite as Backbone, "Conv_2"), (try Int8BodyTests.resnet18(), "MaxPool")] {
-            body.eval()
-            var graph = InferenceGraph()
-            let output = try body.exportFeatures("image", side: 64, into: &graph)
-            let x = try patternInput(batch: 3, size: 64)
-            let ranges = try ActivationRanges.observe(graph, input: "image", output: output, batches: [x])
-            func compare(_ out: String) throws -> (got: Tensor, want: Tensor) {
-                let libtorch = try QuantizedNetwork(graph, input: "image", output: out, ranges: ranges)
-                libtorch.runsThroughOneDNN = false
-                let onednn = try OneDNNNetwork(graph, input: "image", output: out, ranges: ranges)
-                let want = try Torch.inferenceMode { try libtorch(x.contiguous(.channelsLast)) }
-                return (try onednn(x), want)
-            }
-            let (got, want) = try compare(firstBlock)
-            #expect(got.shape == want.shape)
-            let range = try #require(ranges.ranges[firstBlock])
-            let steps = try ((got - want).abs() / (Double(max(range[1], 0) - min(range[0], 0)) / 255)).rounded()
-            #expect(try steps.max().item() <= 1, "\(type(of: body))")
-            #expect(try steps.gt(0.5).to(DType.float32).mean().item() <= 0.03, "\(type(of: body))")
-            let whole = try compare(output)
-            let ratio = try Int8BodyTests.sqnr(whole.got, whole.want)
-            #expect(ratio >= 20, "\(type(of: body)): \(ratio) dB")
+        try Int8BodyTests.expectCloseToINT8 { graph, ranges, x, out in
+            let libtorch = try QuantizedNetwork(graph, input: "image", output: out, ranges: ranges)
+            libtorch.runsThroughOneDNN = false
+            let onednn = try OneDNNNetwork(graph, input: "image", output: out, ranges: ranges)
+            return (try onednn(x), try Torch.inferenceMode { try libtorch(x) })
         }
     }
 }
