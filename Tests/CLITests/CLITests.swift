@@ -399,6 +399,14 @@ struct CLITests {
         #expect(zero.status != 0 && zero.errors.contains("--max-pixels must be at least 1 (got 0)"))
     }
 
+    @Test func benchRefusesRoundsAndBatchesBelowOne() throws {
+        let rounds = try quadrat(["bench", "inference", "--rounds", "0"])
+        #expect(rounds.status == 64 && rounds.errors.contains("--rounds must be at least 1, not 0"), "\(rounds.errors)")
+        let batch = try quadrat(["bench", "models", "--batch-size", "0"])
+        #expect(
+            batch.status == 64 && batch.errors.contains("--batch-size must be at least 1, not 0"), "\(batch.errors)")
+    }
+
     @Test func demoLayoutIsDeterministic() throws {
         // A miniature ELPV folder: 20 cells, 8 defective.
         let source = try Fixtures.temporaryFolder()
