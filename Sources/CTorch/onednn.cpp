@@ -104,6 +104,11 @@ struct Plan {
 
 memory::dims dims2(const int64_t *p) { return {p[0], p[1]}; }
 
+/// Whether `pd` runs oneDNN's reference code (plain C++ loops, many times slower than its own kernels).
+bool reference(const dnnl::primitive_desc_base &pd) {
+    return std::string(pd.impl_info_str()).find("ref") != std::string::npos;
+}
+
 /// Whether oneDNN has a kernel of its own (not its slow reference code) for a small convolution in `type` (u8: INT8,
 /// uint8 activations and int8 weights) on this CPU: bf16 needs AVX-512 in oneDNN 2.6, and a CPU without it must
 /// keep ATen's path.
@@ -115,7 +120,7 @@ bool has_kernels(dt type) {
             dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, weights, bias, dst, {1, 1},
             {0, 0}, {0, 0});
         dnnl::convolution_forward::primitive_desc pd(desc, engine());
-        return std::string(pd.impl_info_str()).find("ref") == std::string::npos;
+        return !reference(pd);
     } catch (const dnnl::error &) {
         return false;
     }
@@ -219,7 +224,7 @@ struct qt_dnnl_s {
             return dnnl::convolution_forward::primitive_desc(desc, attr, engine());
         };
         auto pd = primitive_desc(tag::any);
-        if (int8() && std::string(pd.impl_info_str()).find("ref") != std::string::npos) {
+        if (int8() && reference(pd)) {
             // Reference code would be many times slower: QuantizedNetwork then keeps libtorch's quantized operators.
             throw std::runtime_error("oneDNN has only reference code for INT8 convolution " +
                                      std::to_string(net_layer_index(layer)) + " on this CPU");
@@ -228,7 +233,7 @@ struct qt_dnnl_s {
             // Where the blocked layout has only oneDNN's reference code, or none, the layout oneDNN picks serves.
             try {
                 auto in_blocks = primitive_desc(block_tag());
-                if (std::string(in_blocks.impl_info_str()).find("ref") == std::string::npos) pd = in_blocks;
+                if (!reference(in_blocks)) pd = in_blocks;
             } catch (const dnnl::error &) {
             }
         }
