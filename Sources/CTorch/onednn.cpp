@@ -42,19 +42,22 @@ dnnl::engine &engine() {
     return e;
 }
 
-/// An INT8 value's scale and zero point.
+/// An INT8 network's value: uint8 with a scale and zero point, or float32 (the input kept float, and what float32
+/// layers make unquantized).
 struct Quant {
     float scale = 1;
     int32_t zero_point = 0;
+    bool is_float = false;
 };
 
 struct Layer {
     bool pool = false;
+    bool float_compute = false;  // a float32 convolution in an INT8 network (reading float32, `out` its output)
     int input = 0, residual = -1, activation = 0;
     // Convolutions: float32 weights (INT8: int8 weights and, in `bias`, the bias in the accumulator's units), contiguous.
     at::Tensor weight, bias;
     std::vector<float> output_scales;  // INT8: s_in · s_w / s_out per output channel
-    Quant out;                         // INT8: the value it makes
+    Quant out;                         // INT8 networks: the value it makes
     memory::dims kernel, stride, pad_begin, pad_end;
     int64_t groups = 1;
     std::vector<memory> packs;  // the weights reordered for the plans so far, one per layout asked for
@@ -145,7 +148,9 @@ struct qt_dnnl_s {
     /// Whether activations are kept in channel blocks (nChw16c with AVX-512, ``block_tag``) rather than in the layout
     /// each convolution picks (NHWC): in float32 and bfloat16 for networks with depthwise convolutions. oneDNN 2.6's blocked kernels ran
     /// EfficientNet-Lite0's float32 convolutions in 37 ms a batch of 8 at 256 px against 42 (AMD Zen 4, 2 threads;
-    /// the high-resolution 1×1 and depthwise ones gained most); INT8 keeps NHWC, which its kernels pick.
+    /// the high-resolution 1×1 and depthwise ones gained most); INT8 keeps NHWC, which its kernels pick, but for its
+    /// float32 layers (``Layer::float_compute``): Lite0's stem and first depthwise convolution took 12 against 19 ms a
+    /// batch of 32 in blocks, the quantizing reorder after them included.
     bool blocked() const {
         return !int8() && std::any_of(layers.begin(), layers.end(), [](const Layer &l) { return l.groups > 1; });
     }
@@ -190,7 +195,8 @@ struct qt_dnnl_s {
         memory::dims dims = layer.groups == 1 ? memory::dims(shape.begin(), shape.end())
                                               : memory::dims{layer.groups, shape[0] / layer.groups, shape[1],
                                                              shape[2], shape[3]};
-        memory user({dims, weight_type() == dt::s8 ? dt::s8 : dt::f32, layer.groups == 1 ? tag::oihw : tag::goihw},
+        memory user({dims, layer.weight.scalar_type() == at::kChar ? dt::s8 : dt::f32,
+                     layer.groups == 1 ? tag::oihw : tag::goihw},
                     engine(), layer.weight.data_ptr());
         memory out(desc, engine());
         dnnl::stream s(engine());
@@ -212,24 +218,42 @@ struct qt_dnnl_s {
         }
         memory::dims wdims = layer.groups == 1 ? memory::dims{oc, w[1], w[2], w[3]}
                                                : memory::dims{layer.groups, oc / layer.groups, w[1], w[2], w[3]};
+        // The types it reads and writes: the network's, or float32 in and uint8 (quantized) or float32 out.
+        const dt src_type = layer.float_compute ? dt::f32 : type();
+        const dt weights_type = layer.float_compute ? dt::f32 : weight_type();
+        dt dst_type = !layer.float_compute ? type() : layer.out.is_float ? dt::f32 : dt::u8;
         std::unordered_map<int, memory> args;  // what the step reads and writes: zero points (INT8) first
-        dnnl::primitive_attr attr = attributes(layer, args);
+        dnnl::primitive_attr attr = attributes(layer, dst_type, args);
         memory::desc bias_desc({oc}, dt::f32, tag::a);
         auto primitive_desc = [&](tag activations) {
-            memory::desc src({in[0], in[1], in[2], in[3]}, type(), in[1] >= 16 ? activations : tag::any);
-            memory::desc any_w(wdims, weight_type(), tag::any), dst(out, type(), activations);
+            memory::desc src({in[0], in[1], in[2], in[3]}, src_type, in[1] >= 16 ? activations : tag::any);
+            memory::desc any_w(wdims, weights_type, tag::any), dst(out, dst_type, activations);
             auto desc = dnnl::convolution_forward::desc(
                 dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, any_w, bias_desc, dst,
                 layer.stride, layer.pad_begin, layer.pad_end);
             return dnnl::convolution_forward::primitive_desc(desc, attr, engine());
         };
+        // A float32 layer quantizes its own output where oneDNN has a kernel for that, else a reorder after it does.
+        bool requantize = false;
+        if (layer.float_compute && dst_type == dt::u8) {
+            try {
+                requantize = reference(primitive_desc(tag::any));
+            } catch (const dnnl::error &) {
+                requantize = true;
+            }
+            if (requantize) {
+                dst_type = dt::f32;
+                args.clear();
+                attr = attributes(layer, dst_type, args);
+            }
+        }
         auto pd = primitive_desc(tag::any);
         if (int8() && reference(pd)) {
             // Reference code would be many times slower: QuantizedNetwork then keeps libtorch's quantized operators.
-            throw std::runtime_error("oneDNN has only reference code for INT8 convolution " +
-                                     std::to_string(net_layer_index(layer)) + " on this CPU");
+            throw std::runtime_error("oneDNN has only reference code for convolution " +
+                                     std::to_string(net_layer_index(layer)) + " of this INT8 network on this CPU");
         }
-        if (blocked()) {
+        if (blocked() || layer.float_compute) {
             // Where the blocked layout has only oneDNN's reference code, or none, the layout oneDNN picks serves.
             try {
                 auto in_blocks = primitive_desc(block_tag());
@@ -251,17 +275,24 @@ struct qt_dnnl_s {
         args.insert({{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
         plan.scratch_size = std::max(plan.scratch_size, pd.scratchpad_desc().get_size());
         plan.steps.push_back({dnnl::convolution_forward(pd), args});
+        std::vector<memory> temporaries;
+        if (src.get_data_handle() != x.get_data_handle()) temporaries.push_back(src);
+        if (requantize) {
+            memory q = plan.fresh(memory::desc(out, dt::u8, tag::nhwc));
+            plan.steps.push_back({quantizing(dst, q, layer.out), {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, q}}});
+            temporaries.push_back(dst);
+            dst = q;
+        }
         plan.values.push_back(dst);
-        if (src.get_data_handle() != x.get_data_handle()) return {src};
-        return {};
+        return temporaries;
     }
 
-    /// The post-ops of `layer` (the residual sum, then its activation) and, in INT8, its output scales and zero
-    /// points, whose values go into `args`. In INT8 the post-ops see the output in units of its scale.
-    dnnl::primitive_attr attributes(const Layer &layer, std::unordered_map<int, memory> &args) {
+    /// The post-ops of `layer` (the residual sum, then its activation) and, when it writes `dst` uint8, its output
+    /// scales and zero points, whose values go into `args`. The post-ops then see the output in units of its scale.
+    dnnl::primitive_attr attributes(const Layer &layer, dt dst, std::unordered_map<int, memory> &args) {
         dnnl::primitive_attr attr;
         dnnl::post_ops ops;
-        const float unit = int8() ? layer.out.scale : 1.f;
+        const float unit = dst == dt::u8 ? layer.out.scale : 1.f;
         if (layer.residual >= 0 && int8()) {
             const Quant &r = quant.at(layer.residual);
             ops.append_sum(r.scale / unit, r.zero_point);
@@ -274,7 +305,12 @@ struct qt_dnnl_s {
         // The plan hands each primitive its scratch memory (`Plan::scratch`): oneDNN's own would be allocated, and
         // its pages faulted in, at every run.
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        if (!int8()) return attr;
+        if (dst != dt::u8) return attr;
+        if (layer.float_compute) {
+            attr.set_output_scales(0, {1.f / layer.out.scale});
+            if (layer.out.zero_point) attr.set_zero_points(DNNL_ARG_DST, 0, {layer.out.zero_point});
+            return attr;
+        }
         attr.set_output_scales(1 << 1, layer.output_scales);
         // The source's zero point is given at run time (oneDNN's kernels take no other), the destination's when
         // planned (the faster kernels, as libtorch calls them: 0.28 against 0.54 ms for a 1×1 convolution at 128 px).
@@ -297,7 +333,8 @@ struct qt_dnnl_s {
         }
         auto desc = dnnl::pooling_forward::desc(
             dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, x.get_desc(),
-            memory::desc(out, type(), tag::any), layer.stride, layer.kernel, layer.pad_begin, layer.pad_end);
+            memory::desc(out, x.get_desc().data_type(), tag::any), layer.stride, layer.kernel, layer.pad_begin,
+            layer.pad_end);
         dnnl::primitive_attr attr;
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         dnnl::pooling_forward::primitive_desc pd(desc, attr, engine());
@@ -337,13 +374,14 @@ struct qt_dnnl_s {
         plan->input = memory({dims, dt::f32, channels_last ? tag::nhwc : tag::nchw}, engine(), nullptr);
         // The first convolution reads the input in the network's type (INT8: quantized as value 0 says, NHWC, which
         // its kernels read), in the input's own layout otherwise; its own reorder then makes what its kernel wants.
-        if (int8()) {
+        if (int8() && !quant[0].is_float) {
             memory q = plan->fresh(memory::desc(dims, dt::u8, tag::nhwc));
             plan->steps.push_back({quantizing(plan->input, q, quant[0]), {{DNNL_ARG_FROM, plan->input}, {DNNL_ARG_TO, q}}});
             plan->values.push_back(q);
         } else {
+            const dt input_type = int8() ? dt::f32 : type();  // an INT8 network's input kept float32
             plan->values.push_back(
-                as(*plan, plan->input, memory::desc(dims, type(), channels_last ? tag::nhwc : tag::nchw)));
+                as(*plan, plan->input, memory::desc(dims, input_type, channels_last ? tag::nhwc : tag::nchw)));
         }
         // The last layer reading each value: its buffer is free after it (unless the value is the output).
         std::vector<int> last(layers.size() + 1, -1);
@@ -368,7 +406,8 @@ struct qt_dnnl_s {
         const memory &value = plan->values.at(output);
         plan->output = memory({value.get_desc().dims(), dt::f32, tag::nchw}, engine(), nullptr);
         plan->steps.push_back(
-            {int8() ? quantizing(value, plan->output, quant.at(output)) : dnnl::reorder(value, plan->output),
+            {int8() && !quant.at(output).is_float ? quantizing(value, plan->output, quant.at(output))
+                                                   : dnnl::reorder(value, plan->output),
              {{DNNL_ARG_FROM, value}, {DNNL_ARG_TO, plan->output}}});
         // Reorders keep oneDNN's own scratch memory and ignore this argument.
         plan->scratch = memory({{memory::dim(std::max<size_t>(plan->scratch_size, 1))}, dt::u8, tag::a}, engine());
@@ -425,11 +464,11 @@ qt_dnnl qt_dnnl_new(int bf16) { QT_GUARD(nullptr, return new_network(bf16 ? dt::
 
 qt_dnnl qt_dnnl_new_int8(double scale, int64_t zero_point) {
     QT_GUARD(nullptr, {
-        if (!(scale > 0) || zero_point < 0 || zero_point > 255) {
-            throw std::invalid_argument("oneDNN INT8: the input needs a positive scale and a zero point in 0…255");
+        if (!(scale >= 0) || zero_point < 0 || zero_point > 255) {
+            throw std::invalid_argument("oneDNN INT8: the input needs a scale ≥ 0 and a zero point in 0…255");
         }
         qt_dnnl net = new_network(dt::u8);
-        net->quant.push_back({float(scale), int32_t(zero_point)});
+        net->quant.push_back(scale > 0 ? Quant{float(scale), int32_t(zero_point)} : Quant{1, 0, true});
         return net;
     })
 }
@@ -457,6 +496,12 @@ int qt_dnnl_conv_int8(
             throw std::invalid_argument("oneDNN INT8: an output needs a positive scale and a zero point in 0…255");
         }
         Layer layer = conv_layer(net, input, integers, stride, pad_begin, pad_end, groups, residual, activation);
+        for (int v : {input, residual}) {
+            if (v >= 0 && net->quant.at(v).is_float) {
+                throw std::invalid_argument("oneDNN INT8: value " + std::to_string(v) +
+                                            " is float32; an INT8 convolution reads uint8 values");
+            }
+        }
         const at::Tensor w = own_copy(integers);
         const int64_t oc = w.size(0);
         const at::Tensor ws = own_copy(weight_scales);
@@ -472,6 +517,29 @@ int qt_dnnl_conv_int8(
         layer.output_scales.assign(o.data_ptr<float>(), o.data_ptr<float>() + oc);
         net->layers.push_back(std::move(layer));
         net->quant.push_back({float(scale), int32_t(zero_point)});
+        return int(net->layers.size());
+    })
+}
+
+int qt_dnnl_conv_float_int8(
+    qt_dnnl net, int input, qt_tensor weight, qt_tensor bias, const int64_t *stride, const int64_t *pad_begin,
+    const int64_t *pad_end, int64_t groups, int activation, double scale, int64_t zero_point) {
+    QT_GUARD(-1, {
+        if (!net->int8()) throw std::invalid_argument("oneDNN: qt_dnnl_conv_float_int8 takes an INT8 network");
+        if (!(scale >= 0) || zero_point < 0 || zero_point > 255) {
+            throw std::invalid_argument("oneDNN INT8: an output needs a scale ≥ 0 and a zero point in 0…255");
+        }
+        Layer layer = conv_layer(net, input, weight, stride, pad_begin, pad_end, groups, -1, activation);
+        if (!net->quant.at(input).is_float) {
+            throw std::invalid_argument("oneDNN INT8: value " + std::to_string(input) +
+                                        " is uint8; a float32 convolution reads float32 values");
+        }
+        layer.float_compute = true;
+        layer.weight = own_copy(weight);
+        if (bias) layer.bias = own_copy(bias);
+        layer.out = scale > 0 ? Quant{float(scale), int32_t(zero_point)} : Quant{1, 0, true};
+        net->layers.push_back(std::move(layer));
+        net->quant.push_back(net->layers.back().out);
         return int(net->layers.size());
     })
 }
@@ -540,6 +608,10 @@ int qt_dnnl_max_pool(qt_dnnl, int, const int64_t *, const int64_t *, const int64
 qt_dnnl qt_dnnl_new_int8(double, int64_t) { return qt_dnnl_new(0); }
 int qt_dnnl_conv_int8(qt_dnnl, int, qt_tensor, qt_tensor, qt_tensor, const int64_t *, const int64_t *, const int64_t *,
                       int64_t, int, int, double, int64_t) {
+    return -1;
+}
+int qt_dnnl_conv_float_int8(qt_dnnl, int, qt_tensor, qt_tensor, const int64_t *, const int64_t *, const int64_t *,
+                            int64_t, int, double, int64_t) {
     return -1;
 }
 qt_tensor qt_dnnl_run(qt_dnnl, qt_tensor, int) { return nullptr; }

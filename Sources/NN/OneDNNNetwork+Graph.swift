@@ -18,24 +18,35 @@ extension OneDNNNetwork {
     /// The same network in INT8, quantized as ``QuantizedNetwork`` quantizes the graph (the same calibration
     /// `ranges`, per-channel weights with the bias corrected for their rounding, each value's scale and zero point
     /// from its range), but for the residual sums: fused into their convolution, they add the convolution's exact
-    /// output rather than its rounding, and the sum alone is rounded.
+    /// output rather than its rounding, and the sum alone is rounded. Its float32 prefix computes in float32 as the
+    /// plan says (``QuantizedNetwork/Planned/computesInFloat``), on the input unquantized.
     public convenience init(_ graph: InferenceGraph, input: String, output: String, ranges: ActivationRanges) throws {
+        // Each value as the INT8 network plans it: its scale and zero point (a ReLU's floor, ReLU6's cap), and
+        // whether it is made in float32.
+        var planned: [String: QuantizedNetwork.Planned] = [:]
+        let plan = try QuantizedNetwork.plan(graph, output: output, ranges: ranges)
+        for p in plan { planned[p.output] = p }
         let q = try ranges.parameters(input)
-        try self.init(int8InputScale: q.scale, zeroPoint: q.zeroPoint)
-        // Each value's scale and zero point as the INT8 network plans them (a ReLU's floor, ReLU6's cap).
-        var planned: [String: QuantizationParameters] = [:]
-        for p in try QuantizedNetwork.plan(graph, output: output, ranges: ranges) { planned[p.output] = p.parameters }
+        try self.init(int8InputScale: plan.first?.computesInFloat == true ? 0 : q.scale, zeroPoint: q.zeroPoint)
         try addLayers(graph, input: input, output: output) { conv in
-            let quantized = try QuantizedConv2d.quantize(
-                weight: conv.weight, bias: conv.bias, groups: conv.spec.groups,
-                inputMeans: try ranges.meanTensor(conv.node.inputs[0]))
             guard let p = planned[conv.fused.output] else {
                 throw TorchError("oneDNN INT8: \(conv.fused.output) is made where the INT8 plan makes no value")
             }
+            if p.computesInFloat {
+                return try floatConvolution(
+                    conv.input, weight: conv.weight, bias: conv.bias, stride: conv.spec.stride,
+                    padBefore: conv.padBefore, padAfter: conv.padAfter, groups: conv.spec.groups,
+                    activation: conv.fused.activation,
+                    quantizedTo: p.keepsFloat ? nil : (p.parameters.scale, p.parameters.zeroPoint))
+            }
+            let quantized = try QuantizedConv2d.quantize(
+                weight: conv.weight, bias: conv.bias, groups: conv.spec.groups,
+                inputMeans: try ranges.meanTensor(conv.node.inputs[0]))
             return try convolution(
                 conv.input, integers: quantized.integers, weightScales: quantized.scales, bias: quantized.bias,
                 stride: conv.spec.stride, padBefore: conv.padBefore, padAfter: conv.padAfter, groups: conv.spec.groups,
-                residual: conv.residual, activation: conv.fused.activation, scale: p.scale, zeroPoint: p.zeroPoint)
+                residual: conv.residual, activation: conv.fused.activation, scale: p.parameters.scale,
+                zeroPoint: p.parameters.zeroPoint)
         }
     }
 

@@ -8,7 +8,8 @@ extension QuantizedNetwork {
     /// scale and zero point; each convolution reads its int8 weights through a per-channel DequantizeLinear and its
     /// int32 bias (scale: input scale × weight scale, the bias-corrected bias) through another. A runtime that fuses
     /// the pattern (ONNX Runtime's QLinearConv, OpenVINO) runs the same integer arithmetic; any other computes the
-    /// same numbers in float.
+    /// same numbers in float. The float32 prefix (``QuantizedNetwork/Planned/computesInFloat``) reads the image and
+    /// its float weights as they are, and only its last output is quantized.
     public static func exportQDQ(
         _ body: InferenceGraph, input: String, output: String, ranges: ActivationRanges, image: String,
         into graph: inout InferenceGraph
@@ -20,12 +21,23 @@ extension QuantizedNetwork {
             return v
         }
         let inputParameters = try ranges.parameters(input)
-        dequantized[input] = try graph.quantizeDequantize(image, inputParameters)
+        let planned = try plan(body, output: output, ranges: ranges)
+        dequantized[input] =
+            planned.first?.computesInFloat == true ? image : try graph.quantizeDequantize(image, inputParameters)
         var parameters = [input: inputParameters]
-        for p in try plan(body, output: output, ranges: ranges) {
+        for p in planned {
             let node = p.node
             var y: String
             switch node.op {
+            case "Conv" where p.computesInFloat:
+                guard let weight = constants[node.inputs[1]] else {
+                    throw TorchError("INT8 export: Conv \(node.name) lacks its weight")
+                }
+                let w = try graph.constant(weight, name: "conv.weight")
+                let b =
+                    try node.inputs.count > 2
+                    ? constants[node.inputs[2]].map { try graph.constant($0, name: "conv.bias") } : nil
+                y = graph.add("Conv", [try value(node.inputs[0]), w] + (b.map { [$0] } ?? []), node.attributes)
             case "Conv":
                 guard let x = parameters[node.inputs[0]], let weight = constants[node.inputs[1]] else {
                     throw TorchError("INT8 export: Conv \(node.name) lacks its input or weight")
@@ -42,15 +54,10 @@ extension QuantizedNetwork {
             default:
                 y = graph.add("MaxPool", [try value(node.inputs[0])], node.attributes)
             }
-            if let activation = p.activation {
-                y =
-                    activation.op == "Relu"
-                    ? graph.add("Relu", [y])
-                    : try graph.clip(
-                        y, low: Float(try constants[activation.inputs[1]]?.item() ?? 0),
-                        high: Float(try constants[activation.inputs[2]]?.item() ?? 6))
+            if let (low, high) = try p.clamp(constants) {
+                y = try high.map { try graph.clip(y, low: low, high: $0) } ?? graph.add("Relu", [y])
             }
-            dequantized[p.output] = try graph.quantizeDequantize(y, p.parameters)
+            dequantized[p.output] = p.keepsFloat ? y : try graph.quantizeDequantize(y, p.parameters)
             parameters[p.output] = p.parameters
         }
         return try value(output)

@@ -10,6 +10,11 @@ import Torch
 /// top of the range when the calibration saw 6; a residual Add (with its ReLU, in ResNet) is a quantized add. The
 /// output is dequantized to float32, so the pooling and the head after it run as before.
 ///
+/// The first convolution, and a depthwise one that alone reads its output, compute in float32 on the unquantized
+/// image (``Planned/computesInFloat``): rounding the image and the stem's output to 8 bits cost most of the INT8
+/// error (the ELPV demo's Lite0: the logits' RMS difference from float32 0.27, 0.17 without those two roundings;
+/// docs/measurements.md), for about 3 % of the time.
+///
 /// Where this build has oneDNN and oneDNN has INT8 kernels for this CPU, the same quantization runs through oneDNN
 /// directly (``OneDNNNetwork/init(_:input:output:ranges:)``, ``runsThroughOneDNN``): padding, residual sums and
 /// activations fused into the convolutions instead of passes of their own. On an AMD Zen 4 with 2 threads (the ELPV
@@ -19,15 +24,25 @@ public final class QuantizedNetwork: @unchecked Sendable {
     /// One operator of the INT8 network; each reads named values and makes one.
     enum Step {
         case conv(QuantizedConv2d, ConvNode, input: String, output: String, relu: Bool, QuantizationParameters)
+        /// A float32 convolution (float32 weights and bias), clamped to `low…high` when it has an activation, its
+        /// output quantized when `quantizedTo` is given.
+        case floatConv(
+            FloatConv, ConvNode, input: String, output: String, quantizedTo: QuantizationParameters?)
         case add(String, String, output: String, relu: Bool, QuantizationParameters)
         case maxPool(PoolNode, input: String, output: String)
 
         var inputs: [String] {
             switch self {
-            case .conv(_, _, let x, _, _, _), .maxPool(_, let x, _): [x]
+            case .conv(_, _, let x, _, _, _), .floatConv(_, _, let x, _, _), .maxPool(_, let x, _): [x]
             case .add(let a, let b, _, _, _): [a, b]
             }
         }
+    }
+
+    /// A float32 convolution's weights, bias and the clamp of its activation (nil: none; high nil: ReLU).
+    struct FloatConv {
+        var weight: Tensor, bias: Tensor?
+        var clamp: (low: Float, high: Float?)?
     }
 
     let input: String, output: String
@@ -82,14 +97,33 @@ public final class QuantizedNetwork: @unchecked Sendable {
 
     /// ``callAsFunction(_:)`` through libtorch's quantized operators.
     private func throughLibtorch(_ x: Tensor) throws -> Tensor {
-        var values = [input: try QuantizedTensor(x, scale: inputParameters.scale, zeroPoint: inputParameters.zeroPoint)]
+        // The values kept in float32 (the input, where the first convolution computes in float32) and in uint8.
+        var floats: [String: Tensor] = [:], values: [String: QuantizedTensor] = [:]
+        if case .floatConv = steps.first {
+            floats[input] = x
+        } else {
+            values[input] = try QuantizedTensor(x, scale: inputParameters.scale, zeroPoint: inputParameters.zeroPoint)
+        }
         func value(_ name: String) throws -> QuantizedTensor {
-            guard let v = values[name] else { throw TorchError("INT8 network: no value \(name)") }
+            guard let v = values[name] else { throw TorchError("INT8 network: no uint8 value \(name)") }
             return v
         }
         for (i, step) in steps.enumerated() {
-            defer { for name in released[i] { values[name] = nil } }
+            defer { for name in released[i] { (values[name], floats[name]) = (nil, nil) } }
             switch step {
+            case .floatConv(let conv, let node, let x, let out, let q):
+                guard let v = floats[x] else { throw TorchError("INT8 network: no float32 value \(x)") }
+                var y = try Functional.conv2d(
+                    node.padBefore(v), weight: conv.weight, bias: conv.bias, stride: node.stride,
+                    padding: node.padding, dilation: node.dilation, groups: node.groups)
+                if let (low, high) = conv.clamp {
+                    y = try high.map { try y.clamp(Double(low), Double($0)) } ?? y.relu()
+                }
+                if let q {
+                    values[out] = try QuantizedTensor(y, scale: q.scale, zeroPoint: q.zeroPoint)
+                } else {
+                    floats[out] = y
+                }
             case .conv(let conv, let node, let x, let out, let relu, let q):
                 var v = try value(x)
                 if let pads = node.extraPads { v = try v.padded(pads) }
@@ -110,6 +144,21 @@ public final class QuantizedNetwork: @unchecked Sendable {
         var activation: InferenceGraph.Node?
         var output: String
         var parameters: QuantizationParameters
+        /// Computes in float32: the first Conv (it reads the image), and a depthwise Conv that alone reads the output
+        /// of one that does.
+        var computesInFloat = false
+        /// Its output stays float32 (it computes in float32, and its only reader does too); else it is quantized.
+        var keepsFloat = false
+
+        /// Its activation as a clamp: ReLU's (0, nil) or a Clip's bounds; nil without one.
+        func clamp(_ constants: [String: Tensor]) throws -> (low: Float, high: Float?)? {
+            guard let activation else { return nil }
+            guard activation.op == "Clip" else { return (0, nil) }
+            return (
+                Float(try constants[activation.inputs[1]]?.item() ?? 0),
+                Float(try constants[activation.inputs[2]]?.item() ?? 6)
+            )
+        }
     }
 
     /// The graph's nodes up to `output` as INT8 operators, each ReLU or ReLU6 that alone reads a Conv's or Add's
@@ -147,9 +196,26 @@ public final class QuantizedNetwork: @unchecked Sendable {
             made[out] = q
             planned.append(Planned(node: node, activation: fused?.node, output: out, parameters: q))
             i += fused == nil ? 1 : 2
-            if out == output { return planned }
+            if out == output { return try floatPrefix(planned, readers: readers) }
         }
         throw TorchError("INT8: the graph makes no value named \(output)")
+    }
+
+    /// `planned` with its float32 prefix marked: the first Conv, then each depthwise Conv that alone reads the
+    /// previous one's output.
+    static func floatPrefix(_ planned: [Planned], readers: [String: Int]) throws -> [Planned] {
+        var planned = planned
+        guard planned.first?.node.op == "Conv" else { return planned }
+        planned[0].computesInFloat = true
+        var k = 0
+        while k + 1 < planned.count, planned[k].output != planned.last?.output, readers[planned[k].output] == 1 {
+            let next = planned[k + 1].node
+            guard next.op == "Conv", next.inputs[0] == planned[k].output, try ConvNode(next).groups > 1 else { break }
+            planned[k].keepsFloat = true
+            planned[k + 1].computesInFloat = true
+            k += 1
+        }
+        return planned
     }
 
     /// The planned operators as executable steps: each convolution's weights quantized and prepacked.
@@ -158,6 +224,14 @@ public final class QuantizedNetwork: @unchecked Sendable {
         return try plan(graph, output: output, ranges: ranges).map { p in
             let (node, relu) = (p.node, p.activation != nil)
             switch node.op {
+            case "Conv" where p.computesInFloat:
+                guard let weight = constants[node.inputs[1]] else { throw TorchError("Conv \(node.name): no weight") }
+                let conv = FloatConv(
+                    weight: weight, bias: node.inputs.count > 2 ? constants[node.inputs[2]] : nil,
+                    clamp: try p.clamp(constants))
+                return .floatConv(
+                    conv, try ConvNode(node), input: node.inputs[0], output: p.output,
+                    quantizedTo: p.keepsFloat ? nil : p.parameters)
             case "Conv":
                 let spec = try ConvNode(node)
                 guard let weight = constants[node.inputs[1]] else { throw TorchError("Conv \(node.name): no weight") }

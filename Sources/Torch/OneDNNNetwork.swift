@@ -5,7 +5,9 @@ import CTorch
 /// when asked) from the first layer to the last, each ReLU, ReLU6 and residual sum fused into its convolution.
 ///
 /// An INT8 network (``init(int8InputScale:zeroPoint:)``) quantizes its float32 input, keeps every value as uint8
-/// with a scale and zero point of its own (`x ≈ (q − zeroPoint) · scale`), and dequantizes what it returns.
+/// with a scale and zero point of its own (`x ≈ (q − zeroPoint) · scale`), and dequantizes what it returns. Its first
+/// layers may compute in float32 instead, reading the input unquantized:
+/// ``floatConvolution(_:weight:bias:stride:padBefore:padAfter:groups:activation:quantizedTo:)``.
 ///
 /// Layers make numbered values; value 0 is the input. Build it layer by layer, then run it on float32 batches: the
 /// primitives for each input shape are made on the first batch of that shape and kept. Available where the shim was
@@ -42,8 +44,9 @@ public final class OneDNNNetwork: @unchecked Sendable {
         (handle, self.bfloat16, isInt8) = (h, bfloat16, false)
     }
 
-    /// An empty INT8 network whose float32 input is quantized as `q = clamp(round(x / scale) + zeroPoint, 0, 255)`;
-    /// throws where this build has no oneDNN or oneDNN has no INT8 kernels of its own on this CPU.
+    /// An empty INT8 network whose float32 input is quantized as `q = clamp(round(x / scale) + zeroPoint, 0, 255)`, or
+    /// kept float32 for float32 layers to read when `scale` is 0; throws where this build has no oneDNN or oneDNN has
+    /// no INT8 kernels of its own on this CPU.
     public init(int8InputScale scale: Double, zeroPoint: Int) throws {
         guard let h = qt_dnnl_new_int8(scale, Int64(zeroPoint)) else { throw TorchError.last() }
         (handle, bfloat16, isInt8) = (h, false, true)
@@ -80,6 +83,24 @@ public final class OneDNNNetwork: @unchecked Sendable {
             qt_dnnl_conv_int8(
                 handle, Int32(input), integers.handle, weightScales.handle, bias?.handle, v, v + 2, v + 4,
                 Int64(groups), Int32(residual ?? -1), activation.rawValue, scale, Int64(zeroPoint))
+        }
+        return try added(value)
+    }
+
+    /// Adds a float32 convolution to an INT8 network, as
+    /// ``convolution(_:weight:bias:stride:padBefore:padAfter:groups:residual:activation:)`` without a residual: it reads
+    /// a float32 value (the input kept float32, or another float32 layer's output), and its output is quantized to
+    /// `quantizedTo` or, when that is nil, stays float32. Returns its value.
+    public func floatConvolution(
+        _ input: Int, weight: Tensor, bias: Tensor?, stride: (Int, Int), padBefore: (Int, Int),
+        padAfter: (Int, Int), groups: Int, activation: Activation = .none,
+        quantizedTo output: (scale: Double, zeroPoint: Int)?
+    ) throws -> Int {
+        let pairs = [stride.0, stride.1, padBefore.0, padBefore.1, padAfter.0, padAfter.1]
+        let value = withInt64s(pairs) { v, _ in
+            qt_dnnl_conv_float_int8(
+                handle, Int32(input), weight.handle, bias?.handle, v, v + 2, v + 4, Int64(groups), activation.rawValue,
+                output?.scale ?? 0, Int64(output?.zeroPoint ?? 0))
         }
         return try added(value)
     }

@@ -48,7 +48,7 @@ extension OneDNNInt8Tests {
 
     /// Bad parameters are refused with a message, not run.
     @Test func badQuantizationIsRefused() throws {
-        #expect(throws: TorchError.self) { try OneDNNNetwork(int8InputScale: 0, zeroPoint: 0) }
+        #expect(throws: TorchError.self) { try OneDNNNetwork(int8InputScale: -1, zeroPoint: 0) }
         #expect(throws: TorchError.self) { try OneDNNNetwork(int8InputScale: 1, zeroPoint: 300) }
         let network = try OneDNNNetwork(int8InputScale: 0.1, zeroPoint: 128)
         let weight = try Tensor.full([4, 3, 1, 1], 200)
@@ -64,6 +64,43 @@ extension OneDNNInt8Tests {
             try network.convolution(
                 0, weight: Tensor.full([4, 3, 1, 1], 1), bias: nil, stride: (1, 1),
                 padBefore: (0, 0), padAfter: (0, 0), groups: 1)
+        }
+        // A float32 layer reads float32 values, an INT8 one uint8 values: the input here is quantized.
+        do {
+            _ = try network.floatConvolution(
+                0, weight: Tensor.full([4, 3, 1, 1], 1), bias: nil, stride: (1, 1), padBefore: (0, 0),
+                padAfter: (0, 0), groups: 1, quantizedTo: (0.1, 0))
+            Issue.record("a float32 convolution read a uint8 value")
+        } catch {
+            #expect("\(error)".contains("value 0 is uint8"))
+        }
+        let floatInput = try OneDNNNetwork(int8InputScale: 0, zeroPoint: 0)
+        do {
+            _ = try floatInput.convolution(
+                0, integers: Tensor.full([4, 3, 1, 1], 1), weightScales: Tensor.full([4], 0.01), bias: nil,
+                stride: (1, 1), padBefore: (0, 0), padAfter: (0, 0), groups: 1, scale: 0.1, zeroPoint: 0)
+            Issue.record("an INT8 convolution read a float32 value")
+        } catch {
+            #expect("\(error)".contains("value 0 is float32"))
+        }
+    }
+
+    /// A float32 convolution in an INT8 network computes in float32 and quantizes its output once: ReLU6 and the
+    /// rounding against libtorch's float convolution and quantize, to the step; kept float32, to float precision.
+    @Test func aFloatLayerQuantizesItsOutputOnce() throws {
+        Torch.manualSeed(4)
+        let x = try Tensor.randn([2, 3, 20, 20]), weight = try Tensor.randn([8, 3, 3, 3]) * 0.5
+        let bias = try Tensor.randn([8])
+        let want = try Functional.conv2d(x, weight: weight, bias: bias, stride: (2, 2), padding: (1, 1)).clamp(0, 6)
+        let (scale, zeroPoint) = (6.0 / 255, 0)
+        for quantized in [true, false] {
+            let network = try OneDNNNetwork(int8InputScale: 0, zeroPoint: 0)
+            _ = try network.floatConvolution(
+                0, weight: weight, bias: bias, stride: (2, 2), padBefore: (1, 1), padAfter: (1, 1), groups: 1,
+                activation: .relu6, quantizedTo: quantized ? (scale, zeroPoint) : nil)
+            let got = try network(x)
+            let tolerance = quantized ? scale / 2 + 1e-5 : 1e-4
+            #expect(try maxAbsDifference(got, want) <= tolerance, "quantized: \(quantized)")
         }
     }
 }

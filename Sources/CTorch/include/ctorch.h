@@ -288,8 +288,9 @@ int qt_dnnl_max_pool(
     qt_dnnl net, int input, const int64_t *kernel, const int64_t *stride, const int64_t *pad_begin,
     const int64_t *pad_end);
 /// An empty INT8 network: its float32 input is quantized to uint8 as `q = clamp(round(x · (1 / scale)) +
-/// zero_point, 0, 255)`, and every value it makes is uint8 with its own scale and zero point. NULL on error (no oneDNN, or no
-/// INT8 kernels of oneDNN's own for this CPU).
+/// zero_point, 0, 255)`, and every value it makes is uint8 with its own scale and zero point. With `scale` 0 the
+/// input stays float32, for qt_dnnl_conv_float_int8 layers to read. NULL on error (no oneDNN, or no INT8 kernels of
+/// oneDNN's own for this CPU).
 qt_dnnl qt_dnnl_new_int8(double scale, int64_t zero_point);
 /// Adds a convolution to an INT8 network: `integers` (float32 holding whole numbers in −127…127, out × in/groups ×
 /// kh × kw) times `weight_scales` (one per output channel) are the weights, `bias` (float32 or NULL) is added in
@@ -299,6 +300,12 @@ int qt_dnnl_conv_int8(
     qt_dnnl net, int input, qt_tensor integers, qt_tensor weight_scales, qt_tensor bias, const int64_t *stride,
     const int64_t *pad_begin, const int64_t *pad_end, int64_t groups, int residual, int activation, double scale,
     int64_t zero_point);
+/// Adds a float32 convolution to an INT8 network, as qt_dnnl_conv (no residual): it reads a float32 value (the
+/// input kept float32, or another such layer's output) and its output is quantized to `scale` and `zero_point`,
+/// or stays float32 when `scale` is 0. Returns the new value, -1 on error.
+int qt_dnnl_conv_float_int8(
+    qt_dnnl net, int input, qt_tensor weight, qt_tensor bias, const int64_t *stride, const int64_t *pad_begin,
+    const int64_t *pad_end, int64_t groups, int activation, double scale, int64_t zero_point);
 /// Runs the network on a float32 N×C×H×W CPU tensor and returns value `output` as a float32 NCHW tensor. The
 /// primitives and buffers for each input shape are made on its first run and kept; an INT8 network's value is
 /// dequantized. NULL on error.
