@@ -167,9 +167,9 @@ extension MachineProfile {
     /// Raised whenever a change to Quadrat's training or evaluation path changes its speed (2: BatchNorm with fixed
     /// statistics folded into its convolution; 3: the early body in bf16 measured too; 4: the fixed early body in
     /// slices of photos; 5: evaluation photo by photo in float32, bfloat16 through oneDNN directly; 6: INT8 through
-    /// oneDNN directly, float32 and bfloat16 in channel blocks), so that machines measure again instead of planning
-    /// from old rates.
-    public static let probeRevision = 6
+    /// oneDNN directly, float32 and bfloat16 in channel blocks; 7: INT8's stem and first depthwise convolution in
+    /// float32), so that machines measure again instead of planning from old rates.
+    public static let probeRevision = 7
 
     /// `lscpu`'s "Model name", read from /proc/cpuinfo ("unknown CPU" where there is none).
     public static var cpuModel: String {
