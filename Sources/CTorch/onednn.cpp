@@ -8,7 +8,8 @@
 // INT8: every value is uint8 with a scale and zero point (x ≈ (q − zero point) · scale), weights int8 with a scale
 // per output channel. A convolution sums (q_in − zp_in) · w_int in int32 (oneDNN's source zero point), adds the bias
 // in those units, scales by s_in · s_w / s_out (its output scales), then adds the residual as (q_res − zp_res) ·
-// s_res / s_out (the sum post-op), clips, and adds zp_out, rounding once at the end.
+// s_res / s_out (the sum post-op), clips, and adds zp_out, rounding once at the end. The first layers may compute in
+// float32 instead (`Layer::float_compute`), reading the input unquantized, and what they hand on is quantized.
 //
 // A network is a list of layers over numbered values (0: the input). Primitives depend on the input's shape, so
 // each shape gets a plan of its own on its first run: primitives, buffers, and a reorder wherever one layer's

@@ -13,19 +13,19 @@ import Torch
 /// The first convolution, and a depthwise one that alone reads its output, compute in float32 on the unquantized
 /// image (``Planned/computesInFloat``): rounding the image and the stem's output to 8 bits cost most of the INT8
 /// error (the ELPV demo's Lite0: the logits' RMS difference from float32 0.27, 0.17 without those two roundings;
-/// docs/measurements.md), for about 3 % of the time.
+/// docs/measurements.md), for about 5 % of the time.
 ///
 /// Where this build has oneDNN and oneDNN has INT8 kernels for this CPU, the same quantization runs through oneDNN
 /// directly (``OneDNNNetwork/init(_:input:output:ranges:)``, ``runsThroughOneDNN``): padding, residual sums and
 /// activations fused into the convolutions instead of passes of their own. On an AMD Zen 4 with 2 threads (the ELPV
-/// demo's Lite0 at 256 px, `quadrat bench inference --rounds 3`, batches of 8 and 32) it ran 331–352 img/s against
-/// 265–291 through libtorch.
+/// demo's Lite0 at 256 px, `quadrat bench inference --rounds 3`, batches of 8 and 32) it ran 337–341 img/s against
+/// 219–230 through libtorch (its float32 stem through ATen).
 public final class QuantizedNetwork: @unchecked Sendable {
     /// One operator of the INT8 network; each reads named values and makes one.
     enum Step {
         case conv(QuantizedConv2d, ConvNode, input: String, output: String, relu: Bool, QuantizationParameters)
-        /// A float32 convolution (float32 weights and bias), clamped to `low…high` when it has an activation, its
-        /// output quantized when `quantizedTo` is given.
+        /// A float32 convolution (its weights, bias and activation in ``FloatConv``), its output quantized when
+        /// `quantizedTo` is given.
         case floatConv(
             FloatConv, ConvNode, input: String, output: String, quantizedTo: QuantizationParameters?)
         case add(String, String, output: String, relu: Bool, QuantizationParameters)
