@@ -165,6 +165,15 @@ int qt_autocast_exit(int previous_enabled, int previous_dtype) {
 
 int qt_autocast_enabled(void) { QT_GUARD(0, return autocast_enabled(default_device().type()) ? 1 : 0;) }
 
+int qt_autocast_set_enabled(int enabled) {
+    QT_GUARD(-1, {
+        auto device = default_device().type();
+        const int previous = autocast_enabled(device) ? 1 : 0;
+        set_autocast(device, enabled != 0);
+        return previous;
+    })
+}
+
 // ---- creation -------------------------------------------------------------------
 
 qt_tensor qt_from_data(const void *data, const int64_t *sizes, const int64_t *strides, int ndim, int dtype) {

@@ -18,6 +18,7 @@
 #include "shim.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -55,7 +56,8 @@ struct Layer {
     bool pool = false;
     bool float_compute = false;  // a float32 convolution in an INT8 network (reading float32, `out` its output)
     int input = 0, residual = -1, activation = 0;
-    // Convolutions: float32 weights (INT8: int8 weights and, in `bias`, the bias in the accumulator's units), contiguous.
+    // Convolutions: float32 weights and bias (INT8 layers: int8 weights and, in `bias`, the bias in the accumulator's
+    // units), contiguous.
     at::Tensor weight, bias;
     std::vector<float> output_scales;  // INT8: s_in · s_w / s_out per output channel
     Quant out;                         // INT8 networks: the value it makes
@@ -219,35 +221,20 @@ struct qt_dnnl_s {
         }
         memory::dims wdims = layer.groups == 1 ? memory::dims{oc, w[1], w[2], w[3]}
                                                : memory::dims{layer.groups, oc / layer.groups, w[1], w[2], w[3]};
-        // The types it reads and writes: the network's, or float32 in and uint8 (quantized) or float32 out.
-        const dt src_type = layer.float_compute ? dt::f32 : type();
+        // The type it computes in: the network's, or float32 for a float32 layer of an INT8 network.
+        const dt act_type = layer.float_compute ? dt::f32 : type();
         const dt weights_type = layer.float_compute ? dt::f32 : weight_type();
-        dt dst_type = !layer.float_compute ? type() : layer.out.is_float ? dt::f32 : dt::u8;
         std::unordered_map<int, memory> args;  // what the step reads and writes: zero points (INT8) first
-        dnnl::primitive_attr attr = attributes(layer, dst_type, args);
+        const dnnl::primitive_attr attr = attributes(layer, args);
         memory::desc bias_desc({oc}, dt::f32, tag::a);
         auto primitive_desc = [&](tag activations) {
-            memory::desc src({in[0], in[1], in[2], in[3]}, src_type, in[1] >= 16 ? activations : tag::any);
-            memory::desc any_w(wdims, weights_type, tag::any), dst(out, dst_type, activations);
+            memory::desc src({in[0], in[1], in[2], in[3]}, act_type, in[1] >= 16 ? activations : tag::any);
+            memory::desc any_w(wdims, weights_type, tag::any), dst(out, act_type, activations);
             auto desc = dnnl::convolution_forward::desc(
                 dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, any_w, bias_desc, dst,
                 layer.stride, layer.pad_begin, layer.pad_end);
             return dnnl::convolution_forward::primitive_desc(desc, attr, engine());
         };
-        // A float32 layer quantizes its own output where oneDNN has a kernel for that, else a reorder after it does.
-        bool requantize = false;
-        if (layer.float_compute && dst_type == dt::u8) {
-            try {
-                requantize = reference(primitive_desc(tag::any));
-            } catch (const dnnl::error &) {
-                requantize = true;
-            }
-            if (requantize) {
-                dst_type = dt::f32;
-                args.clear();
-                attr = attributes(layer, dst_type, args);
-            }
-        }
         auto pd = primitive_desc(tag::any);
         if (int8() && reference(pd)) {
             // Reference code would be many times slower: QuantizedNetwork then keeps libtorch's quantized operators.
@@ -278,7 +265,8 @@ struct qt_dnnl_s {
         plan.steps.push_back({dnnl::convolution_forward(pd), args});
         std::vector<memory> temporaries;
         if (src.get_data_handle() != x.get_data_handle()) temporaries.push_back(src);
-        if (requantize) {
+        // oneDNN 2.6 has no float32 convolution that writes uint8: a reorder quantizes what a float32 layer hands on.
+        if (layer.float_compute && !layer.out.is_float) {
             memory q = plan.fresh(memory::desc(out, dt::u8, tag::nhwc));
             plan.steps.push_back({quantizing(dst, q, layer.out), {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, q}}});
             temporaries.push_back(dst);
@@ -288,12 +276,13 @@ struct qt_dnnl_s {
         return temporaries;
     }
 
-    /// The post-ops of `layer` (the residual sum, then its activation) and, when it writes `dst` uint8, its output
-    /// scales and zero points, whose values go into `args`. The post-ops then see the output in units of its scale.
-    dnnl::primitive_attr attributes(const Layer &layer, dt dst, std::unordered_map<int, memory> &args) {
+    /// The post-ops of `layer` (the residual sum, then its activation) and, for an INT8 layer, its output scales and
+    /// zero points, whose values go into `args`. An INT8 layer's post-ops see the output in units of its scale.
+    dnnl::primitive_attr attributes(const Layer &layer, std::unordered_map<int, memory> &args) {
         dnnl::primitive_attr attr;
         dnnl::post_ops ops;
-        const float unit = dst == dt::u8 ? layer.out.scale : 1.f;
+        const bool int8_layer = int8() && !layer.float_compute;
+        const float unit = int8_layer ? layer.out.scale : 1.f;
         if (layer.residual >= 0 && int8()) {
             const Quant &r = quant.at(layer.residual);
             ops.append_sum(r.scale / unit, r.zero_point);
@@ -306,12 +295,7 @@ struct qt_dnnl_s {
         // The plan hands each primitive its scratch memory (`Plan::scratch`): oneDNN's own would be allocated, and
         // its pages faulted in, at every run.
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        if (dst != dt::u8) return attr;
-        if (layer.float_compute) {
-            attr.set_output_scales(0, {1.f / layer.out.scale});
-            if (layer.out.zero_point) attr.set_zero_points(DNNL_ARG_DST, 0, {layer.out.zero_point});
-            return attr;
-        }
+        if (!int8_layer) return attr;
         attr.set_output_scales(1 << 1, layer.output_scales);
         // The source's zero point is given at run time (oneDNN's kernels take no other), the destination's when
         // planned (the faster kernels, as libtorch calls them: 0.28 against 0.54 ms for a 1×1 convolution at 128 px).
@@ -374,7 +358,8 @@ struct qt_dnnl_s {
         memory::dims dims(shape.begin(), shape.end());
         plan->input = memory({dims, dt::f32, channels_last ? tag::nhwc : tag::nchw}, engine(), nullptr);
         // The first convolution reads the input in the network's type (INT8: quantized as value 0 says, NHWC, which
-        // its kernels read), in the input's own layout otherwise; its own reorder then makes what its kernel wants.
+        // its kernels read, unless value 0 stays float32), in the input's own layout otherwise; its own reorder then
+        // makes what its kernel wants.
         if (int8() && !quant[0].is_float) {
             memory q = plan->fresh(memory::desc(dims, dt::u8, tag::nhwc));
             plan->steps.push_back({quantizing(plan->input, q, quant[0]), {{DNNL_ARG_FROM, plan->input}, {DNNL_ARG_TO, q}}});
@@ -440,7 +425,15 @@ Layer conv_layer(
     if (input < 0 || input >= values || residual >= values) throw std::invalid_argument("oneDNN: no such value");
     // The sum is written into the residual's buffer: it must be neither the convolution's input nor the caller's.
     if (residual == input || residual == 0) throw std::invalid_argument("oneDNN: that residual cannot be summed");
-    if (unwrap(weight).dim() != 4) throw std::invalid_argument("oneDNN: a convolution's weight must be 4-d");
+    const at::Tensor &w = unwrap(weight);
+    if (w.dim() != 4) throw std::invalid_argument("oneDNN: a convolution's weight must be 4-d");
+    if (groups < 1 || w.size(0) % groups != 0) {
+        throw std::invalid_argument("oneDNN: a convolution's groups must divide its output channels");
+    }
+    if (stride[0] < 1 || stride[1] < 1 || std::min({pad_begin[0], pad_begin[1], pad_end[0], pad_end[1]}) < 0) {
+        throw std::invalid_argument("oneDNN: strides must be at least 1 and paddings at least 0");
+    }
+    if (activation < 0 || activation > 2) throw std::invalid_argument("oneDNN: no such activation");
     Layer layer;
     layer.input = input;
     layer.residual = residual;
@@ -455,6 +448,25 @@ Layer conv_layer(
 /// `t` as a float32 CPU tensor of its own: the plans pack it later, and the caller's tensor may change meanwhile.
 at::Tensor own_copy(qt_tensor t) { return unwrap(t).to(at::kFloat).contiguous().cpu().clone(); }
 
+/// The bias of a convolution with `channels` outputs, as its own copy (undefined for none).
+at::Tensor own_bias(qt_tensor bias, int64_t channels) {
+    if (!bias) return at::Tensor();
+    at::Tensor b = own_copy(bias);
+    if (b.numel() != channels) throw std::invalid_argument("oneDNN: one bias per output channel");
+    return b;
+}
+
+/// An INT8 network's value made with `scale` and `zero_point`: uint8, or float32 where `float_allowed` and `scale` is
+/// 0. Throws for a scale that is not finite and positive (as a float), or a zero point outside 0…255.
+Quant value_quant(double scale, int64_t zero_point, bool float_allowed) {
+    if (float_allowed && scale == 0) return Quant{1, 0, true};
+    if (!std::isfinite(scale) || !(float(scale) > 0) || zero_point < 0 || zero_point > 255) {
+        throw std::invalid_argument(std::string("oneDNN INT8: a value needs a finite positive scale") +
+                                    (float_allowed ? " (or 0: float32)" : "") + " and a zero point in 0…255");
+    }
+    return Quant{float(scale), int32_t(zero_point)};
+}
+
 }  // namespace
 
 extern "C" {
@@ -465,11 +477,9 @@ qt_dnnl qt_dnnl_new(int bf16) { QT_GUARD(nullptr, return new_network(bf16 ? dt::
 
 qt_dnnl qt_dnnl_new_int8(double scale, int64_t zero_point) {
     QT_GUARD(nullptr, {
-        if (!(scale >= 0) || zero_point < 0 || zero_point > 255) {
-            throw std::invalid_argument("oneDNN INT8: the input needs a scale ≥ 0 and a zero point in 0…255");
-        }
+        const Quant input = value_quant(scale, zero_point, true);
         qt_dnnl net = new_network(dt::u8);
-        net->quant.push_back(scale > 0 ? Quant{float(scale), int32_t(zero_point)} : Quant{1, 0, true});
+        net->quant.push_back(input);
         return net;
     })
 }
@@ -481,7 +491,7 @@ int qt_dnnl_conv(
         if (net->int8()) throw std::invalid_argument("oneDNN: an INT8 network takes qt_dnnl_conv_int8");
         Layer layer = conv_layer(net, input, weight, stride, pad_begin, pad_end, groups, residual, activation);
         layer.weight = own_copy(weight);
-        if (bias) layer.bias = own_copy(bias);
+        layer.bias = own_bias(bias, layer.weight.size(0));
         net->layers.push_back(std::move(layer));
         return int(net->layers.size());
     })
@@ -493,9 +503,7 @@ int qt_dnnl_conv_int8(
     int64_t zero_point) {
     QT_GUARD(-1, {
         if (!net->int8()) throw std::invalid_argument("oneDNN: qt_dnnl_conv_int8 takes an INT8 network");
-        if (!(scale > 0) || zero_point < 0 || zero_point > 255) {
-            throw std::invalid_argument("oneDNN INT8: an output needs a positive scale and a zero point in 0…255");
-        }
+        const Quant out = value_quant(scale, zero_point, false);
         Layer layer = conv_layer(net, input, integers, stride, pad_begin, pad_end, groups, residual, activation);
         for (int v : {input, residual}) {
             if (v >= 0 && net->quant.at(v).is_float) {
@@ -510,14 +518,14 @@ int qt_dnnl_conv_int8(
         if (w.abs().max().item<float>() > 127) throw std::invalid_argument("oneDNN INT8: weights beyond ±127");
         layer.weight = w.round().to(at::kChar);
         const float s_in = net->quant.at(input).scale;
-        layer.out = {float(scale), int32_t(zero_point)};
+        layer.out = out;
         // oneDNN adds the bias to the int32 sums, before the output scales: in units of s_in · s_w.
-        const at::Tensor b = bias ? own_copy(bias) : at::zeros({oc}, at::kFloat);
+        const at::Tensor b = bias ? own_bias(bias, oc) : at::zeros({oc}, at::kFloat);
         layer.bias = (b / (ws * s_in)).contiguous();
         const at::Tensor o = (ws * (s_in / float(scale))).contiguous();
         layer.output_scales.assign(o.data_ptr<float>(), o.data_ptr<float>() + oc);
         net->layers.push_back(std::move(layer));
-        net->quant.push_back({float(scale), int32_t(zero_point)});
+        net->quant.push_back(out);
         return int(net->layers.size());
     })
 }
@@ -527,9 +535,7 @@ int qt_dnnl_conv_float_int8(
     const int64_t *pad_end, int64_t groups, int activation, double scale, int64_t zero_point) {
     QT_GUARD(-1, {
         if (!net->int8()) throw std::invalid_argument("oneDNN: qt_dnnl_conv_float_int8 takes an INT8 network");
-        if (!(scale >= 0) || zero_point < 0 || zero_point > 255) {
-            throw std::invalid_argument("oneDNN INT8: an output needs a scale ≥ 0 and a zero point in 0…255");
-        }
+        const Quant out = value_quant(scale, zero_point, true);
         Layer layer = conv_layer(net, input, weight, stride, pad_begin, pad_end, groups, -1, activation);
         if (!net->quant.at(input).is_float) {
             throw std::invalid_argument("oneDNN INT8: value " + std::to_string(input) +
@@ -537,8 +543,8 @@ int qt_dnnl_conv_float_int8(
         }
         layer.float_compute = true;
         layer.weight = own_copy(weight);
-        if (bias) layer.bias = own_copy(bias);
-        layer.out = scale > 0 ? Quant{float(scale), int32_t(zero_point)} : Quant{1, 0, true};
+        layer.bias = own_bias(bias, layer.weight.size(0));
+        layer.out = out;
         net->layers.push_back(std::move(layer));
         net->quant.push_back(net->layers.back().out);
         return int(net->layers.size());

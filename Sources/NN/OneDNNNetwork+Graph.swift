@@ -27,7 +27,8 @@ extension OneDNNNetwork {
         let plan = try QuantizedNetwork.plan(graph, output: output, ranges: ranges)
         for p in plan { planned[p.output] = p }
         let q = try ranges.parameters(input)
-        try self.init(int8InputScale: plan.first?.computesInFloat == true ? 0 : q.scale, zeroPoint: q.zeroPoint)
+        try self.init(
+            int8InputScale: QuantizedNetwork.readsTheImageInFloat(plan) ? 0 : q.scale, zeroPoint: q.zeroPoint)
         try addLayers(graph, input: input, output: output) { conv in
             guard let p = planned[conv.fused.output] else {
                 throw TorchError("oneDNN INT8: \(conv.fused.output) is made where the INT8 plan makes no value")

@@ -23,7 +23,7 @@ extension QuantizedNetwork {
         let inputParameters = try ranges.parameters(input)
         let planned = try plan(body, output: output, ranges: ranges)
         dequantized[input] =
-            planned.first?.computesInFloat == true ? image : try graph.quantizeDequantize(image, inputParameters)
+            readsTheImageInFloat(planned) ? image : try graph.quantizeDequantize(image, inputParameters)
         var parameters = [input: inputParameters]
         for p in planned {
             let node = p.node

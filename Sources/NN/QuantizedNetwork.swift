@@ -10,8 +10,8 @@ import Torch
 /// top of the range when the calibration saw 6; a residual Add (with its ReLU, in ResNet) is a quantized add. The
 /// output is dequantized to float32, so the pooling and the head after it run as before.
 ///
-/// The first convolution, and a depthwise one that alone reads its output, compute in float32 on the unquantized
-/// image (``Planned/computesInFloat``): rounding the image and the stem's output to 8 bits cost most of the INT8
+/// The first convolution (when it alone reads the image), and each grouped (depthwise) one that alone reads the output
+/// before it, compute in float32 on the unquantized image (``Planned/computesInFloat``): rounding the image and the stem's output to 8 bits cost most of the INT8
 /// error (the ELPV demo's Lite0: the logits' RMS difference from float32 0.27, 0.17 without those two roundings;
 /// docs/measurements.md), for about 5 % of the time.
 ///
@@ -48,6 +48,8 @@ public final class QuantizedNetwork: @unchecked Sendable {
     let input: String, output: String
     let inputParameters: QuantizationParameters
     let steps: [Step]
+    /// Whether the first step reads the image unquantized (``Planned/computesInFloat``).
+    let readsTheImageInFloat: Bool
     /// The values each step reads for the last time: freed after it, so a batch holds only the live activations.
     let released: [[String]]
     /// The same network through oneDNN, or nil where this build or this CPU has none.
@@ -68,6 +70,7 @@ public final class QuantizedNetwork: @unchecked Sendable {
         (self.input, self.output) = (input, output)
         inputParameters = try ranges.parameters(input)
         steps = try Self.steps(graph, output: output, ranges: ranges)
+        if case .floatConv = steps.first { readsTheImageInFloat = true } else { readsTheImageInFloat = false }
         var last: [String: Int] = [:]
         for (i, step) in steps.enumerated() { for name in step.inputs { last[name] = i } }
         var released = [[String]](repeating: [], count: steps.count)
@@ -99,8 +102,8 @@ public final class QuantizedNetwork: @unchecked Sendable {
     private func throughLibtorch(_ x: Tensor) throws -> Tensor {
         // The values kept in float32 (the input, where the first convolution computes in float32) and in uint8.
         var floats: [String: Tensor] = [:], values: [String: QuantizedTensor] = [:]
-        if case .floatConv = steps.first {
-            floats[input] = x
+        if readsTheImageInFloat {
+            floats[input] = try x.to(.float32)
         } else {
             values[input] = try QuantizedTensor(x, scale: inputParameters.scale, zeroPoint: inputParameters.zeroPoint)
         }
@@ -113,9 +116,12 @@ public final class QuantizedNetwork: @unchecked Sendable {
             switch step {
             case .floatConv(let conv, let node, let x, let out, let q):
                 guard let v = floats[x] else { throw TorchError("INT8 network: no float32 value \(x)") }
-                var y = try Functional.conv2d(
-                    node.padBefore(v), weight: conv.weight, bias: conv.bias, stride: node.stride,
-                    padding: node.padding, dilation: node.dilation, groups: node.groups)
+                // In float32 as oneDNN's path and the QDQ export compute it, even inside a caller's autocast.
+                var y = try Torch.withoutAutocast {
+                    try Functional.conv2d(
+                        node.padBefore(v), weight: conv.weight, bias: conv.bias, stride: node.stride,
+                        padding: node.padding, dilation: node.dilation, groups: node.groups)
+                }
                 if let (low, high) = conv.clamp {
                     y = try high.map { try y.clamp(Double(low), Double($0)) } ?? y.relu()
                 }
@@ -144,8 +150,8 @@ public final class QuantizedNetwork: @unchecked Sendable {
         var activation: InferenceGraph.Node?
         var output: String
         var parameters: QuantizationParameters
-        /// Computes in float32: the first Conv (it reads the image), and a depthwise Conv that alone reads the output
-        /// of one that does.
+        /// Computes in float32: the first Conv when it alone reads the image, and each grouped (depthwise) Conv that
+        /// alone reads the output of one that does.
         var computesInFloat = false
         /// Its output stays float32 (it computes in float32, and its only reader does too); else it is quantized.
         var keepsFloat = false
@@ -201,11 +207,11 @@ public final class QuantizedNetwork: @unchecked Sendable {
         throw TorchError("INT8: the graph makes no value named \(output)")
     }
 
-    /// `planned` with its float32 prefix marked: the first Conv, then each depthwise Conv that alone reads the
-    /// previous one's output.
+    /// `planned` with its float32 prefix marked: the first Conv when it alone reads the image (another reader would
+    /// need it quantized), then each grouped (depthwise) Conv that alone reads the previous one's output.
     static func floatPrefix(_ planned: [Planned], readers: [String: Int]) throws -> [Planned] {
         var planned = planned
-        guard planned.first?.node.op == "Conv" else { return planned }
+        guard let first = planned.first?.node, first.op == "Conv", readers[first.inputs[0]] == 1 else { return planned }
         planned[0].computesInFloat = true
         var k = 0
         while k + 1 < planned.count, planned[k].output != planned.last?.output, readers[planned[k].output] == 1 {
@@ -217,6 +223,9 @@ public final class QuantizedNetwork: @unchecked Sendable {
         }
         return planned
     }
+
+    /// Whether the network planned as `plan` reads the image unquantized: its first step computes in float32.
+    static func readsTheImageInFloat(_ plan: [Planned]) -> Bool { plan.first?.computesInFloat == true }
 
     /// The planned operators as executable steps: each convolution's weights quantized and prepacked.
     static func steps(_ graph: InferenceGraph, output: String, ranges: ActivationRanges) throws -> [Step] {

@@ -88,9 +88,9 @@ public final class OneDNNNetwork: @unchecked Sendable {
     }
 
     /// Adds a float32 convolution to an INT8 network, as
-    /// ``convolution(_:weight:bias:stride:padBefore:padAfter:groups:residual:activation:)`` without a residual: it reads
-    /// a float32 value (the input kept float32, or another float32 layer's output), and its output is quantized to
-    /// `quantizedTo` or, when that is nil, stays float32. Returns its value.
+    /// ``convolution(_:weight:bias:stride:padBefore:padAfter:groups:residual:activation:)`` without a residual: it
+    /// reads a float32 value (the input kept float32, or another float32 layer's output), and its output is quantized
+    /// to `quantizedTo` or, when that is nil, stays float32. Returns its value.
     public func floatConvolution(
         _ input: Int, weight: Tensor, bias: Tensor?, stride: (Int, Int), padBefore: (Int, Int),
         padAfter: (Int, Int), groups: Int, activation: Activation = .none,

@@ -64,6 +64,18 @@ public enum Torch {
     /// Whether autocast is on for the default device here (inside ``withAutocast(_:_:)``).
     public static var isAutocastEnabled: Bool { qt_autocast_enabled() != 0 }
 
+    /// Runs `body` with autocast off on the default device (inside a ``withAutocast(_:_:)`` scope too): for work that
+    /// must compute in float32 whatever the caller asked, such as an INT8 network's float32 layers.
+    public static func withoutAutocast<R>(_ body: () throws -> R) throws -> R {
+        let previous = qt_autocast_set_enabled(0)
+        guard previous >= 0 else { throw TorchError.last() }
+        defer {
+            // Setting back the state just read cannot fail; a failure would be a shim bug, not the body's error.
+            if qt_autocast_set_enabled(previous) < 0 { qt_clear_error() }
+        }
+        return try body()
+    }
+
     /// Runs `body` in inference mode: faster than no-grad, but its tensors can never
     /// take part in autograd later. Only for pure prediction.
     public static func inferenceMode<R>(_ body: () throws -> R) throws -> R {

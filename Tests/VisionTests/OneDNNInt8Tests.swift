@@ -44,6 +44,11 @@ extension OneDNNInt8Tests {
         #expect(!network.runsThroughOneDNN)
         let libtorch = try Torch.inferenceMode { try network(x.contiguous(.channelsLast)) }
         #expect(try Int8BodyTests.sqnr(direct, libtorch) >= 20)
+        // Its float32 stem stays float32 inside a caller's bf16 autocast: the same bytes.
+        let underAutocast = try Torch.inferenceMode {
+            try Torch.withAutocast(.bfloat16) { try network(x.contiguous(.channelsLast)) }
+        }
+        #expect(try maxAbsDifference(underAutocast, libtorch) == 0)
     }
 
     /// Bad parameters are refused with a message, not run.
@@ -74,6 +79,20 @@ extension OneDNNInt8Tests {
         } catch {
             #expect("\(error)".contains("value 0 is uint8"))
         }
+        // What the shim checks before oneDNN sees it: scales, a bias per output channel, groups that divide them.
+        #expect(throws: TorchError.self) { try OneDNNNetwork(int8InputScale: .infinity, zeroPoint: 0) }
+        #expect(throws: TorchError.self) { try OneDNNNetwork(int8InputScale: 1e-50, zeroPoint: 0) }
+        let float = try OneDNNNetwork(bfloat16: false)
+        for (bias, groups) in [(try Tensor.full([3], 0), 1), (nil, 3), (nil, 0)] {
+            do {
+                _ = try float.convolution(
+                    0, weight: Tensor.full([4, 3, 1, 1], 1), bias: bias, stride: (1, 1), padBefore: (0, 0),
+                    padAfter: (0, 0), groups: groups)
+                Issue.record("bias \(bias?.shape ?? []) with groups \(groups) was taken")
+            } catch {
+                #expect("\(error)".contains(bias == nil ? "groups" : "bias"), "\(error)")
+            }
+        }
         let floatInput = try OneDNNNetwork(int8InputScale: 0, zeroPoint: 0)
         do {
             _ = try floatInput.convolution(
@@ -85,22 +104,28 @@ extension OneDNNInt8Tests {
         }
     }
 
-    /// A float32 convolution in an INT8 network computes in float32 and quantizes its output once: ReLU6 and the
-    /// rounding against libtorch's float convolution and quantize, to the step; kept float32, to float precision.
+    /// A float32 convolution in an INT8 network computes in float32 and quantizes its output once: against
+    /// libtorch's float convolution, ReLU6 in the output's units (a scale and zero point that put neither 0 nor 6 on
+    /// the ends of uint8's range) and no activation (negative outputs, a zero point mid-range) to half a step;
+    /// kept float32, to float precision.
     @Test func aFloatLayerQuantizesItsOutputOnce() throws {
         Torch.manualSeed(4)
         let x = try Tensor.randn([2, 3, 20, 20]), weight = try Tensor.randn([8, 3, 3, 3]) * 0.5
         let bias = try Tensor.randn([8])
-        let want = try Functional.conv2d(x, weight: weight, bias: bias, stride: (2, 2), padding: (1, 1)).clamp(0, 6)
-        let (scale, zeroPoint) = (6.0 / 255, 0)
-        for quantized in [true, false] {
+        let conv = try Functional.conv2d(x, weight: weight, bias: bias, stride: (2, 2), padding: (1, 1))
+        let cases: [(OneDNNNetwork.Activation, Tensor, (scale: Double, zeroPoint: Int)?)] = [
+            (.relu6, try conv.clamp(0, 6), (8.0 / 255, 20)),
+            (.none, try conv.clamp(-128 * 0.05, 127 * 0.05), (0.05, 128)),
+            (.relu6, try conv.clamp(0, 6), nil),
+        ]
+        for (activation, want, quantized) in cases {
             let network = try OneDNNNetwork(int8InputScale: 0, zeroPoint: 0)
             _ = try network.floatConvolution(
                 0, weight: weight, bias: bias, stride: (2, 2), padBefore: (1, 1), padAfter: (1, 1), groups: 1,
-                activation: .relu6, quantizedTo: quantized ? (scale, zeroPoint) : nil)
-            let got = try network(x)
-            let tolerance = quantized ? scale / 2 + 1e-5 : 1e-4
-            #expect(try maxAbsDifference(got, want) <= tolerance, "quantized: \(quantized)")
+                activation: activation, quantizedTo: quantized)
+            let tolerance = quantized.map { $0.scale / 2 + 1e-5 } ?? 1e-4
+            #expect(
+                try maxAbsDifference(network(x), want) <= tolerance, "\(activation) \(String(describing: quantized))")
         }
     }
 }

@@ -67,6 +67,8 @@ int qt_autocast_enter(int dtype, int *previous_enabled, int *previous_dtype);
 int qt_autocast_exit(int previous_enabled, int previous_dtype);
 /// Whether autocast is on for the default device's type (1/0).
 int qt_autocast_enabled(void);
+/// Turns autocast on the default device on (1) or off (0); returns its previous state (1 or 0), -1 on error.
+int qt_autocast_set_enabled(int enabled);
 
 // ---- devices (device.cpp) ----------------------------------------------------------
 
@@ -288,8 +290,8 @@ int qt_dnnl_max_pool(
     qt_dnnl net, int input, const int64_t *kernel, const int64_t *stride, const int64_t *pad_begin,
     const int64_t *pad_end);
 /// An empty INT8 network: its float32 input is quantized to uint8 as `q = clamp(round(x · (1 / scale)) +
-/// zero_point, 0, 255)`, and every value it makes is uint8 with its own scale and zero point. With `scale` 0 the
-/// input stays float32, for qt_dnnl_conv_float_int8 layers to read. NULL on error (no oneDNN, or no INT8 kernels of
+/// zero_point, 0, 255)`, and every value its INT8 layers make is uint8 with its own scale and zero point. With
+/// `scale` 0 the input stays float32, for qt_dnnl_conv_float_int8 layers to read. NULL on error (no oneDNN, or no INT8 kernels of
 /// oneDNN's own for this CPU).
 qt_dnnl qt_dnnl_new_int8(double scale, int64_t zero_point);
 /// Adds a convolution to an INT8 network: `integers` (float32 holding whole numbers in −127…127, out × in/groups ×
@@ -307,7 +309,7 @@ int qt_dnnl_conv_float_int8(
     qt_dnnl net, int input, qt_tensor weight, qt_tensor bias, const int64_t *stride, const int64_t *pad_begin,
     const int64_t *pad_end, int64_t groups, int activation, double scale, int64_t zero_point);
 /// Runs the network on a float32 N×C×H×W CPU tensor and returns value `output` as a float32 NCHW tensor. The
-/// primitives and buffers for each input shape are made on its first run and kept; an INT8 network's value is
+/// primitives and buffers for each input shape are made on its first run and kept; an INT8 network's uint8 value is
 /// dequantized. NULL on error.
 qt_tensor qt_dnnl_run(qt_dnnl net, qt_tensor x, int output);
 /// Frees a network (NULL is ignored).
