@@ -11,9 +11,9 @@ import Torch
 /// output is dequantized to float32, so the pooling and the head after it run as before.
 ///
 /// The first convolution (when it alone reads the image), and each grouped (depthwise) one that alone reads the output
-/// before it, compute in float32 on the unquantized image (``Planned/computesInFloat``): rounding the image and the stem's output to 8 bits cost most of the INT8
-/// error (the ELPV demo's Lite0: the logits' RMS difference from float32 0.27, 0.17 without those two roundings;
-/// docs/measurements.md), for about 5 % of the time.
+/// before it, compute in float32 on the unquantized image (``Planned/computesInFloat``): rounding the image and the
+/// stem's output to 8 bits cost most of the INT8 error (the ELPV demo's Lite0: the logits' RMS difference from float32
+/// 0.26, 0.11 without those two roundings; docs/measurements.md), for about 5 % of the time.
 ///
 /// Where this build has oneDNN and oneDNN has INT8 kernels for this CPU, the same quantization runs through oneDNN
 /// directly (``OneDNNNetwork/init(_:input:output:ranges:)``, ``runsThroughOneDNN``): padding, residual sums and

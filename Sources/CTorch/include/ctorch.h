@@ -291,8 +291,8 @@ int qt_dnnl_max_pool(
     const int64_t *pad_end);
 /// An empty INT8 network: its float32 input is quantized to uint8 as `q = clamp(round(x · (1 / scale)) +
 /// zero_point, 0, 255)`, and every value its INT8 layers make is uint8 with its own scale and zero point. With
-/// `scale` 0 the input stays float32, for qt_dnnl_conv_float_int8 layers to read. NULL on error (no oneDNN, or no INT8 kernels of
-/// oneDNN's own for this CPU).
+/// `scale` 0 the input stays float32, for qt_dnnl_conv_float_int8 layers to read. NULL on error (no oneDNN, or no
+/// INT8 kernels of oneDNN's own for this CPU).
 qt_dnnl qt_dnnl_new_int8(double scale, int64_t zero_point);
 /// Adds a convolution to an INT8 network: `integers` (float32 holding whole numbers in −127…127, out × in/groups ×
 /// kh × kw) times `weight_scales` (one per output channel) are the weights, `bias` (float32 or NULL) is added in
