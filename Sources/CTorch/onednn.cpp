@@ -557,6 +557,10 @@ int qt_dnnl_max_pool(
     QT_GUARD(-1, {
         const int values = int(net->layers.size()) + 1;
         if (input < 0 || input >= values) throw std::invalid_argument("oneDNN: no such value");
+        if (std::min({kernel[0], kernel[1], stride[0], stride[1]}) < 1 ||
+            std::min({pad_begin[0], pad_begin[1], pad_end[0], pad_end[1]}) < 0) {
+            throw std::invalid_argument("oneDNN: a max pool's kernel and strides must be at least 1, paddings 0");
+        }
         Layer layer;
         layer.pool = true;
         layer.input = input;

@@ -93,6 +93,12 @@ extension OneDNNInt8Tests {
                 #expect("\(error)".contains(bias == nil ? "groups" : "bias"), "\(error)")
             }
         }
+        do {
+            _ = try float.maxPool(0, kernel: (3, 3), stride: (0, 2), padBefore: (1, 1), padAfter: (1, 1))
+            Issue.record("a max pool with stride 0 was taken")
+        } catch {
+            #expect("\(error)".contains("strides"), "\(error)")
+        }
         let floatInput = try OneDNNNetwork(int8InputScale: 0, zeroPoint: 0)
         do {
             _ = try floatInput.convolution(
