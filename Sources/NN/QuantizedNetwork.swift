@@ -69,8 +69,9 @@ public final class QuantizedNetwork: @unchecked Sendable {
     public init(_ graph: InferenceGraph, input: String, output: String, ranges: ActivationRanges) throws {
         (self.input, self.output) = (input, output)
         inputParameters = try ranges.parameters(input)
-        steps = try Self.steps(graph, output: output, ranges: ranges)
-        if case .floatConv = steps.first { readsTheImageInFloat = true } else { readsTheImageInFloat = false }
+        let plan = try Self.plan(graph, output: output, ranges: ranges)
+        steps = try Self.steps(plan, constants: graph.constantsByName, ranges: ranges)
+        readsTheImageInFloat = Self.readsTheImageInFloat(plan)
         var last: [String: Int] = [:]
         for (i, step) in steps.enumerated() { for name in step.inputs { last[name] = i } }
         var released = [[String]](repeating: [], count: steps.count)
@@ -228,9 +229,8 @@ public final class QuantizedNetwork: @unchecked Sendable {
     static func readsTheImageInFloat(_ plan: [Planned]) -> Bool { plan.first?.computesInFloat == true }
 
     /// The planned operators as executable steps: each convolution's weights quantized and prepacked.
-    static func steps(_ graph: InferenceGraph, output: String, ranges: ActivationRanges) throws -> [Step] {
-        let constants = graph.constantsByName
-        return try plan(graph, output: output, ranges: ranges).map { p in
+    static func steps(_ plan: [Planned], constants: [String: Tensor], ranges: ActivationRanges) throws -> [Step] {
+        try plan.map { p in
             let (node, relu) = (p.node, p.activation != nil)
             switch node.op {
             case "Conv" where p.computesInFloat:
