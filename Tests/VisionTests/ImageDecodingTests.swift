@@ -1,3 +1,4 @@
+import CImageCodecs
 import Foundation
 import TestSupport
 import Testing
@@ -136,5 +137,44 @@ struct ImageDecodingTests {
         }
         // Resize.shorterSide keeps the aspect ratio.
         #expect(try Resize.shorterSide(source[0], to: 30).shape == [3, 30, 41])
+    }
+
+    /// The presize cache writes a grey photo as a one-component JPEG; it must decode to the colour JPEG's pixels bit
+    /// for bit, so entries made before and after the change, and a server's upload, all agree.
+    @Test(arguments: [(64, 48), (301, 299), (300, 300)])
+    func aGreyJPEGDecodesToTheColourJPEGsPixels(width: Int, height: Int) throws {
+        var random = SeededRandom(seed: UInt64(width * height))
+        // Texture (noise) on a gradient with hard edges: what stresses the DCT and the upsampling.
+        let grey = (0..<(width * height)).map { i in
+            UInt8(clamping: (i % width) * 255 / width / 2 + (i / width % 16 < 8 ? 60 : 0) + Int(random.next() % 64))
+        }
+        let image = RGBImage(width: width, height: height, pixels: grey.flatMap { [$0, $0, $0] })
+        #expect(image.isGrey)
+        let source = URL(fileURLWithPath: "grey.jpg")
+        let one = try ImageEncoder.jpeg(image, chromaSubsampling: true)
+        let colour = try ImageEncoder.jpeg(image, quality: 92, sampling: TJSAMP_420)
+        #expect(one.count < colour.count)
+        let decoded = try ImageDecoder().decode([UInt8](one), source: source)
+        #expect(decoded.pixels == (try ImageDecoder().decode([UInt8](colour), source: source)).pixels)
+        // Not a copy of the original: a lossy JPEG, within quality 92's error.
+        #expect((1...40).contains(maxDifference(decoded, image.pixels)))
+
+        var tinted = image
+        tinted.pixels[0] &+= 1
+        #expect(
+            try ImageEncoder.jpeg(tinted, chromaSubsampling: true)
+                == ImageEncoder.jpeg(tinted, quality: 92, sampling: TJSAMP_420))
+    }
+
+    /// `isGrey` reads 16 pixels at a time and the rest one by one: one channel off by one anywhere makes it false.
+    @Test func oneChannelOffAnywhereIsNotGrey() {
+        let grey = RGBImage(width: 37, height: 5, pixels: (0..<185).flatMap { [UInt8($0), UInt8($0), UInt8($0)] })
+        #expect(grey.isGrey)
+        let found = (0..<grey.pixels.count).filter { k in
+            var tinted = grey
+            tinted.pixels[k] &+= 1
+            return !tinted.isGrey
+        }
+        #expect(found.count == grey.pixels.count)
     }
 }

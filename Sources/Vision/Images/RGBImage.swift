@@ -14,6 +14,29 @@ public struct RGBImage: Sendable {
         self.pixels = pixels
     }
 
+    /// Whether every pixel's red, green and blue are equal (a greyscale photo decoded to RGB).
+    public var isGrey: Bool {
+        pixels.withUnsafeBytes { p in
+            // 48 bytes (16 pixels) at a time: each byte against the next, where the next is in the same pixel
+            // (red against green, green against blue).
+            let sameFollows = (0..<3).map { j in SIMD16<UInt8>((0..<16).map { (16 * j + $0) % 3 == 2 ? 0 : 1 }) }
+            var i = 0
+            while i + 49 <= p.count {
+                for j in 0..<3 {
+                    let a = p.loadUnaligned(fromByteOffset: i + 16 * j, as: SIMD16<UInt8>.self)
+                    let b = p.loadUnaligned(fromByteOffset: i + 16 * j + 1, as: SIMD16<UInt8>.self)
+                    guard ((a ^ b) & sameFollows[j]) == .zero else { return false }
+                }
+                i += 48
+            }
+            while i < p.count {
+                guard p[i] == p[i + 1], p[i] == p[i + 2] else { return false }
+                i += 3
+            }
+            return true
+        }
+    }
+
     /// A 3×H×W float32 tensor of 0–255 values.
     public func tensor() throws -> Tensor {
         try pixels.withUnsafeBytes { raw in
