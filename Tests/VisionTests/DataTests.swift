@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 import Torch
-import Vision
+
+@testable import Vision
 
 @Suite("Data sources, split, cache and loader")
 struct DataTests {
@@ -261,6 +262,39 @@ struct DataTests {
             let transform = ItemTransform(size: 4, method: method)
             #expect(transform.apply(photo, random: &random) == transform.apply(photo, random: &none))
         }
+    }
+
+    /// The separable resampler gives the four-tap bilinear formula's bits, written out here pixel by pixel: down
+    /// and up, square and oblong, at a crop offset, and for a 1-pixel-wide photo.
+    @Test(arguments: [(300, 300, 256, 0, 0), (320, 480, 256, 0, 97), (40, 30, 64, 5, 0), (1, 9, 4, 0, 3)])
+    func resamplingMatchesTheFourTapFormula(width: Int, height: Int, size: Int, x0: Int, y0: Int) throws {
+        var random = SeededRandom(seed: UInt64(width * 1000 + height))
+        let image = RGBImage(
+            width: width, height: height,
+            pixels: (0..<(width * height * 3)).map { _ -> UInt8 in UInt8(truncatingIfNeeded: random.next()) })
+        let side = min(width - x0, height - y0)
+        let got = ItemTransform(size: size).resample(image, x0: x0, y0: y0, width: side, height: side)
+        func taps(_ i: Int, _ offset: Int) -> (Int, Int, Float) {
+            let scale: Double = Double(side) / Double(size)
+            let s: Double = max(0, (Double(i) + 0.5) * scale - 0.5)
+            let f = Int(s)
+            return (offset + min(f, side - 1), offset + min(f + 1, side - 1), Float(s - Double(f)))
+        }
+        var mismatches = 0
+        for y in 0..<size {
+            let (r0, r1, wy) = taps(y, y0)
+            for x in 0..<size {
+                let (c0, c1, wx) = taps(x, x0)
+                for ch in 0..<3 {
+                    func p(_ r: Int, _ c: Int) -> Float { Float(image.pixels[(r * width + c) * 3 + ch]) }
+                    let top: Float = p(r0, c0) * (1 - wx) + p(r0, c1) * wx
+                    let bottom: Float = p(r1, c0) * (1 - wx) + p(r1, c1) * wx
+                    let expected: Float = top * (1 - wy) + bottom * wy
+                    if got[ch * size * size + y * size + x] != expected { mismatches += 1 }
+                }
+            }
+        }
+        #expect(mismatches == 0)
     }
 
     /// A presize cache that cannot be written (a file where its folder should be) costs time, not photos: every
