@@ -24,11 +24,8 @@ extension SavedModel {
         inputs: [[Float]], mixedPrecision: Bool = false, withFeatures: Bool
     ) throws -> (probabilities: [[Double]], features: Tensor?) {
         guard !inputs.isEmpty else { return ([], nil) }
-        var planes: [Float] = []
-        planes.reserveCapacity(inputs.count * 3 * size * size)
-        for input in inputs { planes += input }
         // NCHW: oneDNN's network reads it without a reorder, and ATen's path makes it channels-last itself.
-        let x = try normalization.apply(Tensor(planes, shape: [inputs.count, 3, size, size]))
+        let x = try normalization.batch(inputs, side: size)
         // An ensemble's members' probabilities, averaged.
         var features: Tensor?
         let p = try Torch.withoutGrad {
