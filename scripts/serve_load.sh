@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Load on `quadrat serve` with wrk (loopback only): one photo POSTed to /v1/predict at concurrency 1, 8 and 32,
-# with micro-batching on (--max-batch 8) and off (--max-batch 1). Prints req/s, p50 and p99 latency, errors.
+# with micro-batching on (--max-batch 8) and off (--max-batch 1). Prints req/s, p50 and p99 latency, errors, the
+# server's resident memory and its CPU time per request (user + system; steadier than req/s on a shared machine).
 #
 #   scripts/serve_load.sh MODEL PHOTO [SECONDS]      (build first: swift build -c release)
 #   PRECISION=int8 BATCHES="8" CONNS="32" WORKERS=2 scripts/serve_load.sh …
@@ -21,7 +22,9 @@ f:close()
 wrk.headers["Content-Type"] = "application/octet-stream"
 LUA
 echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(basename "$photo"), ${seconds}s per run"
-printf '%-9s %5s %9s %9s %9s %7s %7s\n' batching conns req/s p50_ms p99_ms non2xx rss_mb
+printf '%-9s %5s %9s %9s %9s %7s %7s %8s\n' batching conns req/s p50_ms p99_ms non2xx rss_mb cpu_ms/req
+# The server's user + system CPU time so far, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() { awk '{print $14 + $15}' /proc/$server/stat; }
 echo "serve --precision $precision --workers $workers"
 for batch in ${BATCHES:-8 1}; do
     QUADRAT_QUIET=1 "$quadrat" serve "$model" --port $port --max-batch $batch --max-wait-ms 5 \
@@ -31,14 +34,18 @@ for batch in ${BATCHES:-8 1}; do
     # Warm-up: first passes allocate and pick kernels.
     wrk -t2 -c8 -d5s -s "$script" "http://127.0.0.1:$port/v1/predict" >/dev/null
     for conns in ${CONNS:-1 8 32}; do
+        ticks=$(cpu_ticks)
         out=$(wrk -t$(( conns < 2 ? 1 : 2 )) -c$conns -d${seconds}s --timeout 30s --latency -s "$script" "http://127.0.0.1:$port/v1/predict")
         rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
         p50=$(echo "$out" | awk '$1=="50%" {print $2}')
         p99=$(echo "$out" | awk '$1=="99%" {print $2}')
         bad=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
         rss=$(( $(awk '/VmRSS/ {print $2}' /proc/$server/status) / 1024 ))
+        requests=$(echo "$out" | awk '/requests in/ {print $1}')
+        cpu=$(awk -v t=$(( $(cpu_ticks) - ticks )) -v hz=$(getconf CLK_TCK) -v n=$requests \
+            'BEGIN {printf "%.2f", n ? 1000 * t / hz / n : 0}')
         label=$([ $batch = 1 ] && echo off || echo "on (8)")
-        printf '%-9s %5s %9s %9s %9s %7s %7s\n' "$label" $conns "$rps" "$p50" "$p99" "${bad:-0}" $rss
+        printf '%-9s %5s %9s %9s %9s %7s %7s %8s\n' "$label" $conns "$rps" "$p50" "$p99" "${bad:-0}" $rss $cpu
     done
     kill -TERM $server; wait $server 2>/dev/null || true
 done
