@@ -297,6 +297,19 @@ struct DataTests {
         #expect(mismatches == 0)
     }
 
+    /// A server's batch is normalised while it is stacked: the bits of stacking and then ``Normalization/apply(_:)``,
+    /// for both conventions, at a side whose planes are not a multiple of the sixteen values done at a time.
+    @Test(arguments: [Normalization.imageNet, .tfLite])
+    func normalisingWhileStackingGivesApplysBits(normalization: Normalization) throws {
+        var random = SeededRandom(seed: 7)
+        let side = 13
+        let inputs = (0..<3).map { _ in (0..<(3 * side * side)).map { _ in Float(random.next() % 2560) / 10 } }
+        let stacked = try Tensor(inputs.flatMap { $0 }, shape: [3, 3, side, side])
+        let expected = try normalization.apply(stacked).toArray(Float.self)
+        #expect(try normalization.batch(inputs, side: side).toArray(Float.self) == expected)
+        #expect(throws: TorchError.self) { try normalization.batch([[0, 1]], side: side) }
+    }
+
     /// A presize cache that cannot be written (a file where its folder should be) costs time, not photos: every
     /// image is still presized and read, and nothing is reported unreadable.
     @Test func anUnwritableCacheIsGoneWithout() throws {
