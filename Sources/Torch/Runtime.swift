@@ -15,7 +15,9 @@ public enum Torch {
     /// Keeps freed memory in the process instead of handing big tensors' pages back to the kernel after
     /// every batch (glibc's default above its mmap threshold); the kernel's zeroing of fresh pages was
     /// a fifth of an EfficientNet-Lite0 training step on this 2-core machine (a sixth at 300 px, where
-    /// activations pass glibc's largest mmap threshold and only turning mmap off helps). Call once at start-up.
+    /// activations pass glibc's largest mmap threshold and only turning mmap off helps). Threads share two arenas
+    /// (set when the shim loads, see `limit_arenas` in ctorch.cpp), so their blocks come back too. Call once at
+    /// start-up.
     @discardableResult
     public static func keepFreedMemory() -> Bool { qt_keep_freed_memory() == 1 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Torch
 
@@ -173,5 +174,42 @@ struct TensorTests {
         #endif
     }
 
+    /// Threads allocate from at most two malloc arenas (`limit_arenas`, when the shim loads): six threads that each
+    /// hold a block at once would otherwise make an arena each (glibc allows 8 per core), and batches built on
+    /// loader threads kept faulting fresh pages in.
+    @Test func threadsShareTwoMallocArenas() {
+        #if canImport(Glibc)
+            let group = DispatchGroup(), allocated = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+            for _ in 0..<6 {
+                group.enter()
+                Thread {
+                    let block = malloc(1 << 20)
+                    if let block { memset(block, 1, 1 << 20) }
+                    allocated.signal()
+                    release.wait()
+                    free(block)
+                    group.leave()
+                }.start()
+            }
+            for _ in 0..<6 { allocated.wait() }
+            var text: UnsafeMutablePointer<CChar>?
+            var size = 0
+            let stream = open_memstream(&text, &size)
+            mallocInfo(0, stream)
+            fclose(stream)
+            for _ in 0..<6 { release.signal() }
+            group.wait()
+            let report = text.map { String(cString: $0) } ?? ""
+            free(text)
+            #expect(report.components(separatedBy: "<heap nr=").count - 1 <= 2)
+        #endif
+    }
+
     private func maxAbs(_ a: Tensor, _ b: Tensor) throws -> Double { try (a - b).abs().max().item() }
 }
+
+#if canImport(Glibc)
+    /// glibc's `malloc_info` (its XML report names each arena's heap), which the Glibc module does not import.
+    @_silgen_name("malloc_info")
+    private func mallocInfo(_ options: Int32, _ stream: UnsafeMutablePointer<FILE>?) -> Int32
+#endif
