@@ -66,10 +66,12 @@ public struct DriftReference: Sendable {
     }
 
     /// The reference for `model` from its training and validation photos and validation's probabilities, with the
-    /// validation photos' distances it was set by (sorted).
+    /// validation photos' distances it was set by (sorted). `validFeatures`, when given, are the validation photos'
+    /// pooled features (a row per photo of `valid`, as ``pooledFeatures(_:items:)`` makes them) from a pass already
+    /// made, such as training's TTA over validation: they are not computed again.
     public static func fit(
-        _ model: SavedModel, train: [ImageItem], valid: [ImageItem], validProbabilities: [[Double]], seed: UInt64,
-        unknownRate: Double = 0.05
+        _ model: SavedModel, train: [ImageItem], valid: [ImageItem], validFeatures: Tensor? = nil,
+        validProbabilities: [[Double]], seed: UInt64, unknownRate: Double = 0.05
     ) throws -> (reference: DriftReference, validationDistances: [Double]) {
         var rng = SeededRandom(seed: seed)
         let sample = rng.permutation(train.count).prefix(sampleSize).sorted().map { train[$0] }
@@ -79,7 +81,9 @@ public struct DriftReference: Sendable {
             validationConfidence: validProbabilities.map { $0.max() ?? 0 }.reduce(0, +)
                 / Double(max(1, validProbabilities.count)),
             modelFingerprint: try fingerprint(of: model.source))
-        let distances = try drift.distances(try features(model, items: valid).unit).sorted()
+        let given = validFeatures.flatMap { $0.shape.first == valid.count ? $0 : nil }
+        let validUnit = try given.map(unit) ?? features(model, items: valid).unit
+        let distances = try drift.distances(validUnit).sorted()
         guard !distances.isEmpty else { throw LearnError("no validation photo could be read for the drift reference") }
         drift.threshold = Self.quantile(quantile, of: distances)
         if unknownRate > 0 {

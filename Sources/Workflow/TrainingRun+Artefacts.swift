@@ -108,7 +108,7 @@ extension TrainingRun {
         let url = data.out.appendingPathComponent(DriftReference.fileName)
         do {
             let (reference, distances) = try DriftReference.fit(
-                saved, train: data.trainSet.items, valid: scores.validation.items,
+                saved, train: data.trainSet.items, valid: scores.validation.items, validFeatures: scores.validFeatures,
                 validProbabilities: scores.validation.probabilities, seed: options.seed,
                 unknownRate: options.unknownRate)
             try reference.write(to: url)

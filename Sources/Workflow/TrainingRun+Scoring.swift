@@ -67,6 +67,9 @@ struct RunScores {
     var validation: SetScore
     /// Validation's probabilities without TTA, as the network gives them (for the plain calibration).
     var validPlain: [[Double]]
+    /// Validation's pooled body features of the plain view, a row per photo of `validation`, from the TTA pass (the
+    /// deployment reference needs them); nil where the pass could not keep them (bf16, not a plain classifier).
+    var validFeatures: Tensor?
     var heldOut: SetScore?
     /// Photos the validation and test loaders could not read.
     var skipped: [DataProblem]
@@ -86,9 +89,12 @@ extension TrainingRun {
         }
         let augmentation = options.augmentationSettings
         let views = recipe.ttaViews
+        learner.keepsPlainFeatures = true
+        defer { learner.keepsPlainFeatures = false }
         let (raw, plain, kept) = try times.time("TTA") {
             try learner.predictionsWithTTA(data.validLoader, views: views, augmentation: augmentation)
         }
+        let validFeatures = learner.plainFeatures
         let items = kept.map { data.validSet.items[$0] }
         let task = options.task.workflow
         let classes = data.dataset.classes
@@ -104,7 +110,7 @@ extension TrainingRun {
         let (heldOut, skipped) = try scoreHeldOut(
             data, learner: learner, views: views, calibration: calibration, task: task, times: &times)
         return RunScores(
-            validation: validation, validPlain: plain, heldOut: heldOut, skipped: skipped)
+            validation: validation, validPlain: plain, validFeatures: validFeatures, heldOut: heldOut, skipped: skipped)
     }
 
     /// The held-out test predicted with the validation's TTA, calibrated, decided and scored as `task` does with

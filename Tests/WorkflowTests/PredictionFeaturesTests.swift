@@ -54,5 +54,22 @@ struct PredictionFeaturesTests {
         // In bfloat16 the features would not be the check's float32 ones: none kept, the check runs its own pass.
         let bf16 = try saved.predict(test, mixedPrecision: true, keepingFeatures: true)
         #expect(bf16.features == nil)
+
+        // Training fits the reference with validation's features from its TTA pass: the distances of a pass of its
+        // own; features of another count are not used.
+        let valid = readable.map { test.items[$0] }
+        let probabilities = try saved.predict(test).probabilities
+        let pooled = try DriftReference.pooledFeatures(saved, items: valid).features
+        let train = try DataSource.labelled(data).items
+        func distances(_ features: Tensor?) throws -> [Double] {
+            try DriftReference.fit(
+                saved, train: train, valid: valid, validFeatures: features, validProbabilities: probabilities, seed: 1
+            ).validationDistances
+        }
+        let ownDistances = try distances(nil)
+        #expect(zip(ownDistances, try distances(pooled)).allSatisfy { abs($0 - $1) < 1e-5 })
+        #expect(try distances(pooled.narrowed(dim: 0, 0..<2)) == ownDistances)
+        let negated = try -pooled
+        #expect(zip(ownDistances, try distances(negated)).contains { abs($0 - $1) > 0.1 })
     }
 }
