@@ -29,6 +29,7 @@ public struct Normalization: Codable, Sendable, Equatable {
         }
         let planes = [Float](unsafeUninitializedCapacity: inputs.count * 3 * plane) { out, count in
             for (n, input) in inputs.enumerated() {
+                // Not empty (checked above, and a model's side is at least 32): the base addresses exist.
                 input.withUnsafeBufferPointer { x in
                     for c in 0..<3 {
                         let (m, s, base) = (means[c], stds[c], (n * 3 + c) * plane)
