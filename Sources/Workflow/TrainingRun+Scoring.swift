@@ -95,6 +95,7 @@ extension TrainingRun {
             try learner.predictionsWithTTA(data.validLoader, views: views, augmentation: augmentation)
         }
         let validFeatures = learner.plainFeatures
+        learner.keepsPlainFeatures = false  // the held-out pass below needs none
         let items = kept.map { data.validSet.items[$0] }
         let task = options.task.workflow
         let classes = data.dataset.classes

@@ -308,6 +308,9 @@ struct DataTests {
         let expected = try normalization.apply(stacked).toArray(Float.self)
         #expect(try normalization.batch(inputs, side: side).toArray(Float.self) == expected)
         #expect(throws: TorchError.self) { try normalization.batch([[0, 1]], side: side) }
+        #expect(throws: TorchError.self) {
+            try Normalization(mean: [127], std: [128]).batch(inputs, side: side)
+        }
     }
 
     /// A presize cache that cannot be written (a file where its folder should be) costs time, not photos: every

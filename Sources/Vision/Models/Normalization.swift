@@ -24,6 +24,9 @@ public struct Normalization: Codable, Sendable, Equatable {
     public func batch(_ inputs: [[Float]], side: Int) throws -> Tensor {
         let plane = side * side
         let means = mean.map(Float.init), stds = std.map(Float.init)
+        guard means.count == 3, stds.count == 3 else {
+            throw TorchError("a normalisation needs 3 means and 3 deviations, not \(means.count) and \(stds.count)")
+        }
         for input in inputs where input.count != 3 * plane {
             throw TorchError("an input of \(input.count) values is not 3×\(side)×\(side)")
         }
