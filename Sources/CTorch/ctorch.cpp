@@ -15,6 +15,8 @@
 #include <malloc.h>
 #endif
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -113,6 +115,22 @@ int qt_keep_freed_memory(void) {
     return ok;
 #else
     return 0;
+#endif
+}
+int qt_malloc_arenas(void) {
+#if defined(__GLIBC__)
+    char *text = nullptr;
+    size_t size = 0;
+    FILE *stream = open_memstream(&text, &size);
+    if (!stream) return -1;
+    malloc_info(0, stream);
+    fclose(stream);
+    int count = 0;
+    for (const char *p = text; (p = std::strstr(p, "<heap nr=")); p++) count++;
+    std::free(text);
+    return count;
+#else
+    return -1;
 #endif
 }
 int qt_get_num_threads(void) { QT_GUARD(-1, return at::get_num_threads();) }

@@ -21,6 +21,12 @@ public enum Torch {
     @discardableResult
     public static func keepFreedMemory() -> Bool { qt_keep_freed_memory() == 1 }
 
+    /// How many malloc arenas the process has made (nil without glibc): two at most once the shim has loaded.
+    public static var mallocArenas: Int? {
+        let n = qt_malloc_arenas()
+        return n < 0 ? nil : Int(n)
+    }
+
     /// Sets the thread count to the number of cores (or `QUADRAT_THREADS`).
     public static func useAllCores() {
         if let text = getenvString("QUADRAT_THREADS"), let n = Int(text), n > 0 {

@@ -266,25 +266,32 @@ struct DataTests {
 
     /// The separable resampler gives the four-tap bilinear formula's bits, written out here pixel by pixel: down
     /// and up, square and oblong, at a crop offset, and for a 1-pixel-wide photo.
-    @Test(arguments: [(300, 300, 256, 0, 0), (320, 480, 256, 0, 97), (40, 30, 64, 5, 0), (1, 9, 4, 0, 3)])
-    func resamplingMatchesTheFourTapFormula(width: Int, height: Int, size: Int, x0: Int, y0: Int) throws {
+    @Test(arguments: [
+        (300, 300, 256, 0, 0, true), (320, 480, 256, 0, 97, true), (40, 30, 64, 5, 0, true), (1, 9, 4, 0, 3, true),
+        (40, 30, 64, 0, 0, false), (300, 120, 64, 0, 0, false),
+    ])
+    func resamplingMatchesTheFourTapFormula(
+        width: Int, height: Int, size: Int, x0: Int, y0: Int, square: Bool
+    ) throws {
         var random = SeededRandom(seed: UInt64(width * 1000 + height))
         let image = RGBImage(
             width: width, height: height,
             pixels: (0..<(width * height * 3)).map { _ -> UInt8 in UInt8(truncatingIfNeeded: random.next()) })
+        // A square at the offset (crop), or the whole oblong photo (squish).
         let side = min(width - x0, height - y0)
-        let got = ItemTransform(size: size).resample(image, x0: x0, y0: y0, width: side, height: side)
-        func taps(_ i: Int, _ offset: Int) -> (Int, Int, Float) {
-            let scale: Double = Double(side) / Double(size)
+        let (areaWidth, areaHeight) = square ? (side, side) : (width - x0, height - y0)
+        let got = ItemTransform(size: size).resample(image, x0: x0, y0: y0, width: areaWidth, height: areaHeight)
+        func taps(_ i: Int, _ offset: Int, _ extent: Int) -> (Int, Int, Float) {
+            let scale: Double = Double(extent) / Double(size)
             let s: Double = max(0, (Double(i) + 0.5) * scale - 0.5)
             let f = Int(s)
-            return (offset + min(f, side - 1), offset + min(f + 1, side - 1), Float(s - Double(f)))
+            return (offset + min(f, extent - 1), offset + min(f + 1, extent - 1), Float(s - Double(f)))
         }
         var mismatches = 0
         for y in 0..<size {
-            let (r0, r1, wy) = taps(y, y0)
+            let (r0, r1, wy) = taps(y, y0, areaHeight)
             for x in 0..<size {
-                let (c0, c1, wx) = taps(x, x0)
+                let (c0, c1, wx) = taps(x, x0, areaWidth)
                 for ch in 0..<3 {
                     func p(_ r: Int, _ c: Int) -> Float { Float(image.pixels[(r * width + c) * 3 + ch]) }
                     let top: Float = p(r0, c0) * (1 - wx) + p(r0, c1) * wx

@@ -170,11 +170,15 @@ struct ImageDecodingTests {
     @Test func oneChannelOffAnywhereIsNotGrey() {
         let grey = RGBImage(width: 37, height: 5, pixels: (0..<185).flatMap { [UInt8($0), UInt8($0), UInt8($0)] })
         #expect(grey.isGrey)
-        let found = (0..<grey.pixels.count).filter { k in
-            var tinted = grey
-            tinted.pixels[k] &+= 1
-            return !tinted.isGrey
+        for step: UInt8 in [1, 2, 0x80] {  // odd and even differences, and the top bit alone
+            let found = (0..<grey.pixels.count).filter { k in
+                var tinted = grey
+                tinted.pixels[k] &+= step
+                return !tinted.isGrey
+            }
+            #expect(found.count == grey.pixels.count, "a channel off by \(step)")
         }
-        #expect(found.count == grey.pixels.count)
+        let red = RGBImage(width: 20, height: 3, pixels: (0..<60).flatMap { _ in [254, 0, 0] as [UInt8] })
+        #expect(!red.isGrey)
     }
 }

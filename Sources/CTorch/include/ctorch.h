@@ -48,6 +48,8 @@ void qt_set_num_threads(int n);
 /// Keeps freed memory in the process (glibc mallopt) instead of returning each big tensor's pages to
 /// the kernel, which hands out fresh zeroed pages for the next batch. Returns 1 when glibc took it.
 int qt_keep_freed_memory(void);
+/// How many malloc arenas the process has made (the heaps in glibc's `malloc_info` report); -1 without glibc.
+int qt_malloc_arenas(void);
 int qt_get_num_threads(void);
 void qt_manual_seed(uint64_t seed);
 /// Returns the libtorch version as "major.minor.patch".

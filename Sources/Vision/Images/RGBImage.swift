@@ -17,9 +17,10 @@ public struct RGBImage: Sendable {
     /// Whether every pixel's red, green and blue are equal (a greyscale photo decoded to RGB).
     public var isGrey: Bool {
         pixels.withUnsafeBytes { p in
+            guard p.count % 3 == 0 else { return false }  // `pixels` is settable: not an RGB buffer
             // 48 bytes (16 pixels) at a time: each byte against the next, where the next is in the same pixel
             // (red against green, green against blue).
-            let sameFollows = (0..<3).map { j in SIMD16<UInt8>((0..<16).map { (16 * j + $0) % 3 == 2 ? 0 : 1 }) }
+            let sameFollows = (0..<3).map { j in SIMD16<UInt8>((0..<16).map { (16 * j + $0) % 3 == 2 ? 0 : 0xFF }) }
             var i = 0
             while i + 49 <= p.count {
                 for j in 0..<3 {
