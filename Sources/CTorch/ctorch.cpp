@@ -125,6 +125,7 @@ int qt_malloc_arenas(void) {
     if (!stream) return -1;
     malloc_info(0, stream);
     fclose(stream);
+    if (!text) return -1;  // the report's buffer could not be allocated
     int count = 0;
     for (const char *p = text; (p = std::strstr(p, "<heap nr=")); p++) count++;
     std::free(text);
