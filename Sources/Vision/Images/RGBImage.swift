@@ -14,19 +14,23 @@ public struct RGBImage: Sendable {
         self.pixels = pixels
     }
 
+    /// For each of three 16-byte runs of RGB bytes: 0xFF where the next byte is in the same pixel, else 0.
+    private static let sameFollows = (0..<3).map { j in
+        SIMD16<UInt8>((0..<16).map { (16 * j + $0) % 3 == 2 ? 0 : 0xFF })
+    }
+
     /// Whether every pixel's red, green and blue are equal (a greyscale photo decoded to RGB).
     public var isGrey: Bool {
         pixels.withUnsafeBytes { p in
             guard p.count % 3 == 0 else { return false }  // `pixels` is settable: not an RGB buffer
             // 48 bytes (16 pixels) at a time: each byte against the next, where the next is in the same pixel
-            // (red against green, green against blue).
-            let sameFollows = (0..<3).map { j in SIMD16<UInt8>((0..<16).map { (16 * j + $0) % 3 == 2 ? 0 : 0xFF }) }
+            // (red against green, green against blue: `sameFollows`).
             var i = 0
             while i + 49 <= p.count {
                 for j in 0..<3 {
                     let a = p.loadUnaligned(fromByteOffset: i + 16 * j, as: SIMD16<UInt8>.self)
                     let b = p.loadUnaligned(fromByteOffset: i + 16 * j + 1, as: SIMD16<UInt8>.self)
-                    guard ((a ^ b) & sameFollows[j]) == .zero else { return false }
+                    guard ((a ^ b) & Self.sameFollows[j]) == .zero else { return false }
                 }
                 i += 48
             }
