@@ -191,7 +191,9 @@ public final class Learner {
         var values: [(String, Double)] = []
         if valid != nil {
             try withEvents(.validate) {
-                let result = try validate()
+                // The weights hold still while validation runs (the callbacks' before-events have set them): the body
+                // runs through oneDNN directly where it can, built afresh from them, as a model read back would run.
+                let result = try Classifier.evaluatingThroughOneDNN(model) { try validate() }
                 validLoss = result.loss
                 values = metrics.map { ($0.name, $0.compute(result.probabilities, result.labels)) }
             }

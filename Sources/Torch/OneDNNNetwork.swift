@@ -37,6 +37,12 @@ public final class OneDNNNetwork: @unchecked Sendable {
         isAvailable && (try? OneDNNNetwork(int8InputScale: 1, zeroPoint: 0)) != nil
     }()
 
+    /// True when this build can make a bfloat16 one on this CPU (oneDNN 2.6 has bfloat16 kernels with AVX-512 only).
+    public static let hasBFloat16Kernels: Bool = {
+        // The answer is the question: whether the network can be made.
+        isAvailable && (try? OneDNNNetwork(bfloat16: true)) != nil
+    }()
+
     /// An empty network computing in bfloat16 or float32; throws where this build has no oneDNN or oneDNN has no
     /// kernels for that type on this CPU (bfloat16 needs AVX-512 in oneDNN 2.6).
     public init(bfloat16: Bool) throws {

@@ -83,7 +83,11 @@ public struct TrainingRun {
             (data.trainLoader.shard, data.validLoader.shard, learner.predictionGroup) = (nil, nil, nil)
             Torch.threads = ProcessInfo.processInfo.activeProcessorCount
         }
-        let scores = try score(data, learner: learner, recipe: &recipe, decided: decided, times: &times)
+        // The weights are final: validation and the held-out test run as a model read back to predict runs them
+        // (through oneDNN directly where it can), faster than ATen's path, and scored as `evaluate` would score them.
+        let scores = try Classifier.evaluatingThroughOneDNN(learner.model) {
+            try score(data, learner: learner, recipe: &recipe, decided: decided, times: &times)
+        }
         learnFromRun(learner, decided: decided, data: data, times: times)
         let outcome = try writeRunFolder(
             data, learner: learner, recipe: recipe, decided: decided, scores: scores, lrFinder: lrFinder,

@@ -3,6 +3,7 @@ import NN
 import TestSupport
 import Testing
 import Torch
+import Vision
 
 @testable import Learn
 
@@ -61,5 +62,38 @@ struct WeightAveragingTests {
         let recorded = try #require(learner.recorder.epochs.last?.validLoss)
         let (loss, _, _) = try learner.validate()
         #expect(abs(loss - recorded) < 1e-6, "\(loss) against \(recorded)")
+    }
+
+    /// A classifier's validation during the fit runs its body through oneDNN, built afresh from the weights it
+    /// validates (the average, swapped in before it): the recorded loss is what ATen's path gives for them after the
+    /// fit, to rounding, and the setting is off again outside validation.
+    @Test(.enabled(if: Torch.defaultDevice == .cpu && OneDNNNetwork.isAvailable, "oneDNN runs on the CPU, where built"))
+    func validationRunsThroughOneDNNOnTheAverage() throws {
+        Torch.manualSeed(6)
+        let classifier = try Classifier(.efficientNetLite0, classes: ["a", "b"], pretrained: false)
+        let batch = (inputs: try patternInput(batch: 4, size: 64), targets: try Tensor([0, 1, 1, 0] as [Int64]))
+        let valid = PathNotingSource(RepeatedBatch(batch, count: 1), classifier: classifier)
+        let learner = try Learner(classifier, train: RepeatedBatch(batch, count: 4), valid: valid)
+        try learner.unfreeze()
+        try learner.fitSGDR(rates: [5e-2], cycles: 1, cycleLength: 2, extra: [WeightAveraging()])
+        #expect(valid.throughOneDNN == [true, true] && !classifier.evaluatesThroughOneDNN)
+        let recorded = try #require(learner.recorder.epochs.map(\.validLoss))
+        let (loss, _, _) = try learner.validate()
+        #expect(!classifier.evaluatesThroughOneDNN && valid.throughOneDNN.last == false)
+        let last = try #require(recorded.last ?? nil), first = try #require(recorded.first ?? nil)
+        #expect(abs(loss - last) < 1e-4 * max(1, abs(loss)), "\(loss) against \(last)")
+        #expect(abs(first - last) > 1e-3, "the epochs validated the same weights: \(first), \(last)")
+    }
+}
+
+/// A batch source that notes, each time its batches are asked for, whether the classifier evaluates through oneDNN.
+private final class PathNotingSource: BatchSource {
+    let inner: BatchSource, classifier: Classifier
+    var throughOneDNN: [Bool] = []
+    init(_ inner: BatchSource, classifier: Classifier) { (self.inner, self.classifier) = (inner, classifier) }
+    var batchCount: Int { inner.batchCount }
+    func batches(for epoch: Int) -> AnySequence<(inputs: Tensor, targets: Tensor)> {
+        throughOneDNN.append(classifier.evaluatesThroughOneDNN)
+        return inner.batches(for: epoch)
     }
 }
