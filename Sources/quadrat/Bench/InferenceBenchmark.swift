@@ -73,15 +73,14 @@ struct InferenceBenchmark {
                 { x in try Torch.inferenceMode { try saved.probabilities(inputs: Array(x)) } }
             ),
             ("Quadrat fp32 (ATen)", { x in try Torch.inferenceMode { try aten.probabilities(inputs: Array(x)) } }),
-            (
-                "Quadrat bf16 (\(through(bfloat16: true)))",
-                { x in try Torch.inferenceMode { try saved.probabilities(inputs: Array(x), mixedPrecision: true) } }
-            ),
-            (
-                "Quadrat bf16 autocast (ATen)",
-                { x in try Torch.inferenceMode { try aten.probabilities(inputs: Array(x), mixedPrecision: true) } }
-            ),
         ]
+        // Without AVX-512 oneDNN 2.6 has no bfloat16 kernels, and ATen's autocast emulates them (1.4 img/s on an AMD
+        // Zen 3 where fp32 ran 70): rows that would take minutes a round and that no one should deploy.
+        if OneDNNNetwork.isAvailable && !OneDNNNetwork.hasBFloat16Kernels {
+            emit("no bf16 rows: oneDNN has no bfloat16 kernels on this CPU (they need AVX-512); bf16 would be emulated")
+        } else {
+            paths += bf16Paths(saved, aten: aten, through: through(bfloat16: true))
+        }
         // INT8 when the model has a calibration beside it (`train` writes one; `quadrat quantize` for older models),
         // through oneDNN directly where this build can, and through libtorch's quantized operators beside it.
         do {
@@ -105,6 +104,20 @@ struct InferenceBenchmark {
             emit("no INT8 row: \(error)")
             return (paths, nil)
         }
+    }
+
+    /// The bfloat16 paths: through `through` (oneDNN directly where it can) and under ATen's autocast.
+    func bf16Paths(_ saved: SavedModel, aten: SavedModel, through: String) -> [Path] {
+        [
+            (
+                "Quadrat bf16 (\(through))",
+                { x in try Torch.inferenceMode { try saved.probabilities(inputs: Array(x), mixedPrecision: true) } }
+            ),
+            (
+                "Quadrat bf16 autocast (ATen)",
+                { x in try Torch.inferenceMode { try aten.probabilities(inputs: Array(x), mixedPrecision: true) } }
+            ),
+        ]
     }
 
     /// The median rate of each path, and its ratio to ONNX Runtime's fp32 in the same round (median, and the
