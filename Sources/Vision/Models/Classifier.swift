@@ -211,10 +211,10 @@ public final class Classifier: Module {
     /// `work` with ``evaluatesThroughOneDNN`` on when `model` is a classifier (as a model read back to predict runs),
     /// its setting restored afterwards: for checks and measurements on weights that train on after them.
     public static func evaluatingThroughOneDNN<R>(_ model: Module, _ work: () throws -> R) rethrows -> R {
-        guard let classifier = model as? Classifier else { return try work() }
-        let saved = classifier.evaluatesThroughOneDNN
+        // Already on (a check inside the run's scoring): keep the networks made so far, which setting it would drop.
+        guard let classifier = model as? Classifier, !classifier.evaluatesThroughOneDNN else { return try work() }
         classifier.evaluatesThroughOneDNN = true
-        defer { classifier.evaluatesThroughOneDNN = saved }
+        defer { classifier.evaluatesThroughOneDNN = false }
         return try work()
     }
 
