@@ -6,7 +6,7 @@ import Vision
 /// Times a few real steps of a learner's model on a synthetic batch: how many images per second it
 /// trains and predicts here, in float32 and in bfloat16 autocast. `quadrat train` chooses its precision
 /// and plans its epochs from these figures. Weights, optimizer state, BatchNorm statistics and history
-/// are restored afterwards.
+/// are restored afterwards. Each figure is the median of the timed steps (``rate(stepSeconds:batchSize:)``).
 public enum ThroughputProbe {
     /// Images/s of training steps with the layer groups before `trainableFrom` frozen (their BatchNorm
     /// statistics too when `fixedStatistics`), as the recipe's unfrozen phase trains. The first step is a
@@ -14,7 +14,7 @@ public enum ThroughputProbe {
     /// (``Classifier/earlyBodyMixedPrecision``, which ignores it while that group trains: `trainableFrom` 0).
     public static func training(
         _ learner: Learner, size: Int, batchSize: Int, trainableFrom: Int, fixedStatistics: Bool,
-        mixedPrecision: Bool, earlyBodyMixedPrecision: Bool = false, steps: Int = 2
+        mixedPrecision: Bool, earlyBodyMixedPrecision: Bool = false, steps: Int = 3
     ) throws -> Double {
         let batch = try syntheticBatch(
             size: size, batchSize: batchSize, classes: try classCount(learner), task: learner.task)
@@ -46,7 +46,7 @@ public enum ThroughputProbe {
 
     /// Images/s of evaluation forward passes (no gradients) of `model`, after one warm-up batch.
     public static func inference(
-        _ model: Module, size: Int, batchSize: Int, mixedPrecision: Bool, steps: Int = 2
+        _ model: Module, size: Int, batchSize: Int, mixedPrecision: Bool, steps: Int = 3
     ) throws -> Double {
         let x = try syntheticBatch(size: size, batchSize: batchSize, classes: 2).inputs
         let wasTraining = model.isTraining
@@ -64,11 +64,25 @@ public enum ThroughputProbe {
     static func evaluationRate(batchSize: Int, steps: Int, _ step: () throws -> Void) throws -> Double {
         try step()
         try Torch.synchronize()
-        let start = Date()
-        for _ in 0..<steps { try step() }
-        // A GPU runs the steps after they are queued: the time counts until the last is done.
-        try Torch.synchronize()
-        return Double(steps * batchSize) / max(Date().timeIntervalSince(start), 1e-9)
+        var seconds: [Double] = []
+        for _ in 0..<steps {
+            let start = Date()
+            try step()
+            // A GPU runs the step after it is queued: its time counts until it is done.
+            try Torch.synchronize()
+            seconds.append(Date().timeIntervalSince(start))
+        }
+        return rate(stepSeconds: seconds, batchSize: batchSize)
+    }
+
+    /// Images/s of the median step of `batchSize` images, so that one step slowed by something else does not set
+    /// the figure that plans every run. 0 for no steps.
+    public static func rate(stepSeconds: [Double], batchSize: Int) -> Double {
+        guard !stepSeconds.isEmpty else { return 0 }
+        let sorted = stepSeconds.sorted()
+        let middle = sorted.count / 2
+        let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+        return Double(batchSize) / max(median, 1e-9)
     }
 
     /// Images/s of `classifier` with its body in INT8, after a warm-up batch. The ranges come from one synthetic batch
@@ -122,7 +136,7 @@ final class RepeatedBatch: BatchSource {
     }
 }
 
-/// Times training steps: the first is a warm-up.
+/// Times training steps: the first is a warm-up; the rate is the median of the others.
 final class StepTimer: Callback {
     private var stamps: [Date] = []
     private var start = Date()
@@ -134,8 +148,12 @@ final class StepTimer: Callback {
     }
 
     func imagesPerSecond(batchSize: Int) -> Double {
-        guard let first = stamps.first, let last = stamps.last else { return 0 }
-        if stamps.count == 1 { return Double(batchSize) / max(first.timeIntervalSince(start), 1e-9) }
-        return Double((stamps.count - 1) * batchSize) / max(last.timeIntervalSince(first), 1e-9)
+        guard let first = stamps.first else { return 0 }
+        // One step only (a scout): its own time, warm-up and all.
+        if stamps.count == 1 {
+            return ThroughputProbe.rate(stepSeconds: [first.timeIntervalSince(start)], batchSize: batchSize)
+        }
+        let seconds = zip(stamps.dropFirst(), stamps).map { $0.timeIntervalSince($1) }
+        return ThroughputProbe.rate(stepSeconds: seconds, batchSize: batchSize)
     }
 }
