@@ -216,8 +216,9 @@ struct InferenceBenchmark {
                         emit(
                             String(
                                 format:
-                                    "ONNX Runtime int8's decisions agree with Quadrat int8's on %.1f %% of %d photos",
-                                agreement * 100, photos))
+                                    "ONNX Runtime int8's decisions agree with Quadrat int8's on %.1f %% of %d photos "
+                                    + "(the timed sample; `quadrat export --int8 --parity-sample PHOTOS` and "
+                                    + "scripts/onnx_parity.py check a whole folder)", agreement * 100, photos))
                     }
                     return (rate, difference)
                 }
