@@ -149,11 +149,10 @@ final class StepTimer: Callback {
 
     func imagesPerSecond(batchSize: Int) -> Double {
         guard let first = stamps.first else { return 0 }
-        // One step only (a scout): its own time, warm-up and all.
-        if stamps.count == 1 {
-            return ThroughputProbe.rate(stepSeconds: [first.timeIntervalSince(start)], batchSize: batchSize)
-        }
-        let seconds = zip(stamps.dropFirst(), stamps).map { $0.timeIntervalSince($1) }
+        // One step only (a scout): its own time, warm-up and all; else the steps after the warm-up.
+        let seconds =
+            stamps.count == 1
+            ? [first.timeIntervalSince(start)] : zip(stamps.dropFirst(), stamps).map { $0.timeIntervalSince($1) }
         return ThroughputProbe.rate(stepSeconds: seconds, batchSize: batchSize)
     }
 }
