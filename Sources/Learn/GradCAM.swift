@@ -30,7 +30,7 @@ public enum GradCAM {
         let probabilities = try Torch.withoutGrad { try task.activate(logits.detached()) }
             .toArray(Float.self)
         let chosen =
-            try classes
+            classes
             ?? (0..<n).map { i in
                 let row = probabilities[(i * c)..<((i + 1) * c)]
                 return row.indices.max { row[$0] < row[$1] }.map { $0 - i * c } ?? 0

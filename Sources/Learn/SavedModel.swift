@@ -178,7 +178,10 @@ public struct SavedModel {
             let dropped = Set(bad)
             features = try rows.indexSelect(dim: 0, p.indices.filter { !dropped.contains($0) })
         }
-        for row in bad.reversed() { (p.remove(at: row), items.remove(at: row)) }
+        for row in bad.reversed() {
+            p.remove(at: row)
+            items.remove(at: row)
+        }
         return (calibrated ? calibrate(p, tta: ttaViews > 0) : p, items, loader.skipped.all + problems, features)
     }
 

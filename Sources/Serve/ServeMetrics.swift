@@ -11,23 +11,28 @@ public final class ServeMetrics: Sendable {
     private let inference: ValueHistogram
     private let queueDepth: Gauge
 
+    /// `quadrat_NAME_UNIT` (no unit: `quadrat_NAME`).
+    private static func named(_ name: String, unit: String = "", help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "quadrat", metricName: name, unitName: unit, helpText: help)
+    }
+
     public init() {
         latency = registry.makeValueHistogram(
-            name: "quadrat_request_seconds", buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-            help: "Time from request to response.")
+            descriptor: Self.named("request", unit: "seconds", help: "Time from request to response."),
+            buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
         batchSizes = registry.makeValueHistogram(
-            name: "quadrat_batch_size", buckets: [1, 2, 4, 8, 16, 32, 64], help: "Images per forward pass.")
+            descriptor: Self.named("batch_size", help: "Images per forward pass."), buckets: [1, 2, 4, 8, 16, 32, 64])
         inference = registry.makeValueHistogram(
-            name: "quadrat_inference_seconds", buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-            help: "Time per forward pass.")
-        queueDepth = registry.makeGauge(name: "quadrat_queue_depth", help: "Requests waiting for inference.")
+            descriptor: Self.named("inference", unit: "seconds", help: "Time per forward pass."),
+            buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
+        queueDepth = registry.makeGauge(descriptor: Self.named("queue_depth", help: "Requests waiting for inference."))
     }
 
     func request(route: String, status: Int, seconds: Double) {
         // The registry hands back the same counter for the same name and labels.
         registry.makeCounter(
-            name: "quadrat_requests_total", labels: [("route", route), ("status", String(status))],
-            help: "HTTP requests by route and status."
+            descriptor: Self.named("requests", unit: "total", help: "HTTP requests by route and status."),
+            labels: [("route", route), ("status", String(status))]
         ).increment()
         latency.record(seconds)
     }

@@ -114,7 +114,7 @@ public final class ProcessGroup: @unchecked Sendable {
         guard ok else { throw TorchError("process group: no route to \(host): \(String(cString: strerror(errno)))") }
         var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
         inet_ntop(AF_INET, &local.sin_addr, &text, socklen_t(text.count))
-        return String(cString: text)
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// A loopback TCP port nobody listens on now (bound to port 0, read back, closed): for rank 0's store when

@@ -70,7 +70,7 @@ public struct PredictionJob {
             {
                 unknown = zip(check.distances, check.unknown).map { UnknownMark(distance: $0, isUnknown: $1) }
             }
-            let text = try PredictionShards.part(
+            let text = PredictionShards.part(
                 probabilities: probabilities, items: items.map { dataset.items[$0] },
                 positions: items.map { positions[$0] }, classes: model.classes, unknown: unknown)
             return (text, items.count)

@@ -26,7 +26,7 @@ struct BatchSourceTests {
     @Test func theLoaderHandsItsFirstBatchBeforeBuildingItsLast() throws {
         let loader = try loader()
         let batches = loader.batches(for: 0)
-        var iterator = batches.makeIterator()
+        let iterator = batches.makeIterator()
         #expect(iterator.next() != nil)
         #expect(loader.skipped.all.isEmpty, "the last batch was built before the first was handed over")
         var rest = 0
@@ -36,7 +36,7 @@ struct BatchSourceTests {
 
     @Test func aRankShardStreamsToo() throws {
         let loader = try loader()
-        var iterator = RankShard(loader, rank: 1, worldSize: 2).batches(for: 0).makeIterator()
+        let iterator = RankShard(loader, rank: 1, worldSize: 2).batches(for: 0).makeIterator()
         let first = try #require(iterator.next())
         #expect(first.inputs.shape[0] == 1)
         #expect(loader.skipped.all.isEmpty, "the last batch was built before the first was handed over")
@@ -48,7 +48,7 @@ struct BatchSourceTests {
     func workersBuildAheadOnlyWhenTold(buildsAhead: Bool) throws {
         let loader = try loader()
         (loader.prefetch, loader.buildsAhead) = (5, buildsAhead)
-        var iterator = loader.batches(for: 0).makeIterator()
+        let iterator = loader.batches(for: 0).makeIterator()
         #expect(iterator.next() != nil)
         // Time for a worker to build the four batches after the first (tiny photos: milliseconds each).
         var waited = 0

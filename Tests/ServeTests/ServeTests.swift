@@ -295,7 +295,10 @@ struct ServeTests {
 
             // Two idle connections take both slots: a third request is served only once the server closes one.
             let (a, b) = (try http.connected(), try http.connected())
-            defer { (close(a), close(b)) }
+            defer {
+                close(a)
+                close(b)
+            }
             try await Task.sleep(for: .milliseconds(200))
             let asked = Date()
             #expect(try await http.send("GET", "/healthz").status == 200)

@@ -32,7 +32,7 @@ import Vision
         #expect(ensemble.members.count == 2 && ensemble.classes == ["cat", "dog", "owl"] && ensemble.size == 48)
         #expect(ensemble.calibration(tta: false) == calibration.plain)
         #expect(ensemble.resize == .pad && ensemble.classNames == ["c", "d", "o"])
-        let photos = try ["baseline.jpg", "exif3.jpg", "exif6.jpg"].map { name in
+        let photos = ["baseline.jpg", "exif3.jpg", "exif6.jpg"].map { name in
             ImageItem(url: Fixtures.url("images/\(name)"), name: name, label: nil)
         }
         let dataset = ImageDataset(items: photos, classes: [])

@@ -63,7 +63,7 @@ public struct ImageDataset: Sendable {
     public var classCounts: [Int] {
         var counts = [Int](repeating: 0, count: classes.count)
         for item in items {
-            for l in item.labelSet ?? item.label.map { [$0] } ?? [] where l < counts.count { counts[l] += 1 }
+            for l in item.labelSet ?? item.label.map({ [$0] }) ?? [] where l < counts.count { counts[l] += 1 }
         }
         return counts
     }
