@@ -265,18 +265,23 @@ struct DataTests {
     }
 
     /// The separable resampler gives the four-tap bilinear formula's bits, written out here pixel by pixel: down
-    /// and up, square and oblong, at a crop offset, and for a 1-pixel-wide photo.
+    /// and up, square and oblong, at a crop offset, for a 1-pixel-wide photo, and for grey photos (resampled in one
+    /// channel and copied).
     @Test(arguments: [
-        (300, 300, 256, 0, 0, true), (320, 480, 256, 0, 97, true), (40, 30, 64, 5, 0, true), (1, 9, 4, 0, 3, true),
-        (40, 30, 64, 0, 0, false), (300, 120, 64, 0, 0, false),
+        (300, 300, 256, 0, 0, true, false), (320, 480, 256, 0, 97, true, false), (40, 30, 64, 5, 0, true, false),
+        (1, 9, 4, 0, 3, true, false), (40, 30, 64, 0, 0, false, false), (300, 120, 64, 0, 0, false, false),
+        (300, 300, 256, 0, 0, true, true), (320, 480, 256, 0, 97, true, true), (300, 120, 64, 0, 0, false, true),
     ])
     func resamplingMatchesTheFourTapFormula(
-        width: Int, height: Int, size: Int, x0: Int, y0: Int, square: Bool
+        width: Int, height: Int, size: Int, x0: Int, y0: Int, square: Bool, grey: Bool
     ) throws {
         var random = SeededRandom(seed: UInt64(width * 1000 + height))
-        let image = RGBImage(
-            width: width, height: height,
-            pixels: (0..<(width * height * 3)).map { _ -> UInt8 in UInt8(truncatingIfNeeded: random.next()) })
+        let pixels = (0..<(width * height * (grey ? 1 : 3))).flatMap { _ -> [UInt8] in
+            let value = UInt8(truncatingIfNeeded: random.next())
+            return grey ? [value, value, value] : [value]
+        }
+        let image = RGBImage(width: width, height: height, pixels: pixels)
+        #expect(image.isGrey == grey)
         // A square at the offset (crop), or the whole oblong photo (squish).
         let side = min(width - x0, height - y0)
         let (areaWidth, areaHeight) = square ? (side, side) : (width - x0, height - y0)
