@@ -103,7 +103,9 @@ public struct ImageDecoder: Sendable {
             }
         }
         if cmyk { buffer = Self.rgb(fromInvertedCMYK: buffer) }
-        return RGBImage(width: w, height: h, pixels: buffer).oriented(EXIF.orientation(in: bytes))
+        // One component (the presize cache's entries for grey photos): libjpeg-turbo copies it to red, green and blue.
+        let grey = !cmyk && subsampling == Int32(TJSAMP_GRAY.rawValue)
+        return RGBImage(width: w, height: h, pixels: buffer, grey: grey).oriented(EXIF.orientation(in: bytes))
     }
 
     /// The smallest libjpeg-turbo scale whose shorter side still covers `minimumSide`.
@@ -152,9 +154,10 @@ public struct ImageDecoder: Sendable {
         }
         let w = Int(image.width), h = Int(image.height)
         try checkPixels(w, h, source: source)
+        let grey = image.format == 0  // PNG_FORMAT_GRAY, which `readPixels` copies to three channels
         let pixels = readPixels(&image, width: w, height: h)
         guard let pixels else { throw ImageError(source, "is truncated or corrupt (\(message()))") }
-        return RGBImage(width: w, height: h, pixels: pixels)
+        return RGBImage(width: w, height: h, pixels: pixels, grey: grey)
     }
 
     /// The image's 8-bit RGB pixels, transparency composited on ``background``; nil when libpng fails to read them

@@ -3,15 +3,20 @@ import Torch
 
 /// An 8-bit RGB image, pixels interleaved row by row.
 public struct RGBImage: Sendable {
-    public var width: Int
-    public var height: Int
-    public var pixels: [UInt8]
+    public let width: Int
+    public let height: Int
+    public let pixels: [UInt8]
+    /// Grey by how it was made (a decoder that read one channel and copied it to three), so ``isGrey`` need not look.
+    private let greyByConstruction: Bool
 
-    public init(width: Int, height: Int, pixels: [UInt8]) {
+    /// `grey`: the caller made every pixel's red, green and blue equal (a one-channel source); false does not say
+    /// the opposite, ``isGrey`` then looks.
+    public init(width: Int, height: Int, pixels: [UInt8], grey: Bool = false) {
         precondition(pixels.count == width * height * 3, "RGB buffer size does not match \(width)×\(height)")
         self.width = width
         self.height = height
         self.pixels = pixels
+        greyByConstruction = grey
     }
 
     /// For each of three 16-byte runs of RGB bytes: 0xFF where the next byte is in the same pixel, else 0.
@@ -21,8 +26,8 @@ public struct RGBImage: Sendable {
 
     /// Whether every pixel's red, green and blue are equal (a greyscale photo decoded to RGB).
     public var isGrey: Bool {
-        pixels.withUnsafeBytes { p in
-            guard p.count % 3 == 0 else { return false }  // `pixels` is settable: not an RGB buffer
+        if greyByConstruction { return true }
+        return pixels.withUnsafeBytes { p in
             // 48 bytes (16 pixels) at a time: each byte against the next, where the next is in the same pixel
             // (red against green, green against blue: `sameFollows`).
             var i = 0
@@ -114,7 +119,7 @@ public struct RGBImage: Sendable {
                 out[d + 2] = pixels[s + 2]
             }
         }
-        return RGBImage(width: w, height: h, pixels: out)
+        return RGBImage(width: w, height: h, pixels: out, grey: greyByConstruction)
     }
 }
 
