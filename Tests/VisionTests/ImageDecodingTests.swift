@@ -49,6 +49,8 @@ struct ImageDecodingTests {
         #expect(try decode("rgb.png").pixels == pattern)
         let gray = try #require(expected["gray"]).toArray(UInt8.self)
         #expect(try decode("gray.png").pixels == gray.flatMap { [$0, $0, $0] })
+        // A one-channel PNG is grey by construction (isGrey trusts the decoder); an RGB one is looked at.
+        #expect(try decode("gray.png").isGrey && !decode("rgb.png").isGrey)
         #expect(try decode("gray16.png").pixels == gray.flatMap { [$0, $0, $0] })
         #expect(try decode("palette.png").pixels == expected["palette"]?.toArray(UInt8.self))
         // Alpha composited on white: transparent → white, half → halfway.
@@ -155,6 +157,12 @@ struct ImageDecodingTests {
         let colour = try ImageEncoder.jpeg(image, quality: 92, sampling: TJSAMP_420)
         #expect(one.count < colour.count)
         let decoded = try ImageDecoder().decode([UInt8](one), source: source)
+        // Grey by construction (isGrey trusts the decoder): every pixel's three bytes are indeed equal.
+        let p: [UInt8] = decoded.pixels
+        let triples: Bool = stride(from: 0, to: p.count, by: 3).allSatisfy { (i: Int) -> Bool in
+            p[i] == p[i + 1] && p[i] == p[i + 2]
+        }
+        #expect(decoded.isGrey && triples)
         #expect(decoded.pixels == (try ImageDecoder().decode([UInt8](colour), source: source)).pixels)
         // Not a copy of the original: a lossy JPEG, within quality 92's error.
         #expect((1...40).contains(maxDifference(decoded, image.pixels)))
