@@ -199,9 +199,11 @@ struct RecipeUnfrozenFromTests {
         let moved = zip(float32, mixed).map { Double(($0 - $1) * ($0 - $1)) }.reduce(0, +).squareRoot()
         #expect(norm > 0 && moved > 0 && moved < 0.1 * norm, "moved \(moved / norm) of the norm")
         try features.sum().backward()
-        let late = classifier.layerGroups[1]
+        let (early, late) = (classifier.layerGroups[0], classifier.layerGroups[1])
         let lateGrads = try late.flatMap(\.parameters).map { try $0.grad }
         #expect(lateGrads.contains { $0 != nil })
+        // The frozen early body, run in bf16, takes no gradients.
+        #expect(try early.flatMap(\.parameters).allSatisfy { try $0.grad == nil })
         func largestChange(_ values: [Float]) -> Float { zip(float32, values).map { abs($0 - $1) }.max() ?? 0 }
         learner.trainFrozenBatchNorm = true
         try learner.freeze(upTo: 1)

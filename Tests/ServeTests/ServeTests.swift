@@ -272,6 +272,10 @@ struct ServeTests {
             #expect(metrics.contains("route=\"unmatched\",status=\"404\"} 2") && !metrics.contains("no/such"))
             #expect(metrics.contains("route=\"/v1/model\",status=\"401\"} "), "\(metrics)")
             #expect(metrics.contains("quadrat_batch_size_count") && metrics.contains("quadrat_queue_depth 0"))
+            #expect(
+                metrics.contains("quadrat_request_seconds_count") && metrics.contains("quadrat_inference_seconds_count")
+            )
+            #expect(metrics.contains("# HELP quadrat_request_seconds Time from request to response."), "\(metrics)")
         }
     }
 

@@ -271,6 +271,7 @@ struct DataTests {
         (300, 300, 256, 0, 0, true, false), (320, 480, 256, 0, 97, true, false), (40, 30, 64, 5, 0, true, false),
         (1, 9, 4, 0, 3, true, false), (40, 30, 64, 0, 0, false, false), (300, 120, 64, 0, 0, false, false),
         (300, 300, 256, 0, 0, true, true), (320, 480, 256, 0, 97, true, true), (300, 120, 64, 0, 0, false, true),
+        (1, 9, 4, 0, 3, true, true),
     ])
     func resamplingMatchesTheFourTapFormula(
         width: Int, height: Int, size: Int, x0: Int, y0: Int, square: Bool, grey: Bool

@@ -50,6 +50,7 @@ struct ImageDecodingTests {
         let gray = try #require(expected["gray"]).toArray(UInt8.self)
         #expect(try decode("gray.png").pixels == gray.flatMap { [$0, $0, $0] })
         // A one-channel PNG is grey by construction (isGrey trusts the decoder); an RGB one is looked at.
+        #expect(try decode("gray.png").greyByConstruction && !decode("rgb.png").greyByConstruction)
         #expect(try decode("gray.png").isGrey && !decode("rgb.png").isGrey)
         #expect(try decode("gray16.png").pixels == gray.flatMap { [$0, $0, $0] })
         #expect(try decode("palette.png").pixels == expected["palette"]?.toArray(UInt8.self))
@@ -162,7 +163,11 @@ struct ImageDecodingTests {
         let triples: Bool = stride(from: 0, to: p.count, by: 3).allSatisfy { (i: Int) -> Bool in
             p[i] == p[i + 1] && p[i] == p[i + 2]
         }
-        #expect(decoded.isGrey && triples)
+        #expect(decoded.greyByConstruction && decoded.isGrey && triples)
+        // The colour JPEG of the same pixels decodes to them too, but only a look tells it is grey.
+        let fromColour = try ImageDecoder().decode([UInt8](colour), source: source)
+        #expect(!fromColour.greyByConstruction && fromColour.isGrey)
+        #expect(decoded.oriented(6).greyByConstruction && decoded.boxShrunk(by: 2).greyByConstruction)
         #expect(decoded.pixels == (try ImageDecoder().decode([UInt8](colour), source: source)).pixels)
         // Not a copy of the original: a lossy JPEG, within quality 92's error.
         #expect((1...40).contains(maxDifference(decoded, image.pixels)))

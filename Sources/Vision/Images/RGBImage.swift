@@ -7,7 +7,7 @@ public struct RGBImage: Sendable {
     public let height: Int
     public let pixels: [UInt8]
     /// Grey by how it was made (a decoder that read one channel and copied it to three), so ``isGrey`` need not look.
-    private let greyByConstruction: Bool
+    let greyByConstruction: Bool
 
     /// `grey`: the caller made every pixel's red, green and blue equal (a one-channel source); false does not say
     /// the opposite, ``isGrey`` then looks.
@@ -85,7 +85,8 @@ public struct RGBImage: Sendable {
                 for i in sums.indices { out[by * w * 3 + i] = UInt8((sums[i] + area / 2) / area) }
             }
         }
-        return RGBImage(width: w, height: h, pixels: out)
+        // Equal channels average to equal channels.
+        return RGBImage(width: w, height: h, pixels: out, grey: greyByConstruction)
     }
 
     /// The pixel at (x, y).

@@ -127,7 +127,7 @@ public struct ItemTransform: Sendable {
                     }
                 }
             }
-            for ch in channels..<3 { (o.baseAddress! + ch * plane).update(from: o.baseAddress!, count: plane) }
+            for ch in channels..<3 { (o.baseAddress! + ch * plane).initialize(from: o.baseAddress!, count: plane) }
             count = 3 * plane
         }
     }
