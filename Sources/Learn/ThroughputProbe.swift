@@ -79,10 +79,7 @@ public enum ThroughputProbe {
     /// the figure that plans every run. 0 for no steps.
     public static func rate(stepSeconds: [Double], batchSize: Int) -> Double {
         guard !stepSeconds.isEmpty else { return 0 }
-        let sorted = stepSeconds.sorted()
-        let middle = sorted.count / 2
-        let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-        return Double(batchSize) / max(median, 1e-9)
+        return Double(batchSize) / max(stepSeconds.median, 1e-9)
     }
 
     /// Images/s of `classifier` with its body in INT8, after a warm-up batch. The ranges come from one synthetic batch

@@ -132,20 +132,13 @@ struct InferenceBenchmark {
             var ratio = "–"
             if let base, base.count == row.rates.count {
                 let ratios = zip(row.rates, base).map { $0 / $1 }.sorted()
-                ratio = String(format: "%.2f× (%.2f–%.2f)", Self.median(ratios), ratios[0], ratios[ratios.count - 1])
+                ratio = String(format: "%.2f× (%.2f–%.2f)", ratios.median, ratios[0], ratios[ratios.count - 1])
             }
             emit(
                 row.path.padding(toLength: 30, withPad: " ", startingAt: 0)
-                    + String(format: "%13.1f", Self.median(row.rates)) + ratio.leftPadded(to: 30)
+                    + String(format: "%13.1f", row.rates.median) + ratio.leftPadded(to: 30)
                     + String(format: "%33.6f", row.maxDifference))
         }
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        guard !values.isEmpty else { return 0 }
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1
-            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     /// Images per second of `work` over every input in batches, round after round for at least ``seconds`` after a
