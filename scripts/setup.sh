@@ -48,16 +48,18 @@ system() {
     # libtorch links libblas.so.3, liblapack.so.3 and libopenblas.so.0, each whatever its alternative selects: make
     # them all the OpenMP OpenBLAS. The pthread build (pulled in by other packages, python3-torch for one, and
     # preferred by the alternatives' priorities) keeps a second thread pool beside libtorch's OpenMP one, and
-    # `quadrat doctor` warns about it.
+    # `quadrat doctor` warns about it. Selected by hand (manual mode) even when it is already the link: in automatic
+    # mode a later install of the pthread build takes the link back.
     local sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    local lib current target
+    local lib current target manual
     for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
         target=/usr/lib/x86_64-linux-gnu/openblas-openmp/$lib
         current=$(readlink -f "/etc/alternatives/$lib-x86_64-linux-gnu" 2>/dev/null || true)
-        case "$current" in
-            */openblas-openmp/*) ;;
-            *) say "selecting the OpenMP OpenBLAS as $lib (was: ${current:-none})"
+        manual=$(update-alternatives --query "$lib-x86_64-linux-gnu" 2>/dev/null | grep -c '^Status: manual' || true)
+        case "$current:$manual" in
+            */openblas-openmp/*:1) ;;
+            *) say "selecting the OpenMP OpenBLAS as $lib by hand (was: ${current:-none}; manual mode: $manual)"
                $sudo update-alternatives --set "$lib-x86_64-linux-gnu" "$target" >/dev/null \
                    || fail "could not select the OpenMP OpenBLAS: update-alternatives --set $lib-x86_64-linux-gnu $target" ;;
         esac

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #if defined(__GLIBC__)
+#include <dlfcn.h>
 #include <malloc.h>
 #endif
 #include <climits>
@@ -133,6 +134,12 @@ int qt_malloc_arenas(void) {
 #else
     return -1;
 #endif
+}
+const char *qt_blas_core(void) {
+    // Looked up rather than linked: libtorch may come with another BLAS, which has no such function.
+    using corename = char *(*)();
+    auto name = reinterpret_cast<corename>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+    return name ? name() : nullptr;
 }
 int qt_get_num_threads(void) { QT_GUARD(-1, return at::get_num_threads();) }
 void qt_manual_seed(uint64_t seed) { QT_GUARD(, at::manual_seed(seed);) }

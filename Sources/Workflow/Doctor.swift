@@ -47,12 +47,21 @@ public enum Doctor {
                     + URL(fileURLWithPath: $0).lastPathComponent
             } ?? "none found"
         let rate = (try? matmulGFLOPs()) ?? 0
-        let detail = String(format: "%@, matmul 1024² %.0f GFLOP/s", name, rate)
+        let kernels = BLASKernels.current.map { " (\($0) kernels)" } ?? ""
+        let detail = String(format: "%@%@, matmul 1024² %.0f GFLOP/s", name, kernels, rate)
         // Reference BLAS (Debian's libblas3 alone) runs a few GFLOP/s; OpenBLAS on 2 cores, well over 50.
         guard rate >= 20 else {
             return Check(
                 status: .warn, name: "BLAS", detail: detail + " (slow: matrix products will dominate)",
                 fix: "apt-get install libopenblas0-openmp")
+        }
+        // `quadrat` restarts itself with better kernels (BLASKernels); a process that did not (the test suite, or
+        // OPENBLAS_CORETYPE set by hand) is told what it misses.
+        if let suited = BLASKernels.suited(current: BLASKernels.current, flags: CPUFlags.current) {
+            return Check(
+                status: .warn, name: "BLAS",
+                detail: detail + " (OpenBLAS's generic kernels: it does not know this CPU)",
+                fix: "OPENBLAS_CORETYPE=\(suited) (quadrat sets it itself unless OPENBLAS_CORETYPE is set)")
         }
         // libtorch's own threads are OpenMP (libgomp); an OpenBLAS built for pthreads keeps a second pool. libtorch
         // links three BLAS names (libblas.so.3, liblapack.so.3, libopenblas.so.0), each chosen by its own alternative:
@@ -91,7 +100,7 @@ public enum Doctor {
 
     /// The CPU model and the instruction sets that decide bf16 and int8 speed.
     static func cpu() -> Check {
-        let flags = cpuFlags()
+        let flags = CPUFlags.current
         let sets = [("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_tile", "AMX")]
         let has = sets.filter { flags.contains($0.0) }.map(\.1)
         let missing = sets.filter { !flags.contains($0.0) }.map(\.1)
@@ -191,14 +200,6 @@ public enum Doctor {
         let maps = String(decoding: bytes, as: UTF8.self)
         return Array(Set(maps.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }))
             .filter { $0.hasPrefix("/") }
-    }
-
-    static func cpuFlags() -> Set<String> {
-        // No /proc/cpuinfo: no flags known.
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-        else { return [] }
-        return Set(line.split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
     }
 
     static func megabytes(_ folder: URL) -> Int {

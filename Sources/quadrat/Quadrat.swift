@@ -20,7 +20,8 @@ struct Quadrat: AsyncParsableCommand {
             QUADRAT_THREADS (libtorch threads; default every core), QUADRAT_QUIET (any value: no progress bars), \
             QUADRAT_TOKEN (serve's bearer token), QUADRAT_DEVICE (the device of commands without --device, and of \
             the test suite: cpu, cuda or cuda:N), LOCAL_RANK and LOCAL_WORLD_SIZE (which GPU --device cuda takes; \
-            quadrat launch sets them).
+            quadrat launch sets them), OPENBLAS_CORETYPE (OpenBLAS's kernels; quadrat restarts itself with \
+            SkylakeX or Haswell where OpenBLAS does not know the CPU and falls back to its generic ones).
             """,
         version: "0.1.0 (libtorch \(Torch.version))",
         subcommands: [
@@ -34,6 +35,7 @@ struct Quadrat: AsyncParsableCommand {
 
     /// Sync commands run on the main thread as before; `serve` awaits its server.
     static func main() async {
+        BLASKernels.restartWithSuitedKernels()
         Torch.keepFreedMemory()
         Console.install()
         Interrupts.install()

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import Torch
 
 @testable import Workflow
 
@@ -23,7 +24,7 @@ struct DoctorTests {
         // The CPU line sorts each instruction set into "has" or "lacks" as /proc/cpuinfo says (a bare "AVX" would
         // also match the "none of AVX2…AMX" line).
         let cpu = try #require(checks.first { $0.name == "CPU" }?.detail)
-        let flags = Doctor.cpuFlags()
+        let flags = CPUFlags.current
         let has = cpu.components(separatedBy: "; lacks ").first ?? ""
         let lacks = cpu.components(separatedBy: "; lacks ").dropFirst().first ?? ""
         for (flag, name) in [("avx2", "AVX2,"), ("avx512f", "AVX-512,"), ("amx_tile", "AMX,")] {

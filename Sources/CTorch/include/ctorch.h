@@ -50,6 +50,9 @@ void qt_set_num_threads(int n);
 int qt_keep_freed_memory(void);
 /// How many malloc arenas the process has made (the heaps in glibc's `malloc_info` report); -1 without glibc.
 int qt_malloc_arenas(void);
+/// The kernels OpenBLAS chose for this CPU (its `openblas_get_corename`, "Prescott" for a CPU it does not know), or
+/// NULL when the process has another BLAS.
+const char *qt_blas_core(void);
 int qt_get_num_threads(void);
 void qt_manual_seed(uint64_t seed);
 /// Returns the libtorch version as "major.minor.patch".

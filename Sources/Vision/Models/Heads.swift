@@ -4,9 +4,16 @@ import Torch
 /// Max and average pooling to 1×1, concatenated (max first), as fastai's `AdaptiveConcatPool2d`.
 public final class AdaptiveConcatPool2d: Module {
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try Tensor.cat(
-            [Functional.adaptiveMaxPool2d(x, outputSize: (1, 1)), Functional.adaptiveAvgPool2d(x, outputSize: (1, 1))],
-            dim: 1)
+        try Tensor.cat([maxPooled(x), Functional.adaptiveAvgPool2d(x, outputSize: (1, 1))], dim: 1)
+    }
+
+    /// Each channel's largest value, N×C×1×1. Without gradients, as a reduction: the same values (a maximum is exact),
+    /// where libtorch 1.13's adaptive max pooling of an NCHW map (what oneDNN's paths give the head) took 0.78 ms for
+    /// Lite0's 8×1280×8×8 against 0.06 (Intel Xeon, family 6 model 207, 2 threads). In training the pooling stays:
+    /// its gradient goes to one position of each channel, a reduction's is shared among ties.
+    private func maxPooled(_ x: Tensor) throws -> Tensor {
+        guard !Torch.isGradEnabled, x.rank == 4 else { return try Functional.adaptiveMaxPool2d(x, outputSize: (1, 1)) }
+        return try x.max([2, 3], keepDim: true)
     }
 
     public override func export(_ input: String, into graph: inout InferenceGraph) throws -> String {
