@@ -148,11 +148,28 @@ public struct MachineProfile: Codable, Sendable, Equatable {
 }
 
 extension MachineProfile {
-    /// The CPU model, core count, the GPU in use (where there is one), libtorch version and ``probeRevision``: what
-    /// the measurements hold for.
+    /// The CPU model, core count, the GPU in use (where there is one), libtorch version, the OpenBLAS build and
+    /// kernels, and ``probeRevision``: what the measurements hold for.
     public static var machineKey: String {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        return "\(cpuModel) × \(cores)\(gpuKey), libtorch \(Torch.version), probe \(probeRevision)"
+        return "\(cpuModel) × \(cores)\(gpuKey), libtorch \(Torch.version)\(blasKey), probe \(probeRevision)"
+    }
+
+    /// ", OpenBLAS openmp SkylakeX": the OpenBLAS builds in the process (the folders of Debian's openmp, pthread and
+    /// serial builds; two where the alternatives mix them) and the kernels `quadrat` runs them with
+    /// (``BLASKernels``: the suited ones, unless `OPENBLAS_CORETYPE` chose); nothing for another BLAS. On an Intel
+    /// Xeon (family 6 model 207) the pthread build's threads beside libtorch's cost inference 25–30 % of its speed:
+    /// after a change of build or kernels the probe measures again.
+    static var blasKey: String {
+        guard let current = BLASKernels.current else { return "" }
+        let chosenByHand = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil
+        let kernels = chosenByHand ? current : BLASKernels.suited(current: current, flags: CPUFlags.current) ?? current
+        let builds = Set(
+            Doctor.loadedLibraries().compactMap { path -> String? in
+                let folder = URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent
+                return folder.hasPrefix("openblas-") ? String(folder.dropFirst("openblas-".count)) : nil
+            })
+        return ", OpenBLAS " + (builds.isEmpty ? "" : builds.sorted().joined(separator: "+") + " ") + kernels
     }
 
     /// ", NVIDIA H100 80GB HBM3" when the default device is a GPU (the model, not the index: two of one model are

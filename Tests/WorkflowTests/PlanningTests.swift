@@ -23,6 +23,25 @@ struct PlanningTests {
 
     /// The probe's figure is the median step's: one step slowed by something else (3 s where the others took 0.5)
     /// does not set it, where the mean of the steps, the figure before, gave 12 img/s for a machine of 32.
+    /// A profile holds for the BLAS it was measured with: the key names OpenBLAS's build and the kernels `quadrat`
+    /// runs (the suited ones where OpenBLAS falls back to its generic kernels: this test process was not restarted,
+    /// the `quadrat` it starts is, and both must find the same profiles).
+    @Test func theMachineKeyNamesTheBLAS() {
+        let key = MachineProfile.machineKey
+        guard let current = BLASKernels.current else {
+            #expect(!key.contains("OpenBLAS"), "\(key)")
+            return
+        }
+        let byHand = getenv("OPENBLAS_CORETYPE") != nil
+        let kernels = byHand ? current : BLASKernels.suited(current: current, flags: CPUFlags.current) ?? current
+        #expect(
+            key.contains(", OpenBLAS ") && key.hasSuffix(" \(kernels), probe \(MachineProfile.probeRevision)"), "\(key)"
+        )
+        if Doctor.loadedLibraries().contains(where: { $0.contains("/openblas-openmp/") }) {
+            #expect(key.contains("OpenBLAS openmp"), "\(key)")
+        }
+    }
+
     @Test func theProbeTakesTheMedianStep() {
         #expect(abs(ThroughputProbe.rate(stepSeconds: [0.5, 3.0, 0.5], batchSize: 16) - 32) < 1e-9)
         #expect(abs(ThroughputProbe.rate(stepSeconds: [0.5, 0.4, 3.0, 0.6], batchSize: 16) - 16 / 0.55) < 1e-9)
