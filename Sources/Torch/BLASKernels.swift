@@ -22,6 +22,15 @@ public enum BLASKernels {
         return nil
     }
 
+    /// The kernels `quadrat` runs: OpenBLAS's own choice where `OPENBLAS_CORETYPE` chose or nothing suits better,
+    /// else the suited ones it restarts with (the same in a process that did not restart, such as the tests'); nil
+    /// for another BLAS.
+    public static var inQuadrat: String? {
+        guard let current else { return nil }
+        guard getenvString("OPENBLAS_CORETYPE") == nil else { return current }
+        return suited(current: current, flags: CPUFlags.current) ?? current
+    }
+
     /// Starts this program again with `OPENBLAS_CORETYPE` naming ``suited(current:flags:)``'s kernels, when OpenBLAS
     /// runs its generic ones on a CPU that has better, and the user has not chosen (`OPENBLAS_CORETYPE` set, to
     /// anything, is left alone; the restarted program has it set, so it never restarts twice). Returns (having done

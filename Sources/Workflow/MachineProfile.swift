@@ -160,17 +160,16 @@ extension MachineProfile {
     /// (``BLASKernels``: the suited ones, unless `OPENBLAS_CORETYPE` chose); nothing for another BLAS. On an Intel
     /// Xeon (family 6 model 207) the pthread build's threads beside libtorch's cost inference 25–30 % of its speed:
     /// after a change of build or kernels the probe measures again.
-    static var blasKey: String {
-        guard let current = BLASKernels.current else { return "" }
-        let chosenByHand = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil
-        let kernels = chosenByHand ? current : BLASKernels.suited(current: current, flags: CPUFlags.current) ?? current
+    /// Worked out once: the libraries and kernels do not change while the process runs, and the key is read often.
+    static let blasKey: String = {
+        guard let kernels = BLASKernels.inQuadrat else { return "" }
         let builds = Set(
             Doctor.loadedLibraries().compactMap { path -> String? in
                 let folder = URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent
                 return folder.hasPrefix("openblas-") ? String(folder.dropFirst("openblas-".count)) : nil
             })
         return ", OpenBLAS " + (builds.isEmpty ? "" : builds.sorted().joined(separator: "+") + " ") + kernels
-    }
+    }()
 
     /// ", NVIDIA H100 80GB HBM3" when the default device is a GPU (the model, not the index: two of one model are
     /// one profile); nothing on the CPU, so that profiles measured before devices existed still match.

@@ -32,8 +32,10 @@ struct PlanningTests {
             #expect(!key.contains("OpenBLAS"), "\(key)")
             return
         }
+        // What `quadrat` runs, worked out here from its parts rather than by BLASKernels.inQuadrat.
         let byHand = getenv("OPENBLAS_CORETYPE") != nil
         let kernels = byHand ? current : BLASKernels.suited(current: current, flags: CPUFlags.current) ?? current
+        #expect(BLASKernels.inQuadrat == kernels)
         #expect(
             key.contains(", OpenBLAS ") && key.hasSuffix(" \(kernels), probe \(MachineProfile.probeRevision)"), "\(key)"
         )
